@@ -1,0 +1,890 @@
+/* core/engine.c — one CURLM driving transfers, retries with backoff, limits and a timer heap. */
+#include "engine.h"
+#include "url.h"
+#include "wire.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+struct rc_engine {
+    CURLM *multi;
+    int live;                   /* transfers submitted and not yet done */
+    rc_timer **heap;
+    size_t heap_len, heap_cap;
+    uint64_t rng;
+    int log_level;
+    rc_log_fn log;
+    void *log_ud;
+};
+
+enum transfer_state { T_QUEUED, T_RUNNING, T_BACKOFF, T_DONE };
+
+struct rc_transfer {
+    rc_engine *engine;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *method;
+    char *url;
+    char *body;
+    int max_retries;
+    double max_retry_delay_s;
+    size_t max_bytes;
+    rc_limiter *limiter;
+    rc_transfer *queue_next, *queue_prev;
+    enum transfer_state state;
+    rc_timer timer;             /* backoff wait, or deferred failure */
+    rc_response resp;
+    size_t headers_cap, body_cap;
+    int too_large;
+    double first_start, attempt_start;
+    char errbuf[CURL_ERROR_SIZE];
+    rc_done_fn done;
+    void *ud;
+};
+
+struct rc_limiter {
+    rc_engine *engine;
+    int refs;
+    int max_in_flight, in_flight;
+    double rate, next_slot, paused_until;
+    rc_transfer *head, *tail;
+    rc_timer timer;
+};
+
+/* ------------------------------------------------------------------ time, random */
+
+double rc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fill_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got <= 0) {         /* no entropy source: fall back to the clock */
+            uint64_t x = (uint64_t)(rc_now() * 1e9) ^ (uint64_t)(uintptr_t)p;
+            for (; n > 0; n--, p++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                *p = (unsigned char)x;
+            }
+            return;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+}
+
+double rc_random(rc_engine *e)
+{
+    uint64_t x = e->rng;        /* xorshift64 */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    e->rng = x;
+    return (double)(x >> 11) / 9007199254740992.0;
+}
+
+void rc_random_hex(char *out, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char bytes[64];
+    if (n > sizeof bytes)
+        n = sizeof bytes;
+    fill_random(bytes, n);
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* ------------------------------------------------------------------ timer heap */
+
+void rc_timer_init(rc_timer *timer, void (*fire)(void *ud), void *ud)
+{
+    timer->due = 0;
+    timer->slot = RC_TIMER_IDLE;
+    timer->fire = fire;
+    timer->ud = ud;
+}
+
+static void heap_swap(rc_engine *e, size_t a, size_t b)
+{
+    rc_timer *t = e->heap[a];
+    e->heap[a] = e->heap[b];
+    e->heap[b] = t;
+    e->heap[a]->slot = a;
+    e->heap[b]->slot = b;
+}
+
+static void heap_up(rc_engine *e, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (e->heap[parent]->due <= e->heap[i]->due)
+            break;
+        heap_swap(e, i, parent);
+        i = parent;
+    }
+}
+
+static void heap_down(rc_engine *e, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, min = i;
+        if (l < e->heap_len && e->heap[l]->due < e->heap[min]->due)
+            min = l;
+        if (r < e->heap_len && e->heap[r]->due < e->heap[min]->due)
+            min = r;
+        if (min == i)
+            return;
+        heap_swap(e, i, min);
+        i = min;
+    }
+}
+
+void rc_engine_timer_disarm(rc_engine *e, rc_timer *timer)
+{
+    size_t i = timer->slot;
+    if (i == RC_TIMER_IDLE)
+        return;
+    timer->slot = RC_TIMER_IDLE;
+    e->heap_len--;
+    if (i == e->heap_len)
+        return;
+    e->heap[i] = e->heap[e->heap_len];
+    e->heap[i]->slot = i;
+    heap_down(e, i);
+    heap_up(e, i);
+}
+
+void rc_engine_timer_arm(rc_engine *e, rc_timer *timer, double delay_s)
+{
+    rc_engine_timer_disarm(e, timer);
+    if (e->heap_len == e->heap_cap) {
+        size_t cap = e->heap_cap ? 2 * e->heap_cap : 64;
+        rc_timer **heap = realloc(e->heap, cap * sizeof *heap);
+        if (heap == NULL)
+            abort();            /* a timer that cannot be armed would hang a task forever */
+        e->heap = heap;
+        e->heap_cap = cap;
+    }
+    timer->due = rc_now() + (delay_s > 0 ? delay_s : 0);
+    timer->slot = e->heap_len;
+    e->heap[e->heap_len++] = timer;
+    heap_up(e, timer->slot);
+}
+
+/* Fires every timer due by now; a fired timer may re-arm itself or others. */
+static void fire_due_timers(rc_engine *e)
+{
+    double now = rc_now();
+    while (e->heap_len > 0 && e->heap[0]->due <= now) {
+        rc_timer *t = e->heap[0];
+        rc_engine_timer_disarm(e, t);
+        t->fire(t->ud);
+    }
+}
+
+/* ------------------------------------------------------------------ logging */
+
+static void logf_line(rc_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_line(rc_engine *e, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    e->log(e->log_ud, line);
+}
+
+void rc_engine_set_log(rc_engine *e, int level, rc_log_fn fn, void *ud)
+{
+    e->log_level = fn != NULL ? level : RC_LOG_OFF;
+    e->log = fn;
+    e->log_ud = ud;
+}
+
+static void log_request_headers(rc_transfer *t)
+{
+    for (struct curl_slist *h = t->headers; h != NULL; h = h->next) {
+        const char *colon = strchr(h->data, ':');
+        size_t name_len = colon ? (size_t)(colon - h->data) : strlen(h->data);
+        if (colon != NULL && colon[1] == '\0')
+            continue;           /* "Expect:" style removals */
+        if (rc_wire_is_secret_header(h->data, name_len))
+            logf_line(t->engine, "  > %.*s: REDACTED", (int)name_len, h->data);
+        else
+            logf_line(t->engine, "  > %s", h->data);
+    }
+}
+
+static void log_attempt(rc_transfer *t, const char *outcome, double retry_in, const char *why)
+{
+    char url[512];
+    rc_url_redact(t->url, url, sizeof url);
+    const char *rid = rc_response_header(&t->resp, "x-request-id");
+    char tail[160] = "";
+    if (retry_in >= 0)
+        snprintf(tail, sizeof tail, "; retrying in %.2f s (%s)", retry_in, why);
+    logf_line(t->engine, "%s %s -> %s in %.1f ms (attempt %d of %d)%s%s%s%s",
+              t->method, url, outcome, (rc_now() - t->attempt_start) * 1000.0,
+              t->resp.attempts, t->max_retries + 1,
+              rid ? " [" : "", rid ? rid : "", rid ? "]" : "", tail);
+}
+
+/* ------------------------------------------------------------------ response buffers */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    rc_transfer *t = ud;
+    size_t n = size * nmemb;
+    size_t need = t->resp.body_len + n + 1;
+    if (t->max_bytes > 0 && t->resp.body_len + n > t->max_bytes) {
+        t->too_large = 1;
+        return 0;               /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (need > t->body_cap) {
+        size_t cap = t->body_cap ? t->body_cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        char *body = realloc(t->resp.body, cap);
+        if (body == NULL)
+            return 0;
+        t->resp.body = body;
+        t->body_cap = cap;
+    }
+    memcpy(t->resp.body + t->resp.body_len, data, n);
+    t->resp.body_len += n;
+    t->resp.body[t->resp.body_len] = '\0';
+    return n;
+}
+
+static void clear_headers(rc_response *r)
+{
+    for (size_t i = 0; i < r->n_headers; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    r->n_headers = 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    rc_transfer *t = ud;
+    size_t n = size * nmemb;
+    char *name, *value;
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        clear_headers(&t->resp);    /* a new response (after 100-continue) */
+        return n;
+    }
+    if (rc_wire_parse_header(data, n, &name, &value) != 0)
+        return n;
+    if (t->resp.n_headers == t->headers_cap) {
+        size_t cap = t->headers_cap ? 2 * t->headers_cap : 16;
+        rc_header *h = realloc(t->resp.headers, cap * sizeof *h);
+        if (h == NULL) {
+            free(name);
+            free(value);
+            return 0;
+        }
+        t->resp.headers = h;
+        t->headers_cap = cap;
+    }
+    t->resp.headers[t->resp.n_headers].name = name;
+    t->resp.headers[t->resp.n_headers].value = value;
+    t->resp.n_headers++;
+    return n;
+}
+
+const char *rc_response_header(const rc_response *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ limiter */
+
+static void start_attempt(rc_transfer *t);
+
+static void limiter_pump(rc_limiter *l)
+{
+    double now = rc_now();
+    while (l->head != NULL && (l->max_in_flight <= 0 || l->in_flight < l->max_in_flight)) {
+        double ready_at = l->paused_until;
+        if (l->rate > 0 && l->next_slot > ready_at)
+            ready_at = l->next_slot;
+        if (ready_at > now) {
+            if (l->timer.slot == RC_TIMER_IDLE || l->timer.due > ready_at)
+                rc_engine_timer_arm(l->engine, &l->timer, ready_at - now);
+            return;
+        }
+        rc_transfer *t = l->head;
+        l->head = t->queue_next;
+        if (l->head != NULL)
+            l->head->queue_prev = NULL;
+        else
+            l->tail = NULL;
+        t->queue_next = t->queue_prev = NULL;
+        l->in_flight++;
+        if (l->rate > 0)
+            l->next_slot = (l->next_slot > now ? l->next_slot : now) + 1.0 / l->rate;
+        start_attempt(t);
+    }
+}
+
+static void limiter_timer_fired(void *ud)
+{
+    limiter_pump(ud);
+}
+
+rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate)
+{
+    rc_limiter *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->engine = e;
+    l->refs = 1;
+    l->max_in_flight = max_in_flight;
+    l->rate = rate;
+    rc_timer_init(&l->timer, limiter_timer_fired, l);
+    return l;
+}
+
+void rc_limiter_release(rc_limiter *l)
+{
+    if (l == NULL || --l->refs > 0)
+        return;
+    rc_engine_timer_disarm(l->engine, &l->timer);
+    free(l);
+}
+
+void rc_limiter_pause(rc_limiter *l, double seconds)
+{
+    double until = rc_now() + seconds;
+    if (until > l->paused_until)
+        l->paused_until = until;
+}
+
+static void limiter_enqueue(rc_limiter *l, rc_transfer *t, int at_front)
+{
+    t->state = T_QUEUED;
+    if (at_front) {
+        t->queue_next = l->head;
+        t->queue_prev = NULL;
+        if (l->head != NULL)
+            l->head->queue_prev = t;
+        else
+            l->tail = t;
+        l->head = t;
+    } else {
+        t->queue_prev = l->tail;
+        t->queue_next = NULL;
+        if (l->tail != NULL)
+            l->tail->queue_next = t;
+        else
+            l->head = t;
+        l->tail = t;
+    }
+}
+
+static void limiter_unlink(rc_limiter *l, rc_transfer *t)
+{
+    if (t->queue_prev != NULL)
+        t->queue_prev->queue_next = t->queue_next;
+    else
+        l->head = t->queue_next;
+    if (t->queue_next != NULL)
+        t->queue_next->queue_prev = t->queue_prev;
+    else
+        l->tail = t->queue_prev;
+    t->queue_next = t->queue_prev = NULL;
+}
+
+/* ------------------------------------------------------------------ transfers */
+
+static void reset_attempt(rc_transfer *t)
+{
+    clear_headers(&t->resp);
+    t->resp.body_len = 0;
+    if (t->resp.body != NULL)
+        t->resp.body[0] = '\0';
+    t->resp.status = 0;
+    t->resp.error = RC_OK;
+    t->resp.message[0] = '\0';
+    t->too_large = 0;
+    t->errbuf[0] = '\0';
+}
+
+static void finish(rc_transfer *t)
+{
+    t->state = T_DONE;
+    t->resp.elapsed_s = rc_now() - t->first_start;
+    if (t->resp.body == NULL) {
+        t->resp.body = calloc(1, 1);
+        if (t->resp.body == NULL)
+            abort();
+        t->body_cap = 1;
+    }
+    t->engine->live--;
+    t->done(t, t->ud);
+}
+
+static void fail_now(rc_transfer *t, rc_error err, const char *msg)
+{
+    t->resp.error = err;
+    snprintf(t->resp.message, sizeof t->resp.message, "%s", msg);
+    finish(t);
+}
+
+static void start_attempt(rc_transfer *t)
+{
+    reset_attempt(t);
+    t->resp.attempts++;
+    t->attempt_start = rc_now();
+    if (t->resp.attempts == 1)
+        t->first_start = t->attempt_start;
+    if (t->engine->log_level >= RC_LOG_DEBUG)
+        log_request_headers(t);
+    t->state = T_RUNNING;
+    if (curl_multi_add_handle(t->engine->multi, t->easy) != CURLM_OK) {
+        if (t->limiter != NULL)
+            t->limiter->in_flight--;
+        fail_now(t, RC_ERR_TRANSPORT, "could not start the transfer");
+    }
+}
+
+static void queue_or_start(rc_transfer *t, int at_front)
+{
+    if (t->limiter == NULL) {
+        start_attempt(t);
+        return;
+    }
+    limiter_enqueue(t->limiter, t, at_front);
+    limiter_pump(t->limiter);
+}
+
+static void backoff_fired(void *ud)
+{
+    rc_transfer *t = ud;
+    if (t->state == T_BACKOFF)
+        queue_or_start(t, 1);
+    else
+        finish(t);              /* deferred failure from submit */
+}
+
+static rc_error classify(rc_transfer *t, CURLcode code, rc_retry_reason *transport)
+{
+    *transport = RC_RETRY_NO;
+    switch (code) {
+    case CURLE_OK:
+        return RC_OK;
+    case CURLE_WRITE_ERROR:
+    case CURLE_FILESIZE_EXCEEDED:
+        if (t->too_large || code == CURLE_FILESIZE_EXCEEDED) {
+            snprintf(t->resp.message, sizeof t->resp.message,
+                     "response body exceeds max_bytes (%zu bytes)", t->max_bytes);
+            return RC_ERR_TOO_LARGE;
+        }
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        *transport = RC_RETRY_TIMEOUT;
+        return RC_ERR_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+        *transport = RC_RETRY_CONNECTION;
+        return RC_ERR_CONNECTION;
+    default:
+        break;
+    }
+    return RC_ERR_TRANSPORT;
+}
+
+static void attempt_done(rc_transfer *t, CURLcode code)
+{
+    rc_engine *e = t->engine;
+    rc_retry_reason transport;
+    curl_multi_remove_handle(e->multi, t->easy);
+    if (t->limiter != NULL)
+        t->limiter->in_flight--;
+
+    t->resp.error = classify(t, code, &transport);
+    if (t->resp.error == RC_OK) {
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
+    } else {
+        t->resp.status = 0;
+        if (t->resp.message[0] == '\0')
+            snprintf(t->resp.message, sizeof t->resp.message, "%s",
+                     t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
+        size_t n = strlen(t->resp.message);
+        while (n > 0 && (t->resp.message[n - 1] == '\n' || t->resp.message[n - 1] == '\r'))
+            t->resp.message[--n] = '\0';
+    }
+
+    rc_retry_reason reason = RC_RETRY_NO;
+    if (t->resp.error == RC_OK || t->resp.error == RC_ERR_CONNECTION || t->resp.error == RC_ERR_TIMEOUT)
+        reason = rc_wire_retry_reason(t->resp.status, transport,
+                                      rc_response_header(&t->resp, "x-should-retry"));
+    if (t->resp.error == RC_OK && t->resp.status < 400)
+        reason = RC_RETRY_NO;   /* x-should-retry on a success means nothing */
+    t->resp.retryable = reason != RC_RETRY_NO;
+
+    char outcome[64];
+    if (t->resp.error == RC_OK)
+        snprintf(outcome, sizeof outcome, "%ld", t->resp.status);
+    else
+        snprintf(outcome, sizeof outcome, "%s",
+                 t->resp.error == RC_ERR_TIMEOUT ? "timeout" :
+                 t->resp.error == RC_ERR_CONNECTION ? "connection error" :
+                 t->resp.error == RC_ERR_TOO_LARGE ? "too large" : "transport error");
+
+    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
+        double server = rc_wire_retry_after(rc_response_header(&t->resp, "retry-after-ms"),
+                                            rc_response_header(&t->resp, "retry-after"),
+                                            time(NULL));
+        double delay = rc_wire_retry_delay(server, t->resp.attempts - 1, rc_random(e),
+                                           t->max_retry_delay_s);
+        if (e->log_level >= RC_LOG_INFO) {
+            char why[96];
+            if (reason == RC_RETRY_STATUS)
+                snprintf(why, sizeof why, "status %ld", t->resp.status);
+            else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
+                snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
+            else
+                snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
+            log_attempt(t, outcome, delay, why);
+        }
+        if (t->resp.status == 429 && t->limiter != NULL)
+            rc_limiter_pause(t->limiter, delay);
+        t->state = T_BACKOFF;
+        rc_engine_timer_arm(e, &t->timer, delay);
+    } else {
+        if (e->log_level >= RC_LOG_INFO)
+            log_attempt(t, outcome, -1, NULL);
+        rc_limiter *l = t->limiter;
+        finish(t);              /* may not touch t after this */
+        if (l != NULL)
+            limiter_pump(l);
+        return;
+    }
+    if (t->limiter != NULL)
+        limiter_pump(t->limiter);
+}
+
+/* 1 when s is a valid header line "Name: value" without CR, LF or NUL. */
+static int valid_header_line(const char *s)
+{
+    const char *colon = strchr(s, ':');
+    if (colon == NULL || colon == s)
+        return 0;
+    for (const char *p = s; p < colon; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 127 || strchr("\"(),/;<=>?@[\\]{}", *p))
+            return 0;
+    return strpbrk(colon, "\r\n") == NULL;
+}
+
+static int valid_method(const char *m)
+{
+    if (m == NULL || *m == '\0' || strlen(m) > 16)
+        return 0;
+    for (; *m; m++)
+        if (!((*m >= 'A' && *m <= 'Z') || *m == '-' || *m == '_'))
+            return 0;
+    return 1;
+}
+
+static int valid_url(const char *url)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= ' ' || *p >= 127)
+            return 0;
+    return 1;
+}
+
+static int add_header(rc_transfer *t, const char *line)
+{
+    struct curl_slist *h = curl_slist_append(t->headers, line);
+    if (h == NULL)
+        return -1;
+    t->headers = h;
+    return 0;
+}
+
+static int has_header(const rc_request *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (strncasecmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
+            return 1;
+    return 0;
+}
+
+static int configure(rc_transfer *t, const rc_request *req)
+{
+    CURL *c = t->easy;
+    int ok = 1;
+#define SET(opt, val) ok &= curl_easy_setopt(c, opt, val) == CURLE_OK
+    SET(CURLOPT_URL, t->url);
+    SET(CURLOPT_PRIVATE, t);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, t);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, t);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);    /* a redirect never carries our credentials elsewhere */
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    if (req->ca_file != NULL && req->ca_file[0] != '\0')
+        SET(CURLOPT_CAINFO, req->ca_file);
+    if (req->timeout_s > 0)
+        SET(CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000.0 + 0.5));
+    if (req->connect_timeout_s > 0)
+        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(req->connect_timeout_s * 1000.0 + 0.5));
+    if (req->max_bytes > 0)
+        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_bytes);
+
+    int has_body = req->body != NULL || strcmp(t->method, "POST") == 0;
+    if (strcmp(t->method, "GET") == 0) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(t->method, "HEAD") == 0) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(t->method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, t->method);
+        if (has_body) {
+            SET(CURLOPT_POST, 1L);
+            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+            SET(CURLOPT_POSTFIELDS, t->body ? t->body : "");
+        }
+    }
+#undef SET
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (add_header(t, req->headers[i]) != 0)
+            return -1;
+    /* curl would add its own Expect and form Content-Type: suppress them. */
+    if (add_header(t, "Expect:") != 0)
+        return -1;
+    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
+        return -1;
+    if (curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK)
+        return -1;
+    return ok ? 0 : -1;
+}
+
+rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
+                              rc_done_fn done, void *ud, char *err, size_t errsz)
+{
+    if (!valid_method(req->method)) {
+        snprintf(err, errsz, "invalid HTTP method");
+        return NULL;
+    }
+    if (req->url == NULL || !valid_url(req->url)) {
+        snprintf(err, errsz, "invalid URL: must be http:// or https:// without spaces or control characters");
+        return NULL;
+    }
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if (!valid_header_line(req->headers[i])) {
+            snprintf(err, errsz, "invalid header line %zu: want \"Name: value\" without CR or LF", i + 1);
+            return NULL;
+        }
+    }
+    rc_transfer *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        goto nomem;
+    t->engine = e;
+    t->done = done;
+    t->ud = ud;
+    t->max_retries = req->max_retries > 0 ? req->max_retries : 0;
+    t->max_retry_delay_s = req->max_retry_delay_s > 0 ? req->max_retry_delay_s : 60.0;
+    t->max_bytes = req->max_bytes;
+    rc_timer_init(&t->timer, backoff_fired, t);
+    t->method = strdup(req->method);
+    t->url = strdup(req->url);
+    if (req->body != NULL) {
+        t->body = malloc(req->body_len + 1);
+        if (t->body != NULL) {
+            memcpy(t->body, req->body, req->body_len);
+            t->body[req->body_len] = '\0';
+        }
+    }
+    t->easy = curl_easy_init();
+    if (t->method == NULL || t->url == NULL || (req->body != NULL && t->body == NULL) ||
+        t->easy == NULL || configure(t, req) != 0) {
+        t->state = T_DONE;
+        rc_transfer_free(t);
+        goto nomem;
+    }
+    e->live++;
+    t->limiter = req->limiter;
+    if (t->limiter != NULL)
+        t->limiter->refs++;
+    queue_or_start(t, 0);
+    return t;
+nomem:
+    snprintf(err, errsz, "out of memory setting up the request");
+    return NULL;
+}
+
+void rc_transfer_free(rc_transfer *t)
+{
+    if (t == NULL)
+        return;
+    rc_engine *e = t->engine;
+    rc_limiter *l = t->limiter;
+    switch (t->state) {
+    case T_RUNNING:
+        curl_multi_remove_handle(e->multi, t->easy);
+        if (l != NULL)
+            l->in_flight--;
+        e->live--;
+        break;
+    case T_QUEUED:
+        limiter_unlink(l, t);
+        e->live--;
+        break;
+    case T_BACKOFF:
+        e->live--;
+        break;
+    case T_DONE:
+        break;
+    }
+    rc_engine_timer_disarm(e, &t->timer);
+    if (t->easy != NULL)
+        curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->headers);
+    clear_headers(&t->resp);
+    free(t->resp.headers);
+    free(t->resp.body);
+    free(t->method);
+    free(t->url);
+    free(t->body);
+    free(t);
+    if (l != NULL) {
+        int others_waiting = l->head != NULL;
+        rc_limiter_release(l);
+        if (others_waiting)
+            limiter_pump(l);    /* still referenced by the waiting transfers */
+    }
+}
+
+const rc_response *rc_transfer_response(const rc_transfer *t)
+{
+    return &t->resp;
+}
+
+int rc_transfer_is_done(const rc_transfer *t)
+{
+    return t->state == T_DONE;
+}
+
+/* ------------------------------------------------------------------ engine */
+
+rc_engine *rc_engine_new(void)
+{
+    static int curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return NULL;
+        curl_ready = 1;
+    }
+    rc_engine *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    e->multi = curl_multi_init();
+    if (e->multi == NULL) {
+        free(e);
+        return NULL;
+    }
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+    fill_random(&e->rng, sizeof e->rng);
+    if (e->rng == 0)
+        e->rng = 0x9e3779b97f4a7c15ULL;
+    return e;
+}
+
+void rc_engine_free(rc_engine *e)
+{
+    if (e == NULL)
+        return;
+    curl_multi_cleanup(e->multi);
+    free(e->heap);
+    free(e);
+}
+
+int rc_engine_pending(const rc_engine *e)
+{
+    return e->live + (int)e->heap_len;
+}
+
+static void read_completions(rc_engine *e)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        rc_transfer *t = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (t != NULL && t->state == T_RUNNING)
+            attempt_done(t, msg->data.result);
+    }
+}
+
+int rc_engine_poll(rc_engine *e, int timeout_ms)
+{
+    fire_due_timers(e);
+    int running = 0;
+    curl_multi_perform(e->multi, &running);
+    read_completions(e);
+    fire_due_timers(e);
+    if (rc_engine_pending(e) == 0)
+        return 0;
+
+    long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;
+    if (e->heap_len > 0) {
+        double until = (e->heap[0]->due - rc_now()) * 1000.0;
+        long timer_ms = until <= 0 ? 0 : (long)until + 1;
+        if (timer_ms < wait)
+            wait = timer_ms;
+    }
+    if (wait > 0) {
+        long curl_ms = -1;
+        curl_multi_timeout(e->multi, &curl_ms);
+        if (curl_ms >= 0 && curl_ms < wait)
+            wait = curl_ms;
+    }
+    if (wait > 0)
+        curl_multi_poll(e->multi, NULL, 0, (int)wait, NULL);
+    curl_multi_perform(e->multi, &running);
+    read_completions(e);
+    fire_due_timers(e);
+    return rc_engine_pending(e);
+}

@@ -1,0 +1,123 @@
+/* core/engine.h — the HTTP engine: one curl multi handle that drives every
+ * transfer (with retries, backoff, timeouts, size limits and per-client
+ * concurrency/rate limits) and the timers, all in the calling thread.
+ * Nothing here blocks except rc_engine_poll. Plain C: never sees Lua. */
+#ifndef RC_ENGINE_H
+#define RC_ENGINE_H
+
+#include <stddef.h>
+
+typedef struct rc_engine rc_engine;
+typedef struct rc_transfer rc_transfer;
+typedef struct rc_limiter rc_limiter;
+
+/* ---- timers: owned by the caller, armed in the engine's heap ---- */
+
+#define RC_TIMER_IDLE ((size_t)-1)
+
+typedef struct rc_timer {
+    double due;                 /* monotonic seconds */
+    size_t slot;                /* heap index, RC_TIMER_IDLE when not armed */
+    void (*fire)(void *ud);
+    void *ud;
+} rc_timer;
+
+void rc_timer_init(rc_timer *timer, void (*fire)(void *ud), void *ud);
+/* (Re)arms timer to fire once, delay_s from now. fire runs inside rc_engine_poll. */
+void rc_engine_timer_arm(rc_engine *e, rc_timer *timer, double delay_s);
+/* Disarms; safe on an idle timer. */
+void rc_engine_timer_disarm(rc_engine *e, rc_timer *timer);
+
+/* ---- requests and responses ---- */
+
+typedef enum {
+    RC_OK = 0,
+    RC_ERR_CONNECTION,   /* refused, reset, closed early, truncated body, DNS */
+    RC_ERR_TIMEOUT,      /* connect or per-attempt timeout */
+    RC_ERR_TOO_LARGE,    /* body over max_bytes: refused, not retried */
+    RC_ERR_TRANSPORT     /* anything else (TLS verification, bad encoding) */
+} rc_error;
+
+typedef struct rc_header {
+    char *name;                 /* lower case */
+    char *value;                /* trimmed */
+} rc_header;
+
+typedef struct rc_request {
+    const char *method;         /* "GET", "POST", "DELETE", ... */
+    const char *url;            /* absolute http:// or https:// URL, already escaped */
+    const char *const *headers; /* "Name: value" lines */
+    size_t n_headers;
+    const char *body;           /* may be NULL; copied */
+    size_t body_len;
+    double timeout_s;           /* per attempt, body included; 0 = none */
+    double connect_timeout_s;   /* 0 = curl's default */
+    size_t max_bytes;           /* largest accepted body; 0 = unlimited */
+    int max_retries;            /* retries after the first attempt */
+    double max_retry_delay_s;   /* cap on any wait between attempts */
+    const char *ca_file;        /* extra CA bundle, or NULL */
+    rc_limiter *limiter;        /* concurrency/rate limits, or NULL */
+} rc_request;
+
+typedef struct rc_response {
+    long status;                /* HTTP status; 0 when no complete response */
+    rc_header *headers;         /* of the final attempt */
+    size_t n_headers;
+    char *body;                 /* NUL-terminated, never NULL once done */
+    size_t body_len;
+    rc_error error;
+    char message[256];          /* set when error != RC_OK */
+    int attempts;
+    double elapsed_s;           /* first attempt start to completion */
+    int retryable;              /* the last failure was of a retryable kind */
+} rc_response;
+
+typedef void (*rc_done_fn)(rc_transfer *t, void *ud);
+typedef void (*rc_log_fn)(void *ud, const char *line);
+
+enum { RC_LOG_OFF = 0, RC_LOG_INFO = 1, RC_LOG_DEBUG = 2 };
+
+/* ---- engine ---- */
+
+rc_engine *rc_engine_new(void);
+/* Frees the engine. Every transfer and limiter must have been freed first. */
+void rc_engine_free(rc_engine *e);
+void rc_engine_set_log(rc_engine *e, int level, rc_log_fn fn, void *ud);
+
+/* Waits at most timeout_ms (negative: until something happens) for network
+ * activity or a timer, then completes transfers and fires timers. done
+ * callbacks and timer callbacks run inside this call. Returns the number of
+ * live transfers plus armed timers (0: nothing left to wait for). */
+int rc_engine_poll(rc_engine *e, int timeout_ms);
+int rc_engine_pending(const rc_engine *e);
+
+/* Starts a transfer (or queues it behind its limiter). On an invalid request
+ * returns NULL and writes why into err. The caller owns the transfer: done is
+ * called exactly once, from rc_engine_poll, unless the transfer is freed first. */
+rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
+                              rc_done_fn done, void *ud, char *err, size_t errsz);
+/* Cancels if still live (no callback), then frees. */
+void rc_transfer_free(rc_transfer *t);
+const rc_response *rc_transfer_response(const rc_transfer *t);
+int rc_transfer_is_done(const rc_transfer *t);
+
+/* Value of a response header by lower-case name, or NULL. */
+const char *rc_response_header(const rc_response *r, const char *name);
+
+/* ---- limiter: bounds concurrency and pace of the transfers that share it ---- */
+
+/* max_in_flight <= 0 means unbounded; rate <= 0 means unpaced (requests/s). */
+rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate);
+/* Drops the creator's reference; transfers keep it alive until they end. */
+void rc_limiter_release(rc_limiter *l);
+/* Holds every queued transfer back for seconds (a 429 pauses the whole client). */
+void rc_limiter_pause(rc_limiter *l, double seconds);
+
+/* ---- helpers ---- */
+
+double rc_now(void);            /* monotonic seconds */
+double rc_random(rc_engine *e); /* uniform in [0,1) */
+/* Writes n random bytes as 2n lowercase hex chars plus NUL into out. */
+void rc_random_hex(char *out, size_t n);
+
+#endif

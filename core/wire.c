@@ -1,0 +1,145 @@
+/* core/wire.c — header-line parsing, retry classification, Retry-After and backoff. */
+#include "wire.h"
+
+#include <curl/curl.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int rc_wire_parse_header(const char *line, size_t len, char **name, char **value)
+{
+    *name = NULL;
+    *value = NULL;
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+        len--;
+    if (len == 0 || line[0] == ' ' || line[0] == '\t')
+        return -1;
+    const char *colon = memchr(line, ':', len);
+    if (colon == NULL || colon == line)
+        return -1;
+    size_t name_len = (size_t)(colon - line);
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c <= ' ' || c >= 127)   /* "HTTP/1.1 200 OK" has a space: not a header */
+            return -1;
+    }
+    const char *v = colon + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *name = malloc(name_len + 1);
+    *value = malloc((size_t)(end - v) + 1);
+    if (*name == NULL || *value == NULL) {
+        free(*name);
+        free(*value);
+        *name = *value = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < name_len; i++)
+        (*name)[i] = (char)tolower((unsigned char)line[i]);
+    (*name)[name_len] = '\0';
+    memcpy(*value, v, (size_t)(end - v));
+    (*value)[end - v] = '\0';
+    return 0;
+}
+
+rc_retry_reason rc_wire_retry_reason(long status, rc_retry_reason transport,
+                                     const char *x_should_retry)
+{
+    if (x_should_retry != NULL) {
+        if (strcasecmp(x_should_retry, "true") == 0)
+            return RC_RETRY_SHOULD_RETRY_HEADER;
+        if (strcasecmp(x_should_retry, "false") == 0)
+            return RC_RETRY_NO;
+    }
+    if (status == 0)
+        return transport;
+    if (status == 408 || status == 409 || status == 429 || status >= 500)
+        return RC_RETRY_STATUS;
+    return RC_RETRY_NO;
+}
+
+const char *rc_wire_retry_reason_text(rc_retry_reason reason)
+{
+    switch (reason) {
+    case RC_RETRY_NO: return "not retryable";
+    case RC_RETRY_SHOULD_RETRY_HEADER: return "x-should-retry: true";
+    case RC_RETRY_STATUS: return "status";
+    case RC_RETRY_CONNECTION: return "connection error";
+    case RC_RETRY_TIMEOUT: return "timeout";
+    }
+    return "unknown";
+}
+
+/* Parses a non-negative decimal number filling the whole string. */
+static int parse_number(const char *s, double *out)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '\0' || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+double rc_wire_retry_after(const char *retry_after_ms, const char *retry_after, time_t now)
+{
+    double v;
+    if (retry_after_ms != NULL && parse_number(retry_after_ms, &v) == 0)
+        return v / 1000.0;
+    if (retry_after == NULL)
+        return -1;
+    if (parse_number(retry_after, &v) == 0)
+        return v;
+    /* Only try a date when it looks like one (curl_getdate accepts much more). */
+    if (strlen(retry_after) < 20 || strchr(retry_after, ',') == NULL)
+        return -1;
+    time_t when = curl_getdate(retry_after, NULL);
+    if (when == (time_t)-1)
+        return -1;
+    return when > now ? (double)(when - now) : 0.0;
+}
+
+double rc_wire_backoff(int retry_index, double jitter)
+{
+    if (retry_index < 0)
+        retry_index = 0;
+    double delay = retry_index >= 5 ? 8.0 : 0.5 * (double)(1 << retry_index);
+    if (delay > 8.0)
+        delay = 8.0;
+    if (jitter < 0)
+        jitter = 0;
+    if (jitter > 1)
+        jitter = 1;
+    return delay * (1.0 - 0.25 * jitter);
+}
+
+double rc_wire_retry_delay(double server_delay, int retry_index, double jitter, double max_delay)
+{
+    if (server_delay >= 0)
+        return server_delay > max_delay ? max_delay : server_delay;
+    double d = rc_wire_backoff(retry_index, jitter);
+    return d > max_delay ? max_delay : d;
+}
+
+int rc_wire_is_secret_header(const char *name, size_t len)
+{
+    static const char *const secret[] = { "authorization", "api-key", "proxy-authorization",
+                                          "cookie", "set-cookie", "x-api-key", "openai-api-key" };
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        if (strlen(secret[i]) == len && strncasecmp(secret[i], name, len) == 0)
+            return 1;
+    return 0;
+}

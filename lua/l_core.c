@@ -1,0 +1,424 @@
+/* lua/l_core.c — the runctl.core module: the primitives the Lua half of the API
+ * is built on (send a request and yield until it is done, escape IDs, limiters,
+ * random tokens, clocks, host settings). */
+#include "host.h"
+#include "../core/url.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REQUEST_META "runctl.request"
+#define LIMITER_META "runctl.limiter"
+#define MAX_HEADERS 128
+
+/* An in-flight request: created inert, anchored in the registry while the
+ * engine owns a transfer for it, so GC cannot free it under the engine. */
+typedef struct rc_req {
+    rc_host *host;
+    rc_transfer *transfer;
+    rc_task *waiter;            /* task to resume when done; NULL when blocking */
+    int anchor;
+    int done;
+} rc_req;
+
+typedef struct rc_limiter_box {
+    rc_host *host;
+    rc_limiter *limiter;
+} rc_limiter_box;
+
+static void request_done(rc_transfer *t, void *ud)
+{
+    rc_req *r = ud;
+    (void)t;
+    r->done = 1;
+    if (r->waiter != NULL)
+        rc_host_wake(r->waiter);
+}
+
+static int request_gc(lua_State *L)
+{
+    rc_req *r = luaL_checkudata(L, 1, REQUEST_META);
+    if (r->transfer != NULL && r->host->engine != NULL)
+        rc_transfer_free(r->transfer);
+    r->transfer = NULL;
+    return 0;
+}
+
+/* ---- reading the spec table ---- */
+
+static double opt_number(lua_State *L, int spec, const char *field, double dflt)
+{
+    double v = dflt;
+    int type = lua_getfield(L, spec, field);
+    if (type == LUA_TNUMBER) {
+        v = lua_tonumber(L, -1);
+        if (!(v >= 0) || isinf(v))
+            luaL_error(L, "%s must be a non-negative number", field);
+    } else if (type != LUA_TNIL) {
+        luaL_error(L, "%s must be a number (got %s)", field, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static const char *opt_string(lua_State *L, int spec, const char *field)
+{
+    int type = lua_getfield(L, spec, field);
+    const char *s = NULL;
+    if (type == LUA_TSTRING)
+        s = lua_tostring(L, -1);    /* kept alive by the spec table */
+    else if (type != LUA_TNIL)
+        luaL_error(L, "%s must be a string (got %s)", field, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+static void push_headers(lua_State *L, const rc_response *r)
+{
+    lua_createtable(L, 0, (int)r->n_headers);
+    for (size_t i = 0; i < r->n_headers; i++) {
+        if (lua_getfield(L, -1, r->headers[i].name) == LUA_TSTRING) {
+            lua_pushliteral(L, ", ");       /* repeated header: join the values */
+            lua_pushstring(L, r->headers[i].value);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushstring(L, r->headers[i].value);
+        }
+        lua_setfield(L, -2, r->headers[i].name);
+    }
+}
+
+static const char *error_kind(rc_error e)
+{
+    switch (e) {
+    case RC_ERR_TIMEOUT: return "timeout";
+    case RC_ERR_TOO_LARGE: return "invalid_response";
+    case RC_ERR_CONNECTION:
+    case RC_ERR_TRANSPORT:
+    case RC_OK: break;
+    }
+    return "connection";
+}
+
+/* Continuation of send: the request userdata is at stack index ctx. */
+static int send_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    int ri = (int)ctx;
+    rc_req *r = lua_touserdata(L, ri);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->anchor);
+    r->anchor = LUA_NOREF;
+    const rc_response *resp = rc_transfer_response(r->transfer);
+    int nret;
+    lua_createtable(L, 0, 8);
+    if (resp->error == RC_OK) {
+        lua_pushinteger(L, resp->status);
+        lua_setfield(L, -2, "status");
+        push_headers(L, resp);
+        lua_getfield(L, -1, "x-request-id");
+        lua_setfield(L, -3, "request_id");
+        lua_setfield(L, -2, "headers");
+        lua_pushlstring(L, resp->body, resp->body_len);
+        lua_setfield(L, -2, "body");
+        nret = 1;
+    } else {
+        lua_pushstring(L, error_kind(resp->error));
+        lua_setfield(L, -2, "kind");
+        lua_pushstring(L, resp->message);
+        lua_setfield(L, -2, "message");
+        nret = 2;
+    }
+    lua_pushinteger(L, resp->attempts);
+    lua_setfield(L, -2, "attempts");
+    lua_pushnumber(L, resp->elapsed_s);
+    lua_setfield(L, -2, "elapsed");
+    lua_pushboolean(L, resp->retryable);
+    lua_setfield(L, -2, "retryable");
+    rc_transfer_free(r->transfer);
+    r->transfer = NULL;
+    if (nret == 2) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+    }
+    return nret;
+}
+
+static int push_dry_run_refusal(lua_State *L, const char *method, const char *url)
+{
+    char shown[512];
+    rc_url_redact(url, shown, sizeof shown);
+    lua_pushnil(L);
+    lua_createtable(L, 0, 4);
+    lua_pushliteral(L, "dry_run");
+    lua_setfield(L, -2, "kind");
+    lua_pushfstring(L, "dry run: not sending %s %s", method, shown);
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "attempts");
+    return 2;
+}
+
+/* core.send(spec) -> raw | nil, failure. Yields the calling task until the
+ * transfer (with its retries) is done; blocks when it cannot yield. */
+static int l_send(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    rc_request req;
+    memset(&req, 0, sizeof req);
+    req.method = opt_string(L, 1, "method");
+    req.url = opt_string(L, 1, "url");
+    if (req.method == NULL || req.url == NULL)
+        return luaL_error(L, "core.send: method and url are required");
+    if (h->dry_run && strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0)
+        return push_dry_run_refusal(L, req.method, req.url);
+
+    size_t body_len = 0;
+    if (lua_getfield(L, 1, "body") == LUA_TSTRING)
+        req.body = lua_tolstring(L, -1, &body_len);
+    else if (!lua_isnil(L, -1))
+        return luaL_error(L, "body must be a string (got %s)", luaL_typename(L, -1));
+    req.body_len = body_len;
+    lua_pop(L, 1);
+    req.timeout_s = opt_number(L, 1, "timeout", 0);
+    req.connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
+    req.max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
+    req.max_retries = (int)opt_number(L, 1, "max_retries", 0);
+    req.max_retry_delay_s = opt_number(L, 1, "max_retry_delay", 60);
+    req.ca_file = opt_string(L, 1, "ca_file");
+    if (lua_getfield(L, 1, "limiter") != LUA_TNIL)
+        req.limiter = ((rc_limiter_box *)luaL_checkudata(L, -1, LIMITER_META))->limiter;
+    lua_pop(L, 1);
+
+    const char *lines[MAX_HEADERS];
+    if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, -1);
+        if (n > MAX_HEADERS)
+            return luaL_error(L, "too many headers (at most %d)", MAX_HEADERS);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
+                return luaL_error(L, "header line %d must be a string", (int)i);
+            lines[req.n_headers++] = lua_tostring(L, -1);
+            lua_pop(L, 1);              /* still referenced by the headers table */
+        }
+    }
+    req.headers = lines;
+    /* the headers table stays at index 2 so the lines stay alive */
+
+    rc_req *r = lua_newuserdatauv(L, sizeof *r, 0);
+    memset(r, 0, sizeof *r);
+    r->host = h;
+    r->anchor = LUA_NOREF;
+    luaL_setmetatable(L, REQUEST_META);
+    int ri = lua_gettop(L);
+    char why[160];
+    r->transfer = rc_engine_submit(h->engine, &req, request_done, r, why, sizeof why);
+    if (r->transfer == NULL)
+        return luaL_error(L, "%s", why);
+    lua_pushvalue(L, ri);
+    r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    rc_task *me = rc_host_current(h, L);
+    if (me != NULL) {
+        r->waiter = me;
+        me->state = TASK_WAITING;
+        return lua_yieldk(L, 0, (lua_KContext)ri, send_k);
+    }
+    while (!r->done)
+        rc_host_step(h, L, -1);
+    return send_k(L, LUA_OK, (lua_KContext)ri);
+}
+
+/* core.escape_id(value, what [, level]) -> the value percent-encoded as one path
+ * segment; raises "<what> must ..." blaming the function at level. */
+static int l_escape_id(lua_State *L)
+{
+    const char *what = luaL_optstring(L, 2, "id");
+    int level = (int)luaL_optinteger(L, 3, 2);  /* 2: the caller of the binding */
+    if (lua_type(L, 1) != LUA_TSTRING) {
+        luaL_where(L, level);
+        lua_pushfstring(L, "%s must be a string (got %s)", what, luaL_typename(L, 1));
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    size_t len;
+    const char *id = lua_tolstring(L, 1, &len);
+    rc_id_status st = rc_url_check_id(id, len);
+    if (st != RC_ID_OK) {
+        luaL_where(L, level);
+        lua_pushfstring(L, "%s %s", what, rc_url_id_problem(st));
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, 3 * len + 1);
+    size_t n = rc_url_escape_segment(id, len, out);
+    luaL_pushresultsize(&b, n);
+    return 1;
+}
+
+static int l_escape_query(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, 3 * len + 1);
+    luaL_pushresultsize(&b, rc_url_escape_query(s, len, out));
+    return 1;
+}
+
+static int l_redact_url(lua_State *L)
+{
+    char out[1024];
+    rc_url_redact(luaL_checkstring(L, 1), out, sizeof out);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+static int l_limiter(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer max = luaL_optinteger(L, 1, 0);
+    lua_Number rate = luaL_optnumber(L, 2, 0);
+    rc_limiter_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->host = h;
+    box->limiter = NULL;
+    luaL_setmetatable(L, LIMITER_META);
+    box->limiter = rc_limiter_new(h->engine, (int)max, rate);
+    if (box->limiter == NULL)
+        return luaL_error(L, "out of memory");
+    return 1;
+}
+
+static int limiter_gc(lua_State *L)
+{
+    rc_limiter_box *box = luaL_checkudata(L, 1, LIMITER_META);
+    if (box->limiter != NULL && box->host->engine != NULL)
+        rc_limiter_release(box->limiter);
+    box->limiter = NULL;
+    return 0;
+}
+
+static int l_token(lua_State *L)
+{
+    char hex[33];
+    rc_random_hex(hex, 16);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int l_random(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushnumber(L, rc_random(h->engine));
+    return 1;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, rc_now());
+    return 1;
+}
+
+static int l_time(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+static void set_string(lua_State *L, const char *field, const char *value)
+{
+    if (value != NULL) {
+        lua_pushstring(L, value);
+        lua_setfield(L, -2, field);
+    }
+}
+
+/* core.settings() -> the command-line/embedding settings (unset ones absent). */
+static int l_settings(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    lua_createtable(L, 0, 6);
+    set_string(L, "base_url", h->opts.base_url);
+    set_string(L, "organization", h->opts.organization);
+    set_string(L, "project", h->opts.project);
+    if (h->opts.max_retries >= 0) {
+        lua_pushinteger(L, h->opts.max_retries);
+        lua_setfield(L, -2, "max_retries");
+    }
+    if (h->opts.timeout > 0) {
+        lua_pushnumber(L, h->opts.timeout);
+        lua_setfield(L, -2, "timeout");
+    }
+    return 1;
+}
+
+/* core.dry_run([on]) -> whether dry-run is on. Once on, it stays on. */
+static int l_dry_run(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    if (!lua_isnoneornil(L, 1)) {
+        int on = lua_toboolean(L, 1);
+        if (!on && h->dry_run)
+            return luaL_error(L, "runctl.dry_run cannot be switched off once it is on");
+        h->dry_run = on;
+    }
+    lua_pushboolean(L, h->dry_run);
+    return 1;
+}
+
+/* core.log_level([level]) -> -1 quiet, 0 default, 1 info, 2 debug. */
+static int l_log_level(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    if (!lua_isnoneornil(L, 1)) {
+        h->log_level = (int)luaL_checkinteger(L, 1);
+        rc_engine_set_log(h->engine, h->log_level, h->log_level > 0 ? rc_host_log_line : NULL, NULL);
+    }
+    lua_pushinteger(L, h->log_level);
+    return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+    { "send", l_send },
+    { "escape_id", l_escape_id },
+    { "escape_query", l_escape_query },
+    { "redact_url", l_redact_url },
+    { "limiter", l_limiter },
+    { "token", l_token },
+    { "random", l_random },
+    { "now", l_now },
+    { "time", l_time },
+    { "settings", l_settings },
+    { "dry_run", l_dry_run },
+    { "log_level", l_log_level },
+    { NULL, NULL }
+};
+
+int luaopen_runctl_core(lua_State *L)
+{
+    rc_host *h = rc_host_get(L);
+    if (luaL_newmetatable(L, REQUEST_META)) {
+        lua_pushcfunction(L, request_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, LIMITER_META)) {
+        lua_pushcfunction(L, limiter_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    luaL_newlibtable(L, core_funcs);
+    lua_pushlightuserdata(L, h);
+    luaL_setfuncs(L, core_funcs, 1);
+    lua_pushliteral(L, RUNCTL_VERSION);
+    lua_setfield(L, -2, "VERSION");
+    return 1;
+}

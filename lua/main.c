@@ -1,0 +1,280 @@
+/* lua/main.c — the runctl command: flags, loading the script (file, bundled
+ * name, -e or stdin), running it as the main task, exit status. */
+#include "host.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lualib.h>
+
+#ifndef RUNCTL_DATADIR
+#define RUNCTL_DATADIR "/usr/local/share/runctl"
+#endif
+
+static const char usage_text[] =
+    "usage: runctl [OPTIONS] SCRIPT [ARGS...]   run a Lua script, or a bundled one by name\n"
+    "       runctl [OPTIONS] -e CODE [ARGS...]  run CODE\n"
+    "       runctl [OPTIONS] - [ARGS...]        run the script read from standard input\n"
+    "\n"
+    "Options (before the script; what follows the script is the script's):\n"
+    "  --base-url URL      API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)\n"
+    "  --org ID            OpenAI-Organization header (default: $OPENAI_ORG_ID)\n"
+    "  --project ID        OpenAI-Project header (default: $OPENAI_PROJECT_ID)\n"
+    "  --max-retries N     retries after a failed attempt (default 2)\n"
+    "  --timeout SECONDS   per-attempt timeout, body included (default 600)\n"
+    "  --dry-run           refuse every request that is not a GET\n"
+    "  -v, --verbose       log every attempt to stderr (twice: debug, with headers)\n"
+    "  -q, --quiet         only errors on stderr\n"
+    "  -h, --help          this text\n"
+    "      --version       print the version\n"
+    "\n"
+    "The API key comes from $OPENAI_API_KEY (never from a flag: flags show in ps).\n"
+    "Scripts see arg and ... as with the stock lua interpreter.\n";
+
+static void usage_error(const char *fmt, const char *what)
+{
+    fprintf(stderr, "runctl: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nTry 'runctl --help'.\n");
+    exit(2);
+}
+
+/* Splits "--name=value" or takes the next argument as the value. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (*i + 1 >= argc)
+        usage_error("option %s needs a value", name);
+    return argv[++*i];
+}
+
+static int matches(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+static int file_exists(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/* Finds a bundled script "NAME.lua": $RUNCTL_SCRIPTS (colon-separated), the
+ * scripts/ folder beside the binary, ../share/runctl/scripts, RUNCTL_DATADIR. */
+static int find_bundled(const char *name, char *out, size_t outsz)
+{
+    char exe[PATH_MAX];
+    const char *dirs[5] = { NULL };
+    char exe_scripts[PATH_MAX + 16], exe_share[PATH_MAX + 32];
+    int nd = 0;
+    const char *env = getenv("RUNCTL_SCRIPTS");
+    char envcopy[4096] = "";
+    if (env != NULL && strlen(env) < sizeof envcopy)
+        strcpy(envcopy, env);
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        snprintf(exe_scripts, sizeof exe_scripts, "%s/scripts", exe);
+        snprintf(exe_share, sizeof exe_share, "%s/../share/runctl/scripts", exe);
+        dirs[nd++] = exe_scripts;
+        dirs[nd++] = exe_share;
+    }
+    dirs[nd++] = RUNCTL_DATADIR "/scripts";
+    for (char *save = NULL, *d = strtok_r(envcopy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, outsz, "%s/%s.lua", d, name);
+        if (file_exists(out))
+            return 1;
+    }
+    for (int i = 0; i < nd; i++) {
+        snprintf(out, outsz, "%s/%s.lua", dirs[i], name);
+        if (file_exists(out))
+            return 1;
+    }
+    return 0;
+}
+
+static double parse_seconds(const char *s, const char *flag)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v > 0) || v > 1e9)
+        usage_error("%s needs a positive number of seconds", flag);
+    return v;
+}
+
+static int parse_count(const char *s, const char *flag)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 1000)
+        usage_error("%s needs a whole number from 0 to 1000", flag);
+    return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+    runctl_options opts;
+    runctl_options_init(&opts);
+    int verbose = 0, quiet = 0;
+    const char *code = NULL;
+    int script_index = -1;      /* argv index of the script (or of CODE / "-") */
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0)
+            break;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("runctl %s (%s)\n", RUNCTL_VERSION, LUA_RELEASE);
+            return 0;
+        } else if (strcmp(a, "-e") == 0) {
+            if (i + 1 >= argc)
+                usage_error("%s needs a piece of Lua code", "-e");
+            code = argv[++i];
+            script_index = i;
+            i++;
+            break;
+        } else if (matches(a, "--base-url")) {
+            opts.base_url = option_value(argc, argv, &i, "--base-url");
+        } else if (matches(a, "--org")) {
+            opts.organization = option_value(argc, argv, &i, "--org");
+        } else if (matches(a, "--project")) {
+            opts.project = option_value(argc, argv, &i, "--project");
+        } else if (matches(a, "--max-retries")) {
+            opts.max_retries = parse_count(option_value(argc, argv, &i, "--max-retries"), "--max-retries");
+        } else if (matches(a, "--timeout")) {
+            opts.timeout = parse_seconds(option_value(argc, argv, &i, "--timeout"), "--timeout");
+        } else if (strcmp(a, "--dry-run") == 0) {
+            opts.dry_run = 1;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            verbose++;
+        } else if (strcmp(a, "-vv") == 0) {
+            verbose += 2;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+        } else {
+            usage_error("unknown option '%s'", a);
+        }
+    }
+    if (script_index < 0) {
+        if (i >= argc) {
+            fputs(usage_text, stderr);
+            return 2;
+        }
+        script_index = i++;
+    }
+    if (quiet)
+        opts.log_level = -1;
+    else if (verbose > 0)
+        opts.log_level = verbose > 1 ? 2 : 1;
+
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        fprintf(stderr, "runctl: cannot create a Lua state (out of memory)\n");
+        return 1;
+    }
+    luaL_openlibs(L);
+    if (runctl_openlibs(L, &opts) != 0) {
+        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return 1;
+    }
+
+    /* arg: arg[0] the script, arg[1..] its arguments, negatives the rest. */
+    const char *script = code != NULL ? "-e" : argv[script_index];
+    char found[PATH_MAX + 64];
+    int status;
+    if (code != NULL) {
+        status = luaL_loadbufferx(L, code, strlen(code), "=(command line)", "t");
+    } else if (strcmp(script, "-") == 0) {
+        status = luaL_loadfilex(L, NULL, "t");
+    } else {
+        const char *path = script;
+        size_t n = strlen(script);
+        int plain_name = strchr(script, '/') == NULL && !(n > 4 && strcmp(script + n - 4, ".lua") == 0);
+        if (plain_name && find_bundled(script, found, sizeof found))
+            path = found;
+        else if (!file_exists(script)) {
+            fprintf(stderr, "runctl: cannot open %s: %s%s\n", script, strerror(errno),
+                    plain_name ? " (and no bundled script has that name)" : "");
+            lua_close(L);
+            return 2;
+        }
+        status = luaL_loadfilex(L, path, "t");
+    }
+    if (status != LUA_OK) {
+        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return 1;
+    }
+
+    int nargs = argc - i;
+    lua_createtable(L, nargs, script_index + 1);
+    for (int k = 0; k < argc; k++) {
+        lua_pushstring(L, argv[k]);
+        lua_rawseti(L, -2, k - script_index);
+    }
+    if (code != NULL) {         /* arg[0] = "-e"; CODE is not an argument */
+        lua_pushliteral(L, "-e");
+        lua_rawseti(L, -2, 0);
+    }
+    lua_setglobal(L, "arg");
+    luaL_checkstack(L, nargs + 4, "too many arguments");
+    for (int k = i; k < argc; k++)
+        lua_pushstring(L, argv[k]);
+
+    rc_host *h = rc_host_get(L);
+    rc_task *main_task = rc_host_spawn(L, h, nargs);
+    lua_setfield(L, LUA_REGISTRYINDEX, "runctl.main");
+    (void)main_task;
+
+    int exit_code = 0;
+    int pending;
+    while ((pending = runctl_poll(L, -1)) > 0)
+        ;
+    if (pending < 0)
+        exit_code = 1;
+    if (h->tasks_alive > 0) {
+        fprintf(stderr, "runctl: %d task(s) wait for each other and can never finish (deadlock)\n",
+                h->tasks_alive);
+        exit_code = 1;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, "runctl.main");
+    rc_task *t = lua_touserdata(L, -1);
+    if (t->state == TASK_DONE && !t->ok) {
+        lua_getiuservalue(L, -1, 2);
+        lua_getfield(L, -1, "traceback");
+        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 2);
+        t->joined = 1;
+        lua_getfield(L, LUA_REGISTRYINDEX, "runctl.unjoined");
+        lua_pushvalue(L, -2);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        exit_code = 1;
+    }
+    lua_pop(L, 1);
+    if (rc_host_report_unjoined(L) > 0)
+        exit_code = 1;
+    lua_close(L);
+    return exit_code;
+}
