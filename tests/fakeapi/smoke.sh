@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+# smoke.sh: quick curl/jq check of every fakeapi route and fault; prints TAP.
+# Usage: tests/fakeapi/smoke.sh   (FAKEAPI=/path/to/binary to test another build)
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=${FAKEAPI:-$HERE/fakeapi}
+SEED=$HERE/seed-demo.json
+KEY=sk-smoke-0123456789
+BETA='OpenAI-Beta: assistants=v2'
+
+for tool in curl jq; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "1..0 # SKIP $tool not installed"
+        exit 0
+    fi
+done
+if [ ! -x "$BIN" ]; then
+    echo "Bail out! $BIN not built"
+    exit 1
+fi
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+N=0
+FAILED=0
+check() { # check DESCRIPTION COMMAND...
+    local desc=$1
+    shift
+    N=$((N + 1))
+    if "$@"; then
+        echo "ok $N - $desc"
+    else
+        echo "not ok $N - $desc"
+        FAILED=$((FAILED + 1))
+        echo "#   status=$STATUS body=$(head -c 400 "$TMP/body" 2>/dev/null)"
+    fi
+}
+
+# start_server NAME ARGS... : sets PORT_<NAME>; waits for the port file
+start_server() {
+    local name=$1
+    shift
+    "$BIN" --port 0 --port-file "$TMP/$name.port" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    local pid=$!
+    PIDS+=("$pid")
+    eval "PID_$name=$pid"
+    for _ in $(seq 100); do
+        [ -s "$TMP/$name.port" ] && break
+        sleep 0.05
+    done
+    eval "PORT_$name=$(cat "$TMP/$name.port" 2>/dev/null || echo 0)"
+}
+
+# stop_server NAME : SIGTERM, expects exit status 0
+stop_server() {
+    local pid
+    eval "pid=\$PID_$1"
+    kill -TERM "$pid"
+    wait "$pid"
+    local rc=$?
+    PIDS=("${PIDS[@]/$pid/}")
+    if grep -qE 'runtime error|Sanitizer|AddressSanitizer' "$TMP/$1.err"; then
+        sed 's/^/#   /' "$TMP/$1.err" | head -40
+        return 1
+    fi
+    return $rc
+}
+
+STATUS=0
+CURLRC=0
+# req METHOD PATH [curl args...] : BODY in $TMP/body, headers in $TMP/hdr
+req() {
+    local method=$1 path=$2
+    shift 2
+    STATUS=$(curl -s --path-as-is -X "$method" -o "$TMP/body" -D "$TMP/hdr" \
+        -w '%{http_code}' --max-time 20 "$@" "$BASE$path")
+    CURLRC=$?
+}
+# api METHOD PATH [curl args...] : authenticated API request
+api() {
+    local method=$1 path=$2
+    shift 2
+    req "$method" "$path" -H "Authorization: Bearer $KEY" -H "$BETA" "$@"
+}
+jqt() { jq -e "$@" "$TMP/body" >/dev/null 2>&1; }
+is() { [ "$1" = "$2" ]; }
+hdr() { tr -d '\r' <"$TMP/hdr" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" \
+    'BEGIN{FS=": "} tolower($1)==n {sub(/^[^:]*: /, ""); print; exit}'; }
+ctrl_post() { curl -s --max-time 10 -X POST -H 'content-type: application/json' \
+    --data-binary "$2" "$BASE$1" >/dev/null; }
+
+
+
+start_server main --seed "$SEED" --api-key "$KEY" --cancel-delay-ms 300
+BASE="http://127.0.0.1:$PORT_main"
+check "server writes its port file and prints the listening line" \
+    grep -q "^fakeapi listening on http://127.0.0.1:$PORT_main\$" "$TMP/main.out"
+
+T=thread_demo_support
+R=run_demo_support_01
+
+# ---- control basics ----
+req GET /_fake/stats
+check "stats: 3 threads, 24 runs" jqt '.threads == 3 and .runs == 24 and .requests == 0'
+
+# ---- auth ----
+req GET /v1/threads/$T/runs/$R -H "$BETA"
+check "missing key -> 401" is "$STATUS" 401
+check "missing key message and shape" jqt '.error.type == "invalid_request_error" and (.error.message | startswith("You didn'"'"'t provide an API key")) and .error.code == null and .error.param == null'
+req GET /v1/threads/$T/runs/$R -H "$BETA" -H "Authorization: Bearer"
+check "empty bearer -> 401" is "$STATUS" 401
+req GET /v1/threads/$T/runs/$R -H "$BETA" -H "Authorization: Bearer sk-wrong"
+check "wrong key -> 401 invalid_api_key without echoing the key" \
+    jqt '.error.code == "invalid_api_key" and .error.message == "Incorrect API key provided."'
+req GET /openai/threads/$T/runs/$R -H "$BETA" -H "api-key: $KEY"
+check "api-key header accepted on /openai prefix" is "$STATUS" 200
+
+# ---- beta header ----
+req GET /v1/threads/$T/runs/$R -H "Authorization: Bearer $KEY"
+check "missing OpenAI-Beta -> 400 invalid_beta" jqt '.error.code == "invalid_beta"'
+req GET /v1/threads/$T/runs/$R -H "Authorization: Bearer $KEY" -H 'OpenAI-Beta: assistants=v1'
+check "assistants=v1 -> 400 deprecated" jqt '.error.code == "invalid_beta" and (.error.message | test("deprecated"))'
+req GET /v1/threads/$T/runs/$R -H "Authorization: Bearer $KEY" -H 'openai-beta: foo=1, assistants=v2'
+check "lower-case header name with a list value accepted" is "$STATUS" 200
+
+# ---- retrieve + prefixes + headers ----
+api GET /v1/threads/$T/runs/$R
+check "retrieve /v1 -> 200 run object" jqt '.id == "run_demo_support_01" and .object == "thread.run" and .thread_id == "thread_demo_support" and .status == "in_progress"'
+check "run object has every field" jqt 'has("required_action") and has("last_error") and has("expires_at") and has("started_at") and has("cancelled_at") and has("failed_at") and has("completed_at") and has("incomplete_details") and has("usage") and .truncation_strategy.type == "auto" and .parallel_tool_calls == true and .tools == [] and .temperature == 1.0'
+check "relative created_at resolved (about two hours ago)" jqt "(now - .created_at) > 7000 and (now - .created_at) < 7400"
+RID1=$(hdr x-request-id)
+check "x-request-id is req_ + 32 hex" bash -c "[[ '$RID1' =~ ^req_[0-9a-f]{32}\$ ]]"
+check "content-type json and openai-processing-ms present" \
+    bash -c "[ '$(hdr content-type)' = application/json ] && [[ '$(hdr openai-processing-ms)' =~ ^[0-9]+\$ ]]"
+api GET /openai/v1/threads/$T/runs/$R
+check "retrieve /openai/v1 -> 200" jqt '.id == "run_demo_support_01"'
+check "request ids are unique" bash -c "[ '$(hdr x-request-id)' != '$RID1' ]"
+api GET /openai/threads/$T/runs/$R
+check "retrieve /openai -> 200" jqt '.id == "run_demo_support_01"'
+api GET /threads/$T/runs/$R
+check "no prefix -> 404 Invalid URL" jqt '.error.message == "Invalid URL (GET /threads/thread_demo_support/runs/run_demo_support_01)"'
+api GET /v1/nope
+check "unknown route -> 404 Invalid URL" bash -c "[ $STATUS = 404 ]" 
+api DELETE /v1/threads/$T/runs/$R
+check "wrong method -> 404 Invalid URL" jqt '.error.message == "Invalid URL (DELETE /v1/threads/thread_demo_support/runs/run_demo_support_01)"'
+api GET /v1/threads/nope/runs/$R
+check "unknown thread -> 404" jqt ".error.message == \"No thread found with id 'nope'.\""
+api GET /v1/threads/$T/runs/nope
+check "unknown run -> 404" jqt ".error.message == \"No run found with id 'nope'.\""
+api GET '/v1/threads/q%22%01%FF%5C/runs'
+check "odd bytes in ids are escaped in the message" \
+    grep -qF '"No thread found with id '"'"'q\"\u0001\ufffd\\'"'"'."' "$TMP/body"
+api GET '/v1/threads/a%00b/runs'
+check "decoded NUL in a segment -> 404 Invalid URL" jqt '.error.message | startswith("Invalid URL")'
+
+# ---- list ----
+api GET /v1/threads/$T/runs
+check "list default: 8 runs, desc, no more" jqt '.object == "list" and (.data | length) == 8 and .has_more == false and .first_id == "run_demo_support_03" and .last_id == "run_demo_support_05"'
+api GET "/v1/threads/$T/runs?limit=3&order=asc"
+check "list limit=3 asc" jqt '[.data[].id] == ["run_demo_support_05","run_demo_support_06","run_demo_support_07"] and .has_more == true'
+api GET "/v1/threads/$T/runs?limit=3&order=asc&after=run_demo_support_07"
+check "list after cursor" jqt '[.data[].id] == ["run_demo_support_01","run_demo_support_02","run_demo_support_04"] and .has_more == true'
+api GET "/v1/threads/$T/runs?limit=2&order=asc&before=run_demo_support_04"
+check "list before cursor takes the nearest items" jqt '[.data[].id] == ["run_demo_support_01","run_demo_support_02"] and .has_more == true'
+api GET "/v1/threads/$T/runs?limit=2&after=run_demo_support_08"
+check "list desc after cursor" jqt '[.data[].id] == ["run_demo_support_04","run_demo_support_02"]'
+api GET "/v1/threads/$T/runs?after=run_nope"
+check "unknown cursor -> empty page" jqt '.data == [] and .first_id == null and .last_id == null and .has_more == false'
+for bad in 0 101 abc -1 ""; do
+    api GET "/v1/threads/$T/runs?limit=$bad"
+    check "limit=$bad -> 400 param limit" jqt '.error.param == "limit"'
+done
+api GET "/v1/threads/$T/runs?order=sideways"
+check "bad order -> 400 param order" jqt '.error.param == "order"'
+api GET "/v1/threads/nope/runs?limit=0"
+check "unknown thread beats bad params -> 404" is "$STATUS" 404
+
+# ---- cancel ----
+api POST /v1/threads/$T/runs/$R/cancel
+check "cancel in_progress -> 200 cancelling" jqt '.status == "cancelling" and .id == "run_demo_support_01"'
+api POST /v1/threads/$T/runs/$R/cancel
+check "cancel again -> 400 status cancelling" jqt ".error.message == \"Cannot cancel run with status 'cancelling'.\""
+sleep 0.4
+api GET /v1/threads/$T/runs/$R
+check "after the delay it reads cancelled" jqt '.status == "cancelled" and (.cancelled_at | type) == "number" and .expires_at == null'
+api POST /v1/threads/$T/runs/run_demo_support_05/cancel
+check "cancel completed -> 400" jqt ".error.message == \"Cannot cancel run with status 'completed'.\" and .error.type == \"invalid_request_error\""
+api POST /openai/v1/threads/thread_demo_agents/runs/run_demo_agents_01/cancel
+check "cancel requires_action -> cancelling, required_action cleared" jqt '.status == "cancelling" and .required_action == null'
+api GET /v1/threads/$T/runs/$R/cancel
+check "GET on cancel route -> 404" is "$STATUS" 404
+req GET "/_fake/runs?thread_id=$T"
+check "/_fake/runs shows raw state" jqt 'length == 8 and ([.[] | select(.status == "cancelled")] | length) == 2'
+req GET /_fake/stats
+check "stats count cancels" jqt '.cancels == 2 and .faults_pending == 0'
+
+# ---- encoded ids ----
+ctrl_post /_fake/seed '{"threads":[{"id":"a/b","runs":[{"id":"r?x","status":"queued","created_at":-10,"metadata":{"k":"v"},"custom":[1,2]}]},{"id":"t 1","runs":[]}]}'
+api GET '/v1/threads/a%2Fb/runs'
+check "%2F inside a thread id" jqt '(.data | length) == 1 and .data[0].thread_id == "a/b"'
+api GET '/v1/threads/a%2Fb/runs/r%3Fx'
+check "%3F is part of the run id, unknown fields kept" jqt '.id == "r?x" and .metadata == {"k":"v"} and .custom == [1,2] and .expires_at != null'
+api GET '/v1/threads/a/b/runs'
+check "unencoded slash does not match" is "$STATUS" 404
+api GET '/v1/threads/t%201/runs?limit=5'
+check "%20 in id, empty thread lists nothing" jqt '.data == [] and .has_more == false'
+req POST /_fake/seed --data-binary '{"threads":[{"id":"x","runs":[{"status":"bogus"}]}]}'
+check "bad seed -> 400, state kept" bash -c "[ $STATUS = 400 ] && curl -s '$BASE/_fake/stats' | jq -e '.runs == 1' >/dev/null"
+req GET '/_fake/runs?thread_id=a%2Fb'
+check "/_fake/runs decodes thread_id" jqt 'length == 1 and .[0].id == "r?x"'
+
+
+# ---- recording ----
+req DELETE /_fake/requests
+check "clear recorded requests" jqt '.ok == true'
+api POST '/v1/threads/a%2Fb/runs/r%3Fx/cancel?foo=a%20b' -H 'X-Dup: one' -H 'x-dup: two' \
+    --data-binary '{"reason":"smoke"}'
+RID=$(hdr x-request-id)
+req GET /_fake/requests
+check "recorded: raw path, raw query, body, request id" jqt ".[0].method == \"POST\" and .[0].path == \"/v1/threads/a%2Fb/runs/r%3Fx/cancel\" and .[0].query == \"foo=a%20b\" and .[0].body == \"{\\\"reason\\\":\\\"smoke\\\"}\" and .[0].request_id == \"$RID\""
+check "recorded headers are lower-cased and joined" jqt '.[0].headers["x-dup"] == "one, two" and .[0].headers["openai-beta"] == "assistants=v2" and (.[0].headers | has("authorization"))'
+check "control requests are not recorded" jqt 'length == 1'
+
+# ---- faults ----
+ctrl_post /_fake/reset ''
+FLT='{"status":503,"headers":{"retry-after":"1","x-should-retry":"true"}}'
+ctrl_post /_fake/faults "$FLT"
+api GET /v1/threads/$T/runs/$R
+check "fault 503 with headers and default body" bash -c "[ $STATUS = 503 ] && [ '$(hdr retry-after)' = 1 ] && [ '$(hdr x-should-retry)' = true ] && jq -e '.error.type == \"server_error\"' '$TMP/body' >/dev/null"
+api GET /v1/threads/$T/runs/$R
+check "fault used once, then normal answer" is "$STATUS" 200
+ctrl_post /_fake/faults '{"body":"{not json"}'
+api GET /v1/threads/$T/runs/$R
+check "body-only fault -> 200 malformed JSON" bash -c "[ $STATUS = 200 ] && [ \"\$(cat '$TMP/body')\" = '{not json' ]"
+ctrl_post /_fake/faults '{"delay_ms":400}'
+START=$(date +%s%N)
+api GET /v1/threads/$T/runs/$R
+END=$(date +%s%N)
+check "delay fault sleeps then answers" bash -c "[ $STATUS = 200 ] && [ $(((END - START) / 1000000)) -ge 400 ]"
+ctrl_post /_fake/faults '{"close":"before"}'
+api POST /v1/threads/$T/runs/$R/cancel
+check "close before -> empty reply (curl 52)" is "$CURLRC" 52
+api GET /v1/threads/$T/runs/$R
+check "close before did not cancel" jqt '.status == "in_progress"'
+ctrl_post /_fake/faults '{"close":"middle"}'
+api GET /v1/threads/$T/runs/$R
+check "close middle -> partial transfer (curl 18)" is "$CURLRC" 18
+ctrl_post /_fake/faults '{"truncate":true}'
+api POST /v1/threads/$T/runs/$R/cancel
+check "truncate -> status 200, half a run JSON" bash -c "[ $CURLRC = 18 ] && [ $STATUS = 200 ] && head -c 7 '$TMP/body' | grep -q '^{\"id\":\"' && ! jq -e . '$TMP/body' >/dev/null 2>&1"
+api GET /v1/threads/$T/runs/$R
+check "truncated cancel still took effect" jqt '.status == "cancelling" or .status == "cancelled"'
+ctrl_post /_fake/faults '{"html":true,"status":502}'
+api GET /v1/threads/$T/runs/$R
+check "html 502 page" bash -c "[ $STATUS = 502 ] && [ '$(hdr content-type)' = text/html ] && grep -q '<title>502 Bad Gateway</title>' '$TMP/body'"
+ctrl_post /_fake/faults '{"large_bytes":3000000}'
+api GET /v1/threads/$T/runs/$R
+check "large body streamed with content-length" bash -c "[ $STATUS = 200 ] && [ \$(stat -c %s '$TMP/body') = 3000000 ] && [ '$(hdr content-length)' = 3000000 ] && jq -e '.pad | length == 2999990' '$TMP/body' >/dev/null"
+ctrl_post /_fake/faults '{"large_bytes":100000,"chunked":true}'
+api GET /v1/threads/$T/runs/$R
+check "chunked large body" bash -c "[ $STATUS = 200 ] && [ \$(stat -c %s '$TMP/body') = 100000 ] && [ '$(hdr transfer-encoding)' = chunked ]"
+ctrl_post /_fake/faults '{"headers":{"openai-poll-after-ms":"250"}}'
+api GET /v1/threads/$T/runs/$R
+check "headers-only fault adds headers to the normal answer" bash -c "[ $STATUS = 200 ] && [ '$(hdr openai-poll-after-ms)' = 250 ] && jq -e '.id' '$TMP/body' >/dev/null"
+ctrl_post /_fake/faults '[{"method":"POST","path":"/cancel","status":500,"count":2},{"status":429}]'
+req GET /_fake/faults
+check "faults listed" jqt 'length == 2 and .[0].count == 2'
+api GET /v1/threads/$T/runs/$R
+check "non-matching head fault leaves request alone" is "$STATUS" 200
+api POST /v1/threads/$T/runs/run_demo_support_02/cancel
+S1=$STATUS
+api POST /v1/threads/$T/runs/run_demo_support_02/cancel
+check "count=2 applies twice" bash -c "[ $S1 = 500 ] && [ $STATUS = 500 ]"
+api GET /v1/threads/$T/runs/$R
+check "next fault reaches the head" is "$STATUS" 429
+req GET /_fake/stats
+check "queue drained" jqt '.faults_pending == 0'
+ctrl_post /_fake/faults '{"status":500,"count":5}'
+req DELETE /_fake/faults
+check "DELETE /_fake/faults clears" bash -c "[ $STATUS = 200 ] && curl -s '$BASE/_fake/faults' | jq -e 'length == 0' >/dev/null"
+req POST /_fake/faults --data-binary '{"stauts":500}'
+check "invalid fault -> 400" jqt '.error.message | test("unknown field")'
+req POST /_fake/faults --data-binary '{nope'
+check "invalid JSON -> 400" is "$STATUS" 400
+req GET /_fake/requests
+check "faulted requests are recorded too" jqt 'length >= 15'
+
+# ---- misc ----
+req GET /_fake/nope
+check "unknown control route -> 404" is "$STATUS" 404
+curl -s -v -H "Authorization: Bearer $KEY" -H "$BETA" "$BASE/v1/threads/$T/runs/$R" \
+    "$BASE/v1/threads/$T/runs/$R" -o /dev/null -o /dev/null 2>"$TMP/verbose"
+check "keep-alive connection reused" grep -q "Re-using existing connection" "$TMP/verbose"
+ctrl_post /_fake/reset ''
+req GET "/_fake/runs?thread_id=$T"
+check "reset restores the start-up seed" jqt '.[] | select(.id == "run_demo_support_01") | .status == "in_progress"'
+req GET /_fake/stats
+check "reset clears counters, log and faults" jqt '.requests == 0 and .recorded == 0 and .cancels == 0 and .runs == 24'
+check "SIGTERM -> clean exit 0, no sanitizer reports" stop_server main
+
+# ---- a second instance: --generate, --latency-ms, --no-record, --threads ----
+start_server gen --generate 2x5:9 --latency-ms 200 --no-record --threads 2
+BASE="http://127.0.0.1:$PORT_gen"
+req GET /_fake/runs
+GT=$(jq -r '.[0].thread_id' "$TMP/body")
+check "generated: 10 runs, ids shaped like the real ones" jqt 'length == 10 and all(.[]; (.id | test("^run_[A-Za-z0-9]{24}$")) and (.thread_id | test("^thread_[A-Za-z0-9]{24}$")))'
+START=$(date +%s%N)
+req GET "/v1/threads/$GT/runs" -H "Authorization: Bearer anything" -H "$BETA"
+END=$(date +%s%N)
+check "latency applies to API requests" bash -c "[ $STATUS = 200 ] && [ $(((END - START) / 1000000)) -ge 200 ]"
+req GET /_fake/requests
+check "--no-record keeps the log empty" jqt 'length == 0'
+check "SIGTERM -> clean exit 0, no sanitizer reports (pool mode)" stop_server gen
+
+if [ "$N" -ne 87 ]; then
+    echo "# planned 87 tests, ran $N"
+    FAILED=$((FAILED + 1))
+fi
+echo "1..$N"
+exit $((FAILED > 0))

@@ -1,0 +1,954 @@
+/* store: threads and runs in an arena, hash indexes, seed loading and generation, run JSON. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arena: every allocation of a store lives here, freed at once ---- */
+
+struct chunk {
+    struct chunk *next;
+    size_t used;
+    size_t cap;
+    _Alignas(16) char data[];
+};
+
+struct store {
+    struct chunk *chunks;
+    struct thread *threads;
+    size_t n_threads;
+    struct thread **tindex; /* open addressing, NULL = empty */
+    size_t tindex_mask;
+    size_t n_runs;
+};
+
+static void *arena_alloc(struct store *s, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct chunk *c = s->chunks;
+    if (c == NULL || c->cap - c->used < n) {
+        size_t cap = n > ((size_t)1 << 20) ? n : ((size_t)1 << 20);
+        c = malloc(sizeof *c + cap);
+        if (c == NULL) {
+            return NULL;
+        }
+        c->used = 0;
+        c->cap = cap;
+        /* keep the partly used chunk first when the new one is a big one-off */
+        if (s->chunks != NULL && cap == n) {
+            c->next = s->chunks->next;
+            s->chunks->next = c;
+        } else {
+            c->next = s->chunks;
+            s->chunks = c;
+        }
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void *arena_calloc(struct store *s, size_t n)
+{
+    void *p = arena_alloc(s, n);
+    if (p != NULL) {
+        memset(p, 0, n);
+    }
+    return p;
+}
+
+static char *arena_strndup(struct store *s, const char *p, size_t n)
+{
+    char *d = arena_alloc(s, n + 1);
+    if (d != NULL) {
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static char *arena_jstr(struct store *s, struct jbuf *tmp, const char *p,
+                        size_t n)
+{
+    jb_reset(tmp);
+    jb_jstr(tmp, p, n);
+    if (tmp->oom) {
+        return NULL;
+    }
+    return arena_strndup(s, tmp->data, tmp->len);
+}
+
+void store_free(struct store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    struct chunk *c = s->chunks;
+    while (c != NULL) {
+        struct chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(s);
+}
+
+/* ---- hashing ---- */
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static size_t table_size_for(size_t n)
+{
+    size_t sz = 16;
+    while (sz < n * 2) {
+        sz *= 2;
+    }
+    return sz;
+}
+
+struct thread *store_find_thread(struct store *s, const char *id, size_t len)
+{
+    if (s->tindex == NULL) {
+        return NULL;
+    }
+    size_t i = hash_bytes(id, len) & s->tindex_mask;
+    for (;;) {
+        struct thread *t = s->tindex[i];
+        if (t == NULL) {
+            return NULL;
+        }
+        if (t->id_len == len && memcmp(t->id, id, len) == 0) {
+            return t;
+        }
+        i = (i + 1) & s->tindex_mask;
+    }
+}
+
+struct run *thread_find_run(struct thread *t, const char *id, size_t len)
+{
+    if (t->index == NULL) {
+        return NULL;
+    }
+    size_t i = hash_bytes(id, len) & t->index_mask;
+    for (;;) {
+        uint32_t slot = t->index[i];
+        if (slot == 0) {
+            return NULL;
+        }
+        struct run *r = &t->runs[slot - 1];
+        if (r->id_len == len && memcmp(r->id, id, len) == 0) {
+            return r;
+        }
+        i = (i + 1) & t->index_mask;
+    }
+}
+
+static bool build_thread_index(struct store *s, char *err, size_t err_len)
+{
+    size_t sz = table_size_for(s->n_threads);
+    s->tindex = arena_calloc(s, sz * sizeof *s->tindex);
+    if (s->tindex == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return false;
+    }
+    s->tindex_mask = sz - 1;
+    for (size_t k = 0; k < s->n_threads; k++) {
+        struct thread *t = &s->threads[k];
+        size_t i = hash_bytes(t->id, t->id_len) & s->tindex_mask;
+        while (s->tindex[i] != NULL) {
+            struct thread *o = s->tindex[i];
+            if (o->id_len == t->id_len && memcmp(o->id, t->id, t->id_len) == 0) {
+                snprintf(err, err_len, "duplicate thread id '%s'", t->id);
+                return false;
+            }
+            i = (i + 1) & s->tindex_mask;
+        }
+        s->tindex[i] = t;
+    }
+    return true;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+    const struct run *x = a;
+    const struct run *y = b;
+    if (x->t[T_CREATED] != y->t[T_CREATED]) {
+        return x->t[T_CREATED] < y->t[T_CREATED] ? -1 : 1;
+    }
+    size_t n = x->id_len < y->id_len ? x->id_len : y->id_len;
+    int c = memcmp(x->id, y->id, n);
+    if (c != 0) {
+        return c;
+    }
+    return x->id_len < y->id_len ? -1 : (x->id_len > y->id_len ? 1 : 0);
+}
+
+/* Sorts the runs, sets positions and builds the run index. */
+static bool finish_thread(struct store *s, struct thread *t, char *err,
+                          size_t err_len)
+{
+    if (t->n_runs == 0) {
+        return true;
+    }
+    qsort(t->runs, t->n_runs, sizeof *t->runs, run_cmp);
+    size_t sz = table_size_for(t->n_runs);
+    t->index = arena_calloc(s, sz * sizeof *t->index);
+    if (t->index == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return false;
+    }
+    t->index_mask = (uint32_t)(sz - 1);
+    for (uint32_t k = 0; k < t->n_runs; k++) {
+        struct run *r = &t->runs[k];
+        r->pos = k;
+        r->thread = t;
+        size_t i = hash_bytes(r->id, r->id_len) & t->index_mask;
+        while (t->index[i] != 0) {
+            struct run *o = &t->runs[t->index[i] - 1];
+            if (o->id_len == r->id_len && memcmp(o->id, r->id, r->id_len) == 0) {
+                snprintf(err, err_len, "duplicate run id '%s' in thread '%s'",
+                         r->id, t->id);
+                return false;
+            }
+            i = (i + 1) & t->index_mask;
+        }
+        t->index[i] = k + 1;
+    }
+    return true;
+}
+
+/* ---- statuses and defaults ---- */
+
+static const char *const status_names[ST__COUNT] = {
+    "queued",    "in_progress", "requires_action", "cancelling", "cancelled",
+    "failed",    "completed",   "incomplete",      "expired",
+};
+
+static const char *const status_json[ST__COUNT] = {
+    "\"queued\"",    "\"in_progress\"", "\"requires_action\"",
+    "\"cancelling\"", "\"cancelled\"",  "\"failed\"",
+    "\"completed\"", "\"incomplete\"",  "\"expired\"",
+};
+
+const char *status_name(int status)
+{
+    return (status >= 0 && status < ST__COUNT) ? status_names[status] : "?";
+}
+
+static int status_parse(const char *s)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (strcmp(s, status_names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+bool status_cancellable(int status)
+{
+    return status == ST_QUEUED || status == ST_IN_PROGRESS ||
+           status == ST_REQUIRES_ACTION;
+}
+
+static bool status_active(int status)
+{
+    return status_cancellable(status) || status == ST_CANCELLING;
+}
+
+static const char *const field_names[F__COUNT] = {
+    "object",
+    "assistant_id",
+    "required_action",
+    "last_error",
+    "incomplete_details",
+    "model",
+    "instructions",
+    "tools",
+    "metadata",
+    "usage",
+    "temperature",
+    "top_p",
+    "max_prompt_tokens",
+    "max_completion_tokens",
+    "truncation_strategy",
+    "response_format",
+    "tool_choice",
+    "parallel_tool_calls",
+};
+
+static const char *const time_names[T__COUNT] = {
+    "created_at",   "expires_at", "started_at",
+    "cancelled_at", "failed_at",  "completed_at",
+};
+
+#define DEFAULT_REQUIRED_ACTION \
+    "{\"type\":\"submit_tool_outputs\",\"submit_tool_outputs\":{\"tool_calls\":[]}}"
+#define DEFAULT_LAST_ERROR \
+    "{\"code\":\"server_error\",\"message\":\"Sorry, something went wrong.\"}"
+#define DEFAULT_INCOMPLETE "{\"reason\":\"max_completion_tokens\"}"
+#define ZERO_USAGE \
+    "{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}"
+
+/* Fills whatever the seed did not give. given_t / given_f are bitmasks. */
+static void run_fill_defaults(struct run *r, unsigned given_t, unsigned given_f,
+                              int64_t base)
+{
+    int st = r->status;
+    if (!(given_t & (1u << T_CREATED))) {
+        r->t[T_CREATED] = base;
+    }
+    int64_t created = r->t[T_CREATED];
+    if (!(given_t & (1u << T_EXPIRES))) {
+        r->t[T_EXPIRES] = status_active(st) ? created + 600 : NULL_TIME;
+    }
+    if (!(given_t & (1u << T_STARTED))) {
+        r->t[T_STARTED] = st != ST_QUEUED ? created + 1 : NULL_TIME;
+    }
+    int64_t done = (r->t[T_STARTED] != NULL_TIME ? r->t[T_STARTED] : created) + 30;
+    if (!(given_t & (1u << T_CANCELLED))) {
+        r->t[T_CANCELLED] = st == ST_CANCELLED ? done : NULL_TIME;
+    }
+    if (!(given_t & (1u << T_FAILED))) {
+        r->t[T_FAILED] = st == ST_FAILED ? done : NULL_TIME;
+    }
+    if (!(given_t & (1u << T_COMPLETED))) {
+        r->t[T_COMPLETED] = st == ST_COMPLETED ? done : NULL_TIME;
+    }
+
+    static const char *const defaults[F__COUNT] = {
+        [F_OBJECT] = "\"thread.run\"",
+        [F_ASSISTANT_ID] = "\"asst_default\"",
+        [F_REQUIRED_ACTION] = "null",
+        [F_LAST_ERROR] = "null",
+        [F_INCOMPLETE_DETAILS] = "null",
+        [F_MODEL] = "\"gpt-4o\"",
+        [F_INSTRUCTIONS] = "\"\"",
+        [F_TOOLS] = "[]",
+        [F_METADATA] = "{}",
+        [F_USAGE] = "null",
+        [F_TEMPERATURE] = "1.0",
+        [F_TOP_P] = "1.0",
+        [F_MAX_PROMPT_TOKENS] = "null",
+        [F_MAX_COMPLETION_TOKENS] = "null",
+        [F_TRUNCATION_STRATEGY] = "{\"type\":\"auto\",\"last_messages\":null}",
+        [F_RESPONSE_FORMAT] = "\"auto\"",
+        [F_TOOL_CHOICE] = "\"auto\"",
+        [F_PARALLEL_TOOL_CALLS] = "true",
+    };
+    for (int i = 0; i < F__COUNT; i++) {
+        if (!(given_f & (1u << i))) {
+            r->f[i] = defaults[i];
+        }
+    }
+    if (!(given_f & (1u << F_REQUIRED_ACTION)) && st == ST_REQUIRES_ACTION) {
+        r->f[F_REQUIRED_ACTION] = DEFAULT_REQUIRED_ACTION;
+    }
+    if (!(given_f & (1u << F_LAST_ERROR)) && st == ST_FAILED) {
+        r->f[F_LAST_ERROR] = DEFAULT_LAST_ERROR;
+    }
+    if (!(given_f & (1u << F_INCOMPLETE_DETAILS)) && st == ST_INCOMPLETE) {
+        r->f[F_INCOMPLETE_DETAILS] = DEFAULT_INCOMPLETE;
+    }
+    if (!(given_f & (1u << F_USAGE)) && !status_active(st)) {
+        r->f[F_USAGE] = ZERO_USAGE;
+    }
+}
+
+/* ---- id generation ---- */
+
+static uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rng_below(uint64_t *state, uint64_t n)
+{
+    return rng_next(state) % n;
+}
+
+static char *gen_id(struct store *s, uint64_t *rng, const char *prefix)
+{
+    static const char alnum[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t plen = strlen(prefix);
+    char *d = arena_alloc(s, plen + 24 + 1);
+    if (d == NULL) {
+        return NULL;
+    }
+    memcpy(d, prefix, plen);
+    for (size_t i = 0; i < 24; i++) {
+        d[plen + i] = alnum[rng_below(rng, 62)];
+    }
+    d[plen + 24] = '\0';
+    return d;
+}
+
+/* ---- seed documents ---- */
+
+static char *arena_dump(struct store *s, json_t *v)
+{
+    char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+                                  JSON_REAL_PRECISION(15));
+    if (txt == NULL) {
+        return NULL;
+    }
+    char *d = arena_strndup(s, txt, strlen(txt));
+    free(txt);
+    return d;
+}
+
+static bool parse_time(json_t *v, int64_t base, int64_t *out)
+{
+    if (json_is_null(v)) {
+        *out = NULL_TIME;
+        return true;
+    }
+    double d;
+    if (json_is_integer(v)) {
+        d = (double)json_integer_value(v);
+    } else if (json_is_real(v)) {
+        d = json_real_value(v);
+    } else {
+        return false;
+    }
+    if (d > 9e15 || d < -9e15) {
+        return false;
+    }
+    int64_t x = (int64_t)d;
+    *out = x < 1000000000 ? base + x : x;
+    return true;
+}
+
+static bool parse_run(struct store *s, struct jbuf *tmp, struct thread *t,
+                      struct run *r, size_t index, json_t *obj, int64_t base,
+                      char *err, size_t err_len)
+{
+    if (!json_is_object(obj)) {
+        snprintf(err, err_len, "thread '%s': each run must be an object", t->id);
+        return false;
+    }
+    unsigned given_t = 0;
+    unsigned given_f = 0;
+    struct jbuf extra;
+    jb_init(&extra);
+    const char *key;
+    json_t *v;
+    r->status = ST_QUEUED;
+    r->thread = t;
+    json_object_foreach(obj, key, v) {
+        if (strcmp(key, "id") == 0) {
+            if (!json_is_string(v) || json_string_length(v) == 0) {
+                snprintf(err, err_len,
+                         "thread '%s': run id must be a non-empty string", t->id);
+                goto fail;
+            }
+            size_t n = json_string_length(v);
+            r->id = arena_strndup(s, json_string_value(v), n);
+            r->id_json = arena_jstr(s, tmp, r->id, n);
+            r->id_len = (uint32_t)n;
+            if (r->id == NULL || r->id_json == NULL) {
+                goto oom;
+            }
+            continue;
+        }
+        if (strcmp(key, "thread_id") == 0) {
+            continue; /* always the enclosing thread */
+        }
+        if (strcmp(key, "status") == 0) {
+            int st = json_is_string(v) ? status_parse(json_string_value(v)) : -1;
+            if (st < 0) {
+                snprintf(err, err_len, "thread '%s': invalid run status", t->id);
+                goto fail;
+            }
+            r->status = (uint8_t)st;
+            continue;
+        }
+        bool handled = false;
+        for (int i = 0; i < T__COUNT && !handled; i++) {
+            if (strcmp(key, time_names[i]) == 0) {
+                if (!parse_time(v, base, &r->t[i])) {
+                    snprintf(err, err_len,
+                             "thread '%s': '%s' must be a number or null",
+                             t->id, key);
+                    goto fail;
+                }
+                given_t |= 1u << i;
+                handled = true;
+            }
+        }
+        for (int i = 0; i < F__COUNT && !handled; i++) {
+            if (strcmp(key, field_names[i]) == 0) {
+                r->f[i] = arena_dump(s, v);
+                if (r->f[i] == NULL) {
+                    goto oom;
+                }
+                given_f |= 1u << i;
+                handled = true;
+            }
+        }
+        if (!handled) {
+            char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+                                          JSON_REAL_PRECISION(15));
+            if (txt == NULL) {
+                goto oom;
+            }
+            jb_putc(&extra, ',');
+            jb_jstrz(&extra, key);
+            jb_putc(&extra, ':');
+            jb_puts(&extra, txt);
+            free(txt);
+        }
+    }
+    if (r->id == NULL) {
+        /* no id given: a deterministic one from the thread id and position */
+        uint64_t rng = hash_bytes(t->id, t->id_len) ^ ((uint64_t)index << 32);
+        char *id = gen_id(s, &rng, "run_");
+        if (id == NULL) {
+            goto oom;
+        }
+        r->id = id;
+        r->id_len = (uint32_t)strlen(id);
+        r->id_json = arena_jstr(s, tmp, id, r->id_len);
+        if (r->id_json == NULL) {
+            goto oom;
+        }
+    }
+    if (extra.oom) {
+        goto oom;
+    }
+    if (extra.len > 0) {
+        r->extra = arena_strndup(s, extra.data, extra.len);
+        if (r->extra == NULL) {
+            goto oom;
+        }
+    }
+    jb_free(&extra);
+    run_fill_defaults(r, given_t, given_f, base);
+    return true;
+oom:
+    snprintf(err, err_len, "out of memory");
+fail:
+    jb_free(&extra);
+    return false;
+}
+
+static struct store *store_new(size_t n_threads, char *err, size_t err_len)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    s->n_threads = n_threads;
+    if (n_threads > 0) {
+        s->threads = arena_calloc(s, n_threads * sizeof *s->threads);
+        if (s->threads == NULL) {
+            snprintf(err, err_len, "out of memory");
+            store_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+struct store *store_from_json(json_t *root, int64_t base, char *err,
+                              size_t err_len)
+{
+    json_t *threads = json_is_object(root) ? json_object_get(root, "threads") : NULL;
+    if (!json_is_array(threads)) {
+        snprintf(err, err_len, "seed must be an object with a \"threads\" array");
+        return NULL;
+    }
+    struct store *s = store_new(json_array_size(threads), err, err_len);
+    if (s == NULL) {
+        return NULL;
+    }
+    struct jbuf tmp;
+    jb_init(&tmp);
+    for (size_t k = 0; k < s->n_threads; k++) {
+        json_t *jt = json_array_get(threads, k);
+        struct thread *t = &s->threads[k];
+        json_t *jid = json_is_object(jt) ? json_object_get(jt, "id") : NULL;
+        if (!json_is_string(jid) || json_string_length(jid) == 0) {
+            snprintf(err, err_len, "threads[%zu]: id must be a non-empty string", k);
+            goto fail;
+        }
+        size_t n = json_string_length(jid);
+        t->id = arena_strndup(s, json_string_value(jid), n);
+        t->id_json = t->id ? arena_jstr(s, &tmp, t->id, n) : NULL;
+        t->id_len = (uint32_t)n;
+        if (t->id_json == NULL) {
+            snprintf(err, err_len, "out of memory");
+            goto fail;
+        }
+        json_t *runs = json_object_get(jt, "runs");
+        if (runs != NULL && !json_is_array(runs)) {
+            snprintf(err, err_len, "thread '%s': runs must be an array", t->id);
+            goto fail;
+        }
+        t->n_runs = (uint32_t)json_array_size(runs);
+        if (t->n_runs > 0) {
+            t->runs = arena_calloc(s, t->n_runs * sizeof *t->runs);
+            if (t->runs == NULL) {
+                snprintf(err, err_len, "out of memory");
+                goto fail;
+            }
+        }
+        for (uint32_t i = 0; i < t->n_runs; i++) {
+            if (!parse_run(s, &tmp, t, &t->runs[i], i, json_array_get(runs, i),
+                           base, err, err_len)) {
+                goto fail;
+            }
+        }
+        if (!finish_thread(s, t, err, err_len)) {
+            goto fail;
+        }
+        s->n_runs += t->n_runs;
+    }
+    if (!build_thread_index(s, err, err_len)) {
+        goto fail;
+    }
+    jb_free(&tmp);
+    return s;
+fail:
+    jb_free(&tmp);
+    store_free(s);
+    return NULL;
+}
+
+/* ---- generated stores ---- */
+
+/* ids are plain alnum, so the JSON form is just the quoted id */
+static char *quote_plain(struct store *s, const char *id, size_t n)
+{
+    char *d = arena_alloc(s, n + 3);
+    if (d != NULL) {
+        d[0] = '"';
+        memcpy(d + 1, id, n);
+        d[n + 1] = '"';
+        d[n + 2] = '\0';
+    }
+    return d;
+}
+
+static int pick_status(uint64_t *rng)
+{
+    static const struct {
+        int status;
+        int pct;
+    } spread[] = {
+        {ST_IN_PROGRESS, 35}, {ST_QUEUED, 15},   {ST_REQUIRES_ACTION, 10},
+        {ST_COMPLETED, 20},   {ST_CANCELLED, 8}, {ST_FAILED, 7},
+        {ST_EXPIRED, 3},      {ST_INCOMPLETE, 2},
+    };
+    int x = (int)rng_below(rng, 100);
+    for (size_t i = 0; i < sizeof spread / sizeof spread[0]; i++) {
+        if (x < spread[i].pct) {
+            return spread[i].status;
+        }
+        x -= spread[i].pct;
+    }
+    return ST_IN_PROGRESS;
+}
+
+struct store *store_generate(unsigned n_threads, unsigned n_runs,
+                             uint64_t seed, int64_t base, char *err,
+                             size_t err_len)
+{
+    static const char *const assistants[] = {"\"asst_A\"", "\"asst_B\"",
+                                             "\"asst_C\""};
+    static const char *const models[] = {"\"gpt-4o\"", "\"gpt-4o-mini\"",
+                                         "\"gpt-4.1\""};
+    static const char *const metadata[] = {"{}", "{\"env\":\"prod\"}",
+                                           "{\"env\":\"staging\"}"};
+    struct store *s = store_new(n_threads, err, err_len);
+    if (s == NULL) {
+        return NULL;
+    }
+    uint64_t rng = seed;
+    for (unsigned k = 0; k < n_threads; k++) {
+        struct thread *t = &s->threads[k];
+        char *tid = gen_id(s, &rng, "thread_");
+        t->id = tid;
+        t->id_len = tid ? (uint32_t)strlen(tid) : 0;
+        t->id_json = tid ? quote_plain(s, tid, t->id_len) : NULL;
+        t->n_runs = n_runs;
+        t->runs = n_runs ? arena_calloc(s, (size_t)n_runs * sizeof *t->runs) : NULL;
+        if (t->id_json == NULL || (n_runs && t->runs == NULL)) {
+            goto oom;
+        }
+        for (unsigned i = 0; i < n_runs; i++) {
+            struct run *r = &t->runs[i];
+            char *rid = gen_id(s, &rng, "run_");
+            if (rid == NULL) {
+                goto oom;
+            }
+            r->id = rid;
+            r->id_len = (uint32_t)strlen(rid);
+            r->id_json = quote_plain(s, rid, r->id_len);
+            if (r->id_json == NULL) {
+                goto oom;
+            }
+            r->thread = t;
+            r->status = (uint8_t)pick_status(&rng);
+            int64_t created = base - (int64_t)rng_below(&rng, 2 * 86400 + 1);
+            r->t[T_CREATED] = created;
+            unsigned given_t = 1u << T_CREATED;
+            unsigned given_f = (1u << F_ASSISTANT_ID) | (1u << F_MODEL) |
+                               (1u << F_METADATA);
+            r->f[F_ASSISTANT_ID] = assistants[rng_below(&rng, 3)];
+            r->f[F_MODEL] = models[rng_below(&rng, 3)];
+            r->f[F_METADATA] = metadata[rng_below(&rng, 3)];
+            if (r->status != ST_QUEUED) {
+                r->t[T_STARTED] = created + 1 + (int64_t)rng_below(&rng, 5);
+                given_t |= 1u << T_STARTED;
+                if (!status_active(r->status)) {
+                    int64_t done = r->t[T_STARTED] + 5 + (int64_t)rng_below(&rng, 300);
+                    int which = r->status == ST_COMPLETED   ? T_COMPLETED
+                                : r->status == ST_CANCELLED ? T_CANCELLED
+                                : r->status == ST_FAILED    ? T_FAILED
+                                                            : -1;
+                    if (which >= 0) {
+                        r->t[which] = done;
+                        given_t |= 1u << which;
+                    }
+                    unsigned pt = 50 + (unsigned)rng_below(&rng, 2000);
+                    unsigned ct = 10 + (unsigned)rng_below(&rng, 800);
+                    char usage[96];
+                    int n = snprintf(usage, sizeof usage,
+                                     "{\"prompt_tokens\":%u,\"completion_tokens\":%u,"
+                                     "\"total_tokens\":%u}",
+                                     pt, ct, pt + ct);
+                    r->f[F_USAGE] = arena_strndup(s, usage, (size_t)n);
+                    if (r->f[F_USAGE] == NULL) {
+                        goto oom;
+                    }
+                    given_f |= 1u << F_USAGE;
+                }
+            }
+            run_fill_defaults(r, given_t, given_f, base);
+        }
+        if (!finish_thread(s, t, err, err_len)) {
+            store_free(s);
+            return NULL;
+        }
+        s->n_runs += t->n_runs;
+    }
+    if (!build_thread_index(s, err, err_len)) {
+        store_free(s);
+        return NULL;
+    }
+    return s;
+oom:
+    snprintf(err, err_len, "out of memory");
+    store_free(s);
+    return NULL;
+}
+
+/* ---- accessors and state changes ---- */
+
+size_t store_thread_count(const struct store *s)
+{
+    return s->n_threads;
+}
+
+size_t store_run_count(const struct store *s)
+{
+    return s->n_runs;
+}
+
+struct thread *store_thread_at(struct store *s, size_t i)
+{
+    return i < s->n_threads ? &s->threads[i] : NULL;
+}
+
+void run_refresh(struct run *r, int64_t now_ms)
+{
+    if (r->status != ST_CANCELLING || r->cancel_done_ms == 0 ||
+        now_ms < r->cancel_done_ms) {
+        return;
+    }
+    r->status = ST_CANCELLED;
+    r->t[T_CANCELLED] = r->cancel_done_ms / 1000;
+    r->t[T_EXPIRES] = NULL_TIME;
+    if (strcmp(r->f[F_USAGE], "null") == 0) {
+        r->f[F_USAGE] = ZERO_USAGE;
+    }
+}
+
+void run_begin_cancel(struct run *r, int64_t done_ms)
+{
+    r->status = ST_CANCELLING;
+    r->cancel_done_ms = done_ms > 0 ? done_ms : 1;
+    r->f[F_REQUIRED_ACTION] = "null";
+}
+
+/* ---- JSON output ---- */
+
+static void put_time(struct jbuf *b, int64_t v)
+{
+    if (v == NULL_TIME) {
+        JB_LIT(b, "null");
+    } else {
+        jb_i64(b, v);
+    }
+}
+
+void run_write_json(struct jbuf *b, const struct run *r)
+{
+    jb_reserve(b, 1024);
+    JB_LIT(b, "{\"id\":");
+    jb_puts(b, r->id_json);
+    JB_LIT(b, ",\"object\":");
+    jb_puts(b, r->f[F_OBJECT]);
+    JB_LIT(b, ",\"created_at\":");
+    put_time(b, r->t[T_CREATED]);
+    JB_LIT(b, ",\"thread_id\":");
+    jb_puts(b, r->thread->id_json);
+    JB_LIT(b, ",\"assistant_id\":");
+    jb_puts(b, r->f[F_ASSISTANT_ID]);
+    JB_LIT(b, ",\"status\":");
+    jb_puts(b, status_json[r->status]);
+    JB_LIT(b, ",\"required_action\":");
+    jb_puts(b, r->f[F_REQUIRED_ACTION]);
+    JB_LIT(b, ",\"last_error\":");
+    jb_puts(b, r->f[F_LAST_ERROR]);
+    JB_LIT(b, ",\"expires_at\":");
+    put_time(b, r->t[T_EXPIRES]);
+    JB_LIT(b, ",\"started_at\":");
+    put_time(b, r->t[T_STARTED]);
+    JB_LIT(b, ",\"cancelled_at\":");
+    put_time(b, r->t[T_CANCELLED]);
+    JB_LIT(b, ",\"failed_at\":");
+    put_time(b, r->t[T_FAILED]);
+    JB_LIT(b, ",\"completed_at\":");
+    put_time(b, r->t[T_COMPLETED]);
+    JB_LIT(b, ",\"incomplete_details\":");
+    jb_puts(b, r->f[F_INCOMPLETE_DETAILS]);
+    JB_LIT(b, ",\"model\":");
+    jb_puts(b, r->f[F_MODEL]);
+    JB_LIT(b, ",\"instructions\":");
+    jb_puts(b, r->f[F_INSTRUCTIONS]);
+    JB_LIT(b, ",\"tools\":");
+    jb_puts(b, r->f[F_TOOLS]);
+    JB_LIT(b, ",\"metadata\":");
+    jb_puts(b, r->f[F_METADATA]);
+    JB_LIT(b, ",\"usage\":");
+    jb_puts(b, r->f[F_USAGE]);
+    JB_LIT(b, ",\"temperature\":");
+    jb_puts(b, r->f[F_TEMPERATURE]);
+    JB_LIT(b, ",\"top_p\":");
+    jb_puts(b, r->f[F_TOP_P]);
+    JB_LIT(b, ",\"max_prompt_tokens\":");
+    jb_puts(b, r->f[F_MAX_PROMPT_TOKENS]);
+    JB_LIT(b, ",\"max_completion_tokens\":");
+    jb_puts(b, r->f[F_MAX_COMPLETION_TOKENS]);
+    JB_LIT(b, ",\"truncation_strategy\":");
+    jb_puts(b, r->f[F_TRUNCATION_STRATEGY]);
+    JB_LIT(b, ",\"response_format\":");
+    jb_puts(b, r->f[F_RESPONSE_FORMAT]);
+    JB_LIT(b, ",\"tool_choice\":");
+    jb_puts(b, r->f[F_TOOL_CHOICE]);
+    JB_LIT(b, ",\"parallel_tool_calls\":");
+    jb_puts(b, r->f[F_PARALLEL_TOOL_CALLS]);
+    if (r->extra != NULL) {
+        jb_puts(b, r->extra);
+    }
+    jb_putc(b, '}');
+}
+
+void thread_write_list(struct jbuf *b, struct thread *t,
+                       const struct list_params *p, int64_t now_ms)
+{
+    size_t n = t->n_runs;
+    /* work in "order space": k-th item of the chosen order */
+    size_t lo = 0;
+    size_t hi = n;
+    bool empty = false;
+    if (p->after != NULL) {
+        struct run *r = thread_find_run(t, p->after, p->after_len);
+        if (r == NULL) {
+            empty = true;
+        } else {
+            size_t k = p->asc ? r->pos : n - 1 - r->pos;
+            lo = k + 1;
+        }
+    }
+    if (p->before != NULL) {
+        struct run *r = thread_find_run(t, p->before, p->before_len);
+        if (r == NULL) {
+            empty = true;
+        } else {
+            size_t k = p->asc ? r->pos : n - 1 - r->pos;
+            if (k < hi) {
+                hi = k;
+            }
+        }
+    }
+    size_t start = 0;
+    size_t end = 0;
+    bool has_more = false;
+    if (!empty && lo < hi) {
+        size_t limit = (size_t)p->limit;
+        if (p->before != NULL) {
+            end = hi;
+            start = hi - lo > limit ? hi - limit : lo;
+            has_more = start > lo;
+        } else {
+            start = lo;
+            end = hi - lo > limit ? lo + limit : hi;
+            has_more = end < hi;
+        }
+    }
+    JB_LIT(b, "{\"object\":\"list\",\"data\":[");
+    for (size_t k = start; k < end; k++) {
+        struct run *r = &t->runs[p->asc ? k : n - 1 - k];
+        run_refresh(r, now_ms);
+        if (k > start) {
+            jb_putc(b, ',');
+        }
+        run_write_json(b, r);
+    }
+    JB_LIT(b, "],\"first_id\":");
+    if (start < end) {
+        jb_puts(b, t->runs[p->asc ? start : n - 1 - start].id_json);
+    } else {
+        JB_LIT(b, "null");
+    }
+    JB_LIT(b, ",\"last_id\":");
+    if (start < end) {
+        jb_puts(b, t->runs[p->asc ? end - 1 : n - end].id_json);
+    } else {
+        JB_LIT(b, "null");
+    }
+    if (has_more) {
+        JB_LIT(b, ",\"has_more\":true}");
+    } else {
+        JB_LIT(b, ",\"has_more\":false}");
+    }
+}
+
+void thread_write_all(struct jbuf *b, struct thread *t, int64_t now_ms)
+{
+    jb_putc(b, '[');
+    for (uint32_t i = 0; i < t->n_runs; i++) {
+        run_refresh(&t->runs[i], now_ms);
+        if (i > 0) {
+            jb_putc(b, ',');
+        }
+        run_write_json(b, &t->runs[i]);
+    }
+    jb_putc(b, ']');
+}

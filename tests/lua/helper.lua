@@ -1,0 +1,159 @@
+-- tests/lua/helper.lua — what every Lua test uses: TAP assertions, fake API
+-- servers started on 127.0.0.1, the requests they recorded, and running the
+-- runctl command as a subprocess.
+package.path = "tests/lua/?.lua;" .. package.path
+local H = {}
+local count, failures = 0, 0
+local servers = {}
+
+local function show(v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  return tostring(v)
+end
+
+function H.ok(cond, name, diag)
+  count = count + 1
+  if not cond then failures = failures + 1 end
+  print(("%s %d - %s"):format(cond and "ok" or "not ok", count, name))
+  if not cond and diag then print("#   " .. tostring(diag):gsub("\n", "\n#   ")) end
+  return cond
+end
+
+function H.is(got, want, name)
+  return H.ok(got == want, name, "got " .. show(got) .. ", want " .. show(want))
+end
+
+function H.like(got, pattern, name)
+  return H.ok(type(got) == "string" and got:find(pattern) ~= nil, name,
+              "got " .. show(got) .. ", want a match for " .. show(pattern))
+end
+
+function H.unlike(got, pattern, name)
+  return H.ok(type(got) == "string" and got:find(pattern) == nil, name,
+              "got " .. show(got) .. ", which matches " .. show(pattern))
+end
+
+-- Asserts fn raises an error whose text matches pattern.
+function H.raises(fn, pattern, name)
+  local ok, err = pcall(fn)
+  if ok then return H.ok(false, name, "did not raise") end
+  return H.like(tostring(err), pattern, name)
+end
+
+function H.done()
+  for _, s in ipairs(servers) do s:stop() end
+  print("1.." .. count)
+  os.exit(failures == 0 and 0 or 1)
+end
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+H.quote = sh_quote
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+H.read_file = read_file
+
+local tmpdir = os.getenv("TEST_TMPDIR") or "/tmp"
+local serial = 0
+
+-- Starts a fake API server; returns {url, base, pid, stop, requests, ...}.
+function H.fake(args)
+  serial = serial + 1
+  local portfile = ("%s/fake-%d-%d.port"):format(tmpdir, math.random(1e9), serial)
+  local cmd = ("%s --port 0 --port-file %s --quiet %s >/dev/null 2>&1 & echo $!")
+              :format(os.getenv("FAKEAPI") or "build/fakeapi", portfile, args or "")
+  local p = io.popen(cmd)
+  local pid = p:read("l")
+  p:close()
+  local port
+  for _ = 1, 500 do
+    port = read_file(portfile)
+    if port and port:match("%d+") then break end
+    task.sleep(0.01)
+  end
+  assert(port and port:match("%d+"), "fake API server did not start: " .. cmd)
+  port = port:match("%d+")
+  local s = { pid = pid, port = port, url = "http://127.0.0.1:" .. port }
+  s.base = s.url .. "/v1"
+  function s:stop()
+    if self.pid then os.execute("kill " .. self.pid .. " 2>/dev/null") self.pid = nil end
+  end
+  local function control(method, path, body)
+    local resp, err = http.request { method = method, url = s.url .. "/_fake" .. path,
+                                     body = body and assert(json.encode(body)) or nil,
+                                     headers = body and { ["Content-Type"] = "application/json" } or nil }
+    assert(resp, tostring(err))
+    assert(resp.status < 300, "control " .. path .. " answered " .. resp.status .. ": " .. resp.body)
+    return assert(json.decode(resp.body))
+  end
+  function s:requests() return control("GET", "/requests") end
+  function s:clear() return control("DELETE", "/requests") end
+  function s:last() local r = control("GET", "/requests") return r[#r] end
+  function s:faults(list) return control("POST", "/faults", list) end
+  function s:seed(seed) return control("POST", "/seed", seed) end
+  function s:reset() return control("POST", "/reset") end
+  function s:runs(thread_id) return control("GET", "/runs?thread_id=" .. runctl.escape_id(thread_id)) end
+  function s:client(extra)
+    local cfg = { api_key = "sk-test-1234567890", base_url = s.base, max_retries = 0 }
+    for k, v in pairs(extra or {}) do cfg[k] = v end
+    return runctl.client(cfg)
+  end
+  servers[#servers + 1] = s
+  return s
+end
+
+-- Writes a seed file and returns its path.
+function H.seed_file(seed)
+  serial = serial + 1
+  local path = ("%s/seed-%d-%d.json"):format(tmpdir, math.random(1e9), serial)
+  local f = assert(io.open(path, "w"))
+  f:write(assert(json.encode(seed)))
+  f:close()
+  return path
+end
+
+function H.write_file(content)
+  serial = serial + 1
+  local path = ("%s/file-%d-%d"):format(tmpdir, math.random(1e9), serial)
+  local f = assert(io.open(path, "wb"))
+  f:write(content)
+  f:close()
+  return path
+end
+
+-- Runs the runctl command with args (a string of shell words) and env (a
+-- table); returns stdout, stderr, exit code.
+function H.run(args, env, stdin)
+  serial = serial + 1
+  local out = ("%s/run-%d.out"):format(tmpdir, serial)
+  local err = out:gsub("%.out$", ".err")
+  local prefix = "env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENAI_ORG_ID -u OPENAI_PROJECT_ID -u OPENAI_LOG"
+  for k, v in pairs(env or {}) do prefix = prefix .. " " .. k .. "=" .. sh_quote(v) end
+  local input = stdin and ("< " .. sh_quote(H.write_file(stdin))) or "< /dev/null"
+  local cmd = ("%s %s %s %s %s > %s 2> %s"):format(prefix, os.getenv("RUNCTL_WRAP") or "",
+              os.getenv("RUNCTL") or "./runctl", args, input, out, err)
+  local _, _, code = os.execute(cmd)
+  return read_file(out) or "", read_file(err) or "", code
+end
+
+-- Finds the recorded header (names are lower case) of a request.
+function H.header(req, name) return req.headers[name:lower()] end
+
+-- A small seed: one thread with runs in every status.
+function H.basic_seed()
+  local runs = {}
+  local statuses = { "queued", "in_progress", "requires_action", "cancelling", "cancelled",
+                     "failed", "completed", "incomplete", "expired" }
+  for i, st in ipairs(statuses) do
+    runs[i] = { id = "run_" .. st, status = st, created_at = -100 * i, assistant_id = "asst_A", model = "gpt-4o" }
+  end
+  return { threads = { { id = "thread_main", runs = runs },
+                       { id = "thread_empty", runs = json.array() } } }
+end
+
+return H

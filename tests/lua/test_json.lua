@@ -1,0 +1,36 @@
+-- tests/lua/test_json.lua — json.encode/decode: shapes, null, arrays, errors.
+local T = require "helper"
+
+T.is(json.encode({ b = 1, a = "x" }), '{"a":"x","b":1}', "objects encode with sorted keys")
+T.is(json.encode({ 1, 2, 3 }), "[1,2,3]", "sequences encode as arrays")
+T.is(json.encode({}), "{}", "an empty table is an object")
+T.is(json.encode(json.array()), "[]", "json.array() is [] even when empty")
+T.is(json.encode(json.array({ 1 })), "[1]", "json.array(t) marks t")
+T.is(json.encode({ a = json.null }), '{"a":null}', "json.null encodes as null")
+T.is(json.encode("a\"b\\c\n\1"), '"a\\"b\\\\c\\n\\u0001"', "strings are escaped")
+T.is(json.encode(1.5), "1.5", "floats")
+T.is(json.encode(3.0), "3", "whole floats encode as integers")
+T.is(json.encode(true), "true", "booleans")
+local v, err = json.encode({ [1] = "a", x = "b" })
+T.ok(v == nil and err:find("keys must be strings"), "mixed tables are refused with a reason", err)
+v, err = json.encode(0 / 0)
+T.ok(v == nil and err:find("NaN"), "NaN is refused", err)
+local cyc = {} cyc.self = cyc
+v, err = json.encode(cyc)
+T.ok(v == nil and err:find("cycle"), "cycles are refused", err)
+v, err = json.encode(print)
+T.ok(v == nil and err:find("cannot encode a function"), "functions are refused", err)
+
+local d = json.decode('{"a":[1,2,{"b":null}],"n":1700000000,"f":0.25}')
+T.is(d.a[3].b, json.null, "null decodes to json.null")
+T.is(math.type(d.n), "integer", "whole numbers decode as integers")
+T.is(d.f, 0.25, "fractions stay floats")
+v, err = json.decode("{not json")
+T.ok(v == nil and err:find("^invalid JSON"), "bad JSON returns nil, err", err)
+v, err = json.decode("")
+T.ok(v == nil and err ~= nil, "empty input returns nil, err")
+T.raises(function() json.decode(nil) end, "string expected", "decode of a non-string raises")
+T.is(json.decode("[]")[1], nil, "an empty array decodes to an empty table")
+T.is(runctl.json, json, "runctl.json is the json module")
+
+T.done()

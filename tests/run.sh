@@ -1,0 +1,50 @@
+#!/bin/sh
+# tests/run.sh — runs every test: the C unit tests, then each Lua test file (each
+# starts its own fake API servers on 127.0.0.1), all as TAP; ends with the line
+# "N passed, N failed" and exits non-zero when anything failed.
+RUNCTL=${RUNCTL:-./runctl}
+FAKEAPI=${FAKEAPI:-build/fakeapi}
+UNIT=${UNIT:-build/test_core}
+LUA_PATH="tests/lua/?.lua;;"
+export RUNCTL FAKEAPI RUNCTL_WRAP LUA_PATH
+unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_ORG_ID OPENAI_PROJECT_ID OPENAI_LOG
+passed=0
+failed=0
+work=$(mktemp -d "${TMPDIR:-/tmp}/runctl-tests.XXXXXX")
+trap 'pkill -f -- "--port-file $work/" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+
+# run_one NAME COMMAND...: runs a TAP producer, prints its lines, counts them.
+run_one() {
+    name=$1
+    shift
+    echo "# $name"
+    out="$work/out"
+    TEST_TMPDIR="$work" "$@" >"$out" 2>"$work/err"
+    status=$?
+    p=$(grep -c '^ok ' "$out")
+    f=$(grep -c '^not ok ' "$out")
+    plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$out" | tail -1)
+    grep -E "^(ok |not ok |#)" "$out" | sed -E "s%^(not ok|ok) [0-9]+ -? ?%\1 - $name: %"
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name: exited with status $status"
+        f=$((f + 1))
+    fi
+    if [ -z "$plan" ] || [ "$plan" -ne $((p + f)) ] && [ "$status" -eq 0 ]; then
+        echo "not ok - $name: planned ${plan:-no} tests, ran $((p + f))"
+        f=$((f + 1))
+    fi
+    if [ "$f" -gt 0 ] || [ "$status" -ne 0 ]; then
+        sed 's/^/#   stderr: /' "$work/err" | tail -40
+    fi
+    pkill -f -- "--port-file $work/" 2>/dev/null
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+run_one unit $RUNCTL_WRAP "$UNIT"
+for t in tests/lua/test_*.lua; do
+    [ -n "$ONLY" ] && case "$t" in *"$ONLY"*) ;; *) continue ;; esac
+    run_one "$(basename "$t" .lua)" $RUNCTL_WRAP "$RUNCTL" "$t"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

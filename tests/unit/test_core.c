@@ -1,0 +1,213 @@
+/* tests/unit/test_core.c — TAP unit tests for core/: path escaping and ID checks,
+ * URL redaction, header parsing, retry decisions, Retry-After and backoff, timers. */
+#include "../../core/engine.h"
+#include "../../core/url.h"
+#include "../../core/wire.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_count, failures;
+
+static void ok(int cond, const char *name)
+{
+    test_count++;
+    if (!cond)
+        failures++;
+    printf("%sok %d - %s\n", cond ? "" : "not ", test_count, name);
+}
+
+static void is_str(const char *got, const char *want, const char *name)
+{
+    int same = got != NULL && strcmp(got, want) == 0;
+    ok(same, name);
+    if (!same)
+        printf("#   got:  '%s'\n#   want: '%s'\n", got ? got : "(null)", want);
+}
+
+static void near(double got, double want, double tolerance, const char *name)
+{
+    int close = got >= want - tolerance && got <= want + tolerance;
+    ok(close, name);
+    if (!close)
+        printf("#   got %g, want %g (+-%g)\n", got, want, tolerance);
+}
+
+static void escape_case(const char *in, size_t len, const char *want, const char *name)
+{
+    char out[3 * 64 + 1];
+    rc_url_escape_segment(in, len, out);
+    is_str(out, want, name);
+}
+
+static void test_escaping(void)
+{
+    escape_case("run_abc123", 10, "run_abc123", "plain IDs pass unchanged");
+    escape_case("a/b", 3, "a%2Fb", "slash is encoded");
+    escape_case("?x=1", 4, "%3Fx=1", "question mark is encoded, = kept");
+    escape_case("a#b", 3, "a%23b", "hash is encoded");
+    escape_case("100%", 4, "100%25", "percent is encoded");
+    escape_case("a b", 3, "a%20b", "space is encoded");
+    escape_case("x\r\nHost: evil", 13, "x%0D%0AHost:%20evil", "CR and LF are encoded");
+    escape_case("-._~!$&'()*+,;=:@", 17, "-._~!$&'()*+,;=:@", "sub-delims, ':' and '@' stay");
+    escape_case("\xc3\xa9", 2, "%C3%A9", "UTF-8 bytes are encoded");
+    escape_case("../x", 4, "..%2Fx", "../x stays one segment");
+
+    char out[16];
+    rc_url_escape_query("a b&c", 5, out);
+    is_str(out, "a%20b%26c", "query escaping encodes space and &");
+
+    ok(rc_url_check_id("", 0) == RC_ID_EMPTY, "empty ID is rejected");
+    ok(rc_url_check_id(".", 1) == RC_ID_DOT, "'.' is rejected");
+    ok(rc_url_check_id("..", 2) == RC_ID_DOT, "'..' is rejected");
+    ok(rc_url_check_id("...", 3) == RC_ID_OK, "'...' is a valid ID");
+    ok(rc_url_check_id("a\0b", 3) == RC_ID_NUL, "NUL byte is rejected");
+    char *big = malloc(RC_ID_MAX_LEN + 1);
+    memset(big, 'a', RC_ID_MAX_LEN + 1);
+    ok(rc_url_check_id(big, RC_ID_MAX_LEN) == RC_ID_OK, "ID at the length limit is valid");
+    ok(rc_url_check_id(big, RC_ID_MAX_LEN + 1) == RC_ID_TOO_LONG, "ID over the limit is rejected");
+    free(big);
+    is_str(rc_url_id_problem(RC_ID_EMPTY), "must not be empty", "problem text names the issue");
+}
+
+static void test_redaction(void)
+{
+    char out[256];
+    rc_url_redact("https://api.example.com/v1/x?api-key=sk-secret&limit=2", out, sizeof out);
+    is_str(out, "https://api.example.com/v1/x?api-key=REDACTED&limit=2", "api-key query value hidden");
+    rc_url_redact("https://user:pw@host/path", out, sizeof out);
+    is_str(out, "https://REDACTED@host/path", "userinfo hidden");
+    rc_url_redact("http://h/p?token=abc#frag", out, sizeof out);
+    is_str(out, "http://h/p?token=REDACTED#frag", "token hidden, fragment kept");
+    rc_url_redact("http://h/p?limit=1&order=asc", out, sizeof out);
+    is_str(out, "http://h/p?limit=1&order=asc", "harmless query untouched");
+    rc_url_redact("http://h/p?sig=abcdef", out, 12);
+    ok(strlen(out) == 11, "redaction truncates to the buffer");
+}
+
+static void test_headers(void)
+{
+    char *name, *value;
+    ok(rc_wire_parse_header("X-Request-ID:  req_123 \r\n", 25, &name, &value) == 0, "header line parses");
+    is_str(name, "x-request-id", "name lower-cased");
+    is_str(value, "req_123", "value trimmed");
+    free(name);
+    free(value);
+    ok(rc_wire_parse_header("HTTP/1.1 200 OK\r\n", 17, &name, &value) != 0, "status line is not a header");
+    ok(rc_wire_parse_header("\r\n", 2, &name, &value) != 0, "blank line is not a header");
+    ok(rc_wire_parse_header(" folded\r\n", 9, &name, &value) != 0, "continuation line ignored");
+    ok(rc_wire_parse_header("Empty:\r\n", 8, &name, &value) == 0 && strcmp(value, "") == 0, "empty value allowed");
+    free(name);
+    free(value);
+    ok(rc_wire_is_secret_header("Authorization", 13), "authorization is secret");
+    ok(rc_wire_is_secret_header("api-key", 7), "api-key is secret");
+    ok(!rc_wire_is_secret_header("accept", 6), "accept is not secret");
+}
+
+static void test_retry_rules(void)
+{
+    int retried[] = { 408, 409, 429, 500, 502, 503, 504 };
+    int kept[] = { 200, 400, 401, 403, 404, 422 };
+    for (size_t i = 0; i < sizeof retried / sizeof *retried; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "status %d is retried", retried[i]);
+        ok(rc_wire_retry_reason(retried[i], RC_RETRY_NO, NULL) == RC_RETRY_STATUS, name);
+    }
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "status %d is not retried", kept[i]);
+        ok(rc_wire_retry_reason(kept[i], RC_RETRY_NO, NULL) == RC_RETRY_NO, name);
+    }
+    ok(rc_wire_retry_reason(400, RC_RETRY_NO, "true") == RC_RETRY_SHOULD_RETRY_HEADER, "x-should-retry: true forces a retry");
+    ok(rc_wire_retry_reason(503, RC_RETRY_NO, "false") == RC_RETRY_NO, "x-should-retry: false forbids one");
+    ok(rc_wire_retry_reason(503, RC_RETRY_NO, "maybe") == RC_RETRY_STATUS, "other x-should-retry values fall back");
+    ok(rc_wire_retry_reason(0, RC_RETRY_CONNECTION, NULL) == RC_RETRY_CONNECTION, "connection failures retried");
+    ok(rc_wire_retry_reason(0, RC_RETRY_TIMEOUT, NULL) == RC_RETRY_TIMEOUT, "timeouts retried");
+}
+
+static void test_retry_after(void)
+{
+    time_t now = 1700000000;
+    near(rc_wire_retry_after("1500", NULL, now), 1.5, 1e-9, "retry-after-ms in milliseconds");
+    near(rc_wire_retry_after("250", "30", now), 0.25, 1e-9, "retry-after-ms wins over retry-after");
+    near(rc_wire_retry_after(NULL, "3", now), 3, 1e-9, "retry-after in seconds");
+    near(rc_wire_retry_after(NULL, " 2.5 ", now), 2.5, 1e-9, "fractional seconds, padded");
+    near(rc_wire_retry_after("junk", "4", now), 4, 1e-9, "bad retry-after-ms falls back to retry-after");
+    near(rc_wire_retry_after(NULL, "-1", now), -1, 0, "negative is ignored");
+    near(rc_wire_retry_after(NULL, "soon", now), -1, 0, "garbage is ignored");
+    near(rc_wire_retry_after(NULL, NULL, now), -1, 0, "no header: -1");
+    char date[64];
+    time_t later = now + 7;
+    struct tm tm;
+    gmtime_r(&later, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    near(rc_wire_retry_after(NULL, date, now), 7, 1e-9, "retry-after as an HTTP date");
+    near(rc_wire_retry_after(NULL, "Wed, 21 Oct 2015 07:28:00 GMT", now), 0, 0, "a past date means now");
+
+    near(rc_wire_backoff(0, 0), 0.5, 1e-9, "first backoff 0.5 s");
+    near(rc_wire_backoff(1, 0), 1.0, 1e-9, "second backoff 1 s");
+    near(rc_wire_backoff(3, 0), 4.0, 1e-9, "fourth backoff 4 s");
+    near(rc_wire_backoff(10, 0), 8.0, 1e-9, "backoff capped at 8 s");
+    near(rc_wire_backoff(0, 0.999999), 0.375, 1e-3, "jitter takes off at most 25%");
+    near(rc_wire_retry_delay(3600, 0, 0, 60), 60, 1e-9, "a huge server delay is capped");
+    near(rc_wire_retry_delay(2, 0, 0, 60), 2, 1e-9, "a server delay under the cap is honoured");
+    near(rc_wire_retry_delay(-1, 4, 0, 60), 8, 1e-9, "no server delay: backoff");
+    near(rc_wire_retry_delay(-1, 4, 0, 3), 3, 1e-9, "backoff also capped");
+}
+
+static int fired_order[4], fired_count;
+static void fire(void *ud)
+{
+    fired_order[fired_count++] = (int)(size_t)ud;
+}
+
+static void test_timers(void)
+{
+    rc_engine *e = rc_engine_new();
+    rc_timer a, b, c;
+    rc_timer_init(&a, fire, (void *)1);
+    rc_timer_init(&b, fire, (void *)2);
+    rc_timer_init(&c, fire, (void *)3);
+    rc_engine_timer_arm(e, &a, 0.03);
+    rc_engine_timer_arm(e, &b, 0.01);
+    rc_engine_timer_arm(e, &c, 0.02);
+    rc_engine_timer_disarm(e, &c);
+    ok(rc_engine_pending(e) == 2, "two timers pending after one disarmed");
+    while (rc_engine_poll(e, -1) > 0)
+        ;
+    ok(fired_count == 2 && fired_order[0] == 2 && fired_order[1] == 1, "timers fire in due order, disarmed one never");
+    ok(rc_engine_poll(e, -1) == 0, "poll with nothing pending returns at once");
+
+    char err[128];
+    const char *bad_header[] = { "X-Evil: a\r\nInjected: 1" };
+    rc_request req = { .method = "GET", .url = "http://127.0.0.1:1/", .headers = bad_header, .n_headers = 1 };
+    ok(rc_engine_submit(e, &req, NULL, NULL, err, sizeof err) == NULL, "header with CR/LF refused");
+    req.n_headers = 0;
+    req.url = "http://127.0.0.1:1/a b";
+    ok(rc_engine_submit(e, &req, NULL, NULL, err, sizeof err) == NULL, "URL with a space refused");
+    req.url = "file:///etc/passwd";
+    ok(rc_engine_submit(e, &req, NULL, NULL, err, sizeof err) == NULL, "non-HTTP URL refused");
+    req.url = "http://127.0.0.1:1/";
+    req.method = "GE T";
+    ok(rc_engine_submit(e, &req, NULL, NULL, err, sizeof err) == NULL, "bad method refused");
+    rc_engine_free(e);
+
+    char hex[33];
+    rc_random_hex(hex, 16);
+    ok(strlen(hex) == 32 && strspn(hex, "0123456789abcdef") == 32, "random token is 32 hex chars");
+}
+
+int main(void)
+{
+    test_escaping();
+    test_redaction();
+    test_headers();
+    test_retry_rules();
+    test_retry_after();
+    test_timers();
+    printf("1..%d\n", test_count);
+    curl_global_cleanup();
+    return failures != 0;
+}
