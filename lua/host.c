@@ -13,6 +13,9 @@
 struct rc_embedded_file { const char *name; const char *source; size_t len; };
 extern const struct rc_embedded_file rc_embedded[];
 
+volatile sig_atomic_t rc_sigint_count;
+volatile sig_atomic_t rc_sigint_watched;
+
 #define TASK_META "runctl.task"
 #define UNJOINED_KEY "runctl.unjoined"
 

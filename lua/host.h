@@ -5,6 +5,7 @@
 
 #include <lua.h>
 #include <lauxlib.h>
+#include <signal.h>
 
 #include "../core/engine.h"
 #include "runctl.h"
@@ -37,6 +38,11 @@ struct rc_task {
 };
 
 #define RC_HOST_KEY "runctl.host"
+
+/* Ctrl-C, as seen by the command's signal handler: the count of SIGINTs, and
+ * whether a script watches for them (runctl.interrupted() was called). */
+extern volatile sig_atomic_t rc_sigint_count;
+extern volatile sig_atomic_t rc_sigint_watched;
 
 /* The host of L's state (from the registry); raises if runctl is not open. */
 rc_host *rc_host_get(lua_State *L);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define REQUEST_META "runctl.request"
 #define LIMITER_META "runctl.limiter"
@@ -386,7 +387,26 @@ static int l_log_level(lua_State *L)
     return 1;
 }
 
+/* core.interrupted() -> whether Ctrl-C was pressed. Calling it once tells the
+ * command that this script stops gracefully: the first Ctrl-C then only sets
+ * the flag (in-flight requests finish), the second one ends the process. */
+static int l_interrupted(lua_State *L)
+{
+    rc_sigint_watched = 1;
+    lua_pushboolean(L, rc_sigint_count > 0);
+    return 1;
+}
+
+/* core.isatty(fd) -> whether file descriptor fd (0, 1, 2) is a terminal. */
+static int l_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    { "interrupted", l_interrupted },
+    { "isatty", l_isatty },
     { "send", l_send },
     { "escape_id", l_escape_id },
     { "escape_query", l_escape_query },

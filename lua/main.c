@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <signal.h>
 
 #include <lualib.h>
 
@@ -31,6 +33,8 @@ static const char usage_text[] =
     "  -q, --quiet         only errors on stderr\n"
     "  -h, --help          this text\n"
     "      --version       print the version\n"
+    "\n"
+    "runctl help lists the bundled scripts; runctl help NAME shows one's usage.\n"
     "\n"
     "The API key comes from $OPENAI_API_KEY (never from a flag: flags show in ps).\n"
     "Scripts see arg and ... as with the stock lua interpreter.\n";
@@ -65,41 +69,102 @@ static int file_exists(const char *path)
     return access(path, R_OK) == 0;
 }
 
-/* Finds a bundled script "NAME.lua": $RUNCTL_SCRIPTS (colon-separated), the
- * scripts/ folder beside the binary, ../share/runctl/scripts, RUNCTL_DATADIR. */
-static int find_bundled(const char *name, char *out, size_t outsz)
+/* The folders searched for bundled scripts, in order: $RUNCTL_SCRIPTS
+ * (colon-separated), scripts/ beside the binary, ../share/runctl/scripts
+ * beside it, and the install folder. Returns how many were written. */
+static int script_dirs(char dirs[][PATH_MAX], int max)
 {
-    char exe[PATH_MAX];
-    const char *dirs[5] = { NULL };
-    char exe_scripts[PATH_MAX + 16], exe_share[PATH_MAX + 32];
-    int nd = 0;
+    int n = 0;
     const char *env = getenv("RUNCTL_SCRIPTS");
-    char envcopy[4096] = "";
-    if (env != NULL && strlen(env) < sizeof envcopy)
-        strcpy(envcopy, env);
+    if (env != NULL) {
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", env);
+        for (char *save = NULL, *d = strtok_r(copy, ":", &save); d && n < max; d = strtok_r(NULL, ":", &save))
+            snprintf(dirs[n++], PATH_MAX, "%s", d);
+    }
+    char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
+    if (len > 0 && n + 2 <= max) {
         exe[len] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash != NULL)
             *slash = '\0';
-        snprintf(exe_scripts, sizeof exe_scripts, "%s/scripts", exe);
-        snprintf(exe_share, sizeof exe_share, "%s/../share/runctl/scripts", exe);
-        dirs[nd++] = exe_scripts;
-        dirs[nd++] = exe_share;
+        snprintf(dirs[n++], PATH_MAX, "%.*s/scripts", PATH_MAX - 16, exe);
+        snprintf(dirs[n++], PATH_MAX, "%.*s/../share/runctl/scripts", PATH_MAX - 32, exe);
     }
-    dirs[nd++] = RUNCTL_DATADIR "/scripts";
-    for (char *save = NULL, *d = strtok_r(envcopy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, outsz, "%s/%s.lua", d, name);
-        if (file_exists(out))
-            return 1;
-    }
-    for (int i = 0; i < nd; i++) {
-        snprintf(out, outsz, "%s/%s.lua", dirs[i], name);
+    if (n < max)
+        snprintf(dirs[n++], PATH_MAX, "%s", RUNCTL_DATADIR "/scripts");
+    return n;
+}
+
+/* Finds the bundled script NAME.lua; writes its path into out. */
+static int find_bundled(const char *name, char *out, size_t outsz)
+{
+    char dirs[8][PATH_MAX];
+    int n = script_dirs(dirs, 8);
+    for (int i = 0; i < n; i++) {
+        snprintf(out, outsz, "%.*s/%s.lua", PATH_MAX, dirs[i], name);
         if (file_exists(out))
             return 1;
     }
     return 0;
+}
+
+/* `runctl help`: lists the bundled scripts with the summary from their first line. */
+static int list_scripts(void)
+{
+    char dirs[8][PATH_MAX], seen[64][64];
+    int n = script_dirs(dirs, 8), nseen = 0;
+    printf("Bundled scripts (runctl NAME --help for each):\n");
+    for (int i = 0; i < n; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (d == NULL)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || len > 60 || strcmp(e->d_name + len - 4, ".lua") != 0)
+                continue;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
+            int dup = 0;
+            for (int k = 0; k < nseen; k++)
+                dup |= strcmp(seen[k], name) == 0;
+            if (dup || nseen == 64)
+                continue;
+            snprintf(seen[nseen++], sizeof seen[0], "%s", name);
+            char path[PATH_MAX + 80], line[512] = "";
+            snprintf(path, sizeof path, "%.*s/%s", PATH_MAX, dirs[i], e->d_name);
+            FILE *f = fopen(path, "r");
+            if (f != NULL) {
+                if (fgets(line, sizeof line, f) == NULL)
+                    line[0] = '\0';
+                fclose(f);
+            }
+            /* "-- scripts/NAME.lua — summary" -> "summary" */
+            const char *summary = strstr(line, "\xe2\x80\x94 ");
+            summary = summary ? summary + 4 : "";
+            printf("  %-22s %s", name, summary);
+            if (summary[0] == '\0' || summary[strlen(summary) - 1] != '\n')
+                putchar('\n');
+        }
+        closedir(d);
+    }
+    return 0;
+}
+
+static void on_sigint(int sig)
+{
+    static const char note[] = "\nrunctl: interrupted: finishing requests in flight "
+                               "(press Ctrl-C again to stop at once)\n";
+    rc_sigint_count++;
+    if (!rc_sigint_watched || rc_sigint_count > 1) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    if (write(STDERR_FILENO, note, sizeof note - 1) < 0)
+        return;
 }
 
 static double parse_seconds(const char *s, const char *flag)
@@ -181,6 +246,20 @@ int main(int argc, char **argv)
         }
         script_index = i++;
     }
+    if (code == NULL && strcmp(argv[script_index], "help") == 0) {
+        if (i >= argc)
+            return list_scripts();
+        /* runctl help NAME == runctl NAME --help */
+        static char help_flag[] = "--help";
+        static char *help_argv[4];
+        help_argv[0] = argv[0];
+        help_argv[1] = argv[i];
+        help_argv[2] = help_flag;
+        argv = help_argv;
+        argc = 3;
+        script_index = 1;
+        i = 2;
+    }
     if (quiet)
         opts.log_level = -1;
     else if (verbose > 0)
@@ -245,6 +324,12 @@ int main(int argc, char **argv)
     rc_task *main_task = rc_host_spawn(L, h, nargs);
     lua_setfield(L, LUA_REGISTRYINDEX, "runctl.main");
     (void)main_task;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;      /* no SA_RESTART: the poll returns at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
 
     int exit_code = 0;
     int pending;

@@ -57,8 +57,6 @@ local function check_fields(where, t, spec, level)
   end
 end
 
-local function has_control(s) return s:find("[%z\1-\31\127]") ~= nil end
-
 -- Turns {name = value} into "Name: value" lines, checking both sides.
 local function header_lines(where, map, into, level)
   for name, value in pairs(map) do
@@ -387,33 +385,26 @@ function Client.request(c, spec)
   return perform(c, "client:request", method, path, query, body, beta or nil, opts)
 end
 
+-- runctl.interrupted() -> true once Ctrl-C was pressed; a script that asks
+-- gets a graceful first Ctrl-C (in-flight requests finish), the second ends it.
+M.interrupted = core.interrupted
+
+-- runctl.isatty("stdin"|"stdout"|"stderr"|fd) -> whether it is a terminal.
+function M.isatty(which)
+  local fd = ({ stdin = 0, stdout = 1, stderr = 2 })[which] or which
+  if math.type(fd) ~= "integer" then
+    error("runctl.isatty: expected \"stdin\", \"stdout\", \"stderr\" or a file descriptor", 2)
+  end
+  return core.isatty(fd)
+end
+
 -- runctl.escape_id(id) -> id percent-encoded as one path segment.
 function M.escape_id(id) return core.escape_id(id, "runctl.escape_id: id") end
 
 ---------------------------------------------------------------------- resources as data
 
-local LIST_PARAMS = {
-  limit = function(v) return math.type(v) == "integer" and v >= 1 and v <= 100
-                             or type(v) == "number" and v == math.floor(v) and v >= 1 and v <= 100,
-                      "an integer from 1 to 100" end,
-  order = function(v) return v == "asc" or v == "desc", "\"asc\" or \"desc\"" end,
-  after = function(v) return type(v) == "string" and v ~= "" and not has_control(v), "a non-empty ID string" end,
-  before = function(v) return type(v) == "string" and v ~= "" and not has_control(v), "a non-empty ID string" end,
-}
-
--- Each resource: beta header, and methods {verb, path template, params?}.
--- Adding an endpoint is one line here.
-local RESOURCES = {
-  runs = {
-    beta = "assistants=v2",
-    methods = {
-      cancel = { "POST", "/threads/{thread_id}/runs/{run_id}/cancel" },
-      retrieve = { "GET", "/threads/{thread_id}/runs/{run_id}" },
-      list = { "GET", "/threads/{thread_id}/runs", params = LIST_PARAMS },
-    },
-    paginate = "list",          -- adds each(...) that walks list's pages
-  },
-}
+-- Resources are data (lua/lib/resources.lua): adding an endpoint is one entry there.
+local RESOURCES = require "runctl.resources"
 
 local function check_params(where, params, spec, level)
   if params == nil then return nil end
@@ -535,29 +526,33 @@ local function make_each(rname, list_fn, nids, params_spec)
   end
 end
 
-local WAIT_WHILE = { queued = true, in_progress = true, cancelling = true }
-
--- wait(thread_id, run_id, {timeout=, interval=}): polls until the run settles.
-local function make_wait(retrieve)
-  return function(thread_id, run_id, w)
+-- wait(ids..., {timeout=, interval=}): polls retrieve until the status leaves
+-- the resource's in-progress set; honours openai-poll-after-ms.
+local function make_wait(rname, retrieve, nids, while_status)
+  local where = rname .. ".wait"
+  return function(...)
+    local ids = table.pack(...)
+    local w = ids[nids + 1]
     if w ~= nil and type(w) ~= "table" then
-      error("runs.wait: options must be a table {timeout=, interval=} (got " .. typename(w) .. ")", 2)
+      error(where .. ": options must be a table {timeout=, interval=} (got " .. typename(w) .. ")", 2)
     end
     w = w or {}
-    check_fields("runs.wait", w, { timeout = "number", interval = "positive" }, 2)
+    check_fields(where, w, { timeout = "number", interval = "positive" }, 2)
+    for i = 1, nids do core.escape_id(ids[i], where .. ": id") end
     local deadline = core.now() + (w.timeout or 600)
     local interval = w.interval or 1
     while true do
-      local run, err, resp = retrieve(thread_id, run_id)
-      if not run then return nil, err end
-      if not WAIT_WHILE[run.status] then return run, nil, resp end
+      local obj, err, resp = retrieve(table.unpack(ids, 1, nids))
+      if not obj then return nil, err end
+      if not while_status[obj.status] then return obj, nil, resp end
       local delay = interval
       local hint = tonumber(resp.headers["openai-poll-after-ms"])
       if hint and hint >= 0 then delay = hint / 1000 end
       local left = deadline - core.now()
       if left <= 0 then
-        return nil, new_error { kind = "timeout", request_id = resp.request_id,
-          message = ("run %s is still %s after waiting %gs"):format(run.id or run_id, run.status, w.timeout or 600) }
+        return nil, new_error { kind = "timeout", request_id = resp.request_id, attempts = resp.attempts,
+          message = ("%s is still %s after waiting %gs"):format(tostring(obj.id or ids[nids]),
+                                                                  tostring(obj.status), w.timeout or 600) }
       end
       task.sleep(math.min(delay, left))
     end
@@ -581,7 +576,10 @@ for rname, rdef in pairs(RESOURCES) do
       local m = meta[rdef.paginate]
       bound.each = make_each(rname, bound[rdef.paginate], m.nids, m.params)
     end
-    if bound.retrieve and rname == "runs" then bound.wait = make_wait(bound.retrieve) end
+    if rdef.wait then
+      local m = meta[rdef.wait.using]
+      bound.wait = make_wait(rname, bound[rdef.wait.using], m.nids, rdef.wait.while_status)
+    end
     return bound
   end
 end
