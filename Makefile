@@ -80,3 +80,10 @@ install: $(BIN)
 
 clean:
 	rm -rf build build-asan runctl
+
+# ---- reliability test tools (tests/tools) ----
+BADPEER = $(BUILD)/badpeer
+all: $(BADPEER)
+$(BADPEER): tests/tools/badpeer.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -Wall -Wextra $(CFLAGS) $< -o $@

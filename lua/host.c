@@ -384,7 +384,8 @@ static int open_protected(lua_State *L)
     lua_getglobal(L, "require");
     lua_pushliteral(L, "runctl");
     lua_call(L, 1, 1);
-    static const char *const globals[] = { "openai", "runs", "http", "json", "task", "log" };
+    static const char *const globals[] = { "openai", "runs", "responses", "batches", "fine_tuning",
+                                           "vector_stores", "uploads", "http", "json", "task", "log" };
     for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
         lua_getfield(L, -1, globals[i]);
         lua_setglobal(L, globals[i]);

@@ -358,6 +358,10 @@ static int l_settings(lua_State *L)
         lua_pushnumber(L, h->opts.timeout);
         lua_setfield(L, -2, "timeout");
     }
+    if (h->opts.azure) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "azure");
+    }
     return 1;
 }
 

@@ -29,6 +29,8 @@ static const char usage_text[] =
     "  --max-retries N     retries after a failed attempt (default 2)\n"
     "  --timeout SECONDS   per-attempt timeout, body included (default 600)\n"
     "  --dry-run           refuse every request that is not a GET\n"
+    "  --azure             use Azure OpenAI: $AZURE_OPENAI_API_KEY, $AZURE_OPENAI_ENDPOINT,\n"
+    "                      $OPENAI_API_VERSION\n"
     "  -v, --verbose       log every attempt to stderr (twice: debug, with headers)\n"
     "  -q, --quiet         only errors on stderr\n"
     "  -h, --help          this text\n"
@@ -229,6 +231,8 @@ int main(int argc, char **argv)
             opts.timeout = parse_seconds(option_value(argc, argv, &i, "--timeout"), "--timeout");
         } else if (strcmp(a, "--dry-run") == 0) {
             opts.dry_run = 1;
+        } else if (strcmp(a, "--azure") == 0) {
+            opts.azure = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             verbose++;
         } else if (strcmp(a, "-vv") == 0) {

@@ -16,6 +16,7 @@ typedef struct runctl_options {
     int max_retries;            /* < 0: unset (default 2) */
     double timeout;             /* seconds per attempt; <= 0: unset (default 600) */
     int dry_run;                /* 1: refuse every non-GET request */
+    int azure;                  /* 1: clients default to Azure OpenAI (AZURE_OPENAI_* settings) */
     int log_level;              /* RUNCTL_LOG_UNSET: OPENAI_LOG; else -1 quiet .. 2 debug */
 } runctl_options;
 
@@ -26,7 +27,8 @@ void runctl_options_init(runctl_options *o);
 
 /* Creates the engine for L (one per state), registers the modules in
  * package.preload ("runctl", "runctl.core", ...) and sets the globals
- * runctl, openai, runs, http, json, task, log. opts may be NULL. Call once per
+ * runctl, openai, runs, responses, batches, fine_tuning, vector_stores,
+ * uploads, http, json, task, log. opts may be NULL. Call once per
  * state, from the main thread, before any script runs. Returns 0, or -1 with
  * an error message on the stack. The engine lives until lua_close(L). */
 int runctl_openlibs(lua_State *L, const runctl_options *opts);

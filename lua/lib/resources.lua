@@ -3,9 +3,12 @@
 -- wait. runctl.lua turns every entry into bound functions on every client.
 --
 -- Adding an endpoint is one line under methods; a new resource is one entry.
+-- A dotted name ("fine_tuning.jobs") nests: it becomes c.fine_tuning.jobs, and
+-- the first part is also a global and a field of require "runctl".
 -- Path templates name their IDs in braces; each becomes a required string
 -- argument, percent-encoded as one path segment. A method with `params` takes
 -- a params table after its IDs (checked by the validators below), then opts.
+-- `beta` is the OpenAI-Beta header value; leave it out where the SDKs send none.
 
 local function has_control(s) return s:find("[%z\1-\31\127]") ~= nil end
 
@@ -13,11 +16,26 @@ local function whole(v, lo, hi)
   return type(v) == "number" and v == math.floor(v) and v >= lo and v <= hi
 end
 
--- Validators return ok, "what was wanted".
+-- Validators return ok, "what was wanted" [, expanded query pairs]. A
+-- validator that returns a third value replaces the parameter by those pairs
+-- (deepObject style: metadata = {k = v} goes out as metadata[k]=v).
 local V = {
   limit100 = function(v) return whole(v, 1, 100), "an integer from 1 to 100" end,
+  limit = function(v) return whole(v, 1, 2^31 - 1), "a positive integer" end,
   order = function(v) return v == "asc" or v == "desc", "\"asc\" or \"desc\"" end,
   cursor = function(v) return type(v) == "string" and v ~= "" and not has_control(v), "a non-empty ID string" end,
+  metadata = function(v)
+    local want = "a table of string keys to string values"
+    if type(v) ~= "table" then return false, want end
+    local pairs_out = {}
+    for k, s in pairs(v) do
+      if type(k) ~= "string" or k == "" or has_control(k) or type(s) ~= "string" or has_control(s) then
+        return false, want
+      end
+      pairs_out["metadata[" .. k .. "]"] = s
+    end
+    return true, want, pairs_out
+  end,
 }
 
 local LIST_PARAMS = { limit = V.limit100, order = V.order, after = V.cursor, before = V.cursor }
@@ -32,5 +50,52 @@ return {
     },
     paginate = "list",          -- adds each(ids..., params, opts)
     wait = { using = "retrieve", while_status = { queued = true, in_progress = true, cancelling = true } },
+  },
+
+  -- Background responses (background = true at creation) are the only ones
+  -- that can be cancelled.
+  responses = {
+    methods = {
+      cancel = { "POST", "/responses/{response_id}/cancel" },
+      retrieve = { "GET", "/responses/{response_id}" },
+    },
+    wait = { using = "retrieve", while_status = { queued = true, in_progress = true } },
+  },
+
+  batches = {
+    methods = {
+      cancel = { "POST", "/batches/{batch_id}/cancel" },
+      retrieve = { "GET", "/batches/{batch_id}" },
+      list = { "GET", "/batches", params = { limit = V.limit100, after = V.cursor } },
+    },
+    paginate = "list",
+    wait = { using = "retrieve",
+             while_status = { validating = true, in_progress = true, finalizing = true, cancelling = true } },
+  },
+
+  ["fine_tuning.jobs"] = {
+    methods = {
+      cancel = { "POST", "/fine_tuning/jobs/{fine_tuning_job_id}/cancel" },
+      retrieve = { "GET", "/fine_tuning/jobs/{fine_tuning_job_id}" },
+      list = { "GET", "/fine_tuning/jobs", params = { limit = V.limit, after = V.cursor, metadata = V.metadata } },
+    },
+    paginate = "list",          -- pages carry no last_id: the cursor is the last item's id
+    wait = { using = "retrieve", while_status = { validating_files = true, queued = true, running = true } },
+  },
+
+  -- The SDKs still send the Assistants beta header for vector stores.
+  ["vector_stores.file_batches"] = {
+    beta = "assistants=v2",
+    methods = {
+      cancel = { "POST", "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel" },
+      retrieve = { "GET", "/vector_stores/{vector_store_id}/file_batches/{batch_id}" },
+    },
+    wait = { using = "retrieve", while_status = { in_progress = true } },
+  },
+
+  uploads = {
+    methods = {
+      cancel = { "POST", "/uploads/{upload_id}/cancel" },
+    },
   },
 }

@@ -157,7 +157,7 @@ end
 
 local function api_error(raw)
   local e = { kind = "api", status = raw.status, request_id = raw.request_id,
-              attempts = raw.attempts, retryable = raw.retryable }
+              attempts = raw.attempts, retryable = raw.retryable, elapsed = raw.elapsed }
   local obj = raw.body:find("^%s*{") and json.decode(raw.body)
   local info = type(obj) == "table" and (type(obj.error) == "table" and obj.error or obj)
   if type(info) == "table" and (info.message ~= nil or info.type ~= nil or info.code ~= nil) then
@@ -174,7 +174,7 @@ end
 
 local function transport_error(fail)
   return new_error { kind = fail.kind, message = fail.message, attempts = fail.attempts,
-                     retryable = fail.retryable }
+                     retryable = fail.retryable, elapsed = fail.elapsed }
 end
 
 -- Decodes a successful raw response into obj, nil, resp (or nil, err).
@@ -184,7 +184,7 @@ local function finish(raw)
   if raw.status < 200 or raw.status > 299 then return nil, api_error(raw) end
   if raw.body == "" then return {}, nil, resp end
   local obj, why = json.decode(raw.body)
-  if type(obj) ~= "table" then
+  if type(obj) ~= "table" or raw.body:find("^%s*%[") then
     return nil, new_error { kind = "invalid_response", status = raw.status,
                             request_id = raw.request_id, attempts = raw.attempts,
                             message = obj == nil and ("response is not valid JSON: " .. why)
@@ -404,26 +404,37 @@ function M.escape_id(id) return core.escape_id(id, "runctl.escape_id: id") end
 ---------------------------------------------------------------------- resources as data
 
 -- Resources are data (lua/lib/resources.lua): adding an endpoint is one entry there.
+-- A dotted resource name ("fine_tuning.jobs") hangs off its parent table on
+-- every client (c.fine_tuning.jobs); the first part is what the host exports.
 local RESOURCES = require "runctl.resources"
 
+-- Checks params against spec {name = validator} and returns the query table to
+-- send: a fresh table, so validators that expand a parameter (metadata[k]=v)
+-- never touch the caller's.
 local function check_params(where, params, spec, level)
   if params == nil then return nil end
   if type(params) ~= "table" then
     error(("%s: params must be a table (got %s)"):format(where, typename(params)), level + 1)
   end
+  local query = {}
   for k, v in pairs(params) do
     local check = spec[k]
     if not check then
       error(("%s: unknown parameter '%s'"):format(where, tostring(k)), level + 1)
     end
-    local ok, want = check(v)
+    local ok, want, expanded = check(v)
     if not ok then
       error(("%s: %s must be %s (got %s)"):format(where, k, want,
             type(v) == "string" and ("%q"):format(v) or type(v) == "number" and tostring(v)
             or typename(v)), level + 1)
     end
+    if expanded then
+      for ek, ev in pairs(expanded) do query[ek] = ev end
+    else
+      query[k] = v
+    end
   end
-  return params
+  return query
 end
 
 local function check_opts(where, opts, level)
@@ -450,6 +461,13 @@ local function compile_path(template)
   return literals, names
 end
 
+-- A client whose settings could not be resolved (see the Azure part below)
+-- carries the reason; every request through it raises that instead.
+local function check_usable(c, level)
+  local why = rawget(c, "_unusable")
+  if why then error(why, level + 1) end
+end
+
 local function make_method(rname, mname, def, beta)
   local verb, params_spec = def[1], def.params
   local literals, names = compile_path(def[2])
@@ -460,12 +478,15 @@ local function make_method(rname, mname, def, beta)
   local max_args = nids + (params_spec and 2 or 1)
   return function(c)
     return function(...)
+      check_usable(c, 2)
       local nargs = select("#", ...)
       if nargs > max_args then
         error(("%s: too many arguments (%d given, at most %d)"):format(where, nargs, max_args), 2)
       end
       local path
-      if nids == 2 then
+      if nids == 1 then
+        path = literals[1] .. core.escape_id((...), labels[1]) .. literals[2]
+      elseif nids == 2 then
         local a, b = ...
         path = literals[1] .. core.escape_id(a, labels[1]) .. literals[2]
                .. core.escape_id(b, labels[2]) .. literals[3]
@@ -489,13 +510,21 @@ local function make_method(rname, mname, def, beta)
   end
 end
 
--- each(ids..., params, opts): iterates every item of every page; raises err on failure.
+-- each(ids..., params, opts): iterates every item of every page; raises err on
+-- failure. The next page starts after the page's last_id, or after the last
+-- item's id where pages carry no last_id (fine-tuning jobs).
 local function make_each(rname, list_fn, nids, params_spec)
   local where = rname .. ".each"
   return function(...)
     local ids = table.pack(...)
-    local params = {}
-    for k, v in pairs(check_params(where, ids[nids + 1], params_spec, 2) or {}) do params[k] = v end
+    if ids.n > nids + 2 then
+      error(("%s: too many arguments (%d given, at most %d)"):format(where, ids.n, nids + 2), 2)
+    end
+    local params = ids[nids + 1]
+    check_params(where, params, params_spec, 2)
+    local own = {}
+    for k, v in pairs(params or {}) do own[k] = v end
+    params = own
     local opts = check_opts(where, ids[nids + 2], 2)
     for i = 1, nids do core.escape_id(ids[i], where .. ": id") end
     local page, i, done = nil, 0, false
@@ -507,8 +536,13 @@ local function make_each(rname, list_fn, nids, params_spec)
         end
         if done then return nil end
         if page then
-          if not page.has_more or is_null(page.last_id) then done = true return nil end
-          params.after = page.last_id
+          local cursor = page.last_id
+          if is_null(cursor) then
+            local last = page.data[#page.data]
+            cursor = type(last) == "table" and last.id or nil
+          end
+          if not page.has_more or is_null(cursor) then done = true return nil end
+          params.after = cursor
         end
         local args = {}
         for k = 1, nids do args[k] = ids[k] end
@@ -559,12 +593,21 @@ local function make_wait(rname, retrieve, nids, while_status)
   end
 end
 
-for rname, rdef in pairs(RESOURCES) do
+-- One resource's binder: client -> table of its bound methods.
+local function resource_binder(rname, rdef)
+  if type(rdef) ~= "table" or type(rdef.methods) ~= "table" then
+    error("runctl.resources: " .. rname .. " needs a methods table")
+  end
   local binders = {}
   for mname, def in pairs(rdef.methods) do
+    if type(def) ~= "table" or not tostring(def[1]):match("^%u+$") or type(def[2]) ~= "string"
+       or def[2]:sub(1, 1) ~= "/" then
+      error("runctl.resources: " .. rname .. "." .. tostring(mname)
+            .. " must be { \"VERB\", \"/path/{id}\" [, params = {...}] }")
+    end
     binders[mname] = make_method(rname, mname, def, rdef.beta)
   end
-  resources[rname] = function(c)
+  return function(c)
     local bound = {}
     local meta = {}
     for mname, binder in pairs(binders) do
@@ -574,7 +617,7 @@ for rname, rdef in pairs(RESOURCES) do
     end
     if rdef.paginate then
       local m = meta[rdef.paginate]
-      bound.each = make_each(rname, bound[rdef.paginate], m.nids, m.params)
+      bound.each = make_each(rname, bound[rdef.paginate], m.nids, m.params or {})
     end
     if rdef.wait then
       local m = meta[rdef.wait.using]
@@ -582,6 +625,131 @@ for rname, rdef in pairs(RESOURCES) do
     end
     return bound
   end
+end
+
+-- The resource tree: "fine_tuning.jobs" and "vector_stores.file_batches" become
+-- children of "fine_tuning" and "vector_stores", which exist on a client even
+-- when they have no methods of their own. Parents bind before their children.
+do
+  local names = {}
+  for rname in pairs(RESOURCES) do names[#names + 1] = rname end
+  table.sort(names)
+  local binder_of = {}
+  for _, rname in ipairs(names) do binder_of[rname] = resource_binder(rname, RESOURCES[rname]) end
+  local roots = {}
+  for _, rname in ipairs(names) do
+    local root = rname:match("^[^.]+")
+    roots[root] = roots[root] or {}
+    table.insert(roots[root], rname)
+  end
+  for root, members in pairs(roots) do
+    resources[root] = function(c)
+      local tree = {}
+      for _, rname in ipairs(members) do     -- sorted: "a" before "a.b" before "a.b.c"
+        local node = tree
+        local parts = {}
+        for part in rname:gmatch("[^.]+") do parts[#parts + 1] = part end
+        for d = 2, #parts do
+          node[parts[d]] = node[parts[d]] or {}
+          node = node[parts[d]]
+        end
+        for k, v in pairs(binder_of[rname](c)) do node[k] = v end
+      end
+      return tree
+    end
+  end
+end
+
+-- Azure OpenAI and its settings. runctl.client{ azure = true } (or --azure)
+-- resolves like the Azure SDKs: AZURE_OPENAI_API_KEY sent as `api-key`,
+-- AZURE_OPENAI_ENDPOINT + "/openai" as the base URL, OPENAI_API_VERSION as an
+-- `api-version` query on every request; fields of the table override them
+-- (api_key, endpoint or a full base_url, api_version, auth). The rest of the
+-- client is the plain one, so Azure shares the one transport and error model.
+local plain_client = M.client
+local AZURE_ONLY = { endpoint = true, api_version = true }
+
+local function azure_config(cfg, flags)
+  local out = {}
+  for k, v in pairs(cfg) do
+    if k ~= "azure" and not AZURE_ONLY[k] then out[k] = v end
+  end
+  local problems = {}
+  local function need(value, field, var, example)
+    if value == nil then
+      problems[#problems + 1] = ("set %s%s or pass %s"):format(var, example, field)
+    end
+    return value
+  end
+  for _, k in ipairs { "endpoint", "api_version" } do
+    if cfg[k] ~= nil and (type(cfg[k]) ~= "string" or cfg[k] == "") then
+      error(("runctl.client: %s must be a non-empty string (got %s)"):format(k, typename(cfg[k])), 3)
+    end
+  end
+  out.api_key = need(cfg.api_key or env("AZURE_OPENAI_API_KEY"), "api_key", "AZURE_OPENAI_API_KEY", "")
+  if not cfg.base_url then
+    local endpoint = cfg.endpoint
+    local base = endpoint and endpoint:gsub("/+$", "") .. "/openai" or flags.base_url
+    if not base then
+      endpoint = env("AZURE_OPENAI_ENDPOINT")
+      base = endpoint and endpoint:gsub("/+$", "") .. "/openai"
+    end
+    out.base_url = need(base, "endpoint", "AZURE_OPENAI_ENDPOINT", " (https://RESOURCE.openai.azure.com)")
+  end
+  local version = need(cfg.api_version or env("OPENAI_API_VERSION"), "api_version", "OPENAI_API_VERSION",
+                       " (such as 2024-10-21)")
+  out.auth = cfg.auth or "api-key"
+  local query = { ["api-version"] = version }
+  if cfg.query ~= nil and type(cfg.query) ~= "table" then
+    error("runctl.client: query must be a table (got " .. typename(cfg.query) .. ")", 3)
+  end
+  for k, v in pairs(cfg.query or {}) do query[k] = v end   -- the caller's query wins
+  out.query = query
+  if #problems > 0 then
+    return nil, "runctl.client: Azure OpenAI settings missing: " .. table.concat(problems, "; ")
+                .. " (in runctl.client{ azure = true, ... })"
+  end
+  return out
+end
+
+function M.client(cfg)
+  if cfg ~= nil and type(cfg) ~= "table" then return plain_client(cfg) end
+  local azure = cfg and cfg.azure
+  if azure == nil then azure = core.settings().azure or false end
+  if type(azure) ~= "boolean" then
+    error("runctl.client: azure must be a boolean (got " .. typename(azure) .. ")", 2)
+  end
+  if not azure then
+    for k in pairs(AZURE_ONLY) do
+      if cfg and cfg[k] ~= nil then
+        error(("runctl.client: %s is an Azure setting: pass azure = true with it"):format(k), 2)
+      end
+    end
+    if cfg and cfg.azure ~= nil then
+      local copy = {}
+      for k, v in pairs(cfg) do if k ~= "azure" then copy[k] = v end end
+      cfg = copy
+    end
+    return plain_client(cfg)
+  end
+  local out, missing = azure_config(cfg or {}, core.settings())
+  if not out then
+    -- A table given by the script is misuse and raises here; the default client
+    -- (no table: made when runctl loads) waits and raises at its first request.
+    if cfg ~= nil then error(missing, 2) end
+    local c = plain_client { api_key = "unused", base_url = "https://azure.invalid/openai" }
+    rawset(c, "_unusable", missing)
+    rawset(c, "request", function() error(missing, 2) end)
+    c.azure = true
+    return c
+  end
+  local ok, c = pcall(plain_client, out)
+  if not ok then   -- report the misuse at the caller, not here
+    error(type(c) == "string" and c:gsub("^[^\n]-:%d+: ", "", 1) or c, 2)
+  end
+  c.azure = true
+  c.api_version = out.query["api-version"]
+  return c
 end
 
 ---------------------------------------------------------------------- http
@@ -671,7 +839,7 @@ end
 
 M.client = M.client
 M.openai = M.client()
-M.runs = M.openai.runs
+for name in pairs(resources) do M[name] = M.openai[name] end   -- runs, batches, fine_tuning, ...
 
 -- runctl.dry_run reads and latches the host's flag (once on, it stays on).
 return setmetatable(M, {

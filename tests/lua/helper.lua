@@ -94,7 +94,8 @@ function H.fake(args)
   function s:requests() return control("GET", "/requests") end
   function s:clear() return control("DELETE", "/requests") end
   function s:last() local r = control("GET", "/requests") return r[#r] end
-  function s:faults(list) return control("POST", "/faults", list) end
+  function s:faults(list) return control("POST", "/faults", json.array(list)) end
+  function s:clear_faults() return control("DELETE", "/faults") end
   function s:seed(seed) return control("POST", "/seed", seed) end
   function s:reset() return control("POST", "/reset") end
   function s:runs(thread_id) return control("GET", "/runs?thread_id=" .. runctl.escape_id(thread_id)) end
@@ -105,6 +106,35 @@ function H.fake(args)
   end
   servers[#servers + 1] = s
   return s
+end
+
+-- Starts tests/tools/badpeer in mode "blackhole" or "stall-body"; returns {url, pid, stop}.
+function H.badpeer(mode)
+  serial = serial + 1
+  local portfile = ("%s/badpeer-%d-%d.port"):format(tmpdir, math.random(1e9), serial)
+  local bin = (os.getenv("FAKEAPI") or "build/fakeapi"):gsub("fakeapi$", "badpeer")
+  local p = io.popen(("%s %s %s >/dev/null 2>&1 & echo $!"):format(bin, mode, portfile))
+  local pid = p:read("l")
+  p:close()
+  local port
+  for _ = 1, 500 do
+    port = read_file(portfile)
+    if port and port:match("%d+") then break end
+    task.sleep(0.01)
+  end
+  assert(port and port:match("%d+"), "badpeer did not start")
+  local s = { pid = pid, url = "http://127.0.0.1:" .. port:match("%d+") }
+  function s:stop()
+    if self.pid then os.execute("kill " .. self.pid .. " 2>/dev/null") self.pid = nil end
+  end
+  servers[#servers + 1] = s
+  return s
+end
+
+-- Peak resident memory of this process so far, in KiB (VmHWM).
+function H.peak_rss_kib()
+  local status = read_file("/proc/self/status") or ""
+  return tonumber(status:match("VmHWM:%s*(%d+)")) or 0
 end
 
 -- Writes a seed file and returns its path.
