@@ -61,12 +61,12 @@ check: deps
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN)" all
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	@NO_FUZZ=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  RUNCTL=build-asan/runctl FAKEAPI=build-asan/fakeapi UNIT=build-asan/test_core sh tests/run.sh
 
 check-valgrind: deps
 	@$(MAKE) --no-print-directory all
-	@RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
 	  RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) sh tests/run.sh
 
 demo: deps
@@ -87,3 +87,81 @@ all: $(BADPEER)
 $(BADPEER): tests/tools/badpeer.c
 	@mkdir -p $(BUILD)
 	$(CC) -std=c11 -Wall -Wextra $(CFLAGS) $< -o $@
+
+# ---- fuzzing (libFuzzer, clang): core's URL builder and wire parsers ----
+FUZZ_TARGETS = fuzz_url fuzz_header fuzz_retry_after
+FUZZ_TIME ?= 5
+.PHONY: fuzz fuzz-build
+fuzz-build: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+build/fuzz/%: tests/fuzz/%.c core/url.c core/wire.c core/url.h core/wire.h
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(filter %.c,$^) -o $@ $(shell pkg-config --libs libcurl) -lm
+# Runs each target for FUZZ_TIME seconds from its corpus; prints TAP.
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+# ---- embedding (issue 6): librunctl.a/.so, the runctl.so Lua module, example hosts ----
+# The libraries hold every object but lua/main.o and leave Lua's own symbols to
+# the host (a second copy of Lua in one process breaks it). The module also
+# takes cjson from the interpreter (l_json.c built with RUNCTL_SYSTEM_CJSON).
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
+RC_VERSION   = $(shell sed -n 's/^\#define RUNCTL_VERSION "\(.*\)"/\1/p' lua/runctl.h)
+EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(BUILD)/lua/sandbox.o
+MODULE_OBJ   = $(CORE_OBJ) $(filter-out $(BUILD)/lua/l_json.o,$(LUA_OBJ)) \
+               $(BUILD)/module/l_json.o $(BUILD)/lua/module.o
+EMBED_LIBS   = $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
+LIB_A        = $(BUILD)/librunctl.a
+LIB_SO       = $(BUILD)/librunctl.so
+LIB_SONAME   = librunctl.so.0
+LUA_MODULE   = $(BUILD)/module/runctl.so
+EXAMPLES     = $(BUILD)/frame-loop $(BUILD)/sandbox-host $(BUILD)/minimal-host
+EMBED_TEST   = $(BUILD)/test_embed
+
+.PHONY: embed install-embed
+all: embed
+embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE) $(EXAMPLES) $(EMBED_TEST)
+
+$(LIB_A): $(EMBED_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# Export lists: the library's API (runctl_*), the module's entry point.
+$(BUILD)/librunctl.map $(BUILD)/module/runctl.map:
+	@mkdir -p $(dir $@)
+	@case $@ in *module*) sym=luaopen_runctl ;; *) sym='runctl_*' ;; esac; \
+	  printf '{ global: %s; local: *; };\n' "$$sym" > $@
+
+$(LIB_SO): $(EMBED_OBJ) $(BUILD)/librunctl.map
+	$(CC) -shared $(CFLAGS) -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=$(BUILD)/librunctl.map \
+	  $(EMBED_OBJ) -o $@ $(EMBED_LIBS)
+
+$(BUILD)/module/l_json.o: lua/l_json.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DRUNCTL_SYSTEM_CJSON -c $< -o $@
+
+$(LUA_MODULE): $(MODULE_OBJ) $(BUILD)/module/runctl.map
+	$(CC) -shared $(CFLAGS) -Wl,--version-script=$(BUILD)/module/runctl.map \
+	  $(MODULE_OBJ) -o $@ $(shell pkg-config --libs libcurl) -lm
+
+$(EXAMPLES): $(BUILD)/%: examples/%.c lua/runctl.h $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
+
+$(EMBED_TEST): tests/embed/test_embed.c $(HEADERS) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
+
+# Adds to `make install`: libraries, header, runctl.pc (written here, so it
+# names this PREFIX) and the Lua module where lua5.4 looks for it.
+install: install-embed
+install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LUA_CMODDIR)
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librunctl.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/librunctl.so
+	install -m 644 lua/runctl.h $(DESTDIR)$(INCLUDEDIR)/runctl.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@CMODDIR@|$(LUA_CMODDIR)|' -e 's|@VERSION@|$(RC_VERSION)|' runctl.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/runctl.pc
+	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/runctl.so

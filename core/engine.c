@@ -22,6 +22,13 @@ struct rc_engine {
     int log_level;
     rc_log_fn log;
     void *log_ud;
+    CURL *idle_easy[256];       /* reset handles kept for reuse: init is costly */
+    int n_idle_easy;
+};
+
+struct rc_header_set {
+    int refs;
+    struct curl_slist *lines;
 };
 
 enum transfer_state { T_QUEUED, T_RUNNING, T_BACKOFF, T_DONE };
@@ -29,7 +36,9 @@ enum transfer_state { T_QUEUED, T_RUNNING, T_BACKOFF, T_DONE };
 struct rc_transfer {
     rc_engine *engine;
     CURL *easy;
-    struct curl_slist *headers;
+    struct curl_slist *headers;     /* this request's own lines, then the shared set */
+    struct curl_slist *own_tail;    /* last own line, linked to the shared set */
+    rc_header_set *shared;
     char *method;
     char *url;
     char *body;
@@ -689,11 +698,23 @@ static int configure(rc_transfer *t, const rc_request *req)
     for (size_t i = 0; i < req->n_headers; i++)
         if (add_header(t, req->headers[i]) != 0)
             return -1;
-    /* curl would add its own Expect and form Content-Type: suppress them. */
-    if (add_header(t, "Expect:") != 0)
+    /* curl would add its own Expect and form Content-Type: suppress them
+     * (a shared set carries "Expect:" already). */
+    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
         return -1;
     if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
         return -1;
+    if (req->shared_headers != NULL) {
+        t->shared = req->shared_headers;
+        t->shared->refs++;
+        if (t->headers == NULL) {
+            t->headers = t->shared->lines;
+        } else {
+            for (t->own_tail = t->headers; t->own_tail->next != NULL; t->own_tail = t->own_tail->next)
+                ;
+            t->own_tail->next = t->shared->lines;
+        }
+    }
     if (curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK)
         return -1;
     return ok ? 0 : -1;
@@ -735,7 +756,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
             t->body[req->body_len] = '\0';
         }
     }
-    t->easy = curl_easy_init();
+    t->easy = e->n_idle_easy > 0 ? e->idle_easy[--e->n_idle_easy] : curl_easy_init();
     if (t->method == NULL || t->url == NULL || (req->body != NULL && t->body == NULL) ||
         t->easy == NULL || configure(t, req) != 0) {
         t->state = T_DONE;
@@ -777,8 +798,21 @@ void rc_transfer_free(rc_transfer *t)
         break;
     }
     rc_engine_timer_disarm(e, &t->timer);
-    if (t->easy != NULL)
-        curl_easy_cleanup(t->easy);
+    if (t->easy != NULL) {
+        if (e->n_idle_easy < (int)(sizeof e->idle_easy / sizeof e->idle_easy[0])) {
+            curl_easy_reset(t->easy);
+            e->idle_easy[e->n_idle_easy++] = t->easy;
+        } else {
+            curl_easy_cleanup(t->easy);
+        }
+    }
+    if (t->shared != NULL) {
+        if (t->own_tail != NULL)
+            t->own_tail->next = NULL;   /* free only our own lines */
+        if (t->headers == t->shared->lines)
+            t->headers = NULL;
+        rc_header_set_release(t->shared);
+    }
     curl_slist_free_all(t->headers);
     clear_headers(&t->resp);
     free(t->resp.headers);
@@ -803,6 +837,41 @@ const rc_response *rc_transfer_response(const rc_transfer *t)
 int rc_transfer_is_done(const rc_transfer *t)
 {
     return t->state == T_DONE;
+}
+
+rc_header_set *rc_header_set_new(const char *const *lines, size_t n, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!valid_header_line(lines[i])) {
+            snprintf(err, errsz, "invalid header line %zu: want \"Name: value\" without CR or LF", i + 1);
+            return NULL;
+        }
+    }
+    rc_header_set *set = calloc(1, sizeof *set);
+    if (set == NULL)
+        goto nomem;
+    set->refs = 1;
+    for (size_t i = 0; i <= n; i++) {
+        struct curl_slist *l = curl_slist_append(set->lines, i < n ? lines[i] : "Expect:");
+        if (l == NULL) {
+            curl_slist_free_all(set->lines);
+            free(set);
+            goto nomem;
+        }
+        set->lines = l;
+    }
+    return set;
+nomem:
+    snprintf(err, errsz, "out of memory");
+    return NULL;
+}
+
+void rc_header_set_release(rc_header_set *set)
+{
+    if (set == NULL || --set->refs > 0)
+        return;
+    curl_slist_free_all(set->lines);
+    free(set);
 }
 
 /* ------------------------------------------------------------------ engine */
@@ -835,6 +904,8 @@ void rc_engine_free(rc_engine *e)
     if (e == NULL)
         return;
     curl_multi_cleanup(e->multi);
+    while (e->n_idle_easy > 0)
+        curl_easy_cleanup(e->idle_easy[--e->n_idle_easy]);
     free(e->heap);
     free(e);
 }

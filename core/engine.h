@@ -43,11 +43,22 @@ typedef struct rc_header {
     char *value;                /* trimmed */
 } rc_header;
 
+/* A refcounted, immutable list of header lines shared by many requests (a
+ * client's fixed headers): built once, linked under each request's own lines. */
+typedef struct rc_header_set rc_header_set;
+
+/* Builds a set from "Name: value" lines; NULL with err filled when a line is
+ * invalid (CR, LF, bad name) or on ENOMEM. */
+rc_header_set *rc_header_set_new(const char *const *lines, size_t n, char *err, size_t errsz);
+/* Drops the creator's reference; requests keep theirs until they end. */
+void rc_header_set_release(rc_header_set *set);
+
 typedef struct rc_request {
     const char *method;         /* "GET", "POST", "DELETE", ... */
     const char *url;            /* absolute http:// or https:// URL, already escaped */
     const char *const *headers; /* "Name: value" lines */
     size_t n_headers;
+    rc_header_set *shared_headers;  /* sent after headers, or NULL */
     const char *body;           /* may be NULL; copied */
     size_t body_len;
     double timeout_s;           /* per attempt, body included; 0 = none */

@@ -17,6 +17,10 @@ int rc_wire_parse_header(const char *line, size_t len, char **name, char **value
         len--;
     if (len == 0 || line[0] == ' ' || line[0] == '\t')
         return -1;
+    /* CR, LF and NUL are never part of a field (RFC 9110 5.5): a malformed line. */
+    for (size_t i = 0; i < len; i++)
+        if (line[i] == '\r' || line[i] == '\n' || line[i] == '\0')
+            return -1;
     const char *colon = memchr(line, ':', len);
     if (colon == NULL || colon == line)
         return -1;

@@ -8,7 +8,8 @@
 
 /* Splits one raw header line ("Name: value\r\n") into a lower-cased name and
  * a trimmed value, both newly allocated. Returns 0 on success, -1 when the
- * line is not a header (status line, blank line, obs-fold) or on ENOMEM. */
+ * line is not a header (status line, blank line, obs-fold, a CR, LF or NUL
+ * inside) or on ENOMEM. */
 int rc_wire_parse_header(const char *line, size_t len, char **name, char **value);
 
 /* Why a failed attempt may be retried; RC_RETRY_NO when it must not be. */

@@ -245,6 +245,12 @@ int rc_host_report_unjoined(lua_State *L)
     return count;
 }
 
+void rc_host_clear_unjoined(lua_State *L)
+{
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, UNJOINED_KEY);
+}
+
 /* ------------------------------------------------------------------ task object */
 
 static int task_tostring(lua_State *L)
@@ -380,7 +386,10 @@ static int open_protected(lua_State *L)
     }
     lua_pop(L, 1);
 
-    /* The globals, all fields of the module too. */
+    /* The globals, all fields of the module too (unless the host keeps its
+     * globals to itself: then require "runctl" loads the module on demand). */
+    if (h->opts.no_globals)
+        return 0;
     lua_getglobal(L, "require");
     lua_pushliteral(L, "runctl");
     lua_call(L, 1, 1);
@@ -405,6 +414,9 @@ static int poll_protected(lua_State *L)
 {
     rc_host *h = rc_host_get(L);
     int timeout_ms = (int)lua_tointeger(L, 1);
+    /* Resuming tasks from inside one would resume the running task itself. */
+    if (h->running != NULL)
+        return luaL_error(L, "runctl_poll must not be called from inside a task");
     rc_host_step(h, L, timeout_ms);
     lua_pushinteger(L, rc_host_pending(h));
     return 1;

@@ -22,6 +22,10 @@ typedef struct rc_host {
     int log_level;              /* -1 quiet, 0 default, 1 info, 2 debug */
     runctl_options opts;        /* as given to runctl_openlibs (strings copied below) */
     char *base_url, *organization, *project;
+    /* A sandbox's network policy (lua/sandbox.c), or NULL: consulted before
+     * every request is submitted; returns 1 to allow, or 0 with why written. */
+    int (*policy)(void *ud, const rc_request *req, char *why, size_t whysz);
+    void *policy_ud;
 } rc_host;
 
 enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
@@ -68,6 +72,9 @@ int rc_task_push_outcome(lua_State *L, int task_index);
 
 /* Writes the failed tasks nobody joined to stderr; returns their count. */
 int rc_host_report_unjoined(lua_State *L);
+
+/* Forgets the failed tasks nobody joined (a sandbox starting its next script). */
+void rc_host_clear_unjoined(lua_State *L);
 
 /* The engine log sink: one line to stderr, prefixed "runctl: ". */
 void rc_host_log_line(void *ud, const char *line);

@@ -163,6 +163,35 @@ static int push_dry_run_refusal(lua_State *L, const char *method, const char *ur
     return 2;
 }
 
+/* Starts req and waits for it: yields the calling task, or drives the loop
+ * when the caller cannot yield. Everything req points to must stay alive on
+ * L's stack until this returns (the engine copies what it keeps). */
+static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
+{
+    rc_req *r = lua_newuserdatauv(L, sizeof *r, 0);
+    memset(r, 0, sizeof *r);
+    r->host = h;
+    r->anchor = LUA_NOREF;
+    luaL_setmetatable(L, REQUEST_META);
+    int ri = lua_gettop(L);
+    char why[160];
+    r->transfer = rc_engine_submit(h->engine, req, request_done, r, why, sizeof why);
+    if (r->transfer == NULL)
+        return luaL_error(L, "%s", why);
+    lua_pushvalue(L, ri);
+    r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    rc_task *me = rc_host_current(h, L);
+    if (me != NULL) {
+        r->waiter = me;
+        me->state = TASK_WAITING;
+        return lua_yieldk(L, 0, (lua_KContext)ri, send_k);
+    }
+    while (!r->done)
+        rc_host_step(h, L, -1);
+    return send_k(L, LUA_OK, (lua_KContext)ri);
+}
+
 /* core.send(spec) -> raw | nil, failure. Yields the calling task until the
  * transfer (with its retries) is done; blocks when it cannot yield. */
 static int l_send(lua_State *L)
@@ -211,28 +240,137 @@ static int l_send(lua_State *L)
     req.headers = lines;
     /* the headers table stays at index 2 so the lines stay alive */
 
-    rc_req *r = lua_newuserdatauv(L, sizeof *r, 0);
-    memset(r, 0, sizeof *r);
-    r->host = h;
-    r->anchor = LUA_NOREF;
-    luaL_setmetatable(L, REQUEST_META);
-    int ri = lua_gettop(L);
-    char why[160];
-    r->transfer = rc_engine_submit(h->engine, &req, request_done, r, why, sizeof why);
-    if (r->transfer == NULL)
-        return luaL_error(L, "%s", why);
-    lua_pushvalue(L, ri);
-    r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-
-    rc_task *me = rc_host_current(h, L);
-    if (me != NULL) {
-        r->waiter = me;
-        me->state = TASK_WAITING;
-        return lua_yieldk(L, 0, (lua_KContext)ri, send_k);
+    if (h->policy != NULL) {            /* a sandbox: only its allowed hosts */
+        char refused[256];
+        if (!h->policy(h->policy_ud, &req, refused, sizeof refused))
+            return luaL_error(L, "%s", refused);
     }
-    while (!r->done)
-        rc_host_step(h, L, -1);
-    return send_k(L, LUA_OK, (lua_KContext)ri);
+
+    return submit_and_wait(L, h, &req);
+}
+
+/* ---- senders: a client's fixed settings and headers, prepared once ---- */
+
+#define SENDER_META "runctl.sender"
+
+typedef struct rc_sender {
+    rc_host *host;
+    rc_header_set *headers;
+    rc_limiter *limiter;        /* its userdata is user value 1: kept alive */
+    double timeout_s, connect_timeout_s, max_retry_delay_s;
+    size_t max_bytes;
+    int max_retries;
+    char *ca_file;
+} rc_sender;
+
+static int sender_gc(lua_State *L)
+{
+    rc_sender *s = luaL_checkudata(L, 1, SENDER_META);
+    if (s->headers != NULL && s->host->engine != NULL)
+        rc_header_set_release(s->headers);
+    s->headers = NULL;
+    free(s->ca_file);
+    s->ca_file = NULL;
+    return 0;
+}
+
+/* send(method, url, extra, body, opts) -> raw | nil, failure; extra is nil,
+ * one header line or an array of them, sent before the shared ones; opts may
+ * override timeout, connect_timeout, max_retries, max_retry_delay, max_bytes. */
+static int l_sender_send(lua_State *L)
+{
+    rc_sender *s = lua_touserdata(L, lua_upvalueindex(1));
+    rc_host *h = s->host;
+    lua_settop(L, 5);
+    rc_request req;
+    memset(&req, 0, sizeof req);
+    req.method = luaL_checkstring(L, 1);
+    req.url = luaL_checkstring(L, 2);
+    if (h->dry_run && strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0)
+        return push_dry_run_refusal(L, req.method, req.url);
+    const char *lines[MAX_HEADERS];
+    if (lua_type(L, 3) == LUA_TSTRING) {
+        lines[req.n_headers++] = lua_tostring(L, 3);
+    } else if (lua_type(L, 3) == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, 3);
+        if (n > MAX_HEADERS)
+            return luaL_error(L, "too many headers (at most %d)", MAX_HEADERS);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, 3, i) != LUA_TSTRING)
+                return luaL_error(L, "header line %d must be a string", (int)i);
+            lines[req.n_headers++] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    req.headers = lines;
+    req.shared_headers = s->headers;
+    size_t body_len = 0;
+    if (!lua_isnil(L, 4))
+        req.body = luaL_checklstring(L, 4, &body_len);
+    req.body_len = body_len;
+    req.timeout_s = s->timeout_s;
+    req.connect_timeout_s = s->connect_timeout_s;
+    req.max_bytes = s->max_bytes;
+    req.max_retries = s->max_retries;
+    req.max_retry_delay_s = s->max_retry_delay_s;
+    req.ca_file = s->ca_file;
+    req.limiter = s->limiter;
+    if (lua_istable(L, 5)) {
+        req.timeout_s = opt_number(L, 5, "timeout", req.timeout_s);
+        req.connect_timeout_s = opt_number(L, 5, "connect_timeout", req.connect_timeout_s);
+        req.max_bytes = (size_t)opt_number(L, 5, "max_bytes", (double)req.max_bytes);
+        req.max_retries = (int)opt_number(L, 5, "max_retries", req.max_retries);
+        req.max_retry_delay_s = opt_number(L, 5, "max_retry_delay", req.max_retry_delay_s);
+    }
+    return submit_and_wait(L, h, &req);
+}
+
+/* core.sender{ headers = {lines}, limiter, timeout, connect_timeout,
+ * max_retries, max_retry_delay, max_bytes, ca_file } -> send function */
+static int l_sender(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    rc_sender *s = lua_newuserdatauv(L, sizeof *s, 1);
+    memset(s, 0, sizeof *s);
+    s->host = h;
+    luaL_setmetatable(L, SENDER_META);
+    int si = lua_gettop(L);
+    s->timeout_s = opt_number(L, 1, "timeout", 0);
+    s->connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
+    s->max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
+    s->max_retries = (int)opt_number(L, 1, "max_retries", 0);
+    s->max_retry_delay_s = opt_number(L, 1, "max_retry_delay", 60);
+    const char *ca = opt_string(L, 1, "ca_file");
+    if (ca != NULL && (s->ca_file = strdup(ca)) == NULL)
+        return luaL_error(L, "out of memory");
+    if (lua_getfield(L, 1, "limiter") != LUA_TNIL) {
+        s->limiter = ((rc_limiter_box *)luaL_checkudata(L, -1, LIMITER_META))->limiter;
+        lua_setiuservalue(L, si, 1);
+    } else {
+        lua_pop(L, 1);
+    }
+    const char *lines[MAX_HEADERS];
+    size_t n = 0;
+    if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+        lua_Integer count = luaL_len(L, -1);
+        if (count > MAX_HEADERS)
+            return luaL_error(L, "too many headers (at most %d)", MAX_HEADERS);
+        for (lua_Integer i = 1; i <= count; i++) {
+            if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
+                return luaL_error(L, "header line %d must be a string", (int)i);
+            lines[n++] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    char why[160];
+    s->headers = rc_header_set_new(lines, n, why, sizeof why);
+    if (s->headers == NULL)
+        return luaL_error(L, "%s", why);
+    lua_pushvalue(L, si);
+    lua_pushcclosure(L, l_sender_send, 1);
+    return 1;
 }
 
 /* core.escape_id(value, what [, level]) -> the value percent-encoded as one path
@@ -305,11 +443,19 @@ static int limiter_gc(lua_State *L)
     return 0;
 }
 
+/* core.token() -> a unique token: 16 random hex digits drawn once per
+ * process, then a counter (no system call per request). */
 static int l_token(lua_State *L)
 {
-    char hex[33];
-    rc_random_hex(hex, 16);
-    lua_pushstring(L, hex);
+    static char prefix[17];
+    static unsigned long long counter;
+    if (prefix[0] == '\0')
+        rc_random_hex(prefix, 8);
+    lua_pushfstring(L, "%s%s", prefix, "");
+    char tail[24];
+    snprintf(tail, sizeof tail, "%010llx", ++counter);
+    lua_pushstring(L, tail);
+    lua_concat(L, 2);
     return 1;
 }
 
@@ -416,6 +562,7 @@ static const luaL_Reg core_funcs[] = {
     { "escape_query", l_escape_query },
     { "redact_url", l_redact_url },
     { "limiter", l_limiter },
+    { "sender", l_sender },
     { "token", l_token },
     { "random", l_random },
     { "now", l_now },
@@ -436,6 +583,11 @@ int luaopen_runctl_core(lua_State *L)
     lua_pop(L, 1);
     if (luaL_newmetatable(L, LIMITER_META)) {
         lua_pushcfunction(L, limiter_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, SENDER_META)) {
+        lua_pushcfunction(L, sender_gc);
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);

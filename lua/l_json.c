@@ -307,7 +307,15 @@ int luaopen_runctl_json(lua_State *L)
     lua_pop(L, 1);
 
     /* A private cjson instance: the user's own require "cjson" keeps its settings. */
+#ifdef RUNCTL_SYSTEM_CJSON
+    /* runctl.so inside a stock interpreter: the interpreter's own cjson module,
+     * so the module neither links nor duplicates lua-cjson. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    lua_call(L, 1, 1);
+#else
     luaL_requiref(L, "cjson", luaopen_cjson, 0);
+#endif
     lua_getfield(L, -1, "new");
     lua_call(L, 0, 1);
     lua_getfield(L, -1, "decode_invalid_numbers");

@@ -1,5 +1,20 @@
 /* lua/runctl.h — the public embedding API: open runctl's bindings into a host's
- * own lua_State and drive its engine from the host's loop without blocking. */
+ * own lua_State and drive its engine from the host's loop without blocking,
+ * and run untrusted scripts in a sandbox with limits.
+ *
+ * Contract for every function here:
+ * - A lua_State is used by one thread at a time (Lua's own rule); runctl adds
+ *   nothing shared between states except libcurl's global init, done by the
+ *   first runctl_openlibs/runctl_sandbox_new of the process: make that first
+ *   call before other threads open states of their own.
+ * - runctl owns what it creates inside the state (the engine, transfers,
+ *   timers, tasks); the host owns the state and ends all of it with
+ *   lua_close(L) (runctl_sandbox_close for sandboxes). Teardown is clean at
+ *   any moment: transfers still in flight are cancelled without their
+ *   callbacks running, timers are disarmed, unfinished tasks are dropped
+ *   without being resumed again (so their pending to-be-closed variables are
+ *   not closed), and all memory is freed. Nothing runs after lua_close.
+ * - Strings passed in are copied; nothing the host passes must outlive the call. */
 #ifndef RUNCTL_H
 #define RUNCTL_H
 
@@ -18,6 +33,7 @@ typedef struct runctl_options {
     int dry_run;                /* 1: refuse every non-GET request */
     int azure;                  /* 1: clients default to Azure OpenAI (AZURE_OPENAI_* settings) */
     int log_level;              /* RUNCTL_LOG_UNSET: OPENAI_LOG; else -1 quiet .. 2 debug */
+    int no_globals;             /* 1: set no globals; scripts use require "runctl" */
 } runctl_options;
 
 #define RUNCTL_LOG_UNSET (-100)
@@ -28,17 +44,104 @@ void runctl_options_init(runctl_options *o);
 /* Creates the engine for L (one per state), registers the modules in
  * package.preload ("runctl", "runctl.core", ...) and sets the globals
  * runctl, openai, runs, responses, batches, fine_tuning, vector_stores,
- * uploads, http, json, task, log. opts may be NULL. Call once per
- * state, from the main thread, before any script runs. Returns 0, or -1 with
- * an error message on the stack. The engine lives until lua_close(L). */
+ * uploads, http, json, task, log (replacing any of the host's own globals of
+ * those names) unless opts->no_globals is set. opts may be NULL: the defaults
+ * and the environment; it is copied, strings included.
+ * L must have the standard libraries open (luaL_openlibs: runctl's Lua half
+ * uses require, string, table, os, io). Call once per state, from host code
+ * (not from inside a script), before the scripts that use runctl run.
+ * Returns 0, or -1 with an error message pushed on the stack (runctl is
+ * already open in L, or the HTTP engine could not start). */
 int runctl_openlibs(lua_State *L, const runctl_options *opts);
 
-/* Runs every ready task, then waits at most timeout_ms (0: not at all,
- * negative: until something happens) for transfers and timers, completing
- * them and running the tasks they wake. Must be called from the thread that
- * owns L, never from inside a task. Returns how many transfers, timers and
- * tasks are still pending (0: nothing left to do). Task errors are not
- * raised here; task.join reports them. */
+/* Runs every ready task (task.spawn from host code only queues a task: this
+ * is where it starts), then waits at most timeout_ms (0: not at all, the
+ * frame-loop setting; negative: until something happens) for transfers and
+ * timers, completing them and running the tasks they wake. Call it from host
+ * code, never from inside a task or a function a task called (that returns
+ * -1). Returns how many transfers, timers and ready tasks are still pending
+ * (0: nothing left to do), or -1 when runctl is not open in L (the reason
+ * goes to stderr). The stack is left as it was. Task errors are not raised
+ * here; task.join reports them. A binding called from host code outside any
+ * task (luaL_dostring("runs.cancel(...)")) does not need this: it drives the
+ * loop itself until its own transfer is done, i.e. it blocks. */
 int runctl_poll(lua_State *L, int timeout_ms);
+
+/* ---- sandbox: a state for scripts the host does not trust (lua/sandbox.c) ----
+ *
+ * A sandbox is a lua_State of its own, made by runctl_sandbox_new, in which
+ * scripts see only an allow-list of globals: the runctl API (runctl, openai,
+ * runs, http, json, task, log and the other resource globals), the base
+ * functions assert error ipairs next pairs pcall xpcall print select type
+ * tostring tonumber rawequal rawget rawlen rawset getmetatable setmetatable
+ * _VERSION, load (text chunks only), collectgarbage ("count", "step",
+ * "collect", "isrunning"), and copies of coroutine, string (no dump), table,
+ * math, utf8 and os.clock/date/difftime/time. Never io, dofile, loadfile,
+ * require, package, debug, os.execute/getenv/exit/remove/rename, string.dump
+ * or binary chunks. getmetatable hides the metatables of strings and
+ * userdata, and no metatable with __gc can be set (a Lua finalizer would run
+ * with the limits' hook switched off).
+ *
+ * Limits hold per run (runctl_sandbox_start to the end of its last task,
+ * tasks spawned by the script included), and stop the script with a clear
+ * error ("sandbox: instruction limit exceeded ..."), which pcall cannot
+ * swallow: once a limit trips, every further instruction of the run raises.
+ * The memory limit is checked by the state's allocator: an allocation over
+ * it fails as "not enough memory" (reported as "sandbox: memory limit
+ * exceeded ..."). Requests may only go to the allowed hosts (checked with
+ * libcurl's own URL parser, so what is checked is what curl connects to).
+ * Known gaps: C functions are not interrupted (a huge pattern match over a
+ * big string runs to its end; memory bounds the string); the time limit is
+ * checked while Lua code runs and by runctl_sandbox_status, so a script
+ * blocked in a long request or sleep is reported late by runctl_poll alone.
+ * Scripts run one after another in one sandbox share the library copies:
+ * give each untrusted author a sandbox of their own. */
+
+typedef struct runctl_sandbox_limits {
+    size_t max_memory;              /* bytes the scripts may hold on top of what the
+                                     * fresh sandbox uses; 0: no limit */
+    unsigned long max_instructions; /* Lua VM instructions per run (checked every
+                                     * 1000); 0: no limit */
+    double max_seconds;             /* wall-clock seconds per run; 0: no limit */
+    const char *const *allow_hosts; /* NULL-terminated: "api.openai.com",
+                                     * "127.0.0.1:8080", "[::1]", "*.example.com"
+                                     * (subdomains only); NULL or empty: no requests */
+} runctl_sandbox_limits;
+
+/* Fills l with "no limits, no hosts". */
+void runctl_sandbox_limits_init(runctl_sandbox_limits *l);
+
+/* Creates a sandbox: a new state with the standard libraries, runctl opened
+ * into it with opts (may be NULL; no_globals is ignored) and the limits
+ * (copied; may be NULL). Returns NULL on failure with the reason in
+ * err[errsz]. Close it with runctl_sandbox_close, never plain lua_close. */
+lua_State *runctl_sandbox_new(const runctl_sandbox_limits *limits,
+                              const runctl_options *opts, char *err, size_t errsz);
+
+/* Pushes the table whose fields every run's globals start from, so the host
+ * can add its own functions (or remove some) before running scripts. */
+void runctl_sandbox_env(lua_State *L);
+
+/* Compiles code (text only) as a script with fresh globals and starts it as
+ * a task; the host drives it with runctl_poll and asks runctl_sandbox_status
+ * how it ended. Resets the limits' counters. Returns 0, or -1 with the
+ * message pushed (a syntax error, or the previous run has work pending). */
+int runctl_sandbox_start(lua_State *L, const char *code, size_t len, const char *chunkname);
+
+/* 1 while the current run has work left; 0 when it finished without error
+ * (or nothing was started); -1 when it failed, with the message pushed (the
+ * limit that tripped, or the script's error). Also trips the time limit of a
+ * run that waits past it. After -1, pending work may remain (say, a sleep of
+ * an hour): runctl_poll drains it (the limit kills each task as it resumes),
+ * or close the sandbox. */
+int runctl_sandbox_status(lua_State *L);
+
+/* runctl_sandbox_start, then runctl_poll until the run ends (or its time
+ * limit passes); returns like runctl_sandbox_status (never 1). */
+int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *chunkname);
+
+/* Closes the state (as lua_close: in-flight work is cancelled) and frees
+ * the sandbox. L must come from runctl_sandbox_new. */
+void runctl_sandbox_close(lua_State *L);
 
 #endif

@@ -1,104 +1,335 @@
--- scripts/cancel-older-than.lua — cancel every active run older than an age
--- across the given threads; one line per run acted on, then a summary.
-local USAGE = [[
-usage: runctl cancel-older-than --older-than AGE [--dry-run] [--concurrency N] THREAD_ID...
+-- scripts/cancel-older-than.lua — cancel every active run (or batch, fine-tuning job) older than an age
+-- Lists each thread's runs (or every batch or fine-tuning job: --kind), picks
+-- the active ones older than --older-than that match the filters, cancels
+-- them (bounded, rate-limited), optionally waits until they stop, and
+-- accounts for every one in a JSON-lines report: one line per object
+-- considered, whatever happens (faults, Ctrl-C).
+local ops = require "runctl.ops"
 
-  --older-than AGE   cancel runs created more than AGE ago: 90s, 15m, 2h, 1d
-  --dry-run          list what would be cancelled; send no cancel
-  --concurrency N    cancels in flight at once (default 16)
+local NAME = "cancel-older-than"
+local USAGE = [[
+usage: runctl cancel-older-than --older-than AGE [OPTIONS] [THREAD_ID... | -]
+       runctl cancel-older-than --kind batches|fine-tuning --older-than AGE [OPTIONS]
+
+Cancels every queued, in_progress or requires_action run older than AGE on the
+given threads. Thread IDs come from the arguments, --threads-file, or stdin
+(one per line, '#' starts a comment; stdin is read for "-" or when no ID is
+given and stdin is a pipe). With --kind batches (or fine-tuning), cancels
+every validating/in_progress/finalizing batch (validating_files/queued/running
+fine-tuning job) older than AGE: those are listed without thread IDs.
+
+Selecting runs:
+  --kind runs|batches|fine-tuning
+                          what to cancel (default runs)
+  --older-than AGE        runs created more than AGE ago: 90s, 15m, 2h, 1d, 1h30m
+  --age-from created|started
+                          measure the age from created_at (default) or started_at
+                          (in_progress_at for batches; a run that never started
+                          is then never old enough)
+  --status LIST           which active statuses to cancel, comma-separated
+                          (default queued,in_progress,requires_action)
+  --assistant ID          only runs of this assistant (repeatable: any of them)
+  --model NAME            only runs (fine-tuning jobs) on this model (repeatable)
+  --metadata KEY=VALUE    only runs whose metadata has KEY=VALUE (repeatable: all)
+  --threads-file FILE     read thread IDs from FILE ("-" for stdin)
+
+Acting:
+  --dry-run               report what would be cancelled; no cancel is sent (the
+                          client refuses every non-GET request)
+  --yes                   do not ask before cancelling more than --confirm-above runs
+  --confirm-above N       ask (on a terminal) above N runs; refuse without --yes
+                          when stdin is not a terminal (default 20)
+  --wait [SECONDS]        then wait until every cancelled run leaves cancelling,
+                          at most SECONDS in all (default 60)
+  --concurrency N         requests in flight at once (default 16)
+  --rate R                at most R requests per second
+
+Output:
+  --report FILE           write the JSON lines to FILE instead of stdout
+  -h, --help              this text
+
+One JSON line per run considered: thread_id, run_id, status_before,
+status_after, age (seconds), action, request_id, error. action is one of
+  cancelled     the cancel was accepted (status_after: cancelling, or the
+                final status with --wait)
+  would_cancel  --dry-run: it would have been cancelled
+  already_done  it was already cancelled or cancelling, or finished before the
+                cancel reached it ("Cannot cancel run with status ...")
+  expired       its expires_at has passed (or its status is expired): not sent
+  skipped       not attempted: Ctrl-C, or the confirmation was refused
+  failed        the request failed; error says why
+A thread that cannot be listed gets one line with run_id null (failed, or
+skipped after Ctrl-C). With --kind batches or fine-tuning the lines are the
+same, with thread_id null, the batch or job ID as run_id, and an "object"
+field ("batch", "fine_tuning.job"). A human summary goes to stderr, with a progress bar
+when stderr is a terminal. Running it twice is safe: the second pass reports
+the runs the first one cancelled as already_done.
+
+Ctrl-C stops starting new requests, lets those in flight finish, writes the
+rest of the report and the summary, and exits 130 (press it twice to stop
+at once). Exit status: 0 all done, 1 something failed (or still cancelling
+after --wait), 2 usage error or confirmation refused, 130 interrupted.
 ]]
 
-local function usage_error(msg)
-  io.stderr:write("cancel-older-than: ", msg, "\n", USAGE)
-  os.exit(2)
+local KIND_NAMES = { runs = "runs", batches = "batches", ["fine-tuning"] = "fine-tuning",
+                     fine_tuning = "fine-tuning", ["fine-tuning-jobs"] = "fine-tuning" }
+
+local SPEC = {
+  name = NAME, usage = USAGE,
+  options = {
+    ["--kind"] = { kind = "list", choices = KIND_NAMES },
+    ["--older-than"] = { kind = "duration", required = true },
+    ["--age-from"] = { kind = "list", choices = { created = true, started = true,
+                                                   created_at = true, started_at = true } },
+    ["--status"] = { kind = "list" },          -- checked against --kind in check_kind
+    ["--assistant"] = { kind = "string", many = true },
+    ["--model"] = { kind = "string", many = true },
+    ["--metadata"] = { kind = "keyvalue", many = true },
+    ["--threads-file"] = { kind = "string" },
+    ["--dry-run"] = { kind = "flag" },
+    ["--yes"] = { kind = "flag" },
+    ["--confirm-above"] = { kind = "count0" },
+    ["--wait"] = { kind = "seconds", optional = 60 },
+    ["--concurrency"] = { kind = "count" },
+    ["--rate"] = { kind = "rate" },
+    ["--report"] = { kind = "string" },
+  },
+}
+
+local function set_of(list)
+  if not list then return nil end
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
 end
 
-local UNITS = { s = 1, m = 60, h = 3600, d = 86400 }
-local function parse_age(s)
-  local n, unit = tostring(s):match("^(%d+%.?%d*)([smhd]?)$")
-  if not n then return nil end
-  return tonumber(n) * UNITS[unit ~= "" and unit or "s"]
-end
-
-local function fmt_age(secs)
-  secs = math.floor(secs)
-  if secs >= 86400 then return ("%dd%02dh"):format(secs // 86400, secs % 86400 // 3600) end
-  if secs >= 3600 then return ("%dh%02dm"):format(secs // 3600, secs % 3600 // 60) end
-  if secs >= 60 then return ("%dm%02ds"):format(secs // 60, secs % 60) end
-  return secs .. "s"
-end
-
-local args = { ... }
-local older_than, concurrency, threads = nil, 16, {}
-local i = 1
-while i <= #args do
-  local a = args[i]
-  if a == "--older-than" then
-    i = i + 1
-    older_than = parse_age(args[i] or "")
-    if not older_than then usage_error("--older-than needs an age such as 90s, 15m, 2h or 1d") end
-  elseif a == "--dry-run" then
-    runctl.dry_run = true           -- enforced by the client: no POST leaves
-  elseif a == "--concurrency" then
-    i = i + 1
-    concurrency = math.tointeger(tonumber(args[i] or ""))
-    if not concurrency or concurrency < 1 then usage_error("--concurrency needs a positive integer") end
-  elseif a == "-h" or a == "--help" then
-    io.stdout:write(USAGE)
-    os.exit(0)
-  elseif a:sub(1, 2) == "--" then
-    usage_error("unknown option " .. a)
-  else
-    threads[#threads + 1] = a
-  end
-  i = i + 1
-end
-if not older_than then usage_error("--older-than is required") end
-if #threads == 0 then usage_error("give at least one thread ID") end
-
-local ACTIVE = { queued = true, in_progress = true, requires_action = true }
-local now = os.time()
-local targets, listed, failed_threads = {}, 0, 0
-
-for _, thread_id in ipairs(threads) do
-  local ok, err = pcall(function()
-    for run in runs.each(thread_id, { limit = 100 }) do
-      listed = listed + 1
-      if ACTIVE[run.status] and now - run.created_at > older_than then
-        targets[#targets + 1] = run
-      end
+-- Checks the options that depend on --kind; returns the kind's table.
+local function check_kind(o, positional)
+  if o.kind and #o.kind > 1 then ops.usage_error("--kind takes one value") end
+  if o.age_from and #o.age_from > 1 then ops.usage_error("--age-from takes one value") end
+  local kname = KIND_NAMES[o.kind and o.kind[1] or "runs"]
+  local kind = ops.KINDS[kname]
+  for _, st in ipairs(o.status or {}) do
+    if not kind.active[st] then
+      local names = {}
+      for n in pairs(kind.active) do names[#names + 1] = n end
+      table.sort(names)
+      ops.usage_error(("--status: '%s' is not an active status of %s: use %s")
+                      :format(st, kind.many, table.concat(names, ", ")))
     end
-  end)
-  if not ok then
-    failed_threads = failed_threads + 1
-    io.stdout:write(("failed        %s: cannot list runs: %s\n"):format(thread_id, tostring(err)))
   end
+  if not kind.per_thread then
+    if #positional > 0 or o.threads_file then
+      ops.usage_error(("--kind %s lists every %s: give no thread IDs"):format(kname, kind.one))
+    end
+    if o.assistant then ops.usage_error("--assistant applies to runs only") end
+    if o.model and kname == "batches" then ops.usage_error("--model does not apply to batches") end
+  end
+  if o.age_from and o.age_from[1]:match("^started") and not kind.started then
+    ops.usage_error(("--age-from started: %s have no start time"):format(kind.many))
+  end
+  if kind.resource(runctl.openai) == nil then
+    ops.usage_error(("--kind %s: this runctl has no binding for %s"):format(kname, kind.many))
+  end
+  return kind, kname
 end
 
-local counts = { cancelled = 0, would_cancel = 0, already_done = 0, failed = 0 }
-local results, errs = task.map(targets, function(run)
-  return runs.cancel(run.thread_id, run.id)
-end, { concurrency = concurrency })
-
-for k, run in ipairs(targets) do
-  local age = fmt_age(now - run.created_at)
-  local err = errs[k]
-  local action, detail
-  if results[k] then
-    action, detail = "cancelled", results[k].status
-  elseif runctl.is_error(err) and err.kind == "dry_run" then
-    action, detail = "would_cancel", run.status
-  elseif runctl.is_error(err) and err.status == 400 and tostring(err.message):find("^Cannot cancel run with status") then
-    action, detail = "already_done", err.message:match("status '([^']+)'") or "?"
+local function main(args)
+  local o, positional = ops.parse(SPEC, args)
+  local kind, kname = check_kind(o, positional)
+  local from_started = o.age_from and o.age_from[1]:match("^started") ~= nil
+  -- For runs the groups are threads; other kinds are listed as one group.
+  local groups
+  if kind.per_thread then
+    groups = ops.collect_ids(positional, o.threads_file, "thread ID")
+    if #groups == 0 then
+      ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
+    end
   else
-    action, detail = "failed", tostring(err)
+    groups = { false }
   end
-  counts[action] = counts[action] + 1
-  io.stdout:write(("%-13s %s/%s  age %s  %s -> %s\n"):format(action, run.thread_id, run.id, age, run.status, detail))
+  local concurrency = o.concurrency or 16
+  local confirm_above = o.confirm_above or 20
+  local wanted = set_of(o.status) or kind.active
+  local assistants, models = set_of(o.assistant), set_of(o.model)
+  local metadata = o.metadata or {}
+
+  -- The client refuses every non-GET request from here on: the dry run is
+  -- enforced below the script, not by its own care.
+  if o.dry_run then runctl.dry_run = true end
+  local report, rerr = ops.report(o.report)
+  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
+  local client = ops.client(o)
+  local api = kind.resource(client)
+  local object = not kind.per_thread and kind.object or nil
+  local now, t0 = ops.now(), ops.clock()
+  local ledger = ops.ledger(report)
+  local targets, waitable = {}, {}
+  local listed = 0
+
+  local function matches(item)
+    if assistants and not assistants[item.assistant_id] then return false end
+    if models and not models[item.model] then return false end
+    for _, kv in ipairs(metadata) do
+      if type(item.metadata) ~= "table" or item.metadata[kv.key] ~= kv.value then return false end
+    end
+    return true
+  end
+
+  -- Decides what a listed object is: not considered, settled at once
+  -- (nothing to send), or a target for a cancel.
+  local function consider(thread_id, item)
+    listed = listed + 1
+    if type(item) ~= "table" or type(item.id) ~= "string" then return end
+    local st = item.status
+    local done, expired = kind.done[st], kind.expired[st]
+    if not (wanted[st] or done or expired) then return end
+    local since = item.created_at
+    if from_started then since = item[kind.started] end
+    if math.type(since) == nil then return end          -- never started, or no time
+    local age = now - since
+    if age <= o.older_than or not matches(item) then return end
+    local e, new = ledger:add { thread_id = thread_id or nil, run_id = item.id, object = object,
+                                status_before = st, age = math.floor(age) }
+    if not new then return end
+    if done then
+      e.action, e.status_after = "already_done", st
+      if kind.pending[st] and o.wait and not o.dry_run then
+        waitable[#waitable + 1] = e
+      else
+        ledger:settle(e)
+      end
+    elseif expired or (math.type(item.expires_at) and item.expires_at <= now) then
+      ledger:settle(e, { action = "expired", status_after = st })
+    else
+      targets[#targets + 1] = e
+    end
+  end
+
+  local function cancel(e)
+    if kind.per_thread then return api.cancel(e.thread_id, e.run_id) end
+    return api.cancel(e.run_id)
+  end
+  local function retrieve(e)
+    if kind.per_thread then return api.retrieve(e.thread_id, e.run_id) end
+    return api.retrieve(e.run_id)
+  end
+
+  -- 1. List every thread (concurrently), or every object of the kind; a
+  --    thread that cannot be listed gets its own line, and what was listed
+  --    before the failure still counts.
+  local lbar = ops.progress("listing", #groups)
+  local listed_groups = 0
+  local group_entries = {}
+  for _, g in ipairs(groups) do
+    group_entries[g] = ledger:add { thread_id = g or nil, object = object }
+  end
+  local interrupted = ops.each_concurrently(groups, concurrency, function(g)
+    local ok, err = pcall(function()
+      local iter = g and api.each(g, { limit = 100 }) or api.each({ limit = 100 })
+      for item in iter do
+        consider(g, item)
+        if runctl.interrupted() then error("interrupted while listing", 0) end
+      end
+    end)
+    local ge = group_entries[g]
+    if ok then
+      ledger:forget(ge)
+    elseif runctl.interrupted() then
+      ledger:settle(ge, { action = "skipped", error = "interrupted while listing" })
+    else
+      ledger:settle(ge, { action = "failed", error = ("cannot list %s: %s"):format(kind.many, tostring(err)),
+                          request_id = runctl.is_error(err) and err.request_id or nil })
+    end
+    listed_groups = listed_groups + 1
+    lbar:update(listed_groups, #targets .. " to cancel")
+  end)
+  lbar:finish()
+
+  -- 2. Ask before a large job (never in a dry run).
+  local refused
+  if not interrupted and not o.dry_run and not o.yes and #targets > confirm_above then
+    local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
+    local ok, why = ops.confirm(("%s: cancel %d %s%s?"):format(NAME, #targets, kind.many, where))
+    if not ok then
+      refused = why
+      io.stderr:write(("%s: not cancelling %d %s (more than --confirm-above %d): %s; "
+                       .. "pass --yes to go ahead\n"):format(NAME, #targets, kind.many, confirm_above, why))
+    end
+  end
+
+  -- 3. Cancel, at most --concurrency at once; Ctrl-C stops starting new ones.
+  if not interrupted and not refused then
+    ledger.progress = ops.progress(o.dry_run and "checking" or "cancelling", #targets)
+    interrupted = ops.each_concurrently(targets, concurrency, function(e)
+      local obj, err, resp = cancel(e)
+      local f = ops.classify_cancel(obj, err, resp, e.status_before)
+      if o.wait and kind.pending[f.status_after] then
+        for k, v in pairs(f) do e[k] = v end
+        waitable[#waitable + 1] = e
+      else
+        ledger:settle(e, f)
+      end
+    end, function(e, err)
+      if ledger:is_pending(e) then ledger:settle(e, { action = "failed", error = tostring(err) }) end
+    end)
+    ledger.progress:finish()
+    ledger.progress = nil
+  end
+
+  -- 4. --wait: poll until every cancelled run leaves cancelling, or the deadline.
+  local still = 0
+  if o.wait and not interrupted then
+    local cut
+    still, cut = ops.wait_and_settle(ledger, waitable, {
+      name = NAME, timeout = o.wait, concurrency = concurrency,
+      retrieve = retrieve, pending = kind.pending, one = kind.one, many = kind.many,
+    })
+    interrupted = interrupted or cut
+  end
+
+  -- 5. Whatever is left gets its line too.
+  if refused then
+    ledger:settle_rest("not confirmed: " .. refused)
+  elseif interrupted then
+    ledger:settle_rest("interrupted")
+  else
+    ledger:settle_rest("not attempted")
+  end
+  local write_ok, write_err = report:close()
+
+  -- The summary.
+  local code = ledger:exit_code(interrupted, still > 0 or not write_ok)
+  if refused then code = ops.EXIT_USAGE end
+  ops.say(code ~= 0, "%s: %d %s considered (older than %s, of %d listed%s): %s  [%.1fs]",
+          NAME, ledger.total, ledger.total == 1 and kind.one or kind.many, ops.fmt_age(o.older_than), listed,
+          kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or "",
+          ledger:counts_text(), ops.clock() - t0)
+  if o.dry_run then
+    ops.say(false, "%s: dry run: no cancel was sent", NAME)
+  end
+  for i, e in ipairs(ledger.failures) do
+    if i > 10 then
+      ops.say(true, "  ... and %d more failures (see the report)", #ledger.failures - 10)
+      break
+    end
+    local what = kind.per_thread and (e.thread_id .. (e.run_id and ("/" .. e.run_id) or ""))
+                 or e.run_id or kind.many
+    ops.say(true, "  failed: %s: %s", what, e.error)
+  end
+  if still > 0 then
+    ops.say(true, "%s: %d %s still cancelling when --wait %gs ran out", NAME, still,
+            still == 1 and kind.one or kind.many, o.wait)
+  end
+  if interrupted then
+    ops.say(true, "%s: interrupted: %d %s and %s skipped; the report has a line for each", NAME,
+            ledger.counts.skipped, ledger.counts.skipped == 1 and kind.one or kind.many,
+            ops.plural(ledger.group_counts.skipped, "thread"))
+  end
+  if not write_ok then
+    ops.say(true, "%s: cannot write the report: %s", NAME, write_err)
+  end
+  return code
 end
 
-io.stdout:write(("\n%d threads, %d runs listed, %d older than %s and active: %d cancelled, %d would cancel, "
-                 .. "%d already done, %d failed%s\n"):format(#threads, listed, #targets, fmt_age(older_than),
-                 counts.cancelled, counts.would_cancel, counts.already_done, counts.failed,
-                 failed_threads > 0 and (", %d threads could not be listed"):format(failed_threads) or ""))
-os.exit((counts.failed > 0 or failed_threads > 0) and 1 or 0)
+ops.main(NAME, main, { ... })

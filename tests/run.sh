@@ -46,5 +46,7 @@ for t in tests/lua/test_*.lua; do
     [ -n "$ONLY" ] && case "$t" in *"$ONLY"*) ;; *) continue ;; esac
     run_one "$(basename "$t" .lua)" $RUNCTL_WRAP "$RUNCTL" "$t"
 done
+[ -z "$ONLY" ] && run_one secrets sh tests/secrets.sh
+[ -z "$ONLY$NO_FUZZ" ] && run_one fuzz make --no-print-directory -s fuzz FUZZ_TIME=3
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

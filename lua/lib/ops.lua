@@ -24,6 +24,39 @@ M.FIELDS = { "thread_id", "run_id", "status_before", "status_after", "age", "act
 M.ACTIVE = { queued = true, in_progress = true, requires_action = true }
 M.PENDING = { queued = true, in_progress = true, requires_action = true, cancelling = true }
 
+local function set(...)
+  local t = {}
+  for _, v in ipairs { ... } do t[v] = true end
+  return t
+end
+
+-- What the scripts need to know about each kind of cancellable object:
+-- `active` can be cancelled, `done` was cancelled already (already_done),
+-- `expired` ran out of time, `pending` is what --wait waits out; `started`
+-- names the time --age-from started measures from; `per_thread` objects are
+-- listed per thread. resource(client) is the bound binding table.
+M.KINDS = {
+  runs = {
+    object = "thread.run", one = "run", many = "runs", per_thread = true,
+    active = M.ACTIVE, done = set("cancelling", "cancelled"), expired = set("expired"),
+    pending = M.PENDING, started = "started_at",
+    resource = function(c) return c.runs end,
+  },
+  batches = {
+    object = "batch", one = "batch", many = "batches",
+    active = set("validating", "in_progress", "finalizing"), done = set("cancelling", "cancelled"),
+    expired = set("expired"), pending = set("validating", "in_progress", "finalizing", "cancelling"),
+    started = "in_progress_at",
+    resource = function(c) return c.batches end,
+  },
+  ["fine-tuning"] = {
+    object = "fine_tuning.job", one = "fine-tuning job", many = "fine-tuning jobs",
+    active = set("validating_files", "queued", "running"), done = set("cancelled"), expired = {},
+    pending = set("validating_files", "queued", "running"),
+    resource = function(c) return c.fine_tuning and c.fine_tuning.jobs end,
+  },
+}
+
 ---------------------------------------------------------------------- durations
 
 local UNITS = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
@@ -46,6 +79,9 @@ function M.parse_duration(s)
   end
   return total
 end
+
+-- plural(1, "run") -> "1 run"; plural(3, "run") -> "3 runs".
+function M.plural(n, word) return n .. " " .. word .. (n == 1 and "" or "s") end
 
 -- 7384 -> "2h03m"; the two largest units, so a column of ages stays short.
 function M.fmt_age(secs)
@@ -275,6 +311,9 @@ function M.render_progress(label, done, total, note, width)
                                        note and note ~= "" and ("  " .. note) or "")
 end
 
+-- Moves the bar one step (see update).
+function Progress:step(note) return self:update(self.done + 1, note) end
+
 function Progress:update(done, note, force)
   self.done = done
   if not self.enabled then return end
@@ -358,82 +397,44 @@ end
 -- starts and settled exactly once, which writes its report line. settle_rest
 -- settles what is still pending (Ctrl-C, a refused confirmation), so the
 -- report always has one line per run considered, whatever happened.
+-- An entry without run_id stands for a whole thread (one that could not be
+-- listed): it gets a line too but is counted apart from the runs.
 local Ledger = {}
 Ledger.__index = Ledger
 
-function M.ledger(report, progress)
-  local counts = {}
-  for _, a in ipairs(M.ACTIONS) do counts[a] = 0 end
-  return setmetatable({ report = report, progress = progress, counts = counts,
-                        pending = {}, npending = 0, total = 0, settled = 0,
-                        failures = {}, keys = {} }, Ledger)
+function M.ledger(report)
+  local counts, group_counts = {}, {}
+  for _, a in ipairs(M.ACTIONS) do counts[a] = 0; group_counts[a] = 0 end
+  return setmetatable({ report = report, counts = counts, group_counts = group_counts,
+                        pending = {}, total = 0, settled = 0, failures = {}, keys = {},
+                        seq = 0 }, Ledger)
 end
 
 local function key_of(e) return tostring(e.thread_id) .. "\0" .. tostring(e.run_id) end
 
--- Adds a run to account for: e = {thread_id, run_id, status_before, age, ...}.
--- The same run twice is added once; returns the entry (the first one).
+-- Adds an entry to account for: e = {thread_id, run_id, status_before, age,
+-- ...}. A run already added is not added again: returns the entry and
+-- whether it is new.
 function Ledger:add(e)
   local k = key_of(e)
   local old = self.keys[k]
   if old then return old, false end
   self.keys[k] = e
   self.pending[e] = true
-  self.npending = self.npending + 1
-  self.total = self.total + 1
+  self.seq = self.seq + 1
+  e.seq = self.seq
+  if e.run_id ~= nil then self.total = self.total + 1 end
   return e, true
 end
 
--- A note for the progress bar: the counts so far.
-function Ledger:note()
-  local parts = {}
-  for _, a in ipairs(M.ACTIONS) do
-    if self.counts[a] > 0 then parts[#parts + 1] = self.counts[a] .. " " .. a:gsub("_", " ") end
-  end
-  return table.concat(parts, ", ")
-end
+function Ledger:is_pending(e) return self.pending[e] == true end
 
--- Settles e with fields {action, status_after, request_id, error} (merged
--- into e) and writes its line. Settling twice is a bug and raises.
-function Ledger:settle(e, fields)
-  if not self.pending[e] then
-    error("ops: " .. tostring(e.thread_id) .. "/" .. tostring(e.run_id) .. " settled twice", 2)
+-- Drops a pending entry without a line: a thread entry once it was listed.
+function Ledger:forget(e)
+  if self.pending[e] then
+    self.pending[e] = nil
+    if e.run_id ~= nil then self.total = self.total - 1 end
   end
-  for k, v in pairs(fields or {}) do e[k] = v end
-  if not ACTION_SET[e.action] then
-    error("ops: unknown action " .. quote(e.action), 2)
-  end
-  self.pending[e] = nil
-  self.npending = self.npending - 1
-  self.settled = self.settled + 1
-  self.counts[e.action] = self.counts[e.action] + 1
-  if e.action == "failed" then self.failures[#self.failures + 1] = e end
-  self.report:write(e)
-  if self.progress then self.progress:update(self.settled, self:note()) end
-end
-
--- Settles every pending entry: one whose action is already decided (a
--- cancel sent, its wait cut short) keeps it and gets why as its error if it
--- has none; the others become `action` (default skipped) with error why.
-function Ledger:settle_rest(why, action)
-  local rest = {}
-  for e in pairs(self.pending) do rest[#rest + 1] = e end
-  table.sort(rest, function(a, b) return (a.seq or 0) < (b.seq or 0) end)
-  for _, e in ipairs(rest) do
-    if e.action then
-      self:settle(e, { error = e.error or why })
-    else
-      self:settle(e, { action = action or "skipped", error = why })
-    end
-  end
-  return #rest
-end
-
--- The exit code the counts call for: 130 interrupted, 1 any failure.
-function Ledger:exit_code(interrupted, extra_failure)
-  if interrupted then return M.EXIT_INTERRUPTED end
-  if self.counts.failed > 0 or extra_failure then return M.EXIT_FAILED end
-  return M.EXIT_OK
 end
 
 -- "7 cancelled, 2 already done, 1 failed" (or "nothing to do").
@@ -445,11 +446,75 @@ function Ledger:counts_text()
   return #parts > 0 and table.concat(parts, ", ") or "nothing to do"
 end
 
+-- Settles e with fields {action, status_after, request_id, error} (merged
+-- into e) and writes its line. Settling twice is a bug and raises.
+function Ledger:settle(e, fields)
+  if not self.pending[e] then
+    error("ops: " .. tostring(e.thread_id) .. "/" .. tostring(e.run_id) .. " settled twice", 2)
+  end
+  local action = fields and fields.action or e.action
+  if not ACTION_SET[action] then
+    error("ops: unknown action " .. quote(action), 2)
+  end
+  for k, v in pairs(fields or {}) do e[k] = v end
+  self.pending[e] = nil
+  local counts = e.run_id ~= nil and self.counts or self.group_counts
+  counts[e.action] = counts[e.action] + 1
+  if e.action == "failed" then self.failures[#self.failures + 1] = e end
+  local line = { object = e.object }      -- object: only on lines about other kinds than runs
+  for _, k in ipairs(M.FIELDS) do line[k] = e[k] end
+  self.report:write(line)
+  if e.run_id ~= nil then
+    self.settled = self.settled + 1
+    if self.progress then self.progress:step(self:counts_text()) end
+  end
+end
+
+-- Settles every pending entry, in the order they were added: one whose
+-- action is already decided (a cancel sent, its wait cut short) keeps it and
+-- gets why as its error if it has none; the others become `action` (default
+-- skipped) with error why. Returns how many it settled.
+function Ledger:settle_rest(why, action)
+  local rest = {}
+  for e in pairs(self.pending) do rest[#rest + 1] = e end
+  table.sort(rest, function(a, b) return a.seq < b.seq end)
+  for _, e in ipairs(rest) do
+    if e.action then
+      self:settle(e, { error = e.error or why })
+    else
+      self:settle(e, { action = action or "skipped", error = why })
+    end
+  end
+  return #rest
+end
+
+-- The exit code the outcome calls for: 130 interrupted, 1 any failure.
+function Ledger:exit_code(interrupted, extra_failure)
+  if interrupted then return M.EXIT_INTERRUPTED end
+  if self.counts.failed > 0 or self.group_counts.failed > 0 or extra_failure then
+    return M.EXIT_FAILED
+  end
+  return M.EXIT_OK
+end
+
 ---------------------------------------------------------------------- cancelling
 
+-- Sleeps secs in short steps, returning early (false) once Ctrl-C was
+-- pressed: a timer is not woken by the signal, so long waits are cut up.
+function M.sleep(secs)
+  local deadline = core.now() + secs
+  while true do
+    if runctl.interrupted() then return false end
+    local left = deadline - core.now()
+    if left <= 0 then return true end
+    task.sleep(math.min(left, 0.1))
+  end
+end
+
 -- Turns the outcome of a cancel into report fields {action, status_after,
--- request_id, error}. A 400 "Cannot cancel run with status 'X'" means the run
--- finished (or expired) between listing and cancelling: not a failure.
+-- request_id, error}. A 400 "Cannot cancel run with status 'X'" (or batch,
+-- fine-tuning job) means it finished (or expired) between listing and
+-- cancelling: not a failure.
 function M.classify_cancel(obj, err, resp, status_before)
   if obj then
     return { action = "cancelled", status_after = type(obj.status) == "string" and obj.status or nil,
@@ -462,7 +527,7 @@ function M.classify_cancel(obj, err, resp, status_before)
     return { action = "would_cancel", status_after = status_before }
   end
   local st = err.status == 400 and type(err.message) == "string"
-             and err.message:match("^Cannot cancel run with status '([%w_]+)'")
+             and err.message:match("^Cannot cancel [%w _.-]- with status '([%w_]+)'")
   if st then
     return { action = st == "expired" and "expired" or "already_done", status_after = st,
              request_id = err.request_id }
@@ -504,8 +569,7 @@ function M.wait_all(entries, opts)
     if runctl.interrupted() then return left, "interrupted" end
     local remaining = deadline - core.now()
     if remaining <= 0 then return left, "deadline" end
-    task.sleep(math.min(delay, remaining))
-    if runctl.interrupted() then return left, "interrupted" end
+    if not M.sleep(math.min(delay, remaining)) then return left, "interrupted" end
     local hint
     local still = {}
     M.each_concurrently(left, opts.concurrency or 16, function(e)
@@ -529,6 +593,35 @@ function M.wait_all(entries, opts)
     delay = hint or math.min(delay * 2, 2)
   end
   return left, nil
+end
+
+-- --wait for the entries a script held back because their cancel left them
+-- cancelling (their action is decided): polls them with retrieve(e) until
+-- their status leaves `pending` (default M.PENDING) or `timeout` seconds
+-- pass, then settles them, the ones still pending with an error saying so.
+-- opts: name, timeout, retrieve, concurrency, pending, one/many (nouns).
+-- Returns how many were still pending at the deadline, and whether Ctrl-C
+-- cut the wait short.
+function M.wait_and_settle(ledger, entries, opts)
+  if #entries == 0 then return 0, false end
+  M.say(false, "%s: waiting up to %gs for %d %s to leave cancelling", opts.name, opts.timeout,
+        #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"))
+  local left, why = M.wait_all(entries, {
+    timeout = opts.timeout, concurrency = opts.concurrency, retrieve = opts.retrieve,
+    pending = opts.pending,
+    on_update = function(e, _, err) e.wait_error = err and tostring(err) or nil end,
+  })
+  for _, e in ipairs(left) do
+    e.error = why == "deadline"
+              and ("still %s after waiting %gs%s"):format(e.status_after, opts.timeout,
+                                                           e.wait_error and ": " .. e.wait_error or "")
+              or "interrupted while waiting"
+  end
+  for _, e in ipairs(entries) do
+    e.wait_error = nil
+    if ledger:is_pending(e) then ledger:settle(e) end
+  end
+  return why == "deadline" and #left or 0, why == "interrupted"
 end
 
 ---------------------------------------------------------------------- running a script
@@ -558,6 +651,9 @@ function M.client(opts)
   if opts.rate then cfg.rate = opts.rate end
   return runctl.client(cfg)
 end
+
+-- A monotonic clock in seconds, for deadlines and elapsed times.
+M.clock = core.now
 
 -- Now, in whole seconds since the epoch, as the API's timestamps are.
 function M.now() return math.floor(core.time()) end

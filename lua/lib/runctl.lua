@@ -177,14 +177,16 @@ local function transport_error(fail)
                      retryable = fail.retryable, elapsed = fail.elapsed }
 end
 
--- Decodes a successful raw response into obj, nil, resp (or nil, err).
+-- Decodes a successful raw response into obj, nil, resp (or nil, err); the
+-- raw table becomes resp {status, headers, request_id, attempts, elapsed}.
 local function finish(raw)
-  local resp = { status = raw.status, headers = raw.headers, request_id = raw.request_id,
-                 attempts = raw.attempts, elapsed = raw.elapsed }
   if raw.status < 200 or raw.status > 299 then return nil, api_error(raw) end
-  if raw.body == "" then return {}, nil, resp end
-  local obj, why = json.decode(raw.body)
-  if type(obj) ~= "table" or raw.body:find("^%s*%[") then
+  local body = raw.body
+  raw.body, raw.retryable = nil, nil
+  local resp = raw
+  if body == "" then return {}, nil, resp end
+  local obj, why = json.decode(body)
+  if type(obj) ~= "table" or body:find("^%s*%[") then
     return nil, new_error { kind = "invalid_response", status = raw.status,
                             request_id = raw.request_id, attempts = raw.attempts,
                             message = obj == nil and ("response is not valid JSON: " .. why)
@@ -263,23 +265,49 @@ function M.client(cfg)
   end
   header_lines("runctl.client", cfg.headers or {}, base, 2)
   c._header_base = base
-  c._header_sets = {}           -- beta -> ready lines with credentials
+  c._senders = {}               -- beta -> prepared sender (see sender_for)
   c._limiter = core.limiter(c.max_concurrency, c.rate)
 
   for name, bind in pairs(resources) do c[name] = bind(c) end
   return c
 end
 
--- The header lines for a request: cached per beta value, copied only when
--- the call adds its own.
-local function base_headers(c, beta)
-  local set = c._header_sets[beta or ""]
-  if set then return set end
-  set = { credentials[c] }
-  for i, line in ipairs(c._header_base) do set[i + 1] = line end
-  if beta then set[#set + 1] = "OpenAI-Beta: " .. beta end
-  c._header_sets[beta or ""] = set
-  return set
+-- The client's sender for a beta value: its fixed headers (credentials
+-- included) and settings prepared once in C, on the first request. (So a
+-- client's settings are read when it first sends; per-call opts override.)
+local function sender_for(c, beta)
+  local key = beta or ""
+  local send = c._senders[key]
+  if send then return send end
+  local lines = {}
+  if beta ~= false then
+    lines[1] = credentials[c]
+    for i, line in ipairs(c._header_base) do lines[i + 1] = line end
+    if beta then lines[#lines + 1] = "OpenAI-Beta: " .. beta end
+  end
+  send = core.sender { headers = lines, limiter = c._limiter, timeout = c.timeout,
+                       connect_timeout = c.connect_timeout, max_retries = c.max_retries,
+                       max_retry_delay = c.max_retry_delay, max_bytes = c.max_bytes, ca_file = c.ca_file }
+  c._senders[key] = send
+  return send
+end
+
+-- All header lines of a call whose opts.headers override fixed ones.
+local function overridden_lines(c, where, beta, extra, method, body, opts)
+  local overridden = {}
+  for name in pairs(extra) do overridden[tostring(name):lower()] = true end
+  local lines = {}
+  local fixed = { credentials[c] }
+  for _, line in ipairs(c._header_base) do fixed[#fixed + 1] = line end
+  if beta then fixed[#fixed + 1] = "OpenAI-Beta: " .. beta end
+  for _, line in ipairs(fixed) do
+    if not overridden[line:match("^[^:]*"):lower()] then lines[#lines + 1] = line end
+  end
+  if body ~= nil and not overridden["content-type"] then lines[#lines + 1] = "Content-Type: application/json" end
+  if method ~= "GET" and not overridden["idempotency-key"] then
+    lines[#lines + 1] = "Idempotency-Key: " .. (opts.idempotency_key or "runctl-" .. core.token())
+  end
+  return header_lines(where, extra, lines, 4)
 end
 
 -- Sends one API request through the client's limiter; returns obj, nil, resp | nil, err.
@@ -296,27 +324,25 @@ local function perform(c, where, method, path, query, body, beta, opts)
     c._base_ok = true
   end
   local url = c.base_url .. path
-  local headers = base_headers(c, beta)
-  local extra = opts and opts.headers
-  if extra or method ~= "GET" or body ~= nil then
-    local lines = {}
-    local overridden = {}
-    if extra then
-      for name in pairs(extra) do overridden[tostring(name):lower()] = true end
+  if type(body) == "table" then
+    local encoded, why = json.encode(body)
+    if not encoded then error(where .. ": body: " .. why, 3) end
+    body = encoded
+  end
+  local send, extra
+  if opts and opts.headers then
+    send = sender_for(c, false)         -- no fixed lines: all of them come per call
+    extra = overridden_lines(c, where, beta, opts.headers, method, body, opts)
+  else
+    send = sender_for(c, beta)
+    if method ~= "GET" then
+      local key = opts and opts.idempotency_key
+      if key and key:find("[\r\n%z]") then error(where .. ": idempotency_key must not contain CR, LF or NUL", 3) end
+      extra = "Idempotency-Key: " .. (key or "runctl-" .. core.token())
+      if body ~= nil then extra = { extra, "Content-Type: application/json" } end
+    elseif body ~= nil then
+      extra = "Content-Type: application/json"
     end
-    for _, line in ipairs(headers) do
-      if not overridden[line:match("^[^:]*"):lower()] then lines[#lines + 1] = line end
-    end
-    if body ~= nil and not overridden["content-type"] then
-      lines[#lines + 1] = "Content-Type: application/json"
-    end
-    if method ~= "GET" and not overridden["idempotency-key"] then
-      local key = opts and opts.idempotency_key or "runctl-" .. core.token()
-      if key:find("[\r\n%z]") then error(where .. ": idempotency_key must not contain CR, LF or NUL", 3) end
-      lines[#lines + 1] = "Idempotency-Key: " .. key
-    end
-    if extra then header_lines(where, extra, lines, 3) end
-    headers = lines
   end
   local q = query
   if next(c.query) or (opts and opts.query) then
@@ -327,20 +353,7 @@ local function perform(c, where, method, path, query, body, beta, opts)
     if q == "" then q = nil end
   end
   if q then url = url .. "?" .. q end
-  if type(body) == "table" then
-    local encoded, why = json.encode(body)
-    if not encoded then error(where .. ": body: " .. why, 3) end
-    body = encoded
-  end
-  local raw, fail = core.send {
-    method = method, url = url, headers = headers, body = body,
-    timeout = opts and opts.timeout or c.timeout,
-    connect_timeout = opts and opts.connect_timeout or c.connect_timeout,
-    max_retries = opts and opts.max_retries or c.max_retries,
-    max_retry_delay = opts and opts.max_retry_delay or c.max_retry_delay,
-    max_bytes = opts and opts.max_bytes or c.max_bytes,
-    ca_file = c.ca_file, limiter = c._limiter,
-  }
+  local raw, fail = send(method, url, extra, body, opts)
   if not raw then return nil, transport_error(fail) end
   return finish(raw)
 end
@@ -384,6 +397,9 @@ function Client.request(c, spec)
   end
   return perform(c, "client:request", method, path, query, body, beta or nil, opts)
 end
+
+-- runctl.now() -> monotonic seconds (for measuring; not wall-clock time).
+M.now = core.now
 
 -- runctl.interrupted() -> true once Ctrl-C was pressed; a script that asks
 -- gets a graceful first Ctrl-C (in-flight requests finish), the second ends it.
@@ -463,9 +479,9 @@ end
 
 -- A client whose settings could not be resolved (see the Azure part below)
 -- carries the reason; every request through it raises that instead.
-local function check_usable(c, level)
+local function check_usable(c, where, level)
   local why = rawget(c, "_unusable")
-  if why then error(why, level + 1) end
+  if why then error(where .. ": " .. why, level + 1) end
 end
 
 local function make_method(rname, mname, def, beta)
@@ -478,7 +494,7 @@ local function make_method(rname, mname, def, beta)
   local max_args = nids + (params_spec and 2 or 1)
   return function(c)
     return function(...)
-      check_usable(c, 2)
+      check_usable(c, where, 2)
       local nargs = select("#", ...)
       if nargs > max_args then
         error(("%s: too many arguments (%d given, at most %d)"):format(where, nargs, max_args), 2)
@@ -674,19 +690,20 @@ local function azure_config(cfg, flags)
   for k, v in pairs(cfg) do
     if k ~= "azure" and not AZURE_ONLY[k] then out[k] = v end
   end
-  local problems = {}
-  local function need(value, field, var, example)
-    if value == nil then
-      problems[#problems + 1] = ("set %s%s or pass %s"):format(var, example, field)
-    end
-    return value
-  end
   for _, k in ipairs { "endpoint", "api_version" } do
     if cfg[k] ~= nil and (type(cfg[k]) ~= "string" or cfg[k] == "") then
       error(("runctl.client: %s must be a non-empty string (got %s)"):format(k, typename(cfg[k])), 3)
     end
   end
-  out.api_key = need(cfg.api_key or env("AZURE_OPENAI_API_KEY"), "api_key", "AZURE_OPENAI_API_KEY", "")
+  if cfg.query ~= nil and type(cfg.query) ~= "table" then
+    error("runctl.client: query must be a table (got " .. typename(cfg.query) .. ")", 3)
+  end
+  local vars, fields = {}, {}
+  local function need(value, var, field)
+    if value == nil then vars[#vars + 1] = var; fields[#fields + 1] = field end
+    return value
+  end
+  out.api_key = need(cfg.api_key or env("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_API_KEY", "api_key")
   if not cfg.base_url then
     local endpoint = cfg.endpoint
     local base = endpoint and endpoint:gsub("/+$", "") .. "/openai" or flags.base_url
@@ -694,20 +711,21 @@ local function azure_config(cfg, flags)
       endpoint = env("AZURE_OPENAI_ENDPOINT")
       base = endpoint and endpoint:gsub("/+$", "") .. "/openai"
     end
-    out.base_url = need(base, "endpoint", "AZURE_OPENAI_ENDPOINT", " (https://RESOURCE.openai.azure.com)")
+    out.base_url = need(base, "AZURE_OPENAI_ENDPOINT (https://RESOURCE.openai.azure.com)", "endpoint")
   end
-  local version = need(cfg.api_version or env("OPENAI_API_VERSION"), "api_version", "OPENAI_API_VERSION",
-                       " (such as 2024-10-21)")
+  local version = need(cfg.api_version or env("OPENAI_API_VERSION"),
+                       "OPENAI_API_VERSION (such as 2024-10-21)", "api_version")
   out.auth = cfg.auth or "api-key"
   local query = { ["api-version"] = version }
-  if cfg.query ~= nil and type(cfg.query) ~= "table" then
-    error("runctl.client: query must be a table (got " .. typename(cfg.query) .. ")", 3)
-  end
   for k, v in pairs(cfg.query or {}) do query[k] = v end   -- the caller's query wins
   out.query = query
-  if #problems > 0 then
-    return nil, "runctl.client: Azure OpenAI settings missing: " .. table.concat(problems, "; ")
-                .. " (in runctl.client{ azure = true, ... })"
+  if #vars > 0 then
+    local function join(list)   -- "a", "a and b", "a, b and c"
+      return #list == 1 and list[1] or table.concat(list, ", ", 1, #list - 1) .. " and " .. list[#list]
+    end
+    return nil, ("Azure OpenAI needs %s: set %s in the environment, or pass %s to "
+                 .. "runctl.client{ azure = true, ... }"):format(join(vars),
+                 #vars > 1 and "them" or "it", join(fields))
   end
   return out
 end
@@ -735,11 +753,11 @@ function M.client(cfg)
   local out, missing = azure_config(cfg or {}, core.settings())
   if not out then
     -- A table given by the script is misuse and raises here; the default client
-    -- (no table: made when runctl loads) waits and raises at its first request.
-    if cfg ~= nil then error(missing, 2) end
+    -- (no table: made when runctl loads, under --azure) raises at its first request.
+    if cfg ~= nil then error("runctl.client: " .. missing, 2) end
     local c = plain_client { api_key = "unused", base_url = "https://azure.invalid/openai" }
     rawset(c, "_unusable", missing)
-    rawset(c, "request", function() error(missing, 2) end)
+    rawset(c, "request", function() error("client:request: " .. missing, 2) end)
     c.azure = true
     return c
   end

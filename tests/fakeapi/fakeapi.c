@@ -16,6 +16,7 @@
 static const char usage_text[] =
     "usage: fakeapi [--port N] [--port-file FILE]\n"
     "               [--seed FILE.json | --generate THREADSxRUNS[:SEED]]\n"
+    "               [--jobs N] [--path-prefix /PREFIX]\n"
     "               [--api-key KEY] [--cancel-delay-ms N] [--latency-ms N]\n"
     "               [--threads N] [--no-record] [--record-limit N]\n"
     "               [--quiet] [--verbose]\n";
@@ -115,6 +116,11 @@ static bool parse_args(int argc, char **argv, struct options *o)
             o->seed_file = val;
         } else if (strcmp(a, "--generate") == 0 && parse_generate(val, o)) {
             continue;
+        } else if (strcmp(a, "--jobs") == 0 && parse_u64(val, 1000000, &n)) {
+            o->gen_jobs = (unsigned)n;
+        } else if (strcmp(a, "--path-prefix") == 0 && val[0] == '/' && val[1] != '\0' &&
+                   val[strlen(val) - 1] != '/') {
+            o->path_prefix = val;
         } else if (strcmp(a, "--api-key") == 0 && val[0] != '\0') {
             o->api_key = val;
         } else if (strcmp(a, "--cancel-delay-ms") == 0 && parse_u64(val, 86400000, &n)) {
@@ -130,8 +136,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
             return false;
         }
     }
-    if (o->seed_file != NULL && o->generate) {
-        fprintf(stderr, "fakeapi: --seed and --generate are exclusive\n");
+    if (o->seed_file != NULL && (o->generate || o->gen_jobs > 0)) {
+        fprintf(stderr, "fakeapi: --seed and --generate/--jobs are exclusive\n");
         return false;
     }
     return true;

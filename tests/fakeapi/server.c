@@ -1,4 +1,5 @@
-/* server: request contexts, raw path routing, auth, the runs API, faults, recording and /_fake control routes. */
+/* server: request contexts, raw path routing, auth, the runs API (other kinds in
+ * jobs.c), faults, recording and /_fake control routes. */
 #include "server.h"
 
 #include <errno.h>
@@ -173,11 +174,6 @@ static size_t pct_decode(const char *in, size_t n, char *out, bool plus_space)
     }
     return o;
 }
-
-struct seg {
-    const char *p;
-    size_t n;
-};
 
 struct path {
     char *buf;
@@ -583,20 +579,39 @@ static unsigned check_beta(struct MHD_Connection *c, struct jbuf *out)
 
 enum route { ROUTE_NONE, ROUTE_LIST, ROUTE_RETRIEVE, ROUTE_CANCEL };
 
-static enum route match_api(const struct path *p, const char *method,
+/* Where the API path starts: after --path-prefix (raw bytes, when the
+ * request starts with it), else after /openai/v1, /v1 or /openai (Azure).
+ * Returns false for a path under none of them. */
+static bool api_path(const struct server *s, const struct req *r, struct path *p,
+                     size_t *start)
+{
+    const char *pre = s->opt.path_prefix;
+    size_t skip = pre != NULL ? strlen(pre) : 0;
+    if (skip == 0 || r->path_len <= skip || memcmp(r->uri, pre, skip) != 0 ||
+        r->uri[skip] != '/') {
+        skip = 0;
+    }
+    path_split(p, r->uri + skip, r->path_len - skip);
+    *start = 0;
+    if (!p->ok) {
+        return false;
+    }
+    if (skip > 0) {
+        return true;
+    }
+    if (p->n >= 2 && seg_is(&p->seg[0], "openai") && seg_is(&p->seg[1], "v1")) {
+        *start = 2;
+    } else if (p->n >= 1 && (seg_is(&p->seg[0], "v1") || seg_is(&p->seg[0], "openai"))) {
+        *start = 1;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static enum route match_api(const struct path *p, size_t i, const char *method,
                             struct seg *tid, struct seg *rid)
 {
-    if (!p->ok) {
-        return ROUTE_NONE;
-    }
-    size_t i = 0;
-    if (p->n >= 2 && seg_is(&p->seg[0], "openai") && seg_is(&p->seg[1], "v1")) {
-        i = 2;
-    } else if (p->n >= 1 && (seg_is(&p->seg[0], "v1") || seg_is(&p->seg[0], "openai"))) {
-        i = 1;
-    } else {
-        return ROUTE_NONE;
-    }
     const struct seg *s = &p->seg[i];
     size_t n = p->n - i;
     if (n < 3 || !seg_is(&s[0], "threads") || s[1].n == 0 || !seg_is(&s[2], "runs")) {
@@ -672,6 +687,32 @@ static unsigned parse_list_params(const struct req *r, struct query *q,
     return 0;
 }
 
+/* Batches, responses, fine-tuning jobs, vector store file batches and
+ * uploads (jobs.c); 0 when the path is none of theirs. */
+static unsigned jobs_api(struct server *s, const struct req *r, const char *method,
+                         const struct seg *seg, size_t n, struct jbuf *out)
+{
+    struct query q;
+    if (!query_parse(&q, r->query, r->query_len)) {
+        put_error(out, "out of memory", "server_error", NULL, NULL);
+        return 500;
+    }
+    const struct qpair *limit = query_get(&q, "limit");
+    const struct qpair *after = query_get(&q, "after");
+    struct jobs_request rq = {
+        .method = method, .seg = seg, .n = n,
+        .limit = limit ? limit->v : NULL, .limit_len = limit ? limit->vn : 0,
+        .after = after ? after->v : NULL, .after_len = after ? after->vn : 0,
+    };
+    int64_t now = real_ms();
+    pthread_mutex_lock(&s->lock);
+    unsigned st = jobs_answer(store_jobs(s->store), &rq, now, s->opt.cancel_delay_ms, out,
+                              &s->n_cancels);
+    pthread_mutex_unlock(&s->lock);
+    free(q.buf);
+    return st;
+}
+
 /* The normal (fault-free) answer to an API request. */
 static unsigned api_answer(struct server *s, struct MHD_Connection *c,
                            const struct req *r, const char *method,
@@ -682,13 +723,15 @@ static unsigned api_answer(struct server *s, struct MHD_Connection *c,
         return st;
     }
     struct path p;
-    path_split(&p, r->uri, r->path_len);
+    size_t start;
+    bool under_api = api_path(s, r, &p, &start);
     struct seg tid = {NULL, 0};
     struct seg rid = {NULL, 0};
-    enum route route = match_api(&p, method, &tid, &rid);
+    enum route route = under_api ? match_api(&p, start, method, &tid, &rid) : ROUTE_NONE;
     if (route == ROUTE_NONE) {
+        st = under_api ? jobs_api(s, r, method, &p.seg[start], p.n - start, out) : 0;
         free(p.buf);
-        return invalid_url(out, method, r);
+        return st != 0 ? st : invalid_url(out, method, r);
     }
     st = check_beta(c, out);
     if (st != 0) {
@@ -968,11 +1011,13 @@ static unsigned control_answer(struct server *s, const struct req *r,
         jb_printf(out,
                   "{\"requests\":%llu,\"recorded\":%zu,\"dropped\":%llu,"
                   "\"faults_pending\":%zu,\"threads\":%zu,\"runs\":%zu,"
-                  "\"cancels\":%llu}",
+                  "\"cancels\":%llu",
                   (unsigned long long)s->n_requests, s->log.count,
                   (unsigned long long)s->log.dropped, s->faults.n,
                   store_thread_count(s->store), store_run_count(s->store),
                   (unsigned long long)s->n_cancels);
+        jobs_write_counts(store_jobs(s->store), out);
+        jb_putc(out, '}');
         pthread_mutex_unlock(&s->lock);
         return 200;
     }
@@ -1000,6 +1045,15 @@ static unsigned control_answer(struct server *s, const struct req *r,
         pthread_mutex_unlock(&s->lock);
         free(q.buf);
         return st;
+    }
+    if (get) {
+        /* /_fake/batches, /_fake/responses, ...: every object of that kind */
+        pthread_mutex_lock(&s->lock);
+        bool known = jobs_write_kind(store_jobs(s->store), name->p, name->n, real_ms(), out);
+        pthread_mutex_unlock(&s->lock);
+        if (known) {
+            return 200;
+        }
     }
     return invalid_url(out, method, r);
 }
@@ -1067,11 +1121,20 @@ struct store *server_startup_store(struct server *s, char *err, size_t err_len)
     if (s->startup_seed != NULL) {
         return store_from_json(s->startup_seed, s->start_time, err, err_len);
     }
+    struct store *st;
     if (s->opt.generate) {
-        return store_generate(s->opt.gen_threads, s->opt.gen_runs, s->opt.gen_seed,
-                              s->start_time, err, err_len);
+        st = store_generate(s->opt.gen_threads, s->opt.gen_runs, s->opt.gen_seed,
+                            s->start_time, err, err_len);
+    } else {
+        st = store_generate(0, 0, 0, s->start_time, err, err_len);
     }
-    return store_generate(0, 0, 0, s->start_time, err, err_len);
+    if (st != NULL && s->opt.gen_jobs > 0 &&
+        !store_generate_jobs(st, s->opt.gen_jobs, s->opt.gen_seed, s->start_time, err,
+                             err_len)) {
+        store_free(st);
+        st = NULL;
+    }
+    return st;
 }
 
 bool server_init(struct server *s)

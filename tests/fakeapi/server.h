@@ -21,6 +21,8 @@ struct options {
     unsigned gen_threads;
     unsigned gen_runs;
     uint64_t gen_seed;
+    unsigned gen_jobs;       /* --jobs N: generated batches, responses, ... of each kind */
+    const char *path_prefix; /* --path-prefix /p: the API also lives under /p/... */
     const char *api_key;
     int64_t cancel_delay_ms;
     int64_t latency_ms;

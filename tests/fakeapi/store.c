@@ -1,4 +1,5 @@
-/* store: threads and runs in an arena, hash indexes, seed loading and generation, run JSON. */
+/* store: threads and runs in an arena, hash indexes, seed loading and generation, run JSON;
+ * it also owns the other cancellable objects (jobs.c). */
 #include "store.h"
 
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct store {
     struct thread **tindex; /* open addressing, NULL = empty */
     size_t tindex_mask;
     size_t n_runs;
+    struct jobs *jobs; /* batches, responses, fine-tuning jobs, ... (jobs.c) */
 };
 
 static void *arena_alloc(struct store *s, size_t n)
@@ -84,6 +86,7 @@ void store_free(struct store *s)
     if (s == NULL) {
         return;
     }
+    jobs_free(s->jobs);
     struct chunk *c = s->chunks;
     while (c != NULL) {
         struct chunk *next = c->next;
@@ -547,7 +550,8 @@ fail:
 static struct store *store_new(size_t n_threads, char *err, size_t err_len)
 {
     struct store *s = calloc(1, sizeof *s);
-    if (s == NULL) {
+    if (s == NULL || (s->jobs = jobs_new()) == NULL) {
+        free(s);
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
@@ -566,8 +570,9 @@ static struct store *store_new(size_t n_threads, char *err, size_t err_len)
 struct store *store_from_json(json_t *root, int64_t base, char *err,
                               size_t err_len)
 {
+    /* every top-level array is optional: a seed may hold only batches */
     json_t *threads = json_is_object(root) ? json_object_get(root, "threads") : NULL;
-    if (!json_is_array(threads)) {
+    if (!json_is_object(root) || (threads != NULL && !json_is_array(threads))) {
         snprintf(err, err_len, "seed must be an object with a \"threads\" array");
         return NULL;
     }
@@ -617,7 +622,7 @@ struct store *store_from_json(json_t *root, int64_t base, char *err,
         }
         s->n_runs += t->n_runs;
     }
-    if (!build_thread_index(s, err, err_len)) {
+    if (!build_thread_index(s, err, err_len) || !jobs_load(s->jobs, root, base, err, err_len)) {
         goto fail;
     }
     jb_free(&tmp);
@@ -758,6 +763,17 @@ oom:
 }
 
 /* ---- accessors and state changes ---- */
+
+bool store_generate_jobs(struct store *s, unsigned n, uint64_t seed, int64_t base,
+                         char *err, size_t err_len)
+{
+    return jobs_generate(s->jobs, n, seed, base, err, err_len);
+}
+
+struct jobs *store_jobs(struct store *s)
+{
+    return s->jobs;
+}
 
 size_t store_thread_count(const struct store *s)
 {

@@ -1,4 +1,5 @@
-/* store: the in-memory threads and runs, their indexes, seeds and JSON output. */
+/* store: the in-memory threads and runs, their indexes, seeds and JSON output;
+ * the other cancellable objects hang off it (jobs.h). */
 #ifndef FAKEAPI_STORE_H
 #define FAKEAPI_STORE_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 
 #include "jbuf.h"
+#include "jobs.h"
 
 #define NULL_TIME INT64_MIN
 
@@ -102,7 +104,12 @@ struct store *store_from_json(json_t *root, int64_t base, char *err,
 struct store *store_generate(unsigned n_threads, unsigned n_runs,
                              uint64_t seed, int64_t base, char *err,
                              size_t err_len);
+/* Adds n generated objects of every jobs kind (batches, responses, ...). */
+bool store_generate_jobs(struct store *s, unsigned n, uint64_t seed, int64_t base,
+                         char *err, size_t err_len);
 void store_free(struct store *s);
+/* The batches, responses, fine-tuning jobs, ... of the store. */
+struct jobs *store_jobs(struct store *s);
 
 size_t store_thread_count(const struct store *s);
 size_t store_run_count(const struct store *s);

@@ -65,8 +65,8 @@ local serial = 0
 function H.fake(args)
   serial = serial + 1
   local portfile = ("%s/fake-%d-%d.port"):format(tmpdir, math.random(1e9), serial)
-  local cmd = ("%s --port 0 --port-file %s --quiet %s >/dev/null 2>&1 & echo $!")
-              :format(os.getenv("FAKEAPI") or "build/fakeapi", portfile, args or "")
+  local cmd = ("%s --port 0 --port-file %s --quiet %s >/dev/null 2>%s.log & echo $!")
+              :format(os.getenv("FAKEAPI") or "build/fakeapi", portfile, args or "", portfile)
   local p = io.popen(cmd)
   local pid = p:read("l")
   p:close()
@@ -163,6 +163,9 @@ function H.run(args, env, stdin)
   local out = ("%s/run-%d.out"):format(tmpdir, serial)
   local err = out:gsub("%.out$", ".err")
   local prefix = "env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENAI_ORG_ID -u OPENAI_PROJECT_ID -u OPENAI_LOG"
+  if os.getenv("RUNCTL_SECRET_SCAN") and not (env and env.OPENAI_LOG) then
+    prefix = prefix .. " OPENAI_LOG=debug"   -- the secrets scan logs everything everywhere
+  end
   for k, v in pairs(env or {}) do prefix = prefix .. " " .. k .. "=" .. sh_quote(v) end
   local input = stdin and ("< " .. sh_quote(H.write_file(stdin))) or "< /dev/null"
   local cmd = ("%s %s %s %s %s > %s 2> %s"):format(prefix, os.getenv("RUNCTL_WRAP") or "",

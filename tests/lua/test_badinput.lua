@@ -87,14 +87,17 @@ T.like(tostring(err), "^tests/lua/test_badinput%.lua:%d+: ", "ID errors blame th
 
 -- hostile IDs never change the path or inject a header
 local hostile = { "../x", "a/b", "?x=1", "x\r\nX-Injected: 1", "x\nHost: evil.example", ("A"):rep(1024), "%2e%2e" }
+local function shown(id)
+  return (id:sub(1, 30):gsub("%c", function(ch) return ("\\%d"):format(ch:byte()) end))
+end
 for _, id in ipairs(hostile) do
   fake:clear()
   c.runs.cancel("thread_main", id)
   local req = fake:last()
   local seg = req and req.path:match("^/v1/threads/thread_main/runs/([^/]+)/cancel$")
-  T.ok(seg ~= nil, ("hostile ID %q stays one segment of the cancel path"):format(id:sub(1, 30)), req and req.path)
+  T.ok(seg ~= nil, ("hostile ID '%s' stays one segment of the cancel path"):format(shown(id)), req and req.path)
   T.ok(req and T.header(req, "x-injected") == nil and T.header(req, "host") == "127.0.0.1:" .. fake.port,
-       ("hostile ID %q injects no header"):format(id:sub(1, 30)))
+       ("hostile ID '%s' injects no header"):format(shown(id)))
 end
 T.raises(function() c.runs.cancel("thread_main", ("A"):rep(1024 * 1024)) end, "run_id is too long",
          "a 1 MiB ID is refused with a clear error")

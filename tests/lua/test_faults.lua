@@ -95,7 +95,7 @@ _, _, resp = delayed { ["retry-after"] = "1" }
 T.ok(resp and resp.elapsed >= 1.0, "retry-after: 1 waits at least 1 s", resp and resp.elapsed)
 _, _, resp = delayed { ["retry-after-ms"] = "200", ["retry-after"] = "20" }
 T.ok(resp and resp.attempts == 2, "retry-after-ms wins over retry-after (no 20 s wait)")
-local date = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2)
+local date = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 3)
 _, _, resp = delayed { ["retry-after"] = date }
 T.ok(resp and resp.elapsed >= 0.9, "retry-after as an HTTP date is honoured", resp and resp.elapsed)
 local capped = fake:client { max_retries = 1, max_retry_delay = 0.2 }
@@ -112,7 +112,7 @@ T.ok(run and resp.attempts == 2, "an unparsable retry-after falls back to backof
 
 -- while one request waits to retry, other tasks keep running
 fake:clear()
-fake:faults { { status = 503, path = "run_failed", headers = { ["retry-after-ms"] = "500" } } }
+fake:faults { { status = 503, path = "run_failed", headers = { ["retry-after-ms"] = "2000" } } }
 local order = {}
 local waiting = task.spawn(function() local r = retrieve(patient) order[#order + 1] = "retried" return r end)
 local other = task.spawn(function()

@@ -36,7 +36,7 @@ T.raises(function() task.sleep("soon") end, "number expected", "sleep needs a nu
 
 -- two spawned cancels overlap: the first is held by the server, the second
 -- completes meanwhile (sequential requests could not finish in this order)
-fake:faults { { path = "run_queued", delay_ms = 700 } }
+fake:faults { { path = "run_queued", delay_ms = 2000 } }
 local finished = {}
 local slow = task.spawn(function()
   local r, err = c.runs.cancel("thread_main", "run_queued")
@@ -56,7 +56,7 @@ T.is(table.concat(finished, ","), "quick,slow", "the second cancel finished whil
 -- a sleeping task does not hold up requests in others
 fake:reset()
 finished = {}
-local sleeper = task.spawn(function() task.sleep(0.3) finished[#finished + 1] = "sleeper" end)
+local sleeper = task.spawn(function() task.sleep(1.5) finished[#finished + 1] = "sleeper" end)
 local worker = task.spawn(function() c.runs.retrieve("thread_main", "run_failed") finished[#finished + 1] = "request" end)
 task.join(sleeper) task.join(worker)
 T.is(table.concat(finished, ","), "request,sleeper", "a request completes while another task sleeps")

@@ -98,6 +98,8 @@ static void test_headers(void)
     ok(rc_wire_parse_header("HTTP/1.1 200 OK\r\n", 17, &name, &value) != 0, "status line is not a header");
     ok(rc_wire_parse_header("\r\n", 2, &name, &value) != 0, "blank line is not a header");
     ok(rc_wire_parse_header(" folded\r\n", 9, &name, &value) != 0, "continuation line ignored");
+    ok(rc_wire_parse_header("A: b\rc\r\n", 8, &name, &value) != 0, "a CR inside a line is malformed");
+    ok(rc_wire_parse_header("A: b\0c\r\n", 8, &name, &value) != 0, "a NUL inside a line is malformed");
     ok(rc_wire_parse_header("Empty:\r\n", 8, &name, &value) == 0 && strcmp(value, "") == 0, "empty value allowed");
     free(name);
     free(value);

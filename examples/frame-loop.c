@@ -1,0 +1,191 @@
+/* examples/frame-loop.c — a game-style host: a 60 Hz loop that starts cancels
+ * from Lua and calls runctl_poll(L, 0) once per frame, so no frame ever waits
+ * on the network however slowly the server answers. Prints what it saw.
+ *
+ *   OPENAI_API_KEY=... frame-loop [--base-url URL] [--thread ID] [--requests N]
+ *                                 [--max-frames N] [--quit-after-frames N] [--worst-frame]
+ *
+ * Cancels runs RUN_PREFIX1..RUN_PREFIXN ("run_1".."run_100") of one thread, all
+ * at once. --quit-after-frames closes the state while requests are in flight
+ * (a clean teardown); --worst-frame prints only the worst frame time. */
+#include <runctl.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FRAME_NS (1000000000L / 60)
+
+/* The game's side, run as plain host code (not a task): task.spawn only
+ * queues the cancels; the frame loop's runctl_poll starts and finishes them. */
+static const char start_cancels[] =
+    "local thread_id, prefix, n = ...\n"
+    "local c = runctl.client { max_concurrency = n, max_retries = 0 }\n"
+    "stats = { started = 0, done = 0, cancelled = 0, failed = 0 }\n"
+    "for i = 1, n do\n"
+    "  stats.started = stats.started + 1\n"
+    "  task.spawn(function()\n"
+    "    local run, err = c.runs.cancel(thread_id, prefix .. i)\n"
+    "    stats.done = stats.done + 1\n"
+    "    if run then stats.cancelled = stats.cancelled + 1\n"
+    "    else stats.failed = stats.failed + 1; stats.last_error = tostring(err) end\n"
+    "  end)\n"
+    "end\n";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static long stat_field(lua_State *L, const char *name)
+{
+    lua_getglobal(L, "stats");
+    lua_getfield(L, -1, name);
+    long v = (long)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return v;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: frame-loop [--base-url URL] [--thread ID] [--run-prefix P] [--requests N]\n"
+                    "                  [--max-frames N] [--quit-after-frames N] [--worst-frame]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    runctl_options opts;
+    runctl_options_init(&opts);
+    const char *thread_id = "thread_frame", *prefix = "run_";
+    long requests = 100, max_frames = 60 * 60, quit_after = 0;
+    int worst_only = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--worst-frame") == 0) {
+            worst_only = 1;
+            continue;
+        }
+        if (v == NULL)
+            return usage();
+        i++;
+        if (strcmp(a, "--base-url") == 0)
+            opts.base_url = v;
+        else if (strcmp(a, "--thread") == 0)
+            thread_id = v;
+        else if (strcmp(a, "--run-prefix") == 0)
+            prefix = v;
+        else if (strcmp(a, "--requests") == 0 && (requests = atol(v)) > 0)
+            continue;
+        else if (strcmp(a, "--max-frames") == 0 && (max_frames = atol(v)) > 0)
+            continue;
+        else if (strcmp(a, "--quit-after-frames") == 0 && (quit_after = atol(v)) > 0)
+            continue;
+        else
+            return usage();
+    }
+
+    lua_State *L = luaL_newstate();
+    if (L == NULL)
+        return 1;
+    luaL_openlibs(L);
+    if (runctl_openlibs(L, &opts) != 0) {
+        fprintf(stderr, "frame-loop: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return 1;
+    }
+
+    long frames = 0, frames_in_flight = 0, first_done = -1, last_done = -1, done = 0, last_seen = 0;
+    double worst = 0;
+    int status = 0;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (;; frames++) {
+        double start = now_ms();
+        if (frames == 0) {
+            if (luaL_loadstring(L, start_cancels) != LUA_OK) {
+                fprintf(stderr, "frame-loop: %s\n", lua_tostring(L, -1));
+                status = 1;
+                break;
+            }
+            lua_pushstring(L, thread_id);
+            lua_pushstring(L, prefix);
+            lua_pushinteger(L, requests);
+            if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+                fprintf(stderr, "frame-loop: %s\n", lua_tostring(L, -1));
+                status = 1;
+                break;
+            }
+        }
+        /* The frame's runctl work: never waits (timeout 0). */
+        int pending = runctl_poll(L, 0);
+        done = stat_field(L, "done");
+        double spent = now_ms() - start;
+        if (spent > worst)
+            worst = spent;
+        if (pending < 0) {
+            status = 1;
+            break;
+        }
+        if (done < stat_field(L, "started"))
+            frames_in_flight++;         /* runctl_poll returned with requests in flight */
+        if (done > last_seen) {
+            if (first_done < 0)
+                first_done = frames;
+            last_done = frames;
+            last_seen = done;
+        }
+        if (done == requests && pending == 0) {
+            frames++;
+            break;
+        }
+        if (quit_after > 0 && frames + 1 >= quit_after) {
+            printf("closing the state after %ld frames with %ld requests in flight\n",
+                   frames + 1, requests - done);
+            frames++;
+            break;
+        }
+        if (frames + 1 >= max_frames) {
+            fprintf(stderr, "frame-loop: %ld of %ld requests done after %ld frames\n", done, requests, max_frames);
+            status = 1;
+            frames++;
+            break;
+        }
+        /* Sleep to the next frame boundary; a late frame does not make the next ones short. */
+        next.tv_nsec += FRAME_NS;
+        if (next.tv_nsec >= 1000000000L) {
+            next.tv_sec++;
+            next.tv_nsec -= 1000000000L;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+            next = now;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+            ;
+    }
+
+    if (worst_only) {
+        printf("frame-loop: worst frame %.3f ms over %ld frames at 60 Hz (%ld cancels in flight at once)\n",
+               worst, frames, requests);
+    } else if (status == 0) {
+        printf("started=%ld completed=%ld cancelled=%ld failed=%ld\n", stat_field(L, "started"),
+               done, stat_field(L, "cancelled"), stat_field(L, "failed"));
+        printf("frames=%ld frames_in_flight=%ld first_completion_frame=%ld last_completion_frame=%ld\n",
+               frames, frames_in_flight, first_done, last_done);
+        printf("worst_frame_ms=%.3f\n", worst);
+        lua_getglobal(L, "stats");
+        if (lua_getfield(L, -1, "last_error") == LUA_TSTRING)
+            printf("last_error=%s\n", lua_tostring(L, -1));
+        lua_pop(L, 2);
+    }
+    lua_close(L);                       /* cancels whatever is still in flight */
+    return status;
+}

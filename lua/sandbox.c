@@ -1,0 +1,739 @@
+/* lua/sandbox.c — runctl_sandbox_*: a Lua state for scripts the host does not
+ * trust. Scripts get fresh globals built from an allow-list; a count hook
+ * enforces the instruction and time limits, the state's allocator the memory
+ * limit, and a request policy the allowed hosts. runctl's own Lua half runs
+ * in the same state with the full standard library, out of the scripts' reach. */
+#include "host.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lualib.h>
+
+#define HOOK_STEP 1000                  /* instructions between two looks at the limits */
+#define MEMORY_GRACE (64 * 1024)        /* headroom to unwind and report once memory ran out */
+#define ENV_KEY "runctl.sandbox.env"            /* the template of every run's globals */
+#define RUN_ENV_KEY "runctl.sandbox.run_env"    /* the current run's globals */
+#define RUN_TASK_KEY "runctl.sandbox.run_task"  /* the current run's main task */
+#define RESULT_KEY "runctl.sandbox.result"      /* why the last run failed, or nil */
+
+enum trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_TIME, TRIP_MEMORY };
+
+typedef struct allowed_host {
+    char *host;                 /* lower case, no brackets, no trailing dot */
+    char *port;                 /* NULL: any port */
+    int subdomains;             /* "*.example.com": hosts under it, not itself */
+} allowed_host;
+
+/* Lives outside the state (it is the allocator's user data), so it is freed
+ * after lua_close, once the state no longer allocates. */
+typedef struct rc_sandbox {
+    size_t used;                /* bytes the state holds now */
+    size_t limit;               /* 0: none; else the fresh state's size + max_memory */
+    int over;                   /* an allocation was refused; not yet shown to be garbage */
+    int refused_in_run;
+    int active;                 /* a run is going on: the hook counts */
+    enum trip trip;             /* the limit that stopped the current run */
+    unsigned long instructions;
+    double deadline;            /* monotonic seconds */
+    runctl_sandbox_limits limits;
+    allowed_host *hosts;
+    size_t n_hosts;
+} rc_sandbox;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static rc_sandbox *sandbox_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+/* ------------------------------------------------------------------ memory */
+
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    rc_sandbox *sb = ud;
+    if (ptr == NULL)
+        osize = 0;              /* then osize only tells what kind of object it is */
+    if (nsize == 0) {
+        free(ptr);
+        sb->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && sb->limit > 0) {
+        size_t cap = sb->limit + (sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
+        if (sb->used > cap || nsize - osize > cap - sb->used) {
+            /* Lua collects and retries once, then raises "not enough memory";
+             * the hook decides later whether the script really holds it. */
+            sb->over = 1;
+            sb->refused_in_run = 1;
+            return NULL;
+        }
+    }
+    void *p = realloc(ptr, nsize);
+    if (p != NULL)
+        sb->used = sb->used - osize + nsize;
+    return p;
+}
+
+/* ------------------------------------------------------------------ instructions, time */
+
+static const char *trip_text(const rc_sandbox *sb, char *buf, size_t n)
+{
+    switch (sb->trip) {
+    case TRIP_INSTRUCTIONS:
+        snprintf(buf, n, "sandbox: instruction limit exceeded (%lu instructions)",
+                 sb->limits.max_instructions);
+        break;
+    case TRIP_TIME:
+        snprintf(buf, n, "sandbox: time limit exceeded (%g s)", sb->limits.max_seconds);
+        break;
+    case TRIP_MEMORY:
+        snprintf(buf, n, "sandbox: memory limit exceeded (%zu bytes)", sb->limits.max_memory);
+        break;
+    case TRIP_NONE:
+        snprintf(buf, n, "sandbox: no limit tripped");
+        break;
+    }
+    return buf;
+}
+
+/* Every HOOK_STEP instructions, in every thread: new coroutines (tasks too)
+ * inherit the hook from the thread that creates them. */
+static void limits_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    rc_sandbox *sb = sandbox_of(L);
+    if (sb->trip == TRIP_NONE && sb->active) {
+        sb->instructions += HOOK_STEP;
+        if (sb->limits.max_instructions > 0 && sb->instructions > sb->limits.max_instructions) {
+            sb->trip = TRIP_INSTRUCTIONS;
+        } else if (sb->limits.max_seconds > 0 && now_s() > sb->deadline) {
+            sb->trip = TRIP_TIME;
+        } else if (sb->over) {
+            /* A refused allocation: garbage the emergency collection could not
+             * reach yet, or memory the script holds (having caught the error)? */
+            lua_gc(L, LUA_GCCOLLECT);
+            if (sb->used > sb->limit)
+                sb->trip = TRIP_MEMORY;
+            else
+                sb->over = 0;
+        }
+    }
+    if (sb->trip != TRIP_NONE) {
+        char msg[96];
+        /* From now on this thread raises at every instruction, so a pcall in
+         * the script cannot catch the error and carry on. */
+        lua_sethook(L, limits_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", trip_text(sb, msg, sizeof msg));
+    }
+}
+
+/* ------------------------------------------------------------------ hosts */
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* Host and port of url as libcurl itself parses it, so what is checked is
+ * what curl connects to (userinfo, IPv6 brackets, numeric IPv4 forms, percent
+ * escapes). host: lower case, no brackets, no trailing dot. port: NULL when
+ * want_default is 0 and the URL names none. Returns 0, or -1. */
+static int url_host(const char *url, int want_default, char **host, char **port, int *zone)
+{
+    CURLU *u = curl_url();
+    char *h = NULL, *p = NULL, *z = NULL;
+    int rc = -1;
+    *host = *port = NULL;
+    *zone = 0;
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK)
+        goto done;
+    CURLUcode pc = curl_url_get(u, CURLUPART_PORT, &p, want_default ? CURLU_DEFAULT_PORT : 0);
+    if (pc != CURLUE_OK && pc != CURLUE_NO_PORT)
+        goto done;
+    *zone = curl_url_get(u, CURLUPART_ZONEID, &z, 0) == CURLUE_OK;
+    size_t n = strlen(h);
+    const char *start = h;
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        start++;
+        n -= 2;
+    }
+    if (n > 1 && start[n - 1] == '.')
+        n--;
+    *host = strndup(start, n);
+    if (p != NULL)
+        *port = strdup(p);
+    if (*host == NULL || (p != NULL && *port == NULL)) {
+        free(*host);
+        free(*port);
+        *host = *port = NULL;
+        goto done;
+    }
+    lower(*host);
+    rc = 0;
+done:
+    curl_free(h);
+    curl_free(p);
+    curl_free(z);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* Parses an allow-list entry ("host", "host:port", "[v6]:port", "*.domain")
+ * through the same parser as the URLs, so both sides are normalized alike. */
+static int parse_allowed(const char *entry, allowed_host *out)
+{
+    memset(out, 0, sizeof *out);
+    if (strncmp(entry, "*.", 2) == 0) {
+        out->subdomains = 1;
+        entry += 2;
+    }
+    if (*entry == '\0' || strpbrk(entry, "/?#@ \t\r\n") != NULL)
+        return -1;
+    char url[600];
+    int colons = 0;
+    for (const char *c = entry; *c; c++)
+        colons += *c == ':';
+    /* a bare IPv6 address ("::1") gets its brackets */
+    int n = colons > 1 && entry[0] != '[' ? snprintf(url, sizeof url, "http://[%s]/", entry)
+                                          : snprintf(url, sizeof url, "http://%s/", entry);
+    if (n < 0 || (size_t)n >= sizeof url)
+        return -1;
+    int zone;
+    if (url_host(url, 0, &out->host, &out->port, &zone) != 0 || zone) {
+        free(out->host);
+        free(out->port);
+        return -1;
+    }
+    return 0;
+}
+
+static int host_allowed(const rc_sandbox *sb, const char *host, const char *port)
+{
+    size_t hl = strlen(host);
+    for (size_t i = 0; i < sb->n_hosts; i++) {
+        const allowed_host *a = &sb->hosts[i];
+        if (a->port != NULL && strcmp(a->port, port) != 0)
+            continue;
+        if (!a->subdomains && strcmp(a->host, host) == 0)
+            return 1;
+        size_t al = strlen(a->host);
+        if (a->subdomains && hl > al + 1 && host[hl - al - 1] == '.' &&
+            strcmp(host + hl - al, a->host) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The request policy (rc_host.policy): called by core.send before a request
+ * is submitted. Refusals become Lua errors in the script that asked. */
+static int sandbox_policy(void *ud, const rc_request *req, char *why, size_t whysz)
+{
+    rc_sandbox *sb = ud;
+    char *host, *port;
+    int zone;
+    if (req->ca_file != NULL) {
+        snprintf(why, whysz, "sandbox: ca_file is not allowed (scripts may not name local files)");
+        return 0;
+    }
+    if (url_host(req->url, 1, &host, &port, &zone) != 0) {
+        snprintf(why, whysz, "sandbox: the request URL has no host that can be checked");
+        return 0;
+    }
+    int ok = !zone && host_allowed(sb, host, port);
+    if (!ok) {
+        int v6 = strchr(host, ':') != NULL;
+        snprintf(why, whysz, "sandbox: requests to %s%.100s%s:%s are not allowed%s",
+                 v6 ? "[" : "", host, v6 ? "]" : "", port,
+                 zone ? " (IPv6 zone ids are refused)" : " (the host is not in the sandbox's allow-list)");
+    }
+    free(host);
+    free(port);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ what scripts see */
+
+/* setmetatable for the whole state (runctl's own Lua code included): no
+ * metatable with __gc, since finalizers run with hooks off, out of every limit. */
+static int guarded_setmetatable(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)   /* raw, as the collector looks it up */
+            return luaL_error(L, "sandbox: setmetatable: metatables with __gc are not allowed");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* getmetatable for scripts: tables only. The string metatable leads to the
+ * real string library (which runctl's code calls on secrets, an API key
+ * among them), and userdata metatables hold runctl's C finalizers. */
+static int sandbox_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (lua_type(L, 1) != LUA_TTABLE || !lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_getmetafield(L, 1, "__metatable");
+    return 1;                   /* __metatable when set, else the metatable */
+}
+
+/* load for scripts: text chunks only, and the run's globals unless the
+ * script passes an environment of its own. */
+static int sandbox_load(lua_State *L)
+{
+    int nargs = lua_gettop(L);
+    luaL_checkany(L, 1);
+    lua_settop(L, 4);
+    lua_pushvalue(L, lua_upvalueindex(1));  /* the standard load */
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushliteral(L, "t");
+    if (nargs >= 4)
+        lua_pushvalue(L, 4);
+    else
+        lua_getfield(L, LUA_REGISTRYINDEX, RUN_ENV_KEY);
+    lua_call(L, 4, LUA_MULTRET);
+    return lua_gettop(L) - 4;
+}
+
+/* collectgarbage for scripts: looking and collecting, not tuning or stopping. */
+static int sandbox_collectgarbage(lua_State *L)
+{
+    static const char *const opts[] = { "collect", "step", "count", "isrunning", NULL };
+    switch (luaL_checkoption(L, 1, "collect", opts)) {
+    case 0:
+        lua_gc(L, LUA_GCCOLLECT);
+        lua_pushinteger(L, 0);
+        break;
+    case 1:
+        lua_pushboolean(L, lua_gc(L, LUA_GCSTEP, (int)luaL_optinteger(L, 2, 0)));
+        break;
+    case 2:
+        lua_pushnumber(L, (lua_Number)lua_gc(L, LUA_GCCOUNT) + (lua_Number)lua_gc(L, LUA_GCCOUNTB) / 1024);
+        break;
+    default:
+        lua_pushboolean(L, lua_gc(L, LUA_GCISRUNNING));
+        break;
+    }
+    return 1;
+}
+
+/* Pushes a copy of the table at idx: its fields, and its metatable when keep_meta. */
+static void push_copy(lua_State *L, int idx, int keep_meta)
+{
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    if (keep_meta && lua_getmetatable(L, idx))
+        lua_setmetatable(L, -2);
+}
+
+/* env[name] = a copy of the standard library table lib, fields limited to
+ * only (NULL-terminated) when given. */
+static void copy_library(lua_State *L, int env, const char *name, const char *const *only)
+{
+    lua_getglobal(L, name);
+    if (only == NULL) {
+        push_copy(L, -1, 0);
+    } else {
+        lua_newtable(L);
+        for (; *only != NULL; only++) {
+            lua_getfield(L, -2, *only);
+            lua_setfield(L, -2, *only);
+        }
+    }
+    lua_setfield(L, env, name);
+    lua_pop(L, 1);
+}
+
+static void build_template(lua_State *L)
+{
+    static const char *const base[] = {
+        "assert", "error", "ipairs", "next", "pairs", "pcall", "xpcall", "print", "select",
+        "type", "tostring", "tonumber", "rawequal", "rawget", "rawlen", "rawset",
+        "setmetatable", "_VERSION", NULL
+    };
+    static const char *const os_part[] = { "clock", "date", "difftime", "time", NULL };
+    static const char *const libs[] = { "coroutine", "string", "table", "math", "utf8", NULL };
+
+    lua_newtable(L);
+    int env = lua_gettop(L);
+    for (const char *const *n = base; *n != NULL; n++) {
+        lua_getglobal(L, *n);
+        lua_setfield(L, env, *n);
+    }
+    lua_pushcfunction(L, sandbox_getmetatable);
+    lua_setfield(L, env, "getmetatable");
+    lua_getglobal(L, "load");
+    lua_pushcclosure(L, sandbox_load, 1);
+    lua_setfield(L, env, "load");
+    lua_pushcfunction(L, sandbox_collectgarbage);
+    lua_setfield(L, env, "collectgarbage");
+    for (const char *const *n = libs; *n != NULL; n++)
+        copy_library(L, env, *n, NULL);
+    copy_library(L, env, "os", os_part);
+
+    /* The runctl API: the module and every global runctl_openlibs set from it.
+     * Plain tables (http, json, task, log, runs ...) are copied, so a script
+     * replacing task.spawn or json.decode changes its own view only; clients
+     * (tables with a metatable, like openai) stay themselves, since their
+     * credentials are keyed by the object. */
+    lua_getglobal(L, "runctl");
+    int mod = lua_gettop(L);
+    push_copy(L, mod, 1);               /* keeps the metatable behind runctl.dry_run */
+    int copy = lua_gettop(L);
+    lua_pushglobaltable(L);
+    int g = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, mod) != 0) {     /* key, value */
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            lua_pushvalue(L, -2);
+            lua_rawget(L, g);
+            int global = lua_rawequal(L, -1, -2);
+            lua_pop(L, 1);
+            if (lua_type(L, -1) == LUA_TTABLE) {
+                if (lua_getmetatable(L, -1)) {
+                    lua_pop(L, 1);
+                } else {
+                    push_copy(L, -1, 0);
+                    lua_replace(L, -2);
+                }
+            }
+            lua_pushvalue(L, -2);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, copy);
+            if (global) {
+                lua_pushvalue(L, -2);
+                lua_pushvalue(L, -2);
+                lua_rawset(L, env);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, copy);
+    lua_setfield(L, env, "runctl");
+    lua_pop(L, 1);                      /* the module */
+    lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+}
+
+/* ------------------------------------------------------------------ creating */
+
+static int setup_protected(lua_State *L)
+{
+    const runctl_options *given = lua_touserdata(L, 1);
+    rc_sandbox *sb = lua_touserdata(L, 2);
+    lua_settop(L, 0);
+    /* The full library for runctl's own Lua half, which runs in the global
+     * table; scripts never see it (they get fresh globals, built below). */
+    luaL_openlibs(L);
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, guarded_setmetatable, 1);
+    lua_setglobal(L, "setmetatable");
+    /* string.dump stays out of reach even through ("").dump. */
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+
+    runctl_options opts;
+    runctl_options_init(&opts);
+    if (given != NULL)
+        opts = *given;
+    opts.no_globals = 0;                /* the template is built from the globals */
+    if (runctl_openlibs(L, &opts) != 0)
+        return lua_error(L);
+    build_template(L);
+
+    rc_host *h = rc_host_get(L);
+    h->policy = sandbox_policy;
+    h->policy_ud = sb;
+    return 0;
+}
+
+static int sandbox_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "runctl: sandbox: unprotected error in a call to Lua: %s\n", msg ? msg : "?");
+    return 0;                           /* then Lua aborts */
+}
+
+static void free_sandbox(rc_sandbox *sb)
+{
+    for (size_t i = 0; i < sb->n_hosts; i++) {
+        free(sb->hosts[i].host);
+        free(sb->hosts[i].port);
+    }
+    free(sb->hosts);
+    free(sb);
+}
+
+void runctl_sandbox_limits_init(runctl_sandbox_limits *l)
+{
+    memset(l, 0, sizeof *l);
+}
+
+lua_State *runctl_sandbox_new(const runctl_sandbox_limits *limits,
+                              const runctl_options *opts, char *err, size_t errsz)
+{
+    rc_sandbox *sb = calloc(1, sizeof *sb);
+    if (sb == NULL) {
+        snprintf(err, errsz, "sandbox: out of memory");
+        return NULL;
+    }
+    if (limits != NULL)
+        sb->limits = *limits;
+    sb->limits.allow_hosts = NULL;      /* copied into hosts below */
+    if (sb->limits.max_seconds < 0 || sb->limits.max_seconds != sb->limits.max_seconds) {
+        snprintf(err, errsz, "sandbox: max_seconds must be a non-negative number");
+        free_sandbox(sb);
+        return NULL;
+    }
+    size_t n = 0;
+    while (limits != NULL && limits->allow_hosts != NULL && limits->allow_hosts[n] != NULL)
+        n++;
+    if (n > 0 && (sb->hosts = calloc(n, sizeof *sb->hosts)) == NULL) {
+        snprintf(err, errsz, "sandbox: out of memory");
+        free_sandbox(sb);
+        return NULL;
+    }
+    for (; sb->n_hosts < n; sb->n_hosts++) {
+        if (parse_allowed(limits->allow_hosts[sb->n_hosts], &sb->hosts[sb->n_hosts]) != 0) {
+            snprintf(err, errsz, "sandbox: allowed host \"%.200s\" is not a host, host:port, "
+                     "[IPv6]:port or *.domain", limits->allow_hosts[sb->n_hosts]);
+            free_sandbox(sb);
+            return NULL;
+        }
+    }
+
+    lua_State *L = lua_newstate(sandbox_alloc, sb);
+    if (L == NULL) {
+        snprintf(err, errsz, "sandbox: cannot create a Lua state (out of memory)");
+        free_sandbox(sb);
+        return NULL;
+    }
+    lua_atpanic(L, sandbox_panic);
+    /* Before anything creates a thread: each thread inherits its creator's hook. */
+    lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);
+    lua_pushcfunction(L, setup_protected);
+    lua_pushlightuserdata(L, (void *)opts);
+    lua_pushlightuserdata(L, sb);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        snprintf(err, errsz, "sandbox: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "setup failed");
+        runctl_sandbox_close(L);
+        return NULL;
+    }
+    lua_gc(L, LUA_GCCOLLECT);
+    if (sb->limits.max_memory > 0)
+        sb->limit = sb->used + sb->limits.max_memory;
+    return L;
+}
+
+void runctl_sandbox_close(lua_State *L)
+{
+    rc_sandbox *sb = sandbox_of(L);
+    lua_close(L);                       /* frees through sb: free sb after */
+    free_sandbox(sb);
+}
+
+void runctl_sandbox_env(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+}
+
+/* ------------------------------------------------------------------ running */
+
+struct chunk {
+    const char *code;
+    size_t len;
+    const char *name;
+};
+
+static int start_protected(lua_State *L)
+{
+    const struct chunk *c = lua_touserdata(L, 1);
+    rc_sandbox *sb = sandbox_of(L);
+    rc_host *h = rc_host_get(L);
+    lua_settop(L, 0);
+    if (sb->active) {                   /* ended, but nobody asked runctl_sandbox_status yet? */
+        lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
+        rc_task *t = lua_touserdata(L, -1);
+        if (sb->trip == TRIP_NONE && t->state == TASK_DONE && rc_host_pending(h) == 0)
+            sb->active = 0;
+        lua_pop(L, 1);
+    }
+    if (sb->active || rc_host_pending(h) > 0)
+        return luaL_error(L, "sandbox: the previous script still has work pending "
+                             "(poll until runctl_sandbox_status says it ended, or close the sandbox)");
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, RESULT_KEY);
+    rc_host_clear_unjoined(L);
+    sb->trip = TRIP_NONE;
+    sb->over = 0;
+    sb->refused_in_run = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+
+    /* Fresh globals: the template's fields, and _G pointing at them. */
+    lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    push_copy(L, -1, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "_G");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, RUN_ENV_KEY);
+    int env = lua_gettop(L);
+
+    if (luaL_loadbufferx(L, c->code, c->len, c->name, "t") != LUA_OK)
+        return lua_error(L);
+    lua_pushvalue(L, env);
+    lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
+
+    lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);  /* the task inherits it */
+    rc_host_spawn(L, h, 0);
+    lua_setfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
+    sb->instructions = 0;
+    sb->deadline = now_s() + sb->limits.max_seconds;
+    sb->active = 1;
+    return 0;
+}
+
+int runctl_sandbox_start(lua_State *L, const char *code, size_t len, const char *chunkname)
+{
+    struct chunk c = { code, len, chunkname != NULL ? chunkname : "=(sandbox)" };
+    lua_pushcfunction(L, start_protected);
+    lua_pushlightuserdata(L, &c);
+    return lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : -1;
+}
+
+/* luaL_tolstring under protection: a script's __tostring may fail or loop. */
+static int tostring_protected(lua_State *L)
+{
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+/* Ends the run: records why it failed (the string at the top) or that it did not. */
+static int end_run(lua_State *L, rc_sandbox *sb, int failed)
+{
+    sb->active = 0;
+    if (!failed)
+        return 0;
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, RESULT_KEY);
+    return -1;
+}
+
+static int status_protected(lua_State *L)
+{
+    rc_sandbox *sb = sandbox_of(L);
+    rc_host *h = rc_host_get(L);
+    char msg[96];
+    lua_settop(L, 0);
+    if (!sb->active) {
+        lua_getfield(L, LUA_REGISTRYINDEX, RESULT_KEY);
+        lua_pushinteger(L, lua_isnil(L, -1) ? 0 : -1);
+        return 2;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
+    rc_task *t = lua_touserdata(L, 1);
+    int pending = rc_host_pending(h);
+    if (sb->trip == TRIP_NONE && (t->state != TASK_DONE || pending > 0) &&
+        sb->limits.max_seconds > 0 && now_s() > sb->deadline)
+        sb->trip = TRIP_TIME;           /* waiting (a sleep, a slow request) counts too */
+    if (sb->trip == TRIP_NONE && t->state != TASK_DONE) {
+        if (pending > 0) {
+            lua_pushnil(L);
+            lua_pushinteger(L, 1);
+            return 2;
+        }
+        lua_pushliteral(L, "sandbox: the script's tasks wait for each other and can never finish");
+        lua_pushinteger(L, end_run(L, sb, 1));
+        return 2;
+    }
+    if (sb->trip == TRIP_NONE && pending > 0) {
+        lua_pushnil(L);                 /* the main task is done; tasks it spawned are not */
+        lua_pushinteger(L, 1);
+        return 2;
+    }
+    if (sb->trip == TRIP_NONE && t->ok) {
+        lua_pushnil(L);
+        lua_pushinteger(L, end_run(L, sb, 0));
+        return 2;
+    }
+    if (sb->trip == TRIP_NONE) {
+        rc_task_push_outcome(L, 1);     /* false, err */
+        /* Still active while the error's own __tostring runs: it is script code. */
+        lua_pushcfunction(L, tostring_protected);
+        lua_insert(L, -2);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            lua_pushliteral(L, "(the script's error object could not be turned into text)");
+        }
+        if (sb->trip == TRIP_NONE && sb->refused_in_run &&
+            strcmp(lua_tostring(L, -1), "not enough memory") == 0)
+            sb->trip = TRIP_MEMORY;
+    }
+    if (sb->trip != TRIP_NONE)
+        lua_pushstring(L, trip_text(sb, msg, sizeof msg));
+    lua_pushinteger(L, end_run(L, sb, 1));
+    return 2;
+}
+
+int runctl_sandbox_status(lua_State *L)
+{
+    lua_pushcfunction(L, status_protected);
+    if (lua_pcall(L, 0, 2, 0) != LUA_OK)
+        return -1;                      /* the error message stays pushed */
+    int st = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (st != -1)
+        lua_pop(L, 1);                  /* nil: nothing to report */
+    return st;
+}
+
+int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *chunkname)
+{
+    rc_sandbox *sb = sandbox_of(L);
+    if (runctl_sandbox_start(L, code, len, chunkname) != 0)
+        return -1;
+    for (;;) {
+        int st = runctl_sandbox_status(L);
+        if (st != 1)
+            return st;
+        int wait_ms = -1;
+        if (sb->limits.max_seconds > 0) {
+            double left = sb->deadline - now_s();
+            wait_ms = left <= 0 ? 0 : left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
+        }
+        if (runctl_poll(L, wait_ms) < 0) {
+            lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
+            return -1;
+        }
+    }
+}

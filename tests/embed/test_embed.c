@@ -1,0 +1,313 @@
+/* tests/embed/test_embed.c — the embedding API from C, as TAP: runctl_openlibs
+ * (globals or none), runctl_poll from host code and from inside a task, tasks
+ * spawned by host code, blocking calls outside tasks, lua_close with work in
+ * flight, and the sandbox API's edges (the limits themselves are exercised
+ * through examples/sandbox-host by tests/lua/test_embed_sandbox.lua).
+ * Usage: test_embed BASE_URL SLOW_BASE_URL (fake API servers; the slow one
+ * answers after a delay). Run under valgrind or ASan for the leak checks. */
+#include <runctl.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int count, failures;
+static const char *base_url, *slow_url;
+
+static int ok(int cond, const char *name)
+{
+    count++;
+    if (!cond)
+        failures++;
+    printf("%s %d - %s\n", cond ? "ok" : "not ok", count, name);
+    return cond;
+}
+
+static int is_str(const char *got, const char *want, const char *name)
+{
+    int good = got != NULL && strstr(got, want) != NULL;
+    ok(good, name);
+    if (!good)
+        printf("#   got \"%s\", want it to contain \"%s\"\n", got ? got : "(null)", want);
+    return good;
+}
+
+/* Runs code in L; returns 1 when it ran without error (else prints why). */
+static int run(lua_State *L, const char *code)
+{
+    if (luaL_dostring(L, code) == LUA_OK)
+        return 1;
+    printf("#   lua error: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int global_is(lua_State *L, const char *name, const char *want)
+{
+    lua_getglobal(L, name);
+    int same = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), want) == 0;
+    if (!same)
+        printf("#   %s is %s\n", name, luaL_tolstring(L, -1, NULL)), lua_pop(L, 1);
+    lua_pop(L, 1);
+    return same;
+}
+
+static lua_State *open_state(const char *url, int no_globals)
+{
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    runctl_options o;
+    runctl_options_init(&o);
+    o.base_url = url;
+    o.no_globals = no_globals;
+    if (runctl_openlibs(L, &o) != 0) {
+        printf("#   runctl_openlibs: %s\n", lua_tostring(L, -1));
+        exit(1);
+    }
+    return L;
+}
+
+static int poll_until_idle(lua_State *L)
+{
+    int n, rounds = 0;
+    while ((n = runctl_poll(L, 100)) > 0 && rounds++ < 600)
+        ;
+    return n;
+}
+
+/* host_poll(): a C function for scripts that calls runctl_poll (misuse inside a task). */
+static int host_poll(lua_State *L)
+{
+    lua_pushinteger(L, runctl_poll(L, 0));
+    return 1;
+}
+
+static void test_options_and_openlibs(void)
+{
+    runctl_options o;
+    memset(&o, 0x55, sizeof o);
+    runctl_options_init(&o);
+    ok(o.base_url == NULL && o.max_retries < 0 && o.timeout <= 0 && o.log_level == RUNCTL_LOG_UNSET &&
+       o.no_globals == 0 && o.dry_run == 0, "runctl_options_init sets every field to unset");
+
+    lua_State *L = open_state(base_url, 0);
+    ok(run(L, "assert(type(runctl) == 'table' and type(openai) == 'table' and type(runs) == 'table' "
+              "and type(http) == 'table' and type(json) == 'table' and type(task) == 'table' "
+              "and type(log) == 'table')"),
+       "runctl_openlibs sets the globals runctl, openai, runs, http, json, task, log");
+    int top = lua_gettop(L);
+    ok(runctl_openlibs(L, NULL) == -1 && lua_gettop(L) == top + 1, "a second runctl_openlibs fails with a message pushed");
+    is_str(lua_tostring(L, -1), "already open", "the message says runctl is already open");
+    lua_pop(L, 1);
+    ok(runctl_poll(L, 0) == 0, "runctl_poll with nothing to do returns 0");
+    lua_close(L);
+
+    /* no_globals: a host's own globals stay; require "runctl" gives the module */
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    run(L, "log = 'the host log'; json = 'the host json'");
+    runctl_options o2;
+    runctl_options_init(&o2);
+    o2.no_globals = 1;
+    ok(runctl_openlibs(L, &o2) == 0, "runctl_openlibs with no_globals succeeds");
+    ok(global_is(L, "log", "the host log") && global_is(L, "json", "the host json") &&
+       run(L, "assert(runctl == nil and runs == nil and task == nil and http == nil and openai == nil)"),
+       "no_globals leaves the host's globals alone and sets none");
+    ok(run(L, "local rc = require 'runctl'\n"
+              "for _, k in ipairs { 'runs', 'openai', 'client', 'http', 'json', 'task', 'log' } do\n"
+              "  assert(rc[k] ~= nil, k)\n"
+              "end"),
+       "require 'runctl' returns the module with runs, openai, client, http, json, task, log");
+    lua_close(L);
+
+    L = luaL_newstate();
+    ok(runctl_poll(L, 0) == -1, "runctl_poll on a state without runctl returns -1");
+    lua_close(L);
+}
+
+static void test_tasks_from_host_code(void)
+{
+    lua_State *L = open_state(base_url, 0);
+    lua_register(L, "host_poll", host_poll);
+    ok(run(L, "order = {}\n"
+              "task.spawn(function() order[#order + 1] = 'task' end)\n"
+              "order[#order + 1] = 'host'"),
+       "task.spawn from host code (luaL_dostring) works");
+    ok(run(L, "assert(#order == 1 and order[1] == 'host')"), "the spawned task has not run yet: it is queued");
+    int top = lua_gettop(L);
+    int pending = runctl_poll(L, 0);
+    ok(pending == 0 && run(L, "assert(order[2] == 'task')"), "runctl_poll runs it and then reports 0 pending");
+    ok(lua_gettop(L) == top, "runctl_poll leaves the stack as it was");
+
+    ok(run(L, "slept = false\ntask.spawn(function() task.sleep(0.05) slept = true end)"), "a sleeping task spawned");
+    ok(runctl_poll(L, 0) > 0 && run(L, "assert(slept == false)"),
+       "runctl_poll(L, 0) returns at once while the timer is pending");
+    ok(poll_until_idle(L) == 0 && run(L, "assert(slept == true)"), "polling until 0 lets the task finish");
+
+    ok(run(L, "inner = nil\nlocal t = task.spawn(function() inner = host_poll() end)"), "a task calling runctl_poll");
+    runctl_poll(L, 0);
+    ok(run(L, "assert(inner == -1, tostring(inner))"), "runctl_poll from inside a task refuses (returns -1)");
+
+    /* A blocking call from host code: no task, the binding drives the loop itself. */
+    ok(run(L, "local c = runctl.client { api_key = 'sk-test-1234567890', max_retries = 0 }\n"
+              "local run = assert(c.runs.retrieve('thread_main', 'run_failed'))\n"
+              "assert(run.id == 'run_failed' and run.status == 'failed')"),
+       "a binding called from host code outside any task blocks until its answer (base_url from the options)");
+
+    /* Tasks overlap: two cancels in flight at once, driven by runctl_poll. */
+    ok(run(L, "local c = runctl.client { api_key = 'sk-test-1234567890', max_retries = 0 }\n"
+              "results = {}\n"
+              "for _, id in ipairs { 'run_queued', 'run_in_progress' } do\n"
+              "  task.spawn(function() results[id] = assert(c.runs.cancel('thread_main', id)).status end)\n"
+              "end"),
+       "two cancels spawned from host code");
+    runctl_poll(L, 0);
+    ok(runctl_poll(L, 0) > 0, "after a round, both are in flight and runctl_poll(L, 0) did not wait for them");
+    ok(poll_until_idle(L) == 0 && run(L, "assert(results.run_queued == 'cancelling' and results.run_in_progress == 'cancelling')"),
+       "both cancels complete");
+    lua_close(L);
+}
+
+static void test_close_in_flight(void)
+{
+    lua_State *L = open_state(slow_url, 0);
+    char code[1024];
+    snprintf(code, sizeof code,
+             "local c = runctl.client { api_key = 'sk-test-1234567890', max_retries = 0, max_concurrency = 3 }\n"
+             "for i = 1, 12 do task.spawn(function() c.runs.retrieve('thread_main', 'run_queued') end) end\n"
+             "local sleeper = task.spawn(function() task.sleep(3600) end)\n"
+             "task.spawn(function() task.join(sleeper) end)\n"
+             "local h = http.request\n"
+             "task.spawn(function() h { url = '%s/threads/thread_main/runs' } end)\n"
+             "local co = coroutine.wrap(function() local x <close> = setmetatable({}, { __close = function() end }) "
+             "task.sleep(3600) end)\n"
+             "task.spawn(co)\n",
+             slow_url);
+    ok(run(L, code), "transfers (some queued behind a limiter), sleeps and joins started");
+    int pending = 0;
+    for (int i = 0; i < 5; i++)
+        pending = runctl_poll(L, 10);
+    ok(pending > 0, "they are still pending after a few frames");
+    ok(run(L, "task.spawn(function() error('never runs') end)"), "and one more task queued but never run");
+    lua_close(L);
+    ok(1, "lua_close with all of that in flight returns (no callback, no leak: see valgrind/ASan)");
+}
+
+static void test_sandbox_api(void)
+{
+    char err[256];
+    runctl_sandbox_limits lim;
+    runctl_sandbox_limits_init(&lim);
+    ok(lim.max_memory == 0 && lim.max_instructions == 0 && lim.max_seconds == 0 && lim.allow_hosts == NULL,
+       "runctl_sandbox_limits_init: no limits, no hosts");
+    const char *bad[] = { "http://x/", NULL };
+    lim.allow_hosts = bad;
+    ok(runctl_sandbox_new(&lim, NULL, err, sizeof err) == NULL, "an allow-list entry that is a URL is refused");
+    is_str(err, "is not a host", "with a message naming the entry");
+    lim.allow_hosts = NULL;
+
+    lua_State *S = runctl_sandbox_new(&lim, NULL, err, sizeof err);
+    if (!ok(S != NULL, "runctl_sandbox_new")) {
+        printf("#   %s\n", err);
+        return;
+    }
+    ok(runctl_sandbox_status(S) == 0, "status before any run is 0");
+    const char *syntax = "this is not lua";
+    ok(runctl_sandbox_start(S, syntax, strlen(syntax), "=bad") == -1, "a syntax error fails the start");
+    is_str(lua_tostring(S, -1), "bad:1:", "with Lua's message");
+    lua_pop(S, 1);
+    const char binary[] = "\x1bLua\x54\x00";
+    ok(runctl_sandbox_start(S, binary, sizeof binary - 1, "=bin") == -1, "a binary chunk is refused");
+    is_str(lua_tostring(S, -1), "binary", "saying it is binary");
+    lua_pop(S, 1);
+
+    const char *allow_list =
+        "assert(io == nil and dofile == nil and loadfile == nil and require == nil and package == nil)\n"
+        "assert(debug == nil and os.execute == nil and os.getenv == nil and os.exit == nil and os.remove == nil)\n"
+        "assert(string.dump == nil and ('').dump == nil and getmetatable('') == nil)\n"
+        "assert(type(runctl) == 'table' and type(runs) == 'table' and type(http) == 'table' and type(task) == 'table')\n"
+        "assert(type(json) == 'table' and type(log) == 'table' and type(openai) == 'table' and _G == _ENV)\n"
+        "assert(runctl.runs == runs and runctl.task == task, 'one copy behind both names')\n"
+        "assert(getmetatable(task.running()) == nil, 'userdata metatables are hidden')\n"
+        "assert(not pcall(setmetatable, {}, { __gc = function() end }), '__gc refused')\n"
+        "local mt = { __index = function() return 7 end }\n"
+        "assert(getmetatable(setmetatable({}, mt)) == mt and setmetatable({}, mt).x == 7)\n"
+        "assert(load('return 1 + 1')() == 2)\n"
+        "local f, why = load('\\27Lua')\n"
+        "assert(f == nil and why:find('binary'), why)\n"
+        "y = 5\n"
+        "assert(load('return y')() == 5, 'load sees the run globals')\n"
+        "assert(load('return y', 'c', 't', { y = 6 })() == 6, 'or the environment given')\n"
+        "assert(collectgarbage('count') > 0 and not pcall(collectgarbage, 'stop'))\n"
+        "marker = 'left by run 1'\n";
+    ok(runctl_sandbox_run(S, allow_list, strlen(allow_list), "=allow") == 0,
+       "the allow-list: no io, os.execute, os.getenv, package, require, debug, dump; safe load, metatables");
+    if (lua_gettop(S) > 0 && lua_type(S, -1) == LUA_TSTRING)
+        printf("#   %s\n", lua_tostring(S, -1)), lua_pop(S, 1);
+    const char *fresh = "assert(marker == nil, 'globals of the previous run are gone')";
+    ok(runctl_sandbox_run(S, fresh, strlen(fresh), "=fresh") == 0, "every run starts with fresh globals");
+
+    runctl_sandbox_env(S);
+    lua_pushliteral(S, "from the host");
+    lua_setfield(S, -2, "host_value");
+    lua_pop(S, 1);
+    const char *uses = "assert(host_value == 'from the host')";
+    ok(runctl_sandbox_run(S, uses, strlen(uses), "=uses") == 0, "runctl_sandbox_env lets the host add globals");
+
+    const char *fails = "error('plain failure')";
+    ok(runctl_sandbox_run(S, fails, strlen(fails), "=fails") == -1, "a script error fails the run");
+    is_str(lua_tostring(S, -1), "fails:1: plain failure", "with the script's message");
+    lua_pop(S, 1);
+    ok(runctl_sandbox_status(S) == -1, "status keeps reporting the failed run");
+    lua_pop(S, 1);
+
+    const char *deadlock = "local me = task.running()\nlocal t = task.spawn(function() task.join(me) end)\ntask.join(t)";
+    ok(runctl_sandbox_run(S, deadlock, strlen(deadlock), "=deadlock") == -1, "tasks waiting for each other fail the run");
+    is_str(lua_tostring(S, -1), "wait for each other", "as a deadlock");
+    lua_pop(S, 1);
+    runctl_sandbox_close(S);
+
+    /* Starting while the previous run has work pending is refused. */
+    S = runctl_sandbox_new(NULL, NULL, err, sizeof err);
+    const char *sleepy = "task.sleep(0.05)";
+    ok(runctl_sandbox_start(S, sleepy, strlen(sleepy), "=sleepy") == 0, "a run that sleeps started");
+    ok(runctl_sandbox_start(S, sleepy, strlen(sleepy), "=again") == -1, "a second start while it runs is refused");
+    is_str(lua_tostring(S, -1), "still has work pending", "saying why");
+    lua_pop(S, 1);
+    int st;
+    while ((st = runctl_sandbox_status(S)) == 1)
+        runctl_poll(S, 100);
+    ok(st == 0, "the first run ends ok");
+    ok(runctl_sandbox_start(S, sleepy, strlen(sleepy), "=third") == 0, "then the next one may start");
+    runctl_sandbox_close(S);
+    ok(1, "runctl_sandbox_close with a run in progress");
+
+    /* A hostile error object: its __tostring loops; the instruction limit still ends it. */
+    lim.max_instructions = 200000;
+    S = runctl_sandbox_new(&lim, NULL, err, sizeof err);
+    const char *nasty = "error(setmetatable({}, { __tostring = function() while true do end end }))";
+    ok(runctl_sandbox_run(S, nasty, strlen(nasty), "=nasty") == -1, "an error object whose __tostring never returns");
+    is_str(lua_tostring(S, -1), "instruction limit exceeded", "is stopped by the instruction limit");
+    lua_pop(S, 1);
+    runctl_sandbox_close(S);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_embed BASE_URL SLOW_BASE_URL\n");
+        return 2;
+    }
+    base_url = argv[1];
+    slow_url = argv[2];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_options_and_openlibs();
+    test_tasks_from_host_code();
+    test_close_in_flight();
+    test_sandbox_api();
+    printf("1..%d\n", count);
+    return failures > 0;
+}
