@@ -165,3 +165,10 @@ install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 	  -e 's|@CMODDIR@|$(LUA_CMODDIR)|' -e 's|@VERSION@|$(RC_VERSION)|' runctl.pc.in \
 	  > $(DESTDIR)$(LIBDIR)/pkgconfig/runctl.pc
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/runctl.so
+
+# ---- benchmark (bench/run.sh): runctl vs curl and wrk, measured in one run ----
+.PHONY: bench
+bench: deps
+	@EXTRA_DEPS="hyperfine wrk valgrind" sh tools/deps.sh >/dev/null
+	@$(MAKE) --no-print-directory all
+	@sh bench/run.sh

@@ -1,0 +1,120 @@
+#!/bin/sh
+# bench/run.sh — `make bench`: measures runctl against its peers on this machine,
+# in this one run: cold start vs curl, 20,000 cancels at concurrency 64 vs
+# curl --parallel and vs wrk's raw rate, peak RSS at 2k/20k/100k cancels, CPU
+# and instructions per cancel, the frame-loop host's worst frame, and the fake
+# server's own rate. Prints medians over REPS repetitions and their ratios.
+set -e
+REPS=${REPS:-5}
+RUNCTL=$(pwd)/runctl
+FAKEAPI=$(pwd)/build/fakeapi
+dir=$(mktemp -d)
+trap 'kill $fake_pid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+
+say() { printf '%s\n' "$*" >&2; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+now_ns() { date +%s%N; }
+# json_field FILE FIELD: a top-level number from a one-line JSON object.
+json_field() { sed -n "s/.*\"$2\":\([0-9.e+-]*\).*/\1/p" "$1"; }
+
+say "bench: seeding 100,000 in_progress runs..."
+"$RUNCTL" bench/make-seed.lua 100000 "$dir/seed.json" "$dir/ids100k"
+head -n 20000 "$dir/ids100k" > "$dir/ids20k"
+head -n 2000 "$dir/ids100k" > "$dir/ids2k"
+: > "$dir/ids0"
+"$FAKEAPI" --port 0 --port-file "$dir/port" --seed "$dir/seed.json" --threads 2 --no-record --quiet \
+    >/dev/null 2>&1 &
+fake_pid=$!
+i=0
+while [ ! -s "$dir/port" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+url="http://127.0.0.1:$(cat "$dir/port")"
+export OPENAI_API_KEY=sk-bench OPENAI_BASE_URL="$url/v1"
+reset() { curl -s -X POST "$url/_fake/reset" >/dev/null; }
+one_url="$url/v1/threads/thread_bench_00001/runs/run_bench_00001_001/cancel"
+awk -v base="$url/v1" '{ print "url = \"" base "/threads/" $1 "/runs/" $2 "/cancel\""; print "output = \"/dev/null\"" }' \
+    "$dir/ids20k" > "$dir/curl20k.cfg"
+
+# 1. cold start: one cancel, a fresh process each time
+say "bench: cold start (hyperfine)..."
+hyperfine -N --warmup 5 --runs 40 --prepare "curl -s -X POST $url/_fake/reset" --export-json "$dir/cold.json" \
+    "$RUNCTL -e assert(runs.cancel([[thread_bench_00001]],[[run_bench_00001_001]]))" \
+    "curl -s -o /dev/null -X POST -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Beta: assistants=v2' $one_url" \
+    >/dev/null 2>&1
+cold=$("$RUNCTL" -e 'local r = json.decode(io.read("a")).results
+  print(("%.2f %.2f"):format(r[1].median * 1000, r[2].median * 1000))' < "$dir/cold.json")
+cold_runctl=${cold% *}
+cold_curl=${cold#* }
+
+# 2. 20,000 cancels at concurrency 64, alternating runctl / curl / wrk
+say "bench: 20,000 cancels at concurrency 64, $REPS repetitions..."
+: > "$dir/rate.runctl"; : > "$dir/rate.curl"; : > "$dir/rate.wrk"; : > "$dir/cpu.runctl"; : > "$dir/cpu.curl"
+for rep in $(seq "$REPS"); do
+    reset
+    sh -c "'$RUNCTL' bench/cancel-many.lua '$dir/ids20k' 64 > '$dir/out.json'; times" > "$dir/times"
+    json_field "$dir/out.json" per_second >> "$dir/rate.runctl"
+    tail -1 "$dir/times" | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' >> "$dir/cpu.runctl"
+    [ "$(json_field "$dir/out.json" failed)" = 0 ] || say "bench: warning: runctl saw failures: $(cat "$dir/out.json")"
+    reset
+    t0=$(now_ns)
+    sh -c "curl -s --parallel --parallel-max 64 -X POST -H 'Authorization: Bearer sk-bench' \
+           -H 'OpenAI-Beta: assistants=v2' -d '' --config '$dir/curl20k.cfg' 2>/dev/null; times" > "$dir/times"
+    t1=$(now_ns)
+    awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f\n", 20000 / (ns / 1e9) }' >> "$dir/rate.curl"
+    tail -1 "$dir/times" | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' >> "$dir/cpu.curl"
+    reset
+    BENCH_IDS="$dir/ids20k" BENCH_PREFIX=/v1 wrk -t2 -c64 -d3s -s bench/wrk-cancel.lua "$url" 2>/dev/null \
+        | awk '/Requests\/sec/ { print $2 }' >> "$dir/rate.wrk"
+done
+rate_runctl=$(median < "$dir/rate.runctl")
+rate_curl=$(median < "$dir/rate.curl")
+rate_wrk=$(median < "$dir/rate.wrk")
+cpu_runctl=$(median < "$dir/cpu.runctl")
+cpu_curl=$(median < "$dir/cpu.curl")
+
+# 3. peak RSS as the job grows
+say "bench: peak RSS at 2,000 / 20,000 / 100,000 cancels..."
+rss() { reset; "$RUNCTL" bench/cancel-many.lua "$dir/$1" 64 > "$dir/rss.json"; json_field "$dir/rss.json" peak_rss_kib; }
+rss2k=$(rss ids2k)
+rss20k=$(rss ids20k)
+rss100k=$(rss ids100k)
+
+# 4. instructions per cancel (callgrind counts instructions, not seconds)
+ir_per_cancel="n/a (valgrind not installed)"
+if command -v valgrind >/dev/null; then
+    say "bench: instructions per cancel (callgrind, 2,000 cancels minus an empty job)..."
+    ir() {
+        reset
+        valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$RUNCTL" bench/cancel-many.lua "$dir/$1" 64 \
+            2>&1 >/dev/null | sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,
+    }
+    ir0=$(ir ids0)
+    ir2k=$(ir ids2k)
+    ir_per_cancel=$(awk -v a="$ir2k" -v b="$ir0" 'BEGIN { printf "%.0f", (a - b) / 2000 }')
+fi
+
+# 5. the frame-loop host: worst frame while 100 slow cancels are in flight
+frame="n/a (build/frame-loop not built)"
+if [ -x build/frame-loop ]; then
+    say "bench: frame-loop host against a 300 ms server..."
+    frame=$(sh bench/frame-loop.sh 2>/dev/null || echo "n/a (frame-loop failed)")
+fi
+
+# 6. the fake server's own rate (GET retrieve, wrk), so it is known not to be the bottleneck
+say "bench: the fake server alone (wrk)..."
+fake_rate=$(wrk -t2 -c64 -d3s -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Beta: assistants=v2' \
+    "$url/v1/threads/thread_bench_00001/runs/run_bench_00001_001" 2>/dev/null | awk '/Requests\/sec/ { print $2 }')
+
+cat <<EOF
+
+runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold start: 40 runs)
+                                         runctl        peer          ratio
+1. cold start, one cancel (ms)           $(printf '%-13s' "$cold_runctl") curl $(printf '%-8s' "$cold_curl") $(ratio "$cold_runctl" "$cold_curl")x curl's time
+2. 20,000 cancels, concurrency 64 (/s)   $(printf '%-13.0f' "$rate_runctl") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_runctl" "$rate_curl")x curl --parallel
+                                                       wrk  $(printf '%-8.0f' "$rate_wrk") $(ratio "$rate_runctl" "$rate_wrk")x wrk's raw rate (the ceiling)
+3. peak RSS (MiB) at 2k / 20k / 100k     $(awk -v a="$rss2k" -v b="$rss20k" -v c="$rss100k" 'BEGIN { printf "%.1f / %.1f / %.1f", a/1024, b/1024, c/1024 }')
+4. CPU per cancel, user+sys (us)         $(awk -v c="$cpu_runctl" 'BEGIN { printf "%-13.1f", c / 20000 * 1e6 }') curl $(awk -v c="$cpu_curl" 'BEGIN { printf "%-8.1f", c / 20000 * 1e6 }') $(ratio "$cpu_runctl" "$cpu_curl")x curl's CPU
+   instructions per cancel (callgrind)   $ir_per_cancel
+5. frame-loop worst frame                $frame
+6. fake server alone, GET (/s, wrk)      $(printf '%.0f' "$fake_rate")
+EOF
