@@ -54,11 +54,15 @@ $(FAKEAPI): $(wildcard tests/fakeapi/*.c tests/fakeapi/*.h)
 $(UNIT): tests/unit/test_core.c $(CORE_OBJ)
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS)
 
+# check: every test on the normal build, then again on the ASan+UBSan build.
 check: deps
 	@$(MAKE) --no-print-directory all
-	@RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) sh tests/run.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN)" all
+	@$(ASAN_ENV) RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) \
+	  ASAN_RUNCTL=build-asan/runctl ASAN_FAKEAPI=build-asan/fakeapi ASAN_UNIT=build-asan/test_core sh tests/run.sh
 
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN)" all
 	@NO_FUZZ=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -172,3 +176,11 @@ bench: deps
 	@EXTRA_DEPS="hyperfine wrk valgrind" sh tools/deps.sh >/dev/null
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
+
+# ---- conformance (tests/conformance/): every binding through Stoplight Prism serving
+# the official OpenAPI spec (../shared/openapi.yaml or $OPENAPI_SPEC); npm ci installs the
+# pinned Prism on first use; says "skipped: <reason>" without Node/npm or the spec ----
+.PHONY: conformance
+conformance: deps
+	@$(MAKE) --no-print-directory all
+	@RUNCTL=./$(BIN) sh tests/conformance/run.sh --summary

@@ -35,8 +35,12 @@ run_one() {
     fi
     if [ "$f" -gt 0 ] || [ "$status" -ne 0 ]; then
         sed 's/^/#   stderr: /' "$work/err" | tail -40
+        for log in "$work"/*.port.log; do   # what the fake servers said, if anything
+            [ -s "$log" ] && sed "s|^|#   $(basename "$log"): |" "$log" | tail -30
+        done
     fi
     pkill -f -- "--port-file $work/" 2>/dev/null
+    rm -f "$work"/*.port.log
     passed=$((passed + p))
     failed=$((failed + f))
 }
@@ -46,6 +50,24 @@ for t in tests/lua/test_*.lua; do
     [ -n "$ONLY" ] && case "$t" in *"$ONLY"*) ;; *) continue ;; esac
     run_one "$(basename "$t" .lua)" $RUNCTL_WRAP "$RUNCTL" "$t"
 done
+# With ASAN_RUNCTL set (make check sets it), the unit tests and every Lua test
+# run again on the AddressSanitizer + UBSan build of runctl and the fake server.
+if [ -n "$ASAN_RUNCTL" ]; then
+    plain_runctl=$RUNCTL
+    plain_fakeapi=$FAKEAPI
+    RUNCTL=$ASAN_RUNCTL
+    FAKEAPI=$ASAN_FAKEAPI
+    run_one asan:unit "$ASAN_UNIT"
+    for t in tests/lua/test_*.lua; do
+        [ -n "$ONLY" ] && case "$t" in *"$ONLY"*) ;; *) continue ;; esac
+        run_one "asan:$(basename "$t" .lua)" "$RUNCTL" "$t"
+    done
+    RUNCTL=$plain_runctl
+    FAKEAPI=$plain_fakeapi
+fi
+# Conformance against the official OpenAPI spec (tests/conformance/run.sh):
+# prints "skipped: <reason>" without Node/npm or the spec.
+case conformance in *"${ONLY:-conformance}"*) run_one conformance sh tests/conformance/run.sh ;; esac
 [ -z "$ONLY" ] && run_one secrets sh tests/secrets.sh
 [ -z "$ONLY$NO_FUZZ" ] && run_one fuzz make --no-print-directory -s fuzz FUZZ_TIME=3
 echo "$passed passed, $failed failed"
