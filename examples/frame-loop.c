@@ -26,11 +26,14 @@
 static const char start_cancels[] =
     "local thread_id, prefix, n = ...\n"
     "local c = runctl.client { max_concurrency = n, max_retries = 0 }\n"
-    "stats = { started = 0, done = 0, cancelled = 0, failed = 0 }\n"
+    "stats = { started = 0, done = 0, cancelled = 0, failed = 0, in_flight = 0, max_in_flight = 0 }\n"
     "for i = 1, n do\n"
     "  stats.started = stats.started + 1\n"
     "  task.spawn(function()\n"
+    "    stats.in_flight = stats.in_flight + 1\n"
+    "    stats.max_in_flight = math.max(stats.max_in_flight, stats.in_flight)\n"
     "    local run, err = c.runs.cancel(thread_id, prefix .. i)\n"
+    "    stats.in_flight = stats.in_flight - 1\n"
     "    stats.done = stats.done + 1\n"
     "    if run then stats.cancelled = stats.cancelled + 1\n"
     "    else stats.failed = stats.failed + 1; stats.last_error = tostring(err) end\n"
@@ -176,8 +179,9 @@ int main(int argc, char **argv)
         printf("frame-loop: worst frame %.3f ms over %ld frames at 60 Hz (%ld cancels in flight at once)\n",
                worst, frames, requests);
     } else if (status == 0) {
-        printf("started=%ld completed=%ld cancelled=%ld failed=%ld\n", stat_field(L, "started"),
-               done, stat_field(L, "cancelled"), stat_field(L, "failed"));
+        printf("started=%ld completed=%ld cancelled=%ld failed=%ld max_in_flight=%ld\n",
+               stat_field(L, "started"), done, stat_field(L, "cancelled"), stat_field(L, "failed"),
+               stat_field(L, "max_in_flight"));
         printf("frames=%ld frames_in_flight=%ld first_completion_frame=%ld last_completion_frame=%ld\n",
                frames, frames_in_flight, first_done, last_done);
         printf("worst_frame_ms=%.3f\n", worst);

@@ -29,17 +29,14 @@ static char *read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    size_t cap = 4096, n = 0;
+    size_t cap = 4096, n = 0, got;
     char *buf = malloc(cap);
-    size_t got;
     while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
         n += got;
         if (n == cap) {
             char *bigger = realloc(buf, cap *= 2);
-            if (bigger == NULL) {
+            if (bigger == NULL)
                 free(buf);
-                buf = NULL;
-            }
             buf = bigger;
         }
     }

@@ -174,6 +174,10 @@ int rc_host_pending(rc_host *h)
 
 void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
 {
+    /* Inside a task this is a binding that cannot yield, about to block; a
+     * sandbox forbids that: the wait could outlast every limit, host stuck. */
+    if (h->running != NULL && h->no_blocking != NULL)
+        luaL_error(L, "%s", h->no_blocking);
     run_ready(h, L);
     rc_engine_poll(h->engine, h->ready_count > 0 ? 0 : timeout_ms);
     run_ready(h, L);

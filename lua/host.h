@@ -26,6 +26,9 @@ typedef struct rc_host {
      * every request is submitted; returns 1 to allow, or 0 with why written. */
     int (*policy)(void *ud, const rc_request *req, char *why, size_t whysz);
     void *policy_ud;
+    /* Set by a sandbox: a binding that cannot yield inside a task (a plain
+     * coroutine, a metamethod) raises this instead of blocking the host. */
+    const char *no_blocking;
 } rc_host;
 
 enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };

@@ -168,6 +168,15 @@ static int push_dry_run_refusal(lua_State *L, const char *method, const char *ur
  * L's stack until this returns (the engine copies what it keeps). */
 static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
 {
+    if (h->policy != NULL) {            /* a sandbox: only its allowed hosts */
+        char refused[256];
+        if (!h->policy(h->policy_ud, req, refused, sizeof refused)) {
+            lua_pushstring(L, refused);
+            return lua_error(L);
+        }
+    }
+    if (h->no_blocking != NULL && h->running != NULL && rc_host_current(h, L) == NULL)
+        return luaL_error(L, "%s", h->no_blocking);     /* before anything is in flight */
     rc_req *r = lua_newuserdatauv(L, sizeof *r, 0);
     memset(r, 0, sizeof *r);
     r->host = h;
@@ -239,12 +248,6 @@ static int l_send(lua_State *L)
     }
     req.headers = lines;
     /* the headers table stays at index 2 so the lines stay alive */
-
-    if (h->policy != NULL) {            /* a sandbox: only its allowed hosts */
-        char refused[256];
-        if (!h->policy(h->policy_ud, &req, refused, sizeof refused))
-            return luaL_error(L, "%s", refused);
-    }
 
     return submit_and_wait(L, h, &req);
 }

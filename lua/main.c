@@ -112,29 +112,39 @@ static int find_bundled(const char *name, char *out, size_t outsz)
     return 0;
 }
 
-/* `runctl help`: lists the bundled scripts with the summary from their first line. */
+struct script_entry {
+    char name[64];
+    char summary[256];
+};
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct script_entry *)a)->name, ((const struct script_entry *)b)->name);
+}
+
+/* `runctl help`: lists the bundled scripts, sorted, with the summary from
+ * their first line ("-- scripts/NAME.lua — summary"); earlier folders win. */
 static int list_scripts(void)
 {
-    char dirs[8][PATH_MAX], seen[64][64];
-    int n = script_dirs(dirs, 8), nseen = 0;
-    printf("Bundled scripts (runctl NAME --help for each):\n");
+    char dirs[8][PATH_MAX];
+    static struct script_entry found[64];
+    int n = script_dirs(dirs, 8), count = 0;
     for (int i = 0; i < n; i++) {
         DIR *d = opendir(dirs[i]);
         if (d == NULL)
             continue;
         struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
+        while ((e = readdir(d)) != NULL && count < 64) {
             size_t len = strlen(e->d_name);
             if (len < 5 || len > 60 || strcmp(e->d_name + len - 4, ".lua") != 0)
                 continue;
-            char name[64];
-            snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
+            struct script_entry *entry = &found[count];
+            snprintf(entry->name, sizeof entry->name, "%.*s", (int)(len - 4), e->d_name);
             int dup = 0;
-            for (int k = 0; k < nseen; k++)
-                dup |= strcmp(seen[k], name) == 0;
-            if (dup || nseen == 64)
+            for (int k = 0; k < count; k++)
+                dup |= strcmp(found[k].name, entry->name) == 0;
+            if (dup)
                 continue;
-            snprintf(seen[nseen++], sizeof seen[0], "%s", name);
             char path[PATH_MAX + 80], line[512] = "";
             snprintf(path, sizeof path, "%.*s/%s", PATH_MAX, dirs[i], e->d_name);
             FILE *f = fopen(path, "r");
@@ -143,15 +153,17 @@ static int list_scripts(void)
                     line[0] = '\0';
                 fclose(f);
             }
-            /* "-- scripts/NAME.lua — summary" -> "summary" */
             const char *summary = strstr(line, "\xe2\x80\x94 ");
-            summary = summary ? summary + 4 : "";
-            printf("  %-22s %s", name, summary);
-            if (summary[0] == '\0' || summary[strlen(summary) - 1] != '\n')
-                putchar('\n');
+            snprintf(entry->summary, sizeof entry->summary, "%s", summary ? summary + 4 : "");
+            entry->summary[strcspn(entry->summary, "\r\n")] = '\0';
+            count++;
         }
         closedir(d);
     }
+    qsort(found, (size_t)count, sizeof found[0], by_name);
+    printf("Bundled scripts (runctl help NAME, or runctl NAME --help, for each):\n");
+    for (int k = 0; k < count; k++)
+        printf("  %-22s %s\n", found[k].name, found[k].summary);
     return 0;
 }
 

@@ -80,7 +80,9 @@ int runctl_poll(lua_State *L, int timeout_ms);
  * require, package, debug, os.execute/getenv/exit/remove/rename, string.dump
  * or binary chunks. getmetatable hides the metatables of strings and
  * userdata, and no metatable with __gc can be set (a Lua finalizer would run
- * with the limits' hook switched off).
+ * with the limits' hook switched off). A call that would block instead of
+ * yielding (task.sleep, task.join or a request inside a plain coroutine or
+ * a table.sort comparator) raises: blocking would stall the host.
  *
  * Limits hold per run (runctl_sandbox_start to the end of its last task,
  * tasks spawned by the script included), and stop the script with a clear
@@ -95,7 +97,9 @@ int runctl_poll(lua_State *L, int timeout_ms);
  * checked while Lua code runs and by runctl_sandbox_status, so a script
  * blocked in a long request or sleep is reported late by runctl_poll alone.
  * Scripts run one after another in one sandbox share the library copies:
- * give each untrusted author a sandbox of their own. */
+ * give each untrusted author a sandbox of their own. The functions below
+ * take a state made by runctl_sandbox_new; given another, they fail (-1
+ * with a message pushed; runctl_sandbox_env pushes nil). */
 
 typedef struct runctl_sandbox_limits {
     size_t max_memory;              /* bytes the scripts may hold on top of what the

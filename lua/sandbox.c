@@ -5,7 +5,6 @@
  * in the same state with the full standard library, out of the scripts' reach. */
 #include "host.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -53,11 +52,13 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* The sandbox of L, or NULL when L is not a sandbox (its allocator tells). */
 static rc_sandbox *sandbox_of(lua_State *L)
 {
     void *ud;
-    lua_getallocf(L, &ud);
-    return ud;
+    return lua_getallocf(L, &ud) == sandbox_alloc ? ud : NULL;
 }
 
 /* ------------------------------------------------------------------ memory */
@@ -228,7 +229,7 @@ static int host_allowed(const rc_sandbox *sb, const char *host, const char *port
     size_t hl = strlen(host);
     for (size_t i = 0; i < sb->n_hosts; i++) {
         const allowed_host *a = &sb->hosts[i];
-        if (a->port != NULL && strcmp(a->port, port) != 0)
+        if (a->port != NULL && (port == NULL || strcmp(a->port, port) != 0))
             continue;
         if (!a->subdomains && strcmp(a->host, host) == 0)
             return 1;
@@ -259,7 +260,7 @@ static int sandbox_policy(void *ud, const rc_request *req, char *why, size_t why
     if (!ok) {
         int v6 = strchr(host, ':') != NULL;
         snprintf(why, whysz, "sandbox: requests to %s%.100s%s:%s are not allowed%s",
-                 v6 ? "[" : "", host, v6 ? "]" : "", port,
+                 v6 ? "[" : "", host, v6 ? "]" : "", port != NULL ? port : "?",
                  zone ? " (IPv6 zone ids are refused)" : " (the host is not in the sandbox's allow-list)");
     }
     free(host);
@@ -475,6 +476,8 @@ static int setup_protected(lua_State *L)
     rc_host *h = rc_host_get(L);
     h->policy = sandbox_policy;
     h->policy_ud = sb;
+    h->no_blocking = "sandbox: this call cannot wait here (a plain coroutine or a metamethod "
+                     "cannot yield, and blocking would stall the host): call it from a task";
     return 0;
 }
 
@@ -560,12 +563,25 @@ void runctl_sandbox_close(lua_State *L)
 {
     rc_sandbox *sb = sandbox_of(L);
     lua_close(L);                       /* frees through sb: free sb after */
-    free_sandbox(sb);
+    if (sb != NULL)
+        free_sandbox(sb);
 }
 
 void runctl_sandbox_env(lua_State *L)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    if (sandbox_of(L) != NULL)
+        lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    else
+        lua_pushnil(L);
+}
+
+/* For the entry points below: 0, or -1 with a message pushed when L is not a sandbox. */
+static int not_a_sandbox(lua_State *L)
+{
+    if (sandbox_of(L) != NULL)
+        return 0;
+    lua_pushliteral(L, "runctl: this lua_State was not made by runctl_sandbox_new");
+    return -1;
 }
 
 /* ------------------------------------------------------------------ running */
@@ -625,6 +641,8 @@ static int start_protected(lua_State *L)
 
 int runctl_sandbox_start(lua_State *L, const char *code, size_t len, const char *chunkname)
 {
+    if (not_a_sandbox(L) != 0)
+        return -1;
     struct chunk c = { code, len, chunkname != NULL ? chunkname : "=(sandbox)" };
     lua_pushcfunction(L, start_protected);
     lua_pushlightuserdata(L, &c);
@@ -707,6 +725,8 @@ static int status_protected(lua_State *L)
 
 int runctl_sandbox_status(lua_State *L)
 {
+    if (not_a_sandbox(L) != 0)
+        return -1;
     lua_pushcfunction(L, status_protected);
     if (lua_pcall(L, 0, 2, 0) != LUA_OK)
         return -1;                      /* the error message stays pushed */
@@ -720,6 +740,8 @@ int runctl_sandbox_status(lua_State *L)
 int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *chunkname)
 {
     rc_sandbox *sb = sandbox_of(L);
+    if (sb == NULL)
+        return not_a_sandbox(L);
     if (runctl_sandbox_start(L, code, len, chunkname) != 0)
         return -1;
     for (;;) {

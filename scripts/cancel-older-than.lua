@@ -251,7 +251,9 @@ local function main(args)
   if not interrupted and not o.dry_run and not o.yes and #targets > confirm_above then
     local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
     local ok, why = ops.confirm(("%s: cancel %d %s%s?"):format(NAME, #targets, kind.many, where))
-    if not ok then
+    if runctl.interrupted() then
+      interrupted = true                  -- Ctrl-C at the prompt: not a refusal
+    elseif not ok then
       refused = why
       io.stderr:write(("%s: not cancelling %d %s (more than --confirm-above %d): %s; "
                        .. "pass --yes to go ahead\n"):format(NAME, #targets, kind.many, confirm_above, why))

@@ -1,7 +1,8 @@
 -- scripts/cancel.lua — cancel the given runs (THREAD_ID/RUN_ID pairs), optionally waiting until they stop
 -- The pairs come from the arguments, a file or stdin, including a report of
--- cancel-older-than (its would_cancel, failed and skipped lines: the runs
--- still to do). Same JSON-lines report and exit codes as cancel-older-than.
+-- cancel-older-than (its would_cancel, failed and skipped lines: what is
+-- still to do; batch and fine-tuning job lines too). Same JSON-lines report
+-- and exit codes as cancel-older-than.
 local ops = require "runctl.ops"
 local json = require "runctl.json"
 
@@ -13,7 +14,8 @@ Cancels each given run. Pairs come from the arguments (THREAD_ID/RUN_ID),
 from --file FILE, or from stdin ("-", or a pipe when no pair is given); in a
 file each line is "THREAD_ID RUN_ID" or "THREAD_ID/RUN_ID" ('#' starts a
 comment), or a JSON line of a cancel-older-than report, of which the
-would_cancel, failed and skipped lines are taken: the runs still to do.
+would_cancel, failed and skipped lines are taken: the runs still to do (a
+report of --kind batches or fine-tuning works too).
 
   --file FILE             read pairs from FILE ("-" for stdin)
   --dry-run               retrieve each run and report what would happen; no
@@ -48,21 +50,30 @@ local SPEC = {
 
 -- The report lines of cancel-older-than that still need a cancel.
 local TO_DO = { would_cancel = true, failed = true, skipped = true }
+local BY_OBJECT = {}
+for _, k in pairs(ops.KINDS) do BY_OBJECT[k.object] = k end
 
--- One line or argument -> thread_id, run_id (or nil, why). A JSON line that
--- is done already (or names no run) gives false.
+-- One line or argument -> an entry {thread_id, run_id, object, kind}, or
+-- nil, why. A JSON line that is done already (or names nothing) gives false.
 local function parse_pair(s)
   if s:sub(1, 1) == "{" then
     local obj = json.decode(s)
     if type(obj) ~= "table" then return nil, "is not valid JSON" end
-    if type(obj.run_id) ~= "string" or type(obj.thread_id) ~= "string" then return false end
+    local kind = BY_OBJECT[obj.object] or ops.KINDS.runs
+    if type(obj.object) == "string" and not BY_OBJECT[obj.object] then
+      return nil, "names an object of an unknown kind '" .. obj.object .. "'"
+    end
+    if type(obj.run_id) ~= "string" or (kind.per_thread and type(obj.thread_id) ~= "string") then
+      return false
+    end
     if obj.action ~= nil and not TO_DO[obj.action] then return false end
-    return obj.thread_id, obj.run_id
+    return { thread_id = kind.per_thread and obj.thread_id or nil, run_id = obj.run_id,
+             object = not kind.per_thread and kind.object or nil, kind = kind }
   end
   local t, r = s:match("^([^%s/]+)/([^%s/]+)$")
   if not t then t, r = s:match("^(%S+)%s+(%S+)$") end
   if not t then return nil, "is not THREAD_ID/RUN_ID" end
-  return t, r
+  return { thread_id = t, run_id = r, kind = ops.KINDS.runs }
 end
 
 local function main(args)
@@ -70,11 +81,12 @@ local function main(args)
   local pairs_in, seen = {}, {}
   local read_stdin = false
   local function add(s, where)
-    local t, r = parse_pair(s)
-    if t == nil then ops.usage_error(("%s%s %s"):format(where, ("'" .. s:sub(1, 80) .. "'"), r)) end
-    if t and not seen[t .. "/" .. r] then
-      seen[t .. "/" .. r] = true
-      pairs_in[#pairs_in + 1] = { thread_id = t, run_id = r }
+    local e, why = parse_pair(s)
+    if e == nil then ops.usage_error(("%s%s %s"):format(where, ("'" .. s:sub(1, 80) .. "'"), why)) end
+    local key = e and (tostring(e.object) .. "/" .. tostring(e.thread_id) .. "/" .. e.run_id)
+    if e and not seen[key] then
+      seen[key] = true
+      pairs_in[#pairs_in + 1] = e
     end
   end
   for _, a in ipairs(positional) do
@@ -109,29 +121,38 @@ local function main(args)
     return obj and math.type(obj.created_at) and now - obj.created_at or nil
   end
 
+  -- The binding of an entry's kind, called with its IDs.
+  local function call(e, verb)
+    local api = e.kind.resource(client)
+    if not api then error("this runctl has no binding for " .. e.kind.many, 0) end
+    if e.kind.per_thread then return api[verb](e.thread_id, e.run_id) end
+    return api[verb](e.run_id)
+  end
+
   local interrupted = ops.each_concurrently(pairs_in, concurrency, function(e)
+    local kind = e.kind
     if o.dry_run then
       -- A dry run looks first (GETs are allowed), then lets the client refuse
       -- the cancel, so what is reported is what a real run would meet.
-      local run, err = client.runs.retrieve(e.thread_id, e.run_id)
+      local run, err = call(e, "retrieve")
       if not run then
         return ledger:settle(e, { action = "failed", request_id = err.request_id, error = tostring(err) })
       end
       e.status_before, e.age = run.status, age_of(run)
-      if run.status == "expired" or (ops.ACTIVE[run.status] and math.type(run.expires_at)
-                                     and run.expires_at <= now) then
+      if kind.expired[run.status] or (kind.active[run.status] and math.type(run.expires_at)
+                                      and run.expires_at <= now) then
         return ledger:settle(e, { action = "expired", status_after = run.status })
-      elseif not ops.ACTIVE[run.status] then
+      elseif not kind.active[run.status] then
         return ledger:settle(e, { action = "already_done", status_after = run.status })
       end
     end
-    local obj, err, resp = client.runs.cancel(e.thread_id, e.run_id)
+    local obj, err, resp = call(e, "cancel")
     local f = ops.classify_cancel(obj, err, resp, e.status_before)
     if f.action == "already_done" or f.action == "expired" then
       e.status_before = e.status_before or f.status_after
     end
     e.age = e.age or age_of(obj)
-    if o.wait and f.status_after == "cancelling" then
+    if o.wait and kind.pending[f.status_after] then
       for k, v in pairs(f) do e[k] = v end
       waitable[#waitable + 1] = e
     else
@@ -143,14 +164,22 @@ local function main(args)
   ledger.progress:finish()
   ledger.progress = nil
 
+  -- --wait, one kind after the other within one overall deadline.
   local still = 0
   if o.wait and not interrupted then
-    local cut
-    still, cut = ops.wait_and_settle(ledger, waitable, {
-      name = NAME, timeout = o.wait, concurrency = concurrency,
-      retrieve = function(e) return client.runs.retrieve(e.thread_id, e.run_id) end,
-    })
-    interrupted = interrupted or cut
+    local deadline = ops.clock() + o.wait
+    for _, kind in pairs(ops.KINDS) do
+      local mine = {}
+      for _, e in ipairs(waitable) do if e.kind == kind then mine[#mine + 1] = e end end
+      if #mine > 0 and not interrupted then
+        local n, cut = ops.wait_and_settle(ledger, mine, {
+          name = NAME, timeout = math.max(deadline - ops.clock(), 0.001), concurrency = concurrency,
+          pending = kind.pending, one = kind.one, many = kind.many, shown = o.wait,
+          retrieve = function(e) return call(e, "retrieve") end,
+        })
+        still, interrupted = still + n, interrupted or cut
+      end
+    end
   end
   ledger:settle_rest(interrupted and "interrupted" or "not attempted")
   local write_ok, write_err = report:close()
@@ -164,7 +193,7 @@ local function main(args)
       ops.say(true, "  ... and %d more failures (see the report)", #ledger.failures - 10)
       break
     end
-    ops.say(true, "  failed: %s/%s: %s", e.thread_id, e.run_id, e.error)
+    ops.say(true, "  failed: %s: %s", e.thread_id and (e.thread_id .. "/" .. e.run_id) or e.run_id, e.error)
   end
   if still > 0 then
     ops.say(true, "%s: %s still cancelling when --wait %gs ran out", NAME, ops.plural(still, "run"), o.wait)

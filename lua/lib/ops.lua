@@ -599,12 +599,13 @@ end
 -- cancelling (their action is decided): polls them with retrieve(e) until
 -- their status leaves `pending` (default M.PENDING) or `timeout` seconds
 -- pass, then settles them, the ones still pending with an error saying so.
--- opts: name, timeout, retrieve, concurrency, pending, one/many (nouns).
+-- opts: name, timeout, retrieve, concurrency, pending, one/many (nouns),
+-- shown (the --wait the messages name, when timeout is what is left of it).
 -- Returns how many were still pending at the deadline, and whether Ctrl-C
 -- cut the wait short.
 function M.wait_and_settle(ledger, entries, opts)
   if #entries == 0 then return 0, false end
-  M.say(false, "%s: waiting up to %gs for %d %s to leave cancelling", opts.name, opts.timeout,
+  M.say(false, "%s: waiting up to %gs for %d %s to leave cancelling", opts.name, opts.shown or opts.timeout,
         #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"))
   local left, why = M.wait_all(entries, {
     timeout = opts.timeout, concurrency = opts.concurrency, retrieve = opts.retrieve,
@@ -613,7 +614,7 @@ function M.wait_and_settle(ledger, entries, opts)
   })
   for _, e in ipairs(left) do
     e.error = why == "deadline"
-              and ("still %s after waiting %gs%s"):format(e.status_after, opts.timeout,
+              and ("still %s after waiting %gs%s"):format(e.status_after, opts.shown or opts.timeout,
                                                            e.wait_error and ": " .. e.wait_error or "")
               or "interrupted while waiting"
   end
@@ -627,11 +628,15 @@ end
 ---------------------------------------------------------------------- running a script
 
 -- Runs body(args) and exits with its code. A usage error prints
--- "NAME: message" and a hint on stderr and exits 2; any other raise is
--- re-raised (the host prints it with a traceback and exits 1).
+-- "NAME: message" and a hint on stderr and exits 2; any other raise (a bug)
+-- is raised again with the traceback of where it happened, which the host
+-- prints before exiting 1.
 function M.main(name, body, args)
   runctl.interrupted()          -- opt in to a graceful first Ctrl-C at once
-  local ok, code = pcall(body, args)
+  local ok, code = xpcall(body, function(e)
+    if M.is_usage_error(e) then return e end
+    return debug.traceback(tostring(e), 2)
+  end, args)
   if not ok then
     if M.is_usage_error(code) then
       io.stderr:write(name, ": ", code.message, "\nTry 'runctl help ", name, "'.\n")

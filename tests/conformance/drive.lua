@@ -310,6 +310,8 @@ local function judge(obj, resp, schema)
   elseif not want then
     r.failures[#r.failures + 1] = "the proxy saw no JSON body"
   end
+  local dup = resp.headers["x-conformance-duplicate-headers"]
+  if dup then r.failures[#r.failures + 1] = "header lines sent more than once: " .. dup end
   local req_f, resp_f = findings(resp)
   r.findings = resp_f
   if req_f > 0 then r.failures[#r.failures + 1] = "Prism has findings about the request:\n" .. verdict(get_entry()) end
@@ -491,6 +493,31 @@ for _, rname in ipairs(sorted_keys(RESOURCES)) do
   end
 end
 
+-- The optional fields (documented, not required) of a schema's own properties.
+local function optional_fields(schema)
+  local s = resolve(schema)
+  local required, out = {}, {}
+  for _, name in ipairs(s.required or {}) do required[name] = true end
+  for _, name in ipairs(sorted_keys(s.properties or {})) do
+    if not required[name] then out[#out + 1] = name end
+  end
+  return out
+end
+
+-- Headers that ask proxy.js to leave out some optional fields (dynamic only):
+-- of the answer, and of a list page's items.
+for _, m in ipairs(methods) do
+  if m.schema then
+    local data = resolve(m.schema).properties and resolve(m.schema).properties.data
+    local items = data and resolve(data).items
+    local top, inner = optional_fields(m.schema), items and optional_fields(items) or {}
+    if #top > 0 or #inner > 0 then
+      m.drop_headers = { ["X-Conformance-Drop"] = table.concat(top, ","),
+                         ["X-Conformance-Drop-Items"] = table.concat(inner, ",") }
+    end
+  end
+end
+
 -- Calls a bound method: fn(ids..., [params,] opts).
 local function call(c, m, ids, params, opts)
   local fn = bound(c, m.rname)[m.mname]
@@ -547,6 +574,31 @@ do
   T.is(resp and resp.status, 401, "harness: Prism refuses a request without credentials with 401")
 end
 
+-- The checks below must be able to fail: a mangled copy of a good answer is caught.
+do
+  local m
+  for _, cand in ipairs(methods) do
+    if cand.op and cand.schema and #cand.ids > 0 then m = cand break end
+  end
+  local obj, resp
+  if m then obj, _, resp = call(static, m, ids_for(m)) end
+  local required = obj and resolve(m.schema).required
+  if required and #required > 0 and #judge(obj, resp, m.schema).failures == 0 then
+    local name = required[1]
+    local saved = obj[name]
+    obj[name] = nil
+    local r = judge(obj, resp, m.schema)
+    T.ok(#r.failures >= 2, ("harness: an answer decoded without its field '%s' is caught (%s)"):format(name, m.where),
+         first_lines(r.failures, 3))
+    obj[name] = type(saved) == "string" and 12345 or "changed type"
+    r = judge(obj, resp, m.schema)
+    T.ok(#r.failures >= 1, ("harness: an answer with '%s' decoded as another type is caught"):format(name))
+    obj[name] = saved
+  else
+    T.ok(false, "harness: found an answer to mangle", m and m.where or "no method with a schema")
+  end
+end
+
 ---------------------------------------------------------------------- static phase
 
 -- Checks one static call: accepted by Prism, decoded faithfully, documented shape.
@@ -586,6 +638,16 @@ local function static_method(m)
   end
   T.ok(#missing == 0, ("%s: sends every parameter the spec requires"):format(m.where),
        "not sent: " .. table.concat(missing, ", "))
+  local optional = {}
+  for _, p in ipairs(op.params) do
+    if not p.required and p["in"] == "query" and not (m.params and m.params[p.name]) then
+      optional[#optional + 1] = p.name
+    end
+  end
+  if #optional > 0 then
+    print(("# note: %s takes no params for the spec's optional query parameters %s (opts.query can send them)")
+          :format(m.where, table.concat(optional, ", ")))
+  end
 
   -- The plain call, and what went on the wire.
   local obj, err, resp = call(static, m, ids_for(m))
@@ -662,6 +724,12 @@ local function static_method(m)
            and err.request_id ~= nil and (not documented or err.message ~= "HTTP " .. code),
            ("%s: a documented %s answer becomes err{kind=\"api\", status=%s} with the body's message")
            :format(m.where, code, code), tostring(err))
+      local entry = log_entry(err and err.request_id) or { headers = {} }
+      T.ok(entry.headers.authorization == "Bearer <redacted>" and entry.headers.prefer == "code=" .. code
+           and #(entry.duplicate_headers or {}) == 0,
+           ("%s: a call with opts.headers sends them once, beside the client's own"):format(m.where),
+           ("authorization %s, prefer %s, sent twice: %s"):format(tostring(entry.headers.authorization),
+           tostring(entry.headers.prefer), table.concat(entry.duplicate_headers or {}, ", ")))
     end
   end
 
@@ -720,6 +788,55 @@ for _, m in ipairs(methods) do
   end
 end
 
+-- A value built from a request schema's required fields: first enum value,
+-- first alternative, smallest number; enough for Prism to validate a body.
+local function example_of(schema, depth)
+  depth = (depth or 0) + 1
+  local s = resolve(schema)
+  if depth > 12 then return null end
+  if type(s.enum) == "table" and s.enum[1] ~= nil then return s.enum[1] end
+  if s.const ~= nil then return s.const end
+  for _, b in ipairs(s.anyOf or s.oneOf or {}) do
+    if resolve(b).type ~= "null" then return example_of(b, depth) end
+  end
+  local t
+  for _, x in ipairs(types_of(s)) do if x ~= "null" then t = x break end end
+  if t == "object" or (not t and (s.properties or s.required or s.allOf)) then
+    local out = {}
+    for _, b in ipairs(s.allOf or {}) do
+      local part = example_of(b, depth)
+      if type(part) == "table" then for k, v in pairs(part) do out[k] = v end end
+    end
+    for _, name in ipairs(s.required or {}) do
+      out[name] = example_of(s.properties and s.properties[name] or {}, depth)
+    end
+    return out
+  elseif t == "array" then
+    return json.array { example_of(s.items or {}, depth) }
+  elseif t == "integer" or t == "number" then
+    return math.tointeger(s.minimum or 1) or s.minimum
+  elseif t == "boolean" then
+    return true
+  end
+  return "conf_value"
+end
+
+-- c:request with a JSON body: Prism validates the body and its Content-Type.
+do
+  local create = OPS["POST /batches"]
+  local schema = create and create.request_body ~= null and create.request_body and create.request_body.schema
+  if T.ok(schema ~= nil, "the spec has POST /batches with a JSON request body") then
+    local body = example_of(schema)
+    local obj, err, resp = static:request { method = "POST", path = "/batches", body = body }
+    local entry = log_entry(resp and resp.request_id or err and err.request_id)
+    T.ok(obj ~= nil and findings(resp) == 0, ("c:request: a JSON body (POST /batches with %s) passes Prism's validation")
+         :format(json.encode(body)), tostring(err) .. "\n" .. verdict(entry))
+    T.is(entry and entry.headers["content-type"], "application/json", "c:request: a table body goes out as application/json")
+    obj, err = static:request { method = "POST", path = "/batches", body = {} }
+    T.is(err and err.status, 422, "harness: Prism refuses a body without its required fields with 422")
+  end
+end
+
 ---------------------------------------------------------------------- dynamic phase
 
 -- The mutations proxy.js made must come through unchanged.
@@ -737,6 +854,18 @@ local function check_mutations(obj, mutated, r)
       end
     end
   end
+  if mutated:find("text", 1, true) then
+    r.text = true
+    local text, n = obj.x_conformance_text, obj.x_conformance_numbers
+    if text ~= "caf\u{e9} \u{1F600} nul\0 tab\t \"q\" \\ /" then
+      r.failures[#r.failures + 1] = ("a string with JSON escapes decoded as %q"):format(tostring(text))
+    end
+    if not (type(n) == "table" and math.type(n[1]) == "integer" and n[1] == 9007199254740991
+            and math.type(n[2]) == "integer" and n[2] == 2 and math.type(n[3]) == "float" and n[3] == 1e-7
+            and n[4] == 0 and n[5] == -12500) then
+      r.failures[#r.failures + 1] = "numbers spelled 9007199254740991, 2.0, 1e-7, -0, -12.5e3 decoded wrongly"
+    end
+  end
   if mutated:find("extra", 1, true) then
     for _, t in ipairs(targets) do
       local x = t.x_conformance_extra
@@ -750,12 +879,14 @@ end
 
 local function dynamic_method(m)
   local op = m.op
-  local total = { nulls = 0, missing = 0, extra = 0, unknown = 0, clean = 0, prism = 0, unverified = 0 }
+  local total = { nulls = 0, missing = 0, extra = 0, unknown = 0, text = 0, dropped = 0, clean = 0, prism = 0,
+                  unverified = 0 }
   local problems = {}
   local list = {}
   for i = 1, N do list[i] = i end
   task.map(list, function(i)
-    local okc, obj, err, resp = pcall(call, dynamic, m, ids_for(m, i), some_params(m, i))
+    local okc, obj, err, resp = pcall(call, dynamic, m, ids_for(m, i), some_params(m, i),
+                                      m.drop_headers and { headers = m.drop_headers })
     if not okc then
       problems[#problems + 1] = ("#%d raised: %s"):format(i, tostring(obj))
     elseif not obj then
@@ -766,6 +897,8 @@ local function dynamic_method(m)
       total.nulls, total.missing, total.extra = total.nulls + r.ctx.nulls, total.missing + r.ctx.missing,
                                                  total.extra + r.ctx.extra
       if r.unknown then total.unknown = total.unknown + 1 end
+      if r.text then total.text = total.text + 1 end
+      if (resp.headers["x-conformance-mutated"] or ""):find("drop", 1, true) then total.dropped = total.dropped + 1 end
       if r.shape then total[r.shape] = total[r.shape] + 1 end
       if #r.failures > 0 then
         local entry = log_entry(resp.request_id)
@@ -775,8 +908,9 @@ local function dynamic_method(m)
     end
     return true
   end, { concurrency = 8 })
-  T.ok(#problems == 0, ("%s: %d random answers decode faithfully (%d nulls, %d optional fields missing, %d extra fields, %d unknown statuses)")
-       :format(m.where, N, total.nulls, total.missing, total.extra, total.unknown), first_lines(problems, 5))
+  T.ok(#problems == 0, ("%s: %d random answers decode faithfully (%d nulls, %d optional fields missing, %d extra fields, %d unknown statuses, %d with escapes and odd numbers, %d with optional fields left out)")
+       :format(m.where, N, total.nulls, total.missing, total.extra, total.unknown, total.text, total.dropped),
+       first_lines(problems, 5))
   if m.schema then
     print(("# %s: %d answers had the documented shape of %s; %d were outside it where Prism itself said so; %d unverifiable (Prism cut its findings short)")
           :format(m.where, total.clean, ref_name(m.schema), total.prism, total.unverified))

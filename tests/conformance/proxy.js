@@ -12,6 +12,7 @@
 //                             integer value), which the driver recomputes
 //                             from what runctl decoded
 //   x-conformance-mutated     the mutations made (dynamic only)
+//   x-conformance-duplicate-headers  names of header lines runctl sent twice
 //
 //   /static/...   forwarded as is: Prism answers from the spec's examples.
 //   /dynamic/...  forwarded with "Prefer: dynamic=true": Prism generates a
@@ -19,7 +20,8 @@
 //                 (a 500 of its own) the request is sent again, so runctl only
 //                 sees generated answers. Then a seeded share of 2xx JSON
 //                 bodies is mutated as a newer server might answer: an unknown
-//                 status, extra fields.
+//                 status, extra fields, text and numbers spelled the hard way,
+//                 optional fields left out (those the driver names).
 //   /_log/N       log entry N (JSON); /_log?last=N the last N entries.
 //
 // usage: node proxy.js UPSTREAM_URL PORT_FILE [SEED]
@@ -128,7 +130,25 @@ const MUTATIONS = {
   },
 };
 
-function mutate(doc) {
+// Text and numbers whose JSON spelling is the hard part (escapes, surrogate
+// pairs, NUL, 2^53 - 1, 2.0, exponents, -0): spliced in as raw JSON text,
+// since JSON.stringify would spell them the easy way.
+const TRICKY = '"x_conformance_text":"caf\\u00e9 \\ud83d\\ude00 nul\\u0000 tab\\t \\"q\\" \\\\ \\/",'
+  + '"x_conformance_numbers":[9007199254740991,2.0,1e-7,-0,-12.5e3]';
+
+// drop: the driver names the fields its schema makes optional (top level and
+// list items) in x-conformance-drop / x-conformance-drop-items; they go.
+function dropOptional(doc, top, items) {
+  let any = false;
+  const drop = (obj, names) => {
+    for (const n of names) if (Object.prototype.hasOwnProperty.call(obj, n)) { delete obj[n]; any = true; }
+  };
+  drop(doc, top);
+  if (Array.isArray(doc.data)) for (const x of doc.data) if (x && typeof x === 'object') drop(x, items);
+  return any;
+}
+
+function mutate(doc, dropTop, dropItems) {
   const targets = [doc].concat(Array.isArray(doc.data) ? doc.data.filter((x) => x && typeof x === 'object') : []);
   const mutated = [];
   for (const [name, fn] of Object.entries(MUTATIONS)) {
@@ -136,6 +156,9 @@ function mutate(doc) {
     let any = false;
     for (const t of targets) any = fn(t) || any;
     if (any) mutated.push(name);
+  }
+  if ((dropTop.length || dropItems.length) && random() < 0.3 && dropOptional(doc, dropTop, dropItems)) {
+    mutated.push('drop');
   }
   return mutated;
 }
@@ -184,6 +207,11 @@ function generatorCrashed(r) {
 async function handle(req, res, mode, target, reqBody) {
   const n = ++seq;
   const headers = { ...req.headers, host: upstream.host };
+  const names = (h) => String(h || '').split(',').map((x) => x.trim()).filter(Boolean);
+  const dropTop = names(headers['x-conformance-drop']);
+  const dropItems = names(headers['x-conformance-drop-items']);
+  delete headers['x-conformance-drop'];   // for the proxy, not for Prism
+  delete headers['x-conformance-drop-items'];
   if (mode === 'dynamic') {
     headers.prefer = headers.prefer ? `${headers.prefer}, dynamic=true` : 'dynamic=true';
   }
@@ -208,6 +236,15 @@ async function handle(req, res, mode, target, reqBody) {
   let body = r.body;
   const ok = r.status >= 200 && r.status < 300;
   const out = { ...r.headers, 'x-request-id': `conf_${n}` };
+  // A header line sent twice (Node would merge or drop the copies, so count
+  // the raw lines): what runctl put on the wire, whatever Prism makes of it.
+  const seen = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i].toLowerCase();
+    seen[name] = (seen[name] || 0) + 1;
+  }
+  entry.duplicate_headers = Object.keys(seen).filter((k) => seen[k] > 1);
+  if (entry.duplicate_headers.length) out['x-conformance-duplicate-headers'] = entry.duplicate_headers.join(',');
   entry.status = r.status;
   entry.violations = r.headers['sl-violations'] || null;
   entry.findings = findings(entry.violations);
@@ -217,11 +254,15 @@ async function handle(req, res, mode, target, reqBody) {
   }
   if (doc !== undefined) {
     if (mode === 'dynamic' && ok && doc && typeof doc === 'object' && !Array.isArray(doc)) {
-      entry.mutated = mutate(doc);
-      if (entry.mutated.length) {
-        body = JSON.stringify(doc);
-        out['x-conformance-mutated'] = entry.mutated.join(',');
+      entry.mutated = mutate(doc, dropTop, dropItems);
+      if (entry.mutated.length) body = JSON.stringify(doc);
+      if (random() < 0.3) {
+        const text = entry.mutated.length ? body : JSON.stringify(doc);
+        body = text.replace(/\}\s*$/, (Object.keys(doc).length ? ',' : '') + TRICKY + '}');
+        doc = JSON.parse(body);
+        entry.mutated.push('text');
       }
+      if (entry.mutated.length) out['x-conformance-mutated'] = entry.mutated.join(',');
     }
     entry.signature = signature(doc, '$', []);
     out['x-conformance-shape'] = `${entry.signature.length}/${fnv1a(entry.signature.join('\n'))}`;

@@ -58,14 +58,26 @@ trap 'exit 130' INT TERM
 # The test tools: reinstalled from the committed lock file whenever it changed.
 stamp="$here/node_modules/.runctl-lock-stamp"
 want=$(cksum < "$here/package-lock.json")
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$here/node_modules/@stoplight/prism-cli/dist/index.js" ]; then
-    echo "# installing the test tools: npm ci in tests/conformance"
-    # No install scripts (none is needed) and no analytics calls from them.
-    if ! (cd "$here" && SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund \
-            --loglevel=error) >"$work/npm.log" 2>&1; then
-        fail "npm ci in tests/conformance failed" "$work/npm.log"
+stale() {
+    [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] ||
+        [ ! -f "$here/node_modules/@stoplight/prism-cli/dist/index.js" ]
+}
+if stale; then
+    # Two test runs in one checkout must not run npm ci over each other.
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"${TMPDIR:-/tmp}/runctl-conformance-$(echo "$here" | cksum | cut -d' ' -f1).lock"
+        flock 9
     fi
-    echo "$want" > "$stamp"
+    if stale; then
+        echo "# installing the test tools: npm ci in tests/conformance"
+        # No install scripts (none is needed) and no analytics calls from them.
+        if ! (cd "$here" && SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund \
+                --loglevel=error) >"$work/npm.log" 2>&1; then
+            fail "npm ci in tests/conformance failed" "$work/npm.log"
+        fi
+        echo "$want" > "$stamp"
+    fi
+    exec 9>&-
 fi
 
 # Prism on a free port: port 0, then read the port from its start-up line.
@@ -102,14 +114,17 @@ while [ ! -s "$work/proxy.port" ] && [ $i -lt 100 ]; do
     i=$((i + 1))
 done
 [ -s "$work/proxy.port" ] || fail "proxy.js did not start" "$work/proxy.log"
-proxy="http://127.0.0.1:$(cat "$work/proxy.port" | tr -d '\n')"
+proxy="http://127.0.0.1:$(tr -d '\n' < "$work/proxy.port")"
 echo "# mutation seed $seed (CONFORMANCE_SEED=$seed replays it)"
 
 if [ -n "${RUNCTL_WRAP:-}" ]; then n=${CONFORMANCE_N:-20}; else n=${CONFORMANCE_N:-300}; fi
-# shellcheck disable=SC2086 # RUNCTL_WRAP is a command line by design
+# A watchdog, so a wait that never ends fails the test instead of hanging it.
+watchdog=
+command -v timeout >/dev/null 2>&1 && watchdog="timeout -k 10 900"
+# shellcheck disable=SC2086 # RUNCTL_WRAP and watchdog are command lines by design
 CONFORMANCE_PROXY=$proxy CONFORMANCE_SPEC_JSON=$work/spec.json CONFORMANCE_N=$n \
-    OPENAI_API_KEY= OPENAI_BASE_URL= \
-    $RUNCTL_WRAP "$RUNCTL" tests/conformance/drive.lua >"$work/tap" 2>"$work/driver.err"
+    OPENAI_API_KEY='' OPENAI_BASE_URL='' \
+    $watchdog $RUNCTL_WRAP "$RUNCTL" tests/conformance/drive.lua >"$work/tap" 2>"$work/driver.err"
 status=$?
 cat "$work/tap"
 if [ "$status" -ne 0 ] && ! grep -q '^1\.\.' "$work/tap"; then
@@ -129,6 +144,6 @@ elif [ "$status" -ne 0 ]; then
 fi
 passed=$(grep -c '^ok ' "$work/tap")
 failed=$(grep -c '^not ok ' "$work/tap")
-[ -n "${died:-}" ] || [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 [ -n "${died:-}" ] && failed=$((failed + 1))
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 finish "$passed" "$failed" "$status"

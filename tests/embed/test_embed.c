@@ -125,12 +125,15 @@ static void test_options_and_openlibs(void)
 
     L = luaL_newstate();
     ok(runctl_poll(L, 0) == -1, "runctl_poll on a state without runctl returns -1");
+    ok(runctl_sandbox_status(L) == -1, "the sandbox functions refuse a state that is not a sandbox");
+    is_str(lua_tostring(L, -1), "not made by runctl_sandbox_new", "saying so");
     lua_close(L);
 }
 
 static void test_tasks_from_host_code(void)
 {
     lua_State *L = open_state(base_url, 0);
+    lua_State *slow = open_state(slow_url, 0);
     lua_register(L, "host_poll", host_poll);
     ok(run(L, "order = {}\n"
               "task.spawn(function() order[#order + 1] = 'task' end)\n"
@@ -157,7 +160,10 @@ static void test_tasks_from_host_code(void)
               "assert(run.id == 'run_failed' and run.status == 'failed')"),
        "a binding called from host code outside any task blocks until its answer (base_url from the options)");
 
-    /* Tasks overlap: two cancels in flight at once, driven by runctl_poll. */
+    /* Tasks overlap: two cancels in flight at once, driven by runctl_poll
+     * (against the slow server, so they are surely still in flight). */
+    lua_close(L);
+    L = slow;
     ok(run(L, "local c = runctl.client { api_key = 'sk-test-1234567890', max_retries = 0 }\n"
               "results = {}\n"
               "for _, id in ipairs { 'run_queued', 'run_in_progress' } do\n"
@@ -182,9 +188,8 @@ static void test_close_in_flight(void)
              "task.spawn(function() task.join(sleeper) end)\n"
              "local h = http.request\n"
              "task.spawn(function() h { url = '%s/threads/thread_main/runs' } end)\n"
-             "local co = coroutine.wrap(function() local x <close> = setmetatable({}, { __close = function() end }) "
-             "task.sleep(3600) end)\n"
-             "task.spawn(co)\n",
+             "task.spawn(function() local x <close> = setmetatable({}, { __close = function() end }) "
+             "task.sleep(3600) end)\n",
              slow_url);
     ok(run(L, code), "transfers (some queued behind a limiter), sleeps and joins started");
     int pending = 0;

@@ -979,13 +979,16 @@ static unsigned control_answer(struct server *s, const struct req *r,
             put_error(out, err, "invalid_request_error", NULL, NULL);
             return 400;
         }
+        /* counted before it is published: a concurrent seed may free it after */
+        jb_printf(out, "{\"ok\":true,\"threads\":%zu,\"runs\":%zu",
+                  store_thread_count(st), store_run_count(st));
+        jobs_write_counts(store_jobs(st), out);
+        jb_putc(out, '}');
         pthread_mutex_lock(&s->lock);
         struct store *old = s->store;
         s->store = st;
         pthread_mutex_unlock(&s->lock);
         store_free(old);
-        jb_printf(out, "{\"ok\":true,\"threads\":%zu,\"runs\":%zu}",
-                  store_thread_count(st), store_run_count(st));
         return 200;
     }
     if (seg_is(name, "reset") && post) {

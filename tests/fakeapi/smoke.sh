@@ -321,8 +321,41 @@ req GET /_fake/requests
 check "--no-record keeps the log empty" jqt 'length == 0'
 check "SIGTERM -> clean exit 0, no sanitizer reports (pool mode)" stop_server gen
 
-if [ "$N" -ne 87 ]; then
-    echo "# planned 87 tests, ran $N"
+# ---- a third instance: batches, responses, fine-tuning jobs, ... (jobs.c) ----
+cat >"$TMP/jobs.json" <<'JSON'
+{"batches": [{"id": "batch_1", "status": "in_progress", "created_at": -3600},
+             {"id": "batch_2", "status": "completed"}],
+ "responses": [{"id": "resp_bg", "status": "queued", "background": true},
+               {"id": "resp_fg", "status": "in_progress"}],
+ "fine_tuning_jobs": [{"id": "ftjob-1", "status": "running"}],
+ "vector_stores": [{"id": "vs_1", "file_batches": [{"id": "vsfb_1"}]}],
+ "uploads": [{"id": "upload_1"}]}
+JSON
+start_server jobs --seed "$TMP/jobs.json" --cancel-delay-ms 100 --path-prefix /p/v1 --threads 2
+BASE="http://127.0.0.1:$PORT_jobs"
+api GET "/v1/batches?limit=1"
+check "batches list: newest first, has_more, last_id" jqt '.data[0].id == "batch_2" and .has_more and .last_id == "batch_2"'
+api POST /v1/batches/batch_1/cancel
+check "batch cancel -> cancelling" jqt '.status == "cancelling" and .cancelling_at != null'
+sleep 0.2
+api GET /openai/batches/batch_1
+check "then cancelled (under /openai too)" jqt '.status == "cancelled" and .cancelled_at != null'
+api POST /v1/responses/resp_fg/cancel
+check "non-background response cancel -> 400" is "$STATUS" 400
+api POST /v1/responses/resp_bg/cancel
+check "background response cancel -> cancelled" jqt '.status == "cancelled" and .background'
+api POST /p/v1/fine_tuning/jobs/ftjob-1/cancel
+check "fine-tuning job cancel under --path-prefix" jqt '.status == "cancelled"'
+api POST /v1/vector_stores/vs_1/file_batches/vsfb_1/cancel
+check "file batch cancel" jqt '.status == "cancelled" and .vector_store_id == "vs_1"'
+api POST /v1/uploads/upload_1/cancel
+check "upload cancel has x-request-id" bash -c "[ $STATUS = 200 ] && [ -n \"$(hdr x-request-id)\" ]"
+req GET /_fake/stats
+check "stats count every kind" jqt '.batches == 2 and .responses == 2 and .fine_tuning_jobs == 1 and .uploads == 1 and .cancels == 5'
+check "SIGTERM -> clean exit 0, no sanitizer reports (jobs)" stop_server jobs
+
+if [ "$N" -ne 97 ]; then
+    echo "# planned 97 tests, ran $N"
     FAILED=$((FAILED + 1))
 fi
 echo "1..$N"

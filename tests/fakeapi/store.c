@@ -572,8 +572,12 @@ struct store *store_from_json(json_t *root, int64_t base, char *err,
 {
     /* every top-level array is optional: a seed may hold only batches */
     json_t *threads = json_is_object(root) ? json_object_get(root, "threads") : NULL;
-    if (!json_is_object(root) || (threads != NULL && !json_is_array(threads))) {
-        snprintf(err, err_len, "seed must be an object with a \"threads\" array");
+    if (!json_is_object(root)) {
+        snprintf(err, err_len, "seed must be a JSON object");
+        return NULL;
+    }
+    if (threads != NULL && !json_is_array(threads)) {
+        snprintf(err, err_len, "\"threads\" must be an array");
         return NULL;
     }
     struct store *s = store_new(json_array_size(threads), err, err_len);

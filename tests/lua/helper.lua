@@ -61,28 +61,35 @@ H.read_file = read_file
 local tmpdir = os.getenv("TEST_TMPDIR") or "/tmp"
 local serial = 0
 
--- Starts a fake API server; returns {url, base, pid, stop, requests, ...}.
-function H.fake(args)
+-- Starts a background server that writes its port to a file, as NAME ARGS
+-- (ARGS may use %{portfile}); returns {pid, port, url, stop}, stopped by T.done().
+local function start_server(name, command)
   serial = serial + 1
-  local portfile = ("%s/fake-%d-%d.port"):format(tmpdir, math.random(1e9), serial)
-  local cmd = ("%s --port 0 --port-file %s --quiet %s >/dev/null 2>%s.log & echo $!")
-              :format(os.getenv("FAKEAPI") or "build/fakeapi", portfile, args or "", portfile)
-  local p = io.popen(cmd)
+  local portfile = ("%s/%s-%d-%d.port"):format(tmpdir, name, math.random(1e9), serial)
+  local cmd = command:gsub("%%{portfile}", portfile)
+  local p = io.popen(("%s >/dev/null 2>%s.log & echo $!"):format(cmd, portfile))
   local pid = p:read("l")
   p:close()
   local port
   for _ = 1, 500 do
-    port = read_file(portfile)
-    if port and port:match("%d+") then break end
+    port = (read_file(portfile) or ""):match("%d+")
+    if port then break end
     task.sleep(0.01)
   end
-  assert(port and port:match("%d+"), "fake API server did not start: " .. cmd)
-  port = port:match("%d+")
+  assert(port, name .. " did not start: " .. cmd)
   local s = { pid = pid, port = port, url = "http://127.0.0.1:" .. port }
-  s.base = s.url .. "/v1"
   function s:stop()
     if self.pid then os.execute("kill " .. self.pid .. " 2>/dev/null") self.pid = nil end
   end
+  servers[#servers + 1] = s
+  return s
+end
+
+-- Starts a fake API server; returns {url, base, pid, stop, requests, ...}.
+function H.fake(args)
+  local s = start_server("fake", ("%s --port 0 --port-file %%{portfile} --quiet %s")
+                                 :format(os.getenv("FAKEAPI") or "build/fakeapi", args or ""))
+  s.base = s.url .. "/v1"
   local function control(method, path, body)
     local resp, err = http.request { method = method, url = s.url .. "/_fake" .. path,
                                      body = body and assert(json.encode(body)) or nil,
@@ -104,31 +111,13 @@ function H.fake(args)
     for k, v in pairs(extra or {}) do cfg[k] = v end
     return runctl.client(cfg)
   end
-  servers[#servers + 1] = s
   return s
 end
 
 -- Starts tests/tools/badpeer in mode "blackhole" or "stall-body"; returns {url, pid, stop}.
 function H.badpeer(mode)
-  serial = serial + 1
-  local portfile = ("%s/badpeer-%d-%d.port"):format(tmpdir, math.random(1e9), serial)
   local bin = (os.getenv("FAKEAPI") or "build/fakeapi"):gsub("fakeapi$", "badpeer")
-  local p = io.popen(("%s %s %s >/dev/null 2>&1 & echo $!"):format(bin, mode, portfile))
-  local pid = p:read("l")
-  p:close()
-  local port
-  for _ = 1, 500 do
-    port = read_file(portfile)
-    if port and port:match("%d+") then break end
-    task.sleep(0.01)
-  end
-  assert(port and port:match("%d+"), "badpeer did not start")
-  local s = { pid = pid, url = "http://127.0.0.1:" .. port:match("%d+") }
-  function s:stop()
-    if self.pid then os.execute("kill " .. self.pid .. " 2>/dev/null") self.pid = nil end
-  end
-  servers[#servers + 1] = s
-  return s
+  return start_server("badpeer", bin .. " " .. mode .. " %{portfile}")
 end
 
 -- Peak resident memory of this process so far, in KiB (VmHWM).
