@@ -145,7 +145,7 @@ static int list_scripts(void)
                 dup |= strcmp(found[k].name, entry->name) == 0;
             if (dup)
                 continue;
-            char path[PATH_MAX + 80], line[512] = "";
+            char path[PATH_MAX + 300], line[512] = "";
             snprintf(path, sizeof path, "%.*s/%s", PATH_MAX, dirs[i], e->d_name);
             FILE *f = fopen(path, "r");
             if (f != NULL) {

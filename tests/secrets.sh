@@ -33,7 +33,7 @@ for t in tests/lua/test_*.lua; do
         echo "ok $n - no API key in any output of $t with OPENAI_LOG=debug"
     fi
     grep -q 'Authorization: REDACTED\|api-key: REDACTED' "$dir/stderr" "$dir"/*.err 2>/dev/null && logged=1
-    pkill -f -- "--port-file $dir/" 2>/dev/null
+    pkill -f -- "$dir/" 2>/dev/null
 done
 n=$((n + 1))
 if [ "${logged:-0}" = 1 ]; then

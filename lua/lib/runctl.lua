@@ -276,7 +276,7 @@ end
 -- included) and settings prepared once in C, on the first request. (So a
 -- client's settings are read when it first sends; per-call opts override.)
 local function sender_for(c, beta)
-  local key = beta or ""
+  local key = beta == nil and "" or beta      -- false (no fixed lines) is a key of its own
   local send = c._senders[key]
   if send then return send end
   local lines = {}
@@ -395,7 +395,8 @@ function Client.request(c, spec)
   if body ~= nil and type(body) ~= "string" and type(body) ~= "table" then
     error("client:request: body must be a string or a table (got " .. typename(body) .. ")", 2)
   end
-  return perform(c, "client:request", method, path, query, body, beta or nil, opts)
+  if beta == "" then beta = nil end        -- beta = "" asks for no OpenAI-Beta header
+  return perform(c, "client:request", method, path, query, body, beta, opts)
 end
 
 -- runctl.now() -> monotonic seconds (for measuring; not wall-clock time).

@@ -67,6 +67,9 @@ local function start_server(name, command)
   serial = serial + 1
   local portfile = ("%s/%s-%d-%d.port"):format(tmpdir, name, math.random(1e9), serial)
   local cmd = command:gsub("%%{portfile}", portfile)
+  -- Under ASan, math.random is seeded alike in every process started within the
+  -- same second, so an earlier test's port file can bear this name: never read it.
+  os.remove(portfile)
   local p = io.popen(("%s >/dev/null 2>%s.log & echo $!"):format(cmd, portfile))
   local pid = p:read("l")
   p:close()

@@ -51,6 +51,22 @@ T.is(T.header(req, "x-trace"), "t1", "client headers sent")
 T.is(T.header(req, "x-call"), "c1", "per-call headers sent")
 T.is(req.query, "api-version=2025-01-01&extra=1", "client and per-call query merged")
 
+-- a call with opts.headers and a plain call on the same client do not share
+-- header lists: credentials are never lost, no line is sent twice
+local c4 = fake:client()
+fake:clear()
+c4:request { path = "/threads/thread_main/runs/run_failed", beta = "", headers = { Accept = "text/plain" } }
+c4:request { path = "/threads/thread_main/runs/run_failed", beta = "" }
+c4.runs.retrieve("thread_main", "run_failed", { headers = { ["X-Trace"] = "1" } })
+c4.runs.retrieve("thread_main", "run_failed")
+local four = fake:requests()
+T.is(T.header(four[1], "accept"), "text/plain", "opts.headers replaces a fixed header")
+T.is(T.header(four[1], "openai-beta"), nil, "beta = \"\" sends no OpenAI-Beta")
+T.is(T.header(four[2], "authorization"), "Bearer sk-test-1234567890", "a plain call after an opts.headers call keeps its credentials")
+T.is(T.header(four[2], "accept"), "application/json", "and its own Accept")
+T.is(T.header(four[3], "authorization"), "Bearer sk-test-1234567890", "an opts.headers call after a plain one: credentials once")
+T.is(T.header(four[4], "x-trace"), nil, "per-call headers do not leak into later calls")
+
 -- auth = "api-key" (Azure style)
 local c3 = fake:client { auth = "api-key" }
 fake:clear()
