@@ -95,9 +95,9 @@ fi
 
 # 5. the frame-loop host: worst frame while 100 slow cancels are in flight
 frame="n/a (build/frame-loop not built)"
-if [ -x build/frame-loop ]; then
+if [ -x build/frame-loop ] && [ -f examples/frame-loop-bench.sh ]; then
     say "bench: frame-loop host against a 300 ms server..."
-    frame=$(sh bench/frame-loop.sh 2>/dev/null || echo "n/a (frame-loop failed)")
+    frame=$(sh examples/frame-loop-bench.sh build 2>/dev/null | sed "s/^frame-loop: //" || echo "n/a (frame-loop failed)")
 fi
 
 # 6. the fake server's own rate (GET retrieve, wrk), so it is known not to be the bottleneck

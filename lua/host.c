@@ -397,12 +397,15 @@ static int open_protected(lua_State *L)
     lua_getglobal(L, "require");
     lua_pushliteral(L, "runctl");
     lua_call(L, 1, 1);
-    static const char *const globals[] = { "openai", "runs", "responses", "batches", "fine_tuning",
-                                           "vector_stores", "uploads", "http", "json", "task", "log" };
-    for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
-        lua_getfield(L, -1, globals[i]);
-        lua_setglobal(L, globals[i]);
+    /* runctl.GLOBALS names them, so a new resource in resources.lua needs no C. */
+    int module = lua_gettop(L);
+    lua_getfield(L, module, "GLOBALS");
+    for (lua_Integer i = 1; lua_rawgeti(L, module + 1, i) == LUA_TSTRING; i++) {
+        lua_getfield(L, module, lua_tostring(L, -1));
+        lua_setglobal(L, lua_tostring(L, -2));
+        lua_pop(L, 1);
     }
+    lua_pop(L, 2);
     lua_setglobal(L, "runctl");
     return 0;
 }

@@ -111,6 +111,8 @@ static int send_k(lua_State *L, int status, lua_KContext ctx)
     (void)status;
     int ri = (int)ctx;
     rc_req *r = lua_touserdata(L, ri);
+    if (!r->done)   /* resumed by hand (coroutine.resume), not by the loop: wait on */
+        return lua_yieldk(L, 0, ctx, send_k);
     luaL_unref(L, LUA_REGISTRYINDEX, r->anchor);
     r->anchor = LUA_NOREF;
     const rc_response *resp = rc_transfer_response(r->transfer);

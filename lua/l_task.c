@@ -19,7 +19,9 @@ static int l_spawn(lua_State *L)
 static int join_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
-    (void)ctx;
+    rc_task *t = lua_touserdata(L, 1);
+    if (t->state != TASK_DONE)  /* resumed by hand, not by the loop: wait on */
+        return lua_yieldk(L, 0, ctx, join_k);
     return rc_task_push_outcome(L, 1);
 }
 
@@ -81,9 +83,10 @@ static int sleep_gc(lua_State *L)
 
 static int sleep_k(lua_State *L, int status, lua_KContext ctx)
 {
-    (void)L;
     (void)status;
-    (void)ctx;
+    rc_sleep *s = lua_touserdata(L, 2);
+    if (!s->fired)              /* resumed by hand, not by the loop: sleep on */
+        return lua_yieldk(L, 0, ctx, sleep_k);
     return 0;
 }
 

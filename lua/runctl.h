@@ -129,15 +129,16 @@ void runctl_sandbox_env(lua_State *L);
 /* Compiles code (text only) as a script with fresh globals and starts it as
  * a task; the host drives it with runctl_poll and asks runctl_sandbox_status
  * how it ended. Resets the limits' counters. Returns 0, or -1 with the
- * message pushed (a syntax error, or the previous run has work pending). */
+ * message pushed (a syntax error, or tasks of the previous run still running). */
 int runctl_sandbox_start(lua_State *L, const char *code, size_t len, const char *chunkname);
 
-/* 1 while the current run has work left; 0 when it finished without error
- * (or nothing was started); -1 when it failed, with the message pushed (the
- * limit that tripped, or the script's error). Also trips the time limit of a
- * run that waits past it. After -1, pending work may remain (say, a sleep of
- * an hour): runctl_poll drains it (the limit kills each task as it resumes),
- * or close the sandbox. */
+/* 1 while a task of the current run (the script, or one it spawned) is
+ * alive; 0 when the run finished without error (or nothing was started); -1
+ * when it failed, with the message pushed (the limit that tripped, the
+ * script's error, or tasks waiting for each other). Also trips the time
+ * limit of a run that waits past it. After a trip, tasks may still be alive
+ * (say, asleep for an hour): runctl_poll drains them (the limit kills each
+ * one as it resumes), or close the sandbox. */
 int runctl_sandbox_status(lua_State *L);
 
 /* runctl_sandbox_start, then runctl_poll until the run ends (or its time

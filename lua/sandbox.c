@@ -40,6 +40,7 @@ typedef struct rc_sandbox {
     enum trip trip;             /* the limit that stopped the current run */
     unsigned long instructions;
     double deadline;            /* monotonic seconds */
+    int inert_tasks;            /* tasks alive at the run's start: none can ever resume */
     runctl_sandbox_limits limits;
     allowed_host *hosts;
     size_t n_hosts;
@@ -601,12 +602,16 @@ static int start_protected(lua_State *L)
     if (sb->active) {                   /* ended, but nobody asked runctl_sandbox_status yet? */
         lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
         rc_task *t = lua_touserdata(L, -1);
-        if (sb->trip == TRIP_NONE && t->state == TASK_DONE && rc_host_pending(h) == 0)
+        if (sb->trip == TRIP_NONE && t->state == TASK_DONE && h->tasks_alive <= sb->inert_tasks)
             sb->active = 0;
         lua_pop(L, 1);
     }
-    if (sb->active || rc_host_pending(h) > 0)
-        return luaL_error(L, "sandbox: the previous script still has work pending "
+    /* Leftovers that cannot wake anything do not hold the next run back:
+     * timers or transfers no task waits for (a sleep abandoned by an error),
+     * and tasks with nothing pending (waiting for each other, or resumed by
+     * hand to their end outside the scheduler), which can never run again. */
+    if (sb->active || (h->tasks_alive > 0 && rc_host_pending(h) > 0))
+        return luaL_error(L, "sandbox: the previous script still has tasks running "
                              "(poll until runctl_sandbox_status says it ended, or close the sandbox)");
     lua_pushnil(L);
     lua_setfield(L, LUA_REGISTRYINDEX, RESULT_KEY);
@@ -631,6 +636,7 @@ static int start_protected(lua_State *L)
     lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
 
     lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);  /* the task inherits it */
+    sb->inert_tasks = h->tasks_alive;
     rc_host_spawn(L, h, 0);
     lua_setfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
     sb->instructions = 0;
@@ -680,23 +686,19 @@ static int status_protected(lua_State *L)
     }
     lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
     rc_task *t = lua_touserdata(L, 1);
-    int pending = rc_host_pending(h);
-    if (sb->trip == TRIP_NONE && (t->state != TASK_DONE || pending > 0) &&
-        sb->limits.max_seconds > 0 && now_s() > sb->deadline)
+    /* The run goes on while any of its tasks does (the main one, or those it
+     * spawned); timers and transfers no task waits for do not hold it. */
+    int running = t->state != TASK_DONE || h->tasks_alive > sb->inert_tasks;
+    if (sb->trip == TRIP_NONE && running && sb->limits.max_seconds > 0 && now_s() > sb->deadline)
         sb->trip = TRIP_TIME;           /* waiting (a sleep, a slow request) counts too */
-    if (sb->trip == TRIP_NONE && t->state != TASK_DONE) {
-        if (pending > 0) {
+    if (sb->trip == TRIP_NONE && running) {
+        if (rc_host_pending(h) > 0) {
             lua_pushnil(L);
             lua_pushinteger(L, 1);
             return 2;
         }
         lua_pushliteral(L, "sandbox: the script's tasks wait for each other and can never finish");
         lua_pushinteger(L, end_run(L, sb, 1));
-        return 2;
-    }
-    if (sb->trip == TRIP_NONE && pending > 0) {
-        lua_pushnil(L);                 /* the main task is done; tasks it spawned are not */
-        lua_pushinteger(L, 1);
         return 2;
     }
     if (sb->trip == TRIP_NONE && t->ok) {
@@ -747,6 +749,14 @@ int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *c
     for (;;) {
         int st = runctl_sandbox_status(L);
         if (st != 1)
+            return st;
+        /* Run what is ready first: if that ends the run, a wait now could
+         * be for a timer no task needs any more (a sleep abandoned by an error). */
+        if (runctl_poll(L, 0) < 0) {
+            lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
+            return -1;
+        }
+        if ((st = runctl_sandbox_status(L)) != 1)
             return st;
         int wait_ms = -1;
         if (sb->limits.max_seconds > 0) {

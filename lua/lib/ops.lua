@@ -654,7 +654,11 @@ function M.client(opts)
   local cfg = {}
   if opts.concurrency then cfg.max_concurrency = opts.concurrency end
   if opts.rate then cfg.rate = opts.rate end
-  return runctl.client(cfg)
+  local ok, c = pcall(runctl.client, cfg)
+  if not ok then   -- a configuration problem (e.g. --azure without its settings): exit 2, no traceback
+    M.usage_error((tostring(c):gsub("^[^\n]-:%d+: ", "", 1)))
+  end
+  return c
 end
 
 -- A monotonic clock in seconds, for deadlines and elapsed times.

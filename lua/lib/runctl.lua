@@ -858,7 +858,14 @@ end
 
 M.client = M.client
 M.openai = M.client()
-for name in pairs(resources) do M[name] = M.openai[name] end   -- runs, batches, fine_tuning, ...
+-- The names the host sets as globals: the default client, every top-level
+-- resource bound to it (runs, batches, fine_tuning, ...), and the modules.
+M.GLOBALS = { "openai", "http", "json", "task", "log" }
+for name in pairs(resources) do
+  M[name] = M.openai[name]
+  M.GLOBALS[#M.GLOBALS + 1] = name
+end
+table.sort(M.GLOBALS)
 
 -- runctl.dry_run reads and latches the host's flag (once on, it stays on).
 return setmetatable(M, {

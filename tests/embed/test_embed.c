@@ -280,7 +280,7 @@ static void test_sandbox_api(void)
     const char *sleepy = "task.sleep(0.05)";
     ok(runctl_sandbox_start(S, sleepy, strlen(sleepy), "=sleepy") == 0, "a run that sleeps started");
     ok(runctl_sandbox_start(S, sleepy, strlen(sleepy), "=again") == -1, "a second start while it runs is refused");
-    is_str(lua_tostring(S, -1), "still has work pending", "saying why");
+    is_str(lua_tostring(S, -1), "still has tasks running", "saying why");
     lua_pop(S, 1);
     int st;
     while ((st = runctl_sandbox_status(S)) == 1)

@@ -9,7 +9,7 @@ E.build = (os.getenv("FAKEAPI") or "build/fakeapi"):match("^(.*)/[^/]+$") or "bu
 E.wrap = os.getenv("RUNCTL_WRAP") or ""
 E.tmp = os.getenv("TEST_TMPDIR") or "/tmp"
 E.cwd = io.popen("pwd"):read("l")
-E.KEY = "sk-embed-test-0123456789"
+E.KEY = "sk-test-embed-0123456789"
 
 local serial = 0
 

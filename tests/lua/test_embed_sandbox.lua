@@ -190,13 +190,17 @@ r, all = host("--allow-host 127.0.0.1:" .. PORT, {
   { "co_request", ("coroutine.wrap(function() http.request { url = %q } end)()"):format(url("/v1/threads/thread_main/runs")) },
   { "sort_join", "local t = task.spawn(function() end)\n"
                  .. "table.sort({ 3, 2, 1 }, function(a, b) task.join(t) return a < b end)" },
+  { "hijack", "local victim\n"
+              .. "task.spawn(function() victim = coroutine.running() task.sleep(0.2) end)\n"
+              .. "task.sleep(0.01)\nassert(coroutine.resume(victim))\ntask.sleep(0.3)" },
   GOOD,
 })
 T.like(r.co_sleep, "sandbox: this call cannot wait here", "task.sleep in a plain coroutine raises instead of blocking", all)
 T.like(r.co_request, "sandbox: this call cannot wait here", "so does a request there")
 T.is(#fake:requests(), 0, "and that request was never sent")
 T.like(r.sort_join, "sandbox: this call cannot wait here", "and task.join in a sort comparator")
-T.is(r.good, "ok", "the host went on at once to the next script")
+T.ok(r.hijack ~= nil, "a task's coroutine resumed by hand outside the scheduler: the run ends (" .. tostring(r.hijack) .. ")")
+T.is(r.good, "ok", "the host went on to the next script in the same sandbox")
 
 ---------------------------------------------------------------------- secrets
 

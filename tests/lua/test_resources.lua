@@ -209,6 +209,38 @@ local stats = control_get("/stats")
 T.is(stats.batches, 5, "/_fake/stats counts batches")
 T.is(stats.fine_tuning_jobs, 7, "/_fake/stats counts fine-tuning jobs")
 
+-- like the real service: a key is required, and every answer has x-request-id
+local noauth = assert(http.request { url = fake.base .. "/batches" })
+T.is(noauth.status, 401, "no key: 401 on the batch routes too")
+T.like(noauth.body, "You didn't provide an API key", "with the API's message")
+T.like(noauth.request_id, "^req_", "and an x-request-id")
+obj, err = fake:client { api_key = "sk-wrong" }.fine_tuning.jobs.list()
+T.is(err and err.status, 401, "a wrong key: 401")
+T.unlike(tostring(err), "sk%-wrong", "the key is not in the error")
+obj, err = c:request { method = "DELETE", path = "/batches/batch_new" }
+T.is(err and err.status, 404, "an unserved method is a 404")
+T.is(err and err.message, "Invalid URL (DELETE /v1/batches/batch_new)", "with the API's Invalid URL message")
+
+-- generated objects: --jobs N
+local gen = T.fake("--generate 1x1:7 --jobs 30")
+local gc = gen:client()
+local page = assert(gc.batches.list())
+T.ok(#page.data == 20 and page.has_more == true, "--jobs 30: the first page holds 20 of 30 batches")
+local count, shaped, newest_first, last = 0, 0, true, math.huge
+for batch in gc.batches.each { limit = 7 } do
+  count = count + 1
+  if batch.id:match("^batch_%w+$") and batch.object == "batch" then shaped = shaped + 1 end
+  if batch.created_at > last then newest_first = false end
+  last = batch.created_at
+end
+T.is(count, 30, "--jobs 30: 30 batches")
+T.is(shaped, 30, "generated batches look like batches")
+T.ok(newest_first, "listed newest first")
+local gstats = assert(json.decode(assert(http.request { url = gen.url .. "/_fake/stats" }).body))
+T.ok(gstats.responses == 30 and gstats.fine_tuning_jobs == 30 and gstats.uploads == 30
+     and gstats.vector_store_file_batches == 30 and gstats.runs == 1, "--jobs N generates every kind")
+gen:stop()
+
 ---------------------------------------------------------------- paging
 
 fake:clear()

@@ -81,6 +81,31 @@ local y2 = task.spawn(function() for i = 1, 3 do ticks[#ticks + 1] = "b" .. i co
 task.join(y1) task.join(y2)
 T.is(table.concat(ticks, ","), "a1,b1,a2,b2,a3,b3", "bare yields interleave tasks round-robin")
 
+-- a task's coroutine resumed by hand (not by the loop) keeps waiting for its
+-- request, sleep or join instead of reading an unfinished result
+fake:reset()
+fake:faults { { path = "run_in_progress", delay_ms = 1500 } }
+local captured = {}
+local victim = task.spawn(function()
+  captured.co = coroutine.running()
+  return c.runs.retrieve("thread_main", "run_in_progress")
+end)
+local sleeper2 = task.spawn(function()
+  captured.sleep_co = coroutine.running()
+  task.sleep(0.5)
+  return "woke"
+end)
+local intruder = task.spawn(function()
+  task.sleep(0.1)
+  return coroutine.resume(captured.co), coroutine.resume(captured.sleep_co)
+end)
+local oki, r1, r2 = task.join(intruder)
+T.ok(oki and r1 == true and r2 == true, "resuming a waiting task by hand returns at once")
+local okv, run = task.join(victim)
+T.ok(okv and run and run.id == "run_in_progress", "and the task still gets its real response")
+local oks, woke = task.join(sleeper2)
+T.ok(oks and woke == "woke", "a sleep resumed by hand sleeps on")
+
 -- task.map: order preserving, bounded, errors per item
 local in_flight, peak = 0, 0
 local results, errs = task.map({ 1, 2, 3, 4, 5, 6 }, function(v)

@@ -7,6 +7,7 @@ local ok = os.execute(("openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -ou
   .. "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1"):format(key, cert))
 assert(ok, "openssl could not make a test certificate")
 local log = dir .. "/s_server.out"
+os.remove(log)          -- an earlier run may have left one: never read its port
 local p = io.popen(("openssl s_server -accept 127.0.0.1:0 -cert %s -key %s -www < /dev/null > %s 2>&1 & echo $!")
                    :format(cert, key, log))
 local pid = p:read("l")
