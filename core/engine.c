@@ -24,6 +24,8 @@ struct rc_engine {
     void *log_ud;
     CURL *idle_easy[256];       /* reset handles kept for reuse: init is costly */
     int n_idle_easy;
+    rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
+    int n_idle_transfers;
 };
 
 struct rc_header_set {
@@ -51,6 +53,8 @@ struct rc_transfer {
     rc_timer timer;             /* backoff wait, or deferred failure */
     rc_response resp;
     size_t headers_cap, body_cap;
+    char *arena;                /* the response headers' names and values */
+    size_t arena_len, arena_cap;
     int too_large;
     double first_start, attempt_start;
     char errbuf[CURL_ERROR_SIZE];
@@ -281,40 +285,71 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static void clear_headers(rc_response *r)
+static void clear_headers(rc_transfer *t)
 {
-    for (size_t i = 0; i < r->n_headers; i++) {
-        free(r->headers[i].name);
-        free(r->headers[i].value);
+    t->resp.n_headers = 0;
+    t->arena_len = 0;
+}
+
+/* Copies s[0..n) and a NUL into the arena; on growth, moves every header
+ * pointer along with it. Returns the copy, or NULL on ENOMEM. */
+static char *arena_put(rc_transfer *t, const char *s, size_t n)
+{
+    if (t->arena_len + n + 1 > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap : 1024;
+        while (cap < t->arena_len + n + 1)
+            cap *= 2;
+        char *old = t->arena, *arena = realloc(old, cap);
+        if (arena == NULL)
+            return NULL;
+        for (size_t i = 0; old != NULL && i < t->resp.n_headers; i++) {
+            t->resp.headers[i].name = arena + (t->resp.headers[i].name - old);
+            t->resp.headers[i].value = arena + (t->resp.headers[i].value - old);
+        }
+        t->arena = arena;
+        t->arena_cap = cap;
     }
-    r->n_headers = 0;
+    char *copy = t->arena + t->arena_len;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    t->arena_len += n + 1;
+    return copy;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     rc_transfer *t = ud;
     size_t n = size * nmemb;
-    char *name, *value;
+    const char *name, *value;
+    size_t name_len, value_len;
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        clear_headers(&t->resp);    /* a new response (after 100-continue) */
+        clear_headers(t);           /* a new response (after 100-continue) */
         return n;
     }
-    if (rc_wire_parse_header(data, n, &name, &value) != 0)
+    if (rc_wire_header_span(data, n, &name, &name_len, &value, &value_len) != 0)
         return n;
     if (t->resp.n_headers == t->headers_cap) {
         size_t cap = t->headers_cap ? 2 * t->headers_cap : 16;
         rc_header *h = realloc(t->resp.headers, cap * sizeof *h);
-        if (h == NULL) {
-            free(name);
-            free(value);
+        if (h == NULL)
             return 0;
-        }
         t->resp.headers = h;
         t->headers_cap = cap;
     }
-    t->resp.headers[t->resp.n_headers].name = name;
-    t->resp.headers[t->resp.n_headers].value = value;
-    t->resp.n_headers++;
+    char *name_copy = arena_put(t, name, name_len);
+    if (name_copy == NULL)
+        return 0;
+    for (size_t i = 0; i < name_len; i++)
+        if (name_copy[i] >= 'A' && name_copy[i] <= 'Z')
+            name_copy[i] = (char)(name_copy[i] + 32);
+    rc_header *h = &t->resp.headers[t->resp.n_headers];
+    h->name = name_copy;
+    h->value = NULL;
+    t->resp.n_headers++;            /* counted now, so a move of the arena updates it */
+    char *value_copy = arena_put(t, value, value_len);
+    if (value_copy == NULL)
+        return 0;
+    t->resp.headers[t->resp.n_headers - 1].value = value_copy;
     return n;
 }
 
@@ -428,7 +463,7 @@ static void limiter_unlink(rc_limiter *l, rc_transfer *t)
 
 static void reset_attempt(rc_transfer *t)
 {
-    clear_headers(&t->resp);
+    clear_headers(t);
     t->resp.body_len = 0;
     if (t->resp.body != NULL)
         t->resp.body[0] = '\0';
@@ -669,7 +704,10 @@ static int configure(rc_transfer *t, const rc_request *req)
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    SET(CURLOPT_ACCEPT_ENCODING, "");
+    /* Compressed answers for reads (list pages can be large); a cancel's
+     * answer is one small object, where decoding would only cost time. */
+    if (strcmp(req->method, "GET") == 0)
+        SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     if (req->ca_file != NULL && req->ca_file[0] != '\0')
         SET(CURLOPT_CAINFO, req->ca_file);
@@ -737,7 +775,25 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
             return NULL;
         }
     }
-    rc_transfer *t = calloc(1, sizeof *t);
+    rc_transfer *t = e->idle_transfers;
+    if (t != NULL) {                /* reuse: keep the buffers, clear the rest */
+        e->idle_transfers = t->queue_next;
+        e->n_idle_transfers--;
+        char *body = t->resp.body, *arena = t->arena;
+        rc_header *headers = t->resp.headers;
+        size_t body_cap = t->body_cap, arena_cap = t->arena_cap, headers_cap = t->headers_cap;
+        memset(t, 0, sizeof *t);
+        t->resp.body = body;
+        if (body != NULL)
+            body[0] = '\0';
+        t->arena = arena;
+        t->resp.headers = headers;
+        t->body_cap = body_cap;
+        t->arena_cap = arena_cap;
+        t->headers_cap = headers_cap;
+    } else {
+        t = calloc(1, sizeof *t);
+    }
     if (t == NULL)
         goto nomem;
     t->engine = e;
@@ -814,13 +870,20 @@ void rc_transfer_free(rc_transfer *t)
         rc_header_set_release(t->shared);
     }
     curl_slist_free_all(t->headers);
-    clear_headers(&t->resp);
-    free(t->resp.headers);
-    free(t->resp.body);
     free(t->method);
     free(t->url);
     free(t->body);
-    free(t);
+    /* Keep the struct and its (modest) buffers for the next request. */
+    if (e->n_idle_transfers < 256 && t->body_cap <= 65536 && t->arena_cap <= 16384) {
+        t->queue_next = e->idle_transfers;
+        e->idle_transfers = t;
+        e->n_idle_transfers++;
+    } else {
+        free(t->resp.headers);
+        free(t->arena);
+        free(t->resp.body);
+        free(t);
+    }
     if (l != NULL) {
         int others_waiting = l->head != NULL;
         rc_limiter_release(l);
@@ -904,6 +967,14 @@ void rc_engine_free(rc_engine *e)
     if (e == NULL)
         return;
     curl_multi_cleanup(e->multi);
+    while (e->idle_transfers != NULL) {
+        rc_transfer *t = e->idle_transfers;
+        e->idle_transfers = t->queue_next;
+        free(t->resp.headers);
+        free(t->arena);
+        free(t->resp.body);
+        free(t);
+    }
     while (e->n_idle_easy > 0)
         curl_easy_cleanup(e->idle_easy[--e->n_idle_easy]);
     free(e->heap);

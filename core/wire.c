@@ -9,10 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-int rc_wire_parse_header(const char *line, size_t len, char **name, char **value)
+int rc_wire_header_span(const char *line, size_t len, const char **name, size_t *name_len,
+                        const char **value, size_t *value_len)
 {
-    *name = NULL;
-    *value = NULL;
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
         len--;
     if (len == 0 || line[0] == ' ' || line[0] == '\t')
@@ -24,31 +23,43 @@ int rc_wire_parse_header(const char *line, size_t len, char **name, char **value
     const char *colon = memchr(line, ':', len);
     if (colon == NULL || colon == line)
         return -1;
-    size_t name_len = (size_t)(colon - line);
-    for (size_t i = 0; i < name_len; i++) {
-        unsigned char c = (unsigned char)line[i];
-        if (c <= ' ' || c >= 127)   /* "HTTP/1.1 200 OK" has a space: not a header */
+    for (const char *p = line; p < colon; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 127)  /* "HTTP/1.1 200 OK": not a header */
             return -1;
-    }
     const char *v = colon + 1;
     const char *end = line + len;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
-    *name = malloc(name_len + 1);
-    *value = malloc((size_t)(end - v) + 1);
+    *name = line;
+    *name_len = (size_t)(colon - line);
+    *value = v;
+    *value_len = (size_t)(end - v);
+    return 0;
+}
+
+int rc_wire_parse_header(const char *line, size_t len, char **name, char **value)
+{
+    const char *n, *v;
+    size_t nl, vl;
+    *name = NULL;
+    *value = NULL;
+    if (rc_wire_header_span(line, len, &n, &nl, &v, &vl) != 0)
+        return -1;
+    *name = malloc(nl + 1);
+    *value = malloc(vl + 1);
     if (*name == NULL || *value == NULL) {
         free(*name);
         free(*value);
         *name = *value = NULL;
         return -1;
     }
-    for (size_t i = 0; i < name_len; i++)
-        (*name)[i] = (char)tolower((unsigned char)line[i]);
-    (*name)[name_len] = '\0';
-    memcpy(*value, v, (size_t)(end - v));
-    (*value)[end - v] = '\0';
+    for (size_t i = 0; i < nl; i++)
+        (*name)[i] = (char)tolower((unsigned char)n[i]);
+    (*name)[nl] = '\0';
+    memcpy(*value, v, vl);
+    (*value)[vl] = '\0';
     return 0;
 }
 

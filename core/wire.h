@@ -12,6 +12,11 @@
  * inside) or on ENOMEM. */
 int rc_wire_parse_header(const char *line, size_t len, char **name, char **value);
 
+/* The same split without copying: name and value point into line (the name
+ * not lower-cased, the value trimmed). Returns 0, or -1 as above. */
+int rc_wire_header_span(const char *line, size_t len, const char **name, size_t *name_len,
+                        const char **value, size_t *value_len);
+
 /* Why a failed attempt may be retried; RC_RETRY_NO when it must not be. */
 typedef enum {
     RC_RETRY_NO = 0,

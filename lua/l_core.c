@@ -81,15 +81,17 @@ static void push_headers(lua_State *L, const rc_response *r)
 {
     lua_createtable(L, 0, (int)r->n_headers);
     for (size_t i = 0; i < r->n_headers; i++) {
-        if (lua_getfield(L, -1, r->headers[i].name) == LUA_TSTRING) {
-            lua_pushliteral(L, ", ");       /* repeated header: join the values */
+        lua_pushstring(L, r->headers[i].name);     /* interned once, used twice */
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, -3) == LUA_TSTRING) {
+            lua_pushliteral(L, ", ");               /* repeated header: join the values */
             lua_pushstring(L, r->headers[i].value);
             lua_concat(L, 3);
         } else {
             lua_pop(L, 1);
             lua_pushstring(L, r->headers[i].value);
         }
-        lua_setfield(L, -2, r->headers[i].name);
+        lua_rawset(L, -3);
     }
 }
 
@@ -448,19 +450,17 @@ static int limiter_gc(lua_State *L)
     return 0;
 }
 
-/* core.token() -> a unique token: 16 random hex digits drawn once per
- * process, then a counter (no system call per request). */
+/* core.token([prefix]) -> prefix .. a unique token: 16 random hex digits
+ * drawn once per process, then a counter (no system call per request). */
 static int l_token(lua_State *L)
 {
-    static char prefix[17];
+    static char random_part[17];
     static unsigned long long counter;
-    if (prefix[0] == '\0')
-        rc_random_hex(prefix, 8);
-    lua_pushfstring(L, "%s%s", prefix, "");
-    char tail[24];
-    snprintf(tail, sizeof tail, "%010llx", ++counter);
-    lua_pushstring(L, tail);
-    lua_concat(L, 2);
+    if (random_part[0] == '\0')
+        rc_random_hex(random_part, 8);
+    char token[160];
+    int n = snprintf(token, sizeof token, "%.100s%s%010llx", luaL_optstring(L, 1, ""), random_part, ++counter);
+    lua_pushlstring(L, token, (size_t)n < sizeof token ? (size_t)n : sizeof token - 1);
     return 1;
 }
 

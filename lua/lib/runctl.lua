@@ -338,7 +338,7 @@ local function perform(c, where, method, path, query, body, beta, opts)
     if method ~= "GET" then
       local key = opts and opts.idempotency_key
       if key and key:find("[\r\n%z]") then error(where .. ": idempotency_key must not contain CR, LF or NUL", 3) end
-      extra = "Idempotency-Key: " .. (key or "runctl-" .. core.token())
+      extra = key and "Idempotency-Key: " .. key or core.token("Idempotency-Key: runctl-")
       if body ~= nil then extra = { extra, "Content-Type: application/json" } end
     elseif body ~= nil then
       extra = "Content-Type: application/json"
