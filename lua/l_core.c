@@ -167,11 +167,37 @@ static int push_dry_run_refusal(lua_State *L, const char *method, const char *ur
     return 2;
 }
 
+/* Reads header lines at idx (one string, an array of strings, or nil) into
+ * lines, which holds MAX_HEADERS. The strings stay owned by the Lua value at
+ * idx, which must stay on the stack while they are used. Returns the count. */
+static size_t read_lines(lua_State *L, int idx, const char **lines)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        lines[0] = lua_tostring(L, idx);
+        return 1;
+    }
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return 0;
+    lua_Integer n = luaL_len(L, idx);
+    if (n > MAX_HEADERS)
+        return (size_t)luaL_error(L, "too many headers (at most %d)", MAX_HEADERS);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, idx, i) != LUA_TSTRING)
+            return (size_t)luaL_error(L, "header line %d must be a string", (int)i);
+        lines[i - 1] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    return (size_t)n;
+}
+
 /* Starts req and waits for it: yields the calling task, or drives the loop
  * when the caller cannot yield. Everything req points to must stay alive on
  * L's stack until this returns (the engine copies what it keeps). */
 static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
 {
+    if (h->dry_run && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+        return push_dry_run_refusal(L, req->method, req->url);
     if (h->policy != NULL) {            /* a sandbox: only its allowed hosts */
         char refused[256];
         if (!h->policy(h->policy_ud, req, refused, sizeof refused)) {
@@ -218,8 +244,6 @@ static int l_send(lua_State *L)
     req.url = opt_string(L, 1, "url");
     if (req.method == NULL || req.url == NULL)
         return luaL_error(L, "core.send: method and url are required");
-    if (h->dry_run && strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0)
-        return push_dry_run_refusal(L, req.method, req.url);
 
     size_t body_len = 0;
     if (lua_getfield(L, 1, "body") == LUA_TSTRING)
@@ -239,19 +263,9 @@ static int l_send(lua_State *L)
     lua_pop(L, 1);
 
     const char *lines[MAX_HEADERS];
-    if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
-        lua_Integer n = luaL_len(L, -1);
-        if (n > MAX_HEADERS)
-            return luaL_error(L, "too many headers (at most %d)", MAX_HEADERS);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
-                return luaL_error(L, "header line %d must be a string", (int)i);
-            lines[req.n_headers++] = lua_tostring(L, -1);
-            lua_pop(L, 1);              /* still referenced by the headers table */
-        }
-    }
+    lua_getfield(L, 1, "headers");      /* stays on the stack: the lines stay alive */
+    req.n_headers = read_lines(L, -1, lines);
     req.headers = lines;
-    /* the headers table stays at index 2 so the lines stay alive */
 
     return submit_and_wait(L, h, &req);
 }
@@ -293,22 +307,8 @@ static int l_sender_send(lua_State *L)
     memset(&req, 0, sizeof req);
     req.method = luaL_checkstring(L, 1);
     req.url = luaL_checkstring(L, 2);
-    if (h->dry_run && strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0)
-        return push_dry_run_refusal(L, req.method, req.url);
     const char *lines[MAX_HEADERS];
-    if (lua_type(L, 3) == LUA_TSTRING) {
-        lines[req.n_headers++] = lua_tostring(L, 3);
-    } else if (lua_type(L, 3) == LUA_TTABLE) {
-        lua_Integer n = luaL_len(L, 3);
-        if (n > MAX_HEADERS)
-            return luaL_error(L, "too many headers (at most %d)", MAX_HEADERS);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (lua_rawgeti(L, 3, i) != LUA_TSTRING)
-                return luaL_error(L, "header line %d must be a string", (int)i);
-            lines[req.n_headers++] = lua_tostring(L, -1);
-            lua_pop(L, 1);
-        }
-    }
+    req.n_headers = read_lines(L, 3, lines);
     req.headers = lines;
     req.shared_headers = s->headers;
     size_t body_len = 0;
@@ -359,18 +359,8 @@ static int l_sender(lua_State *L)
         lua_pop(L, 1);
     }
     const char *lines[MAX_HEADERS];
-    size_t n = 0;
-    if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
-        lua_Integer count = luaL_len(L, -1);
-        if (count > MAX_HEADERS)
-            return luaL_error(L, "too many headers (at most %d)", MAX_HEADERS);
-        for (lua_Integer i = 1; i <= count; i++) {
-            if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
-                return luaL_error(L, "header line %d must be a string", (int)i);
-            lines[n++] = lua_tostring(L, -1);
-            lua_pop(L, 1);
-        }
-    }
+    lua_getfield(L, 1, "headers");
+    size_t n = read_lines(L, -1, lines);
     char why[160];
     s->headers = rc_header_set_new(lines, n, why, sizeof why);
     if (s->headers == NULL)

@@ -265,16 +265,9 @@ local function main(args)
     ledger.progress = ops.progress(o.dry_run and "checking" or "cancelling", #targets)
     interrupted = ops.each_concurrently(targets, concurrency, function(e)
       local obj, err, resp = cancel(e)
-      local f = ops.classify_cancel(obj, err, resp, e.status_before)
-      if o.wait and kind.pending[f.status_after] then
-        for k, v in pairs(f) do e[k] = v end
-        waitable[#waitable + 1] = e
-      else
-        ledger:settle(e, f)
-      end
-    end, function(e, err)
-      if ledger:is_pending(e) then ledger:settle(e, { action = "failed", error = tostring(err) }) end
-    end)
+      ledger:settle_or_hold(e, ops.classify_cancel(obj, err, resp, e.status_before),
+                            o.wait and waitable, kind.pending)
+    end, ledger:fail_on_error())
     ledger.progress:finish()
     ledger.progress = nil
   end

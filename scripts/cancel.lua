@@ -152,15 +152,8 @@ local function main(args)
       e.status_before = e.status_before or f.status_after
     end
     e.age = e.age or age_of(obj)
-    if o.wait and kind.pending[f.status_after] then
-      for k, v in pairs(f) do e[k] = v end
-      waitable[#waitable + 1] = e
-    else
-      ledger:settle(e, f)
-    end
-  end, function(e, err)
-    if ledger:is_pending(e) then ledger:settle(e, { action = "failed", error = tostring(err) }) end
-  end)
+    ledger:settle_or_hold(e, f, o.wait and waitable, kind.pending)
+  end, ledger:fail_on_error())
   ledger.progress:finish()
   ledger.progress = nil
 

@@ -470,6 +470,26 @@ function Ledger:settle(e, fields)
   end
 end
 
+-- After a cancel: settles e with fields, or, when `held` is given (a --wait
+-- list) and the new status is one of `pending`, merges them and holds e there
+-- for the wait phase.
+function Ledger:settle_or_hold(e, fields, held, pending)
+  if held and pending[fields.status_after] then
+    for k, v in pairs(fields) do e[k] = v end
+    held[#held + 1] = e
+  else
+    self:settle(e, fields)
+  end
+end
+
+-- The on_error handler for each_concurrently: an entry whose work raised
+-- settles as failed (unless it already settled).
+function Ledger:fail_on_error()
+  return function(e, err)
+    if self:is_pending(e) then self:settle(e, { action = "failed", error = tostring(err) }) end
+  end
+end
+
 -- Settles every pending entry, in the order they were added: one whose
 -- action is already decided (a cancel sent, its wait cut short) keeps it and
 -- gets why as its error if it has none; the others become `action` (default

@@ -275,16 +275,20 @@ end
 -- The client's sender for a beta value: its fixed headers (credentials
 -- included) and settings prepared once in C, on the first request. (So a
 -- client's settings are read when it first sends; per-call opts override.)
+-- The fixed header lines of a client for a beta value: credentials, the
+-- client's own, then OpenAI-Beta when there is one.
+local function fixed_lines(c, beta)
+  local lines = { credentials[c] }
+  for _, line in ipairs(c._header_base) do lines[#lines + 1] = line end
+  if beta then lines[#lines + 1] = "OpenAI-Beta: " .. beta end
+  return lines
+end
+
 local function sender_for(c, beta)
   local key = beta == nil and "" or beta      -- false (no fixed lines) is a key of its own
   local send = c._senders[key]
   if send then return send end
-  local lines = {}
-  if beta ~= false then
-    lines[1] = credentials[c]
-    for i, line in ipairs(c._header_base) do lines[i + 1] = line end
-    if beta then lines[#lines + 1] = "OpenAI-Beta: " .. beta end
-  end
+  local lines = beta == false and {} or fixed_lines(c, beta)
   send = core.sender { headers = lines, limiter = c._limiter, timeout = c.timeout,
                        connect_timeout = c.connect_timeout, max_retries = c.max_retries,
                        max_retry_delay = c.max_retry_delay, max_bytes = c.max_bytes, ca_file = c.ca_file }
@@ -297,10 +301,7 @@ local function overridden_lines(c, where, beta, extra, method, body, opts)
   local overridden = {}
   for name in pairs(extra) do overridden[tostring(name):lower()] = true end
   local lines = {}
-  local fixed = { credentials[c] }
-  for _, line in ipairs(c._header_base) do fixed[#fixed + 1] = line end
-  if beta then fixed[#fixed + 1] = "OpenAI-Beta: " .. beta end
-  for _, line in ipairs(fixed) do
+  for _, line in ipairs(fixed_lines(c, beta)) do
     if not overridden[line:match("^[^:]*"):lower()] then lines[#lines + 1] = line end
   end
   if body ~= nil and not overridden["content-type"] then lines[#lines + 1] = "Content-Type: application/json" end

@@ -2,12 +2,12 @@
  * batches and uploads. Each kind is a row of a table (statuses, time fields,
  * how cancel moves it, default fields), so the code below is shared. */
 #include "jobs.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NO_TIME INT64_MIN
 #define MAX_TIMES 8
 #define MAX_STATUSES 8
 
@@ -192,33 +192,12 @@ static char *quote(const char *p, size_t n)
     return jb_steal(&b, NULL);
 }
 
-static bool seg_is(const struct seg *s, const char *lit)
+bool seg_is(const struct seg *s, const char *lit)
 {
     size_t n = strlen(lit);
     return s->n == n && memcmp(s->p, lit, n) == 0;
 }
 
-static bool parse_time(json_t *v, int64_t base, int64_t *out)
-{
-    if (json_is_null(v)) {
-        *out = NO_TIME;
-        return true;
-    }
-    double d;
-    if (json_is_integer(v)) {
-        d = (double)json_integer_value(v);
-    } else if (json_is_real(v)) {
-        d = json_real_value(v);
-    } else {
-        return false;
-    }
-    if (d > 9e15 || d < -9e15) {
-        return false;
-    }
-    int64_t x = (int64_t)d;
-    *out = x < 1000000000 ? base + x : x;
-    return true;
-}
 
 static uint64_t rng_next(uint64_t *state)
 {
@@ -432,7 +411,7 @@ static struct job *coll_push(struct coll *c)
     memset(x, 0, sizeof *x);
     x->parent = -1;
     for (int i = 0; i < MAX_TIMES; i++) {
-        x->t[i] = NO_TIME;
+        x->t[i] = NULL_TIME;
     }
     return x;
 }
@@ -509,7 +488,7 @@ static void fill_times(int k, struct job *x, unsigned given)
     }
     /* a batch that got past validating started */
     int ip = find_namez(kd->times, "in_progress_at");
-    if (k == K_BATCH && ip >= 0 && !(given & (1u << ip)) && x->t[ip] == NO_TIME &&
+    if (k == K_BATCH && ip >= 0 && !(given & (1u << ip)) && x->t[ip] == NULL_TIME &&
         strcmp(status, "validating") != 0 && strcmp(status, "failed") != 0) {
         x->t[ip] = x->created_at + 1;
     }
@@ -564,12 +543,12 @@ static bool parse_job(struct jobs *j, int k, json_t *obj, int parent, size_t ind
             }
             x->status = st;
         } else if (strcmp(key, "created_at") == 0) {
-            if (!parse_time(v, base, &x->created_at) || x->created_at == NO_TIME) {
+            if (!store_parse_time(v, base, &x->created_at) || x->created_at == NULL_TIME) {
                 snprintf(err, err_len, "%s[%zu]: created_at must be a number", kd->name, index);
                 goto fail;
             }
         } else if ((ti = find_namez(kd->times, key)) >= 0) {
-            if (!parse_time(v, base, &x->t[ti])) {
+            if (!store_parse_time(v, base, &x->t[ti])) {
                 snprintf(err, err_len, "%s[%zu]: '%s' must be a number or null", kd->name,
                          index, key);
                 goto fail;
@@ -738,7 +717,7 @@ static void job_refresh(int k, struct job *x, int64_t now_ms)
 
 static void put_time(struct jbuf *b, int64_t v)
 {
-    if (v == NO_TIME) {
+    if (v == NULL_TIME) {
         JB_LIT(b, "null");
     } else {
         jb_i64(b, v);

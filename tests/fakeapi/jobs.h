@@ -17,6 +17,9 @@ struct seg {
     size_t n;
 };
 
+/* 1 when the segment is exactly the literal lit. */
+bool seg_is(const struct seg *s, const char *lit);
+
 struct jobs;
 
 /* An API request whose path starts after the version prefix. */

@@ -216,12 +216,6 @@ static void path_split(struct path *p, const char *raw, size_t len)
     p->ok = true;
 }
 
-static bool seg_is(const struct seg *s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s->n == n && memcmp(s->p, lit, n) == 0;
-}
-
 struct qpair {
     const char *k;
     size_t kn;

@@ -412,7 +412,7 @@ static char *arena_dump(struct store *s, json_t *v)
     return d;
 }
 
-static bool parse_time(json_t *v, int64_t base, int64_t *out)
+bool store_parse_time(json_t *v, int64_t base, int64_t *out)
 {
     if (json_is_null(v)) {
         *out = NULL_TIME;
@@ -481,7 +481,7 @@ static bool parse_run(struct store *s, struct jbuf *tmp, struct thread *t,
         bool handled = false;
         for (int i = 0; i < T__COUNT && !handled; i++) {
             if (strcmp(key, time_names[i]) == 0) {
-                if (!parse_time(v, base, &r->t[i])) {
+                if (!store_parse_time(v, base, &r->t[i])) {
                     snprintf(err, err_len,
                              "thread '%s': '%s' must be a number or null",
                              t->id, key);

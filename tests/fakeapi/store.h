@@ -108,6 +108,9 @@ struct store *store_generate(unsigned n_threads, unsigned n_runs,
 bool store_generate_jobs(struct store *s, unsigned n, uint64_t seed, int64_t base,
                          char *err, size_t err_len);
 void store_free(struct store *s);
+/* Reads a seed time: null (NULL_TIME), absolute unix seconds, or (values
+ * under 1e9) seconds relative to base. Returns false when it is not a number. */
+bool store_parse_time(json_t *v, int64_t base, int64_t *out);
 /* The batches, responses, fine-tuning jobs, ... of the store. */
 struct jobs *store_jobs(struct store *s);
 

@@ -166,6 +166,25 @@ function H.run(args, env, stdin)
   return read_file(out) or "", read_file(err) or "", code
 end
 
+-- A script's JSON-lines report: the list of decoded lines (a line that is not
+-- JSON becomes {unparsable = line}), a map run_id -> line (lines without a
+-- run under "thread:ID"), and how often each of those keys appears.
+function H.report(text)
+  local list, by, seen = {}, {}, {}
+  for line in (text or ""):gmatch("[^\n]+") do
+    local rec = json.decode(line)
+    if type(rec) == "table" then
+      list[#list + 1] = rec
+      local k = rec.run_id ~= json.null and rec.run_id or ("thread:" .. tostring(rec.thread_id))
+      by[k] = rec
+      seen[k] = (seen[k] or 0) + 1
+    else
+      list[#list + 1] = { unparsable = line }
+    end
+  end
+  return list, by, seen
+end
+
 -- Finds the recorded header (names are lower case) of a request.
 function H.header(req, name) return req.headers[name:lower()] end
 

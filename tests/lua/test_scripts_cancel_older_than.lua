@@ -34,23 +34,7 @@ local function cot(args, stdin, flags)
   return T.run((flags or "") .. " cancel-older-than " .. args, env, stdin)
 end
 
--- The report: a list of decoded lines and a map run_id -> line (thread lines
--- under "thread:ID"); counts how often each key appears.
-local function report(out)
-  local list, by, seen = {}, {}, {}
-  for line in out:gmatch("[^\n]+") do
-    local rec = json.decode(line)
-    if type(rec) == "table" then
-      list[#list + 1] = rec
-      local k = rec.run_id ~= json.null and rec.run_id or ("thread:" .. tostring(rec.thread_id))
-      by[k] = rec
-      seen[k] = (seen[k] or 0) + 1
-    else
-      list[#list + 1] = { unparsable = line }
-    end
-  end
-  return list, by, seen
-end
+local report = T.report
 
 local function actions(by)
   local keys = {}

@@ -23,17 +23,7 @@ local fake = T.fake("")
 local ENV = ("env -u OPENAI_LOG OPENAI_API_KEY=%s OPENAI_BASE_URL=%s RUNCTL_SCRIPTS=%s")
             :format(KEY, fake.base, SCRIPTS)
 
-local function report(text)
-  local list, by = {}, {}
-  for line in (text or ""):gmatch("[^\n]+") do
-    local rec = json.decode(line)
-    if type(rec) == "table" then
-      list[#list + 1] = rec
-      by[rec.run_id ~= json.null and rec.run_id or ("thread:" .. rec.thread_id)] = rec
-    end
-  end
-  return list, by
-end
+local report = T.report
 
 local function posts()
   local n = {}

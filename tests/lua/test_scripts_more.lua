@@ -25,17 +25,7 @@ local env = { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base, RUNCTL_SCRIPTS 
 local function run(args, stdin, flags) return T.run((flags or "") .. " " .. args, env, stdin) end
 local function reseed() fake:seed(SEED) fake:clear() end
 
-local function report(out)
-  local list, by = {}, {}
-  for line in out:gmatch("[^\n]+") do
-    local rec = json.decode(line)
-    if type(rec) == "table" then
-      list[#list + 1] = rec
-      by[rec.run_id ~= json.null and rec.run_id or ("thread:" .. rec.thread_id)] = rec
-    end
-  end
-  return list, by
-end
+local report = T.report
 local function posted()
   local ids = {}
   for _, r in ipairs(fake:requests()) do
