@@ -23,15 +23,24 @@ shlibdeps() {
     rm -rf "$work"
 }
 
-# Fallback: the package owning each library ldd resolves, at its installed version.
+# Fallback: the package owning each library a binary names (NEEDED), found
+# where ldd resolves it, at its installed version.
 lddeps() {
-    for f in $elves; do ldd "$f"; done | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p' | sort -u |
+    resolved=$(mktemp)
+    for f in $elves; do
+        ldd "$f" > "$resolved" 2>/dev/null || continue
+        readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -v '^librunctl' |
+        while read -r needed; do
+            sed -n "s|^[[:space:]]*$needed => \\(/[^ ]*\\) .*|\\1|p" "$resolved"
+        done
+    done | sort -u |
     while read -r lib; do
         dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true
-    done | sed 's/:.*//' | sort -u | grep -v '^libc6$' |
+    done | sed 's/:.*//' | sort -u |
     while read -r pkg; do
         echo "$pkg (>= $(dpkg-query -W -f='${Version}' "$pkg"))"
     done | paste -sd, - | sed 's/,/, /g'
+    rm -f "$resolved"
 }
 
 depends=""
