@@ -17,6 +17,8 @@ local BUILD = E.build == "build" and "build" or (E.tmp .. "/plain-build")
 
 -- T.is with the command's stderr shown when it fails.
 local function is0(code, name, err) return T.ok(code == 0, name, "exit status " .. tostring(code) .. "\n" .. (err or "")) end
+-- The repository's scripts, wherever the runctl under test was built.
+local SCRIPTS = { RUNCTL_SCRIPTS = E.cwd .. "/scripts" }
 local function skip(name, reason) T.ok(true, name .. " # SKIP " .. reason) end
 local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
 local function esc(s) return (s:gsub("%p", "%%%0")) end
@@ -53,7 +55,7 @@ local _, err, code = E.sh(MAKE .. " man BUILD=" .. BUILD)
 is0(code, "make man writes the pages", err)
 local help = E.sh(q(RUNCTL) .. " --help")
 local names = {}
-for name in E.sh(q(RUNCTL) .. " help"):gmatch("\n  (%S+)") do names[#names + 1] = name end
+for name in E.sh(q(RUNCTL) .. " help", SCRIPTS):gmatch("\n  (%S+)") do names[#names + 1] = name end
 T.ok(#names >= 4, "runctl help lists the bundled scripts", table.concat(names, " "))
 
 -- Every flag a help text lists, as roff writes it (\- for -).
@@ -83,7 +85,7 @@ local pages_ok, script_pages = true, {}
 for _, name in ipairs(names) do
   local p = T.read_file(BUILD .. "/man/runctl-" .. name .. ".1") or ""
   script_pages[#script_pages + 1] = BUILD .. "/man/runctl-" .. name .. ".1"
-  local usage = E.sh(q(RUNCTL) .. " help " .. q(name))
+  local usage = E.sh(q(RUNCTL) .. " help " .. q(name), SCRIPTS)
   local missing = missing_flags(p, usage)
   if p == "" or missing ~= "" then pages_ok = T.ok(false, "runctl-" .. name .. "(1) has every flag of its usage", missing) end
   T.like(page, "runctl\\%-" .. esc(name:gsub("%-", "\\-")), "runctl(1) lists " .. name)
@@ -122,7 +124,7 @@ if have("bash") then
                           :format(table.concat(words, " "), #c[1])
   end
   local f = T.write_file(table.concat(script, "\n") .. "\n")
-  out, err = E.sh("bash " .. f)
+  out, err = E.sh("bash " .. f, SCRIPTS)
   local lines = E.lines(out:gsub("\n\n", "\n-\n"):gsub("\n$", "\n-"))
   for i, c in ipairs(cases) do
     local got = (lines[i] or "-"):gsub("^%-$", "")
