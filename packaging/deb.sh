@@ -1,8 +1,9 @@
 #!/bin/sh
 # packaging/deb.sh — turns a tree staged by `make install DESTDIR=ROOT PREFIX=/usr`
-# into runctl_VERSION_ARCH.deb: the control file (Depends from the shared
-# libraries the binaries link, via dpkg-shlibdeps, else ldd + dpkg -S), an
-# ldconfig trigger, md5sums, then dpkg-deb. Called by `make deb`.
+# into runctl_VERSION_ARCH.deb: Debian's layout (stripped, man pages gzipped,
+# the changelog), the control file (Depends from the shared libraries the
+# binaries link, via dpkg-shlibdeps, else ldd + dpkg -S), an ldconfig trigger,
+# md5sums, then dpkg-deb. Called by `make deb`, from the repository root.
 #   sh packaging/deb.sh ROOT VERSION ARCH OUT.deb
 set -e
 root=$1 version=$2 arch=$3 out=$4
@@ -48,7 +49,12 @@ command -v dpkg-shlibdeps >/dev/null 2>&1 && depends=$(shlibdeps)
 [ -n "$depends" ] || depends=$(lddeps)
 [ -n "$depends" ] || { echo "deb: could not work out Depends" >&2; exit 1; }
 
-mkdir -p "$root/DEBIAN"
+# Debian's layout: binaries stripped, man pages gzipped, the changelog in doc/.
+for f in $elves; do strip --strip-unneeded "$f"; done
+find "$root" -name '*.a' -exec strip --strip-debug {} +
+gzip -9nf "$root"/usr/share/man/man1/*.1
+mkdir -p "$root/usr/share/doc/runctl" "$root/DEBIAN"
+gzip -9nc CHANGELOG.md > "$root/usr/share/doc/runctl/changelog.gz"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<EOF
 Package: runctl

@@ -157,6 +157,8 @@ _, err, code = E.sh(("%s install BUILD=%s PREFIX=%s"):format(MAKE, BUILD, prefix
 is0(code, "make install PREFIX=(a folder of the user's) succeeds", err)
 out = E.sh("readelf -d " .. prefix .. "/lib/librunctl.so." .. version)
 T.like(out, "SONAME.-%[librunctl%.so%." .. major .. "%]", "the library's soname carries the major version")
+T.unlike(E.sh("env -u LD_LIBRARY_PATH ldd " .. q(prefix .. "/bin/runctl")), "not found",
+         "the installed runctl finds every library it links")
 T.like(T.read_file(prefix .. "/lib/pkgconfig/runctl.pc") or "", "Libs: .*%-Wl,%-rpath,%${libdir}",
        "runctl.pc gives hosts an rpath to a prefix outside the linker's folders")
 
@@ -205,6 +207,8 @@ for _, s in ipairs(samples) do
     _, err, code = E.sh(("cd %s && %s cc -Wall -Wextra -Werror %s $(%s pkg-config --cflags --libs runctl) -o %s")
                         :format(q(dir), pc_env, q(name), pc_env, q(exe)))
     is0(code, name .. " from README.md compiles and links with pkg-config --cflags --libs runctl", err)
+    T.like(E.sh("env -u LD_LIBRARY_PATH ldd " .. q(exe)), "librunctl%.so%." .. major .. " => " .. esc(prefix) .. "/lib/",
+           name .. " finds the installed librunctl by itself")
     run_cmd = q(exe)
   elseif s.lang == "lua" then
     local path = dir .. "/" .. name
@@ -216,7 +220,7 @@ for _, s in ipairs(samples) do
     run_cmd = s.body
   end
   fake:reset()
-  out, err, code = E.sh(run_cmd, s.lang == "c" and api_env or lua_env)
+  out, err, code = E.sh("env -u LD_LIBRARY_PATH " .. run_cmd, s.lang == "c" and api_env or lua_env)
   is0(code, name .. " from README.md runs (no LD_LIBRARY_PATH)", err)
   T.like(out, want.out or "%S", name .. " prints what it should", err)
   if want.wire then T.is(cancels_seen(), want.wire, name .. " sends its cancels") end
@@ -262,7 +266,8 @@ else
   local contents = E.sh("dpkg-deb -c " .. q(deb))
   local libdir = "usr/lib/" .. (E.sh("cc -print-multiarch"):match("%S+") or "")
   for _, f in ipairs { "usr/bin/runctl", "usr/share/runctl/scripts/cancel-older-than.lua",
-                       "usr/share/man/man1/runctl.1", "usr/share/bash-completion/completions/runctl",
+                       "usr/share/man/man1/runctl.1.gz", "usr/share/man/man1/runctl-watch.1.gz",
+                       "usr/share/bash-completion/completions/runctl", "usr/share/doc/runctl/changelog.gz",
                        libdir .. "/librunctl.so." .. version, libdir .. "/librunctl.a", "usr/include/runctl.h",
                        libdir .. "/pkgconfig/runctl.pc", libdir .. "/lua/5.4/runctl.so" } do
     T.like(contents, " %./" .. esc(f) .. "[\n ]", "the package holds " .. f)
