@@ -86,15 +86,18 @@ static void push_error_text(lua_State *L)
 /* Stores the outcome of a task that just returned or raised, and wakes its joiners. */
 static void finish_task(rc_host *h, lua_State *L, rc_task *t, int status, int nres)
 {
-    luaL_checkstack(L, nres + 8, "finishing a task");
+    /* A fixed few slots on L whatever nres is: the results move one at a
+     * time from co's top into the table (co may hold near LUAI_MAXSTACK). */
+    luaL_checkstack(L, 8, "finishing a task");
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor);
     int ti = lua_gettop(L);
     if (status == LUA_OK) {
         t->ok = 1;
         lua_createtable(L, nres, 1);
-        lua_xmove(t->co, L, nres);
-        for (int i = nres; i >= 1; i--)
+        for (int i = nres; i >= 1; i--) {
+            lua_xmove(t->co, L, 1);
             lua_rawseti(L, ti + 1, i);
+        }
         lua_pushinteger(L, nres);
         lua_setfield(L, ti + 1, "n");
     } else {
@@ -196,6 +199,10 @@ rc_task *rc_host_spawn(lua_State *L, rc_host *h, int nargs)
     t->co = lua_newthread(L);
     lua_setiuservalue(L, -2, 1);
     lua_insert(L, base);                    /* task below the function and its args */
+    /* A new thread has LUA_MINSTACK slots: grow it before moving the function
+     * and its arguments over (unpack(t) can pass thousands). */
+    if (!lua_checkstack(t->co, nargs + 1))
+        luaL_error(L, "task.spawn: too many arguments (%d)", nargs);
     lua_xmove(L, t->co, nargs + 1);
     t->nargs = nargs;
     lua_pushvalue(L, base);
