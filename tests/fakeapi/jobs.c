@@ -2,6 +2,7 @@
  * batches and uploads. Each kind is a row of a table (statuses, time fields,
  * how cancel moves it, default fields), so the code below is shared. */
 #include "jobs.h"
+#include "ids.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -119,8 +120,7 @@ struct coll {
     struct job *items;   /* newest first once finished */
     size_t n;
     size_t cap;
-    uint32_t *index;     /* open addressing: position + 1, 0 = empty */
-    size_t mask;
+    struct id_index index; /* by id (ids.h) */
 };
 
 struct vstore {
@@ -134,21 +134,10 @@ struct jobs {
     struct vstore *vs;
     size_t n_vs;
     size_t cap_vs;
-    uint32_t *vs_index;
-    size_t vs_mask;
+    struct id_index vs_index;
 };
 
 /* ---- small helpers ---- */
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h ^ (h >> 29);
-}
 
 static int find_name(const char *const *names, const char *s, size_t n)
 {
@@ -199,28 +188,12 @@ bool seg_is(const struct seg *s, const char *lit)
 }
 
 
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static char *gen_id(uint64_t *rng, const char *prefix)
 {
-    static const char alnum[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    size_t plen = strlen(prefix);
-    char *d = malloc(plen + 24 + 1);
-    if (d == NULL) {
-        return NULL;
+    char *d = malloc(strlen(prefix) + 24 + 1);
+    if (d != NULL) {
+        gen_id_into(d, rng, prefix);
     }
-    memcpy(d, prefix, plen);
-    for (size_t i = 0; i < 24; i++) {
-        d[plen + i] = alnum[rng_next(rng) % 62];
-    }
-    d[plen + 24] = '\0';
     return d;
 }
 
@@ -248,27 +221,18 @@ void jobs_free(struct jobs *j)
             job_free(&j->c[k].items[i]);
         }
         free(j->c[k].items);
-        free(j->c[k].index);
+        free(j->c[k].index.slots);
     }
     for (size_t i = 0; i < j->n_vs; i++) {
         free(j->vs[i].id);
         free(j->vs[i].id_json);
     }
     free(j->vs);
-    free(j->vs_index);
+    free(j->vs_index.slots);
     free(j);
 }
 
 /* ---- indexes ---- */
-
-static size_t table_size_for(size_t n)
-{
-    size_t sz = 16;
-    while (sz < n * 2) {
-        sz *= 2;
-    }
-    return sz;
-}
 
 static int job_cmp(const void *a, const void *b)
 {
@@ -277,112 +241,69 @@ static int job_cmp(const void *a, const void *b)
     if (x->created_at != y->created_at) {
         return x->created_at > y->created_at ? -1 : 1; /* newest first */
     }
-    size_t n = x->id_len < y->id_len ? x->id_len : y->id_len;
-    int c = memcmp(x->id, y->id, n);
-    if (c != 0) {
-        return c;
-    }
-    return x->id_len < y->id_len ? -1 : (x->id_len > y->id_len ? 1 : 0);
+    return id_cmp(x->id, x->id_len, y->id, y->id_len);
+}
+
+static struct id_key job_key(const void *items, size_t i)
+{
+    const struct job *x = &((const struct job *)items)[i];
+    return (struct id_key){x->id, x->id_len};
+}
+
+static struct id_key vs_key(const void *items, size_t i)
+{
+    const struct vstore *v = &((const struct vstore *)items)[i];
+    return (struct id_key){v->id, v->id_len};
 }
 
 static struct job *coll_find(const struct coll *c, const char *id, size_t len)
 {
-    if (c->index == NULL) {
-        return NULL;
+    long i = id_index_find(&c->index, c->items, job_key, id, len);
+    return i < 0 ? NULL : &c->items[i];
+}
+
+/* (Re)builds an index with calloc'd slots; false (err filled) on a duplicate,
+ * named with what ("batch", "vector store") and its id. */
+static bool build_index(struct id_index *x, const void *items, size_t n, id_key_fn key,
+                        const char *what, char *err, size_t err_len)
+{
+    free(x->slots);
+    x->slots = NULL;
+    if (n == 0) {
+        return true;
     }
-    size_t i = hash_bytes(id, len) & c->mask;
-    for (;;) {
-        uint32_t slot = c->index[i];
-        if (slot == 0) {
-            return NULL;
-        }
-        struct job *x = &c->items[slot - 1];
-        if (x->id_len == len && memcmp(x->id, id, len) == 0) {
-            return x;
-        }
-        i = (i + 1) & c->mask;
+    size_t sz = id_index_slots(n);
+    x->slots = calloc(sz, sizeof *x->slots);
+    if (x->slots == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return false;
     }
+    size_t dup = id_index_fill(x, sz, items, n, key);
+    if (dup < n) {
+        struct id_key k = key(items, dup);
+        snprintf(err, err_len, "duplicate %s id '%.*s'", what, (int)k.n, k.p);
+        return false;
+    }
+    return true;
 }
 
 /* Sorts a collection newest first and rebuilds its id index. */
 static bool coll_finish(struct coll *c, const char *label, char *err, size_t err_len)
 {
-    free(c->index);
-    c->index = NULL;
-    if (c->n == 0) {
-        return true;
+    if (c->n > 0) {
+        qsort(c->items, c->n, sizeof *c->items, job_cmp);
     }
-    qsort(c->items, c->n, sizeof *c->items, job_cmp);
-    size_t sz = table_size_for(c->n);
-    c->index = calloc(sz, sizeof *c->index);
-    if (c->index == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return false;
-    }
-    c->mask = sz - 1;
-    for (size_t k = 0; k < c->n; k++) {
-        struct job *x = &c->items[k];
-        size_t i = hash_bytes(x->id, x->id_len) & c->mask;
-        while (c->index[i] != 0) {
-            struct job *o = &c->items[c->index[i] - 1];
-            if (o->id_len == x->id_len && memcmp(o->id, x->id, x->id_len) == 0) {
-                snprintf(err, err_len, "duplicate %s id '%s'", label, x->id);
-                return false;
-            }
-            i = (i + 1) & c->mask;
-        }
-        c->index[i] = (uint32_t)k + 1;
-    }
-    return true;
+    return build_index(&c->index, c->items, c->n, job_key, label, err, err_len);
 }
 
 static int vs_find(const struct jobs *j, const char *id, size_t len)
 {
-    if (j->vs_index == NULL) {
-        return -1;
-    }
-    size_t i = hash_bytes(id, len) & j->vs_mask;
-    for (;;) {
-        uint32_t slot = j->vs_index[i];
-        if (slot == 0) {
-            return -1;
-        }
-        const struct vstore *v = &j->vs[slot - 1];
-        if (v->id_len == len && memcmp(v->id, id, len) == 0) {
-            return (int)slot - 1;
-        }
-        i = (i + 1) & j->vs_mask;
-    }
+    return (int)id_index_find(&j->vs_index, j->vs, vs_key, id, len);
 }
 
 static bool vs_finish(struct jobs *j, char *err, size_t err_len)
 {
-    free(j->vs_index);
-    j->vs_index = NULL;
-    if (j->n_vs == 0) {
-        return true;
-    }
-    size_t sz = table_size_for(j->n_vs);
-    j->vs_index = calloc(sz, sizeof *j->vs_index);
-    if (j->vs_index == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return false;
-    }
-    j->vs_mask = sz - 1;
-    for (size_t k = 0; k < j->n_vs; k++) {
-        const struct vstore *v = &j->vs[k];
-        size_t i = hash_bytes(v->id, v->id_len) & j->vs_mask;
-        while (j->vs_index[i] != 0) {
-            const struct vstore *o = &j->vs[j->vs_index[i] - 1];
-            if (o->id_len == v->id_len && memcmp(o->id, v->id, v->id_len) == 0) {
-                snprintf(err, err_len, "duplicate vector store id '%s'", v->id);
-                return false;
-            }
-            i = (i + 1) & j->vs_mask;
-        }
-        j->vs_index[i] = (uint32_t)k + 1;
-    }
-    return true;
+    return build_index(&j->vs_index, j->vs, j->n_vs, vs_key, "vector store", err, err_len);
 }
 
 static bool finish_all(struct jobs *j, char *err, size_t err_len)
@@ -715,15 +636,6 @@ static void job_refresh(int k, struct job *x, int64_t now_ms)
     }
 }
 
-static void put_time(struct jbuf *b, int64_t v)
-{
-    if (v == NULL_TIME) {
-        JB_LIT(b, "null");
-    } else {
-        jb_i64(b, v);
-    }
-}
-
 static void job_write(struct jbuf *b, const struct jobs *j, int k, const struct job *x)
 {
     const struct kind *kd = &kinds[k];
@@ -732,7 +644,7 @@ static void job_write(struct jbuf *b, const struct jobs *j, int k, const struct 
     JB_LIT(b, ",\"object\":\"");
     jb_puts(b, kd->object);
     JB_LIT(b, "\",\"created_at\":");
-    put_time(b, x->created_at);
+    jb_i64_or_null(b, x->created_at);
     JB_LIT(b, ",\"status\":\"");
     jb_puts(b, kd->statuses[x->status]);
     jb_putc(b, '"');
@@ -752,7 +664,7 @@ static void job_write(struct jbuf *b, const struct jobs *j, int k, const struct 
         jb_putc(b, '"');
         jb_puts(b, kd->times[i]);
         JB_LIT(b, "\":");
-        put_time(b, x->t[i]);
+        jb_i64_or_null(b, x->t[i]);
     }
     jb_puts(b, x->rest);
     jb_putc(b, '}');
@@ -787,27 +699,14 @@ static void put_error(struct jbuf *out, const char *msg, const char *param)
     jb_error(out, msg, strlen(msg), "invalid_request_error", param, NULL);
 }
 
-/* {"error":...} with prefix + id + suffix as the message, the id escaped */
-static void put_error_id(struct jbuf *out, const char *prefix, const char *id, size_t n,
-                         const char *suffix)
-{
-    struct jbuf m;
-    jb_init(&m);
-    jb_puts(&m, prefix);
-    jb_put(&m, id, n);
-    jb_puts(&m, suffix);
-    jb_error(out, m.data ? m.data : "", m.len, "invalid_request_error", NULL, NULL);
-    jb_free(&m);
-}
-
 static unsigned not_found(struct jbuf *out, int k, const struct seg *id)
 {
     if (k == K_RESPONSE) {
-        put_error_id(out, "Response with id '", id->p, id->n, "' not found.");
+        jb_error_id(out, "Response with id '", id->p, id->n, "' not found.");
     } else {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "No %s found with id '", kinds[k].label);
-        put_error_id(out, prefix, id->p, id->n, "'.");
+        jb_error_id(out, prefix, id->p, id->n, "'.");
     }
     return 404;
 }
@@ -962,7 +861,7 @@ unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_
     }
     int parent = -1;
     if (t.vs != NULL && (parent = vs_find(j, t.vs->p, t.vs->n)) < 0) {
-        put_error_id(out, "No vector store found with id '", t.vs->p, t.vs->n, "'.");
+        jb_error_id(out, "No vector store found with id '", t.vs->p, t.vs->n, "'.");
         return 404;
     }
     struct job *x = coll_find(&j->c[t.kind], t.id->p, t.id->n);

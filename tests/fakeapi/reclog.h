@@ -31,4 +31,12 @@ void reclog_clear(struct reclog *l, bool reset_seq);
 void reclog_write_json(const struct reclog *l, struct jbuf *b);
 void reclog_free(struct reclog *l);
 
+struct req;
+struct MHD_Connection;
+/* Builds the entry for reclog_add (after its {"seq":N prefix): method, raw
+ * path and query, the headers (lower-cased names, repeats joined with ", "),
+ * the body and the request id. NULL when out of memory. */
+char *reclog_entry(struct MHD_Connection *c, const struct req *r, const char *method,
+                   const char *rid, size_t *len);
+
 #endif

@@ -1,4 +1,5 @@
-/* server: shared server state and the libmicrohttpd callbacks (routing, API, control). */
+/* server: the options and shared state of the fake server, its life, and the
+ * libmicrohttpd callbacks; the handlers each request goes to. */
 #ifndef FAKEAPI_SERVER_H
 #define FAKEAPI_SERVER_H
 
@@ -70,5 +71,16 @@ enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload_data,
                               size_t *upload_size, void **con_cls);
+
+/* ---- where a whole request goes (api.c, control.c) ---- */
+
+struct req;
+struct path;
+/* An API request: recorded, faulted, answered (runs_api.c, jobs.c). */
+enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct req *r,
+                           const char *method);
+/* A request under /_fake, p being its split path. */
+enum MHD_Result control_handle(struct server *s, struct MHD_Connection *c, struct req *r,
+                               const char *method, const struct path *p);
 
 #endif

@@ -1,0 +1,222 @@
+/* api: an API request's way through the server: recorded, matched against
+ * the fault queue, delayed, authenticated, then routed by its path prefix to
+ * the runs routes (runs_api.c) or the other kinds (jobs.c). */
+#include "http.h"
+#include "runs_api.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Returns 0 when authorized, else writes the error and returns 401. */
+static unsigned check_auth(struct server *s, struct MHD_Connection *c,
+                           struct jbuf *out)
+{
+    const char *key = NULL;
+    size_t key_len = 0;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth != NULL) {
+        while (*auth == ' ' || *auth == '\t') {
+            auth++;
+        }
+        if (strncasecmp(auth, "Bearer", 6) == 0 && (auth[6] == ' ' || auth[6] == '\t')) {
+            key = auth + 7;
+        }
+    }
+    if (key == NULL || strspn(key, " \t") == strlen(key)) {
+        key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "api-key");
+    }
+    if (key != NULL) {
+        while (*key == ' ' || *key == '\t') {
+            key++;
+        }
+        key_len = strlen(key);
+        while (key_len > 0 && (key[key_len - 1] == ' ' || key[key_len - 1] == '\t')) {
+            key_len--;
+        }
+    }
+    if (key_len == 0) {
+        put_error(out,
+                  "You didn't provide an API key. You need to provide your API key "
+                  "in an Authorization header using Bearer auth (i.e. Authorization: "
+                  "Bearer YOUR_KEY).",
+                  "invalid_request_error", NULL, NULL);
+        return 401;
+    }
+    if (s->opt.api_key != NULL &&
+        (strlen(s->opt.api_key) != key_len || memcmp(s->opt.api_key, key, key_len) != 0)) {
+        put_error(out, "Incorrect API key provided.", "invalid_request_error", NULL,
+                  "invalid_api_key");
+        return 401;
+    }
+    return 0;
+}
+
+/* Where the API path starts: after --path-prefix (raw bytes, when the
+ * request starts with it), else after /openai/v1, /v1 or /openai (Azure).
+ * Returns false for a path under none of them. */
+static bool api_path(const struct server *s, const struct req *r, struct path *p,
+                     size_t *start)
+{
+    const char *pre = s->opt.path_prefix;
+    size_t skip = pre != NULL ? strlen(pre) : 0;
+    if (skip == 0 || r->path_len <= skip || memcmp(r->uri, pre, skip) != 0 ||
+        r->uri[skip] != '/') {
+        skip = 0;
+    }
+    path_split(p, r->uri + skip, r->path_len - skip);
+    *start = 0;
+    if (!p->ok) {
+        return false;
+    }
+    if (skip > 0) {
+        return true;
+    }
+    if (p->n >= 2 && seg_is(&p->seg[0], "openai") && seg_is(&p->seg[1], "v1")) {
+        *start = 2;
+    } else if (p->n >= 1 && (seg_is(&p->seg[0], "v1") || seg_is(&p->seg[0], "openai"))) {
+        *start = 1;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Batches, responses, fine-tuning jobs, vector store file batches and
+ * uploads (jobs.c); 0 when the path is none of theirs. */
+static unsigned jobs_api(struct server *s, const struct req *r, const char *method,
+                         const struct seg *seg, size_t n, struct jbuf *out)
+{
+    struct query q;
+    if (!query_parse(&q, r->query, r->query_len)) {
+        put_error(out, "out of memory", "server_error", NULL, NULL);
+        return 500;
+    }
+    const struct qpair *limit = query_get(&q, "limit");
+    const struct qpair *after = query_get(&q, "after");
+    struct jobs_request rq = {
+        .method = method, .seg = seg, .n = n,
+        .limit = limit ? limit->v : NULL, .limit_len = limit ? limit->vn : 0,
+        .after = after ? after->v : NULL, .after_len = after ? after->vn : 0,
+    };
+    int64_t now = real_ms();
+    pthread_mutex_lock(&s->lock);
+    unsigned st = jobs_answer(store_jobs(s->store), &rq, now, s->opt.cancel_delay_ms, out,
+                              &s->n_cancels);
+    pthread_mutex_unlock(&s->lock);
+    free(q.buf);
+    return st;
+}
+
+/* The normal (fault-free) answer to an API request. */
+static unsigned api_answer(struct server *s, struct MHD_Connection *c,
+                           const struct req *r, const char *method,
+                           struct jbuf *out)
+{
+    unsigned st = check_auth(s, c, out);
+    if (st != 0) {
+        return st;
+    }
+    struct path p;
+    size_t start;
+    if (api_path(s, r, &p, &start)) {
+        st = runs_api_answer(s, c, r, method, &p, start, out);
+        if (st == 0) {
+            st = jobs_api(s, r, method, &p.seg[start], p.n - start, out);
+        }
+    }
+    free(p.buf);
+    return st != 0 ? st : invalid_url(out, method, r);
+}
+
+static void html_page(struct jbuf *out, unsigned status)
+{
+    const char *reason = MHD_get_reason_phrase_for(status);
+    if (reason == NULL || reason[0] == '\0') {
+        reason = "Error";
+    }
+    jb_printf(out,
+              "<html>\r\n<head><title>%u %s</title></head>\r\n<body>\r\n"
+              "<center><h1>%u %s</h1></center>\r\n<hr><center>nginx</center>\r\n"
+              "</body>\r\n</html>\r\n",
+              status, reason, status, reason);
+}
+
+enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct req *r,
+                           const char *method)
+{
+    char rid[37];
+    make_request_id(s, rid);
+    char *rec = NULL;
+    size_t rec_len = 0;
+    if (s->opt.record) {
+        rec = reclog_entry(c, r, method, rid, &rec_len);
+    }
+    pthread_mutex_lock(&s->lock);
+    s->n_requests++;
+    if (rec != NULL) {
+        reclog_add(&s->log, rec, rec_len);
+    }
+    struct fault *f = faults_take(&s->faults, method, r->uri, r->path_len);
+    pthread_mutex_unlock(&s->lock);
+
+    int64_t wait = s->opt.latency_ms + (f ? f->delay_ms : 0);
+    if (wait > 0) {
+        server_sleep(s, wait);
+    }
+    if (f != NULL && f->close == CLOSE_BEFORE) {
+        if (s->opt.verbose) {
+            fprintf(stderr, "fakeapi: %s %.*s -> (closed)\n", method,
+                    (int)r->path_len, r->uri);
+        }
+        fault_release(f);
+        return MHD_NO;
+    }
+
+    unsigned status;
+    const char *ctype = "application/json";
+    bool close = false;
+    struct MHD_Response *resp;
+    struct jbuf body;
+    jb_init(&body);
+    if (f != NULL && f->large_bytes >= 0) {
+        status = f->status ? (unsigned)f->status : 200;
+        resp = fault_large_response(f->large_bytes, f->chunked, &s->stopping);
+    } else {
+        bool cut = f != NULL && (f->truncate || f->close == CLOSE_MIDDLE);
+        if (f != NULL && f->html) {
+            status = f->status ? (unsigned)f->status : 502;
+            html_page(&body, status);
+            ctype = "text/html";
+        } else if (f != NULL && f->body != NULL) {
+            status = f->status ? (unsigned)f->status : 200;
+            jb_put(&body, f->body, f->body_len);
+        } else if (f != NULL && f->status != 0 && !cut) {
+            status = (unsigned)f->status;
+            put_error(&body, "fault injected", "server_error", NULL, NULL);
+        } else {
+            status = api_answer(s, c, r, method, &body);
+            if (f != NULL && f->status != 0) {
+                status = (unsigned)f->status;
+            }
+        }
+        if (cut) {
+            size_t len;
+            char *p = jb_steal(&body, &len);
+            resp = p ? fault_partial_response(p, len) : NULL;
+            close = true;
+        } else {
+            resp = resp_from_jbuf(&body);
+        }
+    }
+    if (s->opt.verbose) {
+        fprintf(stderr, "fakeapi: %s %.*s -> %u%s\n", method, (int)r->path_len,
+                r->uri, status, f ? " (fault)" : "");
+    }
+    enum MHD_Result ret = respond(c, r, status, resp, ctype, rid, f, close);
+    fault_release(f);
+    return ret;
+}
