@@ -145,11 +145,11 @@ static void html_page(struct jbuf *out, unsigned status)
               status, reason, status, reason);
 }
 
-enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct req *r,
-                           const char *method)
+/* Records the request (when recording) and takes the fault queued for it. */
+static struct fault *record_and_take_fault(struct server *s, struct MHD_Connection *c,
+                                           const struct req *r, const char *method,
+                                           const char *rid)
 {
-    char rid[37];
-    make_request_id(s, rid);
     char *rec = NULL;
     size_t rec_len = 0;
     if (s->opt.record) {
@@ -162,23 +162,66 @@ enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct re
     }
     struct fault *f = faults_take(&s->faults, method, r->uri, r->path_len);
     pthread_mutex_unlock(&s->lock);
+    return f;
+}
 
+/* The answer's status and body: the fault's own (an HTML page, a body, an
+ * error status), else the API's, applied even when the fault then cuts or
+ * drops the answer. */
+static unsigned answer_body(struct server *s, struct MHD_Connection *c,
+                            const struct req *r, const char *method,
+                            const struct fault *f, struct jbuf *body, const char **ctype)
+{
+    bool applies = f != NULL && (f->truncate || f->close != CLOSE_NONE);
+    if (f != NULL && f->html) {
+        unsigned status = f->status ? (unsigned)f->status : 502;
+        html_page(body, status);
+        *ctype = "text/html";
+        return status;
+    }
+    if (f != NULL && f->body != NULL) {
+        jb_put(body, f->body, f->body_len);
+        return f->status ? (unsigned)f->status : 200;
+    }
+    if (f != NULL && f->status != 0 && !applies) {
+        put_error(body, "fault injected", "server_error", NULL, NULL);
+        return (unsigned)f->status;
+    }
+    unsigned status = api_answer(s, c, r, method, body);
+    return f != NULL && f->status != 0 ? (unsigned)f->status : status;
+}
+
+static void log_answer(const struct server *s, const struct req *r, const char *method,
+                       const char *what, unsigned status, const struct fault *f)
+{
+    if (s->opt.verbose) {
+        char st[16] = "";
+        if (status != 0) {
+            snprintf(st, sizeof st, "%u", status);
+        }
+        fprintf(stderr, "fakeapi: %s %.*s -> %s%s%s\n", method, (int)r->path_len, r->uri,
+                what, st, f ? " (fault)" : "");
+    }
+}
+
+enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct req *r,
+                           const char *method)
+{
+    char rid[37];
+    make_request_id(s, rid);
+    struct fault *f = record_and_take_fault(s, c, r, method, rid);
     int64_t wait = s->opt.latency_ms + (f ? f->delay_ms : 0);
     if (wait > 0) {
         server_sleep(s, wait);
     }
     if (f != NULL && f->close == CLOSE_BEFORE) {
-        if (s->opt.verbose) {
-            fprintf(stderr, "fakeapi: %s %.*s -> (closed)\n", method,
-                    (int)r->path_len, r->uri);
-        }
+        log_answer(s, r, method, "(closed)", 0, f);
         fault_release(f);
         return MHD_NO;
     }
-
     unsigned status;
     const char *ctype = "application/json";
-    bool close = false;
+    bool cut = f != NULL && f->large_bytes < 0 && (f->truncate || f->close == CLOSE_MIDDLE);
     struct MHD_Response *resp;
     struct jbuf body;
     jb_init(&body);
@@ -186,37 +229,24 @@ enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct re
         status = f->status ? (unsigned)f->status : 200;
         resp = fault_large_response(f->large_bytes, f->chunked, &s->stopping);
     } else {
-        bool cut = f != NULL && (f->truncate || f->close == CLOSE_MIDDLE);
-        if (f != NULL && f->html) {
-            status = f->status ? (unsigned)f->status : 502;
-            html_page(&body, status);
-            ctype = "text/html";
-        } else if (f != NULL && f->body != NULL) {
-            status = f->status ? (unsigned)f->status : 200;
-            jb_put(&body, f->body, f->body_len);
-        } else if (f != NULL && f->status != 0 && !cut) {
-            status = (unsigned)f->status;
-            put_error(&body, "fault injected", "server_error", NULL, NULL);
-        } else {
-            status = api_answer(s, c, r, method, &body);
-            if (f != NULL && f->status != 0) {
-                status = (unsigned)f->status;
-            }
+        status = answer_body(s, c, r, method, f, &body, &ctype);
+        if (f != NULL && f->close == CLOSE_AFTER) {
+            /* applied, then the connection drops with nothing sent */
+            log_answer(s, r, method, "(closed after) ", status, f);
+            jb_free(&body);
+            fault_release(f);
+            return MHD_NO;
         }
         if (cut) {
             size_t len;
             char *p = jb_steal(&body, &len);
             resp = p ? fault_partial_response(p, len) : NULL;
-            close = true;
         } else {
             resp = resp_from_jbuf(&body);
         }
     }
-    if (s->opt.verbose) {
-        fprintf(stderr, "fakeapi: %s %.*s -> %u%s\n", method, (int)r->path_len,
-                r->uri, status, f ? " (fault)" : "");
-    }
-    enum MHD_Result ret = respond(c, r, status, resp, ctype, rid, f, close);
+    log_answer(s, r, method, "", status, f);
+    enum MHD_Result ret = respond(c, r, status, resp, ctype, rid, f, cut);
     fault_release(f);
     return ret;
 }

@@ -374,6 +374,91 @@ bool store_parse_time(json_t *v, int64_t base, int64_t *out)
     return true;
 }
 
+/* What parse_run gathers from a seed run's fields. */
+struct run_seed {
+    unsigned given_t; /* bitmask of the times given */
+    unsigned given_f; /* bitmask of the fields given */
+    struct jbuf extra; /* unknown fields as ",\"k\":v..." */
+};
+
+static bool out_of_memory(char *err, size_t err_len)
+{
+    snprintf(err, err_len, "out of memory");
+    return false;
+}
+
+/* A known time or field of a run; *handled false for an unknown key. */
+static bool run_known_field(struct store *s, struct run *r, struct run_seed *rs,
+                            const char *key, json_t *v, int64_t base, bool *handled,
+                            char *err, size_t err_len)
+{
+    *handled = true;
+    for (int i = 0; i < T__COUNT; i++) {
+        if (strcmp(key, time_names[i]) == 0) {
+            if (!store_parse_time(v, base, &r->t[i])) {
+                snprintf(err, err_len, "thread '%s': '%s' must be a number or null",
+                         r->thread->id, key);
+                return false;
+            }
+            rs->given_t |= 1u << i;
+            return true;
+        }
+    }
+    for (int i = 0; i < F__COUNT; i++) {
+        if (strcmp(key, field_names[i]) == 0) {
+            r->f[i] = arena_dump(s, v);
+            rs->given_f |= 1u << i;
+            return r->f[i] != NULL || out_of_memory(err, err_len);
+        }
+    }
+    *handled = false;
+    return true;
+}
+
+/* Reads one field of a seed run; false with err filled when it is bad. */
+static bool run_field(struct store *s, struct jbuf *tmp, struct run *r, struct run_seed *rs,
+                      const char *key, json_t *v, int64_t base, char *err, size_t err_len)
+{
+    const char *tid = r->thread->id;
+    if (strcmp(key, "id") == 0) {
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            snprintf(err, err_len, "thread '%s': run id must be a non-empty string", tid);
+            return false;
+        }
+        size_t n = json_string_length(v);
+        r->id = arena_strndup(s, json_string_value(v), n);
+        r->id_json = arena_jstr(s, tmp, r->id, n);
+        r->id_len = (uint32_t)n;
+        return (r->id != NULL && r->id_json != NULL) || out_of_memory(err, err_len);
+    }
+    if (strcmp(key, "thread_id") == 0) {
+        return true; /* always the enclosing thread */
+    }
+    if (strcmp(key, "status") == 0) {
+        int st = json_is_string(v) ? status_parse(json_string_value(v)) : -1;
+        if (st < 0) {
+            snprintf(err, err_len, "thread '%s': invalid run status", tid);
+            return false;
+        }
+        r->status = (uint8_t)st;
+        return true;
+    }
+    bool handled;
+    if (!run_known_field(s, r, rs, key, v, base, &handled, err, err_len) || handled) {
+        return handled;
+    }
+    char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    if (txt == NULL) {
+        return out_of_memory(err, err_len);
+    }
+    jb_putc(&rs->extra, ',');
+    jb_jstrz(&rs->extra, key);
+    jb_putc(&rs->extra, ':');
+    jb_puts(&rs->extra, txt);
+    free(txt);
+    return true;
+}
+
 static bool parse_run(struct store *s, struct jbuf *tmp, struct thread *t,
                       struct run *r, size_t index, json_t *obj, int64_t base,
                       char *err, size_t err_len)
@@ -382,109 +467,37 @@ static bool parse_run(struct store *s, struct jbuf *tmp, struct thread *t,
         snprintf(err, err_len, "thread '%s': each run must be an object", t->id);
         return false;
     }
-    unsigned given_t = 0;
-    unsigned given_f = 0;
-    struct jbuf extra;
-    jb_init(&extra);
+    struct run_seed rs = {0, 0, {NULL, 0, 0, false}};
     const char *key;
     json_t *v;
     r->status = ST_QUEUED;
     r->thread = t;
+    bool ok = true;
     json_object_foreach(obj, key, v) {
-        if (strcmp(key, "id") == 0) {
-            if (!json_is_string(v) || json_string_length(v) == 0) {
-                snprintf(err, err_len,
-                         "thread '%s': run id must be a non-empty string", t->id);
-                goto fail;
-            }
-            size_t n = json_string_length(v);
-            r->id = arena_strndup(s, json_string_value(v), n);
-            r->id_json = arena_jstr(s, tmp, r->id, n);
-            r->id_len = (uint32_t)n;
-            if (r->id == NULL || r->id_json == NULL) {
-                goto oom;
-            }
-            continue;
-        }
-        if (strcmp(key, "thread_id") == 0) {
-            continue; /* always the enclosing thread */
-        }
-        if (strcmp(key, "status") == 0) {
-            int st = json_is_string(v) ? status_parse(json_string_value(v)) : -1;
-            if (st < 0) {
-                snprintf(err, err_len, "thread '%s': invalid run status", t->id);
-                goto fail;
-            }
-            r->status = (uint8_t)st;
-            continue;
-        }
-        bool handled = false;
-        for (int i = 0; i < T__COUNT && !handled; i++) {
-            if (strcmp(key, time_names[i]) == 0) {
-                if (!store_parse_time(v, base, &r->t[i])) {
-                    snprintf(err, err_len,
-                             "thread '%s': '%s' must be a number or null",
-                             t->id, key);
-                    goto fail;
-                }
-                given_t |= 1u << i;
-                handled = true;
-            }
-        }
-        for (int i = 0; i < F__COUNT && !handled; i++) {
-            if (strcmp(key, field_names[i]) == 0) {
-                r->f[i] = arena_dump(s, v);
-                if (r->f[i] == NULL) {
-                    goto oom;
-                }
-                given_f |= 1u << i;
-                handled = true;
-            }
-        }
-        if (!handled) {
-            char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-                                          JSON_REAL_PRECISION(15));
-            if (txt == NULL) {
-                goto oom;
-            }
-            jb_putc(&extra, ',');
-            jb_jstrz(&extra, key);
-            jb_putc(&extra, ':');
-            jb_puts(&extra, txt);
-            free(txt);
+        if (!(ok = run_field(s, tmp, r, &rs, key, v, base, err, err_len))) {
+            break;
         }
     }
-    if (r->id == NULL) {
+    if (ok && r->id == NULL) {
         /* no id given: a deterministic one from the thread id and position */
         uint64_t rng = hash_bytes(t->id, t->id_len) ^ ((uint64_t)index << 32);
-        char *id = gen_id(s, &rng, "run_");
-        if (id == NULL) {
-            goto oom;
-        }
-        r->id = id;
-        r->id_len = (uint32_t)strlen(id);
-        r->id_json = arena_jstr(s, tmp, id, r->id_len);
-        if (r->id_json == NULL) {
-            goto oom;
-        }
+        r->id = gen_id(s, &rng, "run_");
+        r->id_len = r->id ? (uint32_t)strlen(r->id) : 0;
+        r->id_json = r->id ? arena_jstr(s, tmp, r->id, r->id_len) : NULL;
+        ok = r->id_json != NULL || out_of_memory(err, err_len);
     }
-    if (extra.oom) {
-        goto oom;
+    if (ok && rs.extra.oom) {
+        ok = out_of_memory(err, err_len);
     }
-    if (extra.len > 0) {
-        r->extra = arena_strndup(s, extra.data, extra.len);
-        if (r->extra == NULL) {
-            goto oom;
-        }
+    if (ok && rs.extra.len > 0) {
+        r->extra = arena_strndup(s, rs.extra.data, rs.extra.len);
+        ok = r->extra != NULL || out_of_memory(err, err_len);
     }
-    jb_free(&extra);
-    run_fill_defaults(r, given_t, given_f, base);
-    return true;
-oom:
-    snprintf(err, err_len, "out of memory");
-fail:
-    jb_free(&extra);
-    return false;
+    jb_free(&rs.extra);
+    if (ok) {
+        run_fill_defaults(r, rs.given_t, rs.given_f, base);
+    }
+    return ok;
 }
 
 static struct store *store_new(size_t n_threads, char *err, size_t err_len)
