@@ -1,41 +1,16 @@
 /* jobs: batches, background responses, fine-tuning jobs, vector store file
  * batches and uploads. Each kind is a row of a table (statuses, time fields,
- * how cancel moves it, default fields), so the code below is shared. */
-#include "jobs.h"
-#include "ids.h"
+ * how cancel moves it, default fields), so the code below is shared: the
+ * collections and their indexes, the lifecycle, JSON and the API routes.
+ * Seeds and generation are in jobs_seed.c. */
+#include "jobs_table.h"
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TIMES 8
-#define MAX_STATUSES 8
-
-enum kind_id { K_BATCH, K_RESPONSE, K_FT_JOB, K_FILE_BATCH, K_UPLOAD, K__COUNT };
-
-struct kind {
-    const char *name;      /* seed key and /_fake/<name> */
-    const char *object;    /* the "object" field */
-    const char *label;     /* "a batch" in error messages */
-    const char *id_prefix; /* generated ids */
-    const char *statuses[MAX_STATUSES + 1]; /* the first is the seed default */
-    const char *times[MAX_TIMES + 1];
-    /* pairs {status, time field}: a seeded object in that status gets that
-     * time unless the seed gives it; status "*" applies to every object */
-    const char *seeded_times[16 + 1];
-    const char *cancellable[MAX_STATUSES + 1];
-    const char *via;       /* status a cancel passes through ("cancelling"), or NULL */
-    const char *via_time;  /* time field set when a cancel begins */
-    const char *final;     /* status a cancel ends in */
-    const char *final_time;
-    bool final_is_ok;      /* a cancel of an already cancelled object answers 200 */
-    bool page_ids;         /* list pages carry first_id / last_id */
-    int max_limit;         /* largest list limit; 0: no list route */
-    const char *defaults;  /* every other field, a JSON object */
-};
-
-static const struct kind kinds[K__COUNT] = {
+const struct kind kinds[K__COUNT] = {
     [K_BATCH] = {
         .name = "batches", .object = "batch", .label = "batch", .id_prefix = "batch_",
         .statuses = {"in_progress", "validating", "finalizing", "cancelling", "cancelled",
@@ -103,43 +78,9 @@ static const struct kind kinds[K__COUNT] = {
     },
 };
 
-struct job {
-    char *id;            /* raw bytes, NUL-terminated (seeds never hold NUL) */
-    char *id_json;       /* quoted */
-    size_t id_len;
-    int parent;          /* file batches: index of their vector store; else -1 */
-    int64_t created_at;
-    int64_t t[MAX_TIMES];
-    int64_t cancel_done_ms; /* via -> final at this time; 0 = never */
-    char *rest;          /* the other fields as ",\"k\":v..." or "" */
-    int status;
-    bool background;     /* responses: created with background = true */
-};
-
-struct coll {
-    struct job *items;   /* newest first once finished */
-    size_t n;
-    size_t cap;
-    struct id_index index; /* by id (ids.h) */
-};
-
-struct vstore {
-    char *id;
-    char *id_json;
-    size_t id_len;
-};
-
-struct jobs {
-    struct coll c[K__COUNT];
-    struct vstore *vs;
-    size_t n_vs;
-    size_t cap_vs;
-    struct id_index vs_index;
-};
-
 /* ---- small helpers ---- */
 
-static int find_name(const char *const *names, const char *s, size_t n)
+int find_name(const char *const *names, const char *s, size_t n)
 {
     for (int i = 0; names[i] != NULL; i++) {
         if (strlen(names[i]) == n && memcmp(names[i], s, n) == 0) {
@@ -149,7 +90,7 @@ static int find_name(const char *const *names, const char *s, size_t n)
     return -1;
 }
 
-static int find_namez(const char *const *names, const char *s)
+int find_namez(const char *const *names, const char *s)
 {
     return s == NULL ? -1 : find_name(names, s, strlen(s));
 }
@@ -159,28 +100,6 @@ static bool in_list(const char *const *names, const char *s)
     return find_namez(names, s) >= 0;
 }
 
-static char *dup_bytes(const char *p, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d != NULL) {
-        memcpy(d, p, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-static char *quote(const char *p, size_t n)
-{
-    struct jbuf b;
-    jb_init(&b);
-    jb_jstr(&b, p, n);
-    if (b.oom) {
-        jb_free(&b);
-        return NULL;
-    }
-    return jb_steal(&b, NULL);
-}
-
 bool seg_is(const struct seg *s, const char *lit)
 {
     size_t n = strlen(lit);
@@ -188,14 +107,6 @@ bool seg_is(const struct seg *s, const char *lit)
 }
 
 
-static char *gen_id(uint64_t *rng, const char *prefix)
-{
-    char *d = malloc(strlen(prefix) + 24 + 1);
-    if (d != NULL) {
-        gen_id_into(d, rng, prefix);
-    }
-    return d;
-}
 
 /* ---- lifetime ---- */
 
@@ -306,7 +217,7 @@ static bool vs_finish(struct jobs *j, char *err, size_t err_len)
     return build_index(&j->vs_index, j->vs, j->n_vs, vs_key, "vector store", err, err_len);
 }
 
-static bool finish_all(struct jobs *j, char *err, size_t err_len)
+bool jobs_finish(struct jobs *j, char *err, size_t err_len)
 {
     for (int k = 0; k < K__COUNT; k++) {
         if (!coll_finish(&j->c[k], kinds[k].label, err, err_len)) {
@@ -317,300 +228,6 @@ static bool finish_all(struct jobs *j, char *err, size_t err_len)
 }
 
 /* A new zeroed slot at the end of the collection (NULL when out of memory). */
-static struct job *coll_push(struct coll *c)
-{
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        struct job *p = realloc(c->items, cap * sizeof *p);
-        if (p == NULL) {
-            return NULL;
-        }
-        c->items = p;
-        c->cap = cap;
-    }
-    struct job *x = &c->items[c->n++];
-    memset(x, 0, sizeof *x);
-    x->parent = -1;
-    for (int i = 0; i < MAX_TIMES; i++) {
-        x->t[i] = NULL_TIME;
-    }
-    return x;
-}
-
-static int vs_push(struct jobs *j, char *id, size_t len)
-{
-    if (j->n_vs == j->cap_vs) {
-        size_t cap = j->cap_vs ? j->cap_vs * 2 : 8;
-        struct vstore *p = realloc(j->vs, cap * sizeof *p);
-        if (p == NULL) {
-            free(id);
-            return -1;
-        }
-        j->vs = p;
-        j->cap_vs = cap;
-    }
-    struct vstore *v = &j->vs[j->n_vs];
-    v->id = id;
-    v->id_len = len;
-    v->id_json = quote(id, len);
-    if (v->id_json == NULL) {
-        free(id);
-        return -1;
-    }
-    return (int)j->n_vs++;
-}
-
-/* ---- building objects ---- */
-
-/* The default fields of kind k updated with extra (may be NULL), as the
- * ",\"k\":v..." text written after the native fields. */
-static char *make_rest(int k, json_t *extra)
-{
-    json_t *d = json_loads(kinds[k].defaults, 0, NULL);
-    if (d == NULL) {
-        return NULL;
-    }
-    if (extra != NULL) {
-        json_object_update(d, extra);
-    }
-    char *txt = json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(d);
-    if (txt == NULL) {
-        return NULL;
-    }
-    size_t n = strlen(txt);
-    /* "{...}" becomes ",..."; "{}" becomes "" */
-    if (n <= 2) {
-        txt[0] = '\0';
-    } else {
-        txt[0] = ',';
-        txt[n - 1] = '\0';
-    }
-    return txt;
-}
-
-/* Fills the times a seed left out, from the status. given: bitmask. */
-static void fill_times(int k, struct job *x, unsigned given)
-{
-    const struct kind *kd = &kinds[k];
-    const char *status = kd->statuses[x->status];
-    for (int i = 0; kd->seeded_times[i] != NULL; i += 2) {
-        const char *st = kd->seeded_times[i];
-        int ti = find_namez(kd->times, kd->seeded_times[i + 1]);
-        if (ti < 0 || (given & (1u << ti))) {
-            continue;
-        }
-        if (strcmp(st, "*") == 0) {
-            /* expiry: a day for batches, an hour for uploads */
-            x->t[ti] = x->created_at + (k == K_BATCH ? 86400 : 3600);
-        } else if (strcmp(st, status) == 0) {
-            x->t[ti] = x->created_at + 60;
-        }
-    }
-    /* a batch that got past validating started */
-    int ip = find_namez(kd->times, "in_progress_at");
-    if (k == K_BATCH && ip >= 0 && !(given & (1u << ip)) && x->t[ip] == NULL_TIME &&
-        strcmp(status, "validating") != 0 && strcmp(status, "failed") != 0) {
-        x->t[ip] = x->created_at + 1;
-    }
-}
-
-static bool set_id(struct job *x, const char *id, size_t n)
-{
-    x->id = dup_bytes(id, n);
-    x->id_len = n;
-    x->id_json = x->id ? quote(id, n) : NULL;
-    return x->id_json != NULL;
-}
-
-static bool parse_job(struct jobs *j, int k, json_t *obj, int parent, size_t index,
-                      int64_t base, char *err, size_t err_len)
-{
-    const struct kind *kd = &kinds[k];
-    if (!json_is_object(obj)) {
-        snprintf(err, err_len, "%s[%zu]: must be an object", kd->name, index);
-        return false;
-    }
-    struct job *x = coll_push(&j->c[k]);
-    if (x == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return false;
-    }
-    x->parent = parent;
-    x->created_at = base;
-    json_t *extra = json_object();
-    unsigned given = 0;
-    const char *key;
-    json_t *v;
-    bool ok = extra != NULL;
-    json_object_foreach(obj, key, v) {
-        if (!ok) {
-            break;
-        }
-        int ti;
-        if (strcmp(key, "id") == 0) {
-            size_t n = json_is_string(v) ? json_string_length(v) : 0;
-            if (n == 0 || memchr(json_string_value(v), '\0', n) != NULL) {
-                snprintf(err, err_len, "%s[%zu]: id must be a non-empty string", kd->name, index);
-                goto fail;
-            }
-            ok = set_id(x, json_string_value(v), n);
-        } else if (strcmp(key, "status") == 0) {
-            int st = json_is_string(v) ? find_namez(kd->statuses, json_string_value(v)) : -1;
-            if (st < 0) {
-                snprintf(err, err_len, "%s[%zu]: invalid status for a %s", kd->name, index,
-                         kd->label);
-                goto fail;
-            }
-            x->status = st;
-        } else if (strcmp(key, "created_at") == 0) {
-            if (!store_parse_time(v, base, &x->created_at) || x->created_at == NULL_TIME) {
-                snprintf(err, err_len, "%s[%zu]: created_at must be a number", kd->name, index);
-                goto fail;
-            }
-        } else if ((ti = find_namez(kd->times, key)) >= 0) {
-            if (!store_parse_time(v, base, &x->t[ti])) {
-                snprintf(err, err_len, "%s[%zu]: '%s' must be a number or null", kd->name,
-                         index, key);
-                goto fail;
-            }
-            given |= 1u << ti;
-        } else if (k == K_RESPONSE && strcmp(key, "background") == 0) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, err_len, "%s[%zu]: background must be true or false", kd->name,
-                         index);
-                goto fail;
-            }
-            x->background = json_is_true(v);
-        } else if (strcmp(key, "object") == 0 ||
-                   (k == K_FILE_BATCH && strcmp(key, "vector_store_id") == 0)) {
-            continue; /* always the kind's own, and the enclosing vector store */
-        } else {
-            ok = json_object_set(extra, key, v) == 0;
-        }
-    }
-    if (ok && x->id == NULL) {
-        /* no id given: a deterministic one from the kind and position */
-        uint64_t rng = hash_bytes(kd->name, strlen(kd->name)) ^ ((uint64_t)index << 32) ^
-                       (uint64_t)(parent + 1);
-        char *id = gen_id(&rng, kd->id_prefix);
-        ok = id != NULL && set_id(x, id, strlen(id));
-        free(id);
-    }
-    if (ok) {
-        x->rest = make_rest(k, extra);
-        ok = x->rest != NULL;
-    }
-    json_decref(extra);
-    if (!ok) {
-        snprintf(err, err_len, "out of memory");
-        return false;
-    }
-    fill_times(k, x, given);
-    return true;
-fail:
-    json_decref(extra);
-    return false;
-}
-
-bool jobs_load(struct jobs *j, json_t *root, int64_t base, char *err, size_t err_len)
-{
-    static const int plain[] = {K_BATCH, K_RESPONSE, K_FT_JOB, K_UPLOAD};
-    for (size_t p = 0; p < sizeof plain / sizeof plain[0]; p++) {
-        int k = plain[p];
-        json_t *arr = json_object_get(root, kinds[k].name);
-        if (arr == NULL) {
-            continue;
-        }
-        if (!json_is_array(arr)) {
-            snprintf(err, err_len, "\"%s\" must be an array", kinds[k].name);
-            return false;
-        }
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            if (!parse_job(j, k, json_array_get(arr, i), -1, i, base, err, err_len)) {
-                return false;
-            }
-        }
-    }
-    json_t *stores = json_object_get(root, "vector_stores");
-    if (stores != NULL && !json_is_array(stores)) {
-        snprintf(err, err_len, "\"vector_stores\" must be an array");
-        return false;
-    }
-    for (size_t i = 0; i < json_array_size(stores); i++) {
-        json_t *jv = json_array_get(stores, i);
-        json_t *jid = json_is_object(jv) ? json_object_get(jv, "id") : NULL;
-        size_t n = json_is_string(jid) ? json_string_length(jid) : 0;
-        if (n == 0 || memchr(json_string_value(jid), '\0', n) != NULL) {
-            snprintf(err, err_len, "vector_stores[%zu]: id must be a non-empty string", i);
-            return false;
-        }
-        char *id = dup_bytes(json_string_value(jid), n);
-        int vi = id ? vs_push(j, id, n) : -1;
-        if (vi < 0) {
-            snprintf(err, err_len, "out of memory");
-            return false;
-        }
-        json_t *fb = json_object_get(jv, "file_batches");
-        if (fb != NULL && !json_is_array(fb)) {
-            snprintf(err, err_len, "vector store '%s': file_batches must be an array",
-                     j->vs[vi].id);
-            return false;
-        }
-        for (size_t b = 0; b < json_array_size(fb); b++) {
-            if (!parse_job(j, K_FILE_BATCH, json_array_get(fb, b), vi, b, base, err,
-                           err_len)) {
-                return false;
-            }
-        }
-    }
-    return finish_all(j, err, err_len);
-}
-
-bool jobs_generate(struct jobs *j, unsigned n, uint64_t seed, int64_t base, char *err,
-                   size_t err_len)
-{
-    uint64_t rng = seed ^ 0x6a6f6273ULL; /* not the runs' sequence */
-    unsigned n_vs = n == 0 ? 0 : (n + 9) / 10;
-    for (unsigned i = 0; i < n_vs; i++) {
-        char *id = gen_id(&rng, "vs_");
-        if (id == NULL || vs_push(j, id, strlen(id)) < 0) {
-            goto oom;
-        }
-    }
-    for (int k = 0; k < K__COUNT; k++) {
-        const struct kind *kd = &kinds[k];
-        int n_status = 0;
-        while (kd->statuses[n_status] != NULL) {
-            n_status++;
-        }
-        for (unsigned i = 0; i < n; i++) {
-            struct job *x = coll_push(&j->c[k]);
-            if (x == NULL) {
-                goto oom;
-            }
-            char *id = gen_id(&rng, kd->id_prefix);
-            bool ok = id != NULL && set_id(x, id, strlen(id));
-            free(id);
-            x->rest = ok ? make_rest(k, NULL) : NULL;
-            if (x->rest == NULL) {
-                goto oom;
-            }
-            x->created_at = base - (int64_t)(rng_next(&rng) % (2 * 86400 + 1));
-            /* half in the default (active) status, the rest spread */
-            x->status = rng_next(&rng) % 2 ? 0 : (int)(rng_next(&rng) % (uint64_t)n_status);
-            x->background = rng_next(&rng) % 4 != 0;
-            if (k == K_FILE_BATCH) {
-                x->parent = (int)(rng_next(&rng) % n_vs);
-            }
-            fill_times(k, x, 0);
-        }
-    }
-    return finish_all(j, err, err_len);
-oom:
-    snprintf(err, err_len, "out of memory");
-    return false;
-}
 
 void jobs_write_counts(const struct jobs *j, struct jbuf *out)
 {
@@ -878,3 +495,4 @@ unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_
     }
     return st;
 }
+

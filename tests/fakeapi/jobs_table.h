@@ -1,0 +1,85 @@
+/* jobs_table: the kinds of jobs as data (statuses, times, how a cancel moves
+ * them, default fields) and the records they are kept in; shared by jobs.c
+ * (lifecycle, JSON, routes) and jobs_seed.c (seeds, generation). */
+#ifndef FAKEAPI_JOBS_TABLE_H
+#define FAKEAPI_JOBS_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ids.h"
+#include "jobs.h"
+
+#define MAX_TIMES 8
+#define MAX_STATUSES 8
+
+enum kind_id { K_BATCH, K_RESPONSE, K_FT_JOB, K_FILE_BATCH, K_UPLOAD, K__COUNT };
+
+struct kind {
+    const char *name;      /* seed key and /_fake/<name> */
+    const char *object;    /* the "object" field */
+    const char *label;     /* "a batch" in error messages */
+    const char *id_prefix; /* generated ids */
+    const char *statuses[MAX_STATUSES + 1]; /* the first is the seed default */
+    const char *times[MAX_TIMES + 1];
+    /* pairs {status, time field}: a seeded object in that status gets that
+     * time unless the seed gives it; status "*" applies to every object */
+    const char *seeded_times[16 + 1];
+    const char *cancellable[MAX_STATUSES + 1];
+    const char *via;       /* status a cancel passes through ("cancelling"), or NULL */
+    const char *via_time;  /* time field set when a cancel begins */
+    const char *final;     /* status a cancel ends in */
+    const char *final_time;
+    bool final_is_ok;      /* a cancel of an already cancelled object answers 200 */
+    bool page_ids;         /* list pages carry first_id / last_id */
+    int max_limit;         /* largest list limit; 0: no list route */
+    const char *defaults;  /* every other field, a JSON object */
+};
+
+
+extern const struct kind kinds[K__COUNT];
+
+struct job {
+    char *id;            /* raw bytes, NUL-terminated (seeds never hold NUL) */
+    char *id_json;       /* quoted */
+    size_t id_len;
+    int parent;          /* file batches: index of their vector store; else -1 */
+    int64_t created_at;
+    int64_t t[MAX_TIMES];
+    int64_t cancel_done_ms; /* via -> final at this time; 0 = never */
+    char *rest;          /* the other fields as ",\"k\":v..." or "" */
+    int status;
+    bool background;     /* responses: created with background = true */
+};
+
+struct coll {
+    struct job *items;   /* newest first once finished */
+    size_t n;
+    size_t cap;
+    struct id_index index; /* by id (ids.h) */
+};
+
+struct vstore {
+    char *id;
+    char *id_json;
+    size_t id_len;
+};
+
+struct jobs {
+    struct coll c[K__COUNT];
+    struct vstore *vs;
+    size_t n_vs;
+    size_t cap_vs;
+    struct id_index vs_index;
+};
+
+/* The position of the n bytes at s in a NULL-terminated list, or -1. */
+int find_name(const char *const *names, const char *s, size_t n);
+/* The same for a NUL-terminated s (NULL: -1). */
+int find_namez(const char *const *names, const char *s);
+/* Sorts every collection and builds the indexes; false (err filled) on a
+ * duplicate id. */
+bool jobs_finish(struct jobs *j, char *err, size_t err_len);
+
+#endif
