@@ -104,7 +104,7 @@ static unsigned jobs_api(struct server *s, const struct req *r, const char *meth
     };
     int64_t now = real_ms();
     pthread_mutex_lock(&s->lock);
-    unsigned st = jobs_answer(store_jobs(s->store), &rq, now, s->opt.cancel_delay_ms, out,
+    unsigned st = jobs_answer(store_jobs(s->store), &rq, now, &s->cancel, out,
                               &s->n_cancels);
     pthread_mutex_unlock(&s->lock);
     free(q.buf);

@@ -41,6 +41,7 @@ static void swap_store(struct server *s, struct store *st, bool reset_counters)
         faults_clear(&s->faults);
         s->n_requests = 0;
         s->n_cancels = 0;
+        s->cancel = (struct cancel_rules){s->opt.cancel_style, s->opt.cancel_delay_ms};
     }
     pthread_mutex_unlock(&s->lock);
     store_free(old);
@@ -206,6 +207,75 @@ static unsigned ctl_runs(struct server *s, const struct req *r, int method,
     return st;
 }
 
+static void write_config(struct jbuf *out, const struct cancel_rules *c)
+{
+    jb_printf(out, "{\"cancel_style\":\"%s\",\"cancel_delay_ms\":%lld}",
+              cancel_style_name(c->style), (long long)c->delay_ms);
+}
+
+/* Reads {"cancel_style": S, "cancel_delay_ms": N} (either may be left out)
+ * into c; false (err filled) when a field is bad or unknown. */
+static bool read_config(json_t *v, struct cancel_rules *c, char *err, size_t err_len)
+{
+    if (!json_is_object(v)) {
+        snprintf(err, err_len, "config must be a JSON object");
+        return false;
+    }
+    const char *key;
+    json_t *f;
+    json_object_foreach(v, key, f) {
+        if (strcmp(key, "cancel_style") == 0) {
+            int st = json_is_string(f) ? cancel_style_parse(json_string_value(f),
+                                                             json_string_length(f))
+                                       : -1;
+            if (st < 0) {
+                snprintf(err, err_len, "cancel_style must be one of \"legacy\", \"live\", "
+                         "\"400\", \"200\", \"409\"");
+                return false;
+            }
+            c->style = st;
+        } else if (strcmp(key, "cancel_delay_ms") == 0) {
+            if (!json_is_integer(f) || json_integer_value(f) < 0 ||
+                json_integer_value(f) > 86400000) {
+                snprintf(err, err_len, "cancel_delay_ms must be an integer from 0 to 86400000");
+                return false;
+            }
+            c->delay_ms = json_integer_value(f);
+        } else {
+            snprintf(err, err_len, "unknown config field '%s' (cancel_style, cancel_delay_ms)",
+                     key);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* GET /_fake/config: how cancels are answered now; POST changes it (until
+ * the next reset, which restores the command line's). */
+static unsigned ctl_config(struct server *s, const struct req *r, int method,
+                           struct jbuf *out)
+{
+    json_t *v = NULL;
+    if (method == M_POST && (v = parse_body(r, out)) == NULL) {
+        return 400;
+    }
+    char err[256];
+    bool ok = true;
+    pthread_mutex_lock(&s->lock);
+    struct cancel_rules c = s->cancel;
+    if (method == M_POST && (ok = read_config(v, &c, err, sizeof err))) {
+        s->cancel = c;
+    }
+    pthread_mutex_unlock(&s->lock);
+    json_decref(v);
+    if (!ok) {
+        put_error(out, err, "invalid_request_error", NULL, NULL);
+        return 400;
+    }
+    write_config(out, &c);
+    return 200;
+}
+
 static const struct {
     const char *name;
     int methods;
@@ -217,6 +287,7 @@ static const struct {
     {"reset", M_POST, ctl_reset},
     {"stats", M_GET, ctl_stats},
     {"runs", M_GET, ctl_runs},
+    {"config", M_GET | M_POST, ctl_config},
 };
 
 static int method_bit(const char *method)

@@ -234,3 +234,15 @@ void jb_i64_or_null(struct jbuf *b, int64_t v)
         jb_i64(b, v);
     }
 }
+
+char *jb_quote_dup(const char *p, size_t n)
+{
+    struct jbuf b;
+    jb_init(&b);
+    jb_jstr(&b, p, n);
+    if (b.oom) {
+        jb_free(&b);
+        return NULL;
+    }
+    return jb_steal(&b, NULL);
+}

@@ -57,6 +57,10 @@ static inline void jb_jstrz(struct jbuf *b, const char *s)
     jb_jstr(b, s, strlen(s));
 }
 
+/* The bytes as a quoted JSON string in a new malloc'd string (NULL when out
+ * of memory). */
+char *jb_quote_dup(const char *p, size_t n);
+
 /* The JSON error envelope used by the API:
  * {"error":{"message":M,"type":T,"param":P|null,"code":C|null}} */
 void jb_error(struct jbuf *b, const char *msg, size_t msg_len,

@@ -12,7 +12,8 @@
 
 const struct kind kinds[K__COUNT] = {
     [K_BATCH] = {
-        .name = "batches", .object = "batch", .label = "batch", .id_prefix = "batch_",
+        .name = "batches", .object = "batch", .label = "batch", .a_label = "a batch",
+        .id_prefix = "batch_",
         .statuses = {"in_progress", "validating", "finalizing", "cancelling", "cancelled",
                      "completed", "failed", "expired"},
         .times = {"in_progress_at", "expires_at", "finalizing_at", "completed_at",
@@ -24,18 +25,18 @@ const struct kind kinds[K__COUNT] = {
         .cancellable = {"validating", "in_progress", "finalizing"},
         .via = "cancelling", .via_time = "cancelling_at",
         .final = "cancelled", .final_time = "cancelled_at",
+        .done = "completed", .done_time = "completed_at",
         .page_ids = true, .max_limit = 100,
         .defaults = "{\"endpoint\":\"/v1/chat/completions\",\"errors\":null,"
                     "\"input_file_id\":\"file-abc123\",\"completion_window\":\"24h\","
-                    "\"output_file_id\":null,\"error_file_id\":null,"
-                    "\"request_counts\":{\"total\":0,\"completed\":0,\"failed\":0},"
-                    "\"metadata\":null}",
+                    "\"error_file_id\":null,\"metadata\":null}",
     },
     [K_RESPONSE] = {
-        .name = "responses", .object = "response", .label = "response", .id_prefix = "resp_",
+        .name = "responses", .object = "response", .label = "response", .a_label = "a response",
+        .id_prefix = "resp_",
         .statuses = {"in_progress", "queued", "completed", "failed", "cancelled", "incomplete"},
         .cancellable = {"queued", "in_progress"},
-        .final = "cancelled", .final_is_ok = true,
+        .final = "cancelled", .done = "completed",
         .defaults = "{\"model\":\"gpt-4o\",\"output\":[],\"error\":null,"
                     "\"incomplete_details\":null,\"instructions\":null,\"metadata\":{},"
                     "\"parallel_tool_calls\":true,\"temperature\":1.0,\"top_p\":1.0,"
@@ -43,36 +44,39 @@ const struct kind kinds[K__COUNT] = {
     },
     [K_FT_JOB] = {
         .name = "fine_tuning_jobs", .object = "fine_tuning.job", .label = "fine-tuning job",
+        .a_label = "a fine-tuning job",
         .id_prefix = "ftjob-",
         .statuses = {"running", "validating_files", "queued", "succeeded", "failed", "cancelled"},
         .times = {"finished_at", "estimated_finish"},
         .seeded_times = {"succeeded", "finished_at", "failed", "finished_at"},
         .cancellable = {"validating_files", "queued", "running"},
-        .final = "cancelled",
+        .final = "cancelled", .done = "succeeded", .done_time = "finished_at",
         .max_limit = 100,
         .defaults = "{\"model\":\"gpt-4o-mini-2024-07-18\",\"fine_tuned_model\":null,"
                     "\"organization_id\":\"org-fake\",\"result_files\":[],"
                     "\"hyperparameters\":{\"n_epochs\":\"auto\",\"batch_size\":\"auto\","
                     "\"learning_rate_multiplier\":\"auto\"},"
                     "\"training_file\":\"file-abc123\",\"validation_file\":null,"
-                    "\"trained_tokens\":null,\"error\":null,\"seed\":0,\"metadata\":null}",
+                    "\"error\":null,\"seed\":0,\"metadata\":null}",
     },
     [K_FILE_BATCH] = {
         .name = "vector_store_file_batches", .object = "vector_store.files_batch",
-        .label = "vector store file batch", .id_prefix = "vsfb_",
+        .label = "vector store file batch", .a_label = "a vector store file batch",
+        .id_prefix = "vsfb_",
         .statuses = {"in_progress", "completed", "cancelled", "failed"},
         .cancellable = {"in_progress"},
-        .final = "cancelled",
+        .final = "cancelled", .done = "completed",
         .defaults = "{\"file_counts\":{\"in_progress\":0,\"completed\":0,\"failed\":0,"
                     "\"cancelled\":0,\"total\":0}}",
     },
     [K_UPLOAD] = {
-        .name = "uploads", .object = "upload", .label = "upload", .id_prefix = "upload_",
+        .name = "uploads", .object = "upload", .label = "upload", .a_label = "an upload",
+        .id_prefix = "upload_",
         .statuses = {"pending", "completed", "cancelled", "expired"},
         .times = {"expires_at"},
         .seeded_times = {"*", "expires_at"},
         .cancellable = {"pending"},
-        .final = "cancelled",
+        .final = "cancelled", .done = "completed",
         .defaults = "{\"filename\":\"training_examples.jsonl\",\"bytes\":0,"
                     "\"purpose\":\"fine-tune\",\"file\":null}",
     },
@@ -95,11 +99,6 @@ int find_namez(const char *const *names, const char *s)
     return s == NULL ? -1 : find_name(names, s, strlen(s));
 }
 
-static bool in_list(const char *const *names, const char *s)
-{
-    return find_namez(names, s) >= 0;
-}
-
 bool seg_is(const struct seg *s, const char *lit)
 {
     size_t n = strlen(lit);
@@ -120,6 +119,7 @@ static void job_free(struct job *x)
     free(x->id);
     free(x->id_json);
     free(x->rest);
+    cost_free(&x->cost);
 }
 
 void jobs_free(struct jobs *j)
@@ -239,17 +239,34 @@ void jobs_write_counts(const struct jobs *j, struct jbuf *out)
 
 /* ---- lifecycle ---- */
 
+/* Sets the named time field of kind k (none: nothing) to ms, in seconds. */
+static void set_time(int k, struct job *x, const char *field, int64_t ms)
+{
+    int ti = find_namez(kinds[k].times, field);
+    if (ti >= 0) {
+        x->t[ti] = ms / 1000;
+    }
+}
+
+/* Moves a job to the status it reads at now_ms (its status lives lazily):
+ * from "via" to the final status, then, when seeded to flip back, from the
+ * final status to "done" (best effort: Azure showed a cancelled response
+ * completing minutes later). */
 static void job_refresh(int k, struct job *x, int64_t now_ms)
 {
     const struct kind *kd = &kinds[k];
-    if (kd->via == NULL || x->cancel_done_ms == 0 || now_ms < x->cancel_done_ms ||
-        x->status != find_namez(kd->statuses, kd->via)) {
+    if (x->cancel_done_ms == 0 || now_ms < x->cancel_done_ms) {
         return;
     }
-    x->status = find_namez(kd->statuses, kd->final);
-    int ft = find_namez(kd->times, kd->final_time);
-    if (ft >= 0) {
-        x->t[ft] = x->cancel_done_ms / 1000;
+    int final = find_namez(kd->statuses, kd->final);
+    if (kd->via != NULL && x->status == find_namez(kd->statuses, kd->via)) {
+        x->status = final;
+        set_time(k, x, kd->final_time, x->cancel_done_ms);
+    }
+    int64_t flip_at = x->cancel_done_ms + x->flip_back_ms;
+    if (x->flip_back_ms > 0 && x->status == final && now_ms >= flip_at) {
+        x->status = find_namez(kd->statuses, kd->done);
+        set_time(k, x, kd->done_time, flip_at);
     }
 }
 
@@ -283,6 +300,7 @@ static void job_write(struct jbuf *b, const struct jobs *j, int k, const struct 
         JB_LIT(b, "\":");
         jb_i64_or_null(b, x->t[i]);
     }
+    cost_write(b, k, x);
     jb_puts(b, x->rest);
     jb_putc(b, '}');
 }
@@ -379,41 +397,44 @@ static unsigned list(struct jobs *j, int k, const struct jobs_request *rq, int64
     return 200;
 }
 
-static unsigned cancel(int k, struct job *x, int64_t now_ms, int64_t delay_ms,
+/* Starts the cancel of a job whose status allows it: through "via" (the
+ * delay its seed or the server gives), or straight to the final status. */
+static void begin_cancel(int k, struct job *x, int64_t now_ms, int64_t delay_ms)
+{
+    const struct kind *kd = &kinds[k];
+    int64_t done = now_ms;
+    if (kd->via != NULL) {
+        x->status = find_namez(kd->statuses, kd->via);
+        set_time(k, x, kd->via_time, now_ms);
+        done = now_ms + (x->cancel_delay_ms >= 0 ? x->cancel_delay_ms : delay_ms);
+    } else {
+        x->status = find_namez(kd->statuses, kd->final);
+        set_time(k, x, kd->final_time, now_ms);
+    }
+    x->cancel_done_ms = done > 0 ? done : 1;
+}
+
+/* POST .../cancel: 200 when it began (or the style answers a refusal with
+ * the object as is), else the style's refusal (refusal.c). */
+static unsigned cancel(int k, struct job *x, int64_t now_ms, const struct cancel_rules *rules,
                        struct jbuf *out, uint64_t *cancelled)
 {
     const struct kind *kd = &kinds[k];
     const char *status = kd->statuses[x->status];
     if (k == K_RESPONSE && !x->background) {
+        /* vLLM's text; live unverified */
         put_error(out, "Cannot cancel a synchronous response.", NULL);
         return 400;
     }
-    if (in_list(kd->cancellable, status)) {
-        if (kd->via != NULL) {
-            x->status = find_namez(kd->statuses, kd->via);
-            int vt = find_namez(kd->times, kd->via_time);
-            if (vt >= 0) {
-                x->t[vt] = now_ms / 1000;
-            }
-            int64_t done = now_ms + delay_ms;
-            x->cancel_done_ms = done > 0 ? done : 1;
-        } else {
-            x->status = find_namez(kd->statuses, kd->final);
-            int ft = find_namez(kd->times, kd->final_time);
-            if (ft >= 0) {
-                x->t[ft] = now_ms / 1000;
-            }
-        }
+    if (find_namez(kd->cancellable, status) >= 0) {
+        begin_cancel(k, x, now_ms, rules->delay_ms);
         (*cancelled)++;
         return 200;
     }
-    if (kd->final_is_ok && strcmp(status, kd->final) == 0) {
-        return 200; /* cancelling twice is idempotent */
-    }
-    char msg[160];
-    snprintf(msg, sizeof msg, "Cannot cancel %s with status '%s'.", kd->label, status);
-    put_error(out, msg, NULL);
-    return 400;
+    struct refused o = {kd->label, kd->a_label, status,
+                        kd->via == NULL || strcmp(status, kd->via) != 0};
+    unsigned st = refuse_cancel(rules->style, &o, out);
+    return st != 0 ? st : 200;
 }
 
 /* Which object a path names: kind, id segment and whether it ends in /cancel. */
@@ -467,7 +488,7 @@ static bool match(const struct jobs_request *rq, struct target *t)
 }
 
 unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_ms,
-                     int64_t cancel_delay_ms, struct jbuf *out, uint64_t *cancelled)
+                     const struct cancel_rules *rules, struct jbuf *out, uint64_t *cancelled)
 {
     struct target t;
     if (!match(rq, &t)) {
@@ -488,7 +509,7 @@ unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_
     job_refresh(t.kind, x, now_ms);
     unsigned st = 200;
     if (t.cancel) {
-        st = cancel(t.kind, x, now_ms, cancel_delay_ms, out, cancelled);
+        st = cancel(t.kind, x, now_ms, rules, out, cancelled);
     }
     if (st == 200) {
         job_write(out, j, t.kind, x);

@@ -18,16 +18,10 @@ static char *dup_bytes(const char *p, size_t n)
     return d;
 }
 
-static char *quote(const char *p, size_t n)
+static bool out_of_memory(char *err, size_t err_len)
 {
-    struct jbuf b;
-    jb_init(&b);
-    jb_jstr(&b, p, n);
-    if (b.oom) {
-        jb_free(&b);
-        return NULL;
-    }
-    return jb_steal(&b, NULL);
+    snprintf(err, err_len, "out of memory");
+    return false;
 }
 
 static char *gen_id(uint64_t *rng, const char *prefix)
@@ -53,6 +47,7 @@ static struct job *coll_push(struct coll *c)
     struct job *x = &c->items[c->n++];
     memset(x, 0, sizeof *x);
     x->parent = -1;
+    x->cancel_delay_ms = -1;
     for (int i = 0; i < MAX_TIMES; i++) {
         x->t[i] = NULL_TIME;
     }
@@ -74,7 +69,7 @@ static int vs_push(struct jobs *j, char *id, size_t len)
     struct vstore *v = &j->vs[j->n_vs];
     v->id = id;
     v->id_len = len;
-    v->id_json = quote(id, len);
+    v->id_json = jb_quote_dup(id, len);
     if (v->id_json == NULL) {
         free(id);
         return -1;
@@ -141,98 +136,158 @@ static bool set_id(struct job *x, const char *id, size_t n)
 {
     x->id = dup_bytes(id, n);
     x->id_len = n;
-    x->id_json = x->id ? quote(id, n) : NULL;
+    x->id_json = x->id ? jb_quote_dup(id, n) : NULL;
     return x->id_json != NULL;
+}
+
+/* A non-negative whole number of milliseconds for key, at most a day. */
+static bool seed_ms(json_t *v, const char *what, const char *key, int64_t min, int64_t *out,
+                    char *err, size_t err_len)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < min ||
+        json_integer_value(v) > 86400000) {
+        snprintf(err, err_len, "%s: %s must be an integer from %lld to 86400000", what, key,
+                 (long long)min);
+        return false;
+    }
+    *out = json_integer_value(v);
+    return true;
+}
+
+/* The fake's own seed fields: how a cancel of this job plays out. */
+static bool cancel_seed_field(int k, struct job *x, const char *key, json_t *v,
+                              const char *what, bool *handled, char *err, size_t err_len)
+{
+    *handled = true;
+    if (strcmp(key, "cancel_delay_ms") == 0) {
+        if (kinds[k].via == NULL) {
+            snprintf(err, err_len, "%s: cancel_delay_ms applies only to batches (the kind "
+                     "that passes through cancelling)", what);
+            return false;
+        }
+        return seed_ms(v, what, key, 0, &x->cancel_delay_ms, err, err_len);
+    }
+    if (strcmp(key, "flip_back_ms") == 0) {
+        return seed_ms(v, what, key, 1, &x->flip_back_ms, err, err_len);
+    }
+    *handled = false;
+    return true;
+}
+
+/* One field of a seeded job: its own (id, status, times, background), the
+ * fake's cancel fields, cost fields, or kept in extra to be served as given.
+ * false (err filled) when it is bad. */
+static bool job_field(int k, struct job *x, const char *key, json_t *v, const char *what,
+                      int64_t base, unsigned *given, json_t *extra, char *err,
+                      size_t err_len)
+{
+    const struct kind *kd = &kinds[k];
+    bool handled;
+    int ti;
+    if (strcmp(key, "id") == 0) {
+        size_t n = json_is_string(v) ? json_string_length(v) : 0;
+        if (n == 0 || memchr(json_string_value(v), '\0', n) != NULL) {
+            snprintf(err, err_len, "%s: id must be a non-empty string", what);
+            return false;
+        }
+        return set_id(x, json_string_value(v), n) || out_of_memory(err, err_len);
+    }
+    if (strcmp(key, "status") == 0) {
+        x->status = json_is_string(v) ? find_namez(kd->statuses, json_string_value(v)) : -1;
+        if (x->status < 0) {
+            snprintf(err, err_len, "%s: invalid status for a %s", what, kd->label);
+            return false;
+        }
+        return true;
+    }
+    if (strcmp(key, "created_at") == 0) {
+        if (!store_parse_time(v, base, &x->created_at) || x->created_at == NULL_TIME) {
+            snprintf(err, err_len, "%s: created_at must be a number", what);
+            return false;
+        }
+        return true;
+    }
+    if ((ti = find_namez(kd->times, key)) >= 0) {
+        if (!store_parse_time(v, base, &x->t[ti])) {
+            snprintf(err, err_len, "%s: '%s' must be a number or null", what, key);
+            return false;
+        }
+        *given |= 1u << ti;
+        return true;
+    }
+    if (k == K_RESPONSE && strcmp(key, "background") == 0) {
+        if (!json_is_boolean(v)) {
+            snprintf(err, err_len, "%s: background must be true or false", what);
+            return false;
+        }
+        x->background = json_is_true(v);
+        return true;
+    }
+    if (strcmp(key, "object") == 0 || (k == K_FILE_BATCH && strcmp(key, "vector_store_id") == 0)) {
+        return true; /* always the kind's own, and the enclosing vector store */
+    }
+    if (!cancel_seed_field(k, x, key, v, what, &handled, err, err_len) || handled) {
+        return handled;
+    }
+    if (!cost_seed_field(k, x, key, v, what, &handled, err, err_len) || handled) {
+        return handled;
+    }
+    return json_object_set(extra, key, v) == 0 || out_of_memory(err, err_len);
+}
+
+/* The fields a seed or the generator left out: id, times, costs, the rest. */
+static bool job_complete(int k, struct job *x, uint64_t id_seed, unsigned given,
+                         json_t *extra, char *err, size_t err_len)
+{
+    if (x->id == NULL) {
+        char *id = gen_id(&id_seed, kinds[k].id_prefix);
+        bool ok = id != NULL && set_id(x, id, strlen(id));
+        free(id);
+        if (!ok) {
+            return out_of_memory(err, err_len);
+        }
+    }
+    fill_times(k, x, given);
+    if (!cost_defaults(k, x) || !cost_default_usage(k, x, extra)) {
+        return out_of_memory(err, err_len);
+    }
+    x->rest = make_rest(k, extra);
+    return x->rest != NULL || out_of_memory(err, err_len);
 }
 
 static bool parse_job(struct jobs *j, int k, json_t *obj, int parent, size_t index,
                       int64_t base, char *err, size_t err_len)
 {
     const struct kind *kd = &kinds[k];
+    char what[96];
+    snprintf(what, sizeof what, "%s[%zu]", kd->name, index);
     if (!json_is_object(obj)) {
-        snprintf(err, err_len, "%s[%zu]: must be an object", kd->name, index);
+        snprintf(err, err_len, "%s: must be an object", what);
         return false;
     }
     struct job *x = coll_push(&j->c[k]);
-    if (x == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return false;
+    json_t *extra = json_object();
+    if (x == NULL || extra == NULL) {
+        json_decref(extra);
+        return out_of_memory(err, err_len);
     }
     x->parent = parent;
     x->created_at = base;
-    json_t *extra = json_object();
     unsigned given = 0;
     const char *key;
     json_t *v;
-    bool ok = extra != NULL;
+    bool ok = true;
     json_object_foreach(obj, key, v) {
-        if (!ok) {
+        if (!(ok = job_field(k, x, key, v, what, base, &given, extra, err, err_len))) {
             break;
         }
-        int ti;
-        if (strcmp(key, "id") == 0) {
-            size_t n = json_is_string(v) ? json_string_length(v) : 0;
-            if (n == 0 || memchr(json_string_value(v), '\0', n) != NULL) {
-                snprintf(err, err_len, "%s[%zu]: id must be a non-empty string", kd->name, index);
-                goto fail;
-            }
-            ok = set_id(x, json_string_value(v), n);
-        } else if (strcmp(key, "status") == 0) {
-            int st = json_is_string(v) ? find_namez(kd->statuses, json_string_value(v)) : -1;
-            if (st < 0) {
-                snprintf(err, err_len, "%s[%zu]: invalid status for a %s", kd->name, index,
-                         kd->label);
-                goto fail;
-            }
-            x->status = st;
-        } else if (strcmp(key, "created_at") == 0) {
-            if (!store_parse_time(v, base, &x->created_at) || x->created_at == NULL_TIME) {
-                snprintf(err, err_len, "%s[%zu]: created_at must be a number", kd->name, index);
-                goto fail;
-            }
-        } else if ((ti = find_namez(kd->times, key)) >= 0) {
-            if (!store_parse_time(v, base, &x->t[ti])) {
-                snprintf(err, err_len, "%s[%zu]: '%s' must be a number or null", kd->name,
-                         index, key);
-                goto fail;
-            }
-            given |= 1u << ti;
-        } else if (k == K_RESPONSE && strcmp(key, "background") == 0) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, err_len, "%s[%zu]: background must be true or false", kd->name,
-                         index);
-                goto fail;
-            }
-            x->background = json_is_true(v);
-        } else if (strcmp(key, "object") == 0 ||
-                   (k == K_FILE_BATCH && strcmp(key, "vector_store_id") == 0)) {
-            continue; /* always the kind's own, and the enclosing vector store */
-        } else {
-            ok = json_object_set(extra, key, v) == 0;
-        }
     }
-    if (ok && x->id == NULL) {
-        /* no id given: a deterministic one from the kind and position */
-        uint64_t rng = hash_bytes(kd->name, strlen(kd->name)) ^ ((uint64_t)index << 32) ^
+    /* no id given: a deterministic one from the kind and position */
+    uint64_t id_seed = hash_bytes(kd->name, strlen(kd->name)) ^ ((uint64_t)index << 32) ^
                        (uint64_t)(parent + 1);
-        char *id = gen_id(&rng, kd->id_prefix);
-        ok = id != NULL && set_id(x, id, strlen(id));
-        free(id);
-    }
-    if (ok) {
-        x->rest = make_rest(k, extra);
-        ok = x->rest != NULL;
-    }
+    ok = ok && job_complete(k, x, id_seed, given, extra, err, err_len);
     json_decref(extra);
-    if (!ok) {
-        snprintf(err, err_len, "out of memory");
-        return false;
-    }
-    fill_times(k, x, given);
-    return true;
-fail:
-    json_decref(extra);
-    return false;
+    return ok;
 }
 
 bool jobs_load(struct jobs *j, json_t *root, int64_t base, char *err, size_t err_len)
@@ -314,8 +369,7 @@ bool jobs_generate(struct jobs *j, unsigned n, uint64_t seed, int64_t base, char
             char *id = gen_id(&rng, kd->id_prefix);
             bool ok = id != NULL && set_id(x, id, strlen(id));
             free(id);
-            x->rest = ok ? make_rest(k, NULL) : NULL;
-            if (x->rest == NULL) {
+            if (!ok) {
                 goto oom;
             }
             x->created_at = base - (int64_t)(rng_next(&rng) % (2 * 86400 + 1));
@@ -325,7 +379,12 @@ bool jobs_generate(struct jobs *j, unsigned n, uint64_t seed, int64_t base, char
             if (k == K_FILE_BATCH) {
                 x->parent = (int)(rng_next(&rng) % n_vs);
             }
-            fill_times(k, x, 0);
+            json_t *extra = json_object();
+            ok = extra != NULL && job_complete(k, x, 0, 0, extra, err, err_len);
+            json_decref(extra);
+            if (!ok) {
+                goto oom;
+            }
         }
     }
     return jobs_finish(j, err, err_len);

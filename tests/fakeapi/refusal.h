@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "jbuf.h"
 
@@ -22,6 +23,14 @@ enum cancel_style {
     /* llama-stack: as live, and a finished background response 409 */
     CANCEL_409,
     CANCEL__COUNT
+};
+
+/* How cancels go now: the style of refusals and how long a cancel that
+ * passes through "cancelling" stays there (--cancel-style, --cancel-delay-ms,
+ * POST /_fake/config). */
+struct cancel_rules {
+    int style;
+    int64_t delay_ms;
 };
 
 /* The style the server starts in (--cancel-style overrides it). */

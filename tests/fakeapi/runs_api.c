@@ -148,14 +148,16 @@ static unsigned run_answer(struct server *s, struct run *run, bool cancel, int64
                            struct jbuf *out)
 {
     run_refresh(run, now);
-    if (cancel) {
-        if (!status_cancellable(run->status)) {
-            const char *name = status_name(run->status);
-            jb_error_id(out, "Cannot cancel run with status '", name, strlen(name), "'.");
-            return 400;
-        }
-        run_begin_cancel(run, now + s->opt.cancel_delay_ms);
+    if (cancel && status_cancellable(run->status)) {
+        run_begin_cancel(run, now + s->cancel.delay_ms);
         s->n_cancels++;
+    } else if (cancel) {
+        struct refused o = {"run", "a run", status_name(run->status),
+                            run->status != ST_CANCELLING};
+        unsigned st = refuse_cancel(s->cancel.style, &o, out);
+        if (st != 0) {
+            return st;
+        }
     }
     run_write_json(out, run);
     return 200;

@@ -87,6 +87,7 @@ bool server_init(struct server *s)
     pthread_condattr_destroy(&ca);
     atomic_init(&s->stopping, false);
     request_ids_init(s);
+    s->cancel = (struct cancel_rules){s->opt.cancel_style, s->opt.cancel_delay_ms};
     s->start_time = real_ms() / 1000;
     reclog_init(&s->log, s->opt.record_limit);
     faults_init(&s->faults);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "faults.h"
+#include "refusal.h"
 #include "reclog.h"
 #include "store.h"
 
@@ -26,6 +27,7 @@ struct options {
     const char *path_prefix; /* --path-prefix /p: the API also lives under /p/... */
     const char *api_key;
     int64_t cancel_delay_ms;
+    int cancel_style;        /* enum cancel_style (refusal.h) */
     int64_t latency_ms;
     unsigned threads;
     bool quiet;
@@ -44,6 +46,7 @@ struct server {
     struct fault_queue faults;
     uint64_t n_requests;
     uint64_t n_cancels;
+    struct cancel_rules cancel; /* from the options; POST /_fake/config changes it */
 
     /* lock-free */
     atomic_uint_fast64_t rid_counter;
