@@ -158,7 +158,7 @@ static struct fault *record_and_take_fault(struct server *s, struct MHD_Connecti
     pthread_mutex_lock(&s->lock);
     s->n_requests++;
     if (rec != NULL) {
-        reclog_add(&s->log, rec, rec_len);
+        reclog_add(&s->log, rec, rec_len, method, r->uri, r->path_len);
     }
     struct fault *f = faults_take(&s->faults, method, r->uri, r->path_len);
     pthread_mutex_unlock(&s->lock);

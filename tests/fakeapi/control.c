@@ -47,18 +47,28 @@ static void swap_store(struct server *s, struct store *st, bool reset_counters)
     store_free(old);
 }
 
-/* GET /_fake/requests: the recorded API requests; DELETE clears them. */
+/* GET /_fake/requests[?method=M][&path=END]: the recorded API requests
+ * (those of method M whose raw path ends with END: the attempts one cancel
+ * got on the wire); DELETE clears them. */
 static unsigned ctl_requests(struct server *s, const struct req *r, int method,
                              struct jbuf *out)
 {
-    (void)r;
+    struct query q;
+    if (!query_parse(&q, r->query, r->query_len)) {
+        put_error(out, "out of memory", "server_error", NULL, NULL);
+        return 500;
+    }
+    const struct qpair *m = query_get(&q, "method");
+    const struct qpair *p = query_get(&q, "path");
+    struct rec_filter f = {m ? m->v : NULL, m ? m->vn : 0, p ? p->v : NULL, p ? p->vn : 0};
     pthread_mutex_lock(&s->lock);
     if (method == M_GET) {
-        reclog_write_json(&s->log, out);
+        reclog_write_json(&s->log, m || p ? &f : NULL, out);
     } else {
         reclog_clear(&s->log, false);
     }
     pthread_mutex_unlock(&s->lock);
+    free(q.buf);
     if (method == M_DELETE) {
         JB_LIT(out, "{\"ok\":true}");
     }

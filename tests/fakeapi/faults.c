@@ -185,8 +185,9 @@ static bool fault_field(struct fault *f, const char *key, json_t *v, size_t idx,
                         size_t err_len)
 {
     bool known;
-    if (!fault_int(f, key, v, idx, err, err_len, &known) || known) {
-        return known;
+    bool ok = fault_int(f, key, v, idx, err, err_len, &known);
+    if (!ok || known) {
+        return ok;
     }
     if (strcmp(key, "method") == 0 || strcmp(key, "path") == 0) {
         if (!json_is_string(v)) {

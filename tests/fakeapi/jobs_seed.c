@@ -226,11 +226,13 @@ static bool job_field(int k, struct job *x, const char *key, json_t *v, const ch
     if (strcmp(key, "object") == 0 || (k == K_FILE_BATCH && strcmp(key, "vector_store_id") == 0)) {
         return true; /* always the kind's own, and the enclosing vector store */
     }
-    if (!cancel_seed_field(k, x, key, v, what, &handled, err, err_len) || handled) {
-        return handled;
+    bool ok = cancel_seed_field(k, x, key, v, what, &handled, err, err_len);
+    if (!ok || handled) {
+        return ok;
     }
-    if (!cost_seed_field(k, x, key, v, what, &handled, err, err_len) || handled) {
-        return handled;
+    ok = cost_seed_field(k, x, key, v, what, &handled, err, err_len);
+    if (!ok || handled) {
+        return ok;
     }
     return json_object_set(extra, key, v) == 0 || out_of_memory(err, err_len);
 }

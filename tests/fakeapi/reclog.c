@@ -40,18 +40,32 @@ static bool reclog_grow(struct reclog *l)
     return true;
 }
 
-uint64_t reclog_add(struct reclog *l, char *json, size_t len)
+static void entry_free(struct rec_entry *e)
+{
+    free(e->json);
+    free(e->method_path);
+}
+
+uint64_t reclog_add(struct reclog *l, char *json, size_t len, const char *method,
+                    const char *path, size_t path_len)
 {
     uint64_t seq = l->next_seq++;
+    struct jbuf mp;
+    jb_init(&mp);
+    jb_puts(&mp, method);
+    jb_putc(&mp, ' ');
+    jb_put(&mp, path, path_len);
+    char *method_path = jb_steal(&mp, NULL);
     if (l->count == l->cap && l->cap < l->limit && !reclog_grow(l) &&
         l->cap == 0) {
         free(json);
+        free(method_path);
         l->dropped++;
         return seq;
     }
     if (l->count == l->cap) {
         /* full: drop the oldest */
-        free(l->ring[l->head].json);
+        entry_free(&l->ring[l->head]);
         l->head = (l->head + 1) % l->cap;
         l->count--;
         l->dropped++;
@@ -60,6 +74,7 @@ uint64_t reclog_add(struct reclog *l, char *json, size_t len)
     e->seq = seq;
     e->json = json;
     e->len = len;
+    e->method_path = method_path;
     l->count++;
     return seq;
 }
@@ -67,7 +82,7 @@ uint64_t reclog_add(struct reclog *l, char *json, size_t len)
 void reclog_clear(struct reclog *l, bool reset_seq)
 {
     for (size_t i = 0; i < l->count; i++) {
-        free(l->ring[(l->head + i) % l->cap].json);
+        entry_free(&l->ring[(l->head + i) % l->cap]);
     }
     free(l->ring);
     l->ring = NULL;
@@ -80,14 +95,37 @@ void reclog_clear(struct reclog *l, bool reset_seq)
     }
 }
 
-void reclog_write_json(const struct reclog *l, struct jbuf *b)
+static bool entry_kept(const struct rec_entry *e, const struct rec_filter *f)
+{
+    if (f == NULL) {
+        return true;
+    }
+    const char *mp = e->method_path != NULL ? e->method_path : "";
+    const char *space = strchr(mp, ' ');
+    size_t mn = space != NULL ? (size_t)(space - mp) : strlen(mp);
+    const char *path = space != NULL ? space + 1 : "";
+    size_t pn = strlen(path);
+    if (f->method != NULL && (f->method_len != mn || memcmp(f->method, mp, mn) != 0)) {
+        return false;
+    }
+    return f->path_end == NULL ||
+           (f->path_end_len <= pn &&
+            memcmp(path + pn - f->path_end_len, f->path_end, f->path_end_len) == 0);
+}
+
+void reclog_write_json(const struct reclog *l, const struct rec_filter *f, struct jbuf *b)
 {
     jb_putc(b, '[');
+    bool first = true;
     for (size_t i = 0; i < l->count; i++) {
         const struct rec_entry *e = &l->ring[(l->head + i) % l->cap];
-        if (i > 0) {
+        if (!entry_kept(e, f)) {
+            continue;
+        }
+        if (!first) {
             jb_putc(b, ',');
         }
+        first = false;
         JB_LIT(b, "{\"seq\":");
         jb_u64(b, e->seq);
         jb_put(b, e->json, e->len);

@@ -444,8 +444,9 @@ static bool run_field(struct store *s, struct jbuf *tmp, struct run *r, struct r
         return true;
     }
     bool handled;
-    if (!run_known_field(s, r, rs, key, v, base, &handled, err, err_len) || handled) {
-        return handled;
+    bool ok = run_known_field(s, r, rs, key, v, base, &handled, err, err_len);
+    if (!ok || handled) {
+        return ok;
     }
     char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (txt == NULL) {
