@@ -91,9 +91,9 @@ static unsigned jobs_api(struct server *s, const struct req *r, const char *meth
                          const struct seg *seg, size_t n, struct jbuf *out)
 {
     struct query q;
-    if (!query_parse(&q, r->query, r->query_len)) {
-        put_error(out, "out of memory", "server_error", NULL, NULL);
-        return 500;
+    unsigned qst = query_parse(&q, r, out);
+    if (qst != 0) {
+        return qst;
     }
     const struct qpair *limit = query_get(&q, "limit");
     const struct qpair *after = query_get(&q, "after");

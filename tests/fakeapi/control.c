@@ -54,9 +54,9 @@ static unsigned ctl_requests(struct server *s, const struct req *r, int method,
                              struct jbuf *out)
 {
     struct query q;
-    if (!query_parse(&q, r->query, r->query_len)) {
-        put_error(out, "out of memory", "server_error", NULL, NULL);
-        return 500;
+    unsigned qst = query_parse(&q, r, out);
+    if (qst != 0) {
+        return qst;
     }
     const struct qpair *m = query_get(&q, "method");
     const struct qpair *p = query_get(&q, "path");
@@ -193,9 +193,9 @@ static unsigned ctl_runs(struct server *s, const struct req *r, int method,
 {
     (void)method;
     struct query q;
-    if (!query_parse(&q, r->query, r->query_len)) {
-        put_error(out, "out of memory", "server_error", NULL, NULL);
-        return 500;
+    unsigned qst = query_parse(&q, r, out);
+    if (qst != 0) {
+        return qst;
     }
     const struct qpair *tid = query_get(&q, "thread_id");
     unsigned st = 200;

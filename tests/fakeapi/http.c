@@ -200,12 +200,15 @@ void path_split(struct path *p, const char *raw, size_t len)
     p->ok = true;
 }
 
-bool query_parse(struct query *q, const char *raw, size_t n)
+unsigned query_parse(struct query *q, const struct req *r, struct jbuf *out)
 {
+    const char *raw = r->query;
+    size_t n = r->query_len;
     q->n = 0;
     q->buf = malloc(n + 1);
     if (q->buf == NULL) {
-        return false;
+        put_error(out, "out of memory", "server_error", NULL, NULL);
+        return 500;
     }
     char *o = q->buf;
     size_t i = 0;
@@ -227,7 +230,7 @@ bool query_parse(struct query *q, const char *raw, size_t n)
         }
         i = j + 1;
     }
-    return true;
+    return 0;
 }
 
 const struct qpair *query_get(const struct query *q, const char *key)

@@ -67,9 +67,9 @@ struct query {
     size_t n;
 };
 
-/* Decodes a query string (form encoding); false when out of memory.
- * Free q->buf afterwards. */
-bool query_parse(struct query *q, const char *raw, size_t n);
+/* Decodes the request's query string (form encoding): 0, or 500 with the
+ * error written to out when out of memory. Free q->buf afterwards. */
+unsigned query_parse(struct query *q, const struct req *r, struct jbuf *out);
 /* The last pair with this key, or NULL. */
 const struct qpair *query_get(const struct query *q, const char *key);
 

@@ -101,9 +101,9 @@ static unsigned parse_list_params(const struct req *r, struct query *q,
     lp->after_len = 0;
     lp->before = NULL;
     lp->before_len = 0;
-    if (!query_parse(q, r->query, r->query_len)) {
-        put_error(err, "out of memory", "server_error", NULL, NULL);
-        return 500;
+    unsigned qst = query_parse(q, r, err);
+    if (qst != 0) {
+        return qst;
     }
     const struct qpair *v = query_get(q, "limit");
     if (v != NULL) {
