@@ -16,6 +16,7 @@
 
 struct rc_engine {
     CURLM *multi;
+    CURLSH *share;              /* TLS sessions and DNS answers, shared by every transfer */
     int live;                   /* transfers submitted and not yet done */
     rc_timer_heap timers;
     uint64_t rng;
@@ -540,6 +541,12 @@ static int configure(rc_transfer *t, const rc_request *req)
     if (strcmp(req->method, "GET") == 0)
         SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_SHARE, t->engine->share);
+    /* Over TLS, where HTTP/2 is offered: wait for a connection being set up
+     * to say whether it multiplexes rather than open one per request (plain
+     * HTTP is HTTP/1.1 here: waiting would only delay the first requests). */
+    if (strncmp(t->url, "https:", 6) == 0)
+        SET(CURLOPT_PIPEWAIT, 1L);
     if (req->ca_file != NULL && req->ca_file[0] != '\0')
         SET(CURLOPT_CAINFO, req->ca_file);
     if (req->timeout_s > 0)
@@ -790,6 +797,17 @@ rc_engine *rc_engine_new(void)
         return NULL;
     }
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* One thread: the share needs no lock callbacks. */
+    e->share = curl_share_init();
+    if (e->share == NULL ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+        curl_share_cleanup(e->share);
+        curl_multi_cleanup(e->multi);
+        free(e);
+        return NULL;
+    }
     fill_random(&e->rng, sizeof e->rng);
     if (e->rng == 0)
         e->rng = 0x9e3779b97f4a7c15ULL;
@@ -811,6 +829,7 @@ void rc_engine_free(rc_engine *e)
     }
     while (e->n_idle_easy > 0)
         curl_easy_cleanup(e->idle_easy[--e->n_idle_easy]);
+    curl_share_cleanup(e->share);   /* last: no easy handle may still use it */
     rc_timer_heap_free(&e->timers);
     free(e);
 }
