@@ -3,8 +3,11 @@
 # every POST .../cancel with one fixed Run (about 690 bytes of JSON), over TLS
 # with HTTP/2 (a self-signed certificate for 127.0.0.1 made here) and over
 # plain HTTP/1.1. Used by make bench and tests/lua/test_http2.lua.
-#   sh tests/tools/nginx-run.sh start DIR   -> DIR/tls_port, DIR/plain_port, DIR/cert.pem,
-#                                              DIR/access.log ("$connection $server_protocol $status" lines)
+#   sh tests/tools/nginx-run.sh start DIR   -> DIR/tls_port (TLS, HTTP/2 offered), DIR/plain_port
+#       (HTTP/1.1), DIR/close_port (TLS, HTTP/1.1, one request per connection), DIR/cert.pem,
+#       DIR/access.log (lines "connection protocol status session-reused": "r" or ".")
+#   Every answer names its connection, protocol and TLS resumption in X-Connection,
+#   X-Protocol and X-Session-Reused ("r" when the TLS session was resumed).
 #   sh tests/tools/nginx-run.sh stop DIR
 # Ports come from a random pick, retried while taken (nginx cannot report a
 # port 0 bind). Exits 2 with a reason when nginx or openssl is missing.
@@ -35,7 +38,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
-    log_format conn '\$connection \$server_protocol \$status';
+    log_format conn '\$connection \$server_protocol \$status \$ssl_session_reused';
     access_log $dir/access.log conn buffer=64k flush=100ms;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
@@ -44,11 +47,23 @@ http {
     scgi_temp_path $dir/tmp/scgi;
     keepalive_requests 10000000;
     keepalive_timeout 60s;
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;
+    ssl_session_cache shared:rc_tls:1m;
+    add_header X-Connection \$connection always;
+    add_header X-Protocol \$server_protocol always;
+    add_header X-Session-Reused \$ssl_session_reused always;
     server {
         listen 127.0.0.1:$1 ssl http2;
         listen 127.0.0.1:$2;
-        ssl_certificate $dir/cert.pem;
-        ssl_certificate_key $dir/key.pem;
+        location ~ /cancel\$ {
+            default_type application/json;
+            return 200 '$run';
+        }
+    }
+    server {
+        listen 127.0.0.1:$3 ssl;
+        keepalive_timeout 0;
         location ~ /cancel\$ {
             default_type application/json;
             return 200 '$run';
@@ -61,8 +76,7 @@ CONF
 tries=0
 while :; do
     tls=$(awk -v s="$$$tries" 'BEGIN { srand(s); print 20000 + int(rand() * 30000) }')
-    plain=$((tls + 1))
-    write_conf "$tls" "$plain"
+    write_conf "$tls" $((tls + 1)) $((tls + 2))
     if "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" 2>>"$dir/start.log"; then
         break
     fi
@@ -74,4 +88,5 @@ while :; do
     : > "$dir/start.log"
 done
 echo "$tls" > "$dir/tls_port"
-echo "$plain" > "$dir/plain_port"
+echo $((tls + 1)) > "$dir/plain_port"
+echo $((tls + 2)) > "$dir/close_port"
