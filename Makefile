@@ -174,7 +174,7 @@ install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 # ---- benchmark (bench/run.sh): runctl vs curl and wrk, measured in one run ----
 .PHONY: bench
 bench: deps
-	@EXTRA_DEPS="hyperfine wrk valgrind" sh tools/deps.sh >/dev/null
+	@EXTRA_DEPS="hyperfine wrk valgrind nginx" sh tools/deps.sh >/dev/null
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 
