@@ -216,13 +216,20 @@ static char *arena_put(rc_transfer *t, const char *s, size_t n)
         size_t cap = t->arena_cap ? t->arena_cap : 1024;
         while (cap < t->arena_len + n + 1)
             cap *= 2;
-        char *old = t->arena, *arena = realloc(old, cap);
+        /* malloc and copy, not realloc: the pointers into the old arena
+         * are rebased while it still exists. */
+        char *old = t->arena, *arena = malloc(cap);
         if (arena == NULL)
             return NULL;
-        for (size_t i = 0; old != NULL && i < t->resp.n_headers; i++) {
-            t->resp.headers[i].name = arena + (t->resp.headers[i].name - old);
-            t->resp.headers[i].value = arena + (t->resp.headers[i].value - old);
+        if (t->arena_len > 0)
+            memcpy(arena, old, t->arena_len);
+        for (size_t i = 0; i < t->resp.n_headers; i++) {
+            rc_header *h = &t->resp.headers[i];
+            h->name = arena + (h->name - old);
+            if (h->value != NULL)   /* the last one's value may not be in yet */
+                h->value = arena + (h->value - old);
         }
+        free(old);
         t->arena = arena;
         t->arena_cap = cap;
     }
