@@ -26,6 +26,7 @@ struct rc_engine {
     int n_idle_easy;
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
     int n_idle_transfers;
+    unsigned long callbacks;    /* done and timer callbacks run so far */
 };
 
 struct rc_header_set {
@@ -206,6 +207,7 @@ static void fire_due_timers(rc_engine *e)
     while (e->heap_len > 0 && e->heap[0]->due <= now) {
         rc_timer *t = e->heap[0];
         rc_engine_timer_disarm(e, t);
+        e->callbacks++;
         t->fire(t->ud);
     }
 }
@@ -485,6 +487,7 @@ static void finish(rc_transfer *t)
         t->body_cap = 1;
     }
     t->engine->live--;
+    t->engine->callbacks++;
     t->done(t, t->ud);
 }
 
@@ -1002,6 +1005,7 @@ static void read_completions(rc_engine *e)
 
 int rc_engine_poll(rc_engine *e, int timeout_ms)
 {
+    unsigned long callbacks = e->callbacks;
     fire_due_timers(e);
     int running = 0;
     curl_multi_perform(e->multi, &running);
@@ -1009,6 +1013,10 @@ int rc_engine_poll(rc_engine *e, int timeout_ms)
     fire_due_timers(e);
     if (rc_engine_pending(e) == 0)
         return 0;
+    /* A callback ran (a timer that was already due, a finished transfer):
+     * the caller has work now, so do not wait for the next event. */
+    if (e->callbacks != callbacks)
+        timeout_ms = 0;
 
     long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;
     if (e->heap_len > 0) {
