@@ -4,15 +4,19 @@
 # curl --parallel and vs wrk's raw rate, peak RSS at 2k/20k/100k cancels, CPU
 # and instructions per cancel, the frame-loop host's worst frame, the fake
 # server's own rate, and against a fast static nginx (tests/tools/nginx-run.sh):
-# cancels over TLS with HTTP/2 (connections opened, rate, CPU per cancel) and
-# over plain HTTP. Prints medians over REPS repetitions and their ratios.
+# cancels over TLS with HTTP/2 (connections opened, rate, CPU per cancel),
+# directly and through a relay adding RELAY_MS each way (bench/delay-relay.c),
+# over plain HTTP, and a cold start over TLS. Prints medians over REPS
+# repetitions and their ratios.
 set -e
 REPS=${REPS:-5}
 RUNCTL=$(pwd)/runctl
 FAKEAPI=$(pwd)/build/fakeapi
+RELAY=$(pwd)/build/delay-relay
+RELAY_MS=${RELAY_MS:-10}
 dir=$(mktemp -d)
 ng=$dir/nginx
-trap 'kill $fake_pid 2>/dev/null; sh tests/tools/nginx-run.sh stop "$ng"; rm -rf "$dir"' EXIT INT TERM
+trap 'kill $fake_pid $relay_pid 2>/dev/null; sh tests/tools/nginx-run.sh stop "$ng"; rm -rf "$dir"' EXIT INT TERM
 
 say() { printf '%s\n' "$*" >&2; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -110,7 +114,8 @@ say "bench: the fake server alone (wrk)..."
 fake_rate=$(wrk -t2 -c64 -d3s -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Beta: assistants=v2' \
     "$url/v1/threads/thread_bench_00001/runs/run_bench_00001_001" 2>/dev/null | awk '/Requests\/sec/ { print $2 }')
 
-# 7-8. against nginx answering a fixed Run: over TLS with HTTP/2 offered, then plain HTTP/1.1
+# 7-10. against nginx answering a fixed Run: over TLS with HTTP/2 offered (directly, then through
+# the delay relay), over plain HTTP/1.1, and a cold start over TLS
 # versus_curl TAG BASE IDS N [CA_FILE]: one run of the runctl job, then of curl --parallel,
 # over the same N cancels at concurrency 64; appends rate, CPU and connections opened
 # (distinct $connection values in nginx's access log) to $dir/TAG.*.
@@ -149,18 +154,33 @@ nginx_line() {
         "$(median < "$dir/$1.conns.runctl")" "$(median < "$dir/$1.conns.curl")"
 }
 TLS_N=${TLS_N:-5000}
-nginx_report="7-8. nginx cases: n/a ($(sh tests/tools/nginx-run.sh start "$ng" 2>&1 >/dev/null || true))"
+nginx_report="7-10. nginx cases: n/a ($(sh tests/tools/nginx-run.sh start "$ng" 2>&1 >/dev/null || true))"
 if [ -s "$ng/tls_port" ]; then
     say "bench: against nginx: $TLS_N cancels over TLS + HTTP/2 and 20,000 over plain HTTP, $REPS repetitions..."
     head -n "$TLS_N" "$dir/ids100k" > "$dir/ids_tls"
     tls_base="https://127.0.0.1:$(cat "$ng/tls_port")/v1"
     plain_base="http://127.0.0.1:$(cat "$ng/plain_port")/v1"
+    "$RELAY" "$dir/relay_port" "$(cat "$ng/tls_port")" "$RELAY_MS" &
+    relay_pid=$!
+    i=0
+    while [ ! -s "$dir/relay_port" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+    relay_base="https://127.0.0.1:$(cat "$dir/relay_port")/v1"
     for rep in $(seq "$REPS"); do
         versus_curl tls "$tls_base" "$dir/ids_tls" "$TLS_N" "$ng/cert.pem"
+        versus_curl relay "$relay_base" "$dir/ids_tls" "$TLS_N" "$ng/cert.pem"
         versus_curl plain "$plain_base" "$dir/ids20k" 20000
     done
+    say "bench: cold start over TLS (hyperfine)..."
+    hyperfine -N --warmup 5 --runs 40 --export-json "$dir/cold_tls.json" \
+        "$RUNCTL -e assert(runctl.client{base_url=[[$tls_base]],ca_file=[[$ng/cert.pem]]}.runs.cancel([[t]],[[r]]))" \
+        "curl -s -o /dev/null --cacert $ng/cert.pem -X POST -H 'Authorization: Bearer sk-bench' $tls_base/threads/t/runs/r/cancel" \
+        >/dev/null 2>&1
+    cold_tls=$("$RUNCTL" -e 'local r = json.decode(io.read("a")).results
+      print(("%.2f %.2f"):format(r[1].median * 1000, r[2].median * 1000))' < "$dir/cold_tls.json")
     nginx_report="$(nginx_line tls "$TLS_N" "7. nginx over TLS, HTTP/2 offered: $TLS_N cancels at concurrency 64")
-$(nginx_line plain 20000 "8. nginx over plain HTTP/1.1: 20,000 cancels at concurrency 64")"
+$(nginx_line relay "$TLS_N" "8. the same through a relay adding $RELAY_MS ms each way")
+$(nginx_line plain 20000 "9. nginx over plain HTTP/1.1: 20,000 cancels at concurrency 64")
+10. cold start over TLS, one cancel (ms) $(printf '%-13s' "${cold_tls% *}") curl $(printf '%-8s' "${cold_tls#* }") $(ratio "${cold_tls% *}" "${cold_tls#* }")x curl's time"
 fi
 
 cat <<EOF
