@@ -6,7 +6,8 @@
 # server's own rate, and against a fast static nginx (tests/tools/nginx-run.sh):
 # cancels over TLS with HTTP/2 (connections opened, rate, CPU per cancel),
 # directly and through a relay adding RELAY_MS each way (bench/delay-relay.c),
-# over plain HTTP, and a cold start over TLS. Prints medians over REPS
+# over plain HTTP (with the official Node SDK as a third peer over TLS when
+# Node.js is there), and a cold start over TLS. Prints medians over REPS
 # repetitions and their ratios.
 set -e
 REPS=${REPS:-5}
@@ -142,6 +143,18 @@ versus_curl() {
     sleep 0.5
     awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$tag.conns.curl"
 }
+# node_peer TAG BASE IDS CA_FILE: the same cancels with the official Node SDK (bench/node-sdk),
+# appended to $dir/TAG.*.node, when Node.js and the SDK are there.
+node_peer() {
+    [ -d bench/node-sdk/node_modules/openai ] || return 0
+    : > "$ng/access.log"
+    sh -c "OPENAI_BASE_URL='$2' NODE_EXTRA_CA_CERTS='$4' node bench/node-sdk/cancel-many.mjs '$3' 64 > '$dir/out.json'; times" \
+        > "$dir/times"
+    json_field "$dir/out.json" per_second >> "$dir/$1.rate.node"
+    cpu_of "$dir/times" >> "$dir/$1.cpu.node"
+    sleep 0.5
+    awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$1.conns.node"
+}
 # nginx_line TAG N LABEL: the printed line for one case (rate, CPU per cancel, connections).
 nginx_line() {
     r1=$(median < "$dir/$1.rate.runctl") r2=$(median < "$dir/$1.rate.curl")
@@ -152,6 +165,11 @@ nginx_line() {
         "$(ratio "$c1" "$c2")"
     printf '   connections opened                    %-13s curl %s\n' \
         "$(median < "$dir/$1.conns.runctl")" "$(median < "$dir/$1.conns.curl")"
+    [ -s "$dir/$1.rate.node" ] || return 0
+    r3=$(median < "$dir/$1.rate.node") c3=$(median < "$dir/$1.cpu.node")
+    printf '   Node SDK: %.0f cancels/s (runctl %sx), %.1f us CPU per cancel (runctl %sx), %s connections\n' \
+        "$r3" "$(ratio "$r1" "$r3")" "$(awk -v c="$c3" -v n="$2" 'BEGIN { print c / n * 1e6 }')" "$(ratio "$c1" "$c3")" \
+        "$(median < "$dir/$1.conns.node")"
 }
 TLS_N=${TLS_N:-5000}
 nginx_report="7-10. nginx cases: n/a ($(sh tests/tools/nginx-run.sh start "$ng" 2>&1 >/dev/null || true))"
@@ -160,6 +178,10 @@ if [ -s "$ng/tls_port" ]; then
     head -n "$TLS_N" "$dir/ids100k" > "$dir/ids_tls"
     tls_base="https://127.0.0.1:$(cat "$ng/tls_port")/v1"
     plain_base="http://127.0.0.1:$(cat "$ng/plain_port")/v1"
+    if command -v npm >/dev/null && [ ! -d bench/node-sdk/node_modules/openai ]; then
+        say "bench: installing the Node SDK peer (npm ci in bench/node-sdk)..."
+        npm ci --prefix bench/node-sdk --no-audit --no-fund >/dev/null 2>&1 || say "bench: no Node SDK peer (npm ci failed)"
+    fi
     "$RELAY" "$dir/relay_port" "$(cat "$ng/tls_port")" "$RELAY_MS" &
     relay_pid=$!
     i=0
@@ -167,7 +189,9 @@ if [ -s "$ng/tls_port" ]; then
     relay_base="https://127.0.0.1:$(cat "$dir/relay_port")/v1"
     for rep in $(seq "$REPS"); do
         versus_curl tls "$tls_base" "$dir/ids_tls" "$TLS_N" "$ng/cert.pem"
+        node_peer tls "$tls_base" "$dir/ids_tls" "$ng/cert.pem"
         versus_curl relay "$relay_base" "$dir/ids_tls" "$TLS_N" "$ng/cert.pem"
+        node_peer relay "$relay_base" "$dir/ids_tls" "$ng/cert.pem"
         versus_curl plain "$plain_base" "$dir/ids20k" 20000
     done
     say "bench: cold start over TLS (hyperfine)..."
