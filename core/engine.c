@@ -405,14 +405,11 @@ static rc_error classify(rc_transfer *t, CURLcode code, rc_retry_reason *transpo
     return RC_ERR_TRANSPORT;
 }
 
-static void attempt_done(rc_transfer *t, CURLcode code)
+/* Fills status, error and message from curl's result; returns why the
+ * attempt may be retried (RC_RETRY_NO: it may not). */
+static rc_retry_reason record_outcome(rc_transfer *t, CURLcode code)
 {
-    rc_engine *e = t->engine;
     rc_retry_reason transport;
-    curl_multi_remove_handle(e->multi, t->easy);
-    if (t->limiter != NULL)
-        rc_limiter_finished(t->limiter);
-
     t->resp.error = classify(t, code, &transport);
     if (t->resp.error == RC_OK) {
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
@@ -425,7 +422,6 @@ static void attempt_done(rc_transfer *t, CURLcode code)
         while (n > 0 && (t->resp.message[n - 1] == '\n' || t->resp.message[n - 1] == '\r'))
             t->resp.message[--n] = '\0';
     }
-
     rc_retry_reason reason = RC_RETRY_NO;
     if (t->resp.error == RC_OK || t->resp.error == RC_ERR_CONNECTION || t->resp.error == RC_ERR_TIMEOUT)
         reason = rc_wire_retry_reason(t->resp.status, transport,
@@ -433,8 +429,13 @@ static void attempt_done(rc_transfer *t, CURLcode code)
     if (t->resp.error == RC_OK && t->resp.status < 400)
         reason = RC_RETRY_NO;   /* x-should-retry on a success means nothing */
     t->resp.retryable = reason != RC_RETRY_NO;
+    return reason;
+}
 
-    char outcome[64];
+/* Logs the attempt's outcome; retry_in < 0 when it is final. */
+static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
+{
+    char outcome[64], why[96] = "";
     if (t->resp.error == RC_OK)
         snprintf(outcome, sizeof outcome, "%ld", t->resp.status);
     else
@@ -442,38 +443,54 @@ static void attempt_done(rc_transfer *t, CURLcode code)
                  t->resp.error == RC_ERR_TIMEOUT ? "timeout" :
                  t->resp.error == RC_ERR_CONNECTION ? "connection error" :
                  t->resp.error == RC_ERR_TOO_LARGE ? "too large" : "transport error");
+    if (reason == RC_RETRY_STATUS)
+        snprintf(why, sizeof why, "status %ld", t->resp.status);
+    else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
+        snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
+    else if (reason != RC_RETRY_NO)
+        snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
+    log_attempt(t, outcome, retry_in, retry_in >= 0 ? why : NULL);
+}
 
-    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
-        double server = rc_wire_retry_after(rc_response_header(&t->resp, "retry-after-ms"),
-                                            rc_response_header(&t->resp, "retry-after"),
-                                            time(NULL));
-        double delay = rc_wire_retry_delay(server, t->resp.attempts - 1, rc_random(e),
-                                           t->max_retry_delay_s);
-        if (e->log_level >= RC_LOG_INFO) {
-            char why[96];
-            if (reason == RC_RETRY_STATUS)
-                snprintf(why, sizeof why, "status %ld", t->resp.status);
-            else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
-                snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
-            else
-                snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
-            log_attempt(t, outcome, delay, why);
-        }
-        if (t->resp.status == 429 && t->limiter != NULL)
-            rc_limiter_pause(t->limiter, delay);
-        t->state = T_BACKOFF;
-        rc_engine_timer_arm(e, &t->timer, delay);
-    } else {
-        if (e->log_level >= RC_LOG_INFO)
-            log_attempt(t, outcome, -1, NULL);
-        rc_limiter *l = t->limiter;
-        finish(t);              /* may not touch t after this */
-        if (l != NULL)
-            rc_limiter_pump(l);
-        return;
+/* Waits before the next attempt: the server's Retry-After or backoff, capped.
+ * A 429 holds back the whole limiter for as long. */
+static void back_off(rc_transfer *t, rc_retry_reason reason)
+{
+    double server = rc_wire_retry_after(rc_response_header(&t->resp, "retry-after-ms"),
+                                        rc_response_header(&t->resp, "retry-after"), time(NULL));
+    double delay = rc_wire_retry_delay(server, t->resp.attempts - 1, rc_random(t->engine),
+                                       t->max_retry_delay_s);
+    if (t->engine->log_level >= RC_LOG_INFO)
+        log_outcome(t, reason, delay);
+    if (t->resp.status == 429 && t->limiter != NULL)
+        rc_limiter_pause(t->limiter, delay);
+    t->state = T_BACKOFF;
+    rc_engine_timer_arm(t->engine, &t->timer, delay);
+}
+
+/* An attempt ended: retry it later, or finish the transfer; then let the
+ * limiter start what waits. The limiter is held across the done callback,
+ * which may free the transfer (and with it, perhaps the last reference). */
+static void attempt_done(rc_transfer *t, CURLcode code)
+{
+    rc_limiter *l = t->limiter;
+    curl_multi_remove_handle(t->engine->multi, t->easy);
+    if (l != NULL) {
+        rc_limiter_finished(l);
+        rc_limiter_retain(l);
     }
-    if (t->limiter != NULL)
-        rc_limiter_pump(t->limiter);
+    rc_retry_reason reason = record_outcome(t, code);
+    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
+        back_off(t, reason);
+    } else {
+        if (t->engine->log_level >= RC_LOG_INFO)
+            log_outcome(t, RC_RETRY_NO, -1);
+        finish(t);              /* may not touch t after this */
+    }
+    if (l != NULL) {
+        rc_limiter_pump(l);
+        rc_limiter_release(l);
+    }
 }
 
 /* 1 when s is a valid header line "Name: value" without CR, LF or NUL. */
