@@ -543,6 +543,33 @@ static int has_header(const rc_request *req, const char *name)
     return 0;
 }
 
+/* The request's header lines: its own, the suppressions of curl's defaults,
+ * then the shared set linked under them (not copied). */
+static int link_headers(rc_transfer *t, const rc_request *req, int has_body)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (add_header(t, req->headers[i]) != 0)
+            return -1;
+    /* curl would add its own Expect and form Content-Type: suppress them
+     * (a shared set carries "Expect:" already). */
+    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
+        return -1;
+    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
+        return -1;
+    if (req->shared_headers != NULL) {
+        t->shared = req->shared_headers;
+        t->shared->refs++;
+        if (t->headers == NULL) {
+            t->headers = t->shared->lines;
+        } else {
+            for (t->own_tail = t->headers; t->own_tail->next != NULL; t->own_tail = t->own_tail->next)
+                ;
+            t->own_tail->next = t->shared->lines;
+        }
+    }
+    return curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers) == CURLE_OK ? 0 : -1;
+}
+
 static int configure(rc_transfer *t, const rc_request *req)
 {
     CURL *c = t->easy;
@@ -595,29 +622,32 @@ static int configure(rc_transfer *t, const rc_request *req)
         }
     }
 #undef SET
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (add_header(t, req->headers[i]) != 0)
-            return -1;
-    /* curl would add its own Expect and form Content-Type: suppress them
-     * (a shared set carries "Expect:" already). */
-    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
-        return -1;
-    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
-        return -1;
-    if (req->shared_headers != NULL) {
-        t->shared = req->shared_headers;
-        t->shared->refs++;
-        if (t->headers == NULL) {
-            t->headers = t->shared->lines;
-        } else {
-            for (t->own_tail = t->headers; t->own_tail->next != NULL; t->own_tail = t->own_tail->next)
-                ;
-            t->own_tail->next = t->shared->lines;
-        }
-    }
-    if (curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK)
+    if (link_headers(t, req, has_body) != 0)
         return -1;
     return ok ? 0 : -1;
+}
+
+/* A cleared transfer: from the pool (its buffers kept) or new. NULL on ENOMEM. */
+static rc_transfer *take_transfer(rc_engine *e)
+{
+    rc_transfer *t = e->idle_transfers;
+    if (t == NULL)
+        return calloc(1, sizeof *t);
+    e->idle_transfers = t->idle_next;
+    e->n_idle_transfers--;
+    char *body = t->resp.body, *arena = t->arena;
+    rc_header *headers = t->resp.headers;
+    size_t body_cap = t->body_cap, arena_cap = t->arena_cap, headers_cap = t->headers_cap;
+    memset(t, 0, sizeof *t);
+    t->resp.body = body;
+    if (body != NULL)
+        body[0] = '\0';
+    t->arena = arena;
+    t->resp.headers = headers;
+    t->body_cap = body_cap;
+    t->arena_cap = arena_cap;
+    t->headers_cap = headers_cap;
+    return t;
 }
 
 rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
@@ -637,25 +667,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
             return NULL;
         }
     }
-    rc_transfer *t = e->idle_transfers;
-    if (t != NULL) {                /* reuse: keep the buffers, clear the rest */
-        e->idle_transfers = t->idle_next;
-        e->n_idle_transfers--;
-        char *body = t->resp.body, *arena = t->arena;
-        rc_header *headers = t->resp.headers;
-        size_t body_cap = t->body_cap, arena_cap = t->arena_cap, headers_cap = t->headers_cap;
-        memset(t, 0, sizeof *t);
-        t->resp.body = body;
-        if (body != NULL)
-            body[0] = '\0';
-        t->arena = arena;
-        t->resp.headers = headers;
-        t->body_cap = body_cap;
-        t->arena_cap = arena_cap;
-        t->headers_cap = headers_cap;
-    } else {
-        t = calloc(1, sizeof *t);
-    }
+    rc_transfer *t = take_transfer(e);
     if (t == NULL)
         goto nomem;
     t->engine = e;
