@@ -549,8 +549,8 @@ static int start_protected(lua_State *L)
     lua_settop(L, 0);
     if (sb->active) {                   /* ended, but nobody asked runctl_sandbox_status yet? */
         lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
-        rc_task *t = lua_touserdata(L, -1);
-        if (sb->trip == TRIP_NONE && t->state == TASK_DONE && h->tasks_alive <= sb->inert_tasks)
+        if (sb->trip == TRIP_NONE && rc_host_task_status(L, -1) != RC_TASK_ALIVE &&
+            rc_host_tasks_alive(h) <= sb->inert_tasks)
             sb->active = 0;
         lua_pop(L, 1);
     }
@@ -558,7 +558,7 @@ static int start_protected(lua_State *L)
      * timers or transfers no task waits for (a sleep abandoned by an error),
      * and tasks with nothing pending (waiting for each other, or resumed by
      * hand to their end outside the scheduler), which can never run again. */
-    if (sb->active || (h->tasks_alive > 0 && rc_host_pending(h) > 0))
+    if (sb->active || (rc_host_tasks_alive(h) > 0 && rc_host_pending(h) > 0))
         return luaL_error(L, "sandbox: the previous script still has tasks running "
                              "(poll until runctl_sandbox_status says it ended, or close the sandbox)");
     lua_pushnil(L);
@@ -584,7 +584,7 @@ static int start_protected(lua_State *L)
     lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
 
     lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);  /* the task inherits it */
-    sb->inert_tasks = h->tasks_alive;
+    sb->inert_tasks = rc_host_tasks_alive(h);
     rc_host_spawn(L, h, 0);
     lua_setfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
     sb->instructions = 0;
@@ -633,10 +633,10 @@ static int status_protected(lua_State *L)
         return 2;
     }
     lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
-    rc_task *t = lua_touserdata(L, 1);
+    enum rc_task_status outcome = rc_host_task_status(L, 1);
     /* The run goes on while any of its tasks does (the main one, or those it
      * spawned); timers and transfers no task waits for do not hold it. */
-    int running = t->state != TASK_DONE || h->tasks_alive > sb->inert_tasks;
+    int running = outcome == RC_TASK_ALIVE || rc_host_tasks_alive(h) > sb->inert_tasks;
     if (sb->trip == TRIP_NONE && running && sb->limits.max_seconds > 0 && now_s() > sb->deadline)
         sb->trip = TRIP_TIME;           /* waiting (a sleep, a slow request) counts too */
     if (sb->trip == TRIP_NONE && running) {
@@ -649,7 +649,7 @@ static int status_protected(lua_State *L)
         lua_pushinteger(L, end_run(L, sb, 1));
         return 2;
     }
-    if (sb->trip == TRIP_NONE && t->ok) {
+    if (sb->trip == TRIP_NONE && outcome == RC_TASK_OK) {
         lua_pushnil(L);
         lua_pushinteger(L, end_run(L, sb, 0));
         return 2;
