@@ -59,24 +59,31 @@ cold_curl=${cold#* }
 # 2. 20,000 cancels at concurrency 64, alternating runctl / curl / wrk
 say "bench: 20,000 cancels at concurrency 64, $REPS repetitions..."
 : > "$dir/rate.runctl"; : > "$dir/rate.curl"; : > "$dir/rate.wrk"; : > "$dir/cpu.runctl"; : > "$dir/cpu.curl"
+: > "$dir/rate.natural"; : > "$dir/rss.natural"
 for rep in $(seq "$REPS"); do
     reset
     sh -c "'$RUNCTL' bench/cancel-many.lua '$dir/ids20k' 64 > '$dir/out.json'; times" > "$dir/times"
     json_field "$dir/out.json" per_second >> "$dir/rate.runctl"
-    tail -1 "$dir/times" | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' >> "$dir/cpu.runctl"
+    cpu_of "$dir/times" >> "$dir/cpu.runctl"
     [ "$(json_field "$dir/out.json" failed)" = 0 ] || say "bench: warning: runctl saw failures: $(cat "$dir/out.json")"
+    reset
+    "$RUNCTL" bench/cancel-natural.lua "$dir/ids20k" > "$dir/out.json"
+    json_field "$dir/out.json" per_second >> "$dir/rate.natural"
+    json_field "$dir/out.json" peak_rss_kib >> "$dir/rss.natural"
     reset
     t0=$(now_ns)
     sh -c "curl -s --parallel --parallel-max 64 -X POST -H 'Authorization: Bearer sk-bench' \
            -H 'OpenAI-Beta: assistants=v2' -d '' --config '$dir/curl20k.cfg' 2>/dev/null; times" > "$dir/times"
     t1=$(now_ns)
     awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f\n", 20000 / (ns / 1e9) }' >> "$dir/rate.curl"
-    tail -1 "$dir/times" | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' >> "$dir/cpu.curl"
+    cpu_of "$dir/times" >> "$dir/cpu.curl"
     reset
     BENCH_IDS="$dir/ids20k" BENCH_PREFIX=/v1 wrk -t2 -c64 -d3s -s bench/wrk-cancel.lua "$url" 2>/dev/null \
         | awk '/Requests\/sec/ { print $2 }' >> "$dir/rate.wrk"
 done
 rate_runctl=$(median < "$dir/rate.runctl")
+rate_natural=$(median < "$dir/rate.natural")
+rss_natural=$(median < "$dir/rss.natural")
 rate_curl=$(median < "$dir/rate.curl")
 rate_wrk=$(median < "$dir/rate.wrk")
 cpu_runctl=$(median < "$dir/cpu.runctl")
@@ -117,9 +124,10 @@ fake_rate=$(wrk -t2 -c64 -d3s -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Bet
 
 # 7-10. against nginx answering a fixed Run: over TLS with HTTP/2 offered (directly, then through
 # the delay relay), over plain HTTP/1.1, and a cold start over TLS
-# versus_curl TAG BASE IDS N [CA_FILE]: one run of the runctl job, then of curl --parallel,
-# over the same N cancels at concurrency 64; appends rate, CPU and connections opened
-# (distinct $connection values in nginx's access log) to $dir/TAG.*.
+# versus_curl TAG BASE IDS N [CA_FILE]: one run of the runctl job (streaming), of the
+# natural script (task.map keeping every Run), then of curl --parallel, over the same N
+# cancels at concurrency 64; appends rates, CPU and connections opened (distinct
+# $connection values in nginx's access log) to $dir/TAG.*.
 versus_curl() {
     tag=$1 base=$2 ids=$3 n=$4 ca=$5
     curl_tls=""
@@ -133,6 +141,9 @@ versus_curl() {
     [ "$(json_field "$dir/out.json" failed)" = 0 ] || say "bench: warning: runctl saw failures: $(cat "$dir/out.json")"
     sleep 0.5                   # nginx flushes its access log every 100 ms
     awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$tag.conns.runctl"
+    OPENAI_BASE_URL=$base "$RUNCTL" bench/cancel-natural.lua "$ids" $ca > "$dir/out.json"
+    json_field "$dir/out.json" per_second >> "$dir/$tag.rate.natural"
+    sleep 0.5                   # its log lines land before the next count starts
     : > "$ng/access.log"
     t0=$(now_ns)
     sh -c "curl -s --parallel --parallel-max 64 $curl_tls -X POST -H 'Authorization: Bearer sk-bench' \
@@ -163,6 +174,8 @@ nginx_line() {
     printf '   CPU per cancel, user+sys (us)         %-13.1f curl %-8.1f %sx curl'"'"'s CPU\n' \
         "$(awk -v c="$c1" -v n="$2" 'BEGIN { print c / n * 1e6 }')" "$(awk -v c="$c2" -v n="$2" 'BEGIN { print c / n * 1e6 }')" \
         "$(ratio "$c1" "$c2")"
+    r4=$(median < "$dir/$1.rate.natural")
+    printf '   natural script (task.map, kept)       %-13.0f curl %-8.0f %sx curl --parallel\n' "$r4" "$r2" "$(ratio "$r4" "$r2")"
     printf '   connections opened                    %-13s curl %s\n' \
         "$(median < "$dir/$1.conns.runctl")" "$(median < "$dir/$1.conns.curl")"
     [ -s "$dir/$1.rate.node" ] || return 0
@@ -214,6 +227,8 @@ runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold
 1. cold start, one cancel (ms)           $(printf '%-13s' "$cold_runctl") curl $(printf '%-8s' "$cold_curl") $(ratio "$cold_runctl" "$cold_curl")x curl's time
 2. 20,000 cancels, concurrency 64 (/s)   $(printf '%-13.0f' "$rate_runctl") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_runctl" "$rate_curl")x curl --parallel
                                                        wrk  $(printf '%-8.0f' "$rate_wrk") $(ratio "$rate_runctl" "$rate_wrk")x wrk's raw rate (the ceiling)
+   the natural script (task.map, keeps   $(printf '%-13.0f' "$rate_natural") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_natural" "$rate_curl")x curl --parallel
+   every Run; bench/cancel-natural.lua)  peak RSS $(awk -v k="$rss_natural" 'BEGIN { printf "%.1f MiB, %.2f KiB per kept Run", k / 1024, k / 20000 }')
 3. peak RSS (MiB) at 2k / 20k / 100k     $(awk -v a="$rss2k" -v b="$rss20k" -v c="$rss100k" 'BEGIN { printf "%.1f / %.1f / %.1f", a/1024, b/1024, c/1024 }')
 4. CPU per cancel, user+sys (us)         $(awk -v c="$cpu_runctl" 'BEGIN { printf "%-13.1f", c / 20000 * 1e6 }') curl $(awk -v c="$cpu_curl" 'BEGIN { printf "%-8.1f", c / 20000 * 1e6 }') $(ratio "$cpu_runctl" "$cpu_curl")x curl's CPU
    instructions per cancel (callgrind)   $ir_per_cancel
