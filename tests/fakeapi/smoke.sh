@@ -498,6 +498,14 @@ req POST /_fake/seed --data-binary '{"fine_tuning_jobs":[{"trained_tokens":"many
 check "seed: trained_tokens not a number -> 400" jqt '.error.message == "fine_tuning_jobs[0]: trained_tokens must be an integer >= 0 or null"'
 req POST /_fake/seed --data-binary '{"threads":[{"id":"t","runs":[{"created_at":"soon"}]}]}'
 check "seed: a run time not a number -> 400" jqt '.error.message == "thread '"'"'t'"'"': '"'"'created_at'"'"' must be a number or null"'
+req POST /_fake/seed --data-binary '{"threads":[{"id":"t","runs":[{"id":"r"},{"id":"r"}]}]}'
+check "seed: a duplicate run id -> 400" jqt '.error.message == "duplicate run id '"'"'r'"'"' in thread '"'"'t'"'"'"'
+req POST /_fake/seed --data-binary '{"threads":[{"id":"t"},{"id":"t"}]}'
+check "seed: a duplicate thread id -> 400" jqt '.error.message == "duplicate thread id '"'"'t'"'"'"'
+req POST /_fake/seed --data-binary '{"batches":[{"id":"b"},{"id":"b"}]}'
+check "seed: a duplicate batch id -> 400" jqt '.error.message == "duplicate batch id '"'"'b'"'"'"'
+req POST /_fake/seed --data-binary '{"vector_stores":[{"id":"v"},{"id":"v"}]}'
+check "seed: a duplicate vector store id -> 400" jqt '.error.message == "duplicate vector store id '"'"'v'"'"'"'
 req POST /_fake/faults --data-binary '{"status":700}'
 check "fault: status out of range -> 400" jqt '.error.message == "fault 0: '"'"'status'"'"' must be an integer in 100..599"'
 req POST /_fake/faults --data-binary '[{"status":500},{"count":0}]'
@@ -509,8 +517,8 @@ req GET /_fake/config
 check "reset restores the command line's style" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
 check "SIGTERM -> clean exit 0, no sanitizer reports (styles)" stop_server styles
 
-if [ "$N" -ne 150 ]; then
-    echo "# planned 150 tests, ran $N"
+if [ "$N" -ne 154 ]; then
+    echo "# planned 154 tests, ran $N"
     FAILED=$((FAILED + 1))
 fi
 echo "1..$N"
