@@ -1,5 +1,5 @@
-/* store: threads and runs in an arena, hash indexes, seed loading and generation, run JSON;
- * it also owns the other cancellable objects (jobs.c). */
+/* store: threads and runs in an arena, their id indexes (ids.c), seed loading and generation,
+ * run JSON; it also owns the other cancellable objects (jobs.c). */
 #include "store.h"
 #include "ids.h"
 
