@@ -382,6 +382,10 @@ cat >"$TMP/styles.json" <<'JSON'
  "fine_tuning_jobs": [{"id": "ftjob-done", "status": "succeeded"},
                       {"id": "ftjob-run", "status": "running", "trained_tokens": 777}]}
 JSON
+"$BIN" --cancel-style 418 >/dev/null 2>"$TMP/badstyle.err"
+BADRC=$?
+check "--cancel-style 418 -> exit 2 naming the option and the choices" \
+    bash -c "[ $BADRC = 2 ] && grep -q 'bad option or value: --cancel-style 418' '$TMP/badstyle.err' && grep -qF -- '--cancel-style legacy|live|400|200|409' '$TMP/badstyle.err'"
 # the default is one line in refusal.h: #define CANCEL_STYLE_DEFAULT CANCEL_<STYLE>
 DEFAULT_STYLE=$(sed -n 's/^#define CANCEL_STYLE_DEFAULT CANCEL_\([A-Z0-9]*\)$/\1/p' "$HERE/refusal.h" |
     tr 'A-Z' 'a-z')
@@ -517,8 +521,8 @@ req GET /_fake/config
 check "reset restores the command line's style" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
 check "SIGTERM -> clean exit 0, no sanitizer reports (styles)" stop_server styles
 
-if [ "$N" -ne 154 ]; then
-    echo "# planned 154 tests, ran $N"
+if [ "$N" -ne 155 ]; then
+    echo "# planned 155 tests, ran $N"
     FAILED=$((FAILED + 1))
 fi
 echo "1..$N"
