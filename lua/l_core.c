@@ -252,7 +252,7 @@ static int l_send(lua_State *L)
     req.connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
     req.max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
     req.max_retries = (int)opt_number(L, 1, "max_retries", 0);
-    req.max_retry_delay_s = opt_number(L, 1, "max_retry_delay", 60);
+    req.max_retry_delay_s = opt_number(L, 1, "max_retry_delay", RC_DEFAULT_MAX_RETRY_DELAY_S);
     req.ca_file = opt_string(L, 1, "ca_file");
     if (lua_getfield(L, 1, "limiter") != LUA_TNIL)
         req.limiter = ((rc_limiter_box *)luaL_checkudata(L, -1, LIMITER_META))->limiter;
@@ -344,7 +344,7 @@ static int l_sender(lua_State *L)
     s->connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
     s->max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
     s->max_retries = (int)opt_number(L, 1, "max_retries", 0);
-    s->max_retry_delay_s = opt_number(L, 1, "max_retry_delay", 60);
+    s->max_retry_delay_s = opt_number(L, 1, "max_retry_delay", RC_DEFAULT_MAX_RETRY_DELAY_S);
     const char *ca = opt_string(L, 1, "ca_file");
     if (ca != NULL && (s->ca_file = strdup(ca)) == NULL)
         return luaL_error(L, "out of memory");
@@ -600,5 +600,7 @@ int luaopen_runctl_core(lua_State *L)
     luaL_setfuncs(L, core_funcs, 1);
     lua_pushliteral(L, RUNCTL_VERSION);
     lua_setfield(L, -2, "VERSION");
+    lua_pushnumber(L, RC_DEFAULT_MAX_RETRY_DELAY_S);
+    lua_setfield(L, -2, "DEFAULT_MAX_RETRY_DELAY");
     return 1;
 }
