@@ -557,8 +557,51 @@ static int l_pending(lua_State *L)
     return 3;
 }
 
+/* core.frame_budget([ms]) -> the budget of runctl_poll(L, >= 0) in ms (0:
+ * none). ms > 0 sets it; 0 or false switches it off. */
+static int l_frame_budget(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Number before = rc_host_budget(h) * 1000.0;
+    if (lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
+        rc_host_set_budget(h, 0);
+    } else if (!lua_isnoneornil(L, 1)) {
+        lua_Number ms = luaL_checknumber(L, 1);
+        if (!(ms >= 0) || isinf(ms))
+            return luaL_argerror(L, 1, "must be a finite, non-negative number of milliseconds (0: no budget)");
+        rc_host_set_budget(h, ms / 1000.0);
+    }
+    lua_pushnumber(L, before);
+    return 1;
+}
+
+/* core.stats() -> the scheduler's bookkeeping (runctl_get_stats) as a table. */
+static int l_stats(lua_State *L)
+{
+    runctl_stats st;
+    rc_host_stats(lua_touserdata(L, lua_upvalueindex(1)), &st);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, (lua_Integer)st.polls);
+    lua_setfield(L, -2, "polls");
+    lua_pushinteger(L, (lua_Integer)st.resumed);
+    lua_setfield(L, -2, "resumed");
+    lua_pushinteger(L, (lua_Integer)st.budget_stops);
+    lua_setfield(L, -2, "budget_stops");
+    lua_pushinteger(L, (lua_Integer)st.max_resumed);
+    lua_setfield(L, -2, "max_resumed");
+    lua_pushinteger(L, st.ready);
+    lua_setfield(L, -2, "ready");
+    lua_pushinteger(L, st.tasks);
+    lua_setfield(L, -2, "tasks");
+    lua_pushinteger(L, st.in_engine);
+    lua_setfield(L, -2, "in_engine");
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
     { "pending", l_pending },
+    { "frame_budget", l_frame_budget },
+    { "stats", l_stats },
     { "interrupted", l_interrupted },
     { "isatty", l_isatty },
     { "send", l_send },
