@@ -53,6 +53,9 @@ struct rc_sched {
     double budget_s;            /* frame budget of a non-blocking step; <= 0: none */
     double step_end;            /* when the current budgeted step must stop; 0: no limit */
     unsigned long step_resumed; /* resumes in the current step */
+    int unpolled_starts;        /* transfers submitted since the last engine poll */
+    double start_cost;          /* engine seconds per transfer (moving average): the
+                                 * budget charges a resume for the transfers it starts */
     runctl_stats stats;         /* polls, resumed, budget_stops, max_resumed */
 };
 
@@ -335,7 +338,8 @@ static int run_ready(rc_host *h, lua_State *L)
 {
     rc_sched *s = h->sched;
     for (int n = s->ready_count; n > 0 && s->ready_head != NULL; n--) {
-        if (s->step_end > 0 && s->step_resumed > 0 && rc_now() >= s->step_end)
+        if (s->step_end > 0 && s->step_resumed > 0 &&
+            rc_now() + s->unpolled_starts * s->start_cost >= s->step_end)
             return 0;
         rc_task *t = s->ready_head;
         unlink_ready(s, t);
@@ -375,7 +379,16 @@ void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
     s->stats.polls++;
     int within = run_ready(h, L);
     /* Always: the engine's I/O goes on even while tasks wait for the budget. */
-    rc_engine_poll(h->engine, s->ready_count > 0 ? 0 : timeout_ms);
+    int wait_ms = s->ready_count > 0 ? 0 : timeout_ms;
+    int ready_before = s->ready_count;
+    double before = rc_now();
+    rc_engine_poll(h->engine, wait_ms);
+    /* Learn what the engine spends per event (a transfer started, a task
+     * woken by a completion or a timer), from the polls that did not wait. */
+    int events = s->unpolled_starts + (s->ready_count - ready_before);
+    if (wait_ms == 0 && events > 0)
+        s->start_cost = 0.8 * s->start_cost + 0.2 * (rc_now() - before) / events;
+    s->unpolled_starts = 0;
     cancel_overdue(h, L);
     if (within)
         within = run_ready(h, L);
@@ -385,6 +398,11 @@ void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
         s->stats.max_resumed = s->step_resumed;
     s->step_end = outer_end;
     s->step_resumed = outer_resumed;
+}
+
+void rc_host_note_start(rc_host *h)
+{
+    h->sched->unpolled_starts++;
 }
 
 void rc_host_set_budget(rc_host *h, double seconds)
@@ -835,6 +853,7 @@ static int open_protected(lua_State *L)
     h->opts.project = h->project;
     h->dry_run = h->opts.dry_run != 0;
     h->log_level = h->opts.log_level == RUNCTL_LOG_UNSET ? parse_log_env() : h->opts.log_level;
+    h->sched->start_cost = 50e-6;           /* a first guess, learnt from then on */
     rc_host_set_budget(h, h->opts.frame_budget_ms == 0 ? DEFAULT_FRAME_BUDGET_S
                                                       : h->opts.frame_budget_ms / 1000.0);
     h->engine = rc_engine_new();

@@ -222,6 +222,7 @@ static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
     r->transfer = rc_engine_submit(h->engine, req, request_done, r, why, sizeof why);
     if (r->transfer == NULL)
         return luaL_error(L, "%s", why);
+    rc_host_note_start(h);
     lua_pushvalue(L, -1);
     r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     return rc_host_wait(h, L, &r->ev);
