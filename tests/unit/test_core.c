@@ -203,10 +203,10 @@ int main(void)
     test_retry_rules();
     test_retry_after();
     test_timers();
-    test_due_timer_ends_the_wait();
     test_timer_heap();
     test_limiter();
     test_url_host();
+    test_due_timer_ends_the_wait();
     curl_global_cleanup();
     return tap_done();
 }
