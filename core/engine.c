@@ -27,7 +27,7 @@ struct rc_engine {
     int n_idle_easy;
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
     int n_idle_transfers;
-    unsigned long callbacks;    /* done callbacks run so far */
+    unsigned long callbacks;    /* done and timer callbacks run so far */
 };
 
 struct rc_header_set {
@@ -894,24 +894,16 @@ static void read_completions(rc_engine *e)
 int rc_engine_poll(rc_engine *e, int timeout_ms)
 {
     unsigned long callbacks = e->callbacks;
-<<<<<<< HEAD
-    int fired = rc_timer_heap_fire_due(&e->timers, rc_now());
-    int running = 0;
-    curl_multi_perform(e->multi, &running);
-    read_completions(e);
-    fired += rc_timer_heap_fire_due(&e->timers, rc_now());
-=======
     e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
     int running = 0;
     curl_multi_perform(e->multi, &running);
     read_completions(e);
     e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
->>>>>>> main
     if (rc_engine_pending(e) == 0)
         return 0;
     /* A callback ran (a timer that was already due, a finished transfer):
      * the caller has work now, so do not wait for the next event. */
-    if (fired > 0 || e->callbacks != callbacks)
+    if (e->callbacks != callbacks)
         timeout_ms = 0;
 
     long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;

@@ -83,15 +83,9 @@ rc_timer *rc_timer_heap_first(const rc_timer_heap *h)
     return h->len > 0 ? h->items[0] : NULL;
 }
 
-<<<<<<< HEAD
-int rc_timer_heap_fire_due(rc_timer_heap *h, double now)
-{
-    int fired = 0;
-=======
 size_t rc_timer_heap_fire_due(rc_timer_heap *h, double now)
 {
     size_t fired = 0;
->>>>>>> main
     while (h->len > 0 && h->items[0]->due <= now) {
         rc_timer *t = h->items[0];
         rc_timer_heap_disarm(h, t);

@@ -33,11 +33,7 @@ rc_timer *rc_timer_heap_first(const rc_timer_heap *heap);
 /* Fires, earliest first, every timer due at or before now; a timer is
  * disarmed before it fires, and its callback may arm or disarm any timer.
  * Returns how many fired. */
-<<<<<<< HEAD
-int rc_timer_heap_fire_due(rc_timer_heap *heap, double now);
-=======
 size_t rc_timer_heap_fire_due(rc_timer_heap *heap, double now);
->>>>>>> main
 /* Frees the heap's array (armed timers belong to their owners). */
 void rc_timer_heap_free(rc_timer_heap *heap);
 
