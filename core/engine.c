@@ -27,6 +27,7 @@ struct rc_engine {
     int n_idle_easy;
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
     int n_idle_transfers;
+    unsigned long callbacks;    /* done and timer callbacks run so far */
 };
 
 struct rc_header_set {
@@ -318,6 +319,7 @@ static void finish(rc_transfer *t)
         t->body_cap = 1;
     }
     t->engine->live--;
+    t->engine->callbacks++;
     t->done(t, t->ud);
 }
 
@@ -891,13 +893,18 @@ static void read_completions(rc_engine *e)
 
 int rc_engine_poll(rc_engine *e, int timeout_ms)
 {
-    rc_timer_heap_fire_due(&e->timers, rc_now());
+    unsigned long callbacks = e->callbacks;
+    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
     int running = 0;
     curl_multi_perform(e->multi, &running);
     read_completions(e);
-    rc_timer_heap_fire_due(&e->timers, rc_now());
+    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
     if (rc_engine_pending(e) == 0)
         return 0;
+    /* A callback ran (a timer that was already due, a finished transfer):
+     * the caller has work now, so do not wait for the next event. */
+    if (e->callbacks != callbacks)
+        timeout_ms = 0;
 
     long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;
     rc_timer *first = rc_timer_heap_first(&e->timers);
