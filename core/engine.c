@@ -678,15 +678,6 @@ static int add_header(rc_transfer *t, const char *line)
     return 0;
 }
 
-static int has_header(const rc_request *req, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (strncasecmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
-            return 1;
-    return 0;
-}
-
 static int configure(rc_transfer *t, const rc_request *req)
 {
     CURL *c = t->easy;
@@ -736,12 +727,8 @@ static int configure(rc_transfer *t, const rc_request *req)
     for (size_t i = 0; i < req->n_headers; i++)
         if (add_header(t, req->headers[i]) != 0)
             return -1;
-    /* curl would add its own Expect and form Content-Type: suppress them
-     * (a shared set carries "Expect:" already). */
-    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
-        return -1;
-    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
-        return -1;
+    /* The lines are sent as given: the caller decides them all (lua/l_core.c,
+     * build_headers), "Expect:" and "Content-Type:" that keep curl's own out included. */
     if (req->shared_headers != NULL) {
         t->shared = req->shared_headers;
         t->shared->refs++;
@@ -914,8 +901,8 @@ rc_header_set *rc_header_set_new(const char *const *lines, size_t n, char *err, 
     if (set == NULL)
         goto nomem;
     set->refs = 1;
-    for (size_t i = 0; i <= n; i++) {
-        struct curl_slist *l = curl_slist_append(set->lines, i < n ? lines[i] : "Expect:");
+    for (size_t i = 0; i < n; i++) {
+        struct curl_slist *l = curl_slist_append(set->lines, lines[i]);
         if (l == NULL) {
             curl_slist_free_all(set->lines);
             free(set);

@@ -56,7 +56,9 @@ void rc_header_set_release(rc_header_set *set);
 typedef struct rc_request {
     const char *method;         /* "GET", "POST", "DELETE", ... */
     const char *url;            /* absolute http:// or https:// URL, already escaped */
-    const char *const *headers; /* "Name: value" lines */
+    const char *const *headers; /* "Name: value" lines, sent as given; "Name:" with
+                                 * nothing after the colon sends no such header
+                                 * ("Expect:", "Content-Type:": curl adds none of its own) */
     size_t n_headers;
     rc_header_set *shared_headers;  /* sent after headers, or NULL */
     const char *body;           /* may be NULL; copied */
