@@ -702,6 +702,8 @@ static int configure(rc_transfer *t, const rc_request *req)
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     if (req->ca_file != NULL && req->ca_file[0] != '\0')
         SET(CURLOPT_CAINFO, req->ca_file);
+    if (req->proxy != NULL)
+        SET(CURLOPT_PROXY, req->proxy);
     if (req->timeout_s > 0)
         SET(CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000.0 + 0.5));
     if (req->connect_timeout_s > 0)

@@ -69,6 +69,9 @@ typedef struct rc_request {
     int max_retries;            /* retries after the first attempt */
     double max_retry_delay_s;   /* cap on any wait between attempts */
     const char *ca_file;        /* extra CA bundle, or NULL */
+    const char *proxy;          /* NULL: libcurl's choice (http_proxy, HTTPS_PROXY,
+                                 * ALL_PROXY, NO_PROXY from the environment);
+                                 * "": no proxy; else this proxy */
     rc_limiter *limiter;        /* concurrency/rate limits, or NULL */
 } rc_request;
 

@@ -191,7 +191,7 @@ static size_t read_lines(lua_State *L, int idx, const char **lines)
 /* Starts req and waits for it: yields the calling task, or drives the loop
  * when the caller cannot yield. Everything req points to must stay alive on
  * L's stack until this returns (the engine copies what it keeps). */
-static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
+static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
 {
     if (h->dry_run && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return push_dry_run_refusal(L, req->method, req->url);

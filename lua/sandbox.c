@@ -112,6 +112,20 @@ static const char *trip_text(const rc_sandbox *sb, char *buf, size_t n)
     return buf;
 }
 
+/* After a refused allocation: was it garbage the emergency collection could
+ * not reach yet, or memory the run holds (having caught the error, or in
+ * tasks the scheduler could not start)? The latter trips the memory limit. */
+static void check_memory(lua_State *L, rc_sandbox *sb)
+{
+    if (!sb->over || sb->trip != TRIP_NONE)
+        return;
+    lua_gc(L, LUA_GCCOLLECT);
+    if (sb->used > sb->limit)
+        sb->trip = TRIP_MEMORY;
+    else
+        sb->over = 0;
+}
+
 /* Every HOOK_STEP instructions, in every thread: new coroutines (tasks too)
  * inherit the hook from the thread that creates them. */
 static void limits_hook(lua_State *L, lua_Debug *ar)
@@ -124,14 +138,8 @@ static void limits_hook(lua_State *L, lua_Debug *ar)
             sb->trip = TRIP_INSTRUCTIONS;
         } else if (sb->limits.max_seconds > 0 && now_s() > sb->deadline) {
             sb->trip = TRIP_TIME;
-        } else if (sb->over) {
-            /* A refused allocation: garbage the emergency collection could not
-             * reach yet, or memory the script holds (having caught the error)? */
-            lua_gc(L, LUA_GCCOLLECT);
-            if (sb->used > sb->limit)
-                sb->trip = TRIP_MEMORY;
-            else
-                sb->over = 0;
+        } else {
+            check_memory(L, sb);
         }
     }
     if (sb->trip != TRIP_NONE) {
@@ -242,9 +250,44 @@ static int host_allowed(const rc_sandbox *sb, const char *host, const char *port
     return 0;
 }
 
-/* The request policy (rc_host.policy): called by core.send before a request
- * is submitted. Refusals become Lua errors in the script that asked. */
-static int sandbox_policy(void *ud, const rc_request *req, char *why, size_t whysz)
+/* The proxy libcurl would take from the environment for url (its scheme's
+ * variable, then ALL_PROXY), or NULL. (NO_PROXY only ever means no proxy.) */
+static const char *env_proxy(const char *url)
+{
+    static const char *const https[] = { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL };
+    static const char *const http[] = { "http_proxy", "all_proxy", "ALL_PROXY", NULL };
+    for (const char *const *v = strncmp(url, "https:", 6) == 0 ? https : http; *v != NULL; v++) {
+        const char *p = getenv(*v);
+        if (p != NULL && *p != '\0')
+            return p;
+    }
+    return NULL;
+}
+
+/* Whether the proxy (as written in the environment) is an allowed host, at
+ * the port libcurl would use (1080 when none is given, 443 for https://). */
+static int proxy_allowed(const rc_sandbox *sb, const char *proxy)
+{
+    char url[600];
+    int https = strncmp(proxy, "https://", 8) == 0;
+    if (snprintf(url, sizeof url, "%s%s", strstr(proxy, "://") ? "" : "http://", proxy) >= (int)sizeof url)
+        return 0;
+    char *host, *port;
+    int zone, ok = 0;
+    if (url_host(url, 0, &host, &port, &zone) != 0)
+        return 0;
+    ok = !zone && host_allowed(sb, host, port != NULL ? port : https ? "443" : "1080");
+    free(host);
+    free(port);
+    return ok;
+}
+
+/* The request policy (rc_host.policy): called before a request is
+ * submitted. Refusals become Lua errors in the script that asked. libcurl
+ * would honour the environment's proxy variables (and an http:// proxy
+ * would see the credentials): a sandbox uses a proxy only when it is an
+ * allowed host itself, and otherwise connects directly. */
+static int sandbox_policy(void *ud, rc_request *req, char *why, size_t whysz)
 {
     rc_sandbox *sb = ud;
     char *host, *port;
@@ -258,7 +301,10 @@ static int sandbox_policy(void *ud, const rc_request *req, char *why, size_t why
         return 0;
     }
     int ok = !zone && host_allowed(sb, host, port);
-    if (!ok) {
+    if (ok) {
+        const char *proxy = env_proxy(req->url);
+        req->proxy = proxy != NULL && proxy_allowed(sb, proxy) ? proxy : "";
+    } else {
         int v6 = strchr(host, ':') != NULL;
         snprintf(why, whysz, "sandbox: requests to %s%.100s%s:%s are not allowed%s",
                  v6 ? "[" : "", host, v6 ? "]" : "", port != NULL ? port : "?",
@@ -298,8 +344,49 @@ static int sandbox_getmetatable(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    luaL_getmetafield(L, 1, "__metatable");
-    return 1;                   /* __metatable when set, else the metatable */
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return 1;
+    /* A metatable registered by C (json.array's, say: luaL_newmetatable) is
+     * shared by the whole state: hidden, like userdata metatables. */
+    if (lua_getfield(L, -1, "__name") == LUA_TSTRING) {
+        luaL_getmetatable(L, lua_tostring(L, -1));
+        if (lua_rawequal(L, -1, -3)) {
+            lua_pushnil(L);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 1;                   /* the metatable */
+}
+
+/* xpcall for scripts: the message handler runs once the stack has unwound,
+ * as ordinary hooked code. (Lua runs a real xpcall handler inside the error
+ * machinery, where an error raised by the limits' hook leaves hooks off: an
+ * endless handler would then escape every limit. Scripts have no debug
+ * library, so the handler sees the same error value either way.) */
+static const char XPCALL_LUA[] =
+    "local pcall, type, error = ...\n"
+    "local function after(msgh, ok, ...)\n"
+    "  if ok then return true, ... end\n"
+    "  local _, v = pcall(msgh, (...))\n"
+    "  return false, v\n"
+    "end\n"
+    "return function(f, msgh, ...)\n"
+    "  if type(msgh) ~= 'function' then\n"
+    "    error(\"bad argument #2 to 'xpcall' (function expected, got \" .. type(msgh) .. \")\", 2)\n"
+    "  end\n"
+    "  return after(msgh, pcall(f, ...))\n"
+    "end\n";
+
+static void push_xpcall(lua_State *L)
+{
+    if (luaL_loadbufferx(L, XPCALL_LUA, sizeof XPCALL_LUA - 1, "=xpcall", "t") != LUA_OK)
+        lua_error(L);
+    lua_getglobal(L, "pcall");
+    lua_getglobal(L, "type");
+    lua_getglobal(L, "error");
+    lua_call(L, 3, 1);
 }
 
 /* load for scripts: text chunks only, and the run's globals unless the
@@ -358,6 +445,45 @@ static void push_copy(lua_State *L, int idx, int keep_meta)
         lua_setmetatable(L, -2);
 }
 
+static int has_metatable(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Pushes a copy of the table at idx and, inside it, of every table without a
+ * metatable (and of the runctl module at index module, whose metatable is
+ * kept): seen (a table at index seen) maps originals to copies, so a table
+ * reached twice is copied once. Tables with a metatable stay themselves. */
+static void push_deep_copy(lua_State *L, int idx, int seen, int module)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 8, "copying the sandbox's globals");
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, seen) != LUA_TNIL)
+        return;                         /* copied already */
+    lua_pop(L, 1);
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, copy);
+    lua_rawset(L, seen);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {     /* key, value */
+        if (lua_type(L, -1) == LUA_TTABLE && (lua_rawequal(L, -1, module) || !has_metatable(L, -1))) {
+            push_deep_copy(L, -1, seen, module);
+            lua_replace(L, -2);
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, copy);
+    }
+    if (lua_getmetatable(L, idx))
+        lua_setmetatable(L, copy);
+}
+
 /* env[name] = a copy of the standard library table lib, fields limited to
  * only (NULL-terminated) when given. */
 static void copy_library(lua_State *L, int env, const char *name, const char *const *only)
@@ -379,7 +505,7 @@ static void copy_library(lua_State *L, int env, const char *name, const char *co
 static void build_template(lua_State *L)
 {
     static const char *const base[] = {
-        "assert", "error", "ipairs", "next", "pairs", "pcall", "xpcall", "print", "select",
+        "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "select",
         "type", "tostring", "tonumber", "rawequal", "rawget", "rawlen", "rawset",
         "setmetatable", "_VERSION", NULL
     };
@@ -399,6 +525,8 @@ static void build_template(lua_State *L)
     lua_setfield(L, env, "load");
     lua_pushcfunction(L, sandbox_collectgarbage);
     lua_setfield(L, env, "collectgarbage");
+    push_xpcall(L);
+    lua_setfield(L, env, "xpcall");
     for (const char *const *n = libs; *n != NULL; n++)
         copy_library(L, env, *n, NULL);
     copy_library(L, env, "os", os_part);
@@ -621,9 +749,16 @@ static int start_protected(lua_State *L)
     sb->refused_in_run = 0;
     lua_gc(L, LUA_GCCOLLECT);
 
-    /* Fresh globals: the template's fields, and _G pointing at them. */
+    /* Nothing a previous run did shows: the host's dry-run setting, and
+     * fresh copies of the template and every plain table in it (libraries,
+     * runctl's modules); clients are read-only and stay themselves. */
+    h->dry_run = h->opts.dry_run != 0;
     lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
-    push_copy(L, -1, 0);
+    lua_newtable(L);                    /* original -> copy, so shared tables stay shared */
+    lua_getfield(L, -2, "runctl");
+    push_deep_copy(L, -3, lua_gettop(L) - 1, lua_gettop(L));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "_G");
     lua_pushvalue(L, -1);
@@ -684,6 +819,7 @@ static int status_protected(lua_State *L)
         lua_pushinteger(L, lua_isnil(L, -1) ? 0 : -1);
         return 2;
     }
+    check_memory(L, sb);
     lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
     rc_task *t = lua_touserdata(L, 1);
     /* The run goes on while any of its tasks does (the main one, or those it
@@ -739,6 +875,17 @@ int runctl_sandbox_status(lua_State *L)
     return st;
 }
 
+/* After runctl_poll failed during a run: the run's status when that tells
+ * why (a memory error in the scheduler is the memory limit), else -1. */
+static int poll_failed(lua_State *L)
+{
+    int st = runctl_sandbox_status(L);
+    if (st != 1)
+        return st;
+    lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
+    return -1;
+}
+
 int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *chunkname)
 {
     rc_sandbox *sb = sandbox_of(L);
@@ -752,10 +899,8 @@ int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *c
             return st;
         /* Run what is ready first: if that ends the run, a wait now could
          * be for a timer no task needs any more (a sleep abandoned by an error). */
-        if (runctl_poll(L, 0) < 0) {
-            lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
-            return -1;
-        }
+        if (runctl_poll(L, 0) < 0)
+            return poll_failed(L);
         if ((st = runctl_sandbox_status(L)) != 1)
             return st;
         int wait_ms = -1;
@@ -763,9 +908,7 @@ int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *c
             double left = sb->deadline - now_s();
             wait_ms = left <= 0 ? 0 : left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
         }
-        if (runctl_poll(L, wait_ms) < 0) {
-            lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
-            return -1;
-        }
+        if (runctl_poll(L, wait_ms) < 0)
+            return poll_failed(L);
     }
 }
