@@ -19,6 +19,7 @@
 #define ENV_KEY "runctl.sandbox.env"            /* the template of every run's globals */
 #define RUN_ENV_KEY "runctl.sandbox.run_env"    /* the current run's globals */
 #define RUN_TASK_KEY "runctl.sandbox.run_task"  /* the current run's main task */
+#define GUARD_KEY "runctl.sandbox.guard"        /* wraps a function in a pcall (see WRAPPERS_LUA) */
 #define RESULT_KEY "runctl.sandbox.result"      /* why the last run failed, or nil */
 
 enum trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_TIME, TRIP_MEMORY };
@@ -360,33 +361,86 @@ static int sandbox_getmetatable(lua_State *L)
     return 1;                   /* the metatable */
 }
 
-/* xpcall for scripts: the message handler runs once the stack has unwound,
- * as ordinary hooked code. (Lua runs a real xpcall handler inside the error
- * machinery, where an error raised by the limits' hook leaves hooks off: an
- * endless handler would then escape every limit. Scripts have no debug
- * library, so the handler sees the same error value either way.) */
-static const char XPCALL_LUA[] =
-    "local pcall, type, error = ...\n"
+/* rawset for scripts: not on a table whose metatable is protected (runctl's
+ * clients and resource tables are read-only views shared by every run; a
+ * raw field would shadow what they show). */
+static int sandbox_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "sandbox: rawset: this table is read-only (its metatable is protected)");
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* Wrappers for what scripts call, in Lua (they must yield like the
+ * originals). Two rules keep every limit holding after a trip:
+ * - Every function a run starts on a thread of its own (the script, a task,
+ *   a coroutine) runs inside a pcall. An error raised by the limits' hook
+ *   leaves hooks off on its thread until a pcall catches it; a thread that
+ *   died without one would run its pending __close handlers unhooked when
+ *   it is closed. The pcall turns hooks back on before closing them, then
+ *   the error goes on as it was.
+ * - xpcall's message handler runs once the stack has unwound, as ordinary
+ *   hooked code (Lua runs a real handler inside the error machinery, where
+ *   hooks may be off). Scripts have no debug library, so the handler sees
+ *   the same error value either way. */
+static const char WRAPPERS_LUA[] =
+    "local pcall, error, type, spawn, create, wrap = ...\n"
+    "local function rethrow(ok, ...)\n"
+    "  if ok then return ... end\n"
+    "  error((...), 0)\n"
+    "end\n"
+    "local function guarded(fn)\n"
+    "  if type(fn) ~= 'function' then return fn end   -- the original explains\n"
+    "  return function(...) return rethrow(pcall(fn, ...)) end\n"
+    "end\n"
     "local function after(msgh, ok, ...)\n"
     "  if ok then return true, ... end\n"
     "  local _, v = pcall(msgh, (...))\n"
     "  return false, v\n"
     "end\n"
-    "return function(f, msgh, ...)\n"
+    "local function xpcall(f, msgh, ...)\n"
     "  if type(msgh) ~= 'function' then\n"
     "    error(\"bad argument #2 to 'xpcall' (function expected, got \" .. type(msgh) .. \")\", 2)\n"
     "  end\n"
     "  return after(msgh, pcall(f, ...))\n"
-    "end\n";
+    "end\n"
+    "return guarded, xpcall,\n"
+    "  function(fn, ...) return spawn(guarded(fn), ...) end,\n"
+    "  function(fn) return create(guarded(fn)) end,\n"
+    "  function(fn) return wrap(guarded(fn)) end\n";
 
-static void push_xpcall(lua_State *L)
+/* Sets env's xpcall, task.spawn, coroutine.create and coroutine.wrap to
+ * the wrappers, and the registry's GUARD_KEY to guarded (for the script). */
+static void set_wrappers(lua_State *L, int env)
 {
-    if (luaL_loadbufferx(L, XPCALL_LUA, sizeof XPCALL_LUA - 1, "=xpcall", "t") != LUA_OK)
+    if (luaL_loadbufferx(L, WRAPPERS_LUA, sizeof WRAPPERS_LUA - 1, "=sandbox", "t") != LUA_OK)
         lua_error(L);
     lua_getglobal(L, "pcall");
-    lua_getglobal(L, "type");
     lua_getglobal(L, "error");
-    lua_call(L, 3, 1);
+    lua_getglobal(L, "type");
+    lua_getfield(L, env, "task");
+    lua_getfield(L, -1, "spawn");
+    lua_replace(L, -2);
+    lua_getfield(L, env, "coroutine");
+    lua_getfield(L, -1, "create");
+    lua_getfield(L, -2, "wrap");
+    lua_remove(L, -3);
+    lua_call(L, 6, 5);
+    lua_getfield(L, env, "coroutine");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "wrap");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "create");
+    lua_pop(L, 1);
+    lua_getfield(L, env, "task");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "spawn");
+    lua_pop(L, 1);
+    lua_setfield(L, env, "xpcall");
+    lua_setfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
 }
 
 /* load for scripts: text chunks only, and the run's globals unless the
@@ -506,7 +560,7 @@ static void build_template(lua_State *L)
 {
     static const char *const base[] = {
         "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "select",
-        "type", "tostring", "tonumber", "rawequal", "rawget", "rawlen", "rawset",
+        "type", "tostring", "tonumber", "rawequal", "rawget", "rawlen",
         "setmetatable", "_VERSION", NULL
     };
     static const char *const os_part[] = { "clock", "date", "difftime", "time", NULL };
@@ -525,8 +579,8 @@ static void build_template(lua_State *L)
     lua_setfield(L, env, "load");
     lua_pushcfunction(L, sandbox_collectgarbage);
     lua_setfield(L, env, "collectgarbage");
-    push_xpcall(L);
-    lua_setfield(L, env, "xpcall");
+    lua_pushcfunction(L, sandbox_rawset);
+    lua_setfield(L, env, "rawset");
     for (const char *const *n = libs; *n != NULL; n++)
         copy_library(L, env, *n, NULL);
     copy_library(L, env, "os", os_part);
@@ -571,6 +625,7 @@ static void build_template(lua_State *L)
     lua_settop(L, copy);
     lua_setfield(L, env, "runctl");
     lua_pop(L, 1);                      /* the module */
+    set_wrappers(L, env);
     lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
 }
 
@@ -769,6 +824,9 @@ static int start_protected(lua_State *L)
         return lua_error(L);
     lua_pushvalue(L, env);
     lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
+    lua_getfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);                  /* the script runs inside a pcall (see WRAPPERS_LUA) */
 
     lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);  /* the task inherits it */
     sb->inert_tasks = h->tasks_alive;
