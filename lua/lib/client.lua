@@ -70,7 +70,7 @@ function M.new(cfg, extra)
   f.max_retries = cfg.max_retries or flags.max_retries or 2
   f.timeout = cfg.timeout or flags.timeout or 600
   f.connect_timeout = cfg.connect_timeout or 10
-  f.max_retry_delay = cfg.max_retry_delay or 60
+  f.max_retry_delay = cfg.max_retry_delay or core.DEFAULT_MAX_RETRY_DELAY
   f.max_concurrency = cfg.max_concurrency or 64
   f.rate = cfg.rate
   f.max_bytes = cfg.max_bytes or DEFAULT_MAX_BYTES
