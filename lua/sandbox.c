@@ -14,6 +14,9 @@
 #include <lualib.h>
 
 #define HOOK_STEP 1000                  /* instructions between two looks at the limits */
+/* Calls too: once a limit tripped, a thread that had not looked yet (a task
+ * ended by the trip, running its __close handlers) raises at its first call. */
+#define HOOK_MASK (LUA_MASKCOUNT | LUA_MASKCALL)
 #define MEMORY_GRACE (64 * 1024)        /* headroom to unwind and report once memory ran out */
 #define ENV_KEY "runctl.sandbox.env"            /* the template of every run's globals */
 #define RUN_ENV_KEY "runctl.sandbox.run_env"    /* the current run's globals */
@@ -41,6 +44,8 @@ typedef struct rc_sandbox {
     unsigned long instructions;
     double deadline;            /* monotonic seconds */
     int inert_tasks;            /* tasks alive at the run's start: none can ever resume */
+    int ending;                 /* ending a tripped run's tasks: no allocation is refused */
+    lua_State *main_thread;     /* host code runs here (runctl's entry points) */
     runctl_sandbox_limits limits;
     allowed_host *hosts;
     size_t n_hosts;
@@ -74,7 +79,7 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         sb->used -= osize;
         return NULL;
     }
-    if (nsize > osize && sb->limit > 0) {
+    if (nsize > osize && sb->limit > 0 && !sb->ending) {
         size_t cap = sb->limit + (sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
         if (sb->used > cap || nsize - osize > cap - sb->used) {
             /* Lua collects and retries once, then raises "not enough memory";
@@ -130,9 +135,10 @@ static void check_memory(lua_State *L, rc_sandbox *sb)
  * inherit the hook from the thread that creates them. */
 static void limits_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     rc_sandbox *sb = sandbox_of(L);
-    if (sb->trip == TRIP_NONE && sb->active) {
+    if (ar->event == LUA_HOOKCALL && (sb->trip == TRIP_NONE || L == sb->main_thread))
+        return;                 /* calls only matter once a limit tripped, in the run's threads */
+    if (ar->event == LUA_HOOKCOUNT && sb->trip == TRIP_NONE && sb->active) {
         sb->instructions += HOOK_STEP;
         if (sb->limits.max_instructions > 0 && sb->instructions > sb->limits.max_instructions) {
             sb->trip = TRIP_INSTRUCTIONS;
@@ -146,7 +152,7 @@ static void limits_hook(lua_State *L, lua_Debug *ar)
         char msg[96];
         /* From now on this thread raises at every instruction, so a pcall in
          * the script cannot catch the error and carry on. */
-        lua_sethook(L, limits_hook, LUA_MASKCOUNT, 1);
+        lua_sethook(L, limits_hook, HOOK_MASK, 1);
         luaL_error(L, "%s", trip_text(sb, msg, sizeof msg));
     }
 }
@@ -675,8 +681,9 @@ lua_State *runctl_sandbox_new(const runctl_sandbox_limits *limits,
         return NULL;
     }
     lua_atpanic(L, sandbox_panic);
+    sb->main_thread = L;
     /* Before anything creates a thread: each thread inherits its creator's hook. */
-    lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);
+    lua_sethook(L, limits_hook, HOOK_MASK, HOOK_STEP);
     lua_pushcfunction(L, setup_protected);
     lua_pushlightuserdata(L, (void *)opts);
     lua_pushlightuserdata(L, sb);
@@ -776,7 +783,7 @@ static int start_protected(lua_State *L)
     lua_insert(L, -2);
     lua_call(L, 1, 1);                  /* the script runs inside a pcall (see WRAPPERS_LUA) */
 
-    lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);  /* the task inherits it */
+    lua_sethook(L, limits_hook, HOOK_MASK, HOOK_STEP);  /* the task inherits it */
     sb->inert_tasks = rc_host_tasks_alive(h);
     rc_host_spawn(L, h, 0);
     lua_setfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
@@ -812,6 +819,28 @@ static int end_run(lua_State *L, rc_sandbox *sb, int failed)
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, RESULT_KEY);
     return -1;
+}
+
+static int cancel_all_protected(lua_State *L)
+{
+    rc_host_cancel_all(L, lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Ends every task left of a run a limit stopped, and the requests and sleeps
+ * they wait for (their __close handlers raise at once: the limit holds), so
+ * its memory comes back and the next run can start. */
+static void end_tasks(lua_State *L, rc_host *h)
+{
+    rc_sandbox *sb = sandbox_of(L);
+    sb->ending = 1;                     /* ending a task allocates a little; it frees much more */
+    lua_pushcfunction(L, cancel_all_protected);
+    lua_pushlightuserdata(L, h);
+    int rc = lua_pcall(L, 1, 0, 0);
+    sb->ending = 0;
+    if (rc != LUA_OK)
+        lua_pop(L, 1);                  /* a task left is ended as it resumes */
+    lua_gc(L, LUA_GCCOLLECT);
 }
 
 static int status_protected(lua_State *L)
@@ -861,8 +890,10 @@ static int status_protected(lua_State *L)
             strcmp(lua_tostring(L, -1), "not enough memory") == 0)
             sb->trip = TRIP_MEMORY;
     }
-    if (sb->trip != TRIP_NONE)
+    if (sb->trip != TRIP_NONE) {
+        end_tasks(L, h);
         lua_pushstring(L, trip_text(sb, msg, sizeof msg));
+    }
     lua_pushinteger(L, end_run(L, sb, 1));
     return 2;
 }
