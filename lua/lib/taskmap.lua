@@ -4,67 +4,67 @@
 local task = require "runctl.task"
 local typename = require("runctl.check").typename
 
--- Checks the arguments of task.map or task.each (named by where; items may be
--- a function for task.each) and returns the concurrency (default 16).
-local function check_args(where, items, fn, opts, items_may_be_function)
-  if type(items) ~= "table" and not (items_may_be_function and type(items) == "function") then
-    error(("%s: items must be a table%s (got %s)"):format(where,
-          items_may_be_function and " or an iterator function" or "", typename(items)), 3)
+-- task.map(items, fn, {concurrency = n, deadline = s}) -> results, errs (both
+-- indexed like items). fn(item, i) returns a value, or nil, err; a raise
+-- becomes errs[i] too. With a deadline, the items not done when it passes
+-- (those in flight are called off) get errs[i] = an "aborted" error. Leaving
+-- task.map in any way (the calling task cancelled too) ends its workers.
+function task.map(items, fn, opts)
+  if type(items) ~= "table" then
+    error("task.map: items must be a table (got " .. typename(items) .. ")", 2)
   end
   if type(fn) ~= "function" then
-    error(where .. ": fn must be a function (got " .. typename(fn) .. ")", 3)
+    error("task.map: fn must be a function (got " .. typename(fn) .. ")", 2)
   end
   if opts ~= nil and type(opts) ~= "table" then
-    error(where .. ": options must be a table {concurrency = n} (got " .. typename(opts) .. ")", 3)
+    error("task.map: options must be a table {concurrency = n, deadline = s} (got " .. typename(opts) .. ")", 2)
   end
   local concurrency = opts and opts.concurrency or 16
   if math.type(concurrency) ~= "integer" or concurrency < 1 then
-    error(where .. ": concurrency must be a positive integer", 3)
+    error("task.map: concurrency must be a positive integer", 2)
   end
-  return concurrency
-end
-
--- Runs fn(item, i) for every item next_item() hands out (i, item; nil at the
--- end) in `workers` tasks, passing each outcome to record(i, value, err): a
--- raise or nil, err is a failure. Waits for all; a worker's own failure raises.
-local function run(next_item, fn, workers, record)
-  local function worker()
+  local deadline = opts and opts.deadline
+  if deadline ~= nil and (type(deadline) ~= "number" or not (deadline >= 0) or deadline == math.huge) then
+    error("task.map: deadline must be a finite, non-negative number of seconds", 2)
+  end
+  local n = #items
+  local results, errs = {}, {}
+  local next_index = 0
+  local doing = {}            -- worker number -> the index it works on
+  local function worker(w)
     while true do
-      local i, item = next_item()
-      if i == nil then return end
-      local ok, value, err = pcall(fn, item, i)
-      if not ok then record(i, nil, value)
-      elseif value == nil then record(i, nil, err)
-      else record(i, value) end
+      next_index = next_index + 1
+      local i = next_index
+      if i > n then return end
+      doing[w] = i
+      local ok, value, err = pcall(fn, items[i], i)
+      doing[w] = nil
+      if not ok then errs[i] = value
+      elseif value == nil then errs[i] = err
+      else results[i] = value end
     end
   end
-  local tasks = {}
-  for w = 1, workers do tasks[w] = task.spawn(worker) end
-  for _, t in ipairs(tasks) do
-    local ok, err = task.join(t)
-    if not ok then error(err, 0) end
+  local workers = {}
+  local _ <close> = setmetatable({}, { __close = function()
+    for _, t in ipairs(workers) do pcall(task.cancel, t) end
+  end })
+  for w = 1, math.min(concurrency, n) do
+    workers[w] = task.spawn(worker, w)
+    if deadline then task.deadline(workers[w], deadline) end
   end
-end
-
--- A next_item over items[1..#items].
-local function over_table(items)
-  local n, i = #items, 0
-  return function()
-    if i >= n then return nil end
-    i = i + 1
-    return i, items[i]
-  end, n
-end
-
--- task.map(items, fn, {concurrency = n}) -> results, errs (both indexed like items).
--- fn(item, i) returns a value, or nil, err; a raise becomes errs[i] too.
-function task.map(items, fn, opts)
-  local concurrency = check_args("task.map", items, fn, opts, false)
-  local results, errs = {}, {}
-  local next_item, n = over_table(items)
-  run(next_item, fn, math.min(concurrency, n), function(i, value, err)
-    if value == nil then errs[i] = err else results[i] = value end
-  end)
+  local aborted
+  for w, t in ipairs(workers) do
+    local ok, err = task.join(t)
+    if ok == nil then         -- called off (its deadline): its item and the unstarted ones
+      aborted = err
+      if doing[w] then errs[doing[w]] = err end
+    elseif not ok then
+      error(err, 0)
+    end
+  end
+  if aborted then
+    for i = next_index + 1, n do errs[i] = aborted end
+  end
   return results, errs
 end
 
@@ -73,14 +73,32 @@ end
 -- are. items is a table or an iterator function returning the next item (nil
 -- at the end), such as io.lines(path). fn(item, i) returns a value (done) or
 -- nil, err, or raises (failed); first_err is the first failure's error.
+-- Leaving task.each in any way ends its workers.
 function task.each(items, fn, opts)
-  local concurrency = check_args("task.each", items, fn, opts, true)
-  local next_item, workers
+  if type(items) ~= "table" and type(items) ~= "function" then
+    error("task.each: items must be a table or an iterator function (got " .. typename(items) .. ")", 2)
+  end
+  if type(fn) ~= "function" then
+    error("task.each: fn must be a function (got " .. typename(fn) .. ")", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("task.each: options must be a table {concurrency = n} (got " .. typename(opts) .. ")", 2)
+  end
+  local concurrency = opts and opts.concurrency or 16
+  if math.type(concurrency) ~= "integer" or concurrency < 1 then
+    error("task.each: concurrency must be a positive integer", 2)
+  end
+  local i, ended = 0, false
+  local next_item
   if type(items) == "table" then
-    next_item, workers = over_table(items)
-    workers = math.min(concurrency, workers)
+    local n = #items
+    concurrency = math.min(concurrency, n)
+    next_item = function()
+      if i >= n then return nil end
+      i = i + 1
+      return i, items[i]
+    end
   else
-    local i, ended = 0, false
     next_item = function()             -- never called again once it ended (or raised):
       if ended then return nil end     -- io.lines raises after its last line
       ended = true
@@ -90,17 +108,30 @@ function task.each(items, fn, opts)
       i = i + 1
       return i, item
     end
-    workers = concurrency
   end
   local done, failed, first_err = 0, 0, nil
-  run(next_item, fn, workers, function(_, value, err)
-    if value ~= nil then
-      done = done + 1
-    else
-      failed = failed + 1
-      if failed == 1 then first_err = err end
+  local function worker()
+    while true do
+      local index, item = next_item()
+      if index == nil then return end
+      local ok, value, err = pcall(fn, item, index)
+      if ok and value ~= nil then
+        done = done + 1
+      else
+        failed = failed + 1
+        if failed == 1 then first_err = ok and err or value end
+      end
     end
-  end)
+  end
+  local workers = {}
+  local _ <close> = setmetatable({}, { __close = function()
+    for _, t in ipairs(workers) do pcall(task.cancel, t) end
+  end })
+  for w = 1, concurrency do workers[w] = task.spawn(worker) end
+  for _, t in ipairs(workers) do
+    local ok, err = task.join(t)
+    if not ok then error(err, 0) end
+  end
   return done, failed, first_err
 end
 
