@@ -183,17 +183,16 @@ static rc_task *current(rc_host *h, lua_State *L)
     return NULL;
 }
 
-/* Continuation of rc_host_wait (ctx: the event). A task resumed by hand
- * (coroutine.resume), not by the loop, before its event fired waits on. */
+/* Continuation of rc_host_wait (ctx: the waiting task, which may also be
+ * resumed by hand, with coroutine.resume: before its event fired it waits on). */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
-    rc_event *ev = (rc_event *)ctx;
+    rc_task *me = (rc_task *)ctx;
+    rc_event *ev = me->wait_ev;
     if (!ev->fired)
         return lua_yieldk(L, 0, ctx, wait_k);
-    rc_task *me = rc_host_get(L)->sched->running;
-    if (me != NULL && me->wait_ev == ev)
-        me->wait_ev = NULL;
+    me->wait_ev = NULL;
     return ev->result(L, ev);
 }
 
@@ -207,7 +206,7 @@ int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev)
         me->wait_next = ev->waiters;
         ev->waiters = me;
         me->state = TASK_WAITING;
-        return lua_yieldk(L, 0, (lua_KContext)ev, wait_k);
+        return lua_yieldk(L, 0, (lua_KContext)me, wait_k);
     }
     /* Inside a task but unable to yield: a sandbox forbids blocking there
      * (the wait could outlast every limit, the host stuck). */

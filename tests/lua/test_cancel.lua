@@ -191,6 +191,31 @@ T.is(h:cancel(), true, "h:cancel() calls it off")
 v, err = h:result()
 T.ok(h:done() and v == nil and err.kind == "aborted", "then h:done() and h:result() is nil, aborted")
 
+-- two sleepers woken in the same round: the first to run resumes the other by
+-- hand (its sleep is over, so it runs on until it yields), then cancels it;
+-- nothing of the other's finished sleep may be touched again (ASan checks)
+local co_of, first, pair2 = {}, nil, {}
+for i = 1, 2 do
+  pair2[i] = task.spawn(function()
+    co_of[i] = coroutine.running()
+    task.sleep(0.01)
+    if first == nil then
+      first = i
+      local resumed, what = coroutine.resume(co_of[3 - i])
+      collectgarbage()
+      return resumed, what, task.cancel(pair2[3 - i])
+    end
+    coroutine.yield("ran on")
+    task.sleep(3600)
+  end)
+end
+task.join(pair2[1])
+task.join(pair2[2])
+local okw, resumed, what, cancelled = task.join(pair2[first])
+T.ok(okw and resumed and what == "ran on" and cancelled == true,
+     "a task resumed by hand after its sleep ended, then cancelled", tostring(what))
+T.is((core.pending()), 0, "nothing left in the engine")
+
 -- unjoined cancelled tasks are not failures: the command exits 0
 local out, stderr, code = T.run("-e 'local t = task.spawn(function() task.sleep(60) end) task.sleep(0) task.cancel(t) print(\"ok\")'")
 T.is(code, 0, "a script leaving a cancelled task unjoined exits 0", stderr)
