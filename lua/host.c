@@ -154,6 +154,18 @@ void rc_event_fire(rc_event *ev)
     }
 }
 
+void rc_event_forget(rc_event *ev)
+{
+    rc_task *w = ev->waiters;
+    ev->waiters = NULL;
+    while (w != NULL) {
+        rc_task *next = w->wait_next;
+        w->wait_ev = NULL;
+        w->wait_next = NULL;
+        w = next;
+    }
+}
+
 /* Takes t off the waiters of what it waits for; abandons the work behind it
  * when nobody else waits (a request leaves the engine, a timer is disarmed). */
 static void stop_waiting(lua_State *L, rc_task *t)

@@ -54,6 +54,7 @@ static void request_abandon(lua_State *L, rc_event *ev)
 static int request_gc(lua_State *L)
 {
     rc_req *r = luaL_checkudata(L, 1, REQUEST_META);
+    rc_event_forget(&r->ev);
     if (r->transfer != NULL && r->host->engine != NULL)
         rc_transfer_free(r->transfer);
     r->transfer = NULL;

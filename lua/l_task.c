@@ -52,7 +52,9 @@ static void sleep_disarm(lua_State *L, rc_event *ev)
 
 static int sleep_gc(lua_State *L)
 {
-    sleep_disarm(L, luaL_checkudata(L, 1, SLEEP_META));
+    rc_sleep *s = luaL_checkudata(L, 1, SLEEP_META);
+    rc_event_forget(&s->ev);
+    sleep_disarm(L, &s->ev);
     return 0;
 }
 

@@ -216,6 +216,24 @@ T.ok(okw and resumed and what == "ran on" and cancelled == true,
      "a task resumed by hand after its sleep ended, then cancelled", tostring(what))
 T.is((core.pending()), 0, "nothing left in the engine")
 
+-- a task's own coroutine closed by hand while it waits: its request and
+-- sleep are collected; cancelling the task afterwards touches neither
+for _, kind in ipairs { "sleep", "request" } do
+  local co
+  fake:faults { { path = "run_queued", delay_ms = 3000 } }
+  t = task.spawn(function()
+    co = coroutine.running()
+    if kind == "sleep" then task.sleep(3600) else c.runs.retrieve("thread_main", "run_queued") end
+  end)
+  task.sleep(0.02)
+  local closed = coroutine.close(co)
+  collectgarbage()
+  collectgarbage()
+  T.ok(closed and task.cancel(t) == true and (core.pending()) == 0,
+       ("a task whose coroutine was closed while waiting for a %s can still be cancelled"):format(kind))
+  fake:clear_faults()
+end
+
 -- unjoined cancelled tasks are not failures: the command exits 0
 local out, stderr, code = T.run("-e 'local t = task.spawn(function() task.sleep(60) end) task.sleep(0) task.cancel(t) print(\"ok\")'")
 T.is(code, 0, "a script leaving a cancelled task unjoined exits 0", stderr)
