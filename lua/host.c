@@ -141,17 +141,14 @@ void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon)
     ev->waiters = NULL;
 }
 
+/* The waiters stay linked after the event fires: each unlinks itself when
+ * it takes the result (wait_k) or is cancelled (stop_waiting), so that
+ * rc_event_forget can always reach every task that points to ev. */
 void rc_event_fire(rc_event *ev)
 {
     ev->fired = 1;
-    rc_task *w = ev->waiters;
-    ev->waiters = NULL;
-    while (w != NULL) {
-        rc_task *next = w->wait_next;
-        w->wait_next = NULL;
+    for (rc_task *w = ev->waiters; w != NULL; w = w->wait_next)
         wake(w);
-        w = next;
-    }
 }
 
 void rc_event_forget(rc_event *ev)
@@ -166,14 +163,8 @@ void rc_event_forget(rc_event *ev)
     }
 }
 
-/* Takes t off the waiters of what it waits for; abandons the work behind it
- * when nobody else waits (a request leaves the engine, a timer is disarmed). */
-static void stop_waiting(lua_State *L, rc_task *t)
+static void unlink_waiter(rc_event *ev, rc_task *t)
 {
-    rc_event *ev = t->wait_ev;
-    if (ev == NULL)
-        return;
-    t->wait_ev = NULL;
     for (rc_task **p = &ev->waiters; *p != NULL; p = &(*p)->wait_next) {
         if (*p == t) {
             *p = t->wait_next;
@@ -181,6 +172,17 @@ static void stop_waiting(lua_State *L, rc_task *t)
         }
     }
     t->wait_next = NULL;
+    t->wait_ev = NULL;
+}
+
+/* Takes t off the waiters of what it waits for; abandons the work behind it
+ * when nobody else waits (a request leaves the engine, a timer is disarmed). */
+static void stop_waiting(lua_State *L, rc_task *t)
+{
+    rc_event *ev = t->wait_ev;
+    if (ev == NULL)
+        return;
+    unlink_waiter(ev, t);
     if (ev->waiters == NULL && ev->abandon != NULL)
         ev->abandon(L, ev);
 }
@@ -204,7 +206,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     rc_event *ev = me->wait_ev;
     if (!ev->fired)
         return lua_yieldk(L, 0, ctx, wait_k);
-    me->wait_ev = NULL;
+    unlink_waiter(ev, me);
     return ev->result(L, ev);
 }
 
@@ -747,6 +749,15 @@ static int task_cancel(lua_State *L)
     return 1;
 }
 
+/* A finished task is collected: a joiner whose coroutine was closed by hand
+ * may still point to its done event. */
+static int task_gc(lua_State *L)
+{
+    rc_task *t = luaL_checkudata(L, 1, TASK_META);
+    rc_event_forget(&t->done);
+    return 0;
+}
+
 static const luaL_Reg task_methods[] = {
     { "done", task_done },
     { "result", task_result },
@@ -877,6 +888,8 @@ static int open_protected(lua_State *L)
     luaL_newmetatable(L, TASK_META);
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, task_gc);
+    lua_setfield(L, -2, "__gc");
     luaL_newlib(L, task_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

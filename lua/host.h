@@ -67,7 +67,8 @@ void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon);
 void rc_event_fire(rc_event *ev);
 /* ev is being freed (its owner's __gc): its waiters no longer point to it.
  * Only a waiter whose coroutine was closed by hand (coroutine.close) can be
- * left: it never runs again, and cancelling it later must not touch ev. */
+ * left, fired or not: it never runs again, and cancelling it later must not
+ * touch ev. */
 void rc_event_forget(rc_event *ev);
 
 /* THE suspension primitive. Use as `return rc_host_wait(h, L, ev);` from a C

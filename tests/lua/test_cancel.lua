@@ -234,6 +234,25 @@ for _, kind in ipairs { "sleep", "request" } do
   fake:clear_faults()
 end
 
+-- the same after the wait ended but before the task ran again (it is ready):
+-- a joiner of a finished task, closed by hand, the finished task collected
+do
+  local target = task.spawn(function() task.sleep(0.01) end)
+  local co, joiner
+  joiner = task.spawn(function() co = coroutine.running() task.join(target) end)
+  local waker = task.spawn(function()
+    task.join(target)                 -- woken with the joiner; acts before it runs again
+    if not tostring(joiner):match("^task %(ready%)") then return "joiner not ready" end
+    coroutine.close(co)
+    target = nil                      -- the finished task is now garbage
+    collectgarbage()
+    collectgarbage()
+    return task.cancel(joiner)
+  end)
+  local _, outcome = task.join(waker)
+  T.is(outcome, true, "a ready joiner closed by hand, its finished target collected, can be cancelled")
+end
+
 -- unjoined cancelled tasks are not failures: the command exits 0
 local out, stderr, code = T.run("-e 'local t = task.spawn(function() task.sleep(60) end) task.sleep(0) task.cancel(t) print(\"ok\")'")
 T.is(code, 0, "a script leaving a cancelled task unjoined exits 0", stderr)
