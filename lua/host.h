@@ -23,8 +23,9 @@ typedef struct rc_host {
     runctl_options opts;        /* as given to runctl_openlibs (strings copied below) */
     char *base_url, *organization, *project;
     /* A sandbox's network policy (lua/sandbox.c), or NULL: consulted before
-     * every request is submitted; returns 1 to allow, or 0 with why written. */
-    int (*policy)(void *ud, const rc_request *req, char *why, size_t whysz);
+     * every request is submitted; returns 1 to allow (having set req->proxy),
+     * or 0 with why written. */
+    int (*policy)(void *ud, rc_request *req, char *why, size_t whysz);
     void *policy_ud;
     /* Set by a sandbox: a binding that cannot yield inside a task (a plain
      * coroutine, a metamethod) raises this instead of blocking the host. */

@@ -147,27 +147,36 @@ void runctl_release(lua_State *L, int handle);
  * "collect", "isrunning"), and copies of coroutine, string (no dump), table,
  * math, utf8 and os.clock/date/difftime/time. Never io, dofile, loadfile,
  * require, package, debug, os.execute/getenv/exit/remove/rename, string.dump
- * or binary chunks. getmetatable hides the metatables of strings and
- * userdata, and no metatable with __gc can be set (a Lua finalizer would run
- * with the limits' hook switched off). A call that would block instead of
- * yielding (task.sleep, task.join or a request inside a plain coroutine or
- * a table.sort comparator) raises: blocking would stall the host.
+ * or binary chunks. getmetatable hides the metatables of strings, userdata
+ * and those runctl's C code shares; no metatable with __gc can be set (a Lua
+ * finalizer would run with the limits' hook switched off); rawset refuses
+ * tables whose metatable is protected. xpcall's message handler runs after
+ * the stack unwinds, as ordinary limited code. A call that would block
+ * instead of yielding (task.sleep, task.join or a request inside a plain
+ * coroutine or a table.sort comparator) raises: blocking would stall the host.
  *
  * Limits hold per run (runctl_sandbox_start to the end of its last task,
  * tasks spawned by the script included), and stop the script with a clear
  * error ("sandbox: instruction limit exceeded ..."), which pcall cannot
- * swallow: once a limit trips, every further instruction of the run raises.
- * The memory limit is checked by the state's allocator: an allocation over
- * it fails as "not enough memory" (reported as "sandbox: memory limit
- * exceeded ..."). Requests may only go to the allowed hosts (checked with
- * libcurl's own URL parser, so what is checked is what curl connects to).
- * Known gaps: C functions are not interrupted (a huge pattern match over a
- * big string runs to its end; memory bounds the string); the time limit is
- * checked while Lua code runs and by runctl_sandbox_status, so a script
- * blocked in a long request or sleep is reported late by runctl_poll alone.
- * Scripts run one after another in one sandbox share the library copies:
- * give each untrusted author a sandbox of their own. The functions below
- * take a state made by runctl_sandbox_new; given another, they fail (-1
+ * swallow: once a limit trips, every further instruction and call of the
+ * run raises (message handlers, __close handlers, __tostring, coroutines),
+ * and the run's remaining tasks, with their requests and sleeps, are ended
+ * when runctl_sandbox_status reports the trip. The memory limit is checked
+ * by the state's allocator; a memory error anywhere in the run (the scheduler
+ * included) is reported as "sandbox: memory limit exceeded ...". Requests
+ * may only go to the allowed hosts (checked with libcurl's own URL parser, so
+ * what is checked is what curl connects to); a proxy from the environment
+ * is used only when it is an allowed host itself. Clients are read-only
+ * views that hold no API key (it stays in C memory).
+ * Each run starts from the same state: fresh globals, fresh copies of the
+ * libraries and of runctl's plain tables, runctl.dry_run at the host's
+ * setting. Shared between runs: clients (read-only) with their connection
+ * pools and rate limiters. Known gaps: C functions are not interrupted (a
+ * huge pattern match over a big string runs to its end; memory bounds the
+ * string); the time limit is checked while Lua code runs and by
+ * runctl_sandbox_status, so a script blocked in a long request or sleep is
+ * reported late by runctl_poll alone. The functions below take a state made
+ * by runctl_sandbox_new; given another, they fail (-1
  * with a message pushed; runctl_sandbox_env pushes nil). */
 
 typedef struct runctl_sandbox_limits {

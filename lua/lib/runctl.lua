@@ -53,7 +53,9 @@ end
 table.sort(M.GLOBALS)
 
 -- runctl.dry_run reads and latches the host's flag (once on, it stays on).
+-- Its metatable is locked, so no script can change what the flag does.
 return setmetatable(M, {
+  __metatable = false,
   __index = function(_, k)
     if k == "dry_run" then return core.dry_run() end
   end,

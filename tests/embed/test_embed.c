@@ -538,6 +538,58 @@ static void test_sandbox_api(void)
     runctl_sandbox_close(S);
 }
 
+/* Runs code in S frame by frame (runctl_poll(S, 0), the way a game drives it). */
+static int run_frames(lua_State *S, const char *code, const char *name)
+{
+    if (runctl_sandbox_start(S, code, strlen(code), name) != 0)
+        return -1;
+    int st;
+    while ((st = runctl_sandbox_status(S)) == 1)
+        if (runctl_poll(S, 0) < 0 && (st = runctl_sandbox_status(S)) != 1)
+            break;
+    return st;
+}
+
+/* A limit that trips anywhere in a run is reported by name, ends the run's
+ * remaining tasks, and leaves the sandbox as the next run needs it. */
+static void test_sandbox_trips(void)
+{
+    char err[256];
+    runctl_sandbox_limits lim;
+    runctl_sandbox_limits_init(&lim);
+    lim.max_memory = 3000000;
+    lua_State *S = runctl_sandbox_new(&lim, NULL, err, sizeof err);
+    const char *storm = "local function grow(n)\n"
+                        "  if n > 0 then task.spawn(grow, n - 1) task.spawn(grow, n - 1) end\n"
+                        "  return {}\nend\ngrow(30)";
+    const char *good = "assert(json.encode({ 1 }) == '[1]')";
+    for (int i = 0; i < 2; i++) {
+        ok(runctl_sandbox_run(S, storm, strlen(storm), "=storm") == -1, "a task.spawn storm fails the run");
+        is_str(lua_tostring(S, -1), "sandbox: memory limit exceeded (3000000 bytes)", "as the memory limit, by name");
+        lua_pop(S, 1);
+        ok(runctl_poll(S, 0) == 0, "no task of it is left");
+        ok(runctl_sandbox_run(S, good, strlen(good), "=good") == 0, "the same sandbox runs the next script");
+    }
+    runctl_sandbox_close(S);
+
+    runctl_sandbox_limits_init(&lim);
+    lim.max_seconds = 0.3;
+    S = runctl_sandbox_new(&lim, NULL, err, sizeof err);
+    const char *handler = "xpcall(function() while true do end end, function() while true do end end)";
+    ok(run_frames(S, handler, "=handler") == -1, "an endless xpcall handler, driven by runctl_poll(S, 0), ends");
+    is_str(lua_tostring(S, -1), "time limit exceeded", "at the time limit");
+    lua_pop(S, 1);
+    const char *sleepers = "for i = 1, 20 do task.spawn(task.sleep, 3600) end\nwhile true do end";
+    ok(run_frames(S, sleepers, "=sleepers") == -1, "a busy script with 20 sleeping tasks ends at the time limit");
+    lua_pop(S, 1);
+    ok(runctl_poll(S, 0) == 0, "and its sleeping tasks were ended with it (nothing pending)");
+    const char *latch = "runctl.dry_run = true\nstring.rep = nil";
+    ok(runctl_sandbox_run(S, latch, strlen(latch), "=latch") == 0, "a script latches dry_run and drops string.rep");
+    const char *next = "assert(runctl.dry_run == false and string.rep ~= nil)";
+    ok(runctl_sandbox_run(S, next, strlen(next), "=next") == 0, "the next run sees neither");
+    runctl_sandbox_close(S);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -555,6 +607,7 @@ int main(int argc, char **argv)
     test_handles();
     test_soak();
     test_sandbox_api();
+    test_sandbox_trips();
     printf("1..%d\n", count);
     return failures > 0;
 }
