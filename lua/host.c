@@ -142,25 +142,13 @@ void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon)
 }
 
 /* The waiters stay linked after the event fires: each unlinks itself when
- * it takes the result (wait_k) or is cancelled (stop_waiting), so that
- * rc_event_forget can always reach every task that points to ev. */
+ * it takes the result (wait_k) or ends (stop_waiting, from settle too), so
+ * no list ever holds a task that is gone. */
 void rc_event_fire(rc_event *ev)
 {
     ev->fired = 1;
     for (rc_task *w = ev->waiters; w != NULL; w = w->wait_next)
         wake(w);
-}
-
-void rc_event_forget(rc_event *ev)
-{
-    rc_task *w = ev->waiters;
-    ev->waiters = NULL;
-    while (w != NULL) {
-        rc_task *next = w->wait_next;
-        w->wait_ev = NULL;
-        w->wait_next = NULL;
-        w = next;
-    }
 }
 
 static void unlink_waiter(rc_event *ev, rc_task *t)
@@ -210,12 +198,20 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     return ev->result(L, ev);
 }
 
-int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev)
+int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner)
 {
     if (ev->fired)
         return ev->result(L, ev);
     rc_task *me = current(h, L);
     if (me != NULL) {
+        /* The task itself keeps ev's owner alive while it waits (user value
+         * 3): its stack alone would not, were its coroutine closed by hand. */
+        owner = lua_absindex(L, owner);
+        luaL_checkstack(L, 2, "waiting");
+        lua_rawgeti(L, LUA_REGISTRYINDEX, me->anchor);
+        lua_pushvalue(L, owner);
+        lua_setiuservalue(L, -2, 3);
+        lua_pop(L, 1);
         me->wait_ev = ev;
         me->wait_next = ev->waiters;
         ev->waiters = me;
@@ -265,6 +261,7 @@ static void push_error_text(lua_State *L)
 static void settle(rc_host *h, lua_State *L, rc_task *t, int ti, enum rc_task_status outcome)
 {
     lua_setiuservalue(L, ti, 2);
+    stop_waiting(L, t);                     /* a coroutine closed by hand ends mid-wait */
     t->outcome = outcome;
     t->state = TASK_DONE;
     unlink_alive(h->sched, t);
@@ -461,7 +458,7 @@ void rc_host_spawn(lua_State *L, rc_host *h, int nargs)
 {
     int base = lua_gettop(L) - nargs;
     luaL_checkstack(L, 4, "spawning a task");
-    rc_task *t = lua_newuserdatauv(L, sizeof *t, 2);
+    rc_task *t = lua_newuserdatauv(L, sizeof *t, 3);
     memset(t, 0, sizeof *t);
     t->host = h;
     t->anchor = LUA_NOREF;
@@ -577,7 +574,7 @@ int rc_host_join(lua_State *L, rc_host *h)
     lua_settop(L, 1);
     if (t->state != TASK_DONE && current(h, L) == t)
         return luaL_error(L, "task.join: a task cannot join itself");
-    return rc_host_wait(h, L, &t->done);
+    return rc_host_wait(h, L, &t->done, 1);
 }
 
 int rc_host_push_running(lua_State *L, rc_host *h)
@@ -749,15 +746,6 @@ static int task_cancel(lua_State *L)
     return 1;
 }
 
-/* A finished task is collected: a joiner whose coroutine was closed by hand
- * may still point to its done event. */
-static int task_gc(lua_State *L)
-{
-    rc_task *t = luaL_checkudata(L, 1, TASK_META);
-    rc_event_forget(&t->done);
-    return 0;
-}
-
 static const luaL_Reg task_methods[] = {
     { "done", task_done },
     { "result", task_result },
@@ -888,8 +876,6 @@ static int open_protected(lua_State *L)
     luaL_newmetatable(L, TASK_META);
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, task_gc);
-    lua_setfield(L, -2, "__gc");
     luaL_newlib(L, task_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

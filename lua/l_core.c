@@ -55,7 +55,6 @@ static void request_abandon(lua_State *L, rc_event *ev)
 static int request_gc(lua_State *L)
 {
     rc_req *r = luaL_checkudata(L, 1, REQUEST_META);
-    rc_event_forget(&r->ev);
     if (r->transfer != NULL && r->host->engine != NULL)
         rc_transfer_free(r->transfer);
     r->transfer = NULL;
@@ -223,7 +222,7 @@ static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
     rc_host_note_start(h);
     lua_pushvalue(L, -1);
     r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-    return rc_host_wait(h, L, &r->ev);
+    return rc_host_wait(h, L, &r->ev, -1);
 }
 
 /* ---- header lines: the one place that decides what a request sends ----
