@@ -641,18 +641,23 @@ static void cancel_overdue(rc_host *h, lua_State *L)
     s->overdue = later;
 }
 
-int rc_host_set_deadline(lua_State *L, rc_host *h, int idx, double seconds)
+/* Arms (seconds >= 0) or disarms t's deadline; 0 when t already ended. */
+static int set_deadline(rc_task *t, double seconds)
 {
-    rc_task *t = luaL_checkudata(L, idx, TASK_META);
     if (t->state == TASK_DONE)
         return 0;
-    if (seconds < 0) {
-        rc_engine_timer_disarm(h->engine, &t->deadline);
+    if (!(seconds >= 0)) {
+        rc_engine_timer_disarm(t->host->engine, &t->deadline);
         return 1;
     }
     t->deadline_s = seconds;
-    rc_engine_timer_arm(h->engine, &t->deadline, seconds);
+    rc_engine_timer_arm(t->host->engine, &t->deadline, seconds);
     return 1;
+}
+
+int rc_host_set_deadline(lua_State *L, int idx, double seconds)
+{
+    return set_deadline(luaL_checkudata(L, idx, TASK_META), seconds);
 }
 
 int rc_host_cancel(lua_State *L, rc_host *h, int idx)
@@ -1071,6 +1076,15 @@ int runctl_cancel(lua_State *L, int handle)
     int cancelled = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     return cancelled;
+}
+
+int runctl_deadline(lua_State *L, int handle, double seconds)
+{
+    rc_task *t = push_handle(L, handle);
+    if (t == NULL)
+        return -1;
+    lua_pop(L, 1);
+    return set_deadline(t, seconds);
 }
 
 void runctl_release(lua_State *L, int handle)

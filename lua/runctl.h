@@ -133,6 +133,10 @@ int runctl_result(lua_State *L, int handle);
 /* Calls the work off as task.cancel does; 1 when it was running, 0 when it
  * had already ended, -1 for an unknown handle. The handle stays valid. */
 int runctl_cancel(lua_State *L, int handle);
+/* Gives the work a deadline: cancelled (err.reason "deadline") if it has not
+ * ended seconds from now; seconds < 0 removes it. 1 when set, 0 when the
+ * work had already ended, -1 for an unknown handle. */
+int runctl_deadline(lua_State *L, int handle, double seconds);
 /* Forgets the handle (the work goes on if it runs; cancel it first to stop it). */
 void runctl_release(lua_State *L, int handle);
 

@@ -368,6 +368,19 @@ static void test_handles(void)
     ok(runctl_cancel(L, h) == 0, "cancelling it again returns 0");
     runctl_release(L, h);
 
+    lua_getglobal(L, "slow");
+    h = runctl_start(L, 0);
+    ok(runctl_deadline(L, h, 0.02) == 1, "runctl_deadline gives work a deadline");
+    while (runctl_done(L, h) == 0)
+        runctl_poll(L, 10);
+    n = runctl_result(L, h);
+    lua_getfield(L, -1, "reason");
+    ok(n == 2 && lua_isnil(L, -3) && strcmp(lua_tostring(L, -1), "deadline") == 0,
+       "past it the work is cancelled: nil, err with reason deadline");
+    lua_pop(L, n + 1);
+    ok(runctl_deadline(L, h, 1) == 0, "a deadline on ended work does nothing");
+    runctl_release(L, h);
+
     lua_pushinteger(L, 42);
     ok(runctl_start(L, 0) == -1 && lua_isstring(L, -1), "runctl_start with a non-function fails with a message");
     lua_pop(L, 1);
