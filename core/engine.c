@@ -46,6 +46,7 @@ struct rc_transfer {
     char *body;
     int max_retries;
     double max_retry_delay_s;
+    int final_cannot_cancel;    /* see rc_request */
     size_t max_bytes;
     rc_limiter *limiter;
     rc_transfer *queue_next, *queue_prev;
@@ -593,6 +594,9 @@ static void attempt_done(rc_transfer *t, CURLcode code)
                                       rc_response_header(&t->resp, "x-should-retry"));
     if (t->resp.error == RC_OK && t->resp.status < 400)
         reason = RC_RETRY_NO;   /* x-should-retry on a success means nothing */
+    if (reason == RC_RETRY_STATUS && t->final_cannot_cancel &&
+        rc_wire_is_final_cannot_cancel(t->resp.status, t->resp.body, t->resp.body_len))
+        reason = RC_RETRY_NO;   /* "Cannot cancel ... with status 'completed'.": final */
     t->resp.retryable = reason != RC_RETRY_NO;
 
     char outcome[64];
@@ -801,6 +805,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     t->ud = ud;
     t->max_retries = req->max_retries > 0 ? req->max_retries : 0;
     t->max_retry_delay_s = req->max_retry_delay_s > 0 ? req->max_retry_delay_s : 60.0;
+    t->final_cannot_cancel = req->final_cannot_cancel;
     t->max_bytes = req->max_bytes;
     rc_timer_init(&t->timer, backoff_fired, t);
     t->method = strdup(req->method);

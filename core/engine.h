@@ -68,6 +68,8 @@ typedef struct rc_request {
     double max_retry_delay_s;   /* cap on any wait between attempts */
     const char *ca_file;        /* extra CA bundle, or NULL */
     rc_limiter *limiter;        /* concurrency/rate limits, or NULL */
+    int final_cannot_cancel;    /* a cancel: a 400/409 "Cannot cancel ..." is not retried
+                                   (unless x-should-retry: true); see rc_wire_is_final_cannot_cancel */
 } rc_request;
 
 typedef struct rc_response {

@@ -297,7 +297,8 @@ static int sender_gc(lua_State *L)
 
 /* send(method, url, extra, body, opts) -> raw | nil, failure; extra is nil,
  * one header line or an array of them, sent before the shared ones; opts may
- * override timeout, connect_timeout, max_retries, max_retry_delay, max_bytes. */
+ * override timeout, connect_timeout, max_retries, max_retry_delay, max_bytes;
+ * opts.final_cannot_cancel marks a cancel (see rc_request). */
 static int l_sender_send(lua_State *L)
 {
     rc_sender *s = lua_touserdata(L, lua_upvalueindex(1));
@@ -328,6 +329,9 @@ static int l_sender_send(lua_State *L)
         req.max_bytes = (size_t)opt_number(L, 5, "max_bytes", (double)req.max_bytes);
         req.max_retries = (int)opt_number(L, 5, "max_retries", req.max_retries);
         req.max_retry_delay_s = opt_number(L, 5, "max_retry_delay", req.max_retry_delay_s);
+        lua_getfield(L, 5, "final_cannot_cancel");     /* set by the cancel bindings only */
+        req.final_cannot_cancel = lua_toboolean(L, -1);
+        lua_pop(L, 1);
     }
     return submit_and_wait(L, h, &req);
 }
