@@ -358,9 +358,9 @@ check "upload cancel has x-request-id" bash -c "[ $STATUS = 200 ] && [ -n \"$(hd
 req GET /_fake/stats
 check "stats count every kind" jqt '.batches == 2 and .responses == 2 and .fine_tuning_jobs == 1 and .uploads == 1 and .cancels == 5'
 req GET /_fake/config
-check "the default cancel style is legacy" jqt '.cancel_style == "legacy" and .cancel_delay_ms == 100'
+check "the default cancel style is live" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
 api POST /v1/batches/batch_2/cancel
-check "legacy: a completed batch -> 400 without the article" refused 400 "Cannot cancel batch with status 'completed'."
+check "live: a completed batch -> 409 with the article" refused 409 "Cannot cancel a batch with status 'completed'."
 check "SIGTERM -> clean exit 0, no sanitizer reports (jobs)" stop_server jobs
 
 
