@@ -48,6 +48,7 @@ struct rc_transfer {
     int max_retries;
     double max_retry_delay_s;
     int final_cannot_cancel;    /* see rc_request */
+    int sends;                  /* times curl sent this attempt's request (see on_prereq) */
     size_t max_bytes;
     rc_limiter *limiter;
     rc_limit_waiter waiter;     /* its place in the limiter's queue */
@@ -306,6 +307,21 @@ static void reset_attempt(rc_transfer *t)
     t->resp.message[0] = '\0';
     t->too_large = 0;
     t->errbuf[0] = '\0';
+    t->sends = 0;
+}
+
+/* Called by curl each time it is about to send the request. libcurl sends a
+ * request again by itself when a reused connection turns out dead before
+ * any answer: that resend went over the wire (it may have been applied), so
+ * it counts as an attempt, and a cancel's outcome knows an earlier one may
+ * have landed. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    rc_transfer *t = ud;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    if (++t->sends > 1)
+        t->resp.attempts++;
+    return CURL_PREREQFUNC_OK;
 }
 
 static void finish(rc_transfer *t)
@@ -543,6 +559,8 @@ static int configure(rc_transfer *t, const rc_request *req)
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, t);
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, t);
     SET(CURLOPT_FOLLOWLOCATION, 0L);    /* a redirect never carries our credentials elsewhere */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
