@@ -165,7 +165,7 @@ local function say_list(title, list, text_of)
 end
 
 -- "request_counts completed=142 failed=0 total=2000, output_file_id null".
-local function cost_text(cost)
+function M.cost_text(cost)
   local parts = {}
   for k, v in pairs(cost) do
     if type(v) == "table" and v ~= json.null then
@@ -196,7 +196,7 @@ function Job:details()
   end
   say_list("failed", self.ledger.failures, function(e) return tostring(e.error) end)
   say_list("note", notes, function(e) return e.outcome .. ": " .. e.note end)
-  say_list("cost", costs, function(e) return ("%s; %s"):format(tostring(e.status_after), cost_text(e.cost)) end)
+  say_list("cost", costs, function(e) return ("%s; %s"):format(tostring(e.status_after), M.cost_text(e.cost)) end)
 end
 
 -- Ends the job: settles what is left (why: the error those lines get),
@@ -209,9 +209,12 @@ function Job:finish(head, opts)
   local ledger, name = self.ledger, self.name
   ledger:settle_rest(opts.why or (self.interrupted and "interrupted" or "not attempted"))
   local write_ok, write_err = self.report:close()
-  local code = ledger:exit_code(self.interrupted, self.still > 0 or opts.blocked or not write_ok)
+  local anyway = 0
+  for _, e in pairs(ledger.keys) do if e.outcome == "finished_anyway" then anyway = anyway + 1 end end
+  local code = ledger:exit_code(self.interrupted, self.still > 0 or anyway > 0 or opts.blocked or not write_ok)
   if opts.refused then code = ledgers.EXIT_USAGE end
-  term.say(code ~= 0, "%s: %s: %s  [%.1fs]", name, head, ledger:counts_text(), core.now() - self.t0)
+  term.say(code ~= 0, "%s: %s: %s%s  [%.1fs]", name, head, ledger:counts_text(),
+           anyway > 0 and ("; %d of them finished anyway"):format(anyway) or "", core.now() - self.t0)
   if self.o.dry_run then term.say(false, "%s: dry run: no cancel was sent", name) end
   self:details()
   for _, line in ipairs(self.still_lines) do term.say(true, "%s: %s", name, line) end

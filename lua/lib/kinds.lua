@@ -32,7 +32,8 @@
 -- A kind table also gets: name, resource(client) -> the bound binding table,
 -- stopped_anyway (finished statuses that are neither a cancel nor an expiry:
 -- a cancelled object seen in one of them was not stopped by its cancel),
--- per_thread (list == "parent") and started (age_from.started), as sets
+-- per_thread (list == "parent"), started (age_from.started), live (the
+-- active and cancelling statuses as an ordered list), and as sets
 -- (status -> true) for active, cancelling, done, finished, expired, pending.
 local json = require "runctl.json"
 
@@ -105,6 +106,8 @@ function M.define(name, def)
   local finished = def.finished and list_of(def.finished)
                    or { "completed", "succeeded", "failed", "incomplete", "cancelled", table.unpack(expired) }
   k.active, k.cancelling, k.done = set(list_of(def.active)), set(cancelling), set(done)
+  k.live = { table.unpack(list_of(def.active)) }          -- active then cancelling, in order
+  for _, st in ipairs(cancelling) do k.live[#k.live + 1] = st end
   k.expired, k.pending, k.finished = set(expired), set(pending), set(finished)
   k.cost = def.cost and list_of(def.cost) or {}
   k.filters = def.filters or {}
