@@ -85,10 +85,6 @@ local function parse_id(s, forced)
   if s:sub(1, 1) == "{" then return from_report_line(s) end
   local kind, parent, id = ops.kinds.parse_ref(s, forced)
   if kind then return { kind = kind, parent = parent, id = id } end
-  if not forced and s:match("^[^%s/]+$") then
-    return nil, "is not THREAD_ID/RUN_ID nor an ID with a known prefix "
-                .. "(batch_, ftjob-, resp_, VECTOR_STORE_ID/vsfb_, upload_): pass --kind"
-  end
   return nil, parent
 end
 

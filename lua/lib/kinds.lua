@@ -181,9 +181,21 @@ function M.parse_ref(s, forced)
   if not parent then parent, id = s:match("^(%S+)%s+(%S+)$") end
   if not parent then id = s:match("^[^%s/]+$") end
   if not id then return nil, "is not an ID (or PARENT_ID/ID)" end
+  local of_parent = parent and not forced and M.by_prefix(parent)
+  if of_parent and not of_parent.parent then
+    return nil, ("names a %s, which has no parent ID: give the ID alone"):format(of_parent.one)
+  end
   local kind = forced or M.by_prefix(id) or (parent and (M.by_parent_prefix(parent) or by_name.runs))
   if not kind then
-    return nil, "is not an ID runctl knows by its prefix: pass --kind (" .. table.concat(order, ", ") .. ")"
+    local known = {}
+    for _, name in ipairs(order) do
+      local k = by_name[name]
+      for _, p in ipairs(k.prefixes) do
+        if k ~= by_name.runs then known[#known + 1] = (k.parent and k.parent.field:upper() .. "/" or "") .. p end
+      end
+    end
+    return nil, "is not THREAD_ID/RUN_ID nor an ID with a known prefix (" .. table.concat(known, ", ")
+                .. "): pass --kind"
   end
   if kind.parent and not parent then
     return nil, ("names a %s without its %s: give %s/%s"):format(kind.one, kind.parent.name,
