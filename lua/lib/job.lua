@@ -170,7 +170,9 @@ function M.cost_text(cost)
   for k, v in pairs(cost) do
     if type(v) == "table" and v ~= json.null then
       local inner = {}
-      for ik, iv in pairs(v) do inner[#inner + 1] = ik .. "=" .. tostring(iv) end
+      for ik, iv in pairs(v) do
+        inner[#inner + 1] = ik .. "=" .. (type(iv) == "table" and (json.encode(iv) or "?") or tostring(iv))
+      end
       table.sort(inner)
       parts[#parts + 1] = k .. " " .. (#inner > 0 and table.concat(inner, " ") or "{}")
     else
