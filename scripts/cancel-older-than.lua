@@ -20,7 +20,8 @@ fine-tuning job) older than AGE: those are listed without thread IDs.
 
 Selecting runs:
   --kind runs|batches|fine-tuning
-                          what to cancel (default runs)
+                          what to cancel (default runs; responses, file batches
+                          and uploads cannot be listed: use runctl cancel ID...)
   --older-than AGE        runs created more than AGE ago: 90s, 15m, 2h, 1d, 1h30m
   --age-from created|started
                           measure the age from created_at (default) or started_at
@@ -40,7 +41,8 @@ Acting:
   --confirm-above N       ask (on a terminal) above N runs; refuse without --yes
                           when stdin is not a terminal (default 20)
   --wait [SECONDS]        then wait until every cancelled run leaves cancelling,
-                          at most SECONDS in all (default 60)
+                          at most SECONDS in all (default per kind: runs 60s,
+                          batches 30m, fine-tuning jobs 5m)
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
 
@@ -48,20 +50,26 @@ Output:
   --report FILE           write the JSON lines to FILE instead of stdout
   -h, --help              this text
 
-One JSON line per run considered: thread_id, run_id, status_before,
-status_after, age (seconds), action, request_id, error. action is one of
+One JSON line per run considered: kind, id, thread_id, run_id (= id),
+status_before, status_after, age (seconds), action, outcome, request_id,
+error, note, cost (what the object says it cost or did: usage, a batch's
+request_counts and output_file_id, a job's trained_tokens; null when it does
+not say). outcome is the finer result (cancel_requested, finished_anyway,
+already_cancelling, already_finished, not_cancellable, not_found, failed,
+not_sent); action is one of
   cancelled     the cancel was accepted (status_after: cancelling, or the
                 final status with --wait)
   would_cancel  --dry-run: it would have been cancelled
   already_done  it was already cancelled or cancelling, or finished before the
-                cancel reached it ("Cannot cancel run with status ...")
+                cancel reached it ("Cannot cancel ... with status ...", 400 or
+                409: final, never retried)
   expired       its expires_at has passed (or its status is expired): not sent
   skipped       not attempted: Ctrl-C, or the confirmation was refused
   failed        the request failed; error says why
 A thread that cannot be listed gets one line with run_id null (failed, or
 skipped after Ctrl-C). With --kind batches or fine-tuning the lines are the
-same, with thread_id null, the batch or job ID as run_id, and an "object"
-field ("batch", "fine_tuning.job"). A human summary goes to stderr, with a progress bar
+same, with thread_id null and an "object" field ("batch", "fine_tuning.job").
+A human summary goes to stderr (with the costs of what was cancelled), with a progress bar
 when stderr is a terminal. Running it twice is safe: the second pass reports
 the runs the first one cancelled as already_done.
 
