@@ -79,20 +79,10 @@ at once). Exit status: 0 all done, 1 something failed (or still cancelling
 after --wait), 2 usage error or confirmation refused, 130 interrupted.
 ]]
 
--- --kind takes the kinds that can be listed without IDs (and their aliases).
-local LISTABLE = {}
-for _, name in ipairs(ops.kinds.names()) do
-  local k = ops.kinds.get(name)
-  if k.list then
-    LISTABLE[name] = true
-    for _, a in ipairs(k.aliases) do LISTABLE[a] = true end
-  end
-end
-
 local SPEC = {
   name = NAME, usage = USAGE,
   options = {
-    ["--kind"] = { kind = "list", choices = LISTABLE },
+    ["--kind"] = { kind = "list", choices = ops.kinds.listable() },
     ["--older-than"] = { kind = "duration", required = true },
     ["--age-from"] = { kind = "list", choices = { created = true, started = true,
                                                    created_at = true, started_at = true } },

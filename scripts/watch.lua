@@ -38,19 +38,10 @@ Exit status: 0, or 1 when something could not be read in the last refresh,
 2 usage error, 130 Ctrl-C.
 ]]
 
-local LISTABLE = {}
-for _, name in ipairs(ops.kinds.names()) do
-  local k = ops.kinds.get(name)
-  if k.list == "each" then
-    LISTABLE[name] = true
-    for _, a in ipairs(k.aliases) do LISTABLE[a] = true end
-  end
-end
-
 local SPEC = {
   name = NAME, usage = USAGE,
   options = {
-    ["--kind"] = { kind = "list", choices = LISTABLE },
+    ["--kind"] = { kind = "list", choices = ops.kinds.listable("each") },
     ["--interval"] = { kind = "seconds" },
     ["--once"] = { kind = "flag" },
     ["--count"] = { kind = "count" },

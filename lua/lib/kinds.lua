@@ -132,6 +132,20 @@ end
 function M.get(name) return by_name[name] or by_alias[name] end
 function M.names() return { table.unpack(order) } end
 
+-- The names and aliases of the kinds that can be listed without IDs (list
+-- set; "each": not per parent, when only is "each"), as a set: --kind choices.
+function M.listable(only)
+  local t = {}
+  for _, name in ipairs(order) do
+    local k = by_name[name]
+    if k.list and (not only or k.list == only) then
+      t[name] = true
+      for _, a in ipairs(k.aliases) do t[a] = true end
+    end
+  end
+  return t
+end
+
 -- The kind whose `object` value is object, or nil.
 function M.by_object(object)
   for _, name in ipairs(order) do

@@ -26,12 +26,7 @@ local SEED = {
 local fake = T.fake("--seed " .. T.seed_file(SEED))
 local c = fake:client { max_retries = 2, max_retry_delay = 0.05 }
 
-local function style(name)
-  local resp = assert(http.request { method = "POST", url = fake.url .. "/_fake/config",
-                                     headers = { ["Content-Type"] = "application/json" },
-                                     body = json.encode { cancel_style = name } })
-  assert(resp.status == 200, resp.body)
-end
+local function style(name) fake:cancel_style(name) end
 
 -- The requests on the wire since the last clear, as "POST,GET".
 local function wire()

@@ -35,12 +35,7 @@ local fake = T.fake("--seed " .. T.seed_file(SEED))
 local env = { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base, RUNCTL_SCRIPTS = SCRIPTS }
 local function run(args, stdin) return T.run(args, env, stdin) end
 
-local function style(name)
-  local resp = assert(http.request { method = "POST", url = fake.url .. "/_fake/config",
-                                     headers = { ["Content-Type"] = "application/json" },
-                                     body = json.encode { cancel_style = name } })
-  assert(resp.status == 200, resp.body)
-end
+local function style(name) fake:cancel_style(name) end
 local function reset(st) fake:reset() if st then style(st) end fake:clear() end
 
 -- The report as id -> line (json.null fields as nil-comparable json.null).
