@@ -115,8 +115,10 @@ function M.classify_cancel(obj, err, resp, status_before)
               status_after = err.object_status or status_before, seen = err.object }
   if outcome == "already_finished" and err.object_status == "expired" then
     f.action = "expired"
-  elseif outcome == "not_cancellable" or outcome == "already_finished" or outcome == "already_cancelling"
-         or (outcome == "cancel_requested" and err.kind == "api") then
+  elseif outcome == "cancel_requested" then
+    f.note = ("attempt %d heard \"%s\": an earlier attempt, whose answer was lost, had landed")
+             :format(err.attempts or 2, tostring(err.message))
+  elseif outcome == "not_cancellable" or outcome == "already_finished" or outcome == "already_cancelling" then
     f.note = err.message                 -- what the server said, for people
   elseif f.action == "failed" then
     f.error = tostring(err)

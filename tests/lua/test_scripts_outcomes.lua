@@ -167,6 +167,8 @@ T.is(wire("batch_live/cancel"), "POST /v1/batches/batch_live/cancel, POST /v1/ba
      "two attempts on the wire")
 T.like(err, "3 batches considered %(older than 6h00m, of 4 listed%): 3 cancelled",
        "the summary counts it as this job's cancel")
+T.like(by.batch_live.note, "^attempt 2 heard \"Cannot cancel a batch with status 'cancelling'%.\": an earlier attempt",
+       "and its note says why")
 
 ---------------------------------------------------------------- --wait per kind, flip-backs
 
