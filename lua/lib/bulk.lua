@@ -90,13 +90,15 @@ end
 -- Every entry is read at least once (its final cost, a flip-back).
 -- opts: name, timeout, retrieve, concurrency, pending, one/many (nouns),
 -- shown (the --wait the messages name, when timeout is what is left of it),
--- on_seen(e, obj) for each object read.
+-- on_seen(e, obj) for each object read, no_cancelling (the kind stops at
+-- once: the message says "read back stopped").
 -- Returns how many were still pending at the deadline, and whether Ctrl-C
 -- cut the wait short.
 function M.wait_and_settle(ledger, entries, opts)
   if #entries == 0 then return 0, false end
-  term.say(false, "%s: waiting up to %gs for %d %s to leave cancelling", opts.name, opts.shown or opts.timeout,
-        #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"))
+  term.say(false, "%s: waiting up to %gs for %d %s to %s", opts.name, opts.shown or opts.timeout,
+        #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"),
+        opts.no_cancelling and "read back stopped" or "leave cancelling")
   local left, why = M.wait_all(entries, {
     timeout = opts.timeout, concurrency = opts.concurrency, retrieve = opts.retrieve,
     pending = opts.pending,

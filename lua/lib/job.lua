@@ -126,6 +126,7 @@ function Job:wait()
     local n, cut = bulk.wait_and_settle(self.ledger, groups[kind], {
       name = self.name, timeout = self.o.wait == true and kind.wait or self.o.wait,
       concurrency = self.concurrency, pending = kind.pending, one = kind.one, many = kind.many,
+      no_cancelling = next(kind.cancelling) == nil,
       retrieve = function(e) return self:call(e, "retrieve") end,
       on_seen = function(e, obj) self:saw(e, obj) check_flip(e, obj) end,
     })
