@@ -10,7 +10,7 @@ local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts"
 
 local SEED = {
   threads = { { id = "thread_o", runs = {
-    { id = "run_live", status = "in_progress", created_at = -7200 },
+    { id = "run_live", status = "in_progress", created_at = -7200, expires_at = json.null },
     { id = "run_done", status = "completed", created_at = -7200 } } } },
   batches = {
     { id = "batch_live", status = "in_progress", created_at = -30000, cancel_delay_ms = 600000,
@@ -86,6 +86,23 @@ T.is(by.resp_live.cost.usage, json.null, "a response's usage null is said as suc
 T.like(err, "cancel: 6 objects: 6 cancelled", "the summary counts objects of several kinds")
 T.like(err, "cost: batch_live: cancelling; output_file_id null, request_counts completed=142 failed=0 total=2000",
        "the summary shows what a cancelled batch had done")
+
+-- a dry run's report of several kinds, given back with --file, is done for real
+reset("live")
+out, err, code = run("cancel --dry-run thread_o/run_live batch_live vs_1/vsfb_live resp_done")
+by = by_id(out)
+T.is(line_of(by.vsfb_live), "would_cancel/not_sent/in_progress", "dry run: a file batch would be cancelled")
+T.is(line_of(by.resp_done), "already_done/already_finished/completed", "dry run: a finished response is already done")
+T.is(wire("/cancel"), "", "dry run: no cancel sent")
+local file = T.write_file(out)
+fake:clear()
+out, err, code = run("cancel --file " .. file)
+posts = {}
+for _, r in ipairs(fake:requests()) do if r.method == "POST" then posts[#posts + 1] = r.path end end
+table.sort(posts)
+T.is(table.concat(posts, " "), "/v1/batches/batch_live/cancel /v1/threads/thread_o/runs/run_live/cancel "
+     .. "/v1/vector_stores/vs_1/file_batches/vsfb_live/cancel", "cancel --file takes the would_cancel lines of each kind")
+T.is(code, 0, "exit 0")
 
 -- --kind forces the kind of IDs without a known prefix
 reset("live")
