@@ -442,6 +442,9 @@ static void read_call_opts(lua_State *L, int opts, rc_request *req)
     req->max_bytes = (size_t)opt_number(L, opts, "max_bytes", (double)req->max_bytes);
     req->max_retries = (int)opt_number(L, opts, "max_retries", req->max_retries);
     req->max_retry_delay_s = opt_number(L, opts, "max_retry_delay", req->max_retry_delay_s);
+    lua_getfield(L, opts, "final_cannot_cancel");      /* set by the cancel bindings only */
+    req->final_cannot_cancel = lua_toboolean(L, -1);
+    lua_pop(L, 1);
 }
 
 /* Writes prefix and a unique token into out: 16 random hex digits drawn once
@@ -459,7 +462,7 @@ static const char *write_token(char *out, size_t n, const char *prefix)
 /* core.request(sender, method, url, body, beta, lines, opts) -> raw | nil, failure.
  * lines: nil or the call's own header lines (source 4); opts may override
  * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes and give
- * idempotency_key. */
+ * idempotency_key; opts.final_cannot_cancel marks a cancel (see rc_request). */
 static int l_request(lua_State *L)
 {
     rc_sender *s = luaL_checkudata(L, 1, SENDER_META);
