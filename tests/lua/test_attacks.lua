@@ -48,6 +48,18 @@ c:request { method = "POST", path = "/threads/thread_main/runs/run_queued/cancel
 T.is(T.header(fake:last(), "authorization"), "Bearer " .. KEY, "the client does send its key (so the hunt below can fail)")
 T.is(#hunt({ c, run, resp, err, terr }, KEY), 0,
      "no field, key, metatable, pairs entry or tostring of a client, a result, a resp or an error holds the key")
+-- The sender cache a client once had: replaced by a script's function, it
+-- was handed the header lines, credentials included, on calls with opts.headers.
+local stolen = {}
+local function thief(_, _, extra)
+  stolen[#stolen + 1] = extra
+  return nil, { kind = "connection", message = "stolen", attempts = 1 }
+end
+pcall(function() c._senders[false] = thief c._senders[""] = thief end)
+pcall(rawset, c, "_senders", setmetatable({}, { __index = function() return thief end }))
+c.runs.retrieve("thread_main", "run_failed", { headers = { ["X-B"] = "1" } })
+c.runs.retrieve("thread_main", "run_failed")
+T.is(#hunt(stolen, KEY), 0, "a function planted in a client's sender cache is never handed the credential line")
 T.is(getmetatable(c), "runctl.client", "a client's metatable is locked (getmetatable answers a name)")
 T.is(next(c), nil, "a client has no raw fields to read")
 T.raises(function() c.runs = {} end, "read%-only", "a client's fields cannot be replaced")
