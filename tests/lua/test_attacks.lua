@@ -48,6 +48,14 @@ c:request { method = "POST", path = "/threads/thread_main/runs/run_queued/cancel
 T.is(T.header(fake:last(), "authorization"), "Bearer " .. KEY, "the client does send its key (so the hunt below can fail)")
 T.is(#hunt({ c, run, resp, err, terr }, KEY), 0,
      "no field, key, metatable, pairs entry or tostring of a client, a result, a resp or an error holds the key")
+T.is(getmetatable(c), "runctl.client", "a client's metatable is locked (getmetatable answers a name)")
+T.is(next(c), nil, "a client has no raw fields to read")
+T.raises(function() c.runs = {} end, "read%-only", "a client's fields cannot be replaced")
+T.raises(function() c.runs.retrieve = print end, "read%-only", "nor its resources' functions")
+T.raises(function() setmetatable(c, nil) end, "protected metatable", "nor its metatable")
+T.raises(function() c.request({}, { path = "/x" }) end, "call it with a colon",
+         "client:request on a table that is not a client refuses (no state to borrow)")
+T.like(tostring(c), "^runctl client %(http://127%.0%.0%.1:%d+/v1%)$", "tostring of a client names its base URL only")
 -- The sender cache a client once had: replaced by a script's function, it
 -- was handed the header lines, credentials included, on calls with opts.headers.
 local stolen = {}
@@ -60,14 +68,6 @@ pcall(rawset, c, "_senders", setmetatable({}, { __index = function() return thie
 c.runs.retrieve("thread_main", "run_failed", { headers = { ["X-B"] = "1" } })
 c.runs.retrieve("thread_main", "run_failed")
 T.is(#hunt(stolen, KEY), 0, "a function planted in a client's sender cache is never handed the credential line")
-T.is(getmetatable(c), "runctl.client", "a client's metatable is locked (getmetatable answers a name)")
-T.is(next(c), nil, "a client has no raw fields to read")
-T.raises(function() c.runs = {} end, "read%-only", "a client's fields cannot be replaced")
-T.raises(function() c.runs.retrieve = print end, "read%-only", "nor its resources' functions")
-T.raises(function() setmetatable(c, nil) end, "protected metatable", "nor its metatable")
-T.raises(function() c.request({}, { path = "/x" }) end, "call it with a colon",
-         "client:request on a table that is not a client refuses (no state to borrow)")
-T.like(tostring(c), "^runctl client %(http://127%.0%.0%.1:%d+/v1%)$", "tostring of a client names its base URL only")
 T.is(getmetatable(err), "runctl.error", "an error object's metatable is locked too")
 T.is(err.__index, nil, "and leads nowhere (no __index back to the shared metatable)")
 T.ok(runctl.is_error(err) and runctl.is_error(terr), "is_error still knows runctl's errors")
