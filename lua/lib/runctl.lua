@@ -32,6 +32,13 @@ function M.isatty(which)
   return core.isatty(fd)
 end
 
+-- runctl.frame_budget([ms]) -> the budget of each runctl_poll(L, 0) (and
+-- runctl.poll) call in milliseconds, 0 when there is none; ms sets it (0 or
+-- false: no budget). runctl.stats() -> the scheduler's bookkeeping: polls,
+-- resumed, budget_stops, max_resumed, ready, tasks, in_engine.
+M.frame_budget = core.frame_budget
+M.stats = core.stats
+
 -- runctl.escape_id(id) -> id percent-encoded as one path segment.
 function M.escape_id(id) return core.escape_id(id, "runctl.escape_id: id") end
 
