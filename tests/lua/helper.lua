@@ -117,7 +117,7 @@ function H.fake(args)
   return s
 end
 
--- Starts tests/tools/badpeer in mode "blackhole" or "stall-body"; returns {url, pid, stop}.
+-- Starts tests/tools/badpeer in mode "blackhole", "stall-body" or "refuse"; returns {url, pid, stop}.
 function H.badpeer(mode)
   local bin = (os.getenv("FAKEAPI") or "build/fakeapi"):gsub("fakeapi$", "badpeer")
   return start_server("badpeer", bin .. " " .. mode .. " %{portfile}")
