@@ -167,6 +167,45 @@ static int list_scripts(void)
     return 0;
 }
 
+/* `runctl help NAME`: prints the usage a script declares, without running it.
+ * The declaration is the long string of its top-level `local USAGE = [[`
+ * (what its own --help prints too), read here as text. */
+static int print_declared_usage(const char *name)
+{
+    char path[PATH_MAX + 64];
+    size_t n = strlen(name);
+    int plain_name = strchr(name, '/') == NULL && !(n > 4 && strcmp(name + n - 4, ".lua") == 0);
+    if (!(plain_name ? find_bundled(name, path, sizeof path) : file_exists(name))) {
+        fprintf(stderr, "runctl: no script named %s (runctl help lists them)\n", name);
+        return 2;
+    }
+    FILE *f = fopen(plain_name ? path : name, "r");
+    char line[4096];
+    int inside = 0, printed = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (!inside) {
+            inside = strncmp(line, "local USAGE = [[", 16) == 0;
+            if (inside && line[16] != '\n')     /* text on the opening line */
+                fputs(line + 16, stdout);
+            continue;
+        }
+        char *close = strstr(line, "]]");
+        if (close != NULL)
+            *close = '\0';
+        fputs(line, stdout);
+        printed = 1;
+        if (close != NULL)
+            break;
+    }
+    if (f != NULL)
+        fclose(f);
+    if (!printed) {
+        fprintf(stderr, "runctl: %s declares no usage (a top-level local USAGE = [[...]])\n", name);
+        return 1;
+    }
+    return 0;
+}
+
 static void on_sigint(int sig)
 {
     static const char note[] = "\nrunctl: interrupted: finishing requests in flight "
@@ -265,16 +304,7 @@ int main(int argc, char **argv)
     if (code == NULL && strcmp(argv[script_index], "help") == 0) {
         if (i >= argc)
             return list_scripts();
-        /* runctl help NAME == runctl NAME --help */
-        static char help_flag[] = "--help";
-        static char *help_argv[4];
-        help_argv[0] = argv[0];
-        help_argv[1] = argv[i];
-        help_argv[2] = help_flag;
-        argv = help_argv;
-        argc = 3;
-        script_index = 1;
-        i = 2;
+        return print_declared_usage(argv[i]);
     }
     if (quiet)
         opts.log_level = -1;

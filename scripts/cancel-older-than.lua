@@ -46,6 +46,9 @@ Acting:
 
 Output:
   --report FILE           write the JSON lines to FILE instead of stdout
+  --resume REPORT         do what REPORT left undone (threads never listed, runs
+                          failed or skipped, or all that a report cut short did
+                          not settle), with REPORT's own filters
   -h, --help              this text
 
 One JSON line per run considered: thread_id, run_id, status_before,
@@ -78,7 +81,7 @@ local SPEC = {
   name = NAME, usage = USAGE,
   options = {
     ["--kind"] = { kind = "list", choices = KIND_NAMES },
-    ["--older-than"] = { kind = "duration", required = true },
+    ["--older-than"] = { kind = "duration", required = true, unless = "--resume" },
     ["--age-from"] = { kind = "list", choices = { created = true, started = true,
                                                    created_at = true, started_at = true } },
     ["--status"] = { kind = "list" },          -- checked against --kind in check_kind
@@ -93,6 +96,7 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--resume"] = { kind = "string" },
   },
 }
 
@@ -136,11 +140,15 @@ end
 
 local function main(args)
   local o, positional = ops.parse(SPEC, args)
+  local resumed = o.resume and ops.resume_plan(SPEC, o, NAME)
+  if resumed then o, positional, args = resumed.opts, {}, resumed.header_args end
   local kind, kname = check_kind(o, positional)
   local from_started = o.age_from and o.age_from[1]:match("^started") ~= nil
   -- For runs the groups are threads; other kinds are listed as one group.
   local groups
-  if kind.per_thread then
+  if resumed then
+    groups = resumed.threads
+  elseif kind.per_thread then
     groups = ops.collect_ids(positional, o.threads_file, "thread ID")
     if #groups == 0 then
       ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
@@ -157,9 +165,9 @@ local function main(args)
   -- The client refuses every non-GET request from here on: the dry run is
   -- enforced below the script, not by its own care.
   if o.dry_run then runctl.dry_run = true end
-  local report, rerr = ops.report(o.report)
-  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local client = ops.client(o)
+  local report, rerr = ops.report(o.report, { report = NAME, args = args, threads = groups })
+  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local api = kind.resource(client)
   local object = not kind.per_thread and kind.object or nil
   local now, t0 = ops.now(), ops.clock()
@@ -189,6 +197,7 @@ local function main(args)
     if math.type(since) == nil then return end          -- never started, or no time
     local age = now - since
     if age <= o.older_than or not matches(item) then return end
+    if resumed and resumed.done[tostring(thread_id or nil) .. "\0" .. item.id] then return end
     local e, new = ledger:add { thread_id = thread_id or nil, run_id = item.id, object = object,
                                 status_before = st, age = math.floor(age) }
     if not new then return end
@@ -218,6 +227,10 @@ local function main(args)
   -- 1. List every thread (concurrently), or every object of the kind; a
   --    thread that cannot be listed gets its own line, and what was listed
   --    before the failure still counts.
+  for _, r in ipairs(resumed and resumed.retry or {}) do      -- what --resume retries by ID
+    local e, new = ledger:add(r)
+    if new then targets[#targets + 1] = e end
+  end
   local lbar = ops.progress("listing", #groups)
   local listed_groups = 0
   local group_entries = {}
@@ -239,7 +252,7 @@ local function main(args)
       ledger:settle(ge, { action = "skipped", error = "interrupted while listing" })
     else
       ledger:settle(ge, { action = "failed", error = ("cannot list %s: %s"):format(kind.many, tostring(err)),
-                          request_id = runctl.is_error(err) and err.request_id or nil })
+                          request_id = runctl.is_error(err) and err.request_id or nil, cause = err })
     end
     listed_groups = listed_groups + 1
     lbar:update(listed_groups, #targets .. " to cancel")

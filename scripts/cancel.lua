@@ -95,6 +95,7 @@ local function main(args)
   if o.file == "-" then
     read_stdin = true
   elseif o.file then
+    ops.refuse_unfinishable(o.file)
     local lines, err = ops.read_lines(o.file)
     if not lines then ops.usage_error("--file: cannot read " .. o.file .. ": " .. tostring(err)) end
     for n, l in ipairs(lines) do add(l, o.file .. ": line " .. n .. ": ") end
@@ -107,9 +108,9 @@ local function main(args)
   end
 
   if o.dry_run then runctl.dry_run = true end
-  local report, rerr = ops.report(o.report)
-  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local client = ops.client(o)
+  local report, rerr = ops.report(o.report, { report = NAME, args = args })
+  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local concurrency = o.concurrency or 16
   local now, t0 = ops.now(), ops.clock()
   local ledger = ops.ledger(report)
@@ -136,7 +137,8 @@ local function main(args)
       -- the cancel, so what is reported is what a real run would meet.
       local run, err = call(e, "retrieve")
       if not run then
-        return ledger:settle(e, { action = "failed", request_id = err.request_id, error = tostring(err) })
+        return ledger:settle(e, { action = "failed", request_id = err.request_id, error = tostring(err),
+                                  cause = err })
       end
       e.status_before, e.age = run.status, age_of(run)
       if kind.expired[run.status] or (kind.active[run.status] and math.type(run.expires_at)

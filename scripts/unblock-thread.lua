@@ -49,9 +49,9 @@ local function main(args)
     ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
   end
   if o.dry_run then runctl.dry_run = true end
-  local report, rerr = ops.report(o.report)
-  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local client = ops.client(o)
+  local report, rerr = ops.report(o.report, { report = NAME, args = args, threads = threads })
+  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local concurrency = o.concurrency or 16
   local timeout = o.wait or 120
   local now, t0 = ops.now(), ops.clock()

@@ -9,6 +9,9 @@
 --   runctl.bulk     bounded concurrency, Ctrl-C, --wait
 local core = require "runctl.core"
 local runctl = require "runctl"
+local config = require "runctl.config"
+local term = require "runctl.term"
+local resume = require "runctl.resume"
 
 local M = {}
 for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk" } do
@@ -32,18 +35,55 @@ function M.main(name, body, args)
   end, args)
   if not ok then
     if M.is_usage_error(code) then
-      io.stderr:write(name, ": ", code.message, "\nTry 'runctl help ", name, "'.\n")
+      io.stderr:write(name, ": ", code.message, "\n")
+      if not code.config then io.stderr:write("Try 'runctl help ", name, "'.\n") end
       os.exit(M.EXIT_USAGE)
     end
     error(code, 0)
   end
+  for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", note, "\n") end
   io.stdout:flush()
   os.exit(code or 0)
+end
+
+-- Checks the configuration (key, base URL, Azure settings) before any work
+-- (M.client does, before a script opens its report): a problem exits 2 with
+-- one line naming the variable or flag, nothing sent.
+function M.check_config()
+  local problem = config.problem()
+  if problem then M.config_error(problem) end
+end
+
+-- cancel --file REPORT: refuses (exit 2, nothing sent) a report whose
+-- undone work is more than its run lines, naming the command that resumes it.
+M.refuse_unfinishable = resume.refuse_unfinishable
+
+-- --resume REPORT: the report's own options (filters) with the command line's
+-- --report, --yes, --confirm-above, --concurrency, --rate and --wait on top,
+-- and what it left undone (see resume.plan).
+function M.resume_plan(spec, o, name)
+  local allowed = { resume = true, report = true, yes = true, confirm_above = true,
+                    concurrency = true, rate = true, wait = true, dry_run = true }
+  for k in pairs(o) do
+    if not allowed[k] then
+      M.usage_error(("--resume takes its filters from the report: drop --%s"):format(k:gsub("_", "-")))
+    end
+  end
+  if o.report and o.report == o.resume then
+    M.usage_error("--resume: write the new report to another file than " .. o.resume)
+  end
+  local plan = resume.plan(spec, o.resume, name)
+  plan.opts.report, plan.opts.threads_file = o.report, nil
+  for _, k in ipairs { "yes", "confirm_above", "concurrency", "rate", "wait" } do
+    if o[k] ~= nil then plan.opts[k] = o[k] end
+  end
+  return plan
 end
 
 -- A client for the script: the flags and environment, with --concurrency
 -- and --rate on top.
 function M.client(opts)
+  M.check_config()
   local cfg = {}
   if opts.concurrency then cfg.max_concurrency = opts.concurrency end
   if opts.rate then cfg.rate = opts.rate end

@@ -4,8 +4,9 @@ local runctl = require "runctl"
 
 local M = {}
 
--- request_id, error}. A 400 "Cannot cancel run with status 'X'" (or batch,
--- fine-tuning job) means it finished (or expired) between listing and
+-- Turns the outcome of a cancel into report fields {action, status_after,
+-- request_id, error, cause (the error object of a failure)}. A 400 "Cannot
+-- cancel run with status 'X'" (or batch, fine-tuning job) means it finished (or expired) between listing and
 -- cancelling: not a failure.
 function M.classify_cancel(obj, err, resp, status_before)
   if obj then
@@ -13,7 +14,7 @@ function M.classify_cancel(obj, err, resp, status_before)
              request_id = resp and resp.request_id }
   end
   if not runctl.is_error(err) then
-    return { action = "failed", status_after = status_before, error = tostring(err) }
+    return { action = "failed", status_after = status_before, error = tostring(err), cause = err }
   end
   if err.kind == "dry_run" then
     return { action = "would_cancel", status_after = status_before }
@@ -25,7 +26,7 @@ function M.classify_cancel(obj, err, resp, status_before)
              request_id = err.request_id }
   end
   return { action = "failed", status_after = status_before, request_id = err.request_id,
-           error = tostring(err) }
+           error = tostring(err), cause = err }
 end
 
 return M

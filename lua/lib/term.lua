@@ -90,6 +90,14 @@ function M.confirm(question, opts)
   return false, "not confirmed"
 end
 
+-- Notes for the end of the summary (a hint after a failure, why a job
+-- stopped), each said once: term.note(text); term.notes() -> the list.
+local notes, noted = {}, {}
+function M.note(text)
+  if text and not noted[text] then noted[text] = true; notes[#notes + 1] = text end
+end
+function M.notes() return notes end
+
 -- Writes the human summary lines to stderr (not under -q unless asked).
 function M.say(force, fmt, ...)
   if M.quiet() and not force then return end

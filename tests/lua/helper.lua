@@ -168,12 +168,15 @@ end
 
 -- A script's JSON-lines report: the list of decoded lines (a line that is not
 -- JSON becomes {unparsable = line}), a map run_id -> line (lines without a
--- run under "thread:ID"), and how often each of those keys appears.
+-- run under "thread:ID"), how often each of those keys appears, and
+-- {header, trailer}: its opening line and its closing {"complete": true} line.
 function H.report(text)
-  local list, by, seen = {}, {}, {}
+  local list, by, seen, frame = {}, {}, {}, {}
   for line in (text or ""):gmatch("[^\n]+") do
     local rec = json.decode(line)
-    if type(rec) == "table" then
+    if type(rec) == "table" and rec.action == nil and (rec.report or rec.complete) then
+      frame[rec.report and "header" or "trailer"] = rec
+    elseif type(rec) == "table" then
       list[#list + 1] = rec
       local k = rec.run_id ~= json.null and rec.run_id or ("thread:" .. tostring(rec.thread_id))
       by[k] = rec
@@ -182,7 +185,7 @@ function H.report(text)
       list[#list + 1] = { unparsable = line }
     end
   end
-  return list, by, seen
+  return list, by, seen, frame
 end
 
 -- Finds the recorded header (names are lower case) of a request.
