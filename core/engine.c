@@ -1,5 +1,6 @@
 /* core/engine.c — one CURLM driving transfers, retries with backoff, limits and a timer heap. */
 #include "engine.h"
+#include "limiter.h"
 #include "url.h"
 #include "wire.h"
 
@@ -15,9 +16,9 @@
 
 struct rc_engine {
     CURLM *multi;
+    CURLSH *share;              /* TLS sessions and DNS answers, shared by every transfer */
     int live;                   /* transfers submitted and not yet done */
-    rc_timer **heap;
-    size_t heap_len, heap_cap;
+    rc_timer_heap timers;
     uint64_t rng;
     int log_level;
     rc_log_fn log;
@@ -26,6 +27,7 @@ struct rc_engine {
     int n_idle_easy;
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
     int n_idle_transfers;
+    unsigned long callbacks;    /* done and timer callbacks run so far */
 };
 
 struct rc_header_set {
@@ -48,7 +50,8 @@ struct rc_transfer {
     double max_retry_delay_s;
     size_t max_bytes;
     rc_limiter *limiter;
-    rc_transfer *queue_next, *queue_prev;
+    rc_limit_waiter waiter;     /* its place in the limiter's queue */
+    rc_transfer *idle_next;     /* in the engine's pool of freed transfers */
     enum transfer_state state;
     rc_timer timer;             /* backoff wait, or deferred failure */
     rc_response resp;
@@ -60,15 +63,6 @@ struct rc_transfer {
     char errbuf[CURL_ERROR_SIZE];
     rc_done_fn done;
     void *ud;
-};
-
-struct rc_limiter {
-    rc_engine *engine;
-    int refs;
-    int max_in_flight, in_flight;
-    double rate, next_slot, paused_until;
-    rc_transfer *head, *tail;
-    rc_timer timer;
 };
 
 /* ------------------------------------------------------------------ time, random */
@@ -122,92 +116,16 @@ void rc_random_hex(char *out, size_t n)
     out[2 * n] = '\0';
 }
 
-/* ------------------------------------------------------------------ timer heap */
+/* ------------------------------------------------------------------ timers */
 
-void rc_timer_init(rc_timer *timer, void (*fire)(void *ud), void *ud)
+void rc_engine_timer_arm(rc_engine *e, rc_timer *timer, double delay_s)
 {
-    timer->due = 0;
-    timer->slot = RC_TIMER_IDLE;
-    timer->fire = fire;
-    timer->ud = ud;
-}
-
-static void heap_swap(rc_engine *e, size_t a, size_t b)
-{
-    rc_timer *t = e->heap[a];
-    e->heap[a] = e->heap[b];
-    e->heap[b] = t;
-    e->heap[a]->slot = a;
-    e->heap[b]->slot = b;
-}
-
-static void heap_up(rc_engine *e, size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (e->heap[parent]->due <= e->heap[i]->due)
-            break;
-        heap_swap(e, i, parent);
-        i = parent;
-    }
-}
-
-static void heap_down(rc_engine *e, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, min = i;
-        if (l < e->heap_len && e->heap[l]->due < e->heap[min]->due)
-            min = l;
-        if (r < e->heap_len && e->heap[r]->due < e->heap[min]->due)
-            min = r;
-        if (min == i)
-            return;
-        heap_swap(e, i, min);
-        i = min;
-    }
+    rc_timer_heap_arm(&e->timers, timer, rc_now() + (delay_s > 0 ? delay_s : 0));
 }
 
 void rc_engine_timer_disarm(rc_engine *e, rc_timer *timer)
 {
-    size_t i = timer->slot;
-    if (i == RC_TIMER_IDLE)
-        return;
-    timer->slot = RC_TIMER_IDLE;
-    e->heap_len--;
-    if (i == e->heap_len)
-        return;
-    e->heap[i] = e->heap[e->heap_len];
-    e->heap[i]->slot = i;
-    heap_down(e, i);
-    heap_up(e, i);
-}
-
-void rc_engine_timer_arm(rc_engine *e, rc_timer *timer, double delay_s)
-{
-    rc_engine_timer_disarm(e, timer);
-    if (e->heap_len == e->heap_cap) {
-        size_t cap = e->heap_cap ? 2 * e->heap_cap : 64;
-        rc_timer **heap = realloc(e->heap, cap * sizeof *heap);
-        if (heap == NULL)
-            abort();            /* a timer that cannot be armed would hang a task forever */
-        e->heap = heap;
-        e->heap_cap = cap;
-    }
-    timer->due = rc_now() + (delay_s > 0 ? delay_s : 0);
-    timer->slot = e->heap_len;
-    e->heap[e->heap_len++] = timer;
-    heap_up(e, timer->slot);
-}
-
-/* Fires every timer due by now; a fired timer may re-arm itself or others. */
-static void fire_due_timers(rc_engine *e)
-{
-    double now = rc_now();
-    while (e->heap_len > 0 && e->heap[0]->due <= now) {
-        rc_timer *t = e->heap[0];
-        rc_engine_timer_disarm(e, t);
-        t->fire(t->ud);
-    }
+    rc_timer_heap_disarm(&e->timers, timer);
 }
 
 /* ------------------------------------------------------------------ logging */
@@ -299,13 +217,20 @@ static char *arena_put(rc_transfer *t, const char *s, size_t n)
         size_t cap = t->arena_cap ? t->arena_cap : 1024;
         while (cap < t->arena_len + n + 1)
             cap *= 2;
-        char *old = t->arena, *arena = realloc(old, cap);
+        /* malloc and copy, not realloc: the pointers into the old arena
+         * are rebased while it still exists. */
+        char *old = t->arena, *arena = malloc(cap);
         if (arena == NULL)
             return NULL;
-        for (size_t i = 0; old != NULL && i < t->resp.n_headers; i++) {
-            t->resp.headers[i].name = arena + (t->resp.headers[i].name - old);
-            t->resp.headers[i].value = arena + (t->resp.headers[i].value - old);
+        if (t->arena_len > 0)
+            memcpy(arena, old, t->arena_len);
+        for (size_t i = 0; i < t->resp.n_headers; i++) {
+            rc_header *h = &t->resp.headers[i];
+            h->name = arena + (h->name - old);
+            if (h->value != NULL)   /* the last one's value may not be in yet */
+                h->value = arena + (h->value - old);
         }
+        free(old);
         t->arena = arena;
         t->arena_cap = cap;
     }
@@ -363,100 +288,9 @@ const char *rc_response_header(const rc_response *r, const char *name)
 
 /* ------------------------------------------------------------------ limiter */
 
-static void start_attempt(rc_transfer *t);
-
-static void limiter_pump(rc_limiter *l)
-{
-    double now = rc_now();
-    while (l->head != NULL && (l->max_in_flight <= 0 || l->in_flight < l->max_in_flight)) {
-        double ready_at = l->paused_until;
-        if (l->rate > 0 && l->next_slot > ready_at)
-            ready_at = l->next_slot;
-        if (ready_at > now) {
-            if (l->timer.slot == RC_TIMER_IDLE || l->timer.due > ready_at)
-                rc_engine_timer_arm(l->engine, &l->timer, ready_at - now);
-            return;
-        }
-        rc_transfer *t = l->head;
-        l->head = t->queue_next;
-        if (l->head != NULL)
-            l->head->queue_prev = NULL;
-        else
-            l->tail = NULL;
-        t->queue_next = t->queue_prev = NULL;
-        l->in_flight++;
-        if (l->rate > 0)
-            l->next_slot = (l->next_slot > now ? l->next_slot : now) + 1.0 / l->rate;
-        start_attempt(t);
-    }
-}
-
-static void limiter_timer_fired(void *ud)
-{
-    limiter_pump(ud);
-}
-
 rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate)
 {
-    rc_limiter *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        return NULL;
-    l->engine = e;
-    l->refs = 1;
-    l->max_in_flight = max_in_flight;
-    l->rate = rate;
-    rc_timer_init(&l->timer, limiter_timer_fired, l);
-    return l;
-}
-
-void rc_limiter_release(rc_limiter *l)
-{
-    if (l == NULL || --l->refs > 0)
-        return;
-    rc_engine_timer_disarm(l->engine, &l->timer);
-    free(l);
-}
-
-void rc_limiter_pause(rc_limiter *l, double seconds)
-{
-    double until = rc_now() + seconds;
-    if (until > l->paused_until)
-        l->paused_until = until;
-}
-
-static void limiter_enqueue(rc_limiter *l, rc_transfer *t, int at_front)
-{
-    t->state = T_QUEUED;
-    if (at_front) {
-        t->queue_next = l->head;
-        t->queue_prev = NULL;
-        if (l->head != NULL)
-            l->head->queue_prev = t;
-        else
-            l->tail = t;
-        l->head = t;
-    } else {
-        t->queue_prev = l->tail;
-        t->queue_next = NULL;
-        if (l->tail != NULL)
-            l->tail->queue_next = t;
-        else
-            l->head = t;
-        l->tail = t;
-    }
-}
-
-static void limiter_unlink(rc_limiter *l, rc_transfer *t)
-{
-    if (t->queue_prev != NULL)
-        t->queue_prev->queue_next = t->queue_next;
-    else
-        l->head = t->queue_next;
-    if (t->queue_next != NULL)
-        t->queue_next->queue_prev = t->queue_prev;
-    else
-        l->tail = t->queue_prev;
-    t->queue_next = t->queue_prev = NULL;
+    return rc_limiter_create(&e->timers, rc_now, max_in_flight, rate);
 }
 
 /* ------------------------------------------------------------------ transfers */
@@ -485,6 +319,7 @@ static void finish(rc_transfer *t)
         t->body_cap = 1;
     }
     t->engine->live--;
+    t->engine->callbacks++;
     t->done(t, t->ud);
 }
 
@@ -507,9 +342,14 @@ static void start_attempt(rc_transfer *t)
     t->state = T_RUNNING;
     if (curl_multi_add_handle(t->engine->multi, t->easy) != CURLM_OK) {
         if (t->limiter != NULL)
-            t->limiter->in_flight--;
+            rc_limiter_finished(t->limiter);
         fail_now(t, RC_ERR_TRANSPORT, "could not start the transfer");
     }
+}
+
+static void start_queued(void *ud)
+{
+    start_attempt(ud);
 }
 
 static void queue_or_start(rc_transfer *t, int at_front)
@@ -518,8 +358,9 @@ static void queue_or_start(rc_transfer *t, int at_front)
         start_attempt(t);
         return;
     }
-    limiter_enqueue(t->limiter, t, at_front);
-    limiter_pump(t->limiter);
+    t->state = T_QUEUED;
+    rc_limiter_enqueue(t->limiter, &t->waiter, at_front);
+    rc_limiter_pump(t->limiter);
 }
 
 static void backoff_fired(void *ud)
@@ -566,14 +407,11 @@ static rc_error classify(rc_transfer *t, CURLcode code, rc_retry_reason *transpo
     return RC_ERR_TRANSPORT;
 }
 
-static void attempt_done(rc_transfer *t, CURLcode code)
+/* Fills status, error and message from curl's result; returns why the
+ * attempt may be retried (RC_RETRY_NO: it may not). */
+static rc_retry_reason record_outcome(rc_transfer *t, CURLcode code)
 {
-    rc_engine *e = t->engine;
     rc_retry_reason transport;
-    curl_multi_remove_handle(e->multi, t->easy);
-    if (t->limiter != NULL)
-        t->limiter->in_flight--;
-
     t->resp.error = classify(t, code, &transport);
     if (t->resp.error == RC_OK) {
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
@@ -586,7 +424,6 @@ static void attempt_done(rc_transfer *t, CURLcode code)
         while (n > 0 && (t->resp.message[n - 1] == '\n' || t->resp.message[n - 1] == '\r'))
             t->resp.message[--n] = '\0';
     }
-
     rc_retry_reason reason = RC_RETRY_NO;
     if (t->resp.error == RC_OK || t->resp.error == RC_ERR_CONNECTION || t->resp.error == RC_ERR_TIMEOUT)
         reason = rc_wire_retry_reason(t->resp.status, transport,
@@ -594,8 +431,13 @@ static void attempt_done(rc_transfer *t, CURLcode code)
     if (t->resp.error == RC_OK && t->resp.status < 400)
         reason = RC_RETRY_NO;   /* x-should-retry on a success means nothing */
     t->resp.retryable = reason != RC_RETRY_NO;
+    return reason;
+}
 
-    char outcome[64];
+/* Logs the attempt's outcome; retry_in < 0 when it is final. */
+static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
+{
+    char outcome[64], why[96] = "";
     if (t->resp.error == RC_OK)
         snprintf(outcome, sizeof outcome, "%ld", t->resp.status);
     else
@@ -603,38 +445,54 @@ static void attempt_done(rc_transfer *t, CURLcode code)
                  t->resp.error == RC_ERR_TIMEOUT ? "timeout" :
                  t->resp.error == RC_ERR_CONNECTION ? "connection error" :
                  t->resp.error == RC_ERR_TOO_LARGE ? "too large" : "transport error");
+    if (reason == RC_RETRY_STATUS)
+        snprintf(why, sizeof why, "status %ld", t->resp.status);
+    else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
+        snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
+    else if (reason != RC_RETRY_NO)
+        snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
+    log_attempt(t, outcome, retry_in, retry_in >= 0 ? why : NULL);
+}
 
-    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
-        double server = rc_wire_retry_after(rc_response_header(&t->resp, "retry-after-ms"),
-                                            rc_response_header(&t->resp, "retry-after"),
-                                            time(NULL));
-        double delay = rc_wire_retry_delay(server, t->resp.attempts - 1, rc_random(e),
-                                           t->max_retry_delay_s);
-        if (e->log_level >= RC_LOG_INFO) {
-            char why[96];
-            if (reason == RC_RETRY_STATUS)
-                snprintf(why, sizeof why, "status %ld", t->resp.status);
-            else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
-                snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
-            else
-                snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
-            log_attempt(t, outcome, delay, why);
-        }
-        if (t->resp.status == 429 && t->limiter != NULL)
-            rc_limiter_pause(t->limiter, delay);
-        t->state = T_BACKOFF;
-        rc_engine_timer_arm(e, &t->timer, delay);
-    } else {
-        if (e->log_level >= RC_LOG_INFO)
-            log_attempt(t, outcome, -1, NULL);
-        rc_limiter *l = t->limiter;
-        finish(t);              /* may not touch t after this */
-        if (l != NULL)
-            limiter_pump(l);
-        return;
+/* Waits before the next attempt: the server's Retry-After or backoff, capped.
+ * A 429 holds back the whole limiter for as long. */
+static void back_off(rc_transfer *t, rc_retry_reason reason)
+{
+    double server = rc_wire_retry_after(rc_response_header(&t->resp, "retry-after-ms"),
+                                        rc_response_header(&t->resp, "retry-after"), time(NULL));
+    double delay = rc_wire_retry_delay(server, t->resp.attempts - 1, rc_random(t->engine),
+                                       t->max_retry_delay_s);
+    if (t->engine->log_level >= RC_LOG_INFO)
+        log_outcome(t, reason, delay);
+    if (t->resp.status == 429 && t->limiter != NULL)
+        rc_limiter_pause(t->limiter, delay);
+    t->state = T_BACKOFF;
+    rc_engine_timer_arm(t->engine, &t->timer, delay);
+}
+
+/* An attempt ended: retry it later, or finish the transfer; then let the
+ * limiter start what waits. The limiter is held across the done callback,
+ * which may free the transfer (and with it, perhaps the last reference). */
+static void attempt_done(rc_transfer *t, CURLcode code)
+{
+    rc_limiter *l = t->limiter;
+    curl_multi_remove_handle(t->engine->multi, t->easy);
+    if (l != NULL) {
+        rc_limiter_finished(l);
+        rc_limiter_retain(l);
     }
-    if (t->limiter != NULL)
-        limiter_pump(t->limiter);
+    rc_retry_reason reason = record_outcome(t, code);
+    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
+        back_off(t, reason);
+    } else {
+        if (t->engine->log_level >= RC_LOG_INFO)
+            log_outcome(t, RC_RETRY_NO, -1);
+        finish(t);              /* may not touch t after this */
+    }
+    if (l != NULL) {
+        rc_limiter_pump(l);
+        rc_limiter_release(l);
+    }
 }
 
 /* 1 when s is a valid header line "Name: value" without CR, LF or NUL. */
@@ -687,6 +545,33 @@ static int has_header(const rc_request *req, const char *name)
     return 0;
 }
 
+/* The request's header lines: its own, the suppressions of curl's defaults,
+ * then the shared set linked under them (not copied). */
+static int link_headers(rc_transfer *t, const rc_request *req, int has_body)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (add_header(t, req->headers[i]) != 0)
+            return -1;
+    /* curl would add its own Expect and form Content-Type: suppress them
+     * (a shared set carries "Expect:" already). */
+    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
+        return -1;
+    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
+        return -1;
+    if (req->shared_headers != NULL) {
+        t->shared = req->shared_headers;
+        t->shared->refs++;
+        if (t->headers == NULL) {
+            t->headers = t->shared->lines;
+        } else {
+            for (t->own_tail = t->headers; t->own_tail->next != NULL; t->own_tail = t->own_tail->next)
+                ;
+            t->own_tail->next = t->shared->lines;
+        }
+    }
+    return curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers) == CURLE_OK ? 0 : -1;
+}
+
 static int configure(rc_transfer *t, const rc_request *req)
 {
     CURL *c = t->easy;
@@ -709,6 +594,12 @@ static int configure(rc_transfer *t, const rc_request *req)
     if (strcmp(req->method, "GET") == 0)
         SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_SHARE, t->engine->share);
+    /* Over TLS, where HTTP/2 is offered: wait for a connection being set up
+     * to say whether it multiplexes rather than open one per request (plain
+     * HTTP is HTTP/1.1 here: waiting would only delay the first requests). */
+    if (strncmp(t->url, "https:", 6) == 0)
+        SET(CURLOPT_PIPEWAIT, 1L);
     if (req->ca_file != NULL && req->ca_file[0] != '\0')
         SET(CURLOPT_CAINFO, req->ca_file);
     if (req->timeout_s > 0)
@@ -733,29 +624,32 @@ static int configure(rc_transfer *t, const rc_request *req)
         }
     }
 #undef SET
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (add_header(t, req->headers[i]) != 0)
-            return -1;
-    /* curl would add its own Expect and form Content-Type: suppress them
-     * (a shared set carries "Expect:" already). */
-    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
-        return -1;
-    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
-        return -1;
-    if (req->shared_headers != NULL) {
-        t->shared = req->shared_headers;
-        t->shared->refs++;
-        if (t->headers == NULL) {
-            t->headers = t->shared->lines;
-        } else {
-            for (t->own_tail = t->headers; t->own_tail->next != NULL; t->own_tail = t->own_tail->next)
-                ;
-            t->own_tail->next = t->shared->lines;
-        }
-    }
-    if (curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK)
+    if (link_headers(t, req, has_body) != 0)
         return -1;
     return ok ? 0 : -1;
+}
+
+/* A cleared transfer: from the pool (its buffers kept) or new. NULL on ENOMEM. */
+static rc_transfer *take_transfer(rc_engine *e)
+{
+    rc_transfer *t = e->idle_transfers;
+    if (t == NULL)
+        return calloc(1, sizeof *t);
+    e->idle_transfers = t->idle_next;
+    e->n_idle_transfers--;
+    char *body = t->resp.body, *arena = t->arena;
+    rc_header *headers = t->resp.headers;
+    size_t body_cap = t->body_cap, arena_cap = t->arena_cap, headers_cap = t->headers_cap;
+    memset(t, 0, sizeof *t);
+    t->resp.body = body;
+    if (body != NULL)
+        body[0] = '\0';
+    t->arena = arena;
+    t->resp.headers = headers;
+    t->body_cap = body_cap;
+    t->arena_cap = arena_cap;
+    t->headers_cap = headers_cap;
+    return t;
 }
 
 rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
@@ -775,34 +669,19 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
             return NULL;
         }
     }
-    rc_transfer *t = e->idle_transfers;
-    if (t != NULL) {                /* reuse: keep the buffers, clear the rest */
-        e->idle_transfers = t->queue_next;
-        e->n_idle_transfers--;
-        char *body = t->resp.body, *arena = t->arena;
-        rc_header *headers = t->resp.headers;
-        size_t body_cap = t->body_cap, arena_cap = t->arena_cap, headers_cap = t->headers_cap;
-        memset(t, 0, sizeof *t);
-        t->resp.body = body;
-        if (body != NULL)
-            body[0] = '\0';
-        t->arena = arena;
-        t->resp.headers = headers;
-        t->body_cap = body_cap;
-        t->arena_cap = arena_cap;
-        t->headers_cap = headers_cap;
-    } else {
-        t = calloc(1, sizeof *t);
-    }
+    rc_transfer *t = take_transfer(e);
     if (t == NULL)
         goto nomem;
     t->engine = e;
     t->done = done;
     t->ud = ud;
     t->max_retries = req->max_retries > 0 ? req->max_retries : 0;
-    t->max_retry_delay_s = req->max_retry_delay_s > 0 ? req->max_retry_delay_s : 60.0;
+    t->max_retry_delay_s = req->max_retry_delay_s > 0 ? req->max_retry_delay_s
+                                                    : RC_DEFAULT_MAX_RETRY_DELAY_S;
     t->max_bytes = req->max_bytes;
     rc_timer_init(&t->timer, backoff_fired, t);
+    t->waiter.start = start_queued;
+    t->waiter.ud = t;
     t->method = strdup(req->method);
     t->url = strdup(req->url);
     if (req->body != NULL) {
@@ -822,7 +701,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     e->live++;
     t->limiter = req->limiter;
     if (t->limiter != NULL)
-        t->limiter->refs++;
+        rc_limiter_retain(t->limiter);
     queue_or_start(t, 0);
     return t;
 nomem:
@@ -840,11 +719,11 @@ void rc_transfer_free(rc_transfer *t)
     case T_RUNNING:
         curl_multi_remove_handle(e->multi, t->easy);
         if (l != NULL)
-            l->in_flight--;
+            rc_limiter_finished(l);
         e->live--;
         break;
     case T_QUEUED:
-        limiter_unlink(l, t);
+        rc_limiter_unlink(l, &t->waiter);
         e->live--;
         break;
     case T_BACKOFF:
@@ -875,7 +754,7 @@ void rc_transfer_free(rc_transfer *t)
     free(t->body);
     /* Keep the struct and its (modest) buffers for the next request. */
     if (e->n_idle_transfers < 256 && t->body_cap <= 65536 && t->arena_cap <= 16384) {
-        t->queue_next = e->idle_transfers;
+        t->idle_next = e->idle_transfers;
         e->idle_transfers = t;
         e->n_idle_transfers++;
     } else {
@@ -885,10 +764,10 @@ void rc_transfer_free(rc_transfer *t)
         free(t);
     }
     if (l != NULL) {
-        int others_waiting = l->head != NULL;
+        int others_waiting = rc_limiter_has_waiters(l);
         rc_limiter_release(l);
         if (others_waiting)
-            limiter_pump(l);    /* still referenced by the waiting transfers */
+            rc_limiter_pump(l);    /* still referenced by the waiting transfers */
     }
 }
 
@@ -956,6 +835,17 @@ rc_engine *rc_engine_new(void)
         return NULL;
     }
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* One thread: the share needs no lock callbacks. */
+    e->share = curl_share_init();
+    if (e->share == NULL ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+        curl_share_cleanup(e->share);
+        curl_multi_cleanup(e->multi);
+        free(e);
+        return NULL;
+    }
     fill_random(&e->rng, sizeof e->rng);
     if (e->rng == 0)
         e->rng = 0x9e3779b97f4a7c15ULL;
@@ -969,7 +859,7 @@ void rc_engine_free(rc_engine *e)
     curl_multi_cleanup(e->multi);
     while (e->idle_transfers != NULL) {
         rc_transfer *t = e->idle_transfers;
-        e->idle_transfers = t->queue_next;
+        e->idle_transfers = t->idle_next;
         free(t->resp.headers);
         free(t->arena);
         free(t->resp.body);
@@ -977,13 +867,14 @@ void rc_engine_free(rc_engine *e)
     }
     while (e->n_idle_easy > 0)
         curl_easy_cleanup(e->idle_easy[--e->n_idle_easy]);
-    free(e->heap);
+    curl_share_cleanup(e->share);   /* last: no easy handle may still use it */
+    rc_timer_heap_free(&e->timers);
     free(e);
 }
 
 int rc_engine_pending(const rc_engine *e)
 {
-    return e->live + (int)e->heap_len;
+    return e->live + (int)e->timers.len;
 }
 
 static void read_completions(rc_engine *e)
@@ -1002,17 +893,23 @@ static void read_completions(rc_engine *e)
 
 int rc_engine_poll(rc_engine *e, int timeout_ms)
 {
-    fire_due_timers(e);
+    unsigned long callbacks = e->callbacks;
+    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
     int running = 0;
     curl_multi_perform(e->multi, &running);
     read_completions(e);
-    fire_due_timers(e);
+    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
     if (rc_engine_pending(e) == 0)
         return 0;
+    /* A callback ran (a timer that was already due, a finished transfer):
+     * the caller has work now, so do not wait for the next event. */
+    if (e->callbacks != callbacks)
+        timeout_ms = 0;
 
     long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;
-    if (e->heap_len > 0) {
-        double until = (e->heap[0]->due - rc_now()) * 1000.0;
+    rc_timer *first = rc_timer_heap_first(&e->timers);
+    if (first != NULL) {
+        double until = (first->due - rc_now()) * 1000.0;
         long timer_ms = until <= 0 ? 0 : (long)until + 1;
         if (timer_ms < wait)
             wait = timer_ms;
@@ -1027,6 +924,6 @@ int rc_engine_poll(rc_engine *e, int timeout_ms)
         curl_multi_poll(e->multi, NULL, 0, (int)wait, NULL);
     curl_multi_perform(e->multi, &running);
     read_completions(e);
-    fire_due_timers(e);
+    rc_timer_heap_fire_due(&e->timers, rc_now());
     return rc_engine_pending(e);
 }
