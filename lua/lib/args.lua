@@ -202,15 +202,17 @@ function M.parse(spec, args)
 end
 
 -- Lines of an ID list (a file, or "-" for stdin): '#' starts a comment, blank
--- lines are skipped, surrounding spaces trimmed. Returns the list, or nil, err.
+-- lines are skipped, surrounding spaces trimmed, a UTF-8 byte order mark
+-- (a file saved by some editors) dropped. Returns the list, or nil, err.
 function M.read_lines(path)
   local f, err = io.stdin, nil
   if path ~= "-" then
     f, err = io.open(path, "r")
     if not f then return nil, err end
   end
-  local out = {}
+  local out, first = {}, true
   for line in f:lines() do
+    if first then line, first = line:gsub("^\239\187\191", ""), false end
     line = line:gsub("#.*$", ""):match("^%s*(.-)%s*$")
     if line ~= "" then out[#out + 1] = line end
   end

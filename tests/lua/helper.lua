@@ -5,6 +5,7 @@ package.path = "tests/lua/?.lua;" .. package.path
 local H = {}
 local count, failures = 0, 0
 local servers = {}
+local started = {}          -- runctl processes started in the background (H.start)
 
 local function show(v)
   if type(v) == "string" then return ("%q"):format(v) end
@@ -41,6 +42,9 @@ function H.raises(fn, pattern, name)
 end
 
 function H.done()
+  for _, h in ipairs(started) do
+    if h.code() == nil and h.pid() then h.signal("KILL") end
+  end
   for _, s in ipairs(servers) do s:stop() end
   print("1.." .. count)
   os.exit(failures == 0 and 0 or 1)
@@ -186,6 +190,37 @@ function H.report(text)
     end
   end
   return list, by, seen, frame
+end
+
+-- Polls cond every 20 ms until it holds or secs (10) pass; returns whether it held.
+function H.wait_for(cond, secs)
+  for _ = 1, math.floor((secs or 10) / 0.02) do
+    if cond() then return true end
+    task.sleep(0.02)
+  end
+  return cond()
+end
+
+-- Starts `ENV runctl ARGS` in the background (env: a prefix of shell words
+-- such as "env A=1"); returns a handle: pid(), code() once it has exited (nil
+-- before), out(), err(), signal(SIG). H.done() kills what is still running.
+function H.start(env, args)
+  serial = serial + 1
+  local dir = ("%s/bg-%d-%d"):format(tmpdir, math.random(1e9), serial)
+  os.execute("mkdir -p " .. dir)
+  local inner = ("%s %s %s %s </dev/null >%s/out 2>%s/err & echo $! >%s/pid; wait $!; echo $? >%s/code")
+                :format(env, os.getenv("RUNCTL_WRAP") or "", os.getenv("RUNCTL") or "./runctl", args,
+                        dir, dir, dir, dir)
+  os.execute("sh -c " .. sh_quote(inner) .. " >/dev/null 2>&1 &")
+  local h = { dir = dir }
+  function h.pid() return tonumber((read_file(dir .. "/pid") or ""):match("%d+")) end
+  function h.code() return tonumber((read_file(dir .. "/code") or ""):match("%d+")) end
+  function h.out() return read_file(dir .. "/out") or "" end
+  function h.err() return read_file(dir .. "/err") or "" end
+  function h.signal(sig) return os.execute(("kill -%s %d"):format(sig, h.pid())) end
+  started[#started + 1] = h
+  H.wait_for(function() return h.pid() ~= nil end, 5)
+  return h
 end
 
 -- Finds the recorded header (names are lower case) of a request.

@@ -31,35 +31,8 @@ local function posts()
   return n
 end
 
-local function wait_for(cond, secs)
-  for _ = 1, math.floor((secs or 10) / 0.02) do
-    if cond() then return true end
-    task.sleep(0.02)
-  end
-  return cond()
-end
-
--- Starts `runctl ARGS` in the background; returns a handle with its pid,
--- and code() once it has exited (nil before).
-local serial = 0
-local started = {}
-local function start(args)
-  serial = serial + 1
-  local dir = ("%s/bg-%d-%d"):format(TMP, math.random(1e9), serial)
-  os.execute("mkdir -p " .. dir)
-  local inner = ("%s %s %s %s </dev/null >%s/out 2>%s/err & echo $! >%s/pid; wait $!; echo $? >%s/code")
-                :format(ENV, os.getenv("RUNCTL_WRAP") or "", RUNCTL, args, dir, dir, dir, dir)
-  os.execute("sh -c " .. T.quote(inner) .. " >/dev/null 2>&1 &")
-  local h = { dir = dir }
-  function h.pid() return tonumber((T.read_file(dir .. "/pid") or ""):match("%d+")) end
-  function h.code() return tonumber((T.read_file(dir .. "/code") or ""):match("%d+")) end
-  function h.out() return T.read_file(dir .. "/out") or "" end
-  function h.err() return T.read_file(dir .. "/err") or "" end
-  function h.signal(sig) return os.execute(("kill -%s %d"):format(sig, h.pid())) end
-  started[#started + 1] = h
-  wait_for(function() return h.pid() ~= nil end, 5)
-  return h
-end
+local wait_for = T.wait_for
+local function start(args) return T.start(ENV, args) end
 
 -- Runs a command on a pseudo-terminal (script(1)); stdin is fed through it.
 local function on_tty(args, input)
@@ -180,7 +153,4 @@ else
   T.ok(true, "# SKIP script(1) is not installed: no terminal tests")
 end
 
-for _, b in ipairs(started) do
-  if b.code() == nil and b.pid() then b.signal("KILL") end
-end
 T.done()
