@@ -34,6 +34,7 @@ end
 local wait_for = T.wait_for
 local function start(args) return T.start(ENV, args) end
 
+local serial = 0
 -- Runs a command on a pseudo-terminal (script(1)); stdin is fed through it.
 local function on_tty(args, input)
   serial = serial + 1
