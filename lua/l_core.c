@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -543,6 +544,20 @@ static int l_interrupted(lua_State *L)
     return 1;
 }
 
+/* core.term_size(fd) -> columns, rows (or nil) of the terminal on fd, or nothing. */
+static int l_term_size(lua_State *L)
+{
+    struct winsize ws;
+    if (ioctl((int)luaL_checkinteger(L, 1), TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
+        return 0;
+    lua_pushinteger(L, ws.ws_col);
+    if (ws.ws_row == 0)
+        lua_pushnil(L);                 /* a pseudo-terminal whose height nobody set */
+    else
+        lua_pushinteger(L, ws.ws_row);
+    return 2;
+}
+
 /* core.isatty(fd) -> whether file descriptor fd (0, 1, 2) is a terminal. */
 static int l_isatty(lua_State *L)
 {
@@ -566,6 +581,7 @@ static const luaL_Reg core_funcs[] = {
     { "pending", l_pending },
     { "interrupted", l_interrupted },
     { "isatty", l_isatty },
+    { "term_size", l_term_size },
     { "send", l_send },
     { "escape_id", l_escape_id },
     { "escape_query", l_escape_query },

@@ -46,6 +46,8 @@ Acting:
 
 Output:
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
   --resume REPORT         do what REPORT left undone (threads never listed, runs
                           failed or skipped, or all that a report cut short did
                           not settle), with REPORT's own filters
@@ -96,6 +98,7 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
     ["--resume"] = { kind = "string" },
   },
 }
@@ -166,7 +169,7 @@ local function main(args)
   -- enforced below the script, not by its own care.
   if o.dry_run then runctl.dry_run = true end
   local client = ops.client(o)
-  local report, rerr = ops.report(o.report, { report = NAME, args = args, threads = groups })
+  local report, rerr = ops.report(o.report, { report = NAME, args = args, threads = groups }, o.json)
   if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local api = kind.resource(client)
   local object = not kind.per_thread and kind.object or nil

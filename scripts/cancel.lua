@@ -25,6 +25,8 @@ report of --kind batches or fine-tuning works too).
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
   -h, --help              this text
 
 One JSON line per run (thread_id, run_id, status_before, status_after, age,
@@ -45,6 +47,7 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
   },
 }
 
@@ -109,7 +112,7 @@ local function main(args)
 
   if o.dry_run then runctl.dry_run = true end
   local client = ops.client(o)
-  local report, rerr = ops.report(o.report, { report = NAME, args = args })
+  local report, rerr = ops.report(o.report, { report = NAME, args = args }, o.json)
   if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local concurrency = o.concurrency or 16
   local now, t0 = ops.now(), ops.clock()

@@ -20,6 +20,8 @@ Thread IDs come from the arguments, --threads-file, or stdin.
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
   -h, --help              this text
 
 One JSON line per run it acts on or waits for (thread_id, run_id,
@@ -39,6 +41,7 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
   },
 }
 
@@ -50,7 +53,7 @@ local function main(args)
   end
   if o.dry_run then runctl.dry_run = true end
   local client = ops.client(o)
-  local report, rerr = ops.report(o.report, { report = NAME, args = args, threads = threads })
+  local report, rerr = ops.report(o.report, { report = NAME, args = args, threads = threads }, o.json)
   if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
   local concurrency = o.concurrency or 16
   local timeout = o.wait or 120

@@ -12,8 +12,9 @@ usage: runctl watch [OPTIONS] THREAD_ID... | -
 Shows, per thread, how many of its recent runs are queued, in progress,
 waiting for tool outputs (requires_action), cancelling and finished, and how
 old its oldest active run is, with one line per active run below it.
-Refreshed every --interval seconds: redrawn in place on a terminal, printed
-one after the other elsewhere. Ctrl-C stops it.
+Refreshed every --interval seconds: redrawn in place on a terminal (cut to
+its height, "... N more" saying what did not fit), printed one after the
+other elsewhere. Ctrl-C (or q on a terminal) stops it.
 
   --interval SECONDS      time between refreshes (default 2)
   --once                  print the table once and exit
@@ -23,8 +24,8 @@ one after the other elsewhere. Ctrl-C stops it.
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
   -h, --help              this text
 
-Exit status: 0, or 1 when a thread could not be listed in the last refresh,
-2 usage error, 130 Ctrl-C.
+Exit status: 0 (also when stopped with Ctrl-C or q), 1 when a thread could
+not be listed in the last refresh, 2 usage error.
 ]]
 
 local SPEC = {
@@ -70,7 +71,8 @@ end
 local function pad(s, n) s = tostring(s) return #s >= n and s or s .. (" "):rep(n - #s) end
 local function lpad(s, n) s = tostring(s) return #s >= n and s or (" "):rep(n - #s) .. s end
 
--- The table as lines of text.
+-- The table as lines of text: the column labels (two lines: threads, and
+-- the active runs listed under each) and the rows.
 local function render(rows, opts)
   local width = 6
   for _, r in ipairs(rows) do width = math.max(width, #r.thread_id) end
@@ -78,6 +80,9 @@ local function render(rows, opts)
   out[#out + 1] = ("%s  %s  %s  %s  %s  %s  %s"):format(pad("THREAD", width), lpad("QUEUED", 6),
     lpad("IN_PROGRESS", 11), lpad("REQUIRES_ACTION", 15), lpad("CANCELLING", 10),
     lpad("FINISHED", 8), "OLDEST_ACTIVE")
+  if opts.active > 0 then
+    out[#out + 1] = ("    %s  %s  %s  %s"):format(pad("ACTIVE RUN", 32), pad("STATUS", 15), lpad("AGE", 7), "MODEL")
+  end
   for _, r in ipairs(rows) do
     if r.error then
       out[#out + 1] = ("%s  error: %s"):format(pad(r.thread_id, width), r.error)
@@ -100,7 +105,32 @@ local function render(rows, opts)
   return out
 end
 
+-- lines cut to fit a screen of cols x rows (the title and labels always
+-- stay; a line wider than the screen would wrap and push them off).
+local function fit(lines, cols, rows, labels)
+  local out = {}
+  for i, line in ipairs(lines) do out[i] = cols and line:sub(1, cols - 1) or line end
+  if not rows or #out <= rows - 1 then return out end
+  local keep = math.max(rows - 2, labels)
+  local more = #out - keep
+  for i = #out, keep + 1, -1 do out[i] = nil end
+  out[#out + 1] = ("... %d more"):format(more)
+  return out
+end
+
+-- Sleeps secs, watching for q on the terminal; false once it is time to stop.
+local function pause(secs, keys)
+  local deadline = ops.clock() + secs
+  repeat
+    local key = keys and keys.poll()
+    if key == "q" or key == "Q" then return false end
+    if not ops.sleep(math.min(0.1, deadline - ops.clock())) then return false end
+  until ops.clock() >= deadline
+  return true
+end
+
 local function main(args)
+  runctl.interrupted("quiet")      -- Ctrl-C is the way out: no note, exit 0
   local o, positional = ops.parse(SPEC, args)
   local threads = ops.collect_ids(positional, o.threads_file, "thread ID")
   if #threads == 0 then
@@ -111,6 +141,7 @@ local function main(args)
   local opts = { active = o.active or 5 }
   local client = ops.client({})
   local tty = runctl.isatty("stdout")
+  local keys = tty and (not count or count > 1) and ops.keys() or nil
   local index = {}
   for i, tid in ipairs(threads) do index[tid] = i end
   local n, errors = 0, 0
@@ -128,19 +159,23 @@ local function main(args)
       if rows[i] then list[#list + 1] = rows[i] end
       if rows[i] and rows[i].error then errors = errors + 1 end
     end
-    local lines = render(list, opts)
     local title = ("runctl watch: %s at %s"):format(ops.plural(#threads, "thread"), os.date("%H:%M:%S", now))
     if not count or count > 1 then
-      title = title .. (" (every %gs%s)"):format(interval, tty and ", Ctrl-C to stop" or "")
+      title = title .. (" (every %gs%s)"):format(interval, tty and (keys and ", q or Ctrl-C to stop" or ", Ctrl-C to stop") or "")
+    end
+    local lines = render(list, opts)
+    table.insert(lines, 1, title)
+    if tty then
+      local cols, rows = ops.size("stdout")
+      lines = fit(lines, cols, rows, opts.active > 0 and 3 or 2)
     end
     -- On a terminal: home, clear, draw; elsewhere a blank line between tables.
-    io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), title, "\n",
-                    table.concat(lines, "\n"), "\n")
+    io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
     io.stdout:flush()
     if count and n >= count then break end
-    if not ops.sleep(interval) then break end
+    if not pause(interval, keys) then break end
   end
-  if runctl.interrupted() then return ops.EXIT_INTERRUPTED end
+  if keys then keys.restore() end
   return errors > 0 and ops.EXIT_FAILED or ops.EXIT_OK
 end
 

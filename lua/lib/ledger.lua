@@ -35,14 +35,18 @@ Report.__index = Report
 -- which threads, and close() ends it with {"complete": true, ...}: a report
 -- without that closing line was cut short (kill -9, a second Ctrl-C). Neither
 -- line has an "action", so readers that filter on it are not misled.
-function M.report(path, header)
+-- On a terminal (stdout, unless as_json: --json) the lines are for people
+-- instead: one readable line per object, coloured unless NO_COLOR is set.
+function M.report(path, header, as_json)
   local f, err = io.stdout, nil
   if path and path ~= "-" then
     f, err = io.open(path, "w")
     if not f then return nil, err end
   end
-  local r = setmetatable({ file = f, path = path, lines = 0, counts = {}, framed = header ~= nil }, Report)
-  if header then
+  local human = f == io.stdout and not as_json and runctl.isatty("stdout")
+  local r = setmetatable({ file = f, path = path, lines = 0, counts = {}, framed = header ~= nil and not human,
+                           human = human and { colour = term.colour("stdout") } }, Report)
+  if header and not human then
     local h = { format = 1, started_at = math.floor(core.time()) }
     for k, v in pairs(header) do h[k] = v end
     if h.args then h.args = json.array(h.args) end
@@ -59,9 +63,32 @@ function Report:put(t)
   if not ok and not self.write_error then self.write_error = tostring(err) end
 end
 
+-- The colour of each action on a terminal.
+local PAINT = { cancelled = "32", would_cancel = "36", already_done = "2", expired = "2",
+                skipped = "33", failed = "31" }
+
+-- A report line for people: "cancelled     thread_a/run_1  in_progress -> cancelling  2h03m".
+local function human_line(rec, colour)
+  local what = rec.thread_id and rec.run_id and (rec.thread_id .. "/" .. rec.run_id)
+               or rec.run_id or (rec.thread_id and ("thread " .. rec.thread_id)) or "listing"
+  local change = rec.status_before and (rec.status_before .. (rec.status_after and rec.status_after ~= rec.status_before
+                                        and (" -> " .. rec.status_after) or "")) or rec.status_after or ""
+  local action = ("%-13s"):format(rec.action or "")
+  local parts = { term.paint(colour, PAINT[rec.action], action), what, change,
+                  rec.age and term.fmt_age(rec.age) or "" }
+  if rec.error then parts[#parts + 1] = "(" .. rec.error .. ")" end
+  return (table.concat(parts, "  "):gsub("%s+$", ""))
+end
+
 -- Writes one line; a field that is nil is written as null. Each line is
 -- flushed so a report survives a second Ctrl-C or a crash up to that line.
 function Report:write(rec)
+  if self.human then             -- first clear a progress bar drawn on the same terminal
+    self.file:write("\r\27[K", human_line(rec, self.human.colour), "\n")
+    self.file:flush()
+    self.lines = self.lines + 1
+    return
+  end
   local t = {}
   for _, k in ipairs(M.FIELDS) do
     local v = rec[k]

@@ -62,7 +62,7 @@ M.refuse_unfinishable = resume.refuse_unfinishable
 -- --report, --yes, --confirm-above, --concurrency, --rate and --wait on top,
 -- and what it left undone (see resume.plan).
 function M.resume_plan(spec, o, name)
-  local allowed = { resume = true, report = true, yes = true, confirm_above = true,
+  local allowed = { resume = true, report = true, yes = true, confirm_above = true, json = true,
                     concurrency = true, rate = true, wait = true, dry_run = true }
   for k in pairs(o) do
     if not allowed[k] then
@@ -74,7 +74,7 @@ function M.resume_plan(spec, o, name)
   end
   local plan = resume.plan(spec, o.resume, name)
   plan.opts.report, plan.opts.threads_file = o.report, nil
-  for _, k in ipairs { "yes", "confirm_above", "concurrency", "rate", "wait" } do
+  for _, k in ipairs { "yes", "confirm_above", "concurrency", "rate", "wait", "json" } do
     if o[k] ~= nil then plan.opts[k] = o[k] end
   end
   return plan

@@ -301,6 +301,72 @@ _, _, _, frame = T.report(T.read_file(rpath))
 T.ok(frame.header and not frame.trailer, "and the report has no closing line")
 fake:clear_faults()
 
+---------------------------------------------------------------------- on a terminal
+
+-- Runs `runctl ARGS` on a pseudo-terminal of cols x rows (script(1)); stdin
+-- is the terminal. Returns what it showed and the exit status.
+local function on_tty(args, cols, rows, extra_env)
+  local outp = TMP .. "/tty-" .. math.random(1e9) .. ".out"
+  local cmd = ("stty cols %d rows %d; %s %s %s %s"):format(cols, rows, ENV, extra_env or "",
+                                                           os.getenv("RUNCTL") or "./runctl", args)
+  local _, _, c = os.execute(("sleep 0 </dev/null | script -qec %s /dev/null >%s 2>&1"):format(T.quote(cmd), outp))
+  return T.read_file(outp) or "", c
+end
+if os.execute("command -v script >/dev/null 2>&1") then
+  seed { thread("thread_tty", 2), thread("thread_tty2", 1) }
+  out, code = on_tty("cancel-older-than --older-than 1h thread_tty thread_tty2", 60, 24)
+  T.is(code, 0, "on a terminal: exit 0")
+  T.like(out, "\27%[32mcancelled%s*\27%[0m  thread_tty/thread_tty_01  in_progress %-> cancelling  2h00m",
+         "a readable, coloured line per run")
+  T.unlike(out, '"action"', "no JSON lines on a terminal")
+  T.unlike(out, '"complete"', "nor the report's frame")
+  local summary = 0
+  for line in out:gsub("\27%[[%d;]*%a", ""):gmatch("[^\r\n]+") do
+    if line:find("^cancel%-older%-than:") or line:find("^  %S") then
+      summary = summary + 1
+      T.ok(#line < 60, "the summary wraps at word boundaries to the width", line)
+    end
+  end
+  T.is(summary, 2, "(the summary took two lines)")
+  T.like(out, "cancel%-older%-than: 3 runs considered %(older than 1h00m, of\r?\n  3 listed",
+         "(cut between words)")
+  seed { thread("thread_tty", 1) }
+  out = on_tty("cancel-older-than --older-than 1h thread_tty", 100, 24, "NO_COLOR=1")
+  T.like(out, "\27%[Kcancelled      thread_tty/thread_tty_01", "NO_COLOR: no colour")
+  T.unlike(out, "\27%[3", "(no colour code at all)")
+  seed { thread("thread_tty", 1) }
+  out = on_tty("cancel-older-than --json --older-than 1h thread_tty", 100, 24)
+  T.like(out, '{"action":"cancelled"', "--json: JSON lines on a terminal too")
+  T.like(out, '{"complete":true', "with the frame")
+
+  local many = {}
+  for i = 1, 12 do many[i] = thread(("thread_w%02d"):format(i), 2) end
+  seed(many)
+  local ids = {}
+  for i = 1, 12 do ids[i] = ("thread_w%02d"):format(i) end
+  out, code = on_tty("watch --count 1 " .. table.concat(ids, " "), 100, 10)
+  T.is(code, 0, "watch on a small terminal: exit 0")
+  local shown = {}
+  for line in out:gsub("^.*\27%[2J", ""):gmatch("[^\r\n]+") do shown[#shown + 1] = line end
+  T.ok(#shown <= 9, "watch fits a 10-row terminal", #shown)
+  T.like(shown[1] or "", "^runctl watch: 12 threads", "its title stays at the top")
+  T.like(shown[2] or "", "^THREAD%s+QUEUED%s+IN_PROGRESS%s+REQUIRES_ACTION%s+CANCELLING%s+FINISHED%s+OLDEST_ACTIVE",
+         "its columns are labelled")
+  T.like(shown[3] or "", "^    ACTIVE RUN%s+STATUS%s+AGE%s+MODEL", "the active runs' columns too")
+  T.like(shown[#shown] or "", "^%.%.%. %d+ more$", "what did not fit is counted")
+else
+  T.ok(true, "# SKIP script(1) is not installed: no terminal tests")
+end
+
+-- watch leaves on Ctrl-C: exit 0, no "interrupted"
+seed { thread("thread_wc", 1) }
+h = T.start(ENV, "watch --interval 0.2 thread_wc")
+T.ok(T.wait_for(function() return count("GET") >= 2 end), "watch is refreshing")
+h.signal("INT")
+T.ok(T.wait_for(function() return h.code() ~= nil end, 20), "Ctrl-C stops watch")
+T.is(h.code(), 0, "watch: Ctrl-C exits 0")
+T.unlike(h.err(), "interrupted", "without an interrupted note")
+
 ---------------------------------------------------------------------- standard descriptors
 
 -- (the shell's own redirections, so not T.run's)

@@ -141,15 +141,15 @@ if have_script then
   T.is(#posts(), 25, "answering y: the 25 runs are cancelled")
   T.like(out, "\r\27%[Kcancelling %[[#%-]+%] %d+/25", "a progress bar is drawn on stderr")
   T.like(out, "listing %[[#%-]+%] 1/1", "while listing too")
-  local _, n = out:gsub('"action":"cancelled"', "")
-  T.is(n, 25, "the report lines are still complete")
+  local _, n = out:gsub("\27%[32mcancelled%s*\27%[0m  thread_t/thread_t_%d+  in_progress %-> cancelling", "")
+  T.is(n, 25, "the report lines are still complete, one readable (coloured) line per run")
 
   fake:seed(seed_of("thread_t", 2))
   out, code = on_tty("watch --count 2 --interval 0.1 thread_t")
   T.is(code, 0, "watch --count 2 on a terminal: exit 0")
   local _, clears = out:gsub("\27%[H\27%[2J", "")
   T.is(clears, 2, "watch redraws the table in place on a terminal")
-  T.like(out, "every 0%.1s, Ctrl%-C to stop", "and says how to stop")
+  T.like(out, "every 0%.1s, q or Ctrl%-C to stop", "and says how to stop")
 else
   T.ok(true, "# SKIP script(1) is not installed: no terminal tests")
 end
