@@ -85,7 +85,7 @@ local function main(args)
     if not ok then
       st.outcome, st.why = "failed", "cannot list runs: " .. tostring(err)
       if ledger:is_pending(st.entry) then
-        ledger:settle(st.entry, { action = "failed", error = st.why,
+        ledger:settle(st.entry, { action = "failed", error = st.why, cause = err,
                                   request_id = runctl.is_error(err) and err.request_id or nil })
       end
       return

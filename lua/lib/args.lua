@@ -228,6 +228,7 @@ function M.collect_ids(positional, file, what)
   local ids, seen = {}, {}
   local read_stdin = false
   local function add(id)
+    if id == "" then M.usage_error(("an empty %s (an argument '')"):format(what)) end
     if id:find("%s") then M.usage_error(("%s %s contains white space"):format(what, quote(id))) end
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end

@@ -202,6 +202,8 @@ function Ledger:settle(e, fields)
     error("ops: unknown action " .. quote(action), 2)
   end
   for k, v in pairs(fields or {}) do e[k] = v end
+  -- (a raise inside runctl names a source file: not for the operator's eyes)
+  if type(e.error) == "string" then e.error = e.error:gsub("[^%s:]*%.lua:%d+: ", "") end
   self:judge(e.cause)
   e.cause = nil
   self.pending[e] = nil
