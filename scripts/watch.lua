@@ -63,7 +63,7 @@ local function snapshot(client, tid, max_runs, now)
       if row.seen >= max_runs then break end
     end
   end)
-  if not ok then row.error = tostring(err) end
+  if not ok then row.error, row.refused = tostring(err), ops.refusal(err) end
   table.sort(row.active, function(a, b) return (a.age or 0) > (b.age or 0) end)
   return row
 end
@@ -154,10 +154,11 @@ local function main(args)
     end)
     if runctl.interrupted() then break end
     errors = 0
-    local list = {}
+    local list, refused = {}, nil
     for i = 1, #threads do
       if rows[i] then list[#list + 1] = rows[i] end
       if rows[i] and rows[i].error then errors = errors + 1 end
+      refused = refused or rows[i] and rows[i].refused
     end
     local title = ("runctl watch: %s at %s"):format(ops.plural(#threads, "thread"), os.date("%H:%M:%S", now))
     if not count or count > 1 then
@@ -172,6 +173,7 @@ local function main(args)
     -- On a terminal: home, clear, draw; elsewhere a blank line between tables.
     io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
     io.stdout:flush()
+    if refused then ops.say(true, "%s: stopped: %s", NAME, refused) break end   -- a refused key stays refused
     if count and n >= count then break end
     if not pause(interval, keys) then break end
   end

@@ -94,6 +94,9 @@ function M.client(opts)
   return c
 end
 
+-- Why a failure (an error object) stops a whole job: a refused key (see config.refusal).
+M.refusal = config.refusal
+
 -- A monotonic clock in seconds, for deadlines and elapsed times.
 M.clock = core.now
 

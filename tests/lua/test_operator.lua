@@ -111,6 +111,12 @@ T.is(count("POST"), 1, "a 403 on a cancel stops the cancels")
 T.is(by.thread_k1_02.action .. "," .. by.thread_k2_01.action, "skipped,skipped", "the others are skipped")
 T.like(err, "refused access %(403%)", "saying why")
 
+fake:clear()
+out, err, code = run("watch --interval 0.1 thread_k1", { OPENAI_API_KEY = "sk-test-revoked-000000" })
+T.is(code, 1, "watch with a refused key stops: exit 1")
+T.is(#fake:requests(), 1, "after the one refresh that met it")
+T.like(err, "watch: stopped: the API refused the credentials %(401%)", "saying why")
+
 ---------------------------------------------------------------------- hints
 
 seed { thread("thread_h", 1) }
