@@ -123,7 +123,11 @@ function M.plan(spec, path, name)
                  complete = rep.complete }
   local again = {}
   for _, g in ipairs(rep.groups) do
-    if M.TO_DO[g.action] then again[g.thread_id == json.null and false or g.thread_id] = true end
+    if M.TO_DO[g.action] then
+      local t = g.thread_id
+      if t == json.null then t = false end      -- a listing of a kind without threads
+      again[t] = true
+    end
   end
   for _, t in ipairs(type(rep.header.threads) == "table" and rep.header.threads or { false }) do
     if t == json.null then t = false end

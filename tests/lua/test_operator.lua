@@ -292,6 +292,22 @@ for run_id in pairs(posts_per_run()) do if settled[run_id] then again[#again + 1
 T.is(table.concat(again, ","), "", "no run the report had settled was sent again")
 T.ok(next(settled) ~= nil, "(the report had settled some)")
 
+-- --kind batches: a listing that failed is resumed too
+fake:seed { threads = json.array(), batches = { { id = "batch_r1", status = "in_progress", created_at = -30000 },
+                                                { id = "batch_r2", status = "validating", created_at = -30000 } } }
+fake:clear()
+fake:faults { { method = "GET", path = "/v1/batches", status = 500 } }
+rpath = tmp("batches")
+out, err, code = run("--max-retries 0 cancel-older-than --kind batches --older-than 1h --report " .. rpath)
+T.is(code, 1, "batches: a failed listing: exit 1")
+out, err, code = run("cancel --file " .. rpath)
+T.is(code, 2, "cancel --file refuses it")
+T.like(err, "could not finish listing .*%-%-resume", "naming --resume")
+fake:clear()
+out, err, code = run("cancel-older-than --resume " .. rpath .. " --report " .. tmp("batches-resumed"))
+T.is(code, 0, "--resume lists the batches again: exit 0")
+T.is(count("POST", "/batches/batch_r[12]/cancel$"), 2, "and cancels both")
+
 -- a second Ctrl-C: stops at once, the report says it is incomplete
 seed4()
 fake:faults { { method = "POST", path = "/cancel", delay_ms = 60000, count = 1 } }
