@@ -17,9 +17,9 @@ local function quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
--- Reads a report: {header, complete, runs = {line...}, groups = {line...}}
--- (groups: lines with run_id null, a thread or listing), or nil when the file
--- is not a report with a header (a list of pairs, or an older report).
+-- Reads a report: {header (nil for a list of pairs or an older report),
+-- complete, runs = {line...}, groups = {line...}} (groups: lines with run_id
+-- null, a thread or a listing), or nil when the file cannot be read.
 function M.read(path)
   local f = io.open(path, "r")
   if not f then return nil end
@@ -29,12 +29,8 @@ function M.read(path)
     n = n + 1
     if n == 1 then line = line:gsub("^\239\187\191", "") end
     local rec = line:find("^%s*{") and json.decode(line)
-    if n == 1 and (type(rec) ~= "table" or type(rec.report) ~= "string") then
-      f:close()
-      return nil
-    end
     if type(rec) == "table" then
-      if n == 1 then
+      if n == 1 and type(rec.report) == "string" then
         rep.header = rec
       elseif rec.complete == true then
         rep.complete, rep.trailer = true, rec
@@ -67,18 +63,13 @@ end
 -- short whose unreached runs have no line), naming the command that can.
 function M.refuse_unfinishable(path)
   local rep = M.read(path)
-  if not rep then
+  if not rep then return end            -- (cancel says it cannot read it)
+  if not rep.header then
     -- an older report without a header: threads it could not list are lost to it
     local threads = {}
-    local f = io.open(path, "r")
-    for line in f and f:lines() or function() end do
-      local rec = line:find("^%s*{") and json.decode(line)
-      if type(rec) == "table" and rec.run_id == json.null and type(rec.thread_id) == "string"
-         and M.TO_DO[rec.action] then
-        threads[#threads + 1] = quote(rec.thread_id)
-      end
+    for _, g in ipairs(rep.groups) do
+      if type(g.thread_id) == "string" and M.TO_DO[g.action] then threads[#threads + 1] = quote(g.thread_id) end
     end
-    if f then f:close() end
     if #threads > 0 then
       args.usage_error(("%s: %d threads were never listed (failed or skipped); this report does not "
                         .. "record its filters: run runctl cancel-older-than --older-than AGE [FILTERS] %s")
@@ -113,7 +104,7 @@ end
 -- cancel again), done (thread\0run keys settled already), header_args.
 function M.plan(spec, path, name)
   local rep = M.read(path)
-  if not rep or rep.header.report ~= name then
+  if not rep or not rep.header or rep.header.report ~= name then
     args.usage_error(("--resume: %s is not a report of %s with a header line"):format(path, name))
   end
   local hargs = type(rep.header.args) == "table" and rep.header.args or {}

@@ -197,6 +197,15 @@ out, err, code = run("cancel --file " .. rpath)
 T.is(code, 0, "cancel --file of a complete report with nothing left: exit 0")
 T.is(count("POST"), 4, "and sends nothing more")
 
+-- a report of an older runctl (no header) with a thread never listed
+fake:clear()
+out, err, code = run("cancel --file " .. T.write_file('{"action":"failed","run_id":null,"thread_id":"thread_x"}\n'
+                                                    .. '{"action":"skipped","run_id":"r1","thread_id":"thread_y"}\n'))
+T.is(code, 2, "an older report with a thread never listed: exit 2")
+T.like(err, "1 threads were never listed.-run runctl cancel%-older%-than %-%-older%-than AGE %[FILTERS%] thread_x",
+       "naming the command for those threads")
+T.is(#fake:requests(), 0, "nothing sent")
+
 -- a thread file saved with a byte order mark
 seed { thread("thread_bom", 1) }
 out, err, code = run("cancel-older-than --older-than 1h --threads-file " .. T.write_file("\239\187\191thread_bom\n"))
