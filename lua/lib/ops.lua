@@ -59,11 +59,12 @@ end
 M.refuse_unfinishable = resume.refuse_unfinishable
 
 -- --resume REPORT: the report's own options (filters) with the command line's
--- --report, --yes, --confirm-above, --concurrency, --rate and --wait on top,
--- and what it left undone (see resume.plan).
+-- --report and these on top, and what it left undone (see resume.plan).
+local ANEW = { "yes", "confirm_above", "concurrency", "rate", "wait", "json", "dry_run" }
+
 function M.resume_plan(spec, o, name)
-  local allowed = { resume = true, report = true, yes = true, confirm_above = true, json = true,
-                    concurrency = true, rate = true, wait = true, dry_run = true }
+  local allowed = { resume = true, report = true }
+  for _, k in ipairs(ANEW) do allowed[k] = true end
   for k in pairs(o) do
     if not allowed[k] then
       M.usage_error(("--resume takes its filters from the report: drop --%s"):format(k:gsub("_", "-")))
@@ -74,7 +75,7 @@ function M.resume_plan(spec, o, name)
   end
   local plan = resume.plan(spec, o.resume, name)
   plan.opts.report, plan.opts.threads_file = o.report, nil
-  for _, k in ipairs { "yes", "confirm_above", "concurrency", "rate", "wait", "json" } do
+  for _, k in ipairs(ANEW) do
     if o[k] ~= nil then plan.opts[k] = o[k] end
   end
   return plan
