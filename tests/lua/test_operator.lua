@@ -416,10 +416,16 @@ end
 err, code = sh("-e 'print(\"hello\")' >/dev/full")
 T.is(code, 1, "output to /dev/full: exit 1")
 T.like(err, "cannot write to standard output", "saying so")
+-- stdout closed at start must be /dev/null, not whatever runctl opens first
+-- (curl's own socket took descriptor 1, and printed lines went into it)
 local probe = TMP .. "/probe-" .. math.random(1e9)
-err, code = sh(("-e 'local f = io.open(%q, \"w\") f:write(tostring(io.stdout:write(\"x\") ~= nil)) f:close()' >&-")
+err, code = sh(("-e 'local f = io.open(%q, \"w\") f:write(io.popen(\"readlink /proc/$PPID/fd/1\"):read(\"a\")) f:close()' >&-")
                :format(probe))
 T.is(code, 0, "stdout closed at start: exit 0")
-T.is(T.read_file(probe), "true", "and stdout was opened on /dev/null (writes succeed, nothing else takes fd 1)")
+T.is(T.read_file(probe), "/dev/null\n", "and descriptor 1 is /dev/null")
+local probe2 = TMP .. "/probe-" .. math.random(1e9)
+err, code = sh(("-e 'local f = io.open(%q, \"w\") f:write(tostring(io.stdin:read(\"a\"))) f:close()' <&-")
+               :format(probe2))
+T.is(T.read_file(probe2), "", "stdin closed at start reads as /dev/null (empty, not another file)")
 
 T.done()
