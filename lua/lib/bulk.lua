@@ -31,8 +31,8 @@ function M.stopped() return stopped_because end
 
 -- Runs fn(item) for each item, at most `concurrency` at once, and starts no
 -- new item once Ctrl-C was pressed or M.stop was called (those already
--- running finish). A raise in
--- fn is passed to on_error(item, err). Returns whether it was interrupted.
+-- running finish). A raise in fn is passed to on_error(item, err). Returns
+-- whether it was interrupted (Ctrl-C; a stop is not an interruption).
 function M.each_concurrently(items, concurrency, fn, on_error)
   local stopped = false
   task.map(items, function(item)
