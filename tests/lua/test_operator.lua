@@ -364,7 +364,7 @@ if os.execute("command -v script >/dev/null 2>&1") then
       T.ok(#line < 60, "the summary wraps at word boundaries to the width", line)
     end
   end
-  T.is(summary, 2, "(the summary took two lines)")
+  T.ok(summary >= 2, "(the summary wrapped)", summary)
   T.like(out, "cancel%-older%-than: 3 runs considered %(older than 1h00m, of\r?\n  3 listed",
          "(cut between words)")
   seed { thread("thread_tty", 1) }
