@@ -7,6 +7,8 @@
 --   runctl.kinds    job kinds as data (runs, batches, fine-tuning, ...)
 --   runctl.outcome  what a cancel's answer means
 --   runctl.bulk     bounded concurrency, Ctrl-C, --wait
+--   runctl.job      a bulk cancel job from start to summary (what the cancel
+--                   scripts share: set-up, cancel, --wait, the end)
 local core = require "runctl.core"
 local runctl = require "runctl"
 local config = require "runctl.config"
@@ -14,10 +16,11 @@ local term = require "runctl.term"
 local resume = require "runctl.resume"
 
 local M = {}
-for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk" } do
+for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk", "job" } do
   for k, v in pairs(require("runctl." .. part)) do M[k] = v end
 end
 local kinds = require "runctl.kinds"
+M.kinds = kinds
 M.KINDS = kinds.all              -- name -> kind, live: kinds defined later show up
 M.ACTIVE, M.PENDING = kinds.ACTIVE, kinds.PENDING
 
@@ -44,14 +47,6 @@ function M.main(name, body, args)
   for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", note, "\n") end
   io.stdout:flush()
   os.exit(code or 0)
-end
-
--- Checks the configuration (key, base URL, Azure settings) before any work
--- (M.client does, before a script opens its report): a problem exits 2 with
--- one line naming the variable or flag, nothing sent.
-function M.check_config()
-  local problem = config.problem()
-  if problem then M.config_error(problem) end
 end
 
 -- cancel --file REPORT: refuses (exit 2, nothing sent) a report whose
@@ -81,28 +76,11 @@ function M.resume_plan(spec, o, name)
   return plan
 end
 
--- A client for the script: the flags and environment, with --concurrency
--- and --rate on top.
-function M.client(opts)
-  M.check_config()
-  local cfg = {}
-  if opts.concurrency then cfg.max_concurrency = opts.concurrency end
-  if opts.rate then cfg.rate = opts.rate end
-  local ok, c = pcall(runctl.client, cfg)
-  if not ok then   -- a configuration problem (e.g. --azure without its settings): exit 2, no traceback
-    M.usage_error((tostring(c):gsub("^[^\n]-:%d+: ", "", 1)))
-  end
-  return c
-end
-
 -- Why a failure (an error object) stops a whole job: a refused key (see config.refusal).
 M.refusal = config.refusal
 
 -- A monotonic clock in seconds, for deadlines and elapsed times.
 M.clock = core.now
-
--- Now, in whole seconds since the epoch, as the API's timestamps are.
-function M.now() return math.floor(core.time()) end
 
 return M
 
