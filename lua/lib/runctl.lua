@@ -8,6 +8,7 @@ local core = require "runctl.core"
 local json = require "runctl.json"
 local errors = require "runctl.errors"
 local client = require "runctl.client"
+local bind = require "runctl.bind"
 
 local M = {
   VERSION = core.VERSION, json = json, task = require "runctl.taskmap",
@@ -44,6 +45,39 @@ for _, name in ipairs(client.ROOTS) do
   M.GLOBALS[#M.GLOBALS + 1] = name
 end
 table.sort(M.GLOBALS)
+
+-- Job kinds as data (lua/lib/kinds.lua): runctl.kinds.define(name, def).
+M.kinds = require "runctl.kinds"
+
+-- What a sandbox leaves out of its copy of this module: what changes the
+-- state every run shares (lua/sandbox.c reads this set).
+M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true }
+
+-- runctl.define(name, def): a resource at run time, with the schema of a
+-- lua/lib/resources.lua entry. Every client (openai and those made before)
+-- gets it; a new top-level name also becomes a field of this module and, in
+-- the runctl host (which set the globals), a global. Raises naming the field
+-- at fault, at the caller's line.
+function M.define(name, def)
+  local root = type(name) == "string" and name:match("^[^.]+") or nil
+  local known = false
+  for _, r in ipairs(client.ROOTS) do known = known or r == root end
+  local globals = rawget(_G, "runctl") == M
+  if root and not known and (M[root] ~= nil or M.openai[root] ~= nil or (globals and _G[root] ~= nil)) then
+    error(("runctl.define: %s: the name '%s' is taken (a field of runctl, of a client, or a global): "
+           .. "pick another"):format(name, root), 2)
+  end
+  local ok, new_root = bind.define(name, def)
+  if not ok then error("runctl.define: " .. new_root, 2) end
+  if new_root then
+    M[new_root] = M.openai[new_root]
+    for _, list in ipairs { M.GLOBALS, client.ROOTS } do
+      list[#list + 1] = new_root
+      table.sort(list)
+    end
+    if globals then rawset(_G, new_root, M[new_root]) end
+  end
+end
 
 -- runctl.dry_run reads and latches the host's flag (once on, it stays on).
 return setmetatable(M, {
