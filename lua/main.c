@@ -33,6 +33,7 @@ static const char usage_text[] =
     "                      $OPENAI_API_VERSION\n"
     "  -v, --verbose       log every attempt to stderr (twice: debug, with headers)\n"
     "  -q, --quiet         only errors on stderr\n"
+    "      --no-ext        load no extension files ($RUNCTL_PATH, ~/.config/runctl/ext, ...)\n"
     "  -h, --help          this text\n"
     "      --version       print the version\n"
     "\n"
@@ -205,7 +206,7 @@ int main(int argc, char **argv)
 {
     runctl_options opts;
     runctl_options_init(&opts);
-    int verbose = 0, quiet = 0;
+    int verbose = 0, quiet = 0, no_ext = 0;
     const char *code = NULL;
     int script_index = -1;      /* argv index of the script (or of CODE / "-") */
     int i;
@@ -251,6 +252,8 @@ int main(int argc, char **argv)
             verbose += 2;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--no-ext") == 0) {
+            no_ext = 1;
         } else {
             usage_error("unknown option '%s'", a);
         }
@@ -291,6 +294,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
         lua_close(L);
         return 1;
+    }
+    if (!no_ext && runctl_load_extensions(L) != 0) {      /* before any work: exit 2 */
+        fprintf(stderr, "runctl: extension: %s\n(runctl --no-ext runs without extensions)\n",
+                lua_tostring(L, -1));
+        lua_close(L);
+        return 2;
     }
 
     /* arg: arg[0] the script, arg[1..] its arguments, negatives the rest. */

@@ -5,11 +5,12 @@
 -- accounts for every one in a JSON-lines report: one line per object
 -- considered, whatever happens (faults, Ctrl-C).
 local ops = require "runctl.ops"
+local kinds = require "runctl.kinds"
 
 local NAME = "cancel-older-than"
 local USAGE = [[
 usage: runctl cancel-older-than --older-than AGE [OPTIONS] [THREAD_ID... | -]
-       runctl cancel-older-than --kind batches|fine-tuning --older-than AGE [OPTIONS]
+       runctl cancel-older-than --kind KIND --older-than AGE [OPTIONS]
 
 Cancels every queued, in_progress or requires_action run older than AGE on the
 given threads. Thread IDs come from the arguments, --threads-file, or stdin
@@ -19,8 +20,8 @@ every validating/in_progress/finalizing batch (validating_files/queued/running
 fine-tuning job) older than AGE: those are listed without thread IDs.
 
 Selecting runs:
-  --kind runs|batches|fine-tuning
-                          what to cancel (default runs)
+  --kind KIND             what to cancel: runs (default), batches, fine-tuning, or
+                          a listable kind an extension defines (runctl.kinds)
   --older-than AGE        runs created more than AGE ago: 90s, 15m, 2h, 1d, 1h30m
   --age-from created|started
                           measure the age from created_at (default) or started_at
@@ -71,8 +72,11 @@ at once). Exit status: 0 all done, 1 something failed (or still cancelling
 after --wait), 2 usage error or confirmation refused, 130 interrupted.
 ]]
 
-local KIND_NAMES = { runs = "runs", batches = "batches", ["fine-tuning"] = "fine-tuning",
-                     fine_tuning = "fine-tuning", ["fine-tuning-jobs"] = "fine-tuning" }
+-- Every listable kind by its name (extensions' kinds too), and two aliases.
+local KIND_NAMES = { fine_tuning = "fine-tuning", ["fine-tuning-jobs"] = "fine-tuning" }
+for _, name in ipairs(kinds.names()) do
+  if kinds.get(name).list then KIND_NAMES[name] = name end
+end
 
 local SPEC = {
   name = NAME, usage = USAGE,
@@ -123,7 +127,7 @@ local function check_kind(o, positional)
       ops.usage_error(("--kind %s lists every %s: give no thread IDs"):format(kname, kind.one))
     end
     if o.assistant then ops.usage_error("--assistant applies to runs only") end
-    if o.model and kname == "batches" then ops.usage_error("--model does not apply to batches") end
+    if o.model and not kind.filters.model then ops.usage_error("--model does not apply to " .. kind.many) end
   end
   if o.age_from and o.age_from[1]:match("^started") and not kind.started then
     ops.usage_error(("--age-from started: %s have no start time"):format(kind.many))
@@ -184,7 +188,7 @@ local function main(args)
     local st = item.status
     local done, expired = kind.done[st], kind.expired[st]
     if not (wanted[st] or done or expired) then return end
-    local since = item.created_at
+    local since = item[kind.age_from.created]
     if from_started then since = item[kind.started] end
     if math.type(since) == nil then return end          -- never started, or no time
     local age = now - since
@@ -199,7 +203,7 @@ local function main(args)
       else
         ledger:settle(e)
       end
-    elseif expired or (math.type(item.expires_at) and item.expires_at <= now) then
+    elseif expired or (kind.expires and math.type(item[kind.expires]) and item[kind.expires] <= now) then
       ledger:settle(e, { action = "expired", status_after = st })
     else
       targets[#targets + 1] = e

@@ -5,17 +5,20 @@
 -- and exit codes as cancel-older-than.
 local ops = require "runctl.ops"
 local json = require "runctl.json"
+local kinds = require "runctl.kinds"
 
 local NAME = "cancel"
 local USAGE = [[
-usage: runctl cancel [OPTIONS] THREAD_ID/RUN_ID... | -
+usage: runctl cancel [OPTIONS] THREAD_ID/RUN_ID... | ID... | -
 
 Cancels each given run. Pairs come from the arguments (THREAD_ID/RUN_ID),
 from --file FILE, or from stdin ("-", or a pipe when no pair is given); in a
 file each line is "THREAD_ID RUN_ID" or "THREAD_ID/RUN_ID" ('#' starts a
 comment), or a JSON line of a cancel-older-than report, of which the
 would_cancel, failed and skipped lines are taken: the runs still to do (a
-report of --kind batches or fine-tuning works too).
+report of --kind batches or fine-tuning works too). An ID whose prefix names
+its kind (batch_..., ftjob-..., or an extension kind's prefix) is cancelled
+as that kind.
 
   --file FILE             read pairs from FILE ("-" for stdin)
   --dry-run               retrieve each run and report what would happen; no
@@ -69,6 +72,10 @@ local function parse_pair(s)
     if obj.action ~= nil and not TO_DO[obj.action] then return false end
     return { thread_id = kind.per_thread and obj.thread_id or nil, run_id = obj.run_id,
              object = not kind.per_thread and kind.object or nil, kind = kind }
+  end
+  local by_prefix = not s:find("[%s/]") and kinds.by_prefix(s)
+  if by_prefix and not by_prefix.per_thread then     -- an ID that says its kind (batch_..., an extension's)
+    return { run_id = s, object = by_prefix.object, kind = by_prefix }
   end
   local t, r = s:match("^([^%s/]+)/([^%s/]+)$")
   if not t then t, r = s:match("^(%S+)%s+(%S+)$") end

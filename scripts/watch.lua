@@ -1,20 +1,27 @@
 -- scripts/watch.lua — a live table of run statuses per thread, refreshed (for a terminal)
--- Lists the most recent runs of each thread every --interval seconds and
--- shows how many are in each status, the oldest active run, and the active
--- runs themselves. On a terminal the table is redrawn in place; elsewhere
--- each refresh is printed after the last (use --once or --count N).
+-- Lists the most recent runs of each thread (or the objects of a listable
+-- --kind) every --interval seconds and shows how many are in each active
+-- status, the oldest active one, and the active ones themselves. On a
+-- terminal the table is redrawn in place; elsewhere each refresh is printed
+-- after the last (use --once or --count N). What a kind's statuses are comes
+-- from its definition (runctl.kinds), an extension's kind included.
 local ops = require "runctl.ops"
+local kinds = require "runctl.kinds"
 
 local NAME = "watch"
 local USAGE = [[
 usage: runctl watch [OPTIONS] THREAD_ID... | -
+       runctl watch --kind KIND [OPTIONS]
 
 Shows, per thread, how many of its recent runs are queued, in progress,
 waiting for tool outputs (requires_action), cancelling and finished, and how
 old its oldest active run is, with one line per active run below it.
 Refreshed every --interval seconds: redrawn in place on a terminal, printed
-one after the other elsewhere. Ctrl-C stops it.
+one after the other elsewhere. Ctrl-C stops it. With --kind (batches,
+fine-tuning, or a kind an extension defines), the columns are that kind's
+active and cancelling statuses, over every object of the kind (no thread IDs).
 
+  --kind KIND             what to watch (default runs; KIND must be listable)
   --interval SECONDS      time between refreshes (default 2)
   --once                  print the table once and exit
   --count N               refresh N times, then exit
@@ -30,6 +37,7 @@ Exit status: 0, or 1 when a thread could not be listed in the last refresh,
 local SPEC = {
   name = NAME, usage = USAGE,
   options = {
+    ["--kind"] = { kind = "string" },
     ["--interval"] = { kind = "seconds" },
     ["--once"] = { kind = "flag" },
     ["--count"] = { kind = "count" },
@@ -39,15 +47,15 @@ local SPEC = {
   },
 }
 
-local FINISHED = { cancelled = true, completed = true, failed = true, expired = true, incomplete = true }
-local COLUMNS = { "queued", "in_progress", "requires_action", "cancelling" }
-
--- Lists up to max_runs recent runs of a thread: a row for the table.
-local function snapshot(client, tid, max_runs, now)
-  local row = { thread_id = tid, counts = {}, finished = 0, active = {}, seen = 0 }
-  for _, c in ipairs(COLUMNS) do row.counts[c] = 0 end
+-- Lists up to max_runs recent objects of a kind (of a thread, for runs): a
+-- row for the table, counting the kind's pending statuses and finished ones.
+local function snapshot(client, kind, tid, max_runs, now)
+  local row = { thread_id = tid or kind.many, counts = {}, finished = 0, active = {}, seen = 0 }
+  for _, c in ipairs(kind.pending_list) do row.counts[c] = 0 end
+  local api = kind.resource(client)
+  local params = { limit = math.min(100, max_runs) }
   local ok, err = pcall(function()
-    for run in client.runs.each(tid, { limit = math.min(100, max_runs) }) do
+    for run in tid and api.each(tid, params) or api.each(params) do
       row.seen = row.seen + 1
       if type(run) == "table" then
         if row.counts[run.status] then
@@ -55,7 +63,7 @@ local function snapshot(client, tid, max_runs, now)
           row.active[#row.active + 1] = {
             id = tostring(run.id), status = run.status, model = run.model,
             age = math.type(run.created_at) and now - run.created_at or nil }
-        elseif FINISHED[run.status] then
+        elseif kind.finished[run.status] then
           row.finished = row.finished + 1
         end
       end
@@ -70,23 +78,26 @@ end
 local function pad(s, n) s = tostring(s) return #s >= n and s or s .. (" "):rep(n - #s) end
 local function lpad(s, n) s = tostring(s) return #s >= n and s or (" "):rep(n - #s) .. s end
 
--- The table as lines of text.
-local function render(rows, opts)
-  local width = 6
+-- The table as lines of text: a column per pending status of the kind.
+local function render(rows, kind, opts)
+  local first = kind.per_thread and "THREAD" or "KIND"
+  local width = #first
   for _, r in ipairs(rows) do width = math.max(width, #r.thread_id) end
-  local out = {}
-  out[#out + 1] = ("%s  %s  %s  %s  %s  %s  %s"):format(pad("THREAD", width), lpad("QUEUED", 6),
-    lpad("IN_PROGRESS", 11), lpad("REQUIRES_ACTION", 15), lpad("CANCELLING", 10),
-    lpad("FINISHED", 8), "OLDEST_ACTIVE")
+  local header = { pad(first, width) }
+  for _, c in ipairs(kind.pending_list) do header[#header + 1] = c:upper() end
+  header[#header + 1] = "FINISHED"
+  header[#header + 1] = "OLDEST_ACTIVE"
+  local out = { table.concat(header, "  ") }
   for _, r in ipairs(rows) do
     if r.error then
       out[#out + 1] = ("%s  error: %s"):format(pad(r.thread_id, width), r.error)
     else
       local oldest = r.active[1]
-      out[#out + 1] = ("%s  %s  %s  %s  %s  %s  %s"):format(pad(r.thread_id, width),
-        lpad(r.counts.queued, 6), lpad(r.counts.in_progress, 11), lpad(r.counts.requires_action, 15),
-        lpad(r.counts.cancelling, 10), lpad(r.finished, 8),
-        oldest and ops.fmt_age(oldest.age) or "-")
+      local cells = { pad(r.thread_id, width) }
+      for i, c in ipairs(kind.pending_list) do cells[#cells + 1] = lpad(r.counts[c], #header[i + 1]) end
+      cells[#cells + 1] = lpad(r.finished, 8)
+      cells[#cells + 1] = oldest and ops.fmt_age(oldest.age) or "-"
+      out[#out + 1] = table.concat(cells, "  ")
       for i, a in ipairs(opts.active > 0 and r.active or {}) do
         if i > opts.active then
           out[#out + 1] = ("    ... %d more active"):format(#r.active - opts.active)
@@ -100,12 +111,29 @@ local function render(rows, opts)
   return out
 end
 
-local function main(args)
-  local o, positional = ops.parse(SPEC, args)
+-- The kind to watch, and the groups to list: thread IDs for runs, else one.
+local function watched(o, positional)
+  local kind = kinds.get(o.kind or "runs")
+  if not kind then
+    ops.usage_error(("--kind: unknown kind '%s': use %s"):format(o.kind, table.concat(kinds.names(), ", ")))
+  elseif not kind.list then
+    ops.usage_error(("--kind %s: %s cannot be listed, so they cannot be watched"):format(kind.name, kind.many))
+  elseif not kind.per_thread then
+    if #positional > 0 or o.threads_file then
+      ops.usage_error(("--kind %s watches every %s: give no thread IDs"):format(kind.name, kind.one))
+    end
+    return kind, { false }
+  end
   local threads = ops.collect_ids(positional, o.threads_file, "thread ID")
   if #threads == 0 then
     ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
   end
+  return kind, threads
+end
+
+local function main(args)
+  local o, positional = ops.parse(SPEC, args)
+  local kind, threads = watched(o, positional)
   local interval = o.interval or 2
   local count = o.once and 1 or o.count
   local opts = { active = o.active or 5 }
@@ -119,7 +147,7 @@ local function main(args)
     local now = ops.now()
     local rows = {}
     ops.each_concurrently(threads, 8, function(tid)
-      rows[index[tid]] = snapshot(client, tid, o.runs or 100, now)
+      rows[index[tid]] = snapshot(client, kind, tid or nil, o.runs or 100, now)
     end)
     if runctl.interrupted() then break end
     errors = 0
@@ -128,8 +156,9 @@ local function main(args)
       if rows[i] then list[#list + 1] = rows[i] end
       if rows[i] and rows[i].error then errors = errors + 1 end
     end
-    local lines = render(list, opts)
-    local title = ("runctl watch: %s at %s"):format(ops.plural(#threads, "thread"), os.date("%H:%M:%S", now))
+    local lines = render(list, kind, opts)
+    local what = kind.per_thread and ops.plural(#threads, "thread") or kind.many
+    local title = ("runctl watch: %s at %s"):format(what, os.date("%H:%M:%S", now))
     if not count or count > 1 then
       title = title .. (" (every %gs%s)"):format(interval, tty and ", Ctrl-C to stop" or "")
     end

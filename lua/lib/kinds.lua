@@ -27,7 +27,8 @@
 --   cost        fields that say what the object cost or did, copied to report lines
 --   filters     fields the --model/--assistant filters match: { model = "model" }
 -- A kind table also gets: name, resource(client) -> the bound binding table,
--- per_thread (list == "parent") and started (age_from.started), as sets
+-- per_thread (list == "parent"), started (age_from.started), pending_list
+-- (the pending statuses in the order given: active, then cancelling); and as sets
 -- (status -> true) for active, cancelling, done, finished, expired, pending.
 local M = {}
 
@@ -76,7 +77,8 @@ local function check_def(name, def)
   local rdef = require("runctl.bind").definition(def.resource)
   local why = not rdef and "is not a defined resource (runctl.define it first)"
               or not (rdef.methods.cancel and rdef.methods.retrieve) and "needs cancel and retrieve methods"
-              or def.list and not rdef.paginate and "needs paginate (list = \"" .. def.list .. "\")"
+              or def.list and not (rdef.paginate and rdef.methods[rdef.paginate].params.limit)
+                 and "needs paginate, with a limit parameter (list = \"" .. def.list .. "\")"
   if why then error(("runctl.kinds.define: %s: resource '%s' %s"):format(name, def.resource, why), 3) end
 end
 
@@ -104,6 +106,7 @@ function M.define(name, def)
   if not def.pending then for _, s in ipairs(cancelling) do pending[#pending + 1] = s end end
   local finished = def.finished and list_of(def.finished)
                    or { "completed", "succeeded", "failed", "incomplete", "cancelled", table.unpack(expired) }
+  k.pending_list = pending
   k.active, k.cancelling, k.done = set(list_of(def.active)), set(cancelling), set(done)
   k.expired, k.pending, k.finished = set(expired), set(pending), set(finished)
   k.cost = def.cost and list_of(def.cost) or {}
