@@ -79,6 +79,7 @@ demo: deps
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runctl/scripts
+	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (README: Extending runctl)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runctl
 	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/runctl/scripts/
 

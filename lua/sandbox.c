@@ -423,6 +423,11 @@ static void build_template(lua_State *L)
             lua_pushvalue(L, -2);
             skip = lua_rawget(L, host_only) != LUA_TNIL;
             lua_pop(L, 1);
+            if (skip) {                 /* out of the copy made above */
+                lua_pushvalue(L, -2);
+                lua_pushnil(L);
+                lua_rawset(L, copy);
+            }
         }
         if (!skip && lua_type(L, -2) == LUA_TSTRING) {
             lua_pushvalue(L, -2);
