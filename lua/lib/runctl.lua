@@ -46,8 +46,10 @@ for _, name in ipairs(client.ROOTS) do
 end
 table.sort(M.GLOBALS)
 
--- Job kinds as data (lua/lib/kinds.lua): runctl.kinds.define(name, def).
+-- Job kinds as data (lua/lib/kinds.lua): runctl.kinds.define(name, def);
+-- and the params validators a definition may use (runctl.params.limit100, ...).
 M.kinds = require "runctl.kinds"
+M.params = require "runctl.params"
 
 -- What a sandbox leaves out of its copy of this module: what changes the
 -- state every run shares (lua/sandbox.c reads this set).

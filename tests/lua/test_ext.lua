@@ -34,10 +34,7 @@ runctl.define("acme.jobs", {
   methods = {
     cancel = { "POST", "/acme/batches/{job_id}/cancel" },
     retrieve = { "GET", "/acme/batches/{job_id}" },
-    list = { "GET", "/acme/batches", params = {
-      limit = function(v) return math.type(v) == "integer" and v >= 1 and v <= 100, "an integer from 1 to 100" end,
-      after = function(v) return type(v) == "string" and v ~= "", "a job ID" end,
-    } },
+    list = { "GET", "/acme/batches", params = { limit = runctl.params.limit100, after = runctl.params.cursor } },
   },
   paginate = "list",
   wait = { using = "retrieve", while_status = { "validating", "in_progress", "finalizing", "cancelling" } },
@@ -113,6 +110,27 @@ T.ok(reqs[1].headers["idempotency-key"] ~= nil and reqs[1].headers["openai-beta"
 T.is(reqs[2].path, "/v1/acme/batches/acme%20job%2F1%3Fx", "an ID is escaped as one path segment")
 T.is(reqs[3].path .. "?" .. reqs[3].query, "/v1/acme/batches?limit=2", "the first page")
 T.is(reqs[4].query, "after=acmejob_two&limit=2", "the next page starts after the last one")
+
+-- runctl.define at run time, from a script: clients made before it get it too.
+out, err, code = run([[-e '
+local before = runctl.client{ api_key = "sk-other-0123456789" }
+local held = fine_tuning
+runctl.define("fine_tuning.checkpoints", { methods = { retrieve = { "GET", "/fine_tuning/checkpoints/{id}" } } })
+print(type(before.fine_tuning.checkpoints.retrieve), held.checkpoints == fine_tuning.checkpoints)
+runctl.define("gpu", { methods = { cancel = { "POST", "/gpu/{id}/cancel" } } })
+print(gpu == openai.gpu, gpu == runctl.gpu, type(before.gpu.cancel))
+print(select(2, pcall(runctl.define, "log", { methods = { x = { "GET", "/x" } } })))
+print(select(2, pcall(runctl.define, "zz", { methods = { x = { "GET", "/x", params = { limit = 5 } } } })))
+print(select(2, pcall(runctl.define, "zz", { methods = { x = { "GET", "/x" } }, wait = { using = "y", while_status = { "a" } } })))
+print(select(2, pcall(runctl.define, "zz", { methods = { x = { "GET", "/x" } }, paginate = "x" })))']])
+lines = E.lines(out)
+T.is(code, 0, "runctl.define from a script", err)
+T.is(lines[1], "function\ttrue", "a client made before the call has it; tables scripts hold stay the same")
+T.is(lines[2], "true\ttrue\tfunction", "a new top-level name: a global, a field of runctl and of every client")
+T.like(lines[3], "runctl%.define: log: the name 'log' is taken", "a taken name is refused")
+T.like(lines[4], "runctl%.define: zz: methods%.x%.params%.limit must be a function", "a params validator that is not one")
+T.like(lines[5], "runctl%.define: zz: wait%.using must name one of its methods %(got y%)", "wait.using naming no method")
+T.like(lines[6], "runctl%.define: zz: paginate: methods%.x must take params with an 'after' cursor", "paginate on a method without a cursor")
 
 ---------------------------------------------------------------------- the tools
 
