@@ -322,6 +322,7 @@ local function resource_binder(rname, rdef, perform)
   for mname, def in pairs(rdef.methods) do
     binders[mname] = make_method(rname, mname, def, rdef.beta, perform)
   end
+  local while_status = rdef.wait and status_set(rdef.wait.while_status)
   return function(c)
     local bound = {}
     local meta = {}
@@ -336,7 +337,7 @@ local function resource_binder(rname, rdef, perform)
     end
     if rdef.wait then
       local m = meta[rdef.wait.using]
-      bound.wait = make_wait(rname, bound[rdef.wait.using], m.nids, status_set(rdef.wait.while_status))
+      bound.wait = make_wait(rname, bound[rdef.wait.using], m.nids, while_status)
     end
     return bound
   end
@@ -346,9 +347,11 @@ end
 -- children of "fine_tuning" and "vector_stores", which exist on a client even
 -- when they have no methods of their own.
 local perform_fn              -- perform(c, where, verb, path, query, body, beta, opts)
+local definitions_of = {}     -- resource name -> its definition
 local binder_of = {}          -- resource name -> binder(client) -> its bound functions
 local bound_keys = {}         -- resource name -> the keys its binder puts on its node
 local roots = {}              -- root name -> function(client) -> that root's tree
+local members_of = {}         -- root name -> the resource names under it, sorted
 local clients = setmetatable({}, { __mode = "k" })   -- every client bound so far
 
 local function parts_of(rname)
@@ -373,7 +376,6 @@ local function graft(top, c, rname, old_keys)
   for k, v in pairs(binder_of[rname](c)) do node[k] = v end
 end
 
-local definitions_of = {}
 local function add_resource(rname, rdef)
   definitions_of[rname] = rdef
   local binder = resource_binder(rname, rdef, perform_fn)
@@ -386,18 +388,19 @@ local function add_resource(rname, rdef)
   local root = rname:match("^[^.]+")
   local is_new_root = roots[root] == nil
   if is_new_root then
+    local members = {}
+    members_of[root] = members
     roots[root] = function(c)
       clients[c] = true
-      local tree = {}
-      local members = {}
-      for name in pairs(binder_of) do
-        if name == root or name:sub(1, #root + 1) == root .. "." then members[#members + 1] = name end
-      end
-      table.sort(members)                 -- "a" before "a.b" before "a.b.c"
-      local holder = { [root] = tree }
+      local holder = { [root] = {} }
       for _, name in ipairs(members) do graft(holder, c, name) end
-      return tree
+      return holder[root]
     end
+  end
+  if not old_keys then
+    local members = members_of[root]
+    members[#members + 1] = rname
+    table.sort(members)                   -- "a" before "a.b" before "a.b.c"
   end
   for c in pairs(clients) do graft(c, c, rname, old_keys) end
   return is_new_root and root or nil
