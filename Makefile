@@ -1,5 +1,6 @@
 # Makefile — builds ./runctl, the fake API server and the tests with pkg-config;
-# targets: all deps check demo bench install clean (and check-asan, check-valgrind).
+# targets: all deps check demo bench install uninstall man deb rock clean (and check-asan,
+# check-valgrind).
 PREFIX  ?= /usr/local
 BUILD   ?= build
 CC      ?= cc
@@ -7,8 +8,11 @@ CFLAGS  ?= -O2 -g
 PKGS     = lua5.4 libcurl lua5.4-cjson
 FAKE_PKGS = libmicrohttpd jansson
 
+# PKG_CFLAGS and CURL_LIBS are given by the LuaRocks build (`make rock`) instead.
+PKG_CFLAGS ?= $(shell pkg-config --cflags $(PKGS))
+CURL_LIBS  ?= $(shell pkg-config --libs libcurl)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(CFLAGS) \
-             $(shell pkg-config --cflags $(PKGS)) -DRUNCTL_DATADIR='"$(PREFIX)/share/runctl"'
+             $(PKG_CFLAGS) -DRUNCTL_DATADIR='"$(PREFIX)/share/runctl"'
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
@@ -23,7 +27,7 @@ BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
 FAKEAPI  = $(BUILD)/fakeapi
 UNIT     = $(BUILD)/test_core
 
-.PHONY: all deps check check-asan check-valgrind demo bench install clean tools
+.PHONY: all deps check check-asan check-valgrind demo bench install uninstall clean tools
 
 all: $(BIN) $(FAKEAPI) $(UNIT)
 
@@ -77,14 +81,8 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh ./$(BIN) $(FAKEAPI)
 
-install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runctl/scripts
-	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (README: Extending runctl)
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runctl
-	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/runctl/scripts/
-
 clean:
-	rm -rf build build-asan runctl
+	rm -rf build build-asan runctl runctl_*.deb
 
 # ---- reliability test tools (tests/tools) ----
 BADPEER = $(BUILD)/badpeer
@@ -120,7 +118,8 @@ MODULE_OBJ   = $(CORE_OBJ) $(filter-out $(BUILD)/lua/l_json.o,$(LUA_OBJ)) \
 EMBED_LIBS   = $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
 LIB_A        = $(BUILD)/librunctl.a
 LIB_SO       = $(BUILD)/librunctl.so
-LIB_SONAME   = librunctl.so.0
+LIB_SONAME   = librunctl.so.$(firstword $(subst ., ,$(RC_VERSION)))
+LIB_REAL     = librunctl.so.$(RC_VERSION)
 LUA_MODULE   = $(BUILD)/module/runctl.so
 EXAMPLES     = $(BUILD)/frame-loop $(BUILD)/sandbox-host $(BUILD)/minimal-host
 EMBED_TEST   = $(BUILD)/test_embed
@@ -149,7 +148,7 @@ $(BUILD)/module/l_json.o: lua/l_json.c $(HEADERS)
 
 $(LUA_MODULE): $(MODULE_OBJ) $(BUILD)/module/runctl.map
 	$(CC) -shared $(CFLAGS) -Wl,--version-script=$(BUILD)/module/runctl.map \
-	  $(MODULE_OBJ) -o $@ $(shell pkg-config --libs libcurl) -lm
+	  $(MODULE_OBJ) -o $@ $(CURL_LIBS) -lm
 
 $(EXAMPLES): $(BUILD)/%: examples/%.c lua/runctl.h $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
@@ -157,17 +156,21 @@ $(EXAMPLES): $(BUILD)/%: examples/%.c lua/runctl.h $(LIB_A)
 $(EMBED_TEST): tests/embed/test_embed.c $(HEADERS) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
 
-# Adds to `make install`: libraries, header, runctl.pc (written here, so it
-# names this PREFIX) and the Lua module where lua5.4 looks for it.
+# Adds to `make install`: libraries (librunctl.so.VERSION with its soname and
+# dev links), header, runctl.pc (written here, so it names this PREFIX, and
+# outside the linker's own folders adds an rpath so hosts find the library
+# without LD_LIBRARY_PATH) and the Lua module where lua5.4 looks for it.
 install: install-embed
 install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LUA_CMODDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librunctl.a
-	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(LIB_REAL)
+	ln -sf $(LIB_REAL) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/librunctl.so
 	install -m 644 lua/runctl.h $(DESTDIR)$(INCLUDEDIR)/runctl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	  -e 's|@CMODDIR@|$(LUA_CMODDIR)|' -e 's|@VERSION@|$(RC_VERSION)|' runctl.pc.in \
+	  -e 's|@CMODDIR@|$(LUA_CMODDIR)|' -e 's|@VERSION@|$(RC_VERSION)|' \
+	  -e 's|@RPATH@|$(if $(filter $(LIBDIR),$(SYSTEM_LIBDIRS)),,-Wl,-rpath,$${libdir})|' runctl.pc.in \
 	  > $(DESTDIR)$(LIBDIR)/pkgconfig/runctl.pc
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/runctl.so
 
@@ -185,3 +188,78 @@ bench: deps
 conformance: deps
 	@$(MAKE) --no-print-directory all
 	@RUNCTL=./$(BIN) sh tests/conformance/run.sh --summary
+
+# ---- packaging (issue 16): install/uninstall, man pages, completion, .deb, LuaRocks ----
+# One version: RUNCTL_VERSION in lua/runctl.h (binary, soname, runctl.pc, .deb,
+# rockspec; tests/package.lua checks the rockspec's name and CHANGELOG.md).
+MANDIR       ?= $(PREFIX)/share/man
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+MULTIARCH    := $(shell $(CC) -print-multiarch 2>/dev/null)
+# Folders the dynamic linker searches by itself: no rpath, and ldconfig after install.
+SYSTEM_LIBDIRS = /lib /usr/lib /usr/local/lib $(if $(MULTIARCH),/lib/$(MULTIARCH) /usr/lib/$(MULTIARCH) /usr/local/lib/$(MULTIARCH))
+SCRIPT_NAMES  = $(sort $(basename $(notdir $(wildcard scripts/*.lua))))
+MAN_PAGES     = runctl.1 $(SCRIPT_NAMES:%=runctl-%.1)
+RUN_BIN       = $(if $(filter /%,$(BIN)),$(BIN),./$(BIN))
+# The date of this version's entry in CHANGELOG.md ("## 0.1.0 - 2026-11-27").
+RC_DATE       = $(shell sed -n 's/^\#\# $(RC_VERSION) - \([0-9-]*\).*/\1/p' CHANGELOG.md)
+
+# Every file `make install` writes (uninstall removes exactly these).
+INSTALLED = $(PREFIX)/bin/runctl $(SCRIPT_NAMES:%=$(PREFIX)/share/runctl/scripts/%.lua) \
+            $(MAN_PAGES:%=$(MANDIR)/man1/%) $(BASHCOMPDIR)/runctl \
+            $(LIBDIR)/librunctl.a $(LIBDIR)/$(LIB_REAL) $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/librunctl.so \
+            $(INCLUDEDIR)/runctl.h $(LIBDIR)/pkgconfig/runctl.pc $(LUA_CMODDIR)/runctl.so
+
+.PHONY: man install-bin install-doc deb rock rock-install
+
+# Man pages from `runctl --help`, `runctl help NAME` and packaging/man.txt.
+man: $(BUILD)/man/runctl.1
+$(BUILD)/man/runctl.1: $(BIN) packaging/man.lua packaging/man.txt $(wildcard scripts/*.lua) CHANGELOG.md
+	@mkdir -p $(BUILD)/man
+	RUNCTL_SCRIPTS=$(CURDIR)/scripts $(RUN_BIN) packaging/man.lua $(RUN_BIN) packaging/man.txt $(BUILD)/man \
+	  $(RC_VERSION) "$(RC_DATE)" $(SCRIPT_NAMES)
+
+install: install-bin install-doc
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(filter $(LIBDIR),$(SYSTEM_LIBDIRS))" ]; then \
+	  ldconfig 2>/dev/null || echo "make install: run ldconfig as root so that hosts find $(LIB_SONAME)"; fi
+install-bin: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runctl/scripts
+	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (README: Extending runctl)
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runctl
+	install -m 644 $(SCRIPT_NAMES:%=scripts/%.lua) $(DESTDIR)$(PREFIX)/share/runctl/scripts/
+install-doc: man
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 $(MAN_PAGES:%=$(BUILD)/man/%) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 packaging/runctl.bash $(DESTDIR)$(BASHCOMPDIR)/runctl
+
+# Removes what install wrote, and runctl's own folders once empty; the
+# shared folders (bin, lib, share/man/man1, ...) stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/share/runctl/scripts $(DESTDIR)$(PREFIX)/share/runctl/ext \
+	  $(DESTDIR)$(PREFIX)/share/runctl 2>/dev/null
+
+# runctl_VERSION_ARCH.deb (into DEB_OUT): a build for /usr staged under
+# DEB_BUILD/root, then packaging/deb.sh (control file, Depends, dpkg-deb).
+DEB_BUILD ?= build/deb
+DEB_OUT   ?= .
+DEB_ARCH   = $(shell dpkg --print-architecture)
+deb:
+	rm -rf $(DEB_BUILD)/root
+	$(MAKE) --no-print-directory BUILD=$(DEB_BUILD) PREFIX=/usr LIBDIR=/usr/lib/$(MULTIARCH) \
+	  DESTDIR=$(abspath $(DEB_BUILD))/root install
+	sh packaging/deb.sh $(DEB_BUILD)/root $(RC_VERSION) $(DEB_ARCH) $(DEB_OUT)/runctl_$(RC_VERSION)_$(DEB_ARCH).deb
+
+# LuaRocks (runctl-VERSION-1.rockspec, build type make): the module alone,
+# against the Lua and libcurl that luarocks found. lua-cjson.h only declares
+# luaopen_cjson, which the module does not call (it requires "cjson"), so a
+# stand-in serves where the rock's lua-cjson brings no header.
+ROCK_BUILD ?= build/rock
+rock:
+	@mkdir -p $(ROCK_BUILD)/include
+	@echo 'int luaopen_cjson(struct lua_State *L);' > $(ROCK_BUILD)/include/lua-cjson.h
+	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" \
+	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include" \
+	  CURL_LIBS="-L$(CURL_LIBDIR) -lcurl" $(ROCK_BUILD)/module/runctl.so
+rock-install:
+	install -d $(INST_LIBDIR)
+	install -m 755 $(ROCK_BUILD)/module/runctl.so $(INST_LIBDIR)/runctl.so

@@ -73,6 +73,7 @@ fi
 # prints "skipped: <reason>" without Node/npm or the spec.
 case conformance in *"${ONLY:-conformance}"*) run_one conformance sh tests/conformance/run.sh ;; esac
 [ -z "$ONLY" ] && run_one secrets sh tests/secrets.sh
+case package in *"${ONLY:-package}"*) run_one package "$RUNCTL" tests/package.lua ;; esac
 [ -z "$ONLY$NO_FUZZ" ] && run_one fuzz make --no-print-directory -s fuzz FUZZ_TIME=3
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
