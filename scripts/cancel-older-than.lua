@@ -20,8 +20,9 @@ every validating/in_progress/finalizing batch (validating_files/queued/running
 fine-tuning job) older than AGE: those are listed without thread IDs.
 
 Selecting runs:
-  --kind KIND             what to cancel: runs (default), batches, fine-tuning, or
-                          a listable kind an extension defines (runctl.kinds)
+  --kind %KINDS%
+                          what to cancel (default runs; extensions' listable
+                          kinds are listed here too)
   --older-than AGE        runs created more than AGE ago: 90s, 15m, 2h, 1d, 1h30m
   --age-from created|started
                           measure the age from created_at (default) or started_at
@@ -72,11 +73,14 @@ at once). Exit status: 0 all done, 1 something failed (or still cancelling
 after --wait), 2 usage error or confirmation refused, 130 interrupted.
 ]]
 
--- Every listable kind by its name (extensions' kinds too), and two aliases.
+-- Every listable kind by its name (extensions' kinds too), and two aliases;
+-- the usage lists them (shell completion reads them there).
 local KIND_NAMES = { fine_tuning = "fine-tuning", ["fine-tuning-jobs"] = "fine-tuning" }
+local listable = {}
 for _, name in ipairs(kinds.names()) do
-  if kinds.get(name).list then KIND_NAMES[name] = name end
+  if kinds.get(name).list then KIND_NAMES[name], listable[#listable + 1] = name, name end
 end
+USAGE = USAGE:gsub("%%KINDS%%", table.concat(listable, "|"))
 
 local SPEC = {
   name = NAME, usage = USAGE,

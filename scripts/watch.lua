@@ -21,7 +21,8 @@ one after the other elsewhere. Ctrl-C stops it. With --kind (batches,
 fine-tuning, or a kind an extension defines), the columns are that kind's
 active and cancelling statuses, over every object of the kind (no thread IDs).
 
-  --kind KIND             what to watch (default runs; KIND must be listable)
+  --kind %KINDS%
+                          what to watch (default runs)
   --interval SECONDS      time between refreshes (default 2)
   --once                  print the table once and exit
   --count N               refresh N times, then exit
@@ -33,6 +34,12 @@ active and cancelling statuses, over every object of the kind (no thread IDs).
 Exit status: 0, or 1 when a thread could not be listed in the last refresh,
 2 usage error, 130 Ctrl-C.
 ]]
+
+local listable = {}
+for _, name in ipairs(kinds.names()) do
+  if kinds.get(name).list then listable[#listable + 1] = name end
+end
+USAGE = USAGE:gsub("%%KINDS%%", table.concat(listable, "|"))     -- shell completion reads them here
 
 local SPEC = {
   name = NAME, usage = USAGE,

@@ -179,6 +179,11 @@ T.like(out, "\nKIND%s+VALIDATING%s+IN_PROGRESS%s+FINALIZING%s+CANCELLING%s+FINIS
 T.like(out, "\nacme jobs%s+1%s+2%s+1%s+1%s+1%s+13h5%dm\n", "its counts and its oldest pending age")
 T.is(wire(), "GET /v1/acme/batches?limit=100", "watch only lists")
 
+out = run("help cancel-older-than")
+T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|acme%-jobs\n", "cancel-older-than's usage lists the kind (shell completion reads it)")
+out = run("help watch")
+T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|acme%-jobs\n", "and watch's")
+
 ---------------------------------------------------------------------- --no-ext, a broken extension
 
 out, err, code = run("--no-ext cancel-older-than --kind acme-jobs --older-than 1h")
