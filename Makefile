@@ -17,7 +17,8 @@ LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
 
-CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/url.o $(BUILD)/core/wire.o
+CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
+           $(BUILD)/core/url.o $(BUILD)/core/wire.o
 LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
 LIB_LUA  = $(wildcard lua/lib/*.lua)
@@ -55,8 +56,8 @@ $(FAKEAPI): $(wildcard tests/fakeapi/*.c tests/fakeapi/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(FAKE_CFLAGS) $(filter %.c,$^) -o $@ $(FAKE_LIBS)
 
-$(UNIT): tests/unit/test_core.c $(CORE_OBJ)
-	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBS)
+$(UNIT): $(wildcard tests/unit/*.c tests/unit/*.h) $(CORE_OBJ)
+	$(CC) $(ALL_CFLAGS) $(filter %.c %.o,$^) -o $@ $(LIBS)
 
 # check: every test on the normal build, then again on the ASan+UBSan build.
 check: deps
@@ -177,7 +178,7 @@ install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 # ---- benchmark (bench/run.sh): runctl vs curl and wrk, measured in one run ----
 .PHONY: bench
 bench: deps
-	@EXTRA_DEPS="hyperfine wrk valgrind" sh tools/deps.sh >/dev/null
+	@EXTRA_DEPS="hyperfine wrk valgrind nginx" sh tools/deps.sh >/dev/null
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 

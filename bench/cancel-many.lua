@@ -1,9 +1,10 @@
 -- bench/cancel-many.lua — the benchmark's bulk job: cancel N runs listed in a
 -- file ("thread_id run_id" per line) at a given concurrency, streaming outcomes
 -- into counters (nothing kept per run); prints one JSON line of measurements.
-local file, concurrency = ...
+-- Usage: runctl bench/cancel-many.lua IDS_FILE [CONCURRENCY [CA_FILE]]
+local file, concurrency, ca_file = ...
 concurrency = math.tointeger(tonumber(concurrency or "64"))
-local c = runctl.client { max_concurrency = concurrency, max_retries = 0 }
+local c = runctl.client { max_concurrency = concurrency, max_retries = 0, ca_file = ca_file }
 
 local f = assert(io.open(file))
 local next_line = f:lines()

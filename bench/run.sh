@@ -2,19 +2,24 @@
 # bench/run.sh — `make bench`: measures runctl against its peers on this machine,
 # in this one run: cold start vs curl, 20,000 cancels at concurrency 64 vs
 # curl --parallel and vs wrk's raw rate, peak RSS at 2k/20k/100k cancels, CPU
-# and instructions per cancel, the frame-loop host's worst frame, and the fake
-# server's own rate. Prints medians over REPS repetitions and their ratios.
+# and instructions per cancel, the frame-loop host's worst frame, the fake
+# server's own rate, and against a fast static nginx (tests/tools/nginx-run.sh):
+# cancels over TLS with HTTP/2 (connections opened, rate, CPU per cancel) and
+# over plain HTTP. Prints medians over REPS repetitions and their ratios.
 set -e
 REPS=${REPS:-5}
 RUNCTL=$(pwd)/runctl
 FAKEAPI=$(pwd)/build/fakeapi
 dir=$(mktemp -d)
-trap 'kill $fake_pid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+ng=$dir/nginx
+trap 'kill $fake_pid 2>/dev/null; sh tests/tools/nginx-run.sh stop "$ng"; rm -rf "$dir"' EXIT INT TERM
 
 say() { printf '%s\n' "$*" >&2; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 now_ns() { date +%s%N; }
+# cpu_of FILE: the children's user+sys seconds, from the last line `times` wrote.
+cpu_of() { tail -1 "$1" | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }'; }
 # json_field FILE FIELD: a top-level number from a one-line JSON object.
 json_field() { sed -n "s/.*\"$2\":\([0-9.e+-]*\).*/\1/p" "$1"; }
 
@@ -105,6 +110,59 @@ say "bench: the fake server alone (wrk)..."
 fake_rate=$(wrk -t2 -c64 -d3s -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Beta: assistants=v2' \
     "$url/v1/threads/thread_bench_00001/runs/run_bench_00001_001" 2>/dev/null | awk '/Requests\/sec/ { print $2 }')
 
+# 7-8. against nginx answering a fixed Run: over TLS with HTTP/2 offered, then plain HTTP/1.1
+# versus_curl TAG BASE IDS N [CA_FILE]: one run of the runctl job, then of curl --parallel,
+# over the same N cancels at concurrency 64; appends rate, CPU and connections opened
+# (distinct $connection values in nginx's access log) to $dir/TAG.*.
+versus_curl() {
+    tag=$1 base=$2 ids=$3 n=$4 ca=$5
+    curl_tls=""
+    [ -z "$ca" ] || curl_tls="--http2 --cacert $ca"
+    awk -v base="$base" '{ print "url = \"" base "/threads/" $1 "/runs/" $2 "/cancel\""; print "output = \"/dev/null\"" }' \
+        "$ids" > "$dir/$tag.cfg"
+    : > "$ng/access.log"
+    sh -c "OPENAI_BASE_URL='$base' '$RUNCTL' bench/cancel-many.lua '$ids' 64 $ca > '$dir/out.json'; times" > "$dir/times"
+    json_field "$dir/out.json" per_second >> "$dir/$tag.rate.runctl"
+    cpu_of "$dir/times" >> "$dir/$tag.cpu.runctl"
+    [ "$(json_field "$dir/out.json" failed)" = 0 ] || say "bench: warning: runctl saw failures: $(cat "$dir/out.json")"
+    sleep 0.5                   # nginx flushes its access log every 100 ms
+    awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$tag.conns.runctl"
+    : > "$ng/access.log"
+    t0=$(now_ns)
+    sh -c "curl -s --parallel --parallel-max 64 $curl_tls -X POST -H 'Authorization: Bearer sk-bench' \
+           -H 'OpenAI-Beta: assistants=v2' -d '' --config '$dir/$tag.cfg' 2>/dev/null; times" > "$dir/times"
+    t1=$(now_ns)
+    awk -v n="$n" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f\n", n / (ns / 1e9) }' >> "$dir/$tag.rate.curl"
+    cpu_of "$dir/times" >> "$dir/$tag.cpu.curl"
+    sleep 0.5
+    awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$tag.conns.curl"
+}
+# nginx_line TAG N LABEL: the printed line for one case (rate, CPU per cancel, connections).
+nginx_line() {
+    r1=$(median < "$dir/$1.rate.runctl") r2=$(median < "$dir/$1.rate.curl")
+    c1=$(median < "$dir/$1.cpu.runctl") c2=$(median < "$dir/$1.cpu.curl")
+    printf '%s\n   cancels/s                             %-13.0f curl %-8.0f %sx curl --parallel\n' "$3" "$r1" "$r2" "$(ratio "$r1" "$r2")"
+    printf '   CPU per cancel, user+sys (us)         %-13.1f curl %-8.1f %sx curl'"'"'s CPU\n' \
+        "$(awk -v c="$c1" -v n="$2" 'BEGIN { print c / n * 1e6 }')" "$(awk -v c="$c2" -v n="$2" 'BEGIN { print c / n * 1e6 }')" \
+        "$(ratio "$c1" "$c2")"
+    printf '   connections opened                    %-13s curl %s\n' \
+        "$(median < "$dir/$1.conns.runctl")" "$(median < "$dir/$1.conns.curl")"
+}
+TLS_N=${TLS_N:-5000}
+nginx_report="7-8. nginx cases: n/a ($(sh tests/tools/nginx-run.sh start "$ng" 2>&1 >/dev/null || true))"
+if [ -s "$ng/tls_port" ]; then
+    say "bench: against nginx: $TLS_N cancels over TLS + HTTP/2 and 20,000 over plain HTTP, $REPS repetitions..."
+    head -n "$TLS_N" "$dir/ids100k" > "$dir/ids_tls"
+    tls_base="https://127.0.0.1:$(cat "$ng/tls_port")/v1"
+    plain_base="http://127.0.0.1:$(cat "$ng/plain_port")/v1"
+    for rep in $(seq "$REPS"); do
+        versus_curl tls "$tls_base" "$dir/ids_tls" "$TLS_N" "$ng/cert.pem"
+        versus_curl plain "$plain_base" "$dir/ids20k" 20000
+    done
+    nginx_report="$(nginx_line tls "$TLS_N" "7. nginx over TLS, HTTP/2 offered: $TLS_N cancels at concurrency 64")
+$(nginx_line plain 20000 "8. nginx over plain HTTP/1.1: 20,000 cancels at concurrency 64")"
+fi
+
 cat <<EOF
 
 runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold start: 40 runs)
@@ -117,4 +175,5 @@ runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold
    instructions per cancel (callgrind)   $ir_per_cancel
 5. frame-loop worst frame                $frame
 6. fake server alone, GET (/s, wrk)      $(printf '%.0f' "$fake_rate")
+$nginx_report
 EOF

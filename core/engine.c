@@ -1,5 +1,6 @@
 /* core/engine.c — one CURLM driving transfers, retries with backoff, limits and a timer heap. */
 #include "engine.h"
+#include "limiter.h"
 #include "url.h"
 #include "wire.h"
 
@@ -15,9 +16,9 @@
 
 struct rc_engine {
     CURLM *multi;
+    CURLSH *share;              /* TLS sessions and DNS answers, shared by every transfer */
     int live;                   /* transfers submitted and not yet done */
-    rc_timer **heap;
-    size_t heap_len, heap_cap;
+    rc_timer_heap timers;
     uint64_t rng;
     int log_level;
     rc_log_fn log;
@@ -48,7 +49,8 @@ struct rc_transfer {
     double max_retry_delay_s;
     size_t max_bytes;
     rc_limiter *limiter;
-    rc_transfer *queue_next, *queue_prev;
+    rc_limit_waiter waiter;     /* its place in the limiter's queue */
+    rc_transfer *idle_next;     /* in the engine's pool of freed transfers */
     enum transfer_state state;
     rc_timer timer;             /* backoff wait, or deferred failure */
     rc_response resp;
@@ -60,15 +62,6 @@ struct rc_transfer {
     char errbuf[CURL_ERROR_SIZE];
     rc_done_fn done;
     void *ud;
-};
-
-struct rc_limiter {
-    rc_engine *engine;
-    int refs;
-    int max_in_flight, in_flight;
-    double rate, next_slot, paused_until;
-    rc_transfer *head, *tail;
-    rc_timer timer;
 };
 
 /* ------------------------------------------------------------------ time, random */
@@ -122,92 +115,16 @@ void rc_random_hex(char *out, size_t n)
     out[2 * n] = '\0';
 }
 
-/* ------------------------------------------------------------------ timer heap */
+/* ------------------------------------------------------------------ timers */
 
-void rc_timer_init(rc_timer *timer, void (*fire)(void *ud), void *ud)
+void rc_engine_timer_arm(rc_engine *e, rc_timer *timer, double delay_s)
 {
-    timer->due = 0;
-    timer->slot = RC_TIMER_IDLE;
-    timer->fire = fire;
-    timer->ud = ud;
-}
-
-static void heap_swap(rc_engine *e, size_t a, size_t b)
-{
-    rc_timer *t = e->heap[a];
-    e->heap[a] = e->heap[b];
-    e->heap[b] = t;
-    e->heap[a]->slot = a;
-    e->heap[b]->slot = b;
-}
-
-static void heap_up(rc_engine *e, size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (e->heap[parent]->due <= e->heap[i]->due)
-            break;
-        heap_swap(e, i, parent);
-        i = parent;
-    }
-}
-
-static void heap_down(rc_engine *e, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, min = i;
-        if (l < e->heap_len && e->heap[l]->due < e->heap[min]->due)
-            min = l;
-        if (r < e->heap_len && e->heap[r]->due < e->heap[min]->due)
-            min = r;
-        if (min == i)
-            return;
-        heap_swap(e, i, min);
-        i = min;
-    }
+    rc_timer_heap_arm(&e->timers, timer, rc_now() + (delay_s > 0 ? delay_s : 0));
 }
 
 void rc_engine_timer_disarm(rc_engine *e, rc_timer *timer)
 {
-    size_t i = timer->slot;
-    if (i == RC_TIMER_IDLE)
-        return;
-    timer->slot = RC_TIMER_IDLE;
-    e->heap_len--;
-    if (i == e->heap_len)
-        return;
-    e->heap[i] = e->heap[e->heap_len];
-    e->heap[i]->slot = i;
-    heap_down(e, i);
-    heap_up(e, i);
-}
-
-void rc_engine_timer_arm(rc_engine *e, rc_timer *timer, double delay_s)
-{
-    rc_engine_timer_disarm(e, timer);
-    if (e->heap_len == e->heap_cap) {
-        size_t cap = e->heap_cap ? 2 * e->heap_cap : 64;
-        rc_timer **heap = realloc(e->heap, cap * sizeof *heap);
-        if (heap == NULL)
-            abort();            /* a timer that cannot be armed would hang a task forever */
-        e->heap = heap;
-        e->heap_cap = cap;
-    }
-    timer->due = rc_now() + (delay_s > 0 ? delay_s : 0);
-    timer->slot = e->heap_len;
-    e->heap[e->heap_len++] = timer;
-    heap_up(e, timer->slot);
-}
-
-/* Fires every timer due by now; a fired timer may re-arm itself or others. */
-static void fire_due_timers(rc_engine *e)
-{
-    double now = rc_now();
-    while (e->heap_len > 0 && e->heap[0]->due <= now) {
-        rc_timer *t = e->heap[0];
-        rc_engine_timer_disarm(e, t);
-        t->fire(t->ud);
-    }
+    rc_timer_heap_disarm(&e->timers, timer);
 }
 
 /* ------------------------------------------------------------------ logging */
@@ -299,13 +216,20 @@ static char *arena_put(rc_transfer *t, const char *s, size_t n)
         size_t cap = t->arena_cap ? t->arena_cap : 1024;
         while (cap < t->arena_len + n + 1)
             cap *= 2;
-        char *old = t->arena, *arena = realloc(old, cap);
+        /* malloc and copy, not realloc: the pointers into the old arena
+         * are rebased while it still exists. */
+        char *old = t->arena, *arena = malloc(cap);
         if (arena == NULL)
             return NULL;
-        for (size_t i = 0; old != NULL && i < t->resp.n_headers; i++) {
-            t->resp.headers[i].name = arena + (t->resp.headers[i].name - old);
-            t->resp.headers[i].value = arena + (t->resp.headers[i].value - old);
+        if (t->arena_len > 0)
+            memcpy(arena, old, t->arena_len);
+        for (size_t i = 0; i < t->resp.n_headers; i++) {
+            rc_header *h = &t->resp.headers[i];
+            h->name = arena + (h->name - old);
+            if (h->value != NULL)   /* the last one's value may not be in yet */
+                h->value = arena + (h->value - old);
         }
+        free(old);
         t->arena = arena;
         t->arena_cap = cap;
     }
@@ -363,100 +287,9 @@ const char *rc_response_header(const rc_response *r, const char *name)
 
 /* ------------------------------------------------------------------ limiter */
 
-static void start_attempt(rc_transfer *t);
-
-static void limiter_pump(rc_limiter *l)
-{
-    double now = rc_now();
-    while (l->head != NULL && (l->max_in_flight <= 0 || l->in_flight < l->max_in_flight)) {
-        double ready_at = l->paused_until;
-        if (l->rate > 0 && l->next_slot > ready_at)
-            ready_at = l->next_slot;
-        if (ready_at > now) {
-            if (l->timer.slot == RC_TIMER_IDLE || l->timer.due > ready_at)
-                rc_engine_timer_arm(l->engine, &l->timer, ready_at - now);
-            return;
-        }
-        rc_transfer *t = l->head;
-        l->head = t->queue_next;
-        if (l->head != NULL)
-            l->head->queue_prev = NULL;
-        else
-            l->tail = NULL;
-        t->queue_next = t->queue_prev = NULL;
-        l->in_flight++;
-        if (l->rate > 0)
-            l->next_slot = (l->next_slot > now ? l->next_slot : now) + 1.0 / l->rate;
-        start_attempt(t);
-    }
-}
-
-static void limiter_timer_fired(void *ud)
-{
-    limiter_pump(ud);
-}
-
 rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate)
 {
-    rc_limiter *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        return NULL;
-    l->engine = e;
-    l->refs = 1;
-    l->max_in_flight = max_in_flight;
-    l->rate = rate;
-    rc_timer_init(&l->timer, limiter_timer_fired, l);
-    return l;
-}
-
-void rc_limiter_release(rc_limiter *l)
-{
-    if (l == NULL || --l->refs > 0)
-        return;
-    rc_engine_timer_disarm(l->engine, &l->timer);
-    free(l);
-}
-
-void rc_limiter_pause(rc_limiter *l, double seconds)
-{
-    double until = rc_now() + seconds;
-    if (until > l->paused_until)
-        l->paused_until = until;
-}
-
-static void limiter_enqueue(rc_limiter *l, rc_transfer *t, int at_front)
-{
-    t->state = T_QUEUED;
-    if (at_front) {
-        t->queue_next = l->head;
-        t->queue_prev = NULL;
-        if (l->head != NULL)
-            l->head->queue_prev = t;
-        else
-            l->tail = t;
-        l->head = t;
-    } else {
-        t->queue_prev = l->tail;
-        t->queue_next = NULL;
-        if (l->tail != NULL)
-            l->tail->queue_next = t;
-        else
-            l->head = t;
-        l->tail = t;
-    }
-}
-
-static void limiter_unlink(rc_limiter *l, rc_transfer *t)
-{
-    if (t->queue_prev != NULL)
-        t->queue_prev->queue_next = t->queue_next;
-    else
-        l->head = t->queue_next;
-    if (t->queue_next != NULL)
-        t->queue_next->queue_prev = t->queue_prev;
-    else
-        l->tail = t->queue_prev;
-    t->queue_next = t->queue_prev = NULL;
+    return rc_limiter_create(&e->timers, rc_now, max_in_flight, rate);
 }
 
 /* ------------------------------------------------------------------ transfers */
@@ -507,9 +340,14 @@ static void start_attempt(rc_transfer *t)
     t->state = T_RUNNING;
     if (curl_multi_add_handle(t->engine->multi, t->easy) != CURLM_OK) {
         if (t->limiter != NULL)
-            t->limiter->in_flight--;
+            rc_limiter_finished(t->limiter);
         fail_now(t, RC_ERR_TRANSPORT, "could not start the transfer");
     }
+}
+
+static void start_queued(void *ud)
+{
+    start_attempt(ud);
 }
 
 static void queue_or_start(rc_transfer *t, int at_front)
@@ -518,8 +356,9 @@ static void queue_or_start(rc_transfer *t, int at_front)
         start_attempt(t);
         return;
     }
-    limiter_enqueue(t->limiter, t, at_front);
-    limiter_pump(t->limiter);
+    t->state = T_QUEUED;
+    rc_limiter_enqueue(t->limiter, &t->waiter, at_front);
+    rc_limiter_pump(t->limiter);
 }
 
 static void backoff_fired(void *ud)
@@ -572,7 +411,7 @@ static void attempt_done(rc_transfer *t, CURLcode code)
     rc_retry_reason transport;
     curl_multi_remove_handle(e->multi, t->easy);
     if (t->limiter != NULL)
-        t->limiter->in_flight--;
+        rc_limiter_finished(t->limiter);
 
     t->resp.error = classify(t, code, &transport);
     if (t->resp.error == RC_OK) {
@@ -630,11 +469,11 @@ static void attempt_done(rc_transfer *t, CURLcode code)
         rc_limiter *l = t->limiter;
         finish(t);              /* may not touch t after this */
         if (l != NULL)
-            limiter_pump(l);
+            rc_limiter_pump(l);
         return;
     }
     if (t->limiter != NULL)
-        limiter_pump(t->limiter);
+        rc_limiter_pump(t->limiter);
 }
 
 /* 1 when s is a valid header line "Name: value" without CR, LF or NUL. */
@@ -709,6 +548,12 @@ static int configure(rc_transfer *t, const rc_request *req)
     if (strcmp(req->method, "GET") == 0)
         SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_SHARE, t->engine->share);
+    /* Over TLS, where HTTP/2 is offered: wait for a connection being set up
+     * to say whether it multiplexes rather than open one per request (plain
+     * HTTP is HTTP/1.1 here: waiting would only delay the first requests). */
+    if (strncmp(t->url, "https:", 6) == 0)
+        SET(CURLOPT_PIPEWAIT, 1L);
     if (req->ca_file != NULL && req->ca_file[0] != '\0')
         SET(CURLOPT_CAINFO, req->ca_file);
     if (req->timeout_s > 0)
@@ -777,7 +622,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     }
     rc_transfer *t = e->idle_transfers;
     if (t != NULL) {                /* reuse: keep the buffers, clear the rest */
-        e->idle_transfers = t->queue_next;
+        e->idle_transfers = t->idle_next;
         e->n_idle_transfers--;
         char *body = t->resp.body, *arena = t->arena;
         rc_header *headers = t->resp.headers;
@@ -800,9 +645,12 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     t->done = done;
     t->ud = ud;
     t->max_retries = req->max_retries > 0 ? req->max_retries : 0;
-    t->max_retry_delay_s = req->max_retry_delay_s > 0 ? req->max_retry_delay_s : 60.0;
+    t->max_retry_delay_s = req->max_retry_delay_s > 0 ? req->max_retry_delay_s
+                                                    : RC_DEFAULT_MAX_RETRY_DELAY_S;
     t->max_bytes = req->max_bytes;
     rc_timer_init(&t->timer, backoff_fired, t);
+    t->waiter.start = start_queued;
+    t->waiter.ud = t;
     t->method = strdup(req->method);
     t->url = strdup(req->url);
     if (req->body != NULL) {
@@ -822,7 +670,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     e->live++;
     t->limiter = req->limiter;
     if (t->limiter != NULL)
-        t->limiter->refs++;
+        rc_limiter_retain(t->limiter);
     queue_or_start(t, 0);
     return t;
 nomem:
@@ -840,11 +688,11 @@ void rc_transfer_free(rc_transfer *t)
     case T_RUNNING:
         curl_multi_remove_handle(e->multi, t->easy);
         if (l != NULL)
-            l->in_flight--;
+            rc_limiter_finished(l);
         e->live--;
         break;
     case T_QUEUED:
-        limiter_unlink(l, t);
+        rc_limiter_unlink(l, &t->waiter);
         e->live--;
         break;
     case T_BACKOFF:
@@ -875,7 +723,7 @@ void rc_transfer_free(rc_transfer *t)
     free(t->body);
     /* Keep the struct and its (modest) buffers for the next request. */
     if (e->n_idle_transfers < 256 && t->body_cap <= 65536 && t->arena_cap <= 16384) {
-        t->queue_next = e->idle_transfers;
+        t->idle_next = e->idle_transfers;
         e->idle_transfers = t;
         e->n_idle_transfers++;
     } else {
@@ -885,10 +733,10 @@ void rc_transfer_free(rc_transfer *t)
         free(t);
     }
     if (l != NULL) {
-        int others_waiting = l->head != NULL;
+        int others_waiting = rc_limiter_has_waiters(l);
         rc_limiter_release(l);
         if (others_waiting)
-            limiter_pump(l);    /* still referenced by the waiting transfers */
+            rc_limiter_pump(l);    /* still referenced by the waiting transfers */
     }
 }
 
@@ -956,6 +804,17 @@ rc_engine *rc_engine_new(void)
         return NULL;
     }
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* One thread: the share needs no lock callbacks. */
+    e->share = curl_share_init();
+    if (e->share == NULL ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+        curl_share_cleanup(e->share);
+        curl_multi_cleanup(e->multi);
+        free(e);
+        return NULL;
+    }
     fill_random(&e->rng, sizeof e->rng);
     if (e->rng == 0)
         e->rng = 0x9e3779b97f4a7c15ULL;
@@ -969,7 +828,7 @@ void rc_engine_free(rc_engine *e)
     curl_multi_cleanup(e->multi);
     while (e->idle_transfers != NULL) {
         rc_transfer *t = e->idle_transfers;
-        e->idle_transfers = t->queue_next;
+        e->idle_transfers = t->idle_next;
         free(t->resp.headers);
         free(t->arena);
         free(t->resp.body);
@@ -977,13 +836,14 @@ void rc_engine_free(rc_engine *e)
     }
     while (e->n_idle_easy > 0)
         curl_easy_cleanup(e->idle_easy[--e->n_idle_easy]);
-    free(e->heap);
+    curl_share_cleanup(e->share);   /* last: no easy handle may still use it */
+    rc_timer_heap_free(&e->timers);
     free(e);
 }
 
 int rc_engine_pending(const rc_engine *e)
 {
-    return e->live + (int)e->heap_len;
+    return e->live + (int)e->timers.len;
 }
 
 static void read_completions(rc_engine *e)
@@ -1002,17 +862,18 @@ static void read_completions(rc_engine *e)
 
 int rc_engine_poll(rc_engine *e, int timeout_ms)
 {
-    fire_due_timers(e);
+    rc_timer_heap_fire_due(&e->timers, rc_now());
     int running = 0;
     curl_multi_perform(e->multi, &running);
     read_completions(e);
-    fire_due_timers(e);
+    rc_timer_heap_fire_due(&e->timers, rc_now());
     if (rc_engine_pending(e) == 0)
         return 0;
 
     long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;
-    if (e->heap_len > 0) {
-        double until = (e->heap[0]->due - rc_now()) * 1000.0;
+    rc_timer *first = rc_timer_heap_first(&e->timers);
+    if (first != NULL) {
+        double until = (first->due - rc_now()) * 1000.0;
         long timer_ms = until <= 0 ? 0 : (long)until + 1;
         if (timer_ms < wait)
             wait = timer_ms;
@@ -1027,6 +888,6 @@ int rc_engine_poll(rc_engine *e, int timeout_ms)
         curl_multi_poll(e->multi, NULL, 0, (int)wait, NULL);
     curl_multi_perform(e->multi, &running);
     read_completions(e);
-    fire_due_timers(e);
+    rc_timer_heap_fire_due(&e->timers, rc_now());
     return rc_engine_pending(e);
 }

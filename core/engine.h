@@ -7,22 +7,14 @@
 
 #include <stddef.h>
 
+#include "limiter.h"
+#include "timers.h"
+
 typedef struct rc_engine rc_engine;
 typedef struct rc_transfer rc_transfer;
-typedef struct rc_limiter rc_limiter;
 
-/* ---- timers: owned by the caller, armed in the engine's heap ---- */
+/* ---- timers: owned by the caller, armed in the engine's heap (timers.h) ---- */
 
-#define RC_TIMER_IDLE ((size_t)-1)
-
-typedef struct rc_timer {
-    double due;                 /* monotonic seconds */
-    size_t slot;                /* heap index, RC_TIMER_IDLE when not armed */
-    void (*fire)(void *ud);
-    void *ud;
-} rc_timer;
-
-void rc_timer_init(rc_timer *timer, void (*fire)(void *ud), void *ud);
 /* (Re)arms timer to fire once, delay_s from now. fire runs inside rc_engine_poll. */
 void rc_engine_timer_arm(rc_engine *e, rc_timer *timer, double delay_s);
 /* Disarms; safe on an idle timer. */
@@ -53,6 +45,10 @@ rc_header_set *rc_header_set_new(const char *const *lines, size_t n, char *err, 
 /* Drops the creator's reference; requests keep theirs until they end. */
 void rc_header_set_release(rc_header_set *set);
 
+/* The cap on a wait between attempts when a request names none (or <= 0).
+ * The one place this default is written: lua/ reads it from here. */
+#define RC_DEFAULT_MAX_RETRY_DELAY_S 60.0
+
 typedef struct rc_request {
     const char *method;         /* "GET", "POST", "DELETE", ... */
     const char *url;            /* absolute http:// or https:// URL, already escaped */
@@ -65,7 +61,7 @@ typedef struct rc_request {
     double connect_timeout_s;   /* 0 = curl's default */
     size_t max_bytes;           /* largest accepted body; 0 = unlimited */
     int max_retries;            /* retries after the first attempt */
-    double max_retry_delay_s;   /* cap on any wait between attempts */
+    double max_retry_delay_s;   /* cap on any wait between attempts; <= 0: the default */
     const char *ca_file;        /* extra CA bundle, or NULL */
     rc_limiter *limiter;        /* concurrency/rate limits, or NULL */
 } rc_request;
@@ -115,14 +111,11 @@ int rc_transfer_is_done(const rc_transfer *t);
 /* Value of a response header by lower-case name, or NULL. */
 const char *rc_response_header(const rc_response *r, const char *name);
 
-/* ---- limiter: bounds concurrency and pace of the transfers that share it ---- */
+/* ---- limiter (limiter.h): bounds concurrency and pace of the transfers that share it ---- */
 
-/* max_in_flight <= 0 means unbounded; rate <= 0 means unpaced (requests/s). */
+/* max_in_flight <= 0 means unbounded; rate <= 0 means unpaced (requests/s).
+ * Release with rc_limiter_release; transfers keep it alive until they end. */
 rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate);
-/* Drops the creator's reference; transfers keep it alive until they end. */
-void rc_limiter_release(rc_limiter *l);
-/* Holds every queued transfer back for seconds (a 429 pauses the whole client). */
-void rc_limiter_pause(rc_limiter *l, double seconds);
 
 /* ---- helpers ---- */
 

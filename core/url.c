@@ -1,6 +1,9 @@
-/* core/url.c — path-segment and query escaping, ID checks, URL redaction for logs. */
+/* core/url.c — path-segment and query escaping, ID checks, URL redaction for
+ * logs, and the host and port a URL connects to (through libcurl's parser). */
 #include "url.h"
 
+#include <curl/curl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -144,4 +147,54 @@ void rc_url_redact(const char *url, char *out, size_t outsz)
         }
     }
     out[pos] = '\0';
+}
+
+/* "[::1]" -> "::1", "Example.COM." -> "example.com"; a malloc'd copy. */
+static char *normal_host(const char *h)
+{
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n > 1 && h[n - 1] == '.')
+        n--;
+    char *copy = strndup(h, n);
+    for (char *c = copy; c != NULL && *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c + 32);
+    return copy;
+}
+
+int rc_url_host_port(const char *url, int want_default_port, char **host, char **port, int *has_zone)
+{
+    CURLU *u = curl_url();
+    char *h = NULL, *p = NULL, *z = NULL;
+    int rc = -1;
+    *host = *port = NULL;
+    *has_zone = 0;
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK)
+        goto done;
+    CURLUcode pc = curl_url_get(u, CURLUPART_PORT, &p, want_default_port ? CURLU_DEFAULT_PORT : 0);
+    if (pc != CURLUE_OK && pc != CURLUE_NO_PORT)
+        goto done;
+    *has_zone = curl_url_get(u, CURLUPART_ZONEID, &z, 0) == CURLUE_OK;
+    *host = normal_host(h);
+    if (p != NULL)
+        *port = strdup(p);
+    if (*host == NULL || (p != NULL && *port == NULL)) {
+        free(*host);
+        free(*port);
+        *host = *port = NULL;
+        *has_zone = 0;
+        goto done;
+    }
+    rc = 0;
+done:
+    curl_free(h);
+    curl_free(p);
+    curl_free(z);
+    curl_url_cleanup(u);
+    return rc;
 }

@@ -1,4 +1,5 @@
-/* core/url.h — building URLs: path-segment escaping, ID validation, query strings. */
+/* core/url.h — building URLs (path-segment escaping, ID validation, query
+ * strings), redacting them for logs, and finding the host they connect to. */
 #ifndef RC_URL_H
 #define RC_URL_H
 
@@ -35,5 +36,14 @@ size_t rc_url_escape_query(const char *in, size_t len, char *out);
  * credentials (key, token, secret, password, sig...) become "REDACTED".
  * Always NUL-terminates; truncates if out is too small. */
 void rc_url_redact(const char *url, char *out, size_t outsz);
+
+/* Host and port of url as libcurl parses it when it connects, so a check on
+ * them checks what curl will reach (userinfo, IPv6 brackets, numeric IPv4
+ * forms such as 0x7f.1 or 2130706433, percent escapes). *host: lower case,
+ * no brackets, without the one trailing dot of a fully qualified name. *port: the URL's port; when it names none,
+ * the scheme's default (80, 443) if want_default_port, else NULL. *has_zone:
+ * 1 when an IPv6 zone ID ("%eth0") is present. Both strings are malloc'd
+ * (free them). Returns 0, or -1 (unparsable URL, no host, ENOMEM) with both NULL. */
+int rc_url_host_port(const char *url, int want_default_port, char **host, char **port, int *has_zone);
 
 #endif

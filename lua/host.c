@@ -1,6 +1,8 @@
-/* lua/host.c — the host: per-state engine, the task scheduler, runctl_openlibs
- * and runctl_poll. Tasks are coroutines; bindings yield them while a transfer
- * or timer is pending and the scheduler resumes them when it is done. */
+/* lua/host.c — the host: per-state engine and the task scheduler (its only
+ * owner: the task struct, the ready queue, suspension and cancellation live
+ * here), runctl_openlibs, runctl_poll and runctl_cancel_all. Tasks are
+ * coroutines; a binding suspends its task through rc_host_wait until the
+ * event it waits for (a transfer, a timer, another task) fires. */
 #include "host.h"
 
 #include <stdio.h>
@@ -19,6 +21,37 @@ volatile sig_atomic_t rc_sigint_watched;
 #define TASK_META "runctl.task"
 #define UNJOINED_KEY "runctl.unjoined"
 
+enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
+
+struct rc_task {
+    rc_host *host;
+    lua_State *co;              /* also held in user value 1, so GC keeps it */
+    int anchor;                 /* registry ref while not done, else LUA_NOREF */
+    enum task_state state;
+    enum rc_task_status outcome;
+    int nargs;                  /* values on co's stack to pass at the next resume */
+    int joined;                 /* when done: somebody collected the outcome */
+    rc_task *ready_prev, *ready_next;
+    rc_task *alive_prev, *alive_next;
+    rc_event done;              /* fires when it ends: joiners wait on it */
+    rc_event *wait_ev;          /* what it is suspended on in rc_host_wait, or NULL */
+    rc_task *wait_next;         /* the next waiter of wait_ev (before it fired) */
+};
+
+struct rc_sched {
+    rc_task *ready_head, *ready_tail;
+    int ready_count;
+    rc_task *alive;             /* every task not done, newest first */
+    int tasks_alive;
+    rc_task *running;           /* the task being resumed right now, or NULL */
+};
+
+/* The host userdata: the settings other files read, then the scheduler. */
+struct host_block {
+    rc_host host;
+    rc_sched sched;
+};
+
 rc_host *rc_host_get(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, RC_HOST_KEY);
@@ -29,39 +62,154 @@ rc_host *rc_host_get(lua_State *L)
     return h;
 }
 
-rc_task *rc_host_current(rc_host *h, lua_State *L)
-{
-    if (h->running != NULL && h->running->co == L && lua_isyieldable(L))
-        return h->running;
-    return NULL;
-}
+/* ------------------------------------------------------------------ queues */
 
-void rc_host_wake(rc_task *t)
+static void wake(rc_task *t)
 {
-    rc_host *h = t->host;
+    rc_sched *s = t->host->sched;
     if (t->state == TASK_READY || t->state == TASK_DONE)
         return;
     t->state = TASK_READY;
-    t->next_ready = NULL;
-    if (h->ready_tail != NULL)
-        h->ready_tail->next_ready = t;
+    t->ready_next = NULL;
+    t->ready_prev = s->ready_tail;
+    if (s->ready_tail != NULL)
+        s->ready_tail->ready_next = t;
     else
-        h->ready_head = t;
-    h->ready_tail = t;
-    h->ready_count++;
+        s->ready_head = t;
+    s->ready_tail = t;
+    s->ready_count++;
 }
 
-static rc_task *pop_ready(rc_host *h)
+static void unlink_ready(rc_sched *s, rc_task *t)
 {
-    rc_task *t = h->ready_head;
-    if (t == NULL)
-        return NULL;
-    h->ready_head = t->next_ready;
-    if (h->ready_head == NULL)
-        h->ready_tail = NULL;
-    h->ready_count--;
-    return t;
+    if (t->ready_prev != NULL)
+        t->ready_prev->ready_next = t->ready_next;
+    else
+        s->ready_head = t->ready_next;
+    if (t->ready_next != NULL)
+        t->ready_next->ready_prev = t->ready_prev;
+    else
+        s->ready_tail = t->ready_prev;
+    t->ready_prev = t->ready_next = NULL;
+    s->ready_count--;
 }
+
+static void link_alive(rc_sched *s, rc_task *t)
+{
+    t->alive_prev = NULL;
+    t->alive_next = s->alive;
+    if (s->alive != NULL)
+        s->alive->alive_prev = t;
+    s->alive = t;
+    s->tasks_alive++;
+}
+
+static void unlink_alive(rc_sched *s, rc_task *t)
+{
+    if (t->alive_prev != NULL)
+        t->alive_prev->alive_next = t->alive_next;
+    else
+        s->alive = t->alive_next;
+    if (t->alive_next != NULL)
+        t->alive_next->alive_prev = t->alive_prev;
+    t->alive_prev = t->alive_next = NULL;
+    s->tasks_alive--;
+}
+
+/* ------------------------------------------------------------------ events */
+
+void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon)
+{
+    ev->fired = 0;
+    ev->result = result;
+    ev->abandon = abandon;
+    ev->waiters = NULL;
+}
+
+void rc_event_fire(rc_event *ev)
+{
+    ev->fired = 1;
+    rc_task *w = ev->waiters;
+    ev->waiters = NULL;
+    while (w != NULL) {
+        rc_task *next = w->wait_next;
+        w->wait_next = NULL;
+        wake(w);
+        w = next;
+    }
+}
+
+/* Takes t off the waiters of what it waits for; abandons the work behind it
+ * when nobody else waits (a request leaves the engine, a timer is disarmed). */
+static void stop_waiting(lua_State *L, rc_task *t)
+{
+    rc_event *ev = t->wait_ev;
+    if (ev == NULL)
+        return;
+    t->wait_ev = NULL;
+    for (rc_task **p = &ev->waiters; *p != NULL; p = &(*p)->wait_next) {
+        if (*p == t) {
+            *p = t->wait_next;
+            break;
+        }
+    }
+    t->wait_next = NULL;
+    if (ev->waiters == NULL && ev->abandon != NULL)
+        ev->abandon(L, ev);
+}
+
+/* The task whose own coroutine is L and that may yield now, or NULL (host
+ * code, a nested coroutine, a metamethod: the caller then blocks). */
+static rc_task *current(rc_host *h, lua_State *L)
+{
+    rc_task *t = h->sched->running;
+    if (t != NULL && t->co == L && t->state == TASK_RUNNING && lua_isyieldable(L))
+        return t;
+    return NULL;
+}
+
+/* Continuation of rc_host_wait (ctx: the event). A task resumed by hand
+ * (coroutine.resume), not by the loop, before its event fired waits on. */
+static int wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    rc_event *ev = (rc_event *)ctx;
+    if (!ev->fired)
+        return lua_yieldk(L, 0, ctx, wait_k);
+    rc_task *me = rc_host_get(L)->sched->running;
+    if (me != NULL && me->wait_ev == ev)
+        me->wait_ev = NULL;
+    return ev->result(L, ev);
+}
+
+int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev)
+{
+    if (ev->fired)
+        return ev->result(L, ev);
+    rc_task *me = current(h, L);
+    if (me != NULL) {
+        me->wait_ev = ev;
+        me->wait_next = ev->waiters;
+        ev->waiters = me;
+        me->state = TASK_WAITING;
+        return lua_yieldk(L, 0, (lua_KContext)ev, wait_k);
+    }
+    /* Inside a task but unable to yield: a sandbox forbids blocking there
+     * (the wait could outlast every limit, the host stuck). */
+    if (h->sched->running != NULL && h->no_blocking != NULL) {
+        if (ev->waiters == NULL && ev->abandon != NULL)
+            ev->abandon(L, ev);
+        return luaL_error(L, "%s", h->no_blocking);
+    }
+    while (!ev->fired) {
+        if (rc_host_pending(h) == 0)    /* only a join can wait for nothing */
+            return luaL_error(L, "task.join: the task can never finish (it waits for something nothing will do)");
+        rc_host_step(h, L, -1);
+    }
+    return ev->result(L, ev);
+}
+
+/* ------------------------------------------------------------------ outcomes */
 
 /* luaL_tolstring under protection: an error's __tostring may itself fail. */
 static int tostring_protected(lua_State *L)
@@ -83,22 +231,44 @@ static void push_error_text(lua_State *L)
     }
 }
 
+/* Pops the table at L's top into the task's outcome (user value 2) and
+ * finishes the task: joiners woken, unreferenced, to-be-closed variables
+ * closed. ti: the task's index on L. */
+static void settle(rc_host *h, lua_State *L, rc_task *t, int ti, enum rc_task_status outcome)
+{
+    lua_setiuservalue(L, ti, 2);
+    t->outcome = outcome;
+    t->state = TASK_DONE;
+    unlink_alive(h->sched, t);
+    if (outcome == RC_TASK_FAILED && t->done.waiters == NULL) {
+        lua_getfield(L, LUA_REGISTRYINDEX, UNJOINED_KEY);
+        lua_pushvalue(L, ti);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    rc_event_fire(&t->done);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->anchor);
+    t->anchor = LUA_NOREF;
+}
+
 /* Stores the outcome of a task that just returned or raised, and wakes its joiners. */
 static void finish_task(rc_host *h, lua_State *L, rc_task *t, int status, int nres)
 {
-    luaL_checkstack(L, nres + 8, "finishing a task");
+    /* A fixed few slots on L whatever nres is: the results move one at a
+     * time from co's top into the table (co may hold near LUAI_MAXSTACK). */
+    luaL_checkstack(L, 8, "finishing a task");
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor);
     int ti = lua_gettop(L);
     if (status == LUA_OK) {
-        t->ok = 1;
         lua_createtable(L, nres, 1);
-        lua_xmove(t->co, L, nres);
-        for (int i = nres; i >= 1; i--)
+        for (int i = nres; i >= 1; i--) {
+            lua_xmove(t->co, L, 1);
             lua_rawseti(L, ti + 1, i);
+        }
         lua_pushinteger(L, nres);
         lua_setfield(L, ti + 1, "n");
     } else {
-        t->ok = 0;
         lua_createtable(L, 0, 2);
         lua_xmove(t->co, L, 1);             /* the error value */
         lua_pushvalue(L, -1);
@@ -108,48 +278,26 @@ static void finish_task(rc_host *h, lua_State *L, rc_task *t, int status, int nr
         lua_setfield(L, ti + 1, "traceback");
         lua_pop(L, 1);
     }
-    lua_setiuservalue(L, ti, 2);
-    t->state = TASK_DONE;
-    h->tasks_alive--;
-
-    int joiners = 0;
-    if (lua_getiuservalue(L, ti, 3) == LUA_TTABLE) {
-        lua_pushnil(L);
-        while (lua_next(L, -2) != 0) {
-            rc_task *j = lua_touserdata(L, -2);
-            rc_host_wake(j);
-            joiners++;
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
-    if (!t->ok && joiners == 0) {
-        lua_getfield(L, LUA_REGISTRYINDEX, UNJOINED_KEY);
-        lua_pushvalue(L, ti);
-        lua_pushboolean(L, 1);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
-    }
-    luaL_unref(L, LUA_REGISTRYINDEX, t->anchor);
-    t->anchor = LUA_NOREF;
+    settle(h, L, t, ti, status == LUA_OK ? RC_TASK_OK : RC_TASK_FAILED);
     lua_settop(L, ti - 1);
     lua_resetthread(t->co);                 /* closes pending to-be-closed variables */
 }
 
 static void resume_task(rc_host *h, lua_State *L, rc_task *t)
 {
+    rc_sched *s = h->sched;
     int nres = 0;
-    rc_task *outer = h->running;
+    rc_task *outer = s->running;
     int nargs = t->nargs;
     t->nargs = 0;
     t->state = TASK_RUNNING;
-    h->running = t;
+    s->running = t;
     int status = lua_resume(t->co, L, nargs, &nres);
-    h->running = outer;
+    s->running = outer;
     if (status == LUA_YIELD) {
         if (t->state == TASK_RUNNING) {     /* a bare coroutine.yield(): run again later */
             lua_pop(t->co, nres);
-            rc_host_wake(t);
+            wake(t);
         }
         return;
     }
@@ -159,50 +307,96 @@ static void resume_task(rc_host *h, lua_State *L, rc_task *t)
 /* Resumes the tasks that are ready now; those they wake wait for the next round. */
 static void run_ready(rc_host *h, lua_State *L)
 {
-    for (int n = h->ready_count; n > 0; n--) {
-        rc_task *t = pop_ready(h);
-        if (t == NULL)
-            break;
+    rc_sched *s = h->sched;
+    for (int n = s->ready_count; n > 0 && s->ready_head != NULL; n--) {
+        rc_task *t = s->ready_head;
+        unlink_ready(s, t);
         resume_task(h, L, t);
     }
 }
 
 int rc_host_pending(rc_host *h)
 {
-    return rc_engine_pending(h->engine) + h->ready_count;
+    return rc_engine_pending(h->engine) + h->sched->ready_count;
+}
+
+int rc_host_in_task(rc_host *h)
+{
+    return h->sched->running != NULL;
+}
+
+int rc_host_tasks_alive(rc_host *h)
+{
+    return h->sched->tasks_alive;
 }
 
 void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
 {
-    /* Inside a task this is a binding that cannot yield, about to block; a
-     * sandbox forbids that: the wait could outlast every limit, host stuck. */
-    if (h->running != NULL && h->no_blocking != NULL)
-        luaL_error(L, "%s", h->no_blocking);
     run_ready(h, L);
-    rc_engine_poll(h->engine, h->ready_count > 0 ? 0 : timeout_ms);
+    rc_engine_poll(h->engine, h->sched->ready_count > 0 ? 0 : timeout_ms);
     run_ready(h, L);
 }
 
-rc_task *rc_host_spawn(lua_State *L, rc_host *h, int nargs)
+/* ------------------------------------------------------------------ tasks */
+
+static int join_result(lua_State *L, rc_event *ev)
+{
+    (void)ev;
+    return rc_task_push_outcome(L, 1);      /* the joined task: index 1 of task.join */
+}
+
+void rc_host_spawn(lua_State *L, rc_host *h, int nargs)
 {
     int base = lua_gettop(L) - nargs;
     luaL_checkstack(L, 4, "spawning a task");
-    rc_task *t = lua_newuserdatauv(L, sizeof *t, 3);
+    rc_task *t = lua_newuserdatauv(L, sizeof *t, 2);
     memset(t, 0, sizeof *t);
     t->host = h;
     t->anchor = LUA_NOREF;
     t->state = TASK_WAITING;
+    t->outcome = RC_TASK_ALIVE;
+    rc_event_init(&t->done, join_result, NULL);
     luaL_setmetatable(L, TASK_META);
     t->co = lua_newthread(L);
     lua_setiuservalue(L, -2, 1);
     lua_insert(L, base);                    /* task below the function and its args */
+    /* A new thread has LUA_MINSTACK slots: grow it before moving the function
+     * and its arguments over (unpack(t) can pass thousands). */
+    if (!lua_checkstack(t->co, nargs + 1))
+        luaL_error(L, "task.spawn: too many arguments (%d)", nargs);
     lua_xmove(L, t->co, nargs + 1);
     t->nargs = nargs;
     lua_pushvalue(L, base);
     t->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-    h->tasks_alive++;
-    rc_host_wake(t);
-    return t;
+    link_alive(h->sched, t);
+    wake(t);
+}
+
+enum rc_task_status rc_host_task_status(lua_State *L, int idx)
+{
+    rc_task *t = luaL_checkudata(L, idx, TASK_META);
+    return t->state == TASK_DONE ? t->outcome : RC_TASK_ALIVE;
+}
+
+/* Pushes the error a cancelled task's joiners get: a runctl error object
+ * (kind "aborted") when the runctl module is loaded, else a plain table. */
+static void push_aborted_error(lua_State *L)
+{
+    luaL_checkstack(L, 4, "task outcome");
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "aborted");
+    lua_setfield(L, -2, "kind");
+    lua_pushliteral(L, "the task was cancelled");
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "attempts");
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "runctl") == LUA_TTABLE && lua_getfield(L, -1, "Error") == LUA_TTABLE) {
+        lua_setmetatable(L, -4);
+        lua_pop(L, 2);
+        return;
+    }
+    lua_pop(L, 3);
 }
 
 int rc_task_push_outcome(lua_State *L, int task_index)
@@ -210,14 +404,20 @@ int rc_task_push_outcome(lua_State *L, int task_index)
     rc_task *t = luaL_checkudata(L, task_index, TASK_META);
     task_index = lua_absindex(L, task_index);
     t->joined = 1;
+    luaL_checkstack(L, 4, "task outcome");
     lua_getfield(L, LUA_REGISTRYINDEX, UNJOINED_KEY);
     lua_pushvalue(L, task_index);
     lua_pushnil(L);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+    if (t->outcome == RC_TASK_ABORTED) {
+        lua_pushnil(L);
+        push_aborted_error(L);
+        return 2;
+    }
     lua_getiuservalue(L, task_index, 2);
     int out = lua_gettop(L);
-    if (!t->ok) {
+    if (t->outcome == RC_TASK_FAILED) {
         lua_pushboolean(L, 0);
         lua_getfield(L, out, "err");
         return 2;
@@ -230,6 +430,95 @@ int rc_task_push_outcome(lua_State *L, int task_index)
     for (int i = 1; i <= n; i++)
         lua_rawgeti(L, out, i);
     return n + 1;
+}
+
+int rc_host_claim_failure(lua_State *L, int idx)
+{
+    rc_task *t = luaL_checkudata(L, idx, TASK_META);
+    idx = lua_absindex(L, idx);
+    if (t->state != TASK_DONE || t->outcome != RC_TASK_FAILED)
+        return 0;
+    rc_task_push_outcome(L, idx);
+    lua_pop(L, 2);
+    lua_getiuservalue(L, idx, 2);
+    lua_getfield(L, -1, "traceback");
+    lua_remove(L, -2);
+    return 1;
+}
+
+int rc_host_join(lua_State *L, rc_host *h)
+{
+    rc_task *t = luaL_checkudata(L, 1, TASK_META);
+    lua_settop(L, 1);
+    if (t->state != TASK_DONE && current(h, L) == t)
+        return luaL_error(L, "task.join: a task cannot join itself");
+    return rc_host_wait(h, L, &t->done);
+}
+
+int rc_host_push_running(lua_State *L, rc_host *h)
+{
+    rc_task *me = h->sched->running;
+    if (me == NULL || me->anchor == LUA_NOREF)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, me->anchor);
+    return 1;
+}
+
+/* Ends t without resuming it again (t is not on the C stack). */
+static void abort_task(rc_host *h, lua_State *L, rc_task *t)
+{
+    rc_sched *s = h->sched;
+    if (t->state == TASK_READY)
+        unlink_ready(s, t);
+    stop_waiting(L, t);
+    luaL_checkstack(L, 4, "cancelling a task");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->anchor);
+    int ti = lua_gettop(L);
+    lua_pushboolean(L, 1);                  /* an outcome with nothing in it */
+    settle(h, L, t, ti, RC_TASK_ABORTED);
+    lua_settop(L, ti - 1);
+    /* Its to-be-closed variables close as the task itself: task.running()
+     * is t, and a call there that would wait blocks (or a sandbox refuses). */
+    rc_task *outer = s->running;
+    s->running = t;
+    lua_resetthread(t->co);
+    s->running = outer;
+}
+
+/* 1 when t's coroutine has frames being run: the scheduler resumed it, or
+ * somebody resumed it by hand (coroutine.resume) while it waited. */
+static int on_c_stack(rc_task *t)
+{
+    lua_Debug ar;
+    return t->state == TASK_RUNNING ||
+           (lua_status(t->co) == LUA_OK && lua_getstack(t->co, 0, &ar));
+}
+
+int rc_host_cancel(lua_State *L, rc_host *h, int idx)
+{
+    rc_task *t = luaL_checkudata(L, idx, TASK_META);
+    if (t->state == TASK_DONE)
+        return 0;
+    if (on_c_stack(t))
+        return luaL_error(L, "task.cancel: the task is running (a task cannot cancel itself, nor "
+                             "a task that called the one cancelling it)");
+    abort_task(h, L, t);
+    return 1;
+}
+
+int rc_host_cancel_all(lua_State *L, rc_host *h)
+{
+    int count = 0;
+    for (;;) {
+        /* From the head each time: a __close may spawn or end other tasks. */
+        rc_task *t = h->sched->alive;
+        while (t != NULL && on_c_stack(t))
+            t = t->alive_next;
+        if (t == NULL)
+            return count;
+        abort_task(h, L, t);
+        count++;
+    }
 }
 
 int rc_host_report_unjoined(lua_State *L)
@@ -261,7 +550,8 @@ static int task_tostring(lua_State *L)
 {
     rc_task *t = luaL_checkudata(L, 1, TASK_META);
     static const char *const names[] = { "ready", "running", "waiting", "done" };
-    lua_pushfstring(L, "task (%s): %p", t->state == TASK_DONE ? (t->ok ? "done" : "failed")
+    static const char *const outcomes[] = { "done", "done", "failed", "cancelled" };
+    lua_pushfstring(L, "task (%s): %p", t->state == TASK_DONE ? outcomes[t->outcome]
                                                            : names[t->state], (void *)t);
     return 1;
 }
@@ -345,8 +635,10 @@ static int open_protected(lua_State *L)
         return luaL_error(L, "runctl_openlibs: runctl is already open in this state");
     lua_pop(L, 1);
 
-    rc_host *h = lua_newuserdatauv(L, sizeof *h, 0);
-    memset(h, 0, sizeof *h);
+    struct host_block *block = lua_newuserdatauv(L, sizeof *block, 0);
+    memset(block, 0, sizeof *block);
+    rc_host *h = &block->host;
+    h->sched = &block->sched;
     luaL_newmetatable(L, RC_HOST_KEY);
     lua_pushcfunction(L, host_gc);
     lua_setfield(L, -2, "__gc");
@@ -425,7 +717,7 @@ static int poll_protected(lua_State *L)
     rc_host *h = rc_host_get(L);
     int timeout_ms = (int)lua_tointeger(L, 1);
     /* Resuming tasks from inside one would resume the running task itself. */
-    if (h->running != NULL)
+    if (rc_host_in_task(h))
         return luaL_error(L, "runctl_poll must not be called from inside a task");
     rc_host_step(h, L, timeout_ms);
     lua_pushinteger(L, rc_host_pending(h));

@@ -1,5 +1,7 @@
-/* lua/host.h — the host shared by the l_*.c files: one engine per state, the
- * task scheduler (coroutines resumed when their transfer or timer is done). */
+/* lua/host.h — the host shared by the l_*.c files: one engine per state and its
+ * settings, and the scheduler's interface. The scheduler itself (tasks, the
+ * ready queue, the frame budget) is private to lua/host.c: other files ask it
+ * questions and suspend through one primitive, rc_host_wait. */
 #ifndef RC_HOST_H
 #define RC_HOST_H
 
@@ -10,14 +12,12 @@
 #include "../core/engine.h"
 #include "runctl.h"
 
-typedef struct rc_task rc_task;
+typedef struct rc_task rc_task;         /* private to host.c */
+typedef struct rc_sched rc_sched;       /* private to host.c */
 
 typedef struct rc_host {
     rc_engine *engine;
-    rc_task *ready_head, *ready_tail;
-    int ready_count;
-    int tasks_alive;            /* spawned and not finished */
-    rc_task *running;           /* the task being resumed right now, or NULL */
+    rc_sched *sched;            /* the scheduler: host.c only */
     int dry_run;
     int log_level;              /* -1 quiet, 0 default, 1 info, 2 debug */
     runctl_options opts;        /* as given to runctl_openlibs (strings copied below) */
@@ -31,19 +31,6 @@ typedef struct rc_host {
     const char *no_blocking;
 } rc_host;
 
-enum task_state { TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
-
-struct rc_task {
-    rc_host *host;
-    lua_State *co;              /* also held in user value 1, so GC keeps it */
-    int anchor;                 /* registry ref while not done, else LUA_NOREF */
-    enum task_state state;
-    int nargs;                  /* values on co's stack to pass at the next resume */
-    int ok;                     /* when done: finished without error */
-    int joined;                 /* when done: somebody collected the outcome */
-    rc_task *next_ready;
-};
-
 #define RC_HOST_KEY "runctl.host"
 
 /* Ctrl-C, as seen by the command's signal handler: the count of SIGINTs, and
@@ -54,30 +41,90 @@ extern volatile sig_atomic_t rc_sigint_watched;
 /* The host of L's state (from the registry); raises if runctl is not open. */
 rc_host *rc_host_get(lua_State *L);
 
-/* The task whose own coroutine is L and that may yield now, or NULL (host
- * code, a nested coroutine, or a non-yieldable context: callers then block). */
-rc_task *rc_host_current(rc_host *h, lua_State *L);
+/* ---- events: what a suspended call waits for ----
+ *
+ * An event lives inside the waiting call's own userdata (kept on the waiter's
+ * stack, so it stays put while the task is suspended). Its owner fires it when
+ * the work is done (from an engine callback: firing only queues the waiters). */
+typedef struct rc_event rc_event;
+/* Pushes the waiting call's results on L (the waiter's stack) once ev fired;
+ * returns how many. */
+typedef int (*rc_result_fn)(lua_State *L, rc_event *ev);
+/* The waiter was cancelled (task.cancel, runctl_cancel_all, a wait the
+ * sandbox refuses): stop the work behind ev at once and release what it
+ * holds; result will never be called. L is a scratch stack. */
+typedef void (*rc_abandon_fn)(lua_State *L, rc_event *ev);
 
-/* Queues t to be resumed by the scheduler. Safe from engine callbacks. */
-void rc_host_wake(rc_task *t);
+struct rc_event {
+    int fired;
+    rc_result_fn result;
+    rc_abandon_fn abandon;      /* NULL: nothing to stop */
+    rc_task *waiters;           /* host.c only */
+};
 
-/* One round of the loop: run ready tasks, wait for I/O or timers up to
- * timeout_ms, run what woke. L is only used as a scratch stack. */
+void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon);
+/* Marks ev done and queues its waiters to be resumed. */
+void rc_event_fire(rc_event *ev);
+
+/* THE suspension primitive. Use as `return rc_host_wait(h, L, ev);` from a C
+ * function: suspends the calling task until ev fires and returns ev's
+ * results to it; when the caller cannot yield (host code, a plain coroutine,
+ * a metamethod), drives the loop right here until ev fires (a sandbox raises
+ * its no_blocking error instead, after abandoning ev). */
+int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev);
+
+/* ---- the loop ---- */
+
+/* One round: runs ready tasks (within the frame budget when timeout_ms >= 0),
+ * waits for I/O or timers up to timeout_ms (not at all while tasks are left
+ * ready), runs what woke. L is only used as a scratch stack. */
 void rc_host_step(rc_host *h, lua_State *L, int timeout_ms);
+/* Transfers, timers and ready tasks still pending (0: nothing left to do). */
 int rc_host_pending(rc_host *h);
+/* 1 while a task is being resumed (host code must not drive the loop then). */
+int rc_host_in_task(rc_host *h);
+
+/* ---- tasks ---- */
 
 /* Spawns fn (at index -nargs-1) with nargs arguments from L's top as a task;
  * pops them and pushes the task object. */
-rc_task *rc_host_spawn(lua_State *L, rc_host *h, int nargs);
+void rc_host_spawn(lua_State *L, rc_host *h, int nargs);
 
-/* Pushes a task's outcome: true, results... or false, error. Returns count. */
+enum rc_task_status { RC_TASK_ALIVE, RC_TASK_OK, RC_TASK_FAILED, RC_TASK_ABORTED };
+/* How the task at idx stands (raises if idx is not a task). */
+enum rc_task_status rc_host_task_status(lua_State *L, int idx);
+/* Tasks spawned and not finished, cancelled or failed yet. */
+int rc_host_tasks_alive(rc_host *h);
+
+/* Pushes a finished task's outcome: true, results... | false, err (it failed)
+ * | nil, err (it was cancelled: err.kind == "aborted"). Marks it joined.
+ * Returns the count. */
 int rc_task_push_outcome(lua_State *L, int task_index);
+/* If the finished task at idx failed: pushes its traceback, marks it joined
+ * (it is not reported again as unjoined) and returns 1; else returns 0. */
+int rc_host_claim_failure(lua_State *L, int idx);
+
+/* task.join(t) with the task at index 1: waits for it (rc_host_wait) and
+ * returns its outcome as rc_task_push_outcome does. */
+int rc_host_join(lua_State *L, rc_host *h);
+/* Pushes the task being resumed, or nothing; returns the count. */
+int rc_host_push_running(lua_State *L, rc_host *h);
+/* Cancels the task at idx: removed from the ready queue, the request or sleep
+ * it waits for abandoned (a transfer leaves the engine at once), its pending
+ * to-be-closed variables closed, its joiners woken with nil, err (kind
+ * "aborted"). Returns 1, or 0 when it had already finished. Raises when the
+ * task is on the C stack (itself, or one blocked in a call that drives the loop). */
+int rc_host_cancel(lua_State *L, rc_host *h, int idx);
 
 /* Writes the failed tasks nobody joined to stderr; returns their count. */
 int rc_host_report_unjoined(lua_State *L);
-
 /* Forgets the failed tasks nobody joined (a sandbox starting its next script). */
 void rc_host_clear_unjoined(lua_State *L);
+
+/* Cancels every task of the state that is not on the C stack right now, and
+ * with them every request and sleep they wait for (see task.cancel). Returns
+ * how many tasks it ended. Call from host code, or from a binding. */
+int rc_host_cancel_all(lua_State *L, rc_host *h);
 
 /* The engine log sink: one line to stderr, prefixed "runctl: ". */
 void rc_host_log_line(void *ud, const char *line);

@@ -16,13 +16,13 @@
 #define MAX_HEADERS 128
 
 /* An in-flight request: created inert, anchored in the registry while the
- * engine owns a transfer for it, so GC cannot free it under the engine. */
+ * engine owns a transfer for it, so GC cannot free it under the engine. Its
+ * transfer's completion is the event its caller waits for. */
 typedef struct rc_req {
+    rc_event ev;                /* first: the event is the request */
     rc_host *host;
     rc_transfer *transfer;
-    rc_task *waiter;            /* task to resume when done; NULL when blocking */
     int anchor;
-    int done;
 } rc_req;
 
 typedef struct rc_limiter_box {
@@ -32,11 +32,23 @@ typedef struct rc_limiter_box {
 
 static void request_done(rc_transfer *t, void *ud)
 {
-    rc_req *r = ud;
     (void)t;
-    r->done = 1;
-    if (r->waiter != NULL)
-        rc_host_wake(r->waiter);
+    rc_event_fire(&((rc_req *)ud)->ev);
+}
+
+static void request_release(lua_State *L, rc_req *r)
+{
+    if (r->transfer != NULL && r->host->engine != NULL)
+        rc_transfer_free(r->transfer);      /* a live transfer leaves the engine here */
+    r->transfer = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, r->anchor);
+    r->anchor = LUA_NOREF;
+}
+
+/* The waiter was cancelled: the transfer stops now (no callback runs). */
+static void request_abandon(lua_State *L, rc_event *ev)
+{
+    request_release(L, (rc_req *)ev);
 }
 
 static int request_gc(lua_State *L)
@@ -107,18 +119,13 @@ static const char *error_kind(rc_error e)
     return "connection";
 }
 
-/* Continuation of send: the request userdata is at stack index ctx. */
-static int send_k(lua_State *L, int status, lua_KContext ctx)
+/* The result of a finished request (rc_result_fn): raw | nil, failure. */
+static int request_result(lua_State *L, rc_event *ev)
 {
-    (void)status;
-    int ri = (int)ctx;
-    rc_req *r = lua_touserdata(L, ri);
-    if (!r->done)   /* resumed by hand (coroutine.resume), not by the loop: wait on */
-        return lua_yieldk(L, 0, ctx, send_k);
-    luaL_unref(L, LUA_REGISTRYINDEX, r->anchor);
-    r->anchor = LUA_NOREF;
+    rc_req *r = (rc_req *)ev;
     const rc_response *resp = rc_transfer_response(r->transfer);
     int nret;
+    luaL_checkstack(L, 6, "request result");
     lua_createtable(L, 0, 8);
     if (resp->error == RC_OK) {
         lua_pushinteger(L, resp->status);
@@ -143,8 +150,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx)
     lua_setfield(L, -2, "elapsed");
     lua_pushboolean(L, resp->retryable);
     lua_setfield(L, -2, "retryable");
-    rc_transfer_free(r->transfer);
-    r->transfer = NULL;
+    request_release(L, r);
     if (nret == 2) {
         lua_pushnil(L);
         lua_insert(L, -2);
@@ -191,9 +197,10 @@ static size_t read_lines(lua_State *L, int idx, const char **lines)
     return (size_t)n;
 }
 
-/* Starts req and waits for it: yields the calling task, or drives the loop
- * when the caller cannot yield. Everything req points to must stay alive on
- * L's stack until this returns (the engine copies what it keeps). */
+/* Starts req and waits for it (rc_host_wait: the calling task is suspended,
+ * or the loop is driven here when it cannot yield). Everything req points to
+ * must stay alive on L's stack until the transfer is submitted (the engine
+ * copies what it keeps). */
 static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
 {
     if (h->dry_run && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
@@ -205,30 +212,19 @@ static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
             return lua_error(L);
         }
     }
-    if (h->no_blocking != NULL && h->running != NULL && rc_host_current(h, L) == NULL)
-        return luaL_error(L, "%s", h->no_blocking);     /* before anything is in flight */
-    rc_req *r = lua_newuserdatauv(L, sizeof *r, 0);
+    rc_req *r = lua_newuserdatauv(L, sizeof *r, 0);     /* stays on this stack while in flight */
     memset(r, 0, sizeof *r);
     r->host = h;
     r->anchor = LUA_NOREF;
+    rc_event_init(&r->ev, request_result, request_abandon);
     luaL_setmetatable(L, REQUEST_META);
-    int ri = lua_gettop(L);
     char why[160];
     r->transfer = rc_engine_submit(h->engine, req, request_done, r, why, sizeof why);
     if (r->transfer == NULL)
         return luaL_error(L, "%s", why);
-    lua_pushvalue(L, ri);
+    lua_pushvalue(L, -1);
     r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-
-    rc_task *me = rc_host_current(h, L);
-    if (me != NULL) {
-        r->waiter = me;
-        me->state = TASK_WAITING;
-        return lua_yieldk(L, 0, (lua_KContext)ri, send_k);
-    }
-    while (!r->done)
-        rc_host_step(h, L, -1);
-    return send_k(L, LUA_OK, (lua_KContext)ri);
+    return rc_host_wait(h, L, &r->ev);
 }
 
 /* core.send(spec) -> raw | nil, failure. Yields the calling task until the
@@ -256,7 +252,7 @@ static int l_send(lua_State *L)
     req.connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
     req.max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
     req.max_retries = (int)opt_number(L, 1, "max_retries", 0);
-    req.max_retry_delay_s = opt_number(L, 1, "max_retry_delay", 60);
+    req.max_retry_delay_s = opt_number(L, 1, "max_retry_delay", RC_DEFAULT_MAX_RETRY_DELAY_S);
     req.ca_file = opt_string(L, 1, "ca_file");
     if (lua_getfield(L, 1, "limiter") != LUA_TNIL)
         req.limiter = ((rc_limiter_box *)luaL_checkudata(L, -1, LIMITER_META))->limiter;
@@ -348,7 +344,7 @@ static int l_sender(lua_State *L)
     s->connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
     s->max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
     s->max_retries = (int)opt_number(L, 1, "max_retries", 0);
-    s->max_retry_delay_s = opt_number(L, 1, "max_retry_delay", 60);
+    s->max_retry_delay_s = opt_number(L, 1, "max_retry_delay", RC_DEFAULT_MAX_RETRY_DELAY_S);
     const char *ca = opt_string(L, 1, "ca_file");
     if (ca != NULL && (s->ca_file = strdup(ca)) == NULL)
         return luaL_error(L, "out of memory");
@@ -591,5 +587,7 @@ int luaopen_runctl_core(lua_State *L)
     luaL_setfuncs(L, core_funcs, 1);
     lua_pushliteral(L, RUNCTL_VERSION);
     lua_setfield(L, -2, "VERSION");
+    lua_pushnumber(L, RC_DEFAULT_MAX_RETRY_DELAY_S);
+    lua_setfield(L, -2, "DEFAULT_MAX_RETRY_DELAY");
     return 1;
 }

@@ -10,7 +10,9 @@
 
 #define ARRAY_META "runctl.json.array"
 #define BUFFER_META "runctl.json.buffer"
-#define MAX_DEPTH 128
+/* One nesting limit both ways: what decode accepts, encode can write back
+ * (and integerize reaches every number of it). Recursion in C is bounded by it. */
+#define MAX_DEPTH 1000
 
 /* ---- decode ---- */
 
@@ -320,6 +322,9 @@ int luaopen_runctl_json(lua_State *L)
     lua_call(L, 0, 1);
     lua_getfield(L, -1, "decode_invalid_numbers");
     lua_pushboolean(L, 0);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "decode_max_depth");
+    lua_pushinteger(L, MAX_DEPTH);
     lua_call(L, 1, 0);
     int cj = lua_gettop(L);
 

@@ -1,10 +1,10 @@
-/* lua/l_task.c — the task module: spawn, join and sleep on the host's scheduler. */
+/* lua/l_task.c — the task module: spawn, join, sleep, running and cancel, as
+ * bindings over the host's scheduler (lua/host.c owns the tasks themselves). */
 #include "host.h"
 
 #include <math.h>
 #include <string.h>
 
-#define TASK_META "runctl.task"
 #define SLEEP_META "runctl.sleep"
 
 /* task.spawn(fn, ...) -> task. The task starts at the next scheduler round. */
@@ -16,77 +16,43 @@ static int l_spawn(lua_State *L)
     return 1;
 }
 
-static int join_k(lua_State *L, int status, lua_KContext ctx)
-{
-    (void)status;
-    rc_task *t = lua_touserdata(L, 1);
-    if (t->state != TASK_DONE)  /* resumed by hand, not by the loop: wait on */
-        return lua_yieldk(L, 0, ctx, join_k);
-    return rc_task_push_outcome(L, 1);
-}
-
-/* task.join(t) -> true, results... | false, err. Waits for t to finish. */
+/* task.join(t) -> true, results... | false, err | nil, err (cancelled).
+ * Waits for t to finish. */
 static int l_join(lua_State *L)
 {
-    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
-    rc_task *t = luaL_checkudata(L, 1, TASK_META);
-    lua_settop(L, 1);
-    if (t->state == TASK_DONE)
-        return rc_task_push_outcome(L, 1);
-    rc_task *me = rc_host_current(h, L);
-    if (me == t)
-        return luaL_error(L, "task.join: a task cannot join itself");
-    if (me != NULL) {
-        if (lua_getiuservalue(L, 1, 3) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-            lua_pushvalue(L, -1);
-            lua_setiuservalue(L, 1, 3);
-        }
-        lua_pushlightuserdata(L, me);
-        lua_pushboolean(L, 1);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
-        me->state = TASK_WAITING;
-        return lua_yieldk(L, 0, 0, join_k);
-    }
-    while (t->state != TASK_DONE) {
-        if (rc_host_pending(h) == 0)
-            return luaL_error(L, "task.join: the task can never finish (it waits for something nothing will do)");
-        rc_host_step(h, L, -1);
-    }
-    return rc_task_push_outcome(L, 1);
+    return rc_host_join(L, lua_touserdata(L, lua_upvalueindex(1)));
 }
 
+/* A sleep: a timer in the engine whose firing is the event its task waits for. */
 typedef struct rc_sleep {
+    rc_event ev;                /* first: the event is the sleep */
     rc_timer timer;
     rc_host *host;
-    rc_task *task;
-    int fired;
 } rc_sleep;
 
 static void sleep_fired(void *ud)
 {
-    rc_sleep *s = ud;
-    s->fired = 1;
-    if (s->task != NULL)
-        rc_host_wake(s->task);
+    rc_event_fire(&((rc_sleep *)ud)->ev);
+}
+
+static int sleep_result(lua_State *L, rc_event *ev)
+{
+    (void)L;
+    (void)ev;
+    return 0;
+}
+
+static void sleep_disarm(lua_State *L, rc_event *ev)
+{
+    (void)L;
+    rc_sleep *s = (rc_sleep *)ev;
+    if (s->host->engine != NULL)
+        rc_engine_timer_disarm(s->host->engine, &s->timer);
 }
 
 static int sleep_gc(lua_State *L)
 {
-    rc_sleep *s = luaL_checkudata(L, 1, SLEEP_META);
-    if (s->host->engine != NULL)
-        rc_engine_timer_disarm(s->host->engine, &s->timer);
-    return 0;
-}
-
-static int sleep_k(lua_State *L, int status, lua_KContext ctx)
-{
-    (void)status;
-    rc_sleep *s = lua_touserdata(L, 2);
-    if (!s->fired)              /* resumed by hand, not by the loop: sleep on */
-        return lua_yieldk(L, 0, ctx, sleep_k);
+    sleep_disarm(L, luaL_checkudata(L, 1, SLEEP_META));
     return 0;
 }
 
@@ -101,28 +67,23 @@ static int l_sleep(lua_State *L)
     rc_sleep *s = lua_newuserdatauv(L, sizeof *s, 0);   /* stays on this stack while asleep */
     memset(s, 0, sizeof *s);
     s->host = h;
+    rc_event_init(&s->ev, sleep_result, sleep_disarm);
     rc_timer_init(&s->timer, sleep_fired, s);
     luaL_setmetatable(L, SLEEP_META);
     rc_engine_timer_arm(h->engine, &s->timer, secs);
-    rc_task *me = rc_host_current(h, L);
-    if (me != NULL) {
-        s->task = me;
-        me->state = TASK_WAITING;
-        return lua_yieldk(L, 0, 0, sleep_k);
-    }
-    while (!s->fired)
-        rc_host_step(h, L, -1);
-    return 0;
+    return rc_host_wait(h, L, &s->ev);
 }
 
 /* task.running() -> the current task, or nil outside of one. */
 static int l_running(lua_State *L)
 {
-    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
-    rc_task *me = h->running;
-    if (me == NULL || me->anchor == LUA_NOREF)
-        return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, me->anchor);
+    return rc_host_push_running(L, lua_touserdata(L, lua_upvalueindex(1)));
+}
+
+/* task.cancel(t) -> true, or false when t had already finished. */
+static int l_cancel(lua_State *L)
+{
+    lua_pushboolean(L, rc_host_cancel(L, lua_touserdata(L, lua_upvalueindex(1)), 1));
     return 1;
 }
 
@@ -131,6 +92,7 @@ static const luaL_Reg task_funcs[] = {
     { "join", l_join },
     { "sleep", l_sleep },
     { "running", l_running },
+    { "cancel", l_cancel },
     { NULL, NULL }
 };
 

@@ -202,112 +202,119 @@ static int parse_count(const char *s, const char *flag)
     return (int)v;
 }
 
-int main(int argc, char **argv)
-{
+/* What the command line asks for. */
+struct cli {
     runctl_options opts;
-    runctl_options_init(&opts);
-    int verbose = 0, quiet = 0, no_ext = 0;
-    const char *code = NULL;
-    int script_index = -1;      /* argv index of the script (or of CODE / "-") */
-    int i;
+    const char *code;           /* -e CODE, or NULL */
+    int script_index;           /* argv index of the script (or of CODE / "-") */
+    int first_arg;              /* argv index of the script's first argument */
+    int no_ext;                 /* --no-ext: load no extension files */
+    int argc;
+    char **argv;
+};
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || strcmp(a, "-") == 0)
-            break;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("runctl %s (%s)\n", RUNCTL_VERSION, LUA_RELEASE);
-            return 0;
-        } else if (strcmp(a, "-e") == 0) {
-            if (i + 1 >= argc)
-                usage_error("%s needs a piece of Lua code", "-e");
-            code = argv[++i];
-            script_index = i;
-            i++;
-            break;
-        } else if (matches(a, "--base-url")) {
-            opts.base_url = option_value(argc, argv, &i, "--base-url");
-        } else if (matches(a, "--org")) {
-            opts.organization = option_value(argc, argv, &i, "--org");
-        } else if (matches(a, "--project")) {
-            opts.project = option_value(argc, argv, &i, "--project");
-        } else if (matches(a, "--max-retries")) {
-            opts.max_retries = parse_count(option_value(argc, argv, &i, "--max-retries"), "--max-retries");
-        } else if (matches(a, "--timeout")) {
-            opts.timeout = parse_seconds(option_value(argc, argv, &i, "--timeout"), "--timeout");
-        } else if (strcmp(a, "--dry-run") == 0) {
-            opts.dry_run = 1;
-        } else if (strcmp(a, "--azure") == 0) {
-            opts.azure = 1;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            verbose++;
-        } else if (strcmp(a, "-vv") == 0) {
-            verbose += 2;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-        } else if (strcmp(a, "--no-ext") == 0) {
-            no_ext = 1;
-        } else {
-            usage_error("unknown option '%s'", a);
-        }
+/* Reads one option at argv[*i] into c; returns 1 when it was -e (the options end). */
+static int parse_option(struct cli *c, int *verbose, int *quiet, int *i)
+{
+    int argc = c->argc;
+    char **argv = c->argv;
+    const char *a = argv[*i];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        fputs(usage_text, stdout);
+        exit(0);
+    } else if (strcmp(a, "--version") == 0) {
+        printf("runctl %s (%s)\n", RUNCTL_VERSION, LUA_RELEASE);
+        exit(0);
+    } else if (strcmp(a, "-e") == 0) {
+        if (*i + 1 >= argc)
+            usage_error("%s needs a piece of Lua code", "-e");
+        c->code = argv[++*i];
+        c->script_index = (*i)++;
+        return 1;
+    } else if (matches(a, "--base-url")) {
+        c->opts.base_url = option_value(argc, argv, i, "--base-url");
+    } else if (matches(a, "--org")) {
+        c->opts.organization = option_value(argc, argv, i, "--org");
+    } else if (matches(a, "--project")) {
+        c->opts.project = option_value(argc, argv, i, "--project");
+    } else if (matches(a, "--max-retries")) {
+        c->opts.max_retries = parse_count(option_value(argc, argv, i, "--max-retries"), "--max-retries");
+    } else if (matches(a, "--timeout")) {
+        c->opts.timeout = parse_seconds(option_value(argc, argv, i, "--timeout"), "--timeout");
+    } else if (strcmp(a, "--dry-run") == 0) {
+        c->opts.dry_run = 1;
+    } else if (strcmp(a, "--azure") == 0) {
+        c->opts.azure = 1;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+        ++*verbose;
+    } else if (strcmp(a, "-vv") == 0) {
+        *verbose += 2;
+    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+        *quiet = 1;
+    } else if (strcmp(a, "--no-ext") == 0) {
+        c->no_ext = 1;
+    } else {
+        usage_error("unknown option '%s'", a);
     }
-    if (script_index < 0) {
+    return 0;
+}
+
+/* Fills c from the command line; exits for --help, --version and usage
+ * errors. `runctl help NAME` becomes `runctl NAME --help`. Returns -1, or an
+ * exit status when the work is already done (`runctl help`). */
+static int parse_command_line(struct cli *c, int argc, char **argv)
+{
+    static char help_flag[] = "--help";
+    static char *help_argv[4];
+    int verbose = 0, quiet = 0, i;
+    memset(c, 0, sizeof *c);
+    runctl_options_init(&c->opts);
+    c->argc = argc;
+    c->argv = argv;
+    c->script_index = -1;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0 || parse_option(c, &verbose, &quiet, &i))
+            break;
+    }
+    if (c->script_index < 0) {
         if (i >= argc) {
             fputs(usage_text, stderr);
             return 2;
         }
-        script_index = i++;
+        c->script_index = i++;
     }
-    if (code == NULL && strcmp(argv[script_index], "help") == 0) {
+    c->first_arg = i;
+    if (c->code == NULL && strcmp(argv[c->script_index], "help") == 0) {
         if (i >= argc)
             return list_scripts();
-        /* runctl help NAME == runctl NAME --help */
-        static char help_flag[] = "--help";
-        static char *help_argv[4];
         help_argv[0] = argv[0];
         help_argv[1] = argv[i];
         help_argv[2] = help_flag;
-        argv = help_argv;
-        argc = 3;
-        script_index = 1;
-        i = 2;
+        c->argv = help_argv;
+        c->argc = 3;
+        c->script_index = 1;
+        c->first_arg = 2;
     }
     if (quiet)
-        opts.log_level = -1;
+        c->opts.log_level = -1;
     else if (verbose > 0)
-        opts.log_level = verbose > 1 ? 2 : 1;
+        c->opts.log_level = verbose > 1 ? 2 : 1;
+    return -1;
+}
 
-    lua_State *L = luaL_newstate();
-    if (L == NULL) {
-        fprintf(stderr, "runctl: cannot create a Lua state (out of memory)\n");
-        return 1;
-    }
-    luaL_openlibs(L);
-    if (runctl_openlibs(L, &opts) != 0) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
-        lua_close(L);
-        return 1;
-    }
-    if (!no_ext && runctl_load_extensions(L) != 0) {      /* before any work: exit 2 */
-        fprintf(stderr, "runctl: extension: %s\n(runctl --no-ext runs without extensions)\n",
-                lua_tostring(L, -1));
-        lua_close(L);
-        return 2;
-    }
-
-    /* arg: arg[0] the script, arg[1..] its arguments, negatives the rest. */
-    const char *script = code != NULL ? "-e" : argv[script_index];
+/* Pushes the script's chunk: -e CODE, stdin, a file, or a bundled script by
+ * name. Returns 0, or an exit status with the reason written to stderr. */
+static int load_script(lua_State *L, const struct cli *c)
+{
+    const char *script = c->argv[c->script_index];
     char found[PATH_MAX + 64];
     int status;
-    if (code != NULL) {
-        status = luaL_loadbufferx(L, code, strlen(code), "=(command line)", "t");
+    if (c->code != NULL) {
+        status = luaL_loadbufferx(L, c->code, strlen(c->code), "=(command line)", "t");
     } else if (strcmp(script, "-") == 0) {
         status = luaL_loadfilex(L, NULL, "t");
     } else {
@@ -319,72 +326,114 @@ int main(int argc, char **argv)
         else if (!file_exists(script)) {
             fprintf(stderr, "runctl: cannot open %s: %s%s\n", script, strerror(errno),
                     plain_name ? " (and no bundled script has that name)" : "");
-            lua_close(L);
             return 2;
         }
         status = luaL_loadfilex(L, path, "t");
     }
     if (status != LUA_OK) {
         fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
-        lua_close(L);
         return 1;
     }
+    return 0;
+}
 
-    int nargs = argc - i;
-    lua_createtable(L, nargs, script_index + 1);
-    for (int k = 0; k < argc; k++) {
-        lua_pushstring(L, argv[k]);
-        lua_rawseti(L, -2, k - script_index);
+/* Sets the global arg (arg[0] the script, arg[1..] its arguments, negatives
+ * the rest) and pushes the arguments; returns their count. */
+static int push_arguments(lua_State *L, const struct cli *c)
+{
+    int nargs = c->argc - c->first_arg;
+    lua_createtable(L, nargs, c->script_index + 1);
+    for (int k = 0; k < c->argc; k++) {
+        lua_pushstring(L, c->argv[k]);
+        lua_rawseti(L, -2, k - c->script_index);
     }
-    if (code != NULL) {         /* arg[0] = "-e"; CODE is not an argument */
+    if (c->code != NULL) {      /* arg[0] = "-e"; CODE is not an argument */
         lua_pushliteral(L, "-e");
         lua_rawseti(L, -2, 0);
     }
     lua_setglobal(L, "arg");
     luaL_checkstack(L, nargs + 4, "too many arguments");
-    for (int k = i; k < argc; k++)
-        lua_pushstring(L, argv[k]);
+    for (int k = c->first_arg; k < c->argc; k++)
+        lua_pushstring(L, c->argv[k]);
+    return nargs;
+}
 
-    rc_host *h = rc_host_get(L);
-    rc_task *main_task = rc_host_spawn(L, h, nargs);
-    lua_setfield(L, LUA_REGISTRYINDEX, "runctl.main");
-    (void)main_task;
-
+/* Runs the loop until nothing is left; returns the exit status: 1 when the
+ * loop failed, tasks deadlocked, the main task (at idx) or any unjoined task failed. */
+static int run_to_end(lua_State *L, rc_host *h, int main_task)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;      /* no SA_RESTART: the poll returns at once */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
 
-    int exit_code = 0;
-    int pending;
+    int exit_code = 0, pending;
     while ((pending = runctl_poll(L, -1)) > 0)
         ;
     if (pending < 0)
         exit_code = 1;
-    if (h->tasks_alive > 0) {
+    if (rc_host_tasks_alive(h) > 0) {
         fprintf(stderr, "runctl: %d task(s) wait for each other and can never finish (deadlock)\n",
-                h->tasks_alive);
+                rc_host_tasks_alive(h));
         exit_code = 1;
     }
-    lua_getfield(L, LUA_REGISTRYINDEX, "runctl.main");
-    rc_task *t = lua_touserdata(L, -1);
-    if (t->state == TASK_DONE && !t->ok) {
-        lua_getiuservalue(L, -1, 2);
-        lua_getfield(L, -1, "traceback");
+    if (rc_host_claim_failure(L, main_task)) {
         fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
-        lua_pop(L, 2);
-        t->joined = 1;
-        lua_getfield(L, LUA_REGISTRYINDEX, "runctl.unjoined");
-        lua_pushvalue(L, -2);
-        lua_pushnil(L);
-        lua_rawset(L, -3);
         lua_pop(L, 1);
         exit_code = 1;
     }
-    lua_pop(L, 1);
     if (rc_host_report_unjoined(L) > 0)
         exit_code = 1;
-    lua_close(L);
     return exit_code;
+}
+
+/* The command inside a protected call (as Lua's own lua.c): anything that
+ * raises (out of memory, too many arguments) ends with a message, not a
+ * panic. Pushes the exit status. */
+static int pmain(lua_State *L)
+{
+    const struct cli *c = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    luaL_openlibs(L);
+    if (runctl_openlibs(L, &c->opts) != 0)
+        return lua_error(L);
+    if (!c->no_ext && runctl_load_extensions(L) != 0) {     /* before any work: exit 2 */
+        fprintf(stderr, "runctl: extension: %s\n(runctl --no-ext runs without extensions)\n",
+                lua_tostring(L, -1));
+        lua_pushinteger(L, 2);
+        return 1;
+    }
+    int status = load_script(L, c);
+    if (status != 0) {
+        lua_pushinteger(L, status);
+        return 1;
+    }
+    rc_host_spawn(L, rc_host_get(L), push_arguments(L, c));
+    lua_pushinteger(L, run_to_end(L, rc_host_get(L), lua_gettop(L)));
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    int status = parse_command_line(&c, argc, argv);
+    if (status >= 0)
+        return status;
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        fprintf(stderr, "runctl: cannot create a Lua state (out of memory)\n");
+        return 1;
+    }
+    lua_pushcfunction(L, pmain);
+    lua_pushlightuserdata(L, &c);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        fprintf(stderr, "runctl: %s\n", msg != NULL ? msg : "(error object is not a string)");
+        status = 1;
+    } else {
+        status = (int)lua_tointeger(L, -1);
+    }
+    lua_close(L);
+    return status;
 }

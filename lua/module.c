@@ -17,7 +17,7 @@ static int l_poll(lua_State *L)
     lua_Number secs = luaL_optnumber(L, 1, 0);
     if (isnan(secs))
         return luaL_argerror(L, 1, "must be a number of seconds, not NaN");
-    if (h->running != NULL)
+    if (rc_host_in_task(h))
         return luaL_error(L, "runctl.poll: called from inside a task (tasks wait with "
                              "task.join or task.sleep; poll is for plain code)");
     int timeout_ms = secs < 0 ? -1 : secs > 86400 ? 86400 * 1000 : (int)ceil(secs * 1000);

@@ -4,9 +4,8 @@
  * limit, and a request policy the allowed hosts. runctl's own Lua half runs
  * in the same state with the full standard library, out of the scripts' reach. */
 #include "host.h"
+#include "../core/url.h"
 
-#include <curl/curl.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,57 +144,6 @@ static void limits_hook(lua_State *L, lua_Debug *ar)
 
 /* ------------------------------------------------------------------ hosts */
 
-static void lower(char *s)
-{
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
-/* Host and port of url as libcurl itself parses it, so what is checked is
- * what curl connects to (userinfo, IPv6 brackets, numeric IPv4 forms, percent
- * escapes). host: lower case, no brackets, no trailing dot. port: NULL when
- * want_default is 0 and the URL names none. Returns 0, or -1. */
-static int url_host(const char *url, int want_default, char **host, char **port, int *zone)
-{
-    CURLU *u = curl_url();
-    char *h = NULL, *p = NULL, *z = NULL;
-    int rc = -1;
-    *host = *port = NULL;
-    *zone = 0;
-    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK)
-        goto done;
-    CURLUcode pc = curl_url_get(u, CURLUPART_PORT, &p, want_default ? CURLU_DEFAULT_PORT : 0);
-    if (pc != CURLUE_OK && pc != CURLUE_NO_PORT)
-        goto done;
-    *zone = curl_url_get(u, CURLUPART_ZONEID, &z, 0) == CURLUE_OK;
-    size_t n = strlen(h);
-    const char *start = h;
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        start++;
-        n -= 2;
-    }
-    if (n > 1 && start[n - 1] == '.')
-        n--;
-    *host = strndup(start, n);
-    if (p != NULL)
-        *port = strdup(p);
-    if (*host == NULL || (p != NULL && *port == NULL)) {
-        free(*host);
-        free(*port);
-        *host = *port = NULL;
-        goto done;
-    }
-    lower(*host);
-    rc = 0;
-done:
-    curl_free(h);
-    curl_free(p);
-    curl_free(z);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 /* Parses an allow-list entry ("host", "host:port", "[v6]:port", "*.domain")
  * through the same parser as the URLs, so both sides are normalized alike. */
 static int parse_allowed(const char *entry, allowed_host *out)
@@ -217,7 +165,7 @@ static int parse_allowed(const char *entry, allowed_host *out)
     if (n < 0 || (size_t)n >= sizeof url)
         return -1;
     int zone;
-    if (url_host(url, 0, &out->host, &out->port, &zone) != 0 || zone) {
+    if (rc_url_host_port(url, 0, &out->host, &out->port, &zone) != 0 || zone) {
         free(out->host);
         free(out->port);
         return -1;
@@ -253,7 +201,7 @@ static int sandbox_policy(void *ud, const rc_request *req, char *why, size_t why
         snprintf(why, whysz, "sandbox: ca_file is not allowed (scripts may not name local files)");
         return 0;
     }
-    if (url_host(req->url, 1, &host, &port, &zone) != 0) {
+    if (rc_url_host_port(req->url, 1, &host, &port, &zone) != 0) {
         snprintf(why, whysz, "sandbox: the request URL has no host that can be checked");
         return 0;
     }
@@ -615,8 +563,8 @@ static int start_protected(lua_State *L)
     lua_settop(L, 0);
     if (sb->active) {                   /* ended, but nobody asked runctl_sandbox_status yet? */
         lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
-        rc_task *t = lua_touserdata(L, -1);
-        if (sb->trip == TRIP_NONE && t->state == TASK_DONE && h->tasks_alive <= sb->inert_tasks)
+        if (sb->trip == TRIP_NONE && rc_host_task_status(L, -1) != RC_TASK_ALIVE &&
+            rc_host_tasks_alive(h) <= sb->inert_tasks)
             sb->active = 0;
         lua_pop(L, 1);
     }
@@ -624,7 +572,7 @@ static int start_protected(lua_State *L)
      * timers or transfers no task waits for (a sleep abandoned by an error),
      * and tasks with nothing pending (waiting for each other, or resumed by
      * hand to their end outside the scheduler), which can never run again. */
-    if (sb->active || (h->tasks_alive > 0 && rc_host_pending(h) > 0))
+    if (sb->active || (rc_host_tasks_alive(h) > 0 && rc_host_pending(h) > 0))
         return luaL_error(L, "sandbox: the previous script still has tasks running "
                              "(poll until runctl_sandbox_status says it ended, or close the sandbox)");
     lua_pushnil(L);
@@ -650,7 +598,7 @@ static int start_protected(lua_State *L)
     lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
 
     lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);  /* the task inherits it */
-    sb->inert_tasks = h->tasks_alive;
+    sb->inert_tasks = rc_host_tasks_alive(h);
     rc_host_spawn(L, h, 0);
     lua_setfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
     sb->instructions = 0;
@@ -699,10 +647,10 @@ static int status_protected(lua_State *L)
         return 2;
     }
     lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
-    rc_task *t = lua_touserdata(L, 1);
+    enum rc_task_status outcome = rc_host_task_status(L, 1);
     /* The run goes on while any of its tasks does (the main one, or those it
      * spawned); timers and transfers no task waits for do not hold it. */
-    int running = t->state != TASK_DONE || h->tasks_alive > sb->inert_tasks;
+    int running = outcome == RC_TASK_ALIVE || rc_host_tasks_alive(h) > sb->inert_tasks;
     if (sb->trip == TRIP_NONE && running && sb->limits.max_seconds > 0 && now_s() > sb->deadline)
         sb->trip = TRIP_TIME;           /* waiting (a sleep, a slow request) counts too */
     if (sb->trip == TRIP_NONE && running) {
@@ -715,7 +663,7 @@ static int status_protected(lua_State *L)
         lua_pushinteger(L, end_run(L, sb, 1));
         return 2;
     }
-    if (sb->trip == TRIP_NONE && t->ok) {
+    if (sb->trip == TRIP_NONE && outcome == RC_TASK_OK) {
         lua_pushnil(L);
         lua_pushinteger(L, end_run(L, sb, 0));
         return 2;

@@ -49,7 +49,7 @@ function M.new(cfg)
   c.max_retries = cfg.max_retries or flags.max_retries or 2
   c.timeout = cfg.timeout or flags.timeout or 600
   c.connect_timeout = cfg.connect_timeout or 10
-  c.max_retry_delay = cfg.max_retry_delay or 60
+  c.max_retry_delay = cfg.max_retry_delay or core.DEFAULT_MAX_RETRY_DELAY
   c.max_concurrency = cfg.max_concurrency or 64
   c.rate = cfg.rate
   c.max_bytes = cfg.max_bytes or DEFAULT_MAX_BYTES

@@ -18,6 +18,7 @@ static const char usage_text[] =
     "               [--seed FILE.json | --generate THREADSxRUNS[:SEED]]\n"
     "               [--jobs N] [--path-prefix /PREFIX]\n"
     "               [--api-key KEY] [--cancel-delay-ms N] [--latency-ms N]\n"
+    "               [--cancel-style legacy|live|400|200|409]\n"
     "               [--threads N] [--no-record] [--record-limit N]\n"
     "               [--quiet] [--verbose]\n";
 
@@ -125,6 +126,9 @@ static bool parse_args(int argc, char **argv, struct options *o)
             o->api_key = val;
         } else if (strcmp(a, "--cancel-delay-ms") == 0 && parse_u64(val, 86400000, &n)) {
             o->cancel_delay_ms = (int64_t)n;
+        } else if (strcmp(a, "--cancel-style") == 0 &&
+                   cancel_style_parse(val, strlen(val)) >= 0) {
+            o->cancel_style = cancel_style_parse(val, strlen(val));
         } else if (strcmp(a, "--latency-ms") == 0 && parse_u64(val, 86400000, &n)) {
             o->latency_ms = (int64_t)n;
         } else if (strcmp(a, "--threads") == 0 && parse_u64(val, 1024, &n)) {
@@ -182,6 +186,7 @@ int main(int argc, char **argv)
 {
     static struct server srv;
     srv.opt.cancel_delay_ms = 100;
+    srv.opt.cancel_style = CANCEL_STYLE_DEFAULT;
     srv.opt.record = true;
     srv.opt.record_limit = 100000;
     if (!parse_args(argc, argv, &srv.opt)) {

@@ -1,6 +1,7 @@
 /* faults: parsing and queueing injected faults; content readers for large and broken bodies. */
 #include "faults.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,167 @@ static char *dup_str(const char *s)
     return d;
 }
 
-static struct fault *fault_parse(json_t *o, size_t idx, char *err,
-                                 size_t err_len)
+static bool out_of_memory(char *err, size_t err_len)
+{
+    snprintf(err, err_len, "out of memory");
+    return false;
+}
+
+/* "body": a string is sent as is, anything else as compact JSON. */
+static bool fault_body(struct fault *f, json_t *v, char *err, size_t err_len)
+{
+    if (json_is_string(v)) {
+        f->body_len = json_string_length(v);
+        f->body = malloc(f->body_len + 1);
+        if (f->body == NULL) {
+            return out_of_memory(err, err_len);
+        }
+        memcpy(f->body, json_string_value(v), f->body_len + 1);
+        return true;
+    }
+    f->body = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (f->body == NULL) {
+        return out_of_memory(err, err_len);
+    }
+    f->body_len = strlen(f->body);
+    return true;
+}
+
+/* "headers": an object of string values, no line breaks, names without ':'. */
+static bool fault_headers(struct fault *f, json_t *v, size_t idx, char *err,
+                          size_t err_len)
+{
+    if (!json_is_object(v)) {
+        snprintf(err, err_len, "fault %zu: 'headers' must be an object", idx);
+        return false;
+    }
+    size_t n = json_object_size(v);
+    f->headers = calloc(n ? n : 1, sizeof *f->headers);
+    if (f->headers == NULL) {
+        return out_of_memory(err, err_len);
+    }
+    const char *hk;
+    json_t *hv;
+    json_object_foreach(v, hk, hv) {
+        if (!json_is_string(hv)) {
+            snprintf(err, err_len, "fault %zu: header '%s' must be a string", idx, hk);
+            return false;
+        }
+        if (strpbrk(hk, "\r\n:") != NULL || hk[0] == '\0' ||
+            strpbrk(json_string_value(hv), "\r\n") != NULL) {
+            snprintf(err, err_len, "fault %zu: invalid header '%s'", idx, hk);
+            return false;
+        }
+        char *name = dup_str(hk);
+        char *value = dup_str(json_string_value(hv));
+        f->headers[f->n_headers].name = name;
+        f->headers[f->n_headers].value = value;
+        f->n_headers++;
+        if (name == NULL || value == NULL) {
+            return out_of_memory(err, err_len);
+        }
+    }
+    return true;
+}
+
+/* "close": when the connection drops (enum fault_close). */
+static bool fault_close(struct fault *f, json_t *v, size_t idx, char *err, size_t err_len)
+{
+    static const char *const names[] = {[CLOSE_BEFORE] = "before", [CLOSE_MIDDLE] = "middle",
+                                        [CLOSE_AFTER] = "after"};
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    for (int c = CLOSE_BEFORE; c <= CLOSE_AFTER; c++) {
+        if (strcmp(s, names[c]) == 0) {
+            f->close = c;
+            return true;
+        }
+    }
+    snprintf(err, err_len, "fault %zu: 'close' must be \"before\", \"middle\" or \"after\"",
+             idx);
+    return false;
+}
+
+/* The integer fields: name, where, bounds and the words for the error. */
+static bool fault_int(struct fault *f, const char *key, json_t *v, size_t idx, char *err,
+                      size_t err_len, bool *known)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+        int64_t min, max;
+        const char *what;
+    } ints[] = {
+        {"count", offsetof(struct fault, remaining), 1, INT64_MAX, "an integer >= 1"},
+        {"delay_ms", offsetof(struct fault, delay_ms), 0, 86400000, "an integer >= 0"},
+        {"large_bytes", offsetof(struct fault, large_bytes), 0, INT64_MAX / 2,
+         "an integer >= 0"},
+    };
+    *known = true;
+    if (strcmp(key, "status") == 0) {
+        int64_t x;
+        if (!get_int(v, 100, 599, &x)) {
+            snprintf(err, err_len, "fault %zu: 'status' must be an integer in 100..599", idx);
+            return false;
+        }
+        f->status = (int)x;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (strcmp(key, ints[i].name) == 0) {
+            if (!get_int(v, ints[i].min, ints[i].max,
+                         (int64_t *)((char *)f + ints[i].offset))) {
+                snprintf(err, err_len, "fault %zu: '%s' must be %s", idx, key, ints[i].what);
+                return false;
+            }
+            return true;
+        }
+    }
+    *known = false;
+    return true;
+}
+
+/* Applies one field of a fault object; false with err filled when it is bad. */
+static bool fault_field(struct fault *f, const char *key, json_t *v, size_t idx, char *err,
+                        size_t err_len)
+{
+    bool known;
+    bool ok = fault_int(f, key, v, idx, err, err_len, &known);
+    if (!ok || known) {
+        return ok;
+    }
+    if (strcmp(key, "method") == 0 || strcmp(key, "path") == 0) {
+        if (!json_is_string(v)) {
+            snprintf(err, err_len, "fault %zu: '%s' must be a string", idx, key);
+            return false;
+        }
+        char *s = dup_str(json_string_value(v));
+        *(key[0] == 'm' ? &f->method : &f->path) = s;
+        return s != NULL || out_of_memory(err, err_len);
+    }
+    if (strcmp(key, "truncate") == 0 || strcmp(key, "html") == 0 ||
+        strcmp(key, "chunked") == 0) {
+        if (!json_is_boolean(v)) {
+            snprintf(err, err_len, "fault %zu: '%s' must be a boolean", idx, key);
+            return false;
+        }
+        *(key[0] == 't' ? &f->truncate : key[0] == 'h' ? &f->html : &f->chunked) =
+            json_is_true(v);
+        return true;
+    }
+    if (strcmp(key, "close") == 0) {
+        return fault_close(f, v, idx, err, err_len);
+    }
+    if (strcmp(key, "body") == 0) {
+        return fault_body(f, v, err, err_len);
+    }
+    if (strcmp(key, "headers") == 0) {
+        return fault_headers(f, v, idx, err, err_len);
+    }
+    snprintf(err, err_len, "fault %zu: unknown field '%s'", idx, key);
+    return false;
+}
+
+static struct fault *fault_parse(json_t *o, size_t idx, char *err, size_t err_len)
 {
     if (!json_is_object(o)) {
         snprintf(err, err_len, "fault %zu: must be an object", idx);
@@ -69,7 +229,7 @@ static struct fault *fault_parse(json_t *o, size_t idx, char *err,
     }
     struct fault *f = calloc(1, sizeof *f);
     if (f == NULL) {
-        snprintf(err, err_len, "out of memory");
+        out_of_memory(err, err_len);
         return NULL;
     }
     atomic_init(&f->refs, 1);
@@ -78,124 +238,13 @@ static struct fault *fault_parse(json_t *o, size_t idx, char *err,
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v) {
-        int64_t x;
-        if (strcmp(key, "method") == 0 || strcmp(key, "path") == 0) {
-            if (!json_is_string(v)) {
-                snprintf(err, err_len, "fault %zu: '%s' must be a string", idx, key);
-                goto fail;
-            }
-            char *s = dup_str(json_string_value(v));
-            if (s == NULL) {
-                goto oom;
-            }
-            if (key[0] == 'm') {
-                f->method = s;
-            } else {
-                f->path = s;
-            }
-        } else if (strcmp(key, "count") == 0) {
-            if (!get_int(v, 1, INT64_MAX, &f->remaining)) {
-                snprintf(err, err_len, "fault %zu: 'count' must be an integer >= 1", idx);
-                goto fail;
-            }
-        } else if (strcmp(key, "status") == 0) {
-            if (!get_int(v, 100, 599, &x)) {
-                snprintf(err, err_len, "fault %zu: 'status' must be an integer in 100..599", idx);
-                goto fail;
-            }
-            f->status = (int)x;
-        } else if (strcmp(key, "delay_ms") == 0) {
-            if (!get_int(v, 0, 86400000, &f->delay_ms)) {
-                snprintf(err, err_len, "fault %zu: 'delay_ms' must be an integer >= 0", idx);
-                goto fail;
-            }
-        } else if (strcmp(key, "large_bytes") == 0) {
-            if (!get_int(v, 0, INT64_MAX / 2, &f->large_bytes)) {
-                snprintf(err, err_len, "fault %zu: 'large_bytes' must be an integer >= 0", idx);
-                goto fail;
-            }
-        } else if (strcmp(key, "close") == 0) {
-            const char *s = json_is_string(v) ? json_string_value(v) : "";
-            if (strcmp(s, "before") == 0) {
-                f->close = CLOSE_BEFORE;
-            } else if (strcmp(s, "middle") == 0) {
-                f->close = CLOSE_MIDDLE;
-            } else {
-                snprintf(err, err_len, "fault %zu: 'close' must be \"before\" or \"middle\"", idx);
-                goto fail;
-            }
-        } else if (strcmp(key, "truncate") == 0 || strcmp(key, "html") == 0 ||
-                   strcmp(key, "chunked") == 0) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, err_len, "fault %zu: '%s' must be a boolean", idx, key);
-                goto fail;
-            }
-            bool b = json_is_true(v);
-            if (key[0] == 't') {
-                f->truncate = b;
-            } else if (key[0] == 'h') {
-                f->html = b;
-            } else {
-                f->chunked = b;
-            }
-        } else if (strcmp(key, "body") == 0) {
-            if (json_is_string(v)) {
-                f->body_len = json_string_length(v);
-                f->body = malloc(f->body_len + 1);
-                if (f->body == NULL) {
-                    goto oom;
-                }
-                memcpy(f->body, json_string_value(v), f->body_len + 1);
-            } else {
-                f->body = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                if (f->body == NULL) {
-                    goto oom;
-                }
-                f->body_len = strlen(f->body);
-            }
-        } else if (strcmp(key, "headers") == 0) {
-            if (!json_is_object(v)) {
-                snprintf(err, err_len, "fault %zu: 'headers' must be an object", idx);
-                goto fail;
-            }
-            size_t n = json_object_size(v);
-            f->headers = calloc(n ? n : 1, sizeof *f->headers);
-            if (f->headers == NULL) {
-                goto oom;
-            }
-            const char *hk;
-            json_t *hv;
-            json_object_foreach(v, hk, hv) {
-                if (!json_is_string(hv)) {
-                    snprintf(err, err_len, "fault %zu: header '%s' must be a string", idx, hk);
-                    goto fail;
-                }
-                if (strpbrk(hk, "\r\n:") != NULL || hk[0] == '\0' ||
-                    strpbrk(json_string_value(hv), "\r\n") != NULL) {
-                    snprintf(err, err_len, "fault %zu: invalid header '%s'", idx, hk);
-                    goto fail;
-                }
-                char *name = dup_str(hk);
-                char *value = dup_str(json_string_value(hv));
-                f->headers[f->n_headers].name = name;
-                f->headers[f->n_headers].value = value;
-                f->n_headers++;
-                if (name == NULL || value == NULL) {
-                    goto oom;
-                }
-            }
-        } else {
-            snprintf(err, err_len, "fault %zu: unknown field '%s'", idx, key);
-            goto fail;
+        if (!fault_field(f, key, v, idx, err, err_len)) {
+            fault_free(f);
+            return NULL;
         }
     }
     f->spec = json_incref(o);
     return f;
-oom:
-    snprintf(err, err_len, "out of memory");
-fail:
-    fault_free(f);
-    return NULL;
 }
 
 bool faults_add_json(struct fault_queue *q, json_t *v, char *err,

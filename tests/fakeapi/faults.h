@@ -11,7 +11,10 @@
 
 #include "jbuf.h"
 
-enum fault_close { CLOSE_NONE, CLOSE_BEFORE, CLOSE_MIDDLE };
+/* When a fault drops the connection: before the request is applied, in the
+ * middle of the answer (applied, half sent), or after it was applied with
+ * nothing sent (the "answer lost" case). */
+enum fault_close { CLOSE_NONE, CLOSE_BEFORE, CLOSE_MIDDLE, CLOSE_AFTER };
 
 struct fault_header {
     char *name;

@@ -213,3 +213,36 @@ void jb_error(struct jbuf *b, const char *msg, size_t msg_len,
     }
     JB_LIT(b, "}}");
 }
+
+void jb_error_id(struct jbuf *b, const char *prefix, const char *id, size_t id_len,
+                 const char *suffix)
+{
+    struct jbuf m;
+    jb_init(&m);
+    jb_puts(&m, prefix);
+    jb_put(&m, id, id_len);
+    jb_puts(&m, suffix);
+    jb_error(b, m.data ? m.data : "", m.len, "invalid_request_error", NULL, NULL);
+    jb_free(&m);
+}
+
+void jb_i64_or_null(struct jbuf *b, int64_t v)
+{
+    if (v == JB_NULL_I64) {
+        JB_LIT(b, "null");
+    } else {
+        jb_i64(b, v);
+    }
+}
+
+char *jb_quote_dup(const char *p, size_t n)
+{
+    struct jbuf b;
+    jb_init(&b);
+    jb_jstr(&b, p, n);
+    if (b.oom) {
+        jb_free(&b);
+        return NULL;
+    }
+    return jb_steal(&b, NULL);
+}

@@ -44,6 +44,9 @@ void jb_puts(struct jbuf *b, const char *s);
 void jb_printf(struct jbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void jb_i64(struct jbuf *b, int64_t v);
+/* The integer, or null for JB_NULL_I64 (the stores' "no time"). */
+#define JB_NULL_I64 INT64_MIN
+void jb_i64_or_null(struct jbuf *b, int64_t v);
 void jb_u64(struct jbuf *b, uint64_t v);
 
 /* Writes bytes as a quoted JSON string: '"' and '\\' escaped, bytes below
@@ -54,9 +57,18 @@ static inline void jb_jstrz(struct jbuf *b, const char *s)
     jb_jstr(b, s, strlen(s));
 }
 
+/* The bytes as a quoted JSON string in a new malloc'd string (NULL when out
+ * of memory). */
+char *jb_quote_dup(const char *p, size_t n);
+
 /* The JSON error envelope used by the API:
  * {"error":{"message":M,"type":T,"param":P|null,"code":C|null}} */
 void jb_error(struct jbuf *b, const char *msg, size_t msg_len,
               const char *type, const char *param, const char *code);
+
+/* An invalid_request_error whose message is prefix + id + suffix, the id
+ * escaped: "No run found with id 'x'." */
+void jb_error_id(struct jbuf *b, const char *prefix, const char *id, size_t id_len,
+                 const char *suffix);
 
 #endif

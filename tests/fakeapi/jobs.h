@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "jbuf.h"
+#include "refusal.h"
 
 /* One percent-decoded path segment (not NUL-terminated). */
 struct seg {
@@ -51,7 +52,7 @@ void jobs_write_counts(const struct jobs *j, struct jbuf *out);
  * and returns the HTTP status; returns 0 (writing nothing) for other paths.
  * *cancelled is incremented when a cancel changed an object. */
 unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_ms,
-                     int64_t cancel_delay_ms, struct jbuf *out, uint64_t *cancelled);
+                     const struct cancel_rules *rules, struct jbuf *out, uint64_t *cancelled);
 
 /* GET /_fake/<name> with name batches, responses, fine_tuning_jobs,
  * vector_store_file_batches or uploads: every object of that kind as a JSON

@@ -1,4 +1,5 @@
-/* server: shared server state and the libmicrohttpd callbacks (routing, API, control). */
+/* server: the options and shared state of the fake server, its life, and the
+ * libmicrohttpd callbacks; the handlers each request goes to. */
 #ifndef FAKEAPI_SERVER_H
 #define FAKEAPI_SERVER_H
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "faults.h"
+#include "refusal.h"
 #include "reclog.h"
 #include "store.h"
 
@@ -25,6 +27,7 @@ struct options {
     const char *path_prefix; /* --path-prefix /p: the API also lives under /p/... */
     const char *api_key;
     int64_t cancel_delay_ms;
+    int cancel_style;        /* enum cancel_style (refusal.h) */
     int64_t latency_ms;
     unsigned threads;
     bool quiet;
@@ -43,6 +46,7 @@ struct server {
     struct fault_queue faults;
     uint64_t n_requests;
     uint64_t n_cancels;
+    struct cancel_rules cancel; /* from the options; POST /_fake/config changes it */
 
     /* lock-free */
     atomic_uint_fast64_t rid_counter;
@@ -70,5 +74,16 @@ enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload_data,
                               size_t *upload_size, void **con_cls);
+
+/* ---- where a whole request goes (api.c, control.c) ---- */
+
+struct req;
+struct path;
+/* An API request: recorded, faulted, answered (runs_api.c, jobs.c). */
+enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct req *r,
+                           const char *method);
+/* A request under /_fake, p being its split path. */
+enum MHD_Result control_handle(struct server *s, struct MHD_Connection *c, struct req *r,
+                               const char *method, const struct path *p);
 
 #endif

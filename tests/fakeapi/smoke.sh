@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# smoke.sh: quick curl/jq check of every fakeapi route and fault; prints TAP.
-# Usage: tests/fakeapi/smoke.sh   (FAKEAPI=/path/to/binary to test another build)
+# smoke.sh: quick curl/jq check of every fakeapi route, fault and cancel style; prints TAP.
+# Usage: sh tests/fakeapi/smoke.sh   (runs build/fakeapi; FAKEAPI=/path/to/binary for another)
+[ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"   # arrays below need bash
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=${FAKEAPI:-$HERE/fakeapi}
+BIN=${FAKEAPI:-$HERE/../../build/fakeapi}
 SEED=$HERE/seed-demo.json
 KEY=sk-smoke-0123456789
 BETA='OpenAI-Beta: assistants=v2'
@@ -92,6 +93,10 @@ api() {
     req "$method" "$path" -H "Authorization: Bearer $KEY" -H "$BETA" "$@"
 }
 jqt() { jq -e "$@" "$TMP/body" >/dev/null 2>&1; }
+body_is() { [ "$(cat "$TMP/body")" = "$1" ]; }   # the exact bytes of the answer
+# refused STATUS MESSAGE: the answer is STATUS with exactly the API's error body
+refused() { [ "$STATUS" = "$1" ] && [ -n "$(hdr x-request-id)" ] &&
+    body_is "{\"error\":{\"message\":\"$2\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}"; }
 is() { [ "$1" = "$2" ]; }
 hdr() { tr -d '\r' <"$TMP/hdr" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" \
     'BEGIN{FS=": "} tolower($1)==n {sub(/^[^:]*: /, ""); print; exit}'; }
@@ -352,10 +357,150 @@ api POST /v1/uploads/upload_1/cancel
 check "upload cancel has x-request-id" bash -c "[ $STATUS = 200 ] && [ -n \"$(hdr x-request-id)\" ]"
 req GET /_fake/stats
 check "stats count every kind" jqt '.batches == 2 and .responses == 2 and .fine_tuning_jobs == 1 and .uploads == 1 and .cancels == 5'
+req GET /_fake/config
+check "the default cancel style is legacy" jqt '.cancel_style == "legacy" and .cancel_delay_ms == 100'
+api POST /v1/batches/batch_2/cancel
+check "legacy: a completed batch -> 400 without the article" refused 400 "Cannot cancel batch with status 'completed'."
 check "SIGTERM -> clean exit 0, no sanitizer reports (jobs)" stop_server jobs
 
-if [ "$N" -ne 97 ]; then
-    echo "# planned 97 tests, ran $N"
+
+# ---- a fourth instance: cancel styles, delays, flip-backs, costs, attempts (issue 13) ----
+cat >"$TMP/styles.json" <<'JSON'
+{"threads": [{"id": "thread_s", "runs": [{"id": "run_done", "status": "completed"}]}],
+ "batches": [{"id": "batch_done", "status": "completed"},
+             {"id": "batch_cancelling", "status": "cancelling"},
+             {"id": "batch_slow", "status": "in_progress", "cancel_delay_ms": 600000,
+              "request_counts": {"total": 10, "completed": 3, "failed": 1}},
+             {"id": "batch_quick", "status": "in_progress", "cancel_delay_ms": 0}],
+ "responses": [{"id": "resp_done", "status": "completed", "background": true},
+               {"id": "resp_cancelled", "status": "cancelled", "background": true},
+               {"id": "resp_sync", "status": "completed"},
+               {"id": "resp_stays", "status": "in_progress", "background": true, "flip_back_ms": 600000},
+               {"id": "resp_flip", "status": "in_progress", "background": true, "flip_back_ms": 1},
+               {"id": "resp_lost", "status": "in_progress", "background": true}],
+ "fine_tuning_jobs": [{"id": "ftjob-done", "status": "succeeded"},
+                      {"id": "ftjob-run", "status": "running", "trained_tokens": 777}]}
+JSON
+start_server styles --seed "$TMP/styles.json" --cancel-style live
+BASE="http://127.0.0.1:$PORT_styles"
+req GET /_fake/config
+check "--cancel-style live shows in /_fake/config" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
+api POST /v1/batches/batch_done/cancel
+check "live: a completed batch -> 409, the exact live body" refused 409 "Cannot cancel a batch with status 'completed'."
+api POST /v1/batches/batch_cancelling/cancel
+check "live: a cancelling batch -> 409" refused 409 "Cannot cancel a batch with status 'cancelling'."
+api POST /v1/threads/thread_s/runs/run_done/cancel
+check "live: a completed run -> 400" refused 400 "Cannot cancel run with status 'completed'."
+api POST /v1/responses/resp_sync/cancel
+check "live: a non-background response -> 400" refused 400 "Cannot cancel a synchronous response."
+api POST /v1/responses/resp_done/cancel
+check "live: a completed background response -> 400" refused 400 "Cannot cancel a response with status 'completed'."
+api POST /v1/responses/resp_cancelled/cancel
+check "live: a cancelled response -> 200 as it is" jqt '.id == "resp_cancelled" and .status == "cancelled"'
+api POST /v1/fine_tuning/jobs/ftjob-done/cancel
+check "live: a succeeded fine-tuning job -> 400" refused 400 "Cannot cancel a fine-tuning job with status 'succeeded'."
+
+req POST /_fake/config --data-binary '{"cancel_style":"400"}'
+check "POST /_fake/config switches the style" body_is '{"cancel_style":"400","cancel_delay_ms":100}'
+api POST /v1/batches/batch_done/cancel
+check "400: a completed batch -> 400, the live text" refused 400 "Cannot cancel a batch with status 'completed'."
+api POST /v1/responses/resp_cancelled/cancel
+check "400: a cancelled response -> 400" refused 400 "Cannot cancel a response with status 'cancelled'."
+api POST /v1/threads/thread_s/runs/run_done/cancel
+check "400: a completed run -> 400" refused 400 "Cannot cancel run with status 'completed'."
+
+ctrl_post /_fake/config '{"cancel_style":"200"}'
+api POST /v1/batches/batch_done/cancel
+check "200: a completed batch -> 200, unchanged" jqt '.id == "batch_done" and .status == "completed" and .cancelling_at == null'
+api POST /v1/batches/batch_cancelling/cancel
+check "200: a cancelling batch -> 200, still cancelling" jqt '.status == "cancelling"'
+api POST /v1/threads/thread_s/runs/run_done/cancel
+check "200: a completed run -> 200, unchanged" jqt '.id == "run_done" and .status == "completed"'
+api POST /v1/responses/resp_done/cancel
+check "200: a completed response -> 200, unchanged" jqt '.id == "resp_done" and .status == "completed"'
+api POST /v1/responses/resp_sync/cancel
+check "200: a non-background response is still refused" refused 400 "Cannot cancel a synchronous response."
+req GET /_fake/stats
+check "answers 'as it is' cancel nothing" jqt '.cancels == 0'
+
+ctrl_post /_fake/config '{"cancel_style":"409"}'
+api POST /v1/responses/resp_done/cancel
+check "409: a completed background response -> 409" refused 409 "Cannot cancel a response with status 'completed'."
+api POST /v1/responses/resp_cancelled/cancel
+check "409: a cancelled background response -> 409" refused 409 "Cannot cancel a response with status 'cancelled'."
+api POST /v1/batches/batch_done/cancel
+check "409: a completed batch -> 409" refused 409 "Cannot cancel a batch with status 'completed'."
+api POST /v1/threads/thread_s/runs/run_done/cancel
+check "409: a completed run -> 400" refused 400 "Cannot cancel run with status 'completed'."
+req POST /_fake/config --data-binary '{"cancel_style":"418"}'
+check "an unknown style -> 400 naming the choices" \
+    jqt '.error.message == "cancel_style must be one of \"legacy\", \"live\", \"400\", \"200\", \"409\""'
+req POST /_fake/config --data-binary '{"cancel_delay":5}'
+check "an unknown config field -> 400" jqt '.error.message == "unknown config field '"'"'cancel_delay'"'"' (cancel_style, cancel_delay_ms)"'
+
+api POST /v1/batches/batch_slow/cancel
+check "a cancelled batch keeps its seeded request_counts, no output file yet" \
+    jqt '.status == "cancelling" and .request_counts == {"total":10,"completed":3,"failed":1} and .output_file_id == null'
+api GET /v1/batches/batch_slow
+check "seed cancel_delay_ms 600000: still cancelling" jqt '.status == "cancelling" and .cancelled_at == null'
+api POST /v1/batches/batch_quick/cancel
+api GET /v1/batches/batch_quick
+check "seed cancel_delay_ms 0: cancelled, default counts, an output file" \
+    jqt '.status == "cancelled" and .request_counts == {"total":100,"completed":40,"failed":2} and .output_file_id == "file-out-batch_quick"'
+api GET /v1/batches/batch_done
+check "a completed batch has its output file" jqt '.output_file_id == "file-out-batch_done" and .request_counts.completed == 97'
+api POST /v1/responses/resp_stays/cancel
+api GET /v1/responses/resp_stays
+check "flip_back_ms 600000: reads cancelled" jqt '.status == "cancelled" and .usage == null'
+api POST /v1/responses/resp_flip/cancel
+check "flip_back_ms 1: the cancel answers cancelled" jqt '.status == "cancelled"'
+sleep 0.01
+api GET /v1/responses/resp_flip
+check "flip_back_ms 1: later reads completed, usage null" jqt '.status == "completed" and .usage == null'
+api GET /v1/responses/resp_done
+check "a completed response has its usage" jqt '.usage.input_tokens == 1200 and .usage.output_tokens == 300 and .usage.total_tokens == 1500'
+api GET /v1/fine_tuning/jobs/ftjob-run
+check "a running job: trained_tokens null" jqt '.status == "running" and .trained_tokens == null'
+api POST /v1/fine_tuning/jobs/ftjob-run/cancel
+check "cancelled: trained_tokens as seeded" jqt '.status == "cancelled" and .trained_tokens == 777'
+api GET /v1/fine_tuning/jobs/ftjob-done
+check "a succeeded job: default trained_tokens" jqt '.trained_tokens == 48000'
+
+req DELETE /_fake/requests
+ctrl_post /_fake/faults '{"path":"/responses/resp_lost/cancel","close":"after"}'
+api POST /v1/responses/resp_lost/cancel
+check "close after: the answer is lost (curl 52)" is "$CURLRC" 52
+api GET /v1/responses/resp_lost
+check "close after: the cancel landed" jqt '.status == "cancelled"'
+api POST /v1/responses/resp_lost/cancel
+check "the retry hears 409 cancelled" refused 409 "Cannot cancel a response with status 'cancelled'."
+req GET '/_fake/requests?method=POST&path=/responses/resp_lost/cancel'
+check "requests?method=&path=: the two attempts on the wire" \
+    jqt 'length == 2 and all(.[]; .method == "POST" and (.request_id | startswith("req_")))'
+req GET '/_fake/requests?path=/responses/resp_lost'
+check "requests?path= matches the end of the raw path" jqt 'length == 1 and .[0].method == "GET"'
+req POST /_fake/seed --data-binary '{"responses":[{"id":"r","cancel_delay_ms":5}]}'
+check "seed: cancel_delay_ms on a response -> 400" \
+    jqt '.error.message == "responses[0]: cancel_delay_ms applies only to batches (the kind that passes through cancelling)"'
+req POST /_fake/seed --data-binary '{"batches":[{"id":"b","request_counts":{"total":-1}}]}'
+check "seed: a negative request count -> 400" jqt '.error.message == "batches[0]: request_counts.total must be an integer >= 0"'
+req POST /_fake/seed --data-binary '{"fine_tuning_jobs":[{"trained_tokens":"many"}]}'
+check "seed: trained_tokens not a number -> 400" jqt '.error.message == "fine_tuning_jobs[0]: trained_tokens must be an integer >= 0 or null"'
+req POST /_fake/seed --data-binary '{"threads":[{"id":"t","runs":[{"created_at":"soon"}]}]}'
+check "seed: a run time not a number -> 400" jqt '.error.message == "thread '"'"'t'"'"': '"'"'created_at'"'"' must be a number or null"'
+req POST /_fake/faults --data-binary '{"status":700}'
+check "fault: status out of range -> 400" jqt '.error.message == "fault 0: '"'"'status'"'"' must be an integer in 100..599"'
+req POST /_fake/faults --data-binary '[{"status":500},{"count":0}]'
+check "fault: count 0 -> 400, nothing queued" bash -c "[ $STATUS = 400 ] && curl -s '$BASE/_fake/faults' | jq -e 'length == 0' >/dev/null"
+req POST /_fake/faults --data-binary '{"close":"later"}'
+check "fault: an unknown close -> 400 naming the choices" jqt '.error.message == "fault 0: '"'"'close'"'"' must be \"before\", \"middle\" or \"after\""'
+ctrl_post /_fake/reset ''
+req GET /_fake/config
+check "reset restores the command line's style" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
+check "SIGTERM -> clean exit 0, no sanitizer reports (styles)" stop_server styles
+
+if [ "$N" -ne 148 ]; then
+    echo "# planned 148 tests, ran $N"
     FAILED=$((FAILED + 1))
 fi
 echo "1..$N"

@@ -1,6 +1,7 @@
 /* store: threads and runs in an arena, hash indexes, seed loading and generation, run JSON;
  * it also owns the other cancellable objects (jobs.c). */
 #include "store.h"
+#include "ids.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,7 @@ struct store {
     struct chunk *chunks;
     struct thread *threads;
     size_t n_threads;
-    struct thread **tindex; /* open addressing, NULL = empty */
-    size_t tindex_mask;
+    struct id_index tindex; /* threads by id */
     size_t n_runs;
     struct jobs *jobs; /* batches, responses, fine-tuning jobs, ... (jobs.c) */
 };
@@ -96,87 +96,59 @@ void store_free(struct store *s)
     free(s);
 }
 
-/* ---- hashing ---- */
+/* ---- id indexes (ids.c) ---- */
 
-static uint64_t hash_bytes(const char *p, size_t n)
+static struct id_key thread_key(const void *items, size_t i)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h ^ (h >> 29);
+    const struct thread *t = &((const struct thread *)items)[i];
+    return (struct id_key){t->id, t->id_len};
 }
 
-static size_t table_size_for(size_t n)
+static struct id_key run_key(const void *items, size_t i)
 {
-    size_t sz = 16;
-    while (sz < n * 2) {
-        sz *= 2;
+    const struct run *r = &((const struct run *)items)[i];
+    return (struct id_key){r->id, r->id_len};
+}
+
+/* Allocates zeroed slots in the arena and fills them; false (err filled) on
+ * a duplicate, *dup being its position. */
+static bool arena_index(struct store *s, struct id_index *x, const void *items, size_t n,
+                        id_key_fn key, size_t *dup, char *err, size_t err_len)
+{
+    size_t sz = id_index_slots(n);
+    x->slots = arena_calloc(s, sz * sizeof *x->slots);
+    if (x->slots == NULL) {
+        snprintf(err, err_len, "out of memory");
+        *dup = n;
+        return false;
     }
-    return sz;
+    *dup = id_index_fill(x, sz, items, n, key);
+    return *dup == n;
 }
 
 struct thread *store_find_thread(struct store *s, const char *id, size_t len)
 {
-    if (s->tindex == NULL) {
-        return NULL;
-    }
-    size_t i = hash_bytes(id, len) & s->tindex_mask;
-    for (;;) {
-        struct thread *t = s->tindex[i];
-        if (t == NULL) {
-            return NULL;
-        }
-        if (t->id_len == len && memcmp(t->id, id, len) == 0) {
-            return t;
-        }
-        i = (i + 1) & s->tindex_mask;
-    }
+    long i = id_index_find(&s->tindex, s->threads, thread_key, id, len);
+    return i < 0 ? NULL : &s->threads[i];
 }
 
 struct run *thread_find_run(struct thread *t, const char *id, size_t len)
 {
-    if (t->index == NULL) {
-        return NULL;
-    }
-    size_t i = hash_bytes(id, len) & t->index_mask;
-    for (;;) {
-        uint32_t slot = t->index[i];
-        if (slot == 0) {
-            return NULL;
-        }
-        struct run *r = &t->runs[slot - 1];
-        if (r->id_len == len && memcmp(r->id, id, len) == 0) {
-            return r;
-        }
-        i = (i + 1) & t->index_mask;
-    }
+    long i = id_index_find(&t->index, t->runs, run_key, id, len);
+    return i < 0 ? NULL : &t->runs[i];
 }
 
 static bool build_thread_index(struct store *s, char *err, size_t err_len)
 {
-    size_t sz = table_size_for(s->n_threads);
-    s->tindex = arena_calloc(s, sz * sizeof *s->tindex);
-    if (s->tindex == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return false;
+    size_t dup;
+    if (arena_index(s, &s->tindex, s->threads, s->n_threads, thread_key, &dup, err,
+                    err_len)) {
+        return true;
     }
-    s->tindex_mask = sz - 1;
-    for (size_t k = 0; k < s->n_threads; k++) {
-        struct thread *t = &s->threads[k];
-        size_t i = hash_bytes(t->id, t->id_len) & s->tindex_mask;
-        while (s->tindex[i] != NULL) {
-            struct thread *o = s->tindex[i];
-            if (o->id_len == t->id_len && memcmp(o->id, t->id, t->id_len) == 0) {
-                snprintf(err, err_len, "duplicate thread id '%s'", t->id);
-                return false;
-            }
-            i = (i + 1) & s->tindex_mask;
-        }
-        s->tindex[i] = t;
+    if (dup < s->n_threads) {
+        snprintf(err, err_len, "duplicate thread id '%s'", s->threads[dup].id);
     }
-    return true;
+    return false;
 }
 
 static int run_cmp(const void *a, const void *b)
@@ -186,12 +158,7 @@ static int run_cmp(const void *a, const void *b)
     if (x->t[T_CREATED] != y->t[T_CREATED]) {
         return x->t[T_CREATED] < y->t[T_CREATED] ? -1 : 1;
     }
-    size_t n = x->id_len < y->id_len ? x->id_len : y->id_len;
-    int c = memcmp(x->id, y->id, n);
-    if (c != 0) {
-        return c;
-    }
-    return x->id_len < y->id_len ? -1 : (x->id_len > y->id_len ? 1 : 0);
+    return id_cmp(x->id, x->id_len, y->id, y->id_len);
 }
 
 /* Sorts the runs, sets positions and builds the run index. */
@@ -202,30 +169,19 @@ static bool finish_thread(struct store *s, struct thread *t, char *err,
         return true;
     }
     qsort(t->runs, t->n_runs, sizeof *t->runs, run_cmp);
-    size_t sz = table_size_for(t->n_runs);
-    t->index = arena_calloc(s, sz * sizeof *t->index);
-    if (t->index == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return false;
-    }
-    t->index_mask = (uint32_t)(sz - 1);
     for (uint32_t k = 0; k < t->n_runs; k++) {
-        struct run *r = &t->runs[k];
-        r->pos = k;
-        r->thread = t;
-        size_t i = hash_bytes(r->id, r->id_len) & t->index_mask;
-        while (t->index[i] != 0) {
-            struct run *o = &t->runs[t->index[i] - 1];
-            if (o->id_len == r->id_len && memcmp(o->id, r->id, r->id_len) == 0) {
-                snprintf(err, err_len, "duplicate run id '%s' in thread '%s'",
-                         r->id, t->id);
-                return false;
-            }
-            i = (i + 1) & t->index_mask;
-        }
-        t->index[i] = k + 1;
+        t->runs[k].pos = k;
+        t->runs[k].thread = t;
     }
-    return true;
+    size_t dup;
+    if (arena_index(s, &t->index, t->runs, t->n_runs, run_key, &dup, err, err_len)) {
+        return true;
+    }
+    if (dup < t->n_runs) {
+        snprintf(err, err_len, "duplicate run id '%s' in thread '%s'", t->runs[dup].id,
+                 t->id);
+    }
+    return false;
 }
 
 /* ---- statuses and defaults ---- */
@@ -368,14 +324,6 @@ static void run_fill_defaults(struct run *r, unsigned given_t, unsigned given_f,
 
 /* ---- id generation ---- */
 
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static uint64_t rng_below(uint64_t *state, uint64_t n)
 {
     return rng_next(state) % n;
@@ -383,18 +331,10 @@ static uint64_t rng_below(uint64_t *state, uint64_t n)
 
 static char *gen_id(struct store *s, uint64_t *rng, const char *prefix)
 {
-    static const char alnum[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    size_t plen = strlen(prefix);
-    char *d = arena_alloc(s, plen + 24 + 1);
-    if (d == NULL) {
-        return NULL;
+    char *d = arena_alloc(s, strlen(prefix) + 24 + 1);
+    if (d != NULL) {
+        gen_id_into(d, rng, prefix);
     }
-    memcpy(d, prefix, plen);
-    for (size_t i = 0; i < 24; i++) {
-        d[plen + i] = alnum[rng_below(rng, 62)];
-    }
-    d[plen + 24] = '\0';
     return d;
 }
 
@@ -434,6 +374,92 @@ bool store_parse_time(json_t *v, int64_t base, int64_t *out)
     return true;
 }
 
+/* What parse_run gathers from a seed run's fields. */
+struct run_seed {
+    unsigned given_t; /* bitmask of the times given */
+    unsigned given_f; /* bitmask of the fields given */
+    struct jbuf extra; /* unknown fields as ",\"k\":v..." */
+};
+
+static bool out_of_memory(char *err, size_t err_len)
+{
+    snprintf(err, err_len, "out of memory");
+    return false;
+}
+
+/* A known time or field of a run; *handled false for an unknown key. */
+static bool run_known_field(struct store *s, struct run *r, struct run_seed *rs,
+                            const char *key, json_t *v, int64_t base, bool *handled,
+                            char *err, size_t err_len)
+{
+    *handled = true;
+    for (int i = 0; i < T__COUNT; i++) {
+        if (strcmp(key, time_names[i]) == 0) {
+            if (!store_parse_time(v, base, &r->t[i])) {
+                snprintf(err, err_len, "thread '%s': '%s' must be a number or null",
+                         r->thread->id, key);
+                return false;
+            }
+            rs->given_t |= 1u << i;
+            return true;
+        }
+    }
+    for (int i = 0; i < F__COUNT; i++) {
+        if (strcmp(key, field_names[i]) == 0) {
+            r->f[i] = arena_dump(s, v);
+            rs->given_f |= 1u << i;
+            return r->f[i] != NULL || out_of_memory(err, err_len);
+        }
+    }
+    *handled = false;
+    return true;
+}
+
+/* Reads one field of a seed run; false with err filled when it is bad. */
+static bool run_field(struct store *s, struct jbuf *tmp, struct run *r, struct run_seed *rs,
+                      const char *key, json_t *v, int64_t base, char *err, size_t err_len)
+{
+    const char *tid = r->thread->id;
+    if (strcmp(key, "id") == 0) {
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            snprintf(err, err_len, "thread '%s': run id must be a non-empty string", tid);
+            return false;
+        }
+        size_t n = json_string_length(v);
+        r->id = arena_strndup(s, json_string_value(v), n);
+        r->id_json = arena_jstr(s, tmp, r->id, n);
+        r->id_len = (uint32_t)n;
+        return (r->id != NULL && r->id_json != NULL) || out_of_memory(err, err_len);
+    }
+    if (strcmp(key, "thread_id") == 0) {
+        return true; /* always the enclosing thread */
+    }
+    if (strcmp(key, "status") == 0) {
+        int st = json_is_string(v) ? status_parse(json_string_value(v)) : -1;
+        if (st < 0) {
+            snprintf(err, err_len, "thread '%s': invalid run status", tid);
+            return false;
+        }
+        r->status = (uint8_t)st;
+        return true;
+    }
+    bool handled;
+    bool ok = run_known_field(s, r, rs, key, v, base, &handled, err, err_len);
+    if (!ok || handled) {
+        return ok;
+    }
+    char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    if (txt == NULL) {
+        return out_of_memory(err, err_len);
+    }
+    jb_putc(&rs->extra, ',');
+    jb_jstrz(&rs->extra, key);
+    jb_putc(&rs->extra, ':');
+    jb_puts(&rs->extra, txt);
+    free(txt);
+    return true;
+}
+
 static bool parse_run(struct store *s, struct jbuf *tmp, struct thread *t,
                       struct run *r, size_t index, json_t *obj, int64_t base,
                       char *err, size_t err_len)
@@ -442,109 +468,37 @@ static bool parse_run(struct store *s, struct jbuf *tmp, struct thread *t,
         snprintf(err, err_len, "thread '%s': each run must be an object", t->id);
         return false;
     }
-    unsigned given_t = 0;
-    unsigned given_f = 0;
-    struct jbuf extra;
-    jb_init(&extra);
+    struct run_seed rs = {0, 0, {NULL, 0, 0, false}};
     const char *key;
     json_t *v;
     r->status = ST_QUEUED;
     r->thread = t;
+    bool ok = true;
     json_object_foreach(obj, key, v) {
-        if (strcmp(key, "id") == 0) {
-            if (!json_is_string(v) || json_string_length(v) == 0) {
-                snprintf(err, err_len,
-                         "thread '%s': run id must be a non-empty string", t->id);
-                goto fail;
-            }
-            size_t n = json_string_length(v);
-            r->id = arena_strndup(s, json_string_value(v), n);
-            r->id_json = arena_jstr(s, tmp, r->id, n);
-            r->id_len = (uint32_t)n;
-            if (r->id == NULL || r->id_json == NULL) {
-                goto oom;
-            }
-            continue;
-        }
-        if (strcmp(key, "thread_id") == 0) {
-            continue; /* always the enclosing thread */
-        }
-        if (strcmp(key, "status") == 0) {
-            int st = json_is_string(v) ? status_parse(json_string_value(v)) : -1;
-            if (st < 0) {
-                snprintf(err, err_len, "thread '%s': invalid run status", t->id);
-                goto fail;
-            }
-            r->status = (uint8_t)st;
-            continue;
-        }
-        bool handled = false;
-        for (int i = 0; i < T__COUNT && !handled; i++) {
-            if (strcmp(key, time_names[i]) == 0) {
-                if (!store_parse_time(v, base, &r->t[i])) {
-                    snprintf(err, err_len,
-                             "thread '%s': '%s' must be a number or null",
-                             t->id, key);
-                    goto fail;
-                }
-                given_t |= 1u << i;
-                handled = true;
-            }
-        }
-        for (int i = 0; i < F__COUNT && !handled; i++) {
-            if (strcmp(key, field_names[i]) == 0) {
-                r->f[i] = arena_dump(s, v);
-                if (r->f[i] == NULL) {
-                    goto oom;
-                }
-                given_f |= 1u << i;
-                handled = true;
-            }
-        }
-        if (!handled) {
-            char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-                                          JSON_REAL_PRECISION(15));
-            if (txt == NULL) {
-                goto oom;
-            }
-            jb_putc(&extra, ',');
-            jb_jstrz(&extra, key);
-            jb_putc(&extra, ':');
-            jb_puts(&extra, txt);
-            free(txt);
+        if (!(ok = run_field(s, tmp, r, &rs, key, v, base, err, err_len))) {
+            break;
         }
     }
-    if (r->id == NULL) {
+    if (ok && r->id == NULL) {
         /* no id given: a deterministic one from the thread id and position */
         uint64_t rng = hash_bytes(t->id, t->id_len) ^ ((uint64_t)index << 32);
-        char *id = gen_id(s, &rng, "run_");
-        if (id == NULL) {
-            goto oom;
-        }
-        r->id = id;
-        r->id_len = (uint32_t)strlen(id);
-        r->id_json = arena_jstr(s, tmp, id, r->id_len);
-        if (r->id_json == NULL) {
-            goto oom;
-        }
+        r->id = gen_id(s, &rng, "run_");
+        r->id_len = r->id ? (uint32_t)strlen(r->id) : 0;
+        r->id_json = r->id ? arena_jstr(s, tmp, r->id, r->id_len) : NULL;
+        ok = r->id_json != NULL || out_of_memory(err, err_len);
     }
-    if (extra.oom) {
-        goto oom;
+    if (ok && rs.extra.oom) {
+        ok = out_of_memory(err, err_len);
     }
-    if (extra.len > 0) {
-        r->extra = arena_strndup(s, extra.data, extra.len);
-        if (r->extra == NULL) {
-            goto oom;
-        }
+    if (ok && rs.extra.len > 0) {
+        r->extra = arena_strndup(s, rs.extra.data, rs.extra.len);
+        ok = r->extra != NULL || out_of_memory(err, err_len);
     }
-    jb_free(&extra);
-    run_fill_defaults(r, given_t, given_f, base);
-    return true;
-oom:
-    snprintf(err, err_len, "out of memory");
-fail:
-    jb_free(&extra);
-    return false;
+    jb_free(&rs.extra);
+    if (ok) {
+        run_fill_defaults(r, rs.given_t, rs.given_f, base);
+    }
+    return ok;
 }
 
 static struct store *store_new(size_t n_threads, char *err, size_t err_len)
@@ -817,15 +771,6 @@ void run_begin_cancel(struct run *r, int64_t done_ms)
 
 /* ---- JSON output ---- */
 
-static void put_time(struct jbuf *b, int64_t v)
-{
-    if (v == NULL_TIME) {
-        JB_LIT(b, "null");
-    } else {
-        jb_i64(b, v);
-    }
-}
-
 void run_write_json(struct jbuf *b, const struct run *r)
 {
     jb_reserve(b, 1024);
@@ -834,7 +779,7 @@ void run_write_json(struct jbuf *b, const struct run *r)
     JB_LIT(b, ",\"object\":");
     jb_puts(b, r->f[F_OBJECT]);
     JB_LIT(b, ",\"created_at\":");
-    put_time(b, r->t[T_CREATED]);
+    jb_i64_or_null(b, r->t[T_CREATED]);
     JB_LIT(b, ",\"thread_id\":");
     jb_puts(b, r->thread->id_json);
     JB_LIT(b, ",\"assistant_id\":");
@@ -846,15 +791,15 @@ void run_write_json(struct jbuf *b, const struct run *r)
     JB_LIT(b, ",\"last_error\":");
     jb_puts(b, r->f[F_LAST_ERROR]);
     JB_LIT(b, ",\"expires_at\":");
-    put_time(b, r->t[T_EXPIRES]);
+    jb_i64_or_null(b, r->t[T_EXPIRES]);
     JB_LIT(b, ",\"started_at\":");
-    put_time(b, r->t[T_STARTED]);
+    jb_i64_or_null(b, r->t[T_STARTED]);
     JB_LIT(b, ",\"cancelled_at\":");
-    put_time(b, r->t[T_CANCELLED]);
+    jb_i64_or_null(b, r->t[T_CANCELLED]);
     JB_LIT(b, ",\"failed_at\":");
-    put_time(b, r->t[T_FAILED]);
+    jb_i64_or_null(b, r->t[T_FAILED]);
     JB_LIT(b, ",\"completed_at\":");
-    put_time(b, r->t[T_COMPLETED]);
+    jb_i64_or_null(b, r->t[T_COMPLETED]);
     JB_LIT(b, ",\"incomplete_details\":");
     jb_puts(b, r->f[F_INCOMPLETE_DETAILS]);
     JB_LIT(b, ",\"model\":");

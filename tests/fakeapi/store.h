@@ -8,10 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ids.h"
 #include "jbuf.h"
 #include "jobs.h"
 
-#define NULL_TIME INT64_MIN
+#define NULL_TIME JB_NULL_I64
 
 enum run_status {
     ST_QUEUED,
@@ -81,8 +82,7 @@ struct thread {
     uint32_t id_len;
     uint32_t n_runs;
     struct run *runs;    /* sorted by (created_at, id) */
-    uint32_t *index;     /* open addressing: run position + 1, 0 = empty */
-    uint32_t index_mask;
+    struct id_index index; /* runs by id (ids.h) */
 };
 
 struct store;

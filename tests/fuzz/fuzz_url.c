@@ -1,6 +1,7 @@
-/* tests/fuzz/fuzz_url.c — libFuzzer target for the path/query escaping and URL
- * redaction: escaped output is always one safe segment that decodes back to
- * the input, and redaction never overruns its buffer. */
+/* tests/fuzz/fuzz_url.c — libFuzzer target for the path/query escaping, URL
+ * redaction and host extraction: escaped output is always one safe segment
+ * that decodes back to the input, redaction never overruns its buffer, and a
+ * host found is lower case, without brackets. */
 #include "../../core/url.h"
 
 #include <stdint.h>
@@ -12,6 +13,25 @@ static int hex_value(char c)
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+
+static void check_host_port(const char *url)
+{
+    for (int want_default = 0; want_default <= 1; want_default++) {
+        char *host, *port;
+        int zone;
+        if (rc_url_host_port(url, want_default, &host, &port, &zone) != 0) {
+            if (host != NULL || port != NULL || zone)
+                abort();
+            continue;
+        }
+        if (host[0] == '\0' || strpbrk(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ[]") != NULL)
+            abort();
+        if (port != NULL && (port[0] == '\0' || strspn(port, "0123456789") != strlen(port)))
+            abort();
+        free(host);
+        free(port);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc_url_redact(url, big, sizeof big);
     if (strlen(small) >= sizeof small || strlen(big) >= sizeof big)
         abort();
+    check_host_port(url);
     free(url);
     return 0;
 }

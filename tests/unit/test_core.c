@@ -1,39 +1,15 @@
 /* tests/unit/test_core.c — TAP unit tests for core/: path escaping and ID checks,
- * URL redaction, header parsing, retry decisions, Retry-After and backoff, timers. */
+ * URL redaction, header parsing, retry decisions, Retry-After and backoff, the
+ * engine's timers and request checks; main runs every group (tap.h). */
 #include "../../core/engine.h"
 #include "../../core/url.h"
 #include "../../core/wire.h"
+#include "tap.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int test_count, failures;
-
-static void ok(int cond, const char *name)
-{
-    test_count++;
-    if (!cond)
-        failures++;
-    printf("%sok %d - %s\n", cond ? "" : "not ", test_count, name);
-}
-
-static void is_str(const char *got, const char *want, const char *name)
-{
-    int same = got != NULL && strcmp(got, want) == 0;
-    ok(same, name);
-    if (!same)
-        printf("#   got:  '%s'\n#   want: '%s'\n", got ? got : "(null)", want);
-}
-
-static void near(double got, double want, double tolerance, const char *name)
-{
-    int close = got >= want - tolerance && got <= want + tolerance;
-    ok(close, name);
-    if (!close)
-        printf("#   got %g, want %g (+-%g)\n", got, want, tolerance);
-}
 
 static void escape_case(const char *in, size_t len, const char *want, const char *name)
 {
@@ -209,7 +185,9 @@ int main(void)
     test_retry_rules();
     test_retry_after();
     test_timers();
-    printf("1..%d\n", test_count);
+    test_timer_heap();
+    test_limiter();
+    test_url_host();
     curl_global_cleanup();
-    return failures != 0;
+    return tap_done();
 }

@@ -1,0 +1,119 @@
+/* core/limiter.c — the limiter: a FIFO of waiters, an in-flight count, the
+ * next rate slot, a pause, and one timer to wake up when a slot comes. */
+#include "limiter.h"
+
+#include <stdlib.h>
+
+struct rc_limiter {
+    rc_timer_heap *timers;
+    rc_clock_fn clock;
+    int refs;
+    int max_in_flight, in_flight;
+    double rate, next_slot, paused_until;
+    rc_limit_waiter *head, *tail;
+    rc_timer timer;
+};
+
+static void wake_up(void *ud)
+{
+    rc_limiter_pump(ud);
+}
+
+rc_limiter *rc_limiter_create(rc_timer_heap *timers, rc_clock_fn clock, int max_in_flight, double rate)
+{
+    rc_limiter *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->timers = timers;
+    l->clock = clock;
+    l->refs = 1;
+    l->max_in_flight = max_in_flight;
+    l->rate = rate;
+    rc_timer_init(&l->timer, wake_up, l);
+    return l;
+}
+
+void rc_limiter_retain(rc_limiter *l)
+{
+    l->refs++;
+}
+
+void rc_limiter_release(rc_limiter *l)
+{
+    if (l == NULL || --l->refs > 0)
+        return;
+    rc_timer_heap_disarm(l->timers, &l->timer);
+    free(l);
+}
+
+void rc_limiter_pause(rc_limiter *l, double seconds)
+{
+    double until = l->clock() + seconds;
+    if (until > l->paused_until)
+        l->paused_until = until;
+}
+
+int rc_limiter_has_waiters(const rc_limiter *l)
+{
+    return l->head != NULL;
+}
+
+void rc_limiter_enqueue(rc_limiter *l, rc_limit_waiter *w, int at_front)
+{
+    if (at_front) {
+        w->prev = NULL;
+        w->next = l->head;
+        if (l->head != NULL)
+            l->head->prev = w;
+        else
+            l->tail = w;
+        l->head = w;
+    } else {
+        w->next = NULL;
+        w->prev = l->tail;
+        if (l->tail != NULL)
+            l->tail->next = w;
+        else
+            l->head = w;
+        l->tail = w;
+    }
+}
+
+void rc_limiter_unlink(rc_limiter *l, rc_limit_waiter *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        l->head = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        l->tail = w->prev;
+    w->next = w->prev = NULL;
+}
+
+void rc_limiter_finished(rc_limiter *l)
+{
+    l->in_flight--;
+}
+
+void rc_limiter_pump(rc_limiter *l)
+{
+    double now = l->clock();
+    while (l->head != NULL && (l->max_in_flight <= 0 || l->in_flight < l->max_in_flight)) {
+        double ready_at = l->paused_until;
+        if (l->rate > 0 && l->next_slot > ready_at)
+            ready_at = l->next_slot;
+        if (ready_at > now) {
+            if (l->timer.slot == RC_TIMER_IDLE || l->timer.due > ready_at)
+                rc_timer_heap_arm(l->timers, &l->timer, ready_at);
+            return;
+        }
+        rc_limit_waiter *w = l->head;
+        rc_limiter_unlink(l, w);
+        l->in_flight++;
+        if (l->rate > 0)
+            l->next_slot = (l->next_slot > now ? l->next_slot : now) + 1.0 / l->rate;
+        w->start(w->ud);
+    }
+}
