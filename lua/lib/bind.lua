@@ -424,9 +424,29 @@ end
 -- bind.define(name, def) -> true, root (when name starts a new top-level
 -- name) | nil, err. Adds (or replaces) a resource at run time: every client,
 -- those made before the call included, gets its bound functions.
+-- Why name (with its methods) would clobber another resource on a client:
+-- a part of its path that is a method of a resource above it, or a method
+-- whose name is a resource below it. nil when it fits.
+local function clash(name, def)
+  for other, keys in pairs(bound_keys) do
+    if name:sub(1, #other + 1) == other .. "." then
+      local part = name:sub(#other + 2):match("^[^.]+")
+      if keys[part] then return ("'%s' is a method of %s"):format(part, other) end
+    end
+    for mname in pairs(def.methods) do
+      local under = name .. "." .. mname
+      if other == under or other:sub(1, #under + 1) == under .. "." then
+        return ("method %s would hide the resource %s"):format(mname, other)
+      end
+    end
+  end
+end
+
 function M.define(name, def)
   local ok, why = M.check(name, def)
   if not ok then return nil, why end
+  why = clash(name, def)
+  if why then return nil, name .. ": " .. why end
   local own = { beta = def.beta, paginate = def.paginate, methods = {} }
   for mname, m in pairs(def.methods) do own.methods[mname] = { m[1], m[2], params = m.params } end
   if def.wait then own.wait = { using = def.wait.using, while_status = status_set(def.wait.while_status) } end

@@ -122,7 +122,10 @@ print(gpu == openai.gpu, gpu == runctl.gpu, type(before.gpu.cancel))
 print(select(2, pcall(runctl.define, "log", { methods = { x = { "GET", "/x" } } })))
 print(select(2, pcall(runctl.define, "zz", { methods = { x = { "GET", "/x", params = { limit = 5 } } } })))
 print(select(2, pcall(runctl.define, "zz", { methods = { x = { "GET", "/x" } }, wait = { using = "y", while_status = { "a" } } })))
-print(select(2, pcall(runctl.define, "zz", { methods = { x = { "GET", "/x" } }, paginate = "x" })))']])
+print(select(2, pcall(runctl.define, "zz", { methods = { x = { "GET", "/x" } }, paginate = "x" })))
+print(select(2, pcall(runctl.define, "runs.cancel", { methods = { x = { "GET", "/x" } } })))
+print(select(2, pcall(runctl.define, "fine_tuning", { methods = { jobs = { "GET", "/x" } } })))
+print(type(runs.cancel), type(fine_tuning.jobs))']])
 lines = E.lines(out)
 T.is(code, 0, "runctl.define from a script", err)
 T.is(lines[1], "function\ttrue", "a client made before the call has it; tables scripts hold stay the same")
@@ -131,6 +134,9 @@ T.like(lines[3], "runctl%.define: log: the name 'log' is taken", "a taken name i
 T.like(lines[4], "runctl%.define: zz: methods%.x%.params%.limit must be a function", "a params validator that is not one")
 T.like(lines[5], "runctl%.define: zz: wait%.using must name one of its methods %(got y%)", "wait.using naming no method")
 T.like(lines[6], "runctl%.define: zz: paginate: methods%.x must take params with an 'after' cursor", "paginate on a method without a cursor")
+T.like(lines[7], "runctl%.define: runs%.cancel: 'cancel' is a method of runs", "a name under a method is refused")
+T.like(lines[8], "runctl%.define: fine_tuning: method jobs would hide the resource fine_tuning%.jobs", "a method over a resource too")
+T.is(lines[9], "function\ttable", "both left as they were")
 
 ---------------------------------------------------------------------- the tools
 
