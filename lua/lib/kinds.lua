@@ -72,11 +72,11 @@ local function check_def(name, def)
   if def.list and def.list ~= "each" and def.list ~= "parent" then
     error(("runctl.kinds.define: %s: list must be \"each\" or \"parent\""):format(name), 3)
   end
-  -- The resource must exist with what the tools call: cancel and retrieve,
-  -- and each (paginate) for a kind that is listed.
+  -- The resource must exist with what the tools call: cancel (retrieve too,
+  -- for --dry-run and --wait), and each (paginate) for a kind that is listed.
   local rdef = require("runctl.bind").definition(def.resource)
   local why = not rdef and "is not a defined resource (runctl.define it first)"
-              or not (rdef.methods.cancel and rdef.methods.retrieve) and "needs cancel and retrieve methods"
+              or not rdef.methods.cancel and "needs a cancel method"
               or def.list and not (rdef.paginate and rdef.methods[rdef.paginate].params.limit)
                  and "needs paginate, with a limit parameter (list = \"" .. def.list .. "\")"
   if why then error(("runctl.kinds.define: %s: resource '%s' %s"):format(name, def.resource, why), 3) end
