@@ -69,14 +69,7 @@ local function compile_path(template)
   return literals, names
 end
 
--- A client whose settings could not be resolved (see the Azure part below)
--- carries the reason; every request through it raises that instead.
-local function check_usable(c, where, level)
-  local why = rawget(c, "_unusable")
-  if why then error(where .. ": " .. why, level + 1) end
-end
-
-local function make_method(rname, mname, def, beta, perform)
+local function make_method(rname, mname, def, beta, perform, unusable)
   local verb, params_spec = def[1], def.params
   local literals, names = compile_path(def[2])
   local where = rname .. "." .. mname
@@ -86,7 +79,8 @@ local function make_method(rname, mname, def, beta, perform)
   local max_args = nids + (params_spec and 2 or 1)
   return function(c)
     return function(...)
-      check_usable(c, where, 2)
+      local why = unusable(c)     -- a client whose settings could not be resolved
+      if why then error(where .. ": " .. why, 2) end
       local nargs = select("#", ...)
       if nargs > max_args then
         error(("%s: too many arguments (%d given, at most %d)"):format(where, nargs, max_args), 2)
@@ -316,11 +310,17 @@ end
 
 ---------------------------------------------------------------------- binding
 
+-- What client.lua gives M.resources: perform(c, where, verb, path, query,
+-- body, beta, opts) sends one request; unusable(c) says why client c cannot
+-- send (or nil); attach(c, root, tree) puts a root's tree on a client made
+-- earlier (clients are read-only to everybody else).
+local hooks
+
 -- One resource's binder: client -> table of its bound methods (each, wait too).
-local function resource_binder(rname, rdef, perform)
+local function resource_binder(rname, rdef)
   local binders = {}
   for mname, def in pairs(rdef.methods) do
-    binders[mname] = make_method(rname, mname, def, rdef.beta, perform)
+    binders[mname] = make_method(rname, mname, def, rdef.beta, hooks.perform, hooks.unusable)
   end
   local while_status = rdef.wait and status_set(rdef.wait.while_status)
   return function(c)
@@ -346,7 +346,6 @@ end
 -- The resource tree: "fine_tuning.jobs" and "vector_stores.file_batches" become
 -- children of "fine_tuning" and "vector_stores", which exist on a client even
 -- when they have no methods of their own.
-local perform_fn              -- perform(c, where, verb, path, query, body, beta, opts)
 local definitions_of = {}     -- resource name -> its definition
 local binder_of = {}          -- resource name -> binder(client) -> its bound functions
 local bound_keys = {}         -- resource name -> the keys its binder puts on its node
@@ -354,37 +353,28 @@ local roots = {}              -- root name -> function(client) -> that root's tr
 local members_of = {}         -- root name -> the resource names under it, sorted
 local clients = setmetatable({}, { __mode = "k" })   -- every client bound so far
 
-local function parts_of(rname)
-  local parts = {}
-  for part in rname:gmatch("[^.]+") do parts[#parts + 1] = part end
-  return parts
-end
-
--- Puts resource rname's bound functions on client c, under c[root][...],
--- creating the nodes on the way; the keys of an earlier definition of the
--- same name go first. Nodes stay the same tables, so a script holding
--- c.fine_tuning (or the global fine_tuning) sees a later definition too.
--- top is where the walk starts: c itself, or a tree being built for it.
-local function graft(top, c, rname, old_keys)
-  local parts = parts_of(rname)
-  local node = top
-  for _, part in ipairs(parts) do
-    if type(rawget(node, part)) ~= "table" then rawset(node, part, {}) end
+-- Puts resource rname's bound functions for client c into holder (where a
+-- root's tree is being built), creating the nodes on the way.
+local function graft(holder, c, rname)
+  local node = holder
+  for part in rname:gmatch("[^.]+") do
+    node[part] = node[part] or {}
     node = node[part]
   end
-  for k in pairs(old_keys or {}) do node[k] = nil end
   for k, v in pairs(binder_of[rname](c)) do node[k] = v end
 end
 
+-- Adds (or replaces) a resource; clients made before get its root's tree
+-- anew. Returns the root name and whether it is a new one.
 local function add_resource(rname, rdef)
   definitions_of[rname] = rdef
-  local binder = resource_binder(rname, rdef, perform_fn)
-  local old_keys = bound_keys[rname]
-  binder_of[rname] = binder
-  bound_keys[rname] = {}
-  for mname in pairs(rdef.methods) do bound_keys[rname][mname] = true end
-  if rdef.paginate then bound_keys[rname].each = true end
-  if rdef.wait then bound_keys[rname].wait = true end
+  binder_of[rname] = resource_binder(rname, rdef)
+  local keys = {}
+  for mname in pairs(rdef.methods) do keys[mname] = true end
+  if rdef.paginate then keys.each = true end
+  if rdef.wait then keys.wait = true end
+  local redefined = bound_keys[rname] ~= nil
+  bound_keys[rname] = keys
   local root = rname:match("^[^.]+")
   local is_new_root = roots[root] == nil
   if is_new_root then
@@ -392,25 +382,25 @@ local function add_resource(rname, rdef)
     members_of[root] = members
     roots[root] = function(c)
       clients[c] = true
-      local holder = { [root] = {} }
+      local holder = {}
       for _, name in ipairs(members) do graft(holder, c, name) end
       return holder[root]
     end
   end
-  if not old_keys then
+  if not redefined then
     local members = members_of[root]
     members[#members + 1] = rname
     table.sort(members)                   -- "a" before "a.b" before "a.b.c"
   end
-  for c in pairs(clients) do graft(c, c, rname, old_keys) end
-  return is_new_root and root or nil
+  for c in pairs(clients) do hooks.attach(c, root, roots[root](c)) end
+  return root, is_new_root
 end
 
--- perform(c, where, verb, path, query, body, beta, opts) sends one request.
 -- Returns { root name = function(client) -> that root's bound table }, the
--- table client.new binds from: M.define adds to it later.
-function M.resources(perform)
-  perform_fn = perform
+-- table client.new binds from: M.define adds to it later. client_hooks:
+-- { perform =, unusable =, attach = } (see hooks above).
+function M.resources(client_hooks)
+  hooks = client_hooks
   local names = {}
   for rname in pairs(RESOURCES) do names[#names + 1] = rname end
   table.sort(names)
@@ -421,9 +411,6 @@ function M.resources(perform)
   return roots
 end
 
--- bind.define(name, def) -> true, root (when name starts a new top-level
--- name) | nil, err. Adds (or replaces) a resource at run time: every client,
--- those made before the call included, gets its bound functions.
 -- Why name (with its methods) would clobber another resource on a client:
 -- a part of its path that is a method of a resource above it, or a method
 -- whose name is a resource below it. nil when it fits.
@@ -442,6 +429,9 @@ local function clash(name, def)
   end
 end
 
+-- bind.define(name, def) -> root, is_new_root | nil, err. Adds (or
+-- replaces) a resource at run time: every client, those made before the call
+-- included, gets its root's table anew (a table saved before stays as it was).
 function M.define(name, def)
   local ok, why = M.check(name, def)
   if not ok then return nil, why end
@@ -450,7 +440,7 @@ function M.define(name, def)
   local own = { beta = def.beta, paginate = def.paginate, methods = {} }
   for mname, m in pairs(def.methods) do own.methods[mname] = { m[1], m[2], params = m.params } end
   if def.wait then own.wait = { using = def.wait.using, while_status = status_set(def.wait.while_status) } end
-  return true, add_resource(name, own)
+  return add_resource(name, own)
 end
 
 -- bind.definition(name) -> the definition of a resource (nil if none).

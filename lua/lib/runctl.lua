@@ -33,6 +33,13 @@ function M.isatty(which)
   return core.isatty(fd)
 end
 
+-- runctl.frame_budget([ms]) -> the budget of each runctl_poll(L, 0) (and
+-- runctl.poll) call in milliseconds, 0 when there is none; ms sets it (0 or
+-- false: no budget). runctl.stats() -> the scheduler's bookkeeping: polls,
+-- resumed, budget_stops, max_resumed, ready, tasks, in_engine.
+M.frame_budget = core.frame_budget
+M.stats = core.stats
+
 -- runctl.escape_id(id) -> id percent-encoded as one path segment.
 function M.escape_id(id) return core.escape_id(id, "runctl.escape_id: id") end
 
@@ -57,9 +64,9 @@ M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true }
 
 -- runctl.define(name, def): a resource at run time, with the schema of a
 -- lua/lib/resources.lua entry. Every client (openai and those made before)
--- gets it; a new top-level name also becomes a field of this module and, in
--- the runctl host (which set the globals), a global. Raises naming the field
--- at fault, at the caller's line.
+-- gets it; its top-level name is (again) a field of this module and, in the
+-- runctl host (which set the globals), a global. Raises naming the field at
+-- fault, at the caller's line.
 function M.define(name, def)
   local root = type(name) == "string" and name:match("^[^.]+") or nil
   local known = false
@@ -69,20 +76,20 @@ function M.define(name, def)
     error(("runctl.define: %s: the name '%s' is taken (a field of runctl, of a client, or a global): "
            .. "pick another"):format(name, root), 2)
   end
-  local ok, new_root = bind.define(name, def)
-  if not ok then error("runctl.define: " .. new_root, 2) end
-  if new_root then
-    M[new_root] = M.openai[new_root]
+  local top, is_new = bind.define(name, def)
+  if not top then error("runctl.define: " .. is_new, 2) end
+  if is_new then
     for _, list in ipairs { M.GLOBALS, client.ROOTS } do
-      list[#list + 1] = new_root
+      list[#list + 1] = top
       table.sort(list)
     end
-    if globals then rawset(_G, new_root, M[new_root]) end
   end
+  M[top] = M.openai[top]
+  if globals then rawset(_G, top, M[top]) end
 end
 
--- runctl.dry_run reads and latches the host's flag (once on, it stays on).
 return setmetatable(M, {
+  __metatable = false,
   __index = function(_, k)
     if k == "dry_run" then return core.dry_run() end
   end,

@@ -114,9 +114,10 @@ T.is(reqs[4].query, "after=acmejob_two&limit=2", "the next page starts after the
 -- runctl.define at run time, from a script: clients made before it get it too.
 out, err, code = run([[-e '
 local before = runctl.client{ api_key = "sk-other-0123456789" }
-local held = fine_tuning
 runctl.define("fine_tuning.checkpoints", { methods = { retrieve = { "GET", "/fine_tuning/checkpoints/{id}" } } })
-print(type(before.fine_tuning.checkpoints.retrieve), held.checkpoints == fine_tuning.checkpoints)
+print(type(before.fine_tuning.checkpoints.retrieve), type(fine_tuning.checkpoints.retrieve),
+      runctl.fine_tuning == fine_tuning and fine_tuning == openai.fine_tuning, type(fine_tuning.jobs.cancel),
+      pcall(function() before.fine_tuning.checkpoints.retrieve = print end))
 runctl.define("gpu", { methods = { cancel = { "POST", "/gpu/{id}/cancel" } } })
 print(gpu == openai.gpu, gpu == runctl.gpu, type(before.gpu.cancel))
 print(select(2, pcall(runctl.define, "log", { methods = { x = { "GET", "/x" } } })))
@@ -128,7 +129,8 @@ print(select(2, pcall(runctl.define, "fine_tuning", { methods = { jobs = { "GET"
 print(type(runs.cancel), type(fine_tuning.jobs))']])
 lines = E.lines(out)
 T.is(code, 0, "runctl.define from a script", err)
-T.is(lines[1], "function\ttrue", "a client made before the call has it; tables scripts hold stay the same")
+T.like(lines[1], "^function\tfunction\ttrue\tfunction\tfalse\t.*read%-only",
+       "a client made before the call has it, the global and runctl's field too; its siblings stay; read-only like the rest")
 T.is(lines[2], "true\ttrue\tfunction", "a new top-level name: a global, a field of runctl and of every client")
 T.like(lines[3], "runctl%.define: log: the name 'log' is taken", "a taken name is refused")
 T.like(lines[4], "runctl%.define: zz: methods%.x%.params%.limit must be a function", "a params validator that is not one")
