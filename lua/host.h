@@ -67,12 +67,13 @@ void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon);
 /* Marks ev done and queues its waiters to be resumed. */
 void rc_event_fire(rc_event *ev);
 
-/* THE suspension primitive. Use as `return rc_host_wait(h, L, ev);` from a C
- * function: suspends the calling task until ev fires and returns ev's
- * results to it; when the caller cannot yield (host code, a plain coroutine,
- * a metamethod), drives the loop right here until ev fires (a sandbox raises
- * its no_blocking error instead, after abandoning ev). */
-int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev);
+/* THE suspension primitive. Use as `return rc_host_wait(h, L, ev, owner);`
+ * from a C function, owner being the stack index of the value ev lives in:
+ * suspends the calling task until ev fires and returns ev's results to it;
+ * when the caller cannot yield (host code, a plain coroutine, a metamethod),
+ * drives the loop right here until ev fires (a sandbox raises its
+ * no_blocking error instead, after abandoning ev). */
+int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner);
 
 /* ---- the loop ---- */
 

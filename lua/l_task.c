@@ -71,7 +71,7 @@ static int l_sleep(lua_State *L)
     rc_timer_init(&s->timer, sleep_fired, s);
     luaL_setmetatable(L, SLEEP_META);
     rc_engine_timer_arm(h->engine, &s->timer, secs);
-    return rc_host_wait(h, L, &s->ev);
+    return rc_host_wait(h, L, &s->ev, -1);
 }
 
 /* task.running() -> the current task, or nil outside of one. */

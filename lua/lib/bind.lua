@@ -5,6 +5,7 @@ local core = require "runctl.core"
 local task = require "runctl.task"
 local check = require "runctl.check"
 local errors = require "runctl.errors"
+local outcome = require "runctl.outcome"
 
 local M = {}
 local typename, check_fields, is_null = check.typename, check.check_fields, check.is_null
@@ -69,8 +70,32 @@ local function compile_path(template)
   return literals, names
 end
 
-local function make_method(rname, mname, def, beta, perform, unusable)
+-- A method named cancel is a cancel: core treats its "Cannot cancel ..."
+-- answers as final, and its answer gets an outcome (runctl.outcome), read
+-- back with one GET of the same path without /cancel when the text does not
+-- say the object's status and the resource can retrieve.
+local CANCEL_OPTS = { final_cannot_cancel = true }
+
+local function cancel_opts(opts)
+  if opts == nil then return CANCEL_OPTS end
+  local o = { final_cannot_cancel = true }
+  for k, v in pairs(opts) do o[k] = v end
+  return o
+end
+
+local function send_cancel(c, where, verb, path, beta, opts, perform, can_refetch)
+  local refetch = can_refetch and function()
+    local get_opts = {}
+    for k, v in pairs(opts or {}) do if k ~= "idempotency_key" then get_opts[k] = v end end
+    return perform(c, where, "GET", path:gsub("/cancel$", ""), nil, nil, beta, get_opts)
+  end
+  local obj, err, resp = perform(c, where, verb, path, nil, nil, beta, cancel_opts(opts))
+  return outcome.decide(obj, err, resp, refetch)
+end
+
+local function make_method(rname, mname, def, beta, perform, unusable, can_refetch)
   local verb, params_spec = def[1], def.params
+  local is_cancel = mname == "cancel" and not params_spec
   local literals, names = compile_path(def[2])
   local where = rname .. "." .. mname
   local nids = #names
@@ -107,6 +132,7 @@ local function make_method(rname, mname, def, beta, perform, unusable)
       else
         opts = check_opts(where, (select(nids + 1, ...)), 2)
       end
+      if is_cancel then return send_cancel(c, where, verb, path, beta, opts, perform, can_refetch) end
       return perform(c, where, verb, path, query, nil, beta, opts)
     end, nids, params_spec
   end
@@ -320,7 +346,8 @@ local hooks
 local function resource_binder(rname, rdef)
   local binders = {}
   for mname, def in pairs(rdef.methods) do
-    binders[mname] = make_method(rname, mname, def, rdef.beta, hooks.perform, hooks.unusable)
+    binders[mname] = make_method(rname, mname, def, rdef.beta, hooks.perform, hooks.unusable,
+                                 rdef.methods.retrieve ~= nil)
   end
   local while_status = rdef.wait and status_set(rdef.wait.while_status)
   return function(c)

@@ -23,8 +23,6 @@ function M.sleep(secs)
   end
 end
 
--- Turns the outcome of a cancel into report fields {action, status_after,
-
 -- Runs fn(item) for each item, at most `concurrency` at once, and starts no
 -- new item once Ctrl-C was pressed (those already running finish). A raise in
 -- fn is passed to on_error(item, err). Returns whether it was interrupted.
@@ -42,7 +40,8 @@ function M.each_concurrently(items, concurrency, fn, on_error)
 end
 
 -- Polls until no entry is still in one of the `pending` statuses, or the
--- deadline (seconds from now) passes, or Ctrl-C. retrieve(e) returns the
+-- deadline (seconds from now) passes, or Ctrl-C (opts.poll_all: every entry
+-- is polled at least once, pending or not). retrieve(e) returns the
 -- object, nil, resp or nil, err; on_update(e, obj, err) is called after each
 -- poll. Polls start quick and back off to 2 s (or openai-poll-after-ms).
 -- Returns the entries still pending and why ("deadline" or "interrupted").
@@ -51,7 +50,7 @@ function M.wait_all(entries, opts)
   local deadline = core.now() + opts.timeout
   local left = {}
   for _, e in ipairs(entries) do
-    if pending[e.status_after] then left[#left + 1] = e end
+    if pending[e.status_after] or opts.poll_all then left[#left + 1] = e end
   end
   local delay = opts.first_delay or 0.2
   while #left > 0 do
@@ -88,18 +87,26 @@ end
 -- cancelling (their action is decided): polls them with retrieve(e) until
 -- their status leaves `pending` (default kinds.PENDING) or `timeout` seconds
 -- pass, then settles them, the ones still pending with an error saying so.
+-- Every entry is read at least once (its final cost, a flip-back).
 -- opts: name, timeout, retrieve, concurrency, pending, one/many (nouns),
--- shown (the --wait the messages name, when timeout is what is left of it).
+-- shown (the --wait the messages name, when timeout is what is left of it),
+-- on_seen(e, obj) for each object read, no_cancelling (the kind stops at
+-- once: the message says "read back stopped").
 -- Returns how many were still pending at the deadline, and whether Ctrl-C
 -- cut the wait short.
 function M.wait_and_settle(ledger, entries, opts)
   if #entries == 0 then return 0, false end
-  term.say(false, "%s: waiting up to %gs for %d %s to leave cancelling", opts.name, opts.shown or opts.timeout,
-        #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"))
+  term.say(false, "%s: waiting up to %gs for %d %s to %s", opts.name, opts.shown or opts.timeout,
+        #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"),
+        opts.no_cancelling and "read back stopped" or "leave cancelling")
   local left, why = M.wait_all(entries, {
     timeout = opts.timeout, concurrency = opts.concurrency, retrieve = opts.retrieve,
     pending = opts.pending,
-    on_update = function(e, _, err) e.wait_error = err and tostring(err) or nil end,
+    poll_all = true,
+    on_update = function(e, obj, err)
+      e.wait_error = err and tostring(err) or nil
+      if obj and opts.on_seen then opts.on_seen(e, obj) end
+    end,
   })
   for _, e in ipairs(left) do
     e.error = why == "deadline"

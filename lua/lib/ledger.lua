@@ -15,9 +15,12 @@ local ACTION_SET = {}
 for _, a in ipairs(M.ACTIONS) do ACTION_SET[a] = true end
 
 -- The fields of every report line; an unknown value is written as null so
--- every line has the same shape.
-M.FIELDS = { "thread_id", "run_id", "status_before", "status_after", "age", "action",
-             "request_id", "error" }
+-- every line has the same shape. kind and id name the object (run_id repeats
+-- id for the readers of older reports); thread_id is a run's thread (other
+-- kinds with a parent add its field, e.g. vector_store_id); outcome is the
+-- finer result (runctl.outcome); cost what the object said it cost or did.
+M.FIELDS = { "kind", "id", "thread_id", "run_id", "status_before", "status_after", "age", "action",
+             "outcome", "request_id", "error", "note", "cost" }
 ---------------------------------------------------------------------- the report
 
 local Report = {}
@@ -61,12 +64,33 @@ end
 
 ---------------------------------------------------------------------- the ledger
 
+-- "thread_a/run_b", "batch_x", "thread_a" (a group), for people.
+function M.name_of(e)
+  if e.parent and e.id then return e.parent .. "/" .. e.id end
+  return tostring(e.id or e.parent or (e.kind and e.kind.many))
+end
+
+-- An entry's report line (M.FIELDS, and `object` on lines about other kinds
+-- than runs, as older reports had it).
+function M.line(e)
+  local kind = e.kind
+  local line = { kind = kind and kind.name, id = e.id, run_id = e.id }
+  for _, k in ipairs(M.FIELDS) do
+    if line[k] == nil and k ~= "thread_id" then line[k] = e[k] end
+  end
+  if kind and kind.parent then line[kind.parent.field] = e.parent end
+  if not kind then line.thread_id = e.parent end                  -- an entry of no kind: a run
+  if kind and not kind.per_thread then line.object = kind.object end
+  return line
+end
+
 -- The accounting: every run considered is added (pending) before any work
 -- starts and settled exactly once, which writes its report line. settle_rest
 -- settles what is still pending (Ctrl-C, a refused confirmation), so the
 -- report always has one line per run considered, whatever happened.
--- An entry without run_id stands for a whole thread (one that could not be
--- listed): it gets a line too but is counted apart from the runs.
+-- An entry is {kind (runctl.kinds), parent, id, status_before, age, ...};
+-- one without id stands for a whole group (a thread that could not be
+-- listed, a kind's list): it gets a line too but is counted apart.
 local Ledger = {}
 Ledger.__index = Ledger
 
@@ -78,12 +102,14 @@ function M.ledger(report)
                         seq = 0 }, Ledger)
 end
 
-local function key_of(e) return tostring(e.thread_id) .. "\0" .. tostring(e.run_id) end
+local function key_of(e)
+  return tostring(e.kind and e.kind.name) .. "\0" .. tostring(e.parent) .. "\0" .. tostring(e.id)
+end
 
--- Adds an entry to account for: e = {thread_id, run_id, status_before, age,
--- ...}. A run already added is not added again: returns the entry and
--- whether it is new.
+-- Adds an entry to account for (see above). An object already added is not
+-- added again: returns the entry and whether it is new.
 function Ledger:add(e)
+  e.id, e.parent = e.id or e.run_id, e.parent or e.thread_id    -- the fields' older names
   local k = key_of(e)
   local old = self.keys[k]
   if old then return old, false end
@@ -91,7 +117,7 @@ function Ledger:add(e)
   self.pending[e] = true
   self.seq = self.seq + 1
   e.seq = self.seq
-  if e.run_id ~= nil then self.total = self.total + 1 end
+  if e.id ~= nil then self.total = self.total + 1 end
   return e, true
 end
 
@@ -101,7 +127,7 @@ function Ledger:is_pending(e) return self.pending[e] == true end
 function Ledger:forget(e)
   if self.pending[e] then
     self.pending[e] = nil
-    if e.run_id ~= nil then self.total = self.total - 1 end
+    if e.id ~= nil then self.total = self.total - 1 end
   end
 end
 
@@ -118,7 +144,7 @@ end
 -- into e) and writes its line. Settling twice is a bug and raises.
 function Ledger:settle(e, fields)
   if not self.pending[e] then
-    error("ops: " .. tostring(e.thread_id) .. "/" .. tostring(e.run_id) .. " settled twice", 2)
+    error("ops: " .. M.name_of(e) .. " settled twice", 2)
   end
   local action = fields and fields.action or e.action
   if not ACTION_SET[action] then
@@ -126,13 +152,11 @@ function Ledger:settle(e, fields)
   end
   for k, v in pairs(fields or {}) do e[k] = v end
   self.pending[e] = nil
-  local counts = e.run_id ~= nil and self.counts or self.group_counts
+  local counts = e.id ~= nil and self.counts or self.group_counts
   counts[e.action] = counts[e.action] + 1
   if e.action == "failed" then self.failures[#self.failures + 1] = e end
-  local line = { object = e.object }      -- object: only on lines about other kinds than runs
-  for _, k in ipairs(M.FIELDS) do line[k] = e[k] end
-  self.report:write(line)
-  if e.run_id ~= nil then
+  self.report:write(M.line(e))
+  if e.id ~= nil then
     self.settled = self.settled + 1
     if self.progress then self.progress:step(self:counts_text()) end
   end

@@ -7,14 +7,17 @@
 --   runctl.kinds    job kinds as data (runs, batches, fine-tuning, ...)
 --   runctl.outcome  what a cancel's answer means
 --   runctl.bulk     bounded concurrency, Ctrl-C, --wait
+--   runctl.job      a bulk cancel job from start to summary (what the cancel
+--                   scripts share: set-up, cancel, --wait, the end)
 local core = require "runctl.core"
 local runctl = require "runctl"
 
 local M = {}
-for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk" } do
+for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk", "job" } do
   for k, v in pairs(require("runctl." .. part)) do M[k] = v end
 end
 local kinds = require "runctl.kinds"
+M.kinds = kinds
 M.KINDS = kinds.all              -- name -> kind, live: kinds defined later show up
 M.ACTIVE, M.PENDING = kinds.ACTIVE, kinds.PENDING
 
@@ -41,24 +44,8 @@ function M.main(name, body, args)
   os.exit(code or 0)
 end
 
--- A client for the script: the flags and environment, with --concurrency
--- and --rate on top.
-function M.client(opts)
-  local cfg = {}
-  if opts.concurrency then cfg.max_concurrency = opts.concurrency end
-  if opts.rate then cfg.rate = opts.rate end
-  local ok, c = pcall(runctl.client, cfg)
-  if not ok then   -- a configuration problem (e.g. --azure without its settings): exit 2, no traceback
-    M.usage_error((tostring(c):gsub("^[^\n]-:%d+: ", "", 1)))
-  end
-  return c
-end
-
 -- A monotonic clock in seconds, for deadlines and elapsed times.
 M.clock = core.now
-
--- Now, in whole seconds since the epoch, as the API's timestamps are.
-function M.now() return math.floor(core.time()) end
 
 return M
 

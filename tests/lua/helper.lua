@@ -108,6 +108,8 @@ function H.fake(args)
   function s:clear_faults() return control("DELETE", "/faults") end
   function s:seed(seed) return control("POST", "/seed", seed) end
   function s:reset() return control("POST", "/reset") end
+  -- How the server answers cancels: "live", "400", "200", "409" (see the fake's refusal.h).
+  function s:cancel_style(name) return control("POST", "/config", { cancel_style = name }) end
   function s:runs(thread_id) return control("GET", "/runs?thread_id=" .. runctl.escape_id(thread_id)) end
   function s:client(extra)
     local cfg = { api_key = "sk-test-1234567890", base_url = s.base, max_retries = 0 }

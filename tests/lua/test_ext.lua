@@ -182,7 +182,7 @@ reseed()
 out, err, code = run("watch --once --kind acme-jobs")
 T.is(code, 0, "watch --once --kind acme-jobs: exit 0", err)
 T.like(out, "^runctl watch: acme jobs at %d%d:%d%d:%d%d\n", "a title naming the kind")
-T.like(out, "\nKIND%s+VALIDATING%s+IN_PROGRESS%s+FINALIZING%s+CANCELLING%s+FINISHED%s+OLDEST_ACTIVE\n",
+T.like(out, "\nACME JOBS%s+VALIDATING%s+IN_PROGRESS%s+FINALIZING%s+CANCELLING%s+FINISHED%s+OLDEST_ACTIVE\n",
        "columns: the kind's active statuses, then cancelling")
 T.like(out, "\nacme jobs%s+1%s+2%s+1%s+1%s+1%s+13h5%dm\n", "its counts and its oldest pending age")
 T.is(wire(), "GET /v1/acme/batches?limit=100", "watch only lists")
@@ -190,7 +190,7 @@ T.is(wire(), "GET /v1/acme/batches?limit=100", "watch only lists")
 out = run("help cancel-older-than")
 T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|acme%-jobs\n", "cancel-older-than's usage lists the kind (shell completion reads it)")
 out = run("help watch")
-T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|acme%-jobs\n", "and watch's")
+T.like(out, "\n  %-%-kind batches|fine%-tuning|acme%-jobs\n", "and watch's")
 
 ---------------------------------------------------------------------- --no-ext, a broken extension
 

@@ -228,9 +228,9 @@ T.is(code, 1, "watch --once: exit 1 when a thread could not be listed")
 
 local SUMMARIES = {
   ["cancel-older-than"] = "cancel every active run %(or batch, fine%-tuning job%) older than an age",
-  ["cancel"] = "cancel the given runs %(THREAD_ID/RUN_ID pairs%), optionally waiting until they stop",
+  ["cancel"] = "cancel the given objects %(runs, batches, fine%-tuning jobs, responses, file batches, uploads%)",
   ["unblock-thread"] = "cancel every active run on the given threads and wait until they accept new work",
-  ["watch"] = "a live table of run statuses per thread, refreshed %(for a terminal%)",
+  ["watch"] = "a live table of what runs: runs per thread, batches, fine%-tuning jobs, given objects",
 }
 out, err, code = T.run("help", env)
 T.is(code, 0, "runctl help: exit 0")

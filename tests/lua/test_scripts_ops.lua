@@ -130,7 +130,8 @@ for line in text:gmatch("[^\n]+") do
   local keys = {}
   for k in pairs(rec) do keys[#keys + 1] = k end
   table.sort(keys)
-  T.is(table.concat(keys, ","), "action,age,error,request_id,run_id,status_after,status_before,thread_id",
+  T.is(table.concat(keys, ","), "action,age,cost,error,id,kind,note,outcome,request_id,run_id,status_after,"
+       .. "status_before,thread_id",
        "line " .. n .. " has exactly the report fields")
 end
 T.is(n, 4, "one line per settled entry")
