@@ -888,6 +888,7 @@ static int open_protected(lua_State *L)
     preload(L, "runctl.core", luaopen_runctl_core);
     preload(L, "runctl.task", luaopen_runctl_task);
     preload(L, "runctl.json", luaopen_runctl_json);
+    preload(L, "runctl.extdir", luaopen_runctl_extdir);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (const struct rc_embedded_file *f = rc_embedded; f->name != NULL; f++) {
         char modname[64];
@@ -923,7 +924,9 @@ int runctl_openlibs(lua_State *L, const runctl_options *opts)
 {
     lua_pushcfunction(L, open_protected);
     lua_pushlightuserdata(L, (void *)opts);
-    return lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : -1;
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+        return -1;
+    return opts != NULL && opts->load_extensions ? runctl_load_extensions(L) : 0;
 }
 
 static int poll_protected(lua_State *L)

@@ -147,5 +147,6 @@ void rc_host_log_line(void *ud, const char *line);
 int luaopen_runctl_core(lua_State *L);
 int luaopen_runctl_task(lua_State *L);
 int luaopen_runctl_json(lua_State *L);
+int luaopen_runctl_extdir(lua_State *L);   /* lua/ext.c */
 
 #endif

@@ -34,6 +34,7 @@ static const char usage_text[] =
     "                      $OPENAI_API_VERSION\n"
     "  -v, --verbose       log every attempt to stderr (twice: debug, with headers)\n"
     "  -q, --quiet         only errors on stderr\n"
+    "      --no-ext        load no extension files ($RUNCTL_PATH, ~/.config/runctl/ext, ...)\n"
     "  -h, --help          this text\n"
     "      --version       print the version\n"
     "\n"
@@ -254,6 +255,7 @@ struct cli {
     const char *code;           /* -e CODE, or NULL */
     int script_index;           /* argv index of the script (or of CODE / "-") */
     int first_arg;              /* argv index of the script's first argument */
+    int no_ext;                 /* --no-ext: load no extension files */
     int argc;
     char **argv;
 };
@@ -296,6 +298,8 @@ static int parse_option(struct cli *c, int *verbose, int *quiet, int *i)
         *verbose += 2;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
         *quiet = 1;
+    } else if (strcmp(a, "--no-ext") == 0) {
+        c->no_ext = 1;
     } else {
         usage_error("unknown option '%s'", a);
     }
@@ -433,6 +437,12 @@ static int pmain(lua_State *L)
     luaL_openlibs(L);
     if (runctl_openlibs(L, &c->opts) != 0)
         return lua_error(L);
+    if (!c->no_ext && runctl_load_extensions(L) != 0) {     /* before any work: exit 2 */
+        fprintf(stderr, "runctl: extension: %s\n(runctl --no-ext runs without extensions)\n",
+                lua_tostring(L, -1));
+        lua_pushinteger(L, 2);
+        return 1;
+    }
     int status = load_script(L, c);
     if (status != 0) {
         lua_pushinteger(L, status);

@@ -25,7 +25,8 @@ every --interval seconds: redrawn in place on a terminal (cut to its height,
 "... N more" saying what did not fit), printed one after the other
 elsewhere. Ctrl-C (or q on a terminal) stops it.
 
-  --kind KIND             also list the recent objects of KIND (batches, fine-tuning)
+  --kind %KINDS%
+                          also list the recent objects of a kind
   --interval SECONDS      time between refreshes (default 2)
   --once                  print the table once and exit
   --count N               refresh N times, then exit
@@ -38,6 +39,8 @@ elsewhere. Ctrl-C (or q on a terminal) stops it.
 Exit status: 0 (also when stopped with Ctrl-C or q), 1 when something could
 not be read in the last refresh (or the API refused the key), 2 usage error.
 ]]
+
+USAGE = USAGE:gsub("%%KINDS%%", ops.kinds.listable_names("each"))      -- extensions' kinds too
 
 local SPEC = {
   name = NAME, usage = USAGE,
