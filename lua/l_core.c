@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -316,7 +317,7 @@ static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
     rc_host_note_start(h);
     lua_pushvalue(L, -1);
     r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-    return rc_host_wait(h, L, &r->ev);
+    return rc_host_wait(h, L, &r->ev, -1);
 }
 
 /* ---- header lines: the one place that decides what a request sends ----
@@ -536,6 +537,9 @@ static void read_call_opts(lua_State *L, int opts, rc_request *req)
     req->max_bytes = (size_t)opt_number(L, opts, "max_bytes", (double)req->max_bytes);
     req->max_retries = (int)opt_number(L, opts, "max_retries", req->max_retries);
     req->max_retry_delay_s = opt_number(L, opts, "max_retry_delay", req->max_retry_delay_s);
+    lua_getfield(L, opts, "final_cannot_cancel");      /* set by the cancel bindings only */
+    req->final_cannot_cancel = lua_toboolean(L, -1);
+    lua_pop(L, 1);
 }
 
 /* Writes prefix and a unique token into out: 16 random hex digits drawn once
@@ -568,7 +572,7 @@ static const char *write_token(char *out, size_t n, const char *prefix)
 /* core.request(sender, method, url, body, beta, lines, opts) -> raw | nil, failure.
  * lines: nil or the call's own header lines (source 4); opts may override
  * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes and give
- * idempotency_key. */
+ * idempotency_key; opts.final_cannot_cancel marks a cancel (see rc_request). */
 static int l_request(lua_State *L)
 {
     rc_sender *s = luaL_checkudata(L, 1, SENDER_META);
@@ -870,14 +874,33 @@ static int l_log_level(lua_State *L)
     return 1;
 }
 
-/* core.interrupted() -> whether Ctrl-C was pressed. Calling it once tells the
- * command that this script stops gracefully: the first Ctrl-C then only sets
- * the flag (in-flight requests finish), the second one ends the process. */
+/* core.interrupted([mode]) -> whether Ctrl-C was pressed. Calling it once tells
+ * the command that this script stops gracefully: the first Ctrl-C then only
+ * sets the flag (in-flight requests finish), the second one ends the process.
+ * With mode "quiet" Ctrl-C is the script's normal way out (watch): no note. */
 static int l_interrupted(lua_State *L)
 {
-    rc_sigint_watched = 1;
+    const char *mode = luaL_optstring(L, 1, "");
+    if (strcmp(mode, "quiet") == 0)
+        rc_sigint_watched = 2;
+    else if (rc_sigint_watched == 0)
+        rc_sigint_watched = 1;
     lua_pushboolean(L, rc_sigint_count > 0);
     return 1;
+}
+
+/* core.term_size(fd) -> columns, rows (or nil) of the terminal on fd, or nothing. */
+static int l_term_size(lua_State *L)
+{
+    struct winsize ws;
+    if (ioctl((int)luaL_checkinteger(L, 1), TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
+        return 0;
+    lua_pushinteger(L, ws.ws_col);
+    if (ws.ws_row == 0)
+        lua_pushnil(L);                 /* a pseudo-terminal whose height nobody set */
+    else
+        lua_pushinteger(L, ws.ws_row);
+    return 2;
 }
 
 /* core.isatty(fd) -> whether file descriptor fd (0, 1, 2) is a terminal. */
@@ -946,6 +969,7 @@ static const luaL_Reg core_funcs[] = {
     { "stats", l_stats },
     { "interrupted", l_interrupted },
     { "isatty", l_isatty },
+    { "term_size", l_term_size },
     { "send", l_send },
     { "escape_id", l_escape_id },
     { "escape_query", l_escape_query },
