@@ -641,18 +641,23 @@ static void cancel_overdue(rc_host *h, lua_State *L)
     s->overdue = later;
 }
 
-int rc_host_set_deadline(lua_State *L, rc_host *h, int idx, double seconds)
+/* Arms (seconds >= 0) or disarms t's deadline; 0 when t already ended. */
+static int set_deadline(rc_task *t, double seconds)
 {
-    rc_task *t = luaL_checkudata(L, idx, TASK_META);
     if (t->state == TASK_DONE)
         return 0;
-    if (seconds < 0) {
-        rc_engine_timer_disarm(h->engine, &t->deadline);
+    if (!(seconds >= 0)) {
+        rc_engine_timer_disarm(t->host->engine, &t->deadline);
         return 1;
     }
     t->deadline_s = seconds;
-    rc_engine_timer_arm(h->engine, &t->deadline, seconds);
+    rc_engine_timer_arm(t->host->engine, &t->deadline, seconds);
     return 1;
+}
+
+int rc_host_set_deadline(lua_State *L, int idx, double seconds)
+{
+    return set_deadline(luaL_checkudata(L, idx, TASK_META), seconds);
 }
 
 int rc_host_cancel(lua_State *L, rc_host *h, int idx)
@@ -883,6 +888,7 @@ static int open_protected(lua_State *L)
     preload(L, "runctl.core", luaopen_runctl_core);
     preload(L, "runctl.task", luaopen_runctl_task);
     preload(L, "runctl.json", luaopen_runctl_json);
+    preload(L, "runctl.extdir", luaopen_runctl_extdir);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (const struct rc_embedded_file *f = rc_embedded; f->name != NULL; f++) {
         char modname[64];
@@ -918,7 +924,9 @@ int runctl_openlibs(lua_State *L, const runctl_options *opts)
 {
     lua_pushcfunction(L, open_protected);
     lua_pushlightuserdata(L, (void *)opts);
-    return lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : -1;
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+        return -1;
+    return opts != NULL && opts->load_extensions ? runctl_load_extensions(L) : 0;
 }
 
 static int poll_protected(lua_State *L)
@@ -1071,6 +1079,15 @@ int runctl_cancel(lua_State *L, int handle)
     int cancelled = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     return cancelled;
+}
+
+int runctl_deadline(lua_State *L, int handle, double seconds)
+{
+    rc_task *t = push_handle(L, handle);
+    if (t == NULL)
+        return -1;
+    lua_pop(L, 1);
+    return set_deadline(t, seconds);
 }
 
 void runctl_release(lua_State *L, int handle)

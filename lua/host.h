@@ -129,7 +129,7 @@ int rc_host_cancel(lua_State *L, rc_host *h, int idx);
 /* Sets (seconds >= 0) or removes (seconds < 0) the deadline of the task at
  * idx: when it passes, the task is cancelled as by rc_host_cancel (joiners
  * get err.reason == "deadline"). Returns 0 when the task had already ended. */
-int rc_host_set_deadline(lua_State *L, rc_host *h, int idx, double seconds);
+int rc_host_set_deadline(lua_State *L, int idx, double seconds);
 
 /* Writes the failed tasks nobody joined to stderr; returns their count. */
 int rc_host_report_unjoined(lua_State *L);
@@ -147,5 +147,6 @@ void rc_host_log_line(void *ud, const char *line);
 int luaopen_runctl_core(lua_State *L);
 int luaopen_runctl_task(lua_State *L);
 int luaopen_runctl_json(lua_State *L);
+int luaopen_runctl_extdir(lua_State *L);   /* lua/ext.c */
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -876,14 +877,33 @@ static int l_log_level(lua_State *L)
     return 1;
 }
 
-/* core.interrupted() -> whether Ctrl-C was pressed. Calling it once tells the
- * command that this script stops gracefully: the first Ctrl-C then only sets
- * the flag (in-flight requests finish), the second one ends the process. */
+/* core.interrupted([mode]) -> whether Ctrl-C was pressed. Calling it once tells
+ * the command that this script stops gracefully: the first Ctrl-C then only
+ * sets the flag (in-flight requests finish), the second one ends the process.
+ * With mode "quiet" Ctrl-C is the script's normal way out (watch): no note. */
 static int l_interrupted(lua_State *L)
 {
-    rc_sigint_watched = 1;
+    const char *mode = luaL_optstring(L, 1, "");
+    if (strcmp(mode, "quiet") == 0)
+        rc_sigint_watched = 2;
+    else if (rc_sigint_watched == 0)
+        rc_sigint_watched = 1;
     lua_pushboolean(L, rc_sigint_count > 0);
     return 1;
+}
+
+/* core.term_size(fd) -> columns, rows (or nil) of the terminal on fd, or nothing. */
+static int l_term_size(lua_State *L)
+{
+    struct winsize ws;
+    if (ioctl((int)luaL_checkinteger(L, 1), TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
+        return 0;
+    lua_pushinteger(L, ws.ws_col);
+    if (ws.ws_row == 0)
+        lua_pushnil(L);                 /* a pseudo-terminal whose height nobody set */
+    else
+        lua_pushinteger(L, ws.ws_row);
+    return 2;
 }
 
 /* core.isatty(fd) -> whether file descriptor fd (0, 1, 2) is a terminal. */
@@ -952,6 +972,7 @@ static const luaL_Reg core_funcs[] = {
     { "stats", l_stats },
     { "interrupted", l_interrupted },
     { "isatty", l_isatty },
+    { "term_size", l_term_size },
     { "send", l_send },
     { "escape_id", l_escape_id },
     { "escape_query", l_escape_query },

@@ -19,7 +19,7 @@ every validating/in_progress/finalizing batch (validating_files/queued/running
 fine-tuning job) older than AGE: those are listed without thread IDs.
 
 Selecting runs:
-  --kind runs|batches|fine-tuning
+  --kind %KINDS%
                           what to cancel (default runs; responses, file batches
                           and uploads cannot be listed: use runctl cancel ID...)
   --older-than AGE        runs created more than AGE ago: 90s, 15m, 2h, 1d, 1h30m
@@ -48,6 +48,11 @@ Acting:
 
 Output:
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
+  --resume REPORT         do what REPORT left undone (threads never listed, runs
+                          failed or skipped, or all that a report cut short did
+                          not settle), with REPORT's own filters
   -h, --help              this text
 
 One JSON line per run considered: kind, id, thread_id, run_id (= id),
@@ -79,11 +84,13 @@ at once). Exit status: 0 all done, 1 something failed (or still cancelling
 after --wait), 2 usage error or confirmation refused, 130 interrupted.
 ]]
 
+USAGE = USAGE:gsub("%%KINDS%%", ops.kinds.listable_names())      -- extensions' kinds too
+
 local SPEC = {
   name = NAME, usage = USAGE,
   options = {
     ["--kind"] = { kind = "list", choices = ops.kinds.listable() },
-    ["--older-than"] = { kind = "duration", required = true },
+    ["--older-than"] = { kind = "duration", required = true, unless = "--resume" },
     ["--age-from"] = { kind = "list", choices = { created = true, started = true,
                                                    created_at = true, started_at = true } },
     ["--status"] = { kind = "list" },          -- checked against --kind in check_kind
@@ -98,6 +105,8 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
+    ["--resume"] = { kind = "string" },
   },
 }
 
@@ -219,7 +228,7 @@ local function list_all(job, kind, groups, on_item)
       ledger:settle(entry_of[g], { action = "skipped", error = "interrupted while listing" })
     else
       ledger:settle(entry_of[g], { action = "failed", error = ("cannot list %s: %s"):format(kind.many, tostring(err)),
-                                   request_id = runctl.is_error(err) and err.request_id or nil })
+                                   request_id = runctl.is_error(err) and err.request_id or nil, cause = err })
     end
     done = done + 1
     bar:update(done, ledger.total .. " considered")
@@ -243,17 +252,30 @@ local function ask(job, kind, n, where)
   return why
 end
 
+-- --resume: the runs the report left failed or skipped, cancelled by ID.
+local function add_retries(job, kind, resumed, targets)
+  for _, r in ipairs(resumed.retry) do
+    local e, new = job.ledger:add { kind = kind, parent = r.thread_id, id = r.run_id,
+                                    status_before = r.status_before, age = r.age }
+    if new then targets[#targets + 1] = e end
+  end
+end
+
 local function main(args)
   local o, positional = ops.parse(SPEC, args)
+  local resumed = o.resume and ops.resume_plan(SPEC, o, NAME)
+  if resumed then o, positional, args = resumed.opts, {}, resumed.header_args end
   local kind = check_kind(o, positional)
-  local groups = groups_of(o, positional, kind)
+  local groups = resumed and resumed.threads or groups_of(o, positional, kind)
   local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
 
-  local job = ops.start(NAME, o)
+  local job = ops.start(NAME, o, { args = args, threads = groups })
   job.kind = kind
   local targets, selected = {}, selection(o, kind, job.now)
+  if resumed then add_retries(job, kind, resumed, targets) end
   local listed = list_all(job, kind, groups, function(g, item)
-    consider(job, kind, selected, targets, g, item)
+    local settled = resumed and type(item) == "table" and resumed.done[tostring(g or nil) .. "\0" .. tostring(item.id)]
+    if not settled then consider(job, kind, selected, targets, g, item) end
   end)
   local refused = ask(job, kind, #targets, where)
   if not job.interrupted and not refused then job:cancel_all(targets) end

@@ -33,6 +33,8 @@ what is still to do.
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
   -h, --help              this text
 
 One JSON line per object: kind, id, thread_id (runs), status_before,
@@ -58,6 +60,7 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
   },
 }
 
@@ -103,6 +106,7 @@ local function collect(o, positional, forced)
   if o.file == "-" then
     read_stdin = true
   elseif o.file then
+    ops.refuse_unfinishable(o.file)
     local lines, err = ops.read_lines(o.file)
     if not lines then ops.usage_error("--file: cannot read " .. o.file .. ": " .. tostring(err)) end
     for n, l in ipairs(lines) do add(l, o.file .. ": line " .. n .. ": ") end
@@ -124,7 +128,7 @@ local function look_first(job, e)
   local obj, err = job:call(e, "retrieve")
   if not obj then
     job.ledger:settle(e, { action = "failed", outcome = err.outcome or "failed", request_id = err.request_id,
-                           error = tostring(err) })
+                           error = tostring(err), cause = err })
     return true
   end
   local kind, st = e.kind, obj.status
@@ -148,7 +152,7 @@ local function main(args)
     ops.usage_error(("--kind: '%s' is not one of %s"):format(o.kind, table.concat(ops.kinds.names(), ", "))))
   local entries = collect(o, positional, forced)
 
-  local job = ops.start(NAME, o)
+  local job = ops.start(NAME, o, { args = args })
   for _, e in ipairs(entries) do job.ledger:add(e) end
   job:cancel_all(entries, o.dry_run and function(e) return look_first(job, e) end)
   job:wait()

@@ -20,6 +20,8 @@ Thread IDs come from the arguments, --threads-file, or stdin.
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
   -h, --help              this text
 
 One JSON line per run it acts on or waits for (thread_id, run_id,
@@ -39,6 +41,7 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
   },
 }
 
@@ -84,7 +87,7 @@ local function pass(job, st)
   if not pending then
     st.outcome, st.why = "failed", "cannot list runs: " .. tostring(status_of)
     if ledger:is_pending(st.entry) then
-      ledger:settle(st.entry, { action = "failed", error = st.why,
+      ledger:settle(st.entry, { action = "failed", error = st.why, cause = status_of,
                                 request_id = runctl.is_error(status_of) and status_of.request_id or nil })
     end
     return
@@ -169,7 +172,8 @@ local function main(args)
     ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
   end
   local timeout = o.wait or 120
-  local job = ops.start(NAME, { dry_run = o.dry_run, report = o.report, concurrency = o.concurrency, rate = o.rate })
+  local job = ops.start(NAME, { dry_run = o.dry_run, report = o.report, json = o.json, concurrency = o.concurrency,
+                                rate = o.rate }, { args = args, threads = threads })
   local states = {}
   for i, tid in ipairs(threads) do
     states[i] = { tid = tid, entry = job.ledger:add { kind = RUNS, parent = tid }, blockers = {},

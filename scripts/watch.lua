@@ -21,10 +21,12 @@ old its oldest active run is, with one line per active run below it. With
 are listed without IDs. Objects given by ID (a response, batch, job, file
 batch) get one line each: status, age, and what it cost or did. An object
 seen cancelled and later finished is marked "finished anyway". Refreshed
-every --interval seconds: redrawn in place on a terminal, printed one after
-the other elsewhere. Ctrl-C stops it.
+every --interval seconds: redrawn in place on a terminal (cut to its height,
+"... N more" saying what did not fit), printed one after the other
+elsewhere. Ctrl-C (or q on a terminal) stops it.
 
-  --kind KIND             also list the recent objects of KIND (batches, fine-tuning)
+  --kind %KINDS%
+                          also list the recent objects of a kind
   --interval SECONDS      time between refreshes (default 2)
   --once                  print the table once and exit
   --count N               refresh N times, then exit
@@ -34,9 +36,11 @@ the other elsewhere. Ctrl-C stops it.
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
   -h, --help              this text
 
-Exit status: 0, or 1 when something could not be read in the last refresh,
-2 usage error, 130 Ctrl-C.
+Exit status: 0 (also when stopped with Ctrl-C or q), 1 when something could
+not be read in the last refresh (or the API refused the key), 2 usage error.
 ]]
+
+USAGE = USAGE:gsub("%%KINDS%%", ops.kinds.listable_names("each"))      -- extensions' kinds too
 
 local SPEC = {
   name = NAME, usage = USAGE,
@@ -107,19 +111,19 @@ local function snapshot(client, kind, label, thread_id, max, now)
       if row.seen >= max then break end
     end
   end)
-  if not ok then row.error = tostring(err) end
+  if not ok then row.error, row.refused = tostring(err), ops.refusal(err) end
   table.sort(row.active, function(a, b) return (a.age or 0) > (b.age or 0) end)
   return row
 end
 
--- Reads one object given by ID: a line.
+-- Reads one object given by ID: a line (refused: a 401/403 said so).
 local function look(client, e, now)
   local api = e.kind.resource(client)
   local line = { id = e.parent and (e.parent .. "/" .. e.id) or e.id }
   if not (api and api.retrieve) then line.error = "cannot be read back" return line end
   local obj, err
   if e.kind.parent then obj, err = api.retrieve(e.parent, e.id) else obj, err = api.retrieve(e.id) end
-  if not obj then line.error = tostring(err) return line end
+  if not obj then line.error, line.refused = tostring(err), ops.refusal(err) return line end
   line.status, line.note = tostring(obj.status), note_of(e.kind, obj)
   line.age = math.type(obj.created_at) and now - obj.created_at or nil
   local cost = ops.kinds.cost_of(e.kind, obj)
@@ -139,6 +143,10 @@ local function render_rows(out, heading, kind, rows, active_max)
   head[#head + 1] = "FINISHED"
   head[#head + 1] = "OLDEST_ACTIVE"
   out[#out + 1] = table.concat(head, "  ")
+  if active_max > 0 then        -- the columns of the active ones listed under each row
+    out[#out + 1] = ("    %s  %s  %s  %s"):format(pad("ACTIVE " .. kind.one:upper(), 32), pad("STATUS", 15),
+                                                   lpad("AGE", 7), "MODEL")
+  end
   for _, r in ipairs(rows) do
     if r.error then
       out[#out + 1] = ("%s  error: %s"):format(pad(r.label, width), r.error)
@@ -185,9 +193,12 @@ local function refresh(client, t, o, now)
   end
   for i, e in ipairs(t.objects) do jobs[#jobs + 1] = function() objects[i] = look(client, e, now) end end
   ops.each_concurrently(jobs, 8, function(fn) fn() end)
-  local out, errors = {}, 0
+  local out, errors, refused = {}, 0, nil
   for _, list in ipairs { threads, kinds_rows, objects } do
-    for _, r in pairs(list) do if r.error then errors = errors + 1 end end
+    for _, r in pairs(list) do
+      if r.error then errors = errors + 1 end
+      refused = refused or r.refused
+    end
   end
   if #t.threads > 0 then render_rows(out, "THREAD", RUNS, threads, o.active or 5) end
   for i, kind in ipairs(t.kinds) do
@@ -198,7 +209,7 @@ local function refresh(client, t, o, now)
     if #out > 0 then out[#out + 1] = "" end
     render_objects(out, objects)
   end
-  return out, errors
+  return out, errors, refused
 end
 
 -- "3 threads", "2 threads, batches, 1 object".
@@ -210,31 +221,62 @@ local function title_of(t)
   return table.concat(parts, ", ")
 end
 
+-- lines cut to fit a screen of cols x rows (the title and labels always
+-- stay; a line wider than the screen would wrap and push them off).
+local function fit(lines, cols, rows, labels)
+  local out = {}
+  for i, line in ipairs(lines) do out[i] = cols and line:sub(1, cols - 1) or line end
+  if not rows or #out <= rows - 1 then return out end
+  local keep = math.max(rows - 2, labels)
+  local more = #out - keep
+  for i = #out, keep + 1, -1 do out[i] = nil end
+  out[#out + 1] = ("... %d more"):format(more)
+  return out
+end
+
+-- Sleeps secs, watching for q on the terminal; false once it is time to stop.
+local function pause(secs, keys)
+  local deadline = ops.clock() + secs
+  repeat
+    local key = keys and keys.poll()
+    if key == "q" or key == "Q" then return false end
+    if not ops.sleep(math.min(0.1, deadline - ops.clock())) then return false end
+  until ops.clock() >= deadline
+  return true
+end
+
 local function main(args)
+  runctl.interrupted("quiet")      -- Ctrl-C is the way out: no note, exit 0
   local o, positional = ops.parse(SPEC, args)
   local t = targets(o, positional)
   local interval, count = o.interval or 2, o.once and 1 or o.count
   local client = ops.client({})
   local tty = runctl.isatty("stdout")
+  local keys = tty and (not count or count > 1) and ops.keys() or nil
   local n, errors = 0, 0
   while true do
     n = n + 1
     local now = ops.now()
-    local lines
-    lines, errors = refresh(client, t, o, now)
+    local lines, refused
+    lines, errors, refused = refresh(client, t, o, now)
     if runctl.interrupted() then break end
     local title = ("runctl watch: %s at %s"):format(title_of(t), os.date("%H:%M:%S", now))
     if not count or count > 1 then
-      title = title .. (" (every %gs%s)"):format(interval, tty and ", Ctrl-C to stop" or "")
+      title = title .. (" (every %gs%s)"):format(interval, tty and (keys and ", q or Ctrl-C to stop" or ", Ctrl-C to stop") or "")
+    end
+    table.insert(lines, 1, title)
+    if tty then
+      local cols, rows = ops.size("stdout")
+      lines = fit(lines, cols, rows, 3)
     end
     -- On a terminal: home, clear, draw; elsewhere a blank line between tables.
-    io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), title, "\n",
-                    table.concat(lines, "\n"), "\n")
+    io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
     io.stdout:flush()
+    if refused then ops.say(true, "%s: stopped: %s", NAME, refused) break end   -- a refused key stays refused
     if count and n >= count then break end
-    if not ops.sleep(interval) then break end
+    if not pause(interval, keys) then break end
   end
-  if runctl.interrupted() then return ops.EXIT_INTERRUPTED end
+  if keys then keys.restore() end
   return errors > 0 and ops.EXIT_FAILED or ops.EXIT_OK
 end
 

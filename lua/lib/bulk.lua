@@ -23,13 +23,21 @@ function M.sleep(secs)
   end
 end
 
+-- Stops every bulk job at once for why (a refused API key): each_concurrently
+-- starts nothing more; what is left is settled by the script as skipped.
+local stopped_because
+function M.stop(why) stopped_because = stopped_because or why end
+function M.stopped() return stopped_because end
+
 -- Runs fn(item) for each item, at most `concurrency` at once, and starts no
--- new item once Ctrl-C was pressed (those already running finish). A raise in
--- fn is passed to on_error(item, err). Returns whether it was interrupted.
+-- new item once Ctrl-C was pressed or M.stop was called (those already
+-- running finish). A raise in fn is passed to on_error(item, err). Returns
+-- whether it was interrupted (Ctrl-C; a stop is not an interruption).
 function M.each_concurrently(items, concurrency, fn, on_error)
   local stopped = false
   task.map(items, function(item)
     if stopped or runctl.interrupted() then stopped = true return true end
+    if stopped_because then return true end
     local ok, err = pcall(fn, item)
     if not ok then
       if on_error then on_error(item, err) else error(err, 0) end
@@ -55,6 +63,7 @@ function M.wait_all(entries, opts)
   local delay = opts.first_delay or 0.2
   while #left > 0 do
     if runctl.interrupted() then return left, "interrupted" end
+    if stopped_because then return left, "stopped" end
     local remaining = deadline - core.now()
     if remaining <= 0 then return left, "deadline" end
     if not M.sleep(math.min(delay, remaining)) then return left, "interrupted" end
@@ -112,6 +121,7 @@ function M.wait_and_settle(ledger, entries, opts)
     e.error = why == "deadline"
               and ("still %s after waiting %gs%s"):format(e.status_after, opts.shown or opts.timeout,
                                                            e.wait_error and ": " .. e.wait_error or "")
+              or why == "stopped" and ("not waited for: " .. stopped_because)
               or "interrupted while waiting"
   end
   for _, e in ipairs(entries) do

@@ -12,12 +12,22 @@ local kinds = require "runctl.kinds"
 local outcome = require "runctl.outcome"
 local bulk = require "runctl.bulk"
 local json = require "runctl.json"
+local config = require "runctl.config"
 
 local M = {}
+
+-- Checks the configuration (key, base URL, Azure settings) before any work
+-- (M.client does, before a job opens its report): a problem exits 2 with one
+-- line naming the variable or flag, nothing sent.
+function M.check_config()
+  local problem = config.problem()
+  if problem then args.config_error(problem) end
+end
 
 -- A client for the script: the flags and environment, with --concurrency
 -- and --rate on top.
 function M.client(opts)
+  M.check_config()
   local cfg = {}
   if opts.concurrency then cfg.max_concurrency = opts.concurrency end
   if opts.rate then cfg.rate = opts.rate end
@@ -35,14 +45,20 @@ local Job = {}
 Job.__index = Job
 
 -- Starts a job for script `name` with its parsed options o (dry_run,
--- report, concurrency, rate, wait): under --dry-run the client refuses every
--- non-GET request from here on, so a dry run is enforced below the script.
-function M.start(name, o)
+-- report, json, concurrency, rate, wait): under --dry-run the client refuses
+-- every non-GET request from here on, so a dry run is enforced below the
+-- script. header (see ledger.report: args, threads) opens the report; the
+-- client (the configuration checked) comes first, so a misconfigured run
+-- leaves the last report alone.
+function M.start(name, o, header)
   if o.dry_run then runctl.dry_run = true end
-  local report, err = ledgers.report(o.report)
+  local client = M.client(o)
+  local h = { report = name }
+  for k, v in pairs(header or {}) do h[k] = v end
+  local report, err = ledgers.report(o.report, h, o.json)
   if not report then args.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(err)) end
   return setmetatable({ name = name, o = o, report = report, ledger = ledgers.ledger(report),
-                        client = M.client(o), concurrency = o.concurrency or 16, now = M.now(),
+                        client = client, concurrency = o.concurrency or 16, now = M.now(),
                         t0 = core.now(), held = {}, still = 0, still_lines = {},
                         interrupted = false }, Job)
 end

@@ -79,6 +79,14 @@ local function check_def(name, def)
   if def.list and def.list ~= "each" and def.list ~= "parent" then
     error(("runctl.kinds.define: %s: list must be \"each\" or \"parent\""):format(name), 3)
   end
+  -- The resource must exist with what the tools call: cancel (retrieve too,
+  -- for --dry-run and --wait), and each (paginate) for a kind that is listed.
+  local rdef = require("runctl.bind").definition(def.resource)
+  local why = not rdef and "is not a defined resource (runctl.define it first)"
+              or not rdef.methods.cancel and "needs a cancel method"
+              or def.list and not (rdef.paginate and rdef.methods[rdef.paginate].params.limit)
+                 and "needs paginate, with a limit parameter (list = \"" .. def.list .. "\")"
+  if why then error(("runctl.kinds.define: %s: resource '%s' %s"):format(name, def.resource, why), 3) end
 end
 
 -- The binding table of a dotted resource name on client c ("fine_tuning.jobs").
@@ -134,16 +142,30 @@ function M.names() return { table.unpack(order) } end
 
 -- The names and aliases of the kinds that can be listed without IDs (list
 -- set; "each": not per parent, when only is "each"), as a set: --kind choices.
-function M.listable(only)
-  local t = {}
+local function listable_kinds(only)
+  local list = {}
   for _, name in ipairs(order) do
     local k = by_name[name]
-    if k.list and (not only or k.list == only) then
-      t[name] = true
-      for _, a in ipairs(k.aliases) do t[a] = true end
-    end
+    if k.list and (not only or k.list == only) then list[#list + 1] = k end
+  end
+  return list
+end
+
+function M.listable(only)
+  local t = {}
+  for _, k in ipairs(listable_kinds(only)) do
+    t[k.name] = true
+    for _, a in ipairs(k.aliases) do t[a] = true end
   end
   return t
+end
+
+-- Their names (no aliases) in definition order, joined by "|": what a usage
+-- lists after --kind, extensions' kinds included (shell completion reads it).
+function M.listable_names(only)
+  local names = {}
+  for _, k in ipairs(listable_kinds(only)) do names[#names + 1] = k.name end
+  return table.concat(names, "|")
 end
 
 -- The kind whose `object` value is object, or nil.

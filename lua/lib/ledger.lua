@@ -2,6 +2,11 @@
 -- "runctl.ledger"): every object considered is added before work starts and
 -- settled exactly once, which writes its line of the JSON-lines report.
 local json = require "runctl.json"
+local runctl = require "runctl"
+local core = require "runctl.core"
+local config = require "runctl.config"
+local bulk = require "runctl.bulk"
+local term = require "runctl.term"
 
 local M = {}
 
@@ -28,18 +33,65 @@ Report.__index = Report
 
 -- Opens the JSON-lines report: path nil or "-" is stdout; else the file,
 -- truncated. Returns the report, or nil, err.
-function M.report(path)
+-- With header = {report = NAME, args = {...}, threads = {...}} the report
+-- opens with a line saying which script wrote it, with which arguments, on
+-- which threads, and close() ends it with {"complete": true, ...}: a report
+-- without that closing line was cut short (kill -9, a second Ctrl-C). Neither
+-- line has an "action", so readers that filter on it are not misled.
+-- On a terminal (stdout, unless as_json: --json) the lines are for people
+-- instead: one readable line per object, coloured unless NO_COLOR is set.
+function M.report(path, header, as_json)
   local f, err = io.stdout, nil
   if path and path ~= "-" then
     f, err = io.open(path, "w")
     if not f then return nil, err end
   end
-  return setmetatable({ file = f, path = path, lines = 0 }, Report)
+  local human = f == io.stdout and not as_json and runctl.isatty("stdout")
+  local r = setmetatable({ file = f, path = path, lines = 0, counts = {}, framed = header ~= nil and not human,
+                           human = human and { colour = term.colour("stdout") } }, Report)
+  if header and not human then
+    local h = { format = 1, started_at = math.floor(core.time()) }
+    for k, v in pairs(header) do h[k] = v end
+    if h.args then h.args = json.array(h.args) end
+    if h.threads then h.threads = json.array(h.threads) end
+    r:put(h)
+  end
+  return r
+end
+
+-- Writes one JSON object as a line, flushed.
+function Report:put(t)
+  local ok, err = self.file:write(assert(json.encode(t)), "\n")
+  if ok then ok, err = self.file:flush() end
+  if not ok and not self.write_error then self.write_error = tostring(err) end
+end
+
+-- The colour of each action on a terminal.
+local PAINT = { cancelled = "32", would_cancel = "36", already_done = "2", expired = "2",
+                skipped = "33", failed = "31" }
+
+-- A report line for people: "cancelled     thread_a/run_1  in_progress -> cancelling  2h03m".
+local function human_line(rec, colour)
+  local what = rec.thread_id and rec.run_id and (rec.thread_id .. "/" .. rec.run_id)
+               or rec.run_id or (rec.thread_id and ("thread " .. rec.thread_id)) or "listing"
+  local change = rec.status_before and (rec.status_before .. (rec.status_after and rec.status_after ~= rec.status_before
+                                        and (" -> " .. rec.status_after) or "")) or rec.status_after or ""
+  local action = ("%-13s"):format(rec.action or "")
+  local parts = { term.paint(colour, PAINT[rec.action], action), what, change,
+                  rec.age and term.fmt_age(rec.age) or "" }
+  if rec.error then parts[#parts + 1] = "(" .. rec.error .. ")" end
+  return (table.concat(parts, "  "):gsub("%s+$", ""))
 end
 
 -- Writes one line; a field that is nil is written as null. Each line is
 -- flushed so a report survives a second Ctrl-C or a crash up to that line.
 function Report:write(rec)
+  if self.human then             -- first clear a progress bar drawn on the same terminal
+    self.file:write("\r\27[K", human_line(rec, self.human.colour), "\n")
+    self.file:flush()
+    self.lines = self.lines + 1
+    return
+  end
   local t = {}
   for _, k in ipairs(M.FIELDS) do
     local v = rec[k]
@@ -47,14 +99,18 @@ function Report:write(rec)
     t[k] = v
   end
   for k, v in pairs(rec) do if t[k] == nil then t[k] = v end end
-  local line = assert(json.encode(t))
-  local ok, err = self.file:write(line, "\n")
-  if ok then ok, err = self.file:flush() end
-  if not ok and not self.write_error then self.write_error = tostring(err) end
+  self:put(t)
   self.lines = self.lines + 1
+  if rec.action then self.counts[rec.action] = (self.counts[rec.action] or 0) + 1 end
 end
 
+-- Ends the report: the closing line (when it has a header), then the file.
 function Report:close()
+  if self.framed then
+    self:put { complete = true, lines = self.lines, interrupted = runctl.interrupted(),
+               counts = self.counts }
+    self.framed = false
+  end
   if self.file ~= io.stdout then
     local ok, err = self.file:close()
     if not ok and not self.write_error then self.write_error = tostring(err) end
@@ -131,17 +187,38 @@ function Ledger:forget(e)
   end
 end
 
--- "7 cancelled, 2 already done, 1 failed" (or "nothing to do").
-function Ledger:counts_text()
+local function counts_of(counts)
   local parts = {}
   for _, a in ipairs(M.ACTIONS) do
-    if self.counts[a] > 0 then parts[#parts + 1] = self.counts[a] .. " " .. a:gsub("_", " ") end
+    if counts[a] > 0 then parts[#parts + 1] = counts[a] .. " " .. a:gsub("_", " ") end
   end
-  return #parts > 0 and table.concat(parts, ", ") or "nothing to do"
+  return table.concat(parts, ", ")
 end
 
--- Settles e with fields {action, status_after, request_id, error} (merged
--- into e) and writes its line. Settling twice is a bug and raises.
+-- "7 cancelled, 2 already done, 1 failed" (or "nothing to do"), then what
+-- could not be listed: "; not listed: 1 failed, 25 skipped".
+function Ledger:counts_text()
+  local runs, groups = counts_of(self.counts), counts_of(self.group_counts)
+  if groups ~= "" then return (runs ~= "" and runs or "none") .. "; not listed: " .. groups end
+  return runs ~= "" and runs or "nothing to do"
+end
+
+-- What a failure (fields.cause: the error object) means for the whole job: a
+-- refused key stops it (bulk.stop: nothing new starts, the rest is skipped
+-- saying why), a likely mistake gets a hint in the summary.
+function Ledger:judge(cause)
+  if cause == nil then return end
+  local why = config.refusal(cause)
+  if why and not self.refused then
+    self.refused = why
+    bulk.stop(why)
+    term.note("stopped: " .. why)
+  end
+  term.note(config.hint(cause))
+end
+
+-- Settles e with fields {action, status_after, request_id, error, cause}
+-- (merged into e) and writes its line. Settling twice is a bug and raises.
 function Ledger:settle(e, fields)
   if not self.pending[e] then
     error("ops: " .. M.name_of(e) .. " settled twice", 2)
@@ -151,6 +228,10 @@ function Ledger:settle(e, fields)
     error("ops: unknown action " .. quote(action), 2)
   end
   for k, v in pairs(fields or {}) do e[k] = v end
+  -- (a raise inside runctl names a source file: not for the operator's eyes)
+  if type(e.error) == "string" then e.error = e.error:gsub("[^%s:]*%.lua:%d+: ", "") end
+  self:judge(e.cause)
+  e.cause = nil
   self.pending[e] = nil
   local counts = e.id ~= nil and self.counts or self.group_counts
   counts[e.action] = counts[e.action] + 1
@@ -163,10 +244,11 @@ function Ledger:settle(e, fields)
 end
 
 -- After a cancel: settles e with fields, or, when `held` is given (a --wait
--- list) and the new status is one of `pending`, merges them and holds e there
--- for the wait phase.
+-- list) and the cancel left it (or found it) in one of the `pending` statuses,
+-- merges them and holds e there for the wait phase (a dry run waits for nothing).
 function Ledger:settle_or_hold(e, fields, held, pending)
-  if held and pending[fields.status_after] then
+  local sent = fields.action == "cancelled" or fields.action == "already_done"
+  if held and sent and pending[fields.status_after] then
     for k, v in pairs(fields) do e[k] = v end
     held[#held + 1] = e
   else
@@ -187,6 +269,7 @@ end
 -- gets why as its error if it has none; the others become `action` (default
 -- skipped) with error why. Returns how many it settled.
 function Ledger:settle_rest(why, action)
+  if self.refused then why = "not attempted: " .. self.refused end
   local rest = {}
   for e in pairs(self.pending) do rest[#rest + 1] = e end
   table.sort(rest, function(a, b) return a.seq < b.seq end)

@@ -11,6 +11,9 @@
 --                   scripts share: set-up, cancel, --wait, the end)
 local core = require "runctl.core"
 local runctl = require "runctl"
+local config = require "runctl.config"
+local term = require "runctl.term"
+local resume = require "runctl.resume"
 
 local M = {}
 for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk", "job" } do
@@ -35,14 +38,46 @@ function M.main(name, body, args)
   end, args)
   if not ok then
     if M.is_usage_error(code) then
-      io.stderr:write(name, ": ", code.message, "\nTry 'runctl help ", name, "'.\n")
+      io.stderr:write(name, ": ", code.message, "\n")
+      if not code.config then io.stderr:write("Try 'runctl help ", name, "'.\n") end
       os.exit(M.EXIT_USAGE)
     end
     error(code, 0)
   end
+  for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", note, "\n") end
   io.stdout:flush()
   os.exit(code or 0)
 end
+
+-- cancel --file REPORT: refuses (exit 2, nothing sent) a report whose
+-- undone work is more than its run lines, naming the command that resumes it.
+M.refuse_unfinishable = resume.refuse_unfinishable
+
+-- --resume REPORT: the report's own options (filters) with the command line's
+-- --report and these on top, and what it left undone (see resume.plan).
+local ANEW = { "yes", "confirm_above", "concurrency", "rate", "wait", "json", "dry_run" }
+
+function M.resume_plan(spec, o, name)
+  local allowed = { resume = true, report = true }
+  for _, k in ipairs(ANEW) do allowed[k] = true end
+  for k in pairs(o) do
+    if not allowed[k] then
+      M.usage_error(("--resume takes its filters from the report: drop --%s"):format(k:gsub("_", "-")))
+    end
+  end
+  if o.report and o.report == o.resume then
+    M.usage_error("--resume: write the new report to another file than " .. o.resume)
+  end
+  local plan = resume.plan(spec, o.resume, name)
+  plan.opts.report, plan.opts.threads_file = o.report, nil
+  for _, k in ipairs(ANEW) do
+    if o[k] ~= nil then plan.opts[k] = o[k] end
+  end
+  return plan
+end
+
+-- Why a failure (an error object) stops a whole job: a refused key (see config.refusal).
+M.refusal = config.refusal
 
 -- A monotonic clock in seconds, for deadlines and elapsed times.
 M.clock = core.now

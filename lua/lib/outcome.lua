@@ -93,9 +93,10 @@ local ACTION = {
 }
 
 -- Turns the answer to a cancel into report fields {action, outcome,
--- status_after, request_id, error, note, seen}: seen is the object the
--- answer carried or read back (for its cost). status_before: what was known
--- before.
+-- status_after, request_id, error, note, seen, cause}: seen is the object the
+-- answer carried or read back (for its cost), cause the error object of a
+-- failure (a 401 stops the job: see Ledger:judge). status_before: what was
+-- known before.
 function M.classify_cancel(obj, err, resp, status_before)
   if obj then
     local f = { action = ACTION[resp.outcome] or "cancelled", outcome = resp.outcome or "cancel_requested",
@@ -107,7 +108,8 @@ function M.classify_cancel(obj, err, resp, status_before)
     return f
   end
   if not errors.is_error(err) then
-    return { action = "failed", outcome = "failed", status_after = status_before, error = tostring(err) }
+    return { action = "failed", outcome = "failed", status_after = status_before, error = tostring(err),
+             cause = err }
   end
   if err.outcome == nil then M.decide(nil, err) end      -- an err not made by a cancel binding
   local outcome = err.outcome
@@ -121,7 +123,7 @@ function M.classify_cancel(obj, err, resp, status_before)
   elseif outcome == "not_cancellable" or outcome == "already_finished" or outcome == "already_cancelling" then
     f.note = err.message                 -- what the server said, for people
   elseif f.action == "failed" then
-    f.error = tostring(err)
+    f.error, f.cause = tostring(err), err
   end
   return f
 end
