@@ -269,7 +269,7 @@ local function main(args)
   local groups = resumed and resumed.threads or groups_of(o, positional, kind)
   local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
 
-  local job = ops.start(NAME, o, { args = args, threads = groups })
+  local job = ops.start(NAME, o, { args = args, threads = kind.per_thread and groups or nil })
   job.kind = kind
   local targets, selected = {}, selection(o, kind, job.now)
   if resumed then add_retries(job, kind, resumed, targets) end
