@@ -179,8 +179,12 @@ install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 .PHONY: bench
 bench: deps
 	@EXTRA_DEPS="hyperfine wrk valgrind nginx" sh tools/deps.sh >/dev/null
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/delay-relay
 	@sh bench/run.sh
+
+$(BUILD)/delay-relay: bench/delay-relay.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -Wall -Wextra $(CFLAGS) $< -o $@
 
 # ---- conformance (tests/conformance/): every binding through Stoplight Prism serving
 # the official OpenAPI spec (../shared/openapi.yaml or $OPENAPI_SPEC); npm ci installs the

@@ -4,15 +4,20 @@
 # curl --parallel and vs wrk's raw rate, peak RSS at 2k/20k/100k cancels, CPU
 # and instructions per cancel, the frame-loop host's worst frame, the fake
 # server's own rate, and against a fast static nginx (tests/tools/nginx-run.sh):
-# cancels over TLS with HTTP/2 (connections opened, rate, CPU per cancel) and
-# over plain HTTP. Prints medians over REPS repetitions and their ratios.
+# cancels over TLS with HTTP/2 (connections opened, rate, CPU per cancel),
+# directly and through a relay adding RELAY_MS each way (bench/delay-relay.c),
+# over plain HTTP (with the official Node SDK as a third peer over TLS when
+# Node.js is there), and a cold start over TLS. Prints medians over REPS
+# repetitions and their ratios.
 set -e
 REPS=${REPS:-5}
 RUNCTL=$(pwd)/runctl
 FAKEAPI=$(pwd)/build/fakeapi
+RELAY=$(pwd)/build/delay-relay
+RELAY_MS=${RELAY_MS:-10}
 dir=$(mktemp -d)
 ng=$dir/nginx
-trap 'kill $fake_pid 2>/dev/null; sh tests/tools/nginx-run.sh stop "$ng"; rm -rf "$dir"' EXIT INT TERM
+trap 'kill $fake_pid $relay_pid 2>/dev/null; sh tests/tools/nginx-run.sh stop "$ng"; rm -rf "$dir"' EXIT INT TERM
 
 say() { printf '%s\n' "$*" >&2; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -54,24 +59,31 @@ cold_curl=${cold#* }
 # 2. 20,000 cancels at concurrency 64, alternating runctl / curl / wrk
 say "bench: 20,000 cancels at concurrency 64, $REPS repetitions..."
 : > "$dir/rate.runctl"; : > "$dir/rate.curl"; : > "$dir/rate.wrk"; : > "$dir/cpu.runctl"; : > "$dir/cpu.curl"
+: > "$dir/rate.natural"; : > "$dir/rss.natural"
 for rep in $(seq "$REPS"); do
     reset
     sh -c "'$RUNCTL' bench/cancel-many.lua '$dir/ids20k' 64 > '$dir/out.json'; times" > "$dir/times"
     json_field "$dir/out.json" per_second >> "$dir/rate.runctl"
-    tail -1 "$dir/times" | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' >> "$dir/cpu.runctl"
+    cpu_of "$dir/times" >> "$dir/cpu.runctl"
     [ "$(json_field "$dir/out.json" failed)" = 0 ] || say "bench: warning: runctl saw failures: $(cat "$dir/out.json")"
+    reset
+    "$RUNCTL" bench/cancel-natural.lua "$dir/ids20k" > "$dir/out.json"
+    json_field "$dir/out.json" per_second >> "$dir/rate.natural"
+    json_field "$dir/out.json" peak_rss_kib >> "$dir/rss.natural"
     reset
     t0=$(now_ns)
     sh -c "curl -s --parallel --parallel-max 64 -X POST -H 'Authorization: Bearer sk-bench' \
            -H 'OpenAI-Beta: assistants=v2' -d '' --config '$dir/curl20k.cfg' 2>/dev/null; times" > "$dir/times"
     t1=$(now_ns)
     awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f\n", 20000 / (ns / 1e9) }' >> "$dir/rate.curl"
-    tail -1 "$dir/times" | awk '{ gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' >> "$dir/cpu.curl"
+    cpu_of "$dir/times" >> "$dir/cpu.curl"
     reset
     BENCH_IDS="$dir/ids20k" BENCH_PREFIX=/v1 wrk -t2 -c64 -d3s -s bench/wrk-cancel.lua "$url" 2>/dev/null \
         | awk '/Requests\/sec/ { print $2 }' >> "$dir/rate.wrk"
 done
 rate_runctl=$(median < "$dir/rate.runctl")
+rate_natural=$(median < "$dir/rate.natural")
+rss_natural=$(median < "$dir/rss.natural")
 rate_curl=$(median < "$dir/rate.curl")
 rate_wrk=$(median < "$dir/rate.wrk")
 cpu_runctl=$(median < "$dir/cpu.runctl")
@@ -110,10 +122,12 @@ say "bench: the fake server alone (wrk)..."
 fake_rate=$(wrk -t2 -c64 -d3s -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Beta: assistants=v2' \
     "$url/v1/threads/thread_bench_00001/runs/run_bench_00001_001" 2>/dev/null | awk '/Requests\/sec/ { print $2 }')
 
-# 7-8. against nginx answering a fixed Run: over TLS with HTTP/2 offered, then plain HTTP/1.1
-# versus_curl TAG BASE IDS N [CA_FILE]: one run of the runctl job, then of curl --parallel,
-# over the same N cancels at concurrency 64; appends rate, CPU and connections opened
-# (distinct $connection values in nginx's access log) to $dir/TAG.*.
+# 7-10. against nginx answering a fixed Run: over TLS with HTTP/2 offered (directly, then through
+# the delay relay), over plain HTTP/1.1, and a cold start over TLS
+# versus_curl TAG BASE IDS N [CA_FILE]: one run of the runctl job (streaming), of the
+# natural script (task.map keeping every Run), then of curl --parallel, over the same N
+# cancels at concurrency 64; appends rates, CPU and connections opened (distinct
+# $connection values in nginx's access log) to $dir/TAG.*.
 versus_curl() {
     tag=$1 base=$2 ids=$3 n=$4 ca=$5
     curl_tls=""
@@ -127,6 +141,9 @@ versus_curl() {
     [ "$(json_field "$dir/out.json" failed)" = 0 ] || say "bench: warning: runctl saw failures: $(cat "$dir/out.json")"
     sleep 0.5                   # nginx flushes its access log every 100 ms
     awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$tag.conns.runctl"
+    OPENAI_BASE_URL=$base "$RUNCTL" bench/cancel-natural.lua "$ids" $ca > "$dir/out.json"
+    json_field "$dir/out.json" per_second >> "$dir/$tag.rate.natural"
+    sleep 0.5                   # its log lines land before the next count starts
     : > "$ng/access.log"
     t0=$(now_ns)
     sh -c "curl -s --parallel --parallel-max 64 $curl_tls -X POST -H 'Authorization: Bearer sk-bench' \
@@ -137,6 +154,18 @@ versus_curl() {
     sleep 0.5
     awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$tag.conns.curl"
 }
+# node_peer TAG BASE IDS CA_FILE: the same cancels with the official Node SDK (bench/node-sdk),
+# appended to $dir/TAG.*.node, when Node.js and the SDK are there.
+node_peer() {
+    [ -d bench/node-sdk/node_modules/openai ] || return 0
+    : > "$ng/access.log"
+    sh -c "OPENAI_BASE_URL='$2' NODE_EXTRA_CA_CERTS='$4' node bench/node-sdk/cancel-many.mjs '$3' 64 > '$dir/out.json'; times" \
+        > "$dir/times"
+    json_field "$dir/out.json" per_second >> "$dir/$1.rate.node"
+    cpu_of "$dir/times" >> "$dir/$1.cpu.node"
+    sleep 0.5
+    awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$1.conns.node"
+}
 # nginx_line TAG N LABEL: the printed line for one case (rate, CPU per cancel, connections).
 nginx_line() {
     r1=$(median < "$dir/$1.rate.runctl") r2=$(median < "$dir/$1.rate.curl")
@@ -145,22 +174,50 @@ nginx_line() {
     printf '   CPU per cancel, user+sys (us)         %-13.1f curl %-8.1f %sx curl'"'"'s CPU\n' \
         "$(awk -v c="$c1" -v n="$2" 'BEGIN { print c / n * 1e6 }')" "$(awk -v c="$c2" -v n="$2" 'BEGIN { print c / n * 1e6 }')" \
         "$(ratio "$c1" "$c2")"
+    r4=$(median < "$dir/$1.rate.natural")
+    printf '   natural script (task.map, kept)       %-13.0f curl %-8.0f %sx curl --parallel\n' "$r4" "$r2" "$(ratio "$r4" "$r2")"
     printf '   connections opened                    %-13s curl %s\n' \
         "$(median < "$dir/$1.conns.runctl")" "$(median < "$dir/$1.conns.curl")"
+    [ -s "$dir/$1.rate.node" ] || return 0
+    r3=$(median < "$dir/$1.rate.node") c3=$(median < "$dir/$1.cpu.node")
+    printf '   Node SDK: %.0f cancels/s (runctl %sx), %.1f us CPU per cancel (runctl %sx), %s connections\n' \
+        "$r3" "$(ratio "$r1" "$r3")" "$(awk -v c="$c3" -v n="$2" 'BEGIN { print c / n * 1e6 }')" "$(ratio "$c1" "$c3")" \
+        "$(median < "$dir/$1.conns.node")"
 }
 TLS_N=${TLS_N:-5000}
-nginx_report="7-8. nginx cases: n/a ($(sh tests/tools/nginx-run.sh start "$ng" 2>&1 >/dev/null || true))"
+nginx_report="7-10. nginx cases: n/a ($(sh tests/tools/nginx-run.sh start "$ng" 2>&1 >/dev/null || true))"
 if [ -s "$ng/tls_port" ]; then
     say "bench: against nginx: $TLS_N cancels over TLS + HTTP/2 and 20,000 over plain HTTP, $REPS repetitions..."
     head -n "$TLS_N" "$dir/ids100k" > "$dir/ids_tls"
     tls_base="https://127.0.0.1:$(cat "$ng/tls_port")/v1"
     plain_base="http://127.0.0.1:$(cat "$ng/plain_port")/v1"
+    if command -v npm >/dev/null && [ ! -d bench/node-sdk/node_modules/openai ]; then
+        say "bench: installing the Node SDK peer (npm ci in bench/node-sdk)..."
+        npm ci --prefix bench/node-sdk --no-audit --no-fund >/dev/null 2>&1 || say "bench: no Node SDK peer (npm ci failed)"
+    fi
+    "$RELAY" "$dir/relay_port" "$(cat "$ng/tls_port")" "$RELAY_MS" &
+    relay_pid=$!
+    i=0
+    while [ ! -s "$dir/relay_port" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+    relay_base="https://127.0.0.1:$(cat "$dir/relay_port")/v1"
     for rep in $(seq "$REPS"); do
         versus_curl tls "$tls_base" "$dir/ids_tls" "$TLS_N" "$ng/cert.pem"
+        node_peer tls "$tls_base" "$dir/ids_tls" "$ng/cert.pem"
+        versus_curl relay "$relay_base" "$dir/ids_tls" "$TLS_N" "$ng/cert.pem"
+        node_peer relay "$relay_base" "$dir/ids_tls" "$ng/cert.pem"
         versus_curl plain "$plain_base" "$dir/ids20k" 20000
     done
+    say "bench: cold start over TLS (hyperfine)..."
+    hyperfine -N --warmup 5 --runs 40 --export-json "$dir/cold_tls.json" \
+        "$RUNCTL -e assert(runctl.client{base_url=[[$tls_base]],ca_file=[[$ng/cert.pem]]}.runs.cancel([[t]],[[r]]))" \
+        "curl -s -o /dev/null --cacert $ng/cert.pem -X POST -H 'Authorization: Bearer sk-bench' $tls_base/threads/t/runs/r/cancel" \
+        >/dev/null 2>&1
+    cold_tls=$("$RUNCTL" -e 'local r = json.decode(io.read("a")).results
+      print(("%.2f %.2f"):format(r[1].median * 1000, r[2].median * 1000))' < "$dir/cold_tls.json")
     nginx_report="$(nginx_line tls "$TLS_N" "7. nginx over TLS, HTTP/2 offered: $TLS_N cancels at concurrency 64")
-$(nginx_line plain 20000 "8. nginx over plain HTTP/1.1: 20,000 cancels at concurrency 64")"
+$(nginx_line relay "$TLS_N" "8. the same through a relay adding $RELAY_MS ms each way")
+$(nginx_line plain 20000 "9. nginx over plain HTTP/1.1: 20,000 cancels at concurrency 64")
+10. cold start over TLS, one cancel (ms) $(printf '%-13s' "${cold_tls% *}") curl $(printf '%-8s' "${cold_tls#* }") $(ratio "${cold_tls% *}" "${cold_tls#* }")x curl's time"
 fi
 
 cat <<EOF
@@ -170,6 +227,8 @@ runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold
 1. cold start, one cancel (ms)           $(printf '%-13s' "$cold_runctl") curl $(printf '%-8s' "$cold_curl") $(ratio "$cold_runctl" "$cold_curl")x curl's time
 2. 20,000 cancels, concurrency 64 (/s)   $(printf '%-13.0f' "$rate_runctl") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_runctl" "$rate_curl")x curl --parallel
                                                        wrk  $(printf '%-8.0f' "$rate_wrk") $(ratio "$rate_runctl" "$rate_wrk")x wrk's raw rate (the ceiling)
+   the natural script (task.map, keeps   $(printf '%-13.0f' "$rate_natural") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_natural" "$rate_curl")x curl --parallel
+   every Run; bench/cancel-natural.lua)  peak RSS $(awk -v k="$rss_natural" 'BEGIN { printf "%.1f MiB, %.2f KiB per kept Run", k / 1024, k / 20000 }')
 3. peak RSS (MiB) at 2k / 20k / 100k     $(awk -v a="$rss2k" -v b="$rss20k" -v c="$rss100k" 'BEGIN { printf "%.1f / %.1f / %.1f", a/1024, b/1024, c/1024 }')
 4. CPU per cancel, user+sys (us)         $(awk -v c="$cpu_runctl" 'BEGIN { printf "%-13.1f", c / 20000 * 1e6 }') curl $(awk -v c="$cpu_curl" 'BEGIN { printf "%-8.1f", c / 20000 * 1e6 }') $(ratio "$cpu_runctl" "$cpu_curl")x curl's CPU
    instructions per cancel (callgrind)   $ir_per_cancel

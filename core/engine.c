@@ -27,6 +27,7 @@ struct rc_engine {
     int n_idle_easy;
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
     int n_idle_transfers;
+    unsigned long callbacks;    /* done and timer callbacks run so far */
 };
 
 struct rc_header_set {
@@ -318,6 +319,7 @@ static void finish(rc_transfer *t)
         t->body_cap = 1;
     }
     t->engine->live--;
+    t->engine->callbacks++;
     t->done(t, t->ud);
 }
 
@@ -405,14 +407,11 @@ static rc_error classify(rc_transfer *t, CURLcode code, rc_retry_reason *transpo
     return RC_ERR_TRANSPORT;
 }
 
-static void attempt_done(rc_transfer *t, CURLcode code)
+/* Fills status, error and message from curl's result; returns why the
+ * attempt may be retried (RC_RETRY_NO: it may not). */
+static rc_retry_reason record_outcome(rc_transfer *t, CURLcode code)
 {
-    rc_engine *e = t->engine;
     rc_retry_reason transport;
-    curl_multi_remove_handle(e->multi, t->easy);
-    if (t->limiter != NULL)
-        rc_limiter_finished(t->limiter);
-
     t->resp.error = classify(t, code, &transport);
     if (t->resp.error == RC_OK) {
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
@@ -425,7 +424,6 @@ static void attempt_done(rc_transfer *t, CURLcode code)
         while (n > 0 && (t->resp.message[n - 1] == '\n' || t->resp.message[n - 1] == '\r'))
             t->resp.message[--n] = '\0';
     }
-
     rc_retry_reason reason = RC_RETRY_NO;
     if (t->resp.error == RC_OK || t->resp.error == RC_ERR_CONNECTION || t->resp.error == RC_ERR_TIMEOUT)
         reason = rc_wire_retry_reason(t->resp.status, transport,
@@ -433,8 +431,13 @@ static void attempt_done(rc_transfer *t, CURLcode code)
     if (t->resp.error == RC_OK && t->resp.status < 400)
         reason = RC_RETRY_NO;   /* x-should-retry on a success means nothing */
     t->resp.retryable = reason != RC_RETRY_NO;
+    return reason;
+}
 
-    char outcome[64];
+/* Logs the attempt's outcome; retry_in < 0 when it is final. */
+static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
+{
+    char outcome[64], why[96] = "";
     if (t->resp.error == RC_OK)
         snprintf(outcome, sizeof outcome, "%ld", t->resp.status);
     else
@@ -442,38 +445,54 @@ static void attempt_done(rc_transfer *t, CURLcode code)
                  t->resp.error == RC_ERR_TIMEOUT ? "timeout" :
                  t->resp.error == RC_ERR_CONNECTION ? "connection error" :
                  t->resp.error == RC_ERR_TOO_LARGE ? "too large" : "transport error");
+    if (reason == RC_RETRY_STATUS)
+        snprintf(why, sizeof why, "status %ld", t->resp.status);
+    else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
+        snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
+    else if (reason != RC_RETRY_NO)
+        snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
+    log_attempt(t, outcome, retry_in, retry_in >= 0 ? why : NULL);
+}
 
-    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
-        double server = rc_wire_retry_after(rc_response_header(&t->resp, "retry-after-ms"),
-                                            rc_response_header(&t->resp, "retry-after"),
-                                            time(NULL));
-        double delay = rc_wire_retry_delay(server, t->resp.attempts - 1, rc_random(e),
-                                           t->max_retry_delay_s);
-        if (e->log_level >= RC_LOG_INFO) {
-            char why[96];
-            if (reason == RC_RETRY_STATUS)
-                snprintf(why, sizeof why, "status %ld", t->resp.status);
-            else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
-                snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
-            else
-                snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
-            log_attempt(t, outcome, delay, why);
-        }
-        if (t->resp.status == 429 && t->limiter != NULL)
-            rc_limiter_pause(t->limiter, delay);
-        t->state = T_BACKOFF;
-        rc_engine_timer_arm(e, &t->timer, delay);
-    } else {
-        if (e->log_level >= RC_LOG_INFO)
-            log_attempt(t, outcome, -1, NULL);
-        rc_limiter *l = t->limiter;
-        finish(t);              /* may not touch t after this */
-        if (l != NULL)
-            rc_limiter_pump(l);
-        return;
+/* Waits before the next attempt: the server's Retry-After or backoff, capped.
+ * A 429 holds back the whole limiter for as long. */
+static void back_off(rc_transfer *t, rc_retry_reason reason)
+{
+    double server = rc_wire_retry_after(rc_response_header(&t->resp, "retry-after-ms"),
+                                        rc_response_header(&t->resp, "retry-after"), time(NULL));
+    double delay = rc_wire_retry_delay(server, t->resp.attempts - 1, rc_random(t->engine),
+                                       t->max_retry_delay_s);
+    if (t->engine->log_level >= RC_LOG_INFO)
+        log_outcome(t, reason, delay);
+    if (t->resp.status == 429 && t->limiter != NULL)
+        rc_limiter_pause(t->limiter, delay);
+    t->state = T_BACKOFF;
+    rc_engine_timer_arm(t->engine, &t->timer, delay);
+}
+
+/* An attempt ended: retry it later, or finish the transfer; then let the
+ * limiter start what waits. The limiter is held across the done callback,
+ * which may free the transfer (and with it, perhaps the last reference). */
+static void attempt_done(rc_transfer *t, CURLcode code)
+{
+    rc_limiter *l = t->limiter;
+    curl_multi_remove_handle(t->engine->multi, t->easy);
+    if (l != NULL) {
+        rc_limiter_finished(l);
+        rc_limiter_retain(l);
     }
-    if (t->limiter != NULL)
-        rc_limiter_pump(t->limiter);
+    rc_retry_reason reason = record_outcome(t, code);
+    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
+        back_off(t, reason);
+    } else {
+        if (t->engine->log_level >= RC_LOG_INFO)
+            log_outcome(t, RC_RETRY_NO, -1);
+        finish(t);              /* may not touch t after this */
+    }
+    if (l != NULL) {
+        rc_limiter_pump(l);
+        rc_limiter_release(l);
+    }
 }
 
 /* 1 when s is a valid header line "Name: value" without CR, LF or NUL. */
@@ -524,6 +543,33 @@ static int has_header(const rc_request *req, const char *name)
         if (strncasecmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
             return 1;
     return 0;
+}
+
+/* The request's header lines: its own, the suppressions of curl's defaults,
+ * then the shared set linked under them (not copied). */
+static int link_headers(rc_transfer *t, const rc_request *req, int has_body)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (add_header(t, req->headers[i]) != 0)
+            return -1;
+    /* curl would add its own Expect and form Content-Type: suppress them
+     * (a shared set carries "Expect:" already). */
+    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
+        return -1;
+    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
+        return -1;
+    if (req->shared_headers != NULL) {
+        t->shared = req->shared_headers;
+        t->shared->refs++;
+        if (t->headers == NULL) {
+            t->headers = t->shared->lines;
+        } else {
+            for (t->own_tail = t->headers; t->own_tail->next != NULL; t->own_tail = t->own_tail->next)
+                ;
+            t->own_tail->next = t->shared->lines;
+        }
+    }
+    return curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers) == CURLE_OK ? 0 : -1;
 }
 
 static int configure(rc_transfer *t, const rc_request *req)
@@ -578,29 +624,32 @@ static int configure(rc_transfer *t, const rc_request *req)
         }
     }
 #undef SET
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (add_header(t, req->headers[i]) != 0)
-            return -1;
-    /* curl would add its own Expect and form Content-Type: suppress them
-     * (a shared set carries "Expect:" already). */
-    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
-        return -1;
-    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
-        return -1;
-    if (req->shared_headers != NULL) {
-        t->shared = req->shared_headers;
-        t->shared->refs++;
-        if (t->headers == NULL) {
-            t->headers = t->shared->lines;
-        } else {
-            for (t->own_tail = t->headers; t->own_tail->next != NULL; t->own_tail = t->own_tail->next)
-                ;
-            t->own_tail->next = t->shared->lines;
-        }
-    }
-    if (curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers) != CURLE_OK)
+    if (link_headers(t, req, has_body) != 0)
         return -1;
     return ok ? 0 : -1;
+}
+
+/* A cleared transfer: from the pool (its buffers kept) or new. NULL on ENOMEM. */
+static rc_transfer *take_transfer(rc_engine *e)
+{
+    rc_transfer *t = e->idle_transfers;
+    if (t == NULL)
+        return calloc(1, sizeof *t);
+    e->idle_transfers = t->idle_next;
+    e->n_idle_transfers--;
+    char *body = t->resp.body, *arena = t->arena;
+    rc_header *headers = t->resp.headers;
+    size_t body_cap = t->body_cap, arena_cap = t->arena_cap, headers_cap = t->headers_cap;
+    memset(t, 0, sizeof *t);
+    t->resp.body = body;
+    if (body != NULL)
+        body[0] = '\0';
+    t->arena = arena;
+    t->resp.headers = headers;
+    t->body_cap = body_cap;
+    t->arena_cap = arena_cap;
+    t->headers_cap = headers_cap;
+    return t;
 }
 
 rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
@@ -620,25 +669,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
             return NULL;
         }
     }
-    rc_transfer *t = e->idle_transfers;
-    if (t != NULL) {                /* reuse: keep the buffers, clear the rest */
-        e->idle_transfers = t->idle_next;
-        e->n_idle_transfers--;
-        char *body = t->resp.body, *arena = t->arena;
-        rc_header *headers = t->resp.headers;
-        size_t body_cap = t->body_cap, arena_cap = t->arena_cap, headers_cap = t->headers_cap;
-        memset(t, 0, sizeof *t);
-        t->resp.body = body;
-        if (body != NULL)
-            body[0] = '\0';
-        t->arena = arena;
-        t->resp.headers = headers;
-        t->body_cap = body_cap;
-        t->arena_cap = arena_cap;
-        t->headers_cap = headers_cap;
-    } else {
-        t = calloc(1, sizeof *t);
-    }
+    rc_transfer *t = take_transfer(e);
     if (t == NULL)
         goto nomem;
     t->engine = e;
@@ -862,13 +893,18 @@ static void read_completions(rc_engine *e)
 
 int rc_engine_poll(rc_engine *e, int timeout_ms)
 {
-    rc_timer_heap_fire_due(&e->timers, rc_now());
+    unsigned long callbacks = e->callbacks;
+    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
     int running = 0;
     curl_multi_perform(e->multi, &running);
     read_completions(e);
-    rc_timer_heap_fire_due(&e->timers, rc_now());
+    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
     if (rc_engine_pending(e) == 0)
         return 0;
+    /* A callback ran (a timer that was already due, a finished transfer):
+     * the caller has work now, so do not wait for the next event. */
+    if (e->callbacks != callbacks)
+        timeout_ms = 0;
 
     long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;
     rc_timer *first = rc_timer_heap_first(&e->timers);

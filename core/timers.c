@@ -83,13 +83,16 @@ rc_timer *rc_timer_heap_first(const rc_timer_heap *h)
     return h->len > 0 ? h->items[0] : NULL;
 }
 
-void rc_timer_heap_fire_due(rc_timer_heap *h, double now)
+size_t rc_timer_heap_fire_due(rc_timer_heap *h, double now)
 {
+    size_t fired = 0;
     while (h->len > 0 && h->items[0]->due <= now) {
         rc_timer *t = h->items[0];
         rc_timer_heap_disarm(h, t);
         t->fire(t->ud);
+        fired++;
     }
+    return fired;
 }
 
 void rc_timer_heap_free(rc_timer_heap *h)

@@ -31,8 +31,9 @@ void rc_timer_heap_disarm(rc_timer_heap *heap, rc_timer *timer);
 /* The earliest armed timer, or NULL. */
 rc_timer *rc_timer_heap_first(const rc_timer_heap *heap);
 /* Fires, earliest first, every timer due at or before now; a timer is
- * disarmed before it fires, and its callback may arm or disarm any timer. */
-void rc_timer_heap_fire_due(rc_timer_heap *heap, double now);
+ * disarmed before it fires, and its callback may arm or disarm any timer.
+ * Returns how many fired. */
+size_t rc_timer_heap_fire_due(rc_timer_heap *heap, double now);
 /* Frees the heap's array (armed timers belong to their owners). */
 void rc_timer_heap_free(rc_timer_heap *heap);
 

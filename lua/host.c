@@ -735,3 +735,22 @@ int runctl_poll(lua_State *L, int timeout_ms)
     lua_pop(L, 1);
     return pending;
 }
+
+static int cancel_all_protected(lua_State *L)
+{
+    lua_pushinteger(L, rc_host_cancel_all(L, rc_host_get(L)));
+    return 1;
+}
+
+int runctl_cancel_all(lua_State *L)
+{
+    lua_pushcfunction(L, cancel_all_protected);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    int count = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return count;
+}

@@ -577,7 +577,20 @@ static int l_isatty(lua_State *L)
     return 1;
 }
 
+/* core.pending() -> transfers and timers in the engine, tasks ready to run,
+ * tasks alive (for tests and soak checks: nothing left behind). */
+static int l_pending(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    int in_engine = rc_engine_pending(h->engine);
+    lua_pushinteger(L, in_engine);
+    lua_pushinteger(L, rc_host_pending(h) - in_engine);
+    lua_pushinteger(L, rc_host_tasks_alive(h));
+    return 3;
+}
+
 static const luaL_Reg core_funcs[] = {
+    { "pending", l_pending },
     { "interrupted", l_interrupted },
     { "signals", l_signals },
     { "isatty", l_isatty },

@@ -67,6 +67,15 @@ int runctl_openlibs(lua_State *L, const runctl_options *opts);
  * loop itself until its own transfer is done, i.e. it blocks. */
 int runctl_poll(lua_State *L, int timeout_ms);
 
+/* Ends every task of L and every request and sleep they wait for, without
+ * closing the state (a scene change): each task is cancelled as task.cancel
+ * does (its in-flight request leaves the engine at once, its pending
+ * to-be-closed variables are closed, whoever joins it gets nil, err with
+ * err.kind == "aborted"). Call it from host code, like runctl_poll. Returns
+ * how many tasks it ended, or -1 when runctl is not open in L or an error
+ * escaped a to-be-closed variable's handler (the reason goes to stderr). */
+int runctl_cancel_all(lua_State *L);
+
 /* ---- sandbox: a state for scripts the host does not trust (lua/sandbox.c) ----
  *
  * A sandbox is a lua_State of its own, made by runctl_sandbox_new, in which

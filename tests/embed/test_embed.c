@@ -201,6 +201,48 @@ static void test_close_in_flight(void)
     ok(1, "lua_close with all of that in flight returns (no callback, no leak: see valgrind/ASan)");
 }
 
+/* runctl_cancel_all: a scene change ends every task and request at once,
+ * closes their to-be-closed variables, and leaves the state usable. */
+static void test_cancel_all(void)
+{
+    lua_State *L = open_state(slow_url, 0);
+    ok(run(L, "core = require 'runctl.core'\n"
+              "c = runctl.client { api_key = 'sk-test-1234567890', max_retries = 0 }\n"
+              "closed, after = 0, 0\n"
+              "local function closer() return setmetatable({}, { __close = function() closed = closed + 1 end }) end\n"
+              "tasks = {}\n"
+              "for i = 1, 5 do tasks[i] = task.spawn(function() local x <close> = closer()\n"
+              "  c.runs.retrieve('thread_main', 'run_queued') after = after + 1 end) end\n"
+              "tasks[6] = task.spawn(function() local x <close> = closer() task.sleep(3600) after = after + 1 end)\n"
+              "tasks[7] = task.spawn(function() task.join(tasks[6]) after = after + 1 end)"),
+       "cancel_all: five requests, a sleep and a join");
+    runctl_poll(L, 0);
+    runctl_poll(L, 0);
+    ok(run(L, "local e, r, a = core.pending() assert(e == 6 and a == 7, e .. ' ' .. r .. ' ' .. a)"),
+       "cancel_all: five transfers and a timer in the engine, seven tasks alive");
+    ok(run(L, "tasks[8] = task.spawn(function() after = after + 1 end)"), "cancel_all: one more queued, never started");
+    int top = lua_gettop(L);
+    int ended = runctl_cancel_all(L);
+    ok(ended == 8, "runctl_cancel_all returns how many tasks it ended (7 waiting, 1 queued)");
+    if (ended != 8)
+        printf("#   got %d\n", ended);
+    ok(lua_gettop(L) == top, "runctl_cancel_all leaves the stack as it was");
+    ok(run(L, "local e, r, a = core.pending() assert(e == 0 and r == 0 and a == 0, e .. ' ' .. r .. ' ' .. a)"),
+       "cancel_all: nothing left in the engine, nothing ready, no task alive (transfers removed at once)");
+    ok(runctl_poll(L, 0) == 0, "runctl_poll then has nothing to do");
+    ok(run(L, "assert(closed == 6 and after == 0, closed .. ' ' .. after)"),
+       "cancel_all: every to-be-closed variable closed, no task went on past its wait");
+    ok(run(L, "for i = 1, 8 do local v, err = task.join(tasks[i])\n"
+              "  assert(v == nil and err.kind == 'aborted' and runctl.is_error(err), tostring(err)) end\n"
+              "assert(tostring(select(2, task.join(tasks[1]))) == 'aborted: the task was cancelled')"),
+       "cancel_all: joining any of them gives nil, err with kind 'aborted'");
+    ok(runctl_cancel_all(L) == 0, "runctl_cancel_all with nothing alive returns 0");
+    ok(run(L, "ok_after = nil task.spawn(function() ok_after = c.runs.retrieve('thread_main', 'run_failed').status end)") &&
+       poll_until_idle(L) == 0 && global_is(L, "ok_after", "failed"),
+       "cancel_all: the state stays usable (a new request completes)");
+    lua_close(L);
+}
+
 static void test_sandbox_api(void)
 {
     char err[256];
@@ -312,6 +354,7 @@ int main(int argc, char **argv)
     test_options_and_openlibs();
     test_tasks_from_host_code();
     test_close_in_flight();
+    test_cancel_all();
     test_sandbox_api();
     printf("1..%d\n", count);
     return failures > 0;

@@ -1,4 +1,4 @@
-/* jbuf: growable byte buffer and JSON string escaping. */
+/* jbuf: growable byte buffer, JSON string escaping, nullable integers and error bodies. */
 #include "jbuf.h"
 
 #include <stdarg.h>

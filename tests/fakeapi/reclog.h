@@ -1,4 +1,5 @@
-/* reclog: the bounded log of recorded API requests (a ring, oldest dropped). */
+/* reclog: the recorded API requests: an entry built from the request as sent, kept in
+ * a bounded ring (oldest dropped), listed whole or filtered by method and path. */
 #ifndef FAKEAPI_RECLOG_H
 #define FAKEAPI_RECLOG_H
 

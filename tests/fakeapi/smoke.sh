@@ -336,7 +336,8 @@ cat >"$TMP/jobs.json" <<'JSON'
  "vector_stores": [{"id": "vs_1", "file_batches": [{"id": "vsfb_1"}]}],
  "uploads": [{"id": "upload_1"}]}
 JSON
-start_server jobs --seed "$TMP/jobs.json" --cancel-delay-ms 100 --path-prefix /p/v1 --threads 2
+start_server jobs --seed "$TMP/jobs.json" --cancel-delay-ms 100 --path-prefix /p/v1 --threads 2 \
+    --cancel-style legacy
 BASE="http://127.0.0.1:$PORT_jobs"
 api GET "/v1/batches?limit=1"
 check "batches list: newest first, has_more, last_id" jqt '.data[0].id == "batch_2" and .has_more and .last_id == "batch_2"'
@@ -358,7 +359,7 @@ check "upload cancel has x-request-id" bash -c "[ $STATUS = 200 ] && [ -n \"$(hd
 req GET /_fake/stats
 check "stats count every kind" jqt '.batches == 2 and .responses == 2 and .fine_tuning_jobs == 1 and .uploads == 1 and .cancels == 5'
 req GET /_fake/config
-check "the default cancel style is legacy" jqt '.cancel_style == "legacy" and .cancel_delay_ms == 100'
+check "--cancel-style legacy shows in /_fake/config" jqt '.cancel_style == "legacy" and .cancel_delay_ms == 100'
 api POST /v1/batches/batch_2/cancel
 check "legacy: a completed batch -> 400 without the article" refused 400 "Cannot cancel batch with status 'completed'."
 check "SIGTERM -> clean exit 0, no sanitizer reports (jobs)" stop_server jobs
@@ -381,6 +382,19 @@ cat >"$TMP/styles.json" <<'JSON'
  "fine_tuning_jobs": [{"id": "ftjob-done", "status": "succeeded"},
                       {"id": "ftjob-run", "status": "running", "trained_tokens": 777}]}
 JSON
+"$BIN" --cancel-style 418 >/dev/null 2>"$TMP/badstyle.err"
+BADRC=$?
+check "--cancel-style 418 -> exit 2 naming the option and the choices" \
+    bash -c "[ $BADRC = 2 ] && grep -q 'bad option or value: --cancel-style 418' '$TMP/badstyle.err' && grep -qF -- '--cancel-style legacy|live|400|200|409' '$TMP/badstyle.err'"
+# the default is one line in refusal.h: #define CANCEL_STYLE_DEFAULT CANCEL_<STYLE>
+DEFAULT_STYLE=$(sed -n 's/^#define CANCEL_STYLE_DEFAULT CANCEL_\([A-Z0-9]*\)$/\1/p' "$HERE/refusal.h" |
+    tr 'A-Z' 'a-z')
+start_server plain --generate 0x0
+BASE="http://127.0.0.1:$PORT_plain"
+req GET /_fake/config
+check "without --cancel-style: the default of refusal.h ($DEFAULT_STYLE)" \
+    jqt ".cancel_style == \"$DEFAULT_STYLE\" and \"$DEFAULT_STYLE\" != \"\""
+check "SIGTERM -> clean exit 0 (plain)" stop_server plain
 start_server styles --seed "$TMP/styles.json" --cancel-style live
 BASE="http://127.0.0.1:$PORT_styles"
 req GET /_fake/config
@@ -488,6 +502,14 @@ req POST /_fake/seed --data-binary '{"fine_tuning_jobs":[{"trained_tokens":"many
 check "seed: trained_tokens not a number -> 400" jqt '.error.message == "fine_tuning_jobs[0]: trained_tokens must be an integer >= 0 or null"'
 req POST /_fake/seed --data-binary '{"threads":[{"id":"t","runs":[{"created_at":"soon"}]}]}'
 check "seed: a run time not a number -> 400" jqt '.error.message == "thread '"'"'t'"'"': '"'"'created_at'"'"' must be a number or null"'
+req POST /_fake/seed --data-binary '{"threads":[{"id":"t","runs":[{"id":"r"},{"id":"r"}]}]}'
+check "seed: a duplicate run id -> 400" jqt '.error.message == "duplicate run id '"'"'r'"'"' in thread '"'"'t'"'"'"'
+req POST /_fake/seed --data-binary '{"threads":[{"id":"t"},{"id":"t"}]}'
+check "seed: a duplicate thread id -> 400" jqt '.error.message == "duplicate thread id '"'"'t'"'"'"'
+req POST /_fake/seed --data-binary '{"batches":[{"id":"b"},{"id":"b"}]}'
+check "seed: a duplicate batch id -> 400" jqt '.error.message == "duplicate batch id '"'"'b'"'"'"'
+req POST /_fake/seed --data-binary '{"vector_stores":[{"id":"v"},{"id":"v"}]}'
+check "seed: a duplicate vector store id -> 400" jqt '.error.message == "duplicate vector store id '"'"'v'"'"'"'
 req POST /_fake/faults --data-binary '{"status":700}'
 check "fault: status out of range -> 400" jqt '.error.message == "fault 0: '"'"'status'"'"' must be an integer in 100..599"'
 req POST /_fake/faults --data-binary '[{"status":500},{"count":0}]'
@@ -499,8 +521,8 @@ req GET /_fake/config
 check "reset restores the command line's style" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
 check "SIGTERM -> clean exit 0, no sanitizer reports (styles)" stop_server styles
 
-if [ "$N" -ne 148 ]; then
-    echo "# planned 148 tests, ran $N"
+if [ "$N" -ne 155 ]; then
+    echo "# planned 155 tests, ran $N"
     FAILED=$((FAILED + 1))
 fi
 echo "1..$N"

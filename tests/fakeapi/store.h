@@ -127,6 +127,8 @@ void run_refresh(struct run *r, int64_t now_ms);
 /* Puts a run into cancelling; it reads as cancelled from done_ms on. */
 void run_begin_cancel(struct run *r, int64_t done_ms);
 
+/* ---- JSON (runs_json.c) ---- */
+
 void run_write_json(struct jbuf *b, const struct run *r);
 /* Writes a list page {"object":"list",...}; refreshes the runs it emits. */
 void thread_write_list(struct jbuf *b, struct thread *t,

@@ -177,6 +177,24 @@ static void test_timers(void)
     ok(strlen(hex) == 32 && strspn(hex, "0123456789abcdef") == 32, "random token is 32 hex chars");
 }
 
+/* A timer already due when the poll starts fires, and the poll then returns
+ * instead of also waiting for a later timer (its caller has work now). */
+static void test_due_timer_ends_the_wait(void)
+{
+    rc_engine *e = rc_engine_new();
+    rc_timer now_timer, later;
+    rc_timer_init(&now_timer, fire, (void *)1);
+    rc_timer_init(&later, fire, (void *)2);
+    rc_engine_timer_arm(e, &later, 3600);
+    rc_engine_timer_arm(e, &now_timer, 0);
+    fired_count = 0;
+    int pending = rc_engine_poll(e, -1);     /* before the fix: blocked an hour */
+    ok(fired_count == 1 && pending == 1,
+       "a poll that fired a due timer returns without waiting for the next one");
+    rc_engine_timer_disarm(e, &later);
+    rc_engine_free(e);
+}
+
 int main(void)
 {
     test_escaping();
@@ -188,6 +206,7 @@ int main(void)
     test_timer_heap();
     test_limiter();
     test_url_host();
+    test_due_timer_ends_the_wait();
     curl_global_cleanup();
     return tap_done();
 }

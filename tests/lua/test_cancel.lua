@@ -1,0 +1,120 @@
+-- tests/lua/test_cancel.lua — calling work off: task.cancel on a task waiting
+-- for a request (it leaves the engine at once), a sleep, a join, or not started
+-- yet; its to-be-closed variables close; joiners get nil, err (kind "aborted");
+-- what cannot be cancelled raises; an unjoined cancelled task is no failure.
+local T = require "helper"
+local core = require "runctl.core"
+local fake = T.fake("--seed " .. T.seed_file(T.basic_seed()))
+local c = fake:client()
+
+local function closer(log, name)
+  return setmetatable({}, { __close = function() log[#log + 1] = name end })
+end
+
+-- a task waiting for a request the server holds: the transfer leaves the engine at once
+fake:faults { { path = "run_queued", delay_ms = 5000 } }
+local log = {}
+local t = task.spawn(function()
+  local x <close> = closer(log, "request")
+  local run, err = c.runs.cancel("thread_main", "run_queued")
+  log[#log + 1] = "went on"
+  return run, err
+end)
+task.sleep(0.05)     -- a few rounds: the task started and its request is in flight
+local in_engine, _, alive = core.pending()
+T.is(in_engine, 1, "the request is in flight")
+T.is(tostring(t):match("^task %((%a+)%)"), "waiting", "the task waits for it")
+T.is(task.cancel(t), true, "task.cancel returns true for a task it ended")
+in_engine, _, alive = core.pending()
+T.is(in_engine, 0, "the transfer left the engine at once (nothing pending)")
+T.is(alive, 1, "no task alive but the main one")
+T.is(table.concat(log, ","), "request", "its to-be-closed variable closed; it did not go on")
+local v, err = task.join(t)
+T.ok(v == nil and runctl.is_error(err) and err.kind == "aborted", "join of a cancelled task: nil, err with kind aborted",
+     tostring(err))
+T.is(tostring(err), "aborted: the task was cancelled", "the error says so")
+T.like(tostring(t), "^task %(cancelled%)", "tostring of a cancelled task")
+T.is(task.cancel(t), false, "cancelling it again returns false")
+fake:clear_faults()
+
+-- a sleeping task: the timer is disarmed
+log = {}
+t = task.spawn(function() local x <close> = closer(log, "sleep") task.sleep(3600) log[#log + 1] = "woke" end)
+task.sleep(0)
+in_engine = core.pending()
+T.is(in_engine, 1, "a sleep is a timer in the engine")
+task.cancel(t)
+in_engine = core.pending()
+T.is(in_engine, 0, "cancelling the sleeper disarms its timer")
+T.is(table.concat(log, ","), "sleep", "the sleeper's to-be-closed variable closed")
+
+-- a task never started: its function never runs
+local ran = false
+t = task.spawn(function() ran = true end)
+T.is(task.cancel(t), true, "a queued task can be cancelled")
+task.sleep(0)
+T.is(ran, false, "its function never runs")
+v, err = task.join(t)
+T.ok(v == nil and err.kind == "aborted", "and joins as aborted")
+
+-- whoever joins a cancelled task wakes with nil, err; the others' joins go on
+local sleeper = task.spawn(function() task.sleep(3600) end)
+local joiners = {}
+for i = 1, 3 do
+  joiners[i] = task.spawn(function() local a, b = task.join(sleeper) return a, b and b.kind end)
+end
+task.sleep(0)
+task.cancel(joiners[2])
+task.cancel(sleeper)
+for i = 1, 3 do
+  local ok, a, kind = task.join(joiners[i])
+  if i == 2 then
+    T.ok(ok == nil and a.kind == "aborted", "the cancelled joiner joins as aborted")
+  else
+    T.ok(ok == true and a == nil and kind == "aborted", ("joiner %d woke with nil, err (aborted)"):format(i))
+  end
+end
+
+-- a finished task: nothing to cancel; its outcome stays
+t = task.spawn(function() return 42 end)
+local ok, n = task.join(t)
+T.is(task.cancel(t), false, "cancelling a finished task returns false")
+ok, n = task.join(t)
+T.ok(ok == true and n == 42, "and its outcome is unchanged")
+t = task.spawn(function() error("boom", 0) end)
+task.sleep(0)
+task.cancel(t)
+ok, err = task.join(t)
+T.ok(ok == false and err == "boom", "a failed task keeps its shape: false, err")
+
+-- what cannot be cancelled raises
+t = task.spawn(function() return pcall(task.cancel, task.running()) end)
+local _, pok, perr = task.join(t)
+T.ok(pok == false and tostring(perr):find("a task cannot cancel itself", 1, true), "a task cannot cancel itself",
+     tostring(perr))
+T.raises(function() task.cancel({}) end, "bad argument #1 to 'cancel'", "task.cancel checks its argument")
+
+-- a task woken but not resumed yet (ready): two joiners of one task, the first
+-- to run cancels the other, which is then queued with its join's answer
+local gate = task.spawn(function() task.sleep(0.01) end)
+local pair, went_on = {}, {}
+for i = 1, 2 do
+  pair[i] = task.spawn(function()
+    task.join(gate)
+    went_on[#went_on + 1] = i
+    return task.cancel(pair[3 - i])
+  end)
+end
+local r1 = table.pack(task.join(pair[1]))
+local r2 = table.pack(task.join(pair[2]))
+T.is(#went_on, 1, "only the first woken joiner went on")
+local winner, loser = r1[1] == true and r1 or r2, r1[1] == true and r2 or r1
+T.ok(winner[2] == true and loser[1] == nil and loser[2].kind == "aborted",
+     "it cancelled the other one while that one was ready to run")
+
+-- unjoined cancelled tasks are not failures: the command exits 0
+local out, stderr, code = T.run("-e 'local t = task.spawn(function() task.sleep(60) end) task.sleep(0) task.cancel(t) print(\"ok\")'")
+T.is(code, 0, "a script leaving a cancelled task unjoined exits 0", stderr)
+T.is(out, "ok\n", "and runs to its end")
+
+T.done()
