@@ -5,6 +5,7 @@
 -- accounts for every one in a JSON-lines report: one line per object
 -- considered, whatever happens (faults, Ctrl-C).
 local ops = require "runctl.ops"
+local picks = require "runctl.select"
 
 local NAME = "cancel-older-than"
 local USAGE = [[
@@ -96,11 +97,10 @@ local SPEC = {
   },
 }
 
-local function set_of(list)
-  if not list then return nil end
-  local s = {}
-  for _, v in ipairs(list) do s[v] = true end
-  return s
+-- The filter flags as a runctl.select filter (which objects they pick).
+local function filter_of(o)
+  return { older_than = o.older_than, age_from = o.age_from and o.age_from[1], status = o.status,
+           assistant = o.assistant, model = o.model, metadata = o.metadata }
 end
 
 -- Checks the options that depend on --kind; returns the kind's table.
@@ -109,25 +109,11 @@ local function check_kind(o, positional)
   if o.age_from and #o.age_from > 1 then ops.usage_error("--age-from takes one value") end
   local kname = KIND_NAMES[o.kind and o.kind[1] or "runs"]
   local kind = ops.KINDS[kname]
-  for _, st in ipairs(o.status or {}) do
-    if not kind.active[st] then
-      local names = {}
-      for n in pairs(kind.active) do names[#names + 1] = n end
-      table.sort(names)
-      ops.usage_error(("--status: '%s' is not an active status of %s: use %s")
-                      :format(st, kind.many, table.concat(names, ", ")))
-    end
+  if not kind.per_thread and (#positional > 0 or o.threads_file) then
+    ops.usage_error(("--kind %s lists every %s: give no thread IDs"):format(kname, kind.one))
   end
-  if not kind.per_thread then
-    if #positional > 0 or o.threads_file then
-      ops.usage_error(("--kind %s lists every %s: give no thread IDs"):format(kname, kind.one))
-    end
-    if o.assistant then ops.usage_error("--assistant applies to runs only") end
-    if o.model and kname == "batches" then ops.usage_error("--model does not apply to batches") end
-  end
-  if o.age_from and o.age_from[1]:match("^started") and not kind.started then
-    ops.usage_error(("--age-from started: %s have no start time"):format(kind.many))
-  end
+  local bad = picks.check(kind, filter_of(o), function(f) return "--" .. f:gsub("_", "-") end)
+  if bad then ops.usage_error(bad) end
   if kind.resource(runctl.openai) == nil then
     ops.usage_error(("--kind %s: this runctl has no binding for %s"):format(kname, kind.many))
   end
@@ -137,7 +123,6 @@ end
 local function main(args)
   local o, positional = ops.parse(SPEC, args)
   local kind, kname = check_kind(o, positional)
-  local from_started = o.age_from and o.age_from[1]:match("^started") ~= nil
   -- For runs the groups are threads; other kinds are listed as one group.
   local groups
   if kind.per_thread then
@@ -150,9 +135,6 @@ local function main(args)
   end
   local concurrency = o.concurrency or 16
   local confirm_above = o.confirm_above or 20
-  local wanted = set_of(o.status) or kind.active
-  local assistants, models = set_of(o.assistant), set_of(o.model)
-  local metadata = o.metadata or {}
 
   -- The client refuses every non-GET request from here on: the dry run is
   -- enforced below the script, not by its own care.
@@ -167,39 +149,26 @@ local function main(args)
   local targets, waitable = {}, {}
   local listed = 0
 
-  local function matches(item)
-    if assistants and not assistants[item.assistant_id] then return false end
-    if models and not models[item.model] then return false end
-    for _, kv in ipairs(metadata) do
-      if type(item.metadata) ~= "table" or item.metadata[kv.key] ~= kv.value then return false end
-    end
-    return true
-  end
+  local picked = picks.picker(kind, filter_of(o), now)
 
   -- Decides what a listed object is: not considered, settled at once
   -- (nothing to send), or a target for a cancel.
   local function consider(thread_id, item)
     listed = listed + 1
-    if type(item) ~= "table" or type(item.id) ~= "string" then return end
+    local verdict, age = picked(item)
+    if not verdict then return end
     local st = item.status
-    local done, expired = kind.done[st], kind.expired[st]
-    if not (wanted[st] or done or expired) then return end
-    local since = item.created_at
-    if from_started then since = item[kind.started] end
-    if math.type(since) == nil then return end          -- never started, or no time
-    local age = now - since
-    if age <= o.older_than or not matches(item) then return end
     local e, new = ledger:add { thread_id = thread_id or nil, run_id = item.id, object = object,
-                                status_before = st, age = math.floor(age) }
+                                status_before = st, age = age }
     if not new then return end
-    if done then
+    if verdict == "done" then
       e.action, e.status_after = "already_done", st
       if kind.pending[st] and o.wait and not o.dry_run then
         waitable[#waitable + 1] = e
       else
         ledger:settle(e)
       end
-    elseif expired or (math.type(item.expires_at) and item.expires_at <= now) then
+    elseif verdict == "expired" then
       ledger:settle(e, { action = "expired", status_after = st })
     else
       targets[#targets + 1] = e

@@ -70,7 +70,7 @@ reseed()
 for _, case in ipairs {
   { "--kind batches --older-than 6h thread_a", "%-%-kind batches lists every batch: give no thread IDs" },
   { "--kind batches --older-than 6h --threads-file x", "give no thread IDs" },
-  { "--kind batches --older-than 6h --assistant asst_A", "%-%-assistant applies to runs only" },
+  { "--kind batches --older-than 6h --assistant asst_A", "%-%-assistant does not apply to batches" },
   { "--kind batches --older-than 6h --model gpt-4o", "%-%-model does not apply to batches" },
   { "--kind batches --older-than 6h --status queued",
     "%-%-status: 'queued' is not an active status of batches: use finalizing, in_progress, validating" },
