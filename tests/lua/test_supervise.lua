@@ -344,6 +344,44 @@ reseed()
 out, err = supervise(dir_policy .. " --once --dry-run --journal " .. tmp_path("j"), { JOURNAL_STREAM = "8:1234" })
 T.like(err, "^<6>supervise: info: ", "under systemd each line starts with its syslog priority")
 
+---------------------------------------------------------------------- what ships in share/runctl
+
+-- the example policy loads and picks what it says
+reseed()
+out, err, code = supervise("share/runctl/supervise-policy.example.lua --once --dry-run --journal " .. tmp_path("j"))
+T.is(code, 0, "the example policy loads and runs", err)
+T.like(err, "rule 'stale batches': batch batch_old .*would_cancel", "the example policy's rules act")
+
+-- the systemd unit: hardened, the journal in its StateDirectory, the key from an EnvironmentFile
+local unit = T.read_file("share/runctl/runctl-supervise.service.in") or ""
+for _, line in ipairs {
+  "ExecStart=@BINDIR@/runctl supervise /etc/runctl/policy.lua --journal /var/lib/runctl/journal.jsonl "
+    .. "--metrics /run/runctl/supervise.prom",
+  "ExecReload=/bin/kill -HUP $MAINPID", "EnvironmentFile=/etc/runctl/supervise.env", "DynamicUser=yes",
+  "StateDirectory=runctl", "RuntimeDirectory=runctl", "ProtectSystem=strict", "ProtectHome=yes",
+  "NoNewPrivileges=yes", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service",
+  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "Restart=on-failure",
+} do
+  T.ok(unit:find("\n" .. line .. "\n", 1, true), "the unit has " .. line)
+end
+local analyze = io.popen("command -v systemd-analyze"):read("l")
+if analyze then
+  local runctl_bin = os.getenv("RUNCTL") or "./runctl"
+  if runctl_bin:sub(1, 1) ~= "/" then runctl_bin = io.popen("pwd"):read("l") .. "/" .. runctl_bin:gsub("^%./", "") end
+  local filled = unit:gsub("@BINDIR@/runctl", runctl_bin):gsub("@DATADIR@", "/usr/local/share/runctl")
+  local udir = tmp_path("unit")
+  os.execute("mkdir -p " .. udir)
+  local uf = assert(io.open(udir .. "/runctl-supervise.service", "w"))
+  uf:write(filled)
+  uf:close()
+  local p = io.popen("systemd-analyze verify --man=no " .. udir .. "/runctl-supervise.service 2>&1; echo rc=$?")
+  local said = p:read("a")
+  p:close()
+  T.like(said, "rc=0\n$", "systemd-analyze verify accepts the unit", said)
+else
+  T.ok(true, "systemd-analyze verify accepts the unit # SKIP systemd-analyze is not installed")
+end
+
 ---------------------------------------------------------------------- the daemon
 
 -- Starts `runctl supervise ARGS` in the background; returns {pid, base,
