@@ -72,7 +72,7 @@ end
 -- info unless -q, debug with -v), secrets masked.
 function Service:log(level, fmt, ...)
   local lvl = core.log_level()
-  if (level == "debug" and lvl < 2) or (level == "info" and lvl < 0) then return end
+  if (level == "debug" and lvl < 1) or (level == "info" and lvl < 0) then return end
   local msg = select("#", ...) > 0 and fmt:format(...) or fmt
   msg = M.redact(msg):gsub("[\r\n]+", " ")
   io.stderr:write(self.journald and ("<" .. PRIORITY[level] .. ">") or "", self.name, ": ", level, ": ", msg, "\n")
