@@ -204,6 +204,19 @@ for _, case in ipairs {
   T.like(err, case[2], "  names the problem: " .. case[2])
 end
 T.is(#fake:requests(), 0, "a rejected policy sends nothing")
+out, err, code = supervise(policy("error('token sk-test-supervise-leak0123 and ' .. os.getenv('OPENAI_API_KEY'))") .. " --once")
+T.is(code, 2, "a policy that raises: exit 2")
+T.like(err, "token sk%-REDACTED and REDACTED", "keys in a policy's error are masked")
+T.unlike(err, "leak0123", "no key shape shows")
+out, err, code = supervise(policy([[
+if runctl or json or task or http or io or load or require or debug or package or getmetatable then
+  error("the policy sees " .. tostring(runctl or json or task or http or io or load or require or debug))
+end
+local ok = pcall(function() string.format = nil end)
+return { rules = { { kind = "batches", older_than = os.getenv("NO_SUCH_VAR") or "1h" } } }
+]]) .. " --once --dry-run --journal " .. tmp_path("j"))
+T.is(code, 0, "the policy's environment has none of runctl, io, load, require, debug", err)
+T.like(err, "would_cancel", "and it works (os.getenv); its string.format = nil left supervise's own alone")
 
 ---------------------------------------------------------------------- --once: each kind, filters, match
 
@@ -218,6 +231,7 @@ return {
     { name = "prod batches", kind = "batches", older_than = "1h", metadata = { env = "prod" } },
     { name = "runaway fine-tunes", kind = "fine-tuning", older_than = "12h", model = "gpt-4o-mini" },
     { name = "stuck runs", kind = "runs", threads_file = "threads.txt", older_than = "15m", assistant = "asst_A" },
+    { name = "queued runs", kind = "runs", threads = { "thread_a" }, status = "queued", older_than = "30s" },
   },
 }
 ]]
@@ -230,14 +244,16 @@ T.is(out, "", "--once with --journal: nothing on stdout")
 local lines, by = journal(jfile)
 T.is(summary(by), "batch_failing=failing batches:cancel_requested batch_old=stale batches:cancel_requested "
      .. "batch_prod=prod batches:cancel_requested ftjob-mini=runaway fine-tunes:cancel_requested "
-     .. "run_b_old=stuck runs:cancel_requested run_old=stuck runs:cancel_requested",
+     .. "run_b_old=stuck runs:cancel_requested run_old=stuck runs:cancel_requested "
+     .. "run_young=queued runs:cancel_requested",
      "each rule cancels what it picks: age, status, metadata, model, assistant, match, threads_file")
-T.is(#lines, 6, "one journal line per decision")
+T.is(#lines, 7, "one journal line per decision")
 T.is(posted(), "/v1/batches/batch_failing/cancel /v1/batches/batch_old/cancel /v1/batches/batch_prod/cancel "
      .. "/v1/fine_tuning/jobs/ftjob-mini/cancel /v1/threads/thread_a/runs/run_old/cancel "
-     .. "/v1/threads/thread_b/runs/run_b_old/cancel", "exactly those cancels on the wire")
+     .. "/v1/threads/thread_a/runs/run_young/cancel /v1/threads/thread_b/runs/run_b_old/cancel",
+     "exactly those cancels on the wire")
 T.is(count_requests("GET", "^/v1/batches"), 1, "three rules on batches: one listing per pass")
-T.is(count_requests("GET", "^/v1/threads/thread_a/runs"), 1, "each thread listed once")
+T.is(count_requests("GET", "^/v1/threads/thread_a/runs"), 1, "two rules on thread_a: listed once")
 local rec
 for _, l in ipairs(lines) do if l.id == "batch_failing" then rec = l end end
 T.ok(rec and rec.time:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"), "a line has its time (UTC)", rec and rec.time)
@@ -279,14 +295,14 @@ T.ok(oldest and oldest >= 50000 and oldest < 51000, "the oldest active age by ki
 T.is(m.runctl_supervise_passes_total['{result="ok"}'], 1, "one pass, ok")
 T.ok((m.runctl_supervise_last_success_timestamp_seconds[""] or 0) > 1.7e9, "the last success time is set")
 T.ok(m.runctl_supervise_pass_duration_seconds[""] ~= nil, "the pass duration is there")
-T.is(m.runctl_supervise_policy_rules[""], 5, "the rules in force")
+T.is(m.runctl_supervise_policy_rules[""], 6, "the rules in force")
 T.ok(next(m.runctl_supervise_errors_total) == nil, "no errors")
 T.is(T.read_file(mfile .. ".tmp"), nil, "no temporary metrics file is left")
 
 -- a restart on the same journal: what is cancelling now is not journaled again
 out, err, code = supervise(dir_policy .. " --once --journal " .. jfile)
 T.is(code, 0, "a second run: exit 0")
-T.is(#journal(jfile), 6, "a restart on an existing journal adds no line")
+T.is(#journal(jfile), 7, "a restart on an existing journal adds no line")
 T.is(out, "", "nothing on stdout either")
 
 ---------------------------------------------------------------------- --dry-run, restarts, stdout
@@ -298,25 +314,25 @@ T.is(code, 0, "--dry-run: exit 0")
 T.is(posted(), "", "--dry-run sends no cancel")
 lines, by = journal(dry)
 T.is(by.batch_old, "stale batches:would_cancel", "--dry-run journals would_cancel")
-T.is(#lines, 6, "--dry-run: one line per decision")
+T.is(#lines, 7, "--dry-run: one line per decision")
 T.ok(lines[1].request_id == json.null, "would_cancel has no request ID")
 supervise(dir_policy .. " --once --dry-run --journal " .. dry)
-T.is(#journal(dry), 6, "a second dry run adds no line: the journal holds them")
+T.is(#journal(dry), 7, "a second dry run adds no line: the journal holds them")
 -- a journal whose last line was cut short by a crash
 local f = assert(io.open(dry, "a"))
 f:write('{"id":"batch_x","outco')
 f:close()
 supervise(dir_policy .. " --once --journal " .. dry)
 lines, by = journal(dry)
-T.is(#lines, 13, "after a cut-short line: the real cancels are journaled (6 would_cancel, 1 broken, 6 new)")
-T.ok(lines[7].unparsable ~= nil and lines[8].outcome == "cancel_requested",
+T.is(#lines, 15, "after a cut-short line: the real cancels are journaled (7 would_cancel, 1 broken, 7 new)")
+T.ok(lines[8].unparsable ~= nil and lines[9].outcome == "cancel_requested",
      "the broken line stays alone; the next line starts clean")
 
 reseed()
 out, err, code = supervise(dir_policy .. " --once --dry-run")
 lines = {}
 for line in out:gmatch("[^\n]+") do lines[#lines + 1] = json.decode(line) end
-T.is(#lines, 6, "without --journal the journal goes to stdout")
+T.is(#lines, 7, "without --journal the journal goes to stdout")
 
 -- a rule listing something that cannot be listed: the pass fails, --once exits 1
 fake:faults { { status = 500, method = "GET", path = "/fine_tuning", count = 3, headers = { ["retry-after-ms"] = "1" } } }
