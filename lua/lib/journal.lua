@@ -4,6 +4,7 @@
 -- each of those once. Every line is flushed as it is written, so a crash
 -- loses at most the line being written.
 local json = require "runctl.json"
+local ledger = require "runctl.ledger"
 
 local M = {}
 
@@ -67,14 +68,7 @@ end
 -- next time).
 function Journal:record(rec)
   if self:holds(rec.kind, rec.id, rec.outcome) then return false end
-  local t = {}
-  for _, k in ipairs(M.FIELDS) do
-    local v = rec[k]
-    if v == nil then v = json.null end
-    t[k] = v
-  end
-  local line = assert(json.encode(t))
-  local ok, err = self.file:write(line, "\n")
+  local ok, err = self.file:write(ledger.json_line(rec, M.FIELDS), "\n")
   if ok then ok, err = self.file:flush() end
   if not ok then return nil, tostring(err) end
   local k = object_key(rec.kind, rec.id)

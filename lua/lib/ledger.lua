@@ -34,18 +34,23 @@ function M.report(path)
   return setmetatable({ file = f, path = path, lines = 0 }, Report)
 end
 
--- Writes one line; a field that is nil is written as null. Each line is
--- flushed so a report survives a second Ctrl-C or a crash up to that line.
-function Report:write(rec)
+-- rec as one JSON line (no line feed): every name in fields is there, null
+-- when rec lacks it, so all lines have one shape; rec's other fields follow.
+function M.json_line(rec, fields)
   local t = {}
-  for _, k in ipairs(M.FIELDS) do
+  for _, k in ipairs(fields) do
     local v = rec[k]
     if v == nil then v = json.null end
     t[k] = v
   end
   for k, v in pairs(rec) do if t[k] == nil then t[k] = v end end
-  local line = assert(json.encode(t))
-  local ok, err = self.file:write(line, "\n")
+  return assert(json.encode(t))
+end
+
+-- Writes one line. Each line is flushed so a report survives a second
+-- Ctrl-C or a crash up to that line.
+function Report:write(rec)
+  local ok, err = self.file:write(M.json_line(rec, M.FIELDS), "\n")
   if ok then ok, err = self.file:flush() end
   if not ok and not self.write_error then self.write_error = tostring(err) end
   self.lines = self.lines + 1

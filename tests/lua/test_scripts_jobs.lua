@@ -52,12 +52,7 @@ local function actions(by)
   table.sort(keys)
   return table.concat(keys, " ")
 end
-local function posted()
-  local p = {}
-  for _, r in ipairs(fake:requests()) do if r.method == "POST" then p[#p + 1] = r.path end end
-  table.sort(p)
-  return table.concat(p, " ")
-end
+local function posted() return fake:posted() end
 local function state(kind)
   local resp = assert(http.request { url = fake.url .. "/_fake/" .. kind })
   local out = {}

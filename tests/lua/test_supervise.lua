@@ -10,13 +10,7 @@ local KEY = "sk-test-supervise-0123456789"
 local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts"
 local TMP = os.getenv("TEST_TMPDIR") or "/tmp"
 
--- A run for a seed: created `age` seconds ago, not expiring.
-local function R(id, status, age, extra)
-  local r = { id = id, status = status, created_at = -age, expires_at = json.null,
-              assistant_id = "asst_A", model = "gpt-4o" }
-  for k, v in pairs(extra or {}) do r[k] = v end
-  return r
-end
+local R = T.seed_run
 
 local SEED = {
   threads = {
@@ -88,12 +82,7 @@ local function summary(by)
   return table.concat(keys, " ")
 end
 
-local function posted()
-  local p = {}
-  for _, r in ipairs(fake:requests()) do if r.method == "POST" then p[#p + 1] = r.path end end
-  table.sort(p)
-  return table.concat(p, " ")
-end
+local function posted() return fake:posted() end
 
 local function count_requests(method, pattern)
   local n = 0
