@@ -295,9 +295,10 @@ local function main(argv)
     return ops.EXIT_USAGE
   end
   if o.dry_run then runctl.dry_run = true end      -- the client refuses every cancel from here on
+  local client = ops.client(o)
   local journal, jerr = journals.open(o.journal)
   if not journal then ops.usage_error("--journal: cannot open " .. o.journal .. ": " .. tostring(jerr)) end
-  local s = { o = o, policy = policy, journal = journal, reg = new_metrics(), client = ops.client(o),
+  local s = { o = o, policy = policy, journal = journal, reg = new_metrics(), client = client,
               svc = service.start(NAME), concurrency = o.concurrency or 16, passes = 0 }
   s.svc:log("info", "policy %s: %d rule(s), a pass every %gs%s", policy.path, #policy.rules, interval(s),
             o.dry_run and " (dry run: no cancel is sent)" or "")

@@ -324,6 +324,7 @@ for line in out:gmatch("[^\n]+") do lines[#lines + 1] = json.decode(line) end
 T.is(#lines, 7, "without --journal the journal goes to stdout")
 
 -- a rule listing something that cannot be listed: the pass fails, --once exits 1
+reseed()
 fake:faults { { status = 500, method = "GET", path = "/fine_tuning", count = 3, headers = { ["retry-after-ms"] = "1" } } }
 out, err, code = supervise(dir_policy .. " --once --journal " .. tmp_path("j") .. " --metrics " .. mfile)
 T.is(code, 1, "--once: a pass with an error exits 1")
