@@ -101,6 +101,12 @@ end
 
 local function is_auth(err) return runctl.is_error(err) and (err.status == 401 or err.status == 403) end
 
+-- An error's text for people: a raise's source position dropped.
+local function text_of(err)
+  if runctl.is_error(err) then return tostring(err) end
+  return (tostring(err):gsub("^[^\n]-:%d+: ", "", 1))
+end
+
 -- Whether rule r's match function picks item (true without one); a match
 -- that raises picks nothing and counts as an error.
 local function matches(s, p, r, item)
@@ -171,7 +177,7 @@ local function list(s, p, l)
     end
     return
   end
-  fail(s, p, "list", "cannot list %s: %s", what, tostring(err))
+  fail(s, p, "list", "cannot list %s: %s", what, text_of(err))
 end
 
 -- The journal's outcome for a cancel's answer: runctl.outcome's words
@@ -237,7 +243,9 @@ local function pass(s)
   local p = { now = ops.now(), targets = {}, picked = {}, active = {}, oldest = {}, errors = 0, complete = true }
   for _, r in ipairs(s.policy.rules) do r.pick = picks.picker(r.kind, r.filter, p.now) end
   ops.each_concurrently(s.policy.listings, s.concurrency, function(l) list(s, p, l) end)
-  ops.each_concurrently(p.targets, s.concurrency, function(e) cancel(s, p, e) end)
+  ops.each_concurrently(p.targets, s.concurrency, function(e) cancel(s, p, e) end, function(e, err)
+    fail(s, p, "cancel", "rule '%s': %s %s: cannot cancel: %s", e.rule.name, e.kind.one, e.id, text_of(err))
+  end)
   if p.complete then s.journal:forget_others(p.picked) end
   return p
 end

@@ -335,6 +335,17 @@ T.is(m.runctl_supervise_passes_total['{result="failed"}'], 1, "the pass is count
 T.is(m.runctl_supervise_last_success_timestamp_seconds[""], nil, "no success time without a success")
 T.like(posted(), "batch_old/cancel", "the other listings' rules still act")
 
+-- an object the client refuses to address (a listed ID runctl cannot put in a URL): logged, counted, the pass goes on
+reseed { threads = json.array(), batches = { { id = "..", status = "in_progress", created_at = -30000 },
+                                             { id = "batch_fine", status = "in_progress", created_at = -30000 } } }
+out, err, code = supervise(policy([[return { rules = { { name = "all", kind = "batches" } } }]])
+                           .. " --once --journal " .. tmp_path("j") .. " --metrics " .. mfile)
+T.is(code, 1, "a cancel that raises: --once exits 1")
+T.like(err, "rule 'all': batch %.%.: cannot cancel: batches%.cancel: ", "it is logged, without a source position")
+T.unlike(err, "supervise%.lua:%d", "no source path in the log")
+T.is(fake:posted(), "/v1/batches/batch_fine/cancel", "the other cancels go on")
+T.is(metrics_of(mfile).runctl_supervise_errors_total['{type="cancel"}'], 1, "and it is counted")
+
 -- a match that raises: the object is left alone, the error logged and counted
 reseed()
 local bad_match = policy([[return { rules = { { name = "oops", kind = "batches",
