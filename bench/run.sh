@@ -236,3 +236,4 @@ runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold
 6. fake server alone, GET (/s, wrk)      $(printf '%.0f' "$fake_rate")
 $nginx_report
 EOF
+[ ! -x build/frame-loop ] || sh examples/frame-loop-percentiles.sh build   # frame-time p50/p99/max, 100 and 1,000 in flight

@@ -536,28 +536,14 @@ static int add_header(rc_transfer *t, const char *line)
     return 0;
 }
 
-static int has_header(const rc_request *req, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (strncasecmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
-            return 1;
-    return 0;
-}
-
-/* The request's header lines: its own, the suppressions of curl's defaults,
- * then the shared set linked under them (not copied). */
-static int link_headers(rc_transfer *t, const rc_request *req, int has_body)
+/* The request's header lines, as given (the caller decides them all: see
+ * build_headers in lua/l_core.c; "Expect:" and "Content-Type:" that keep
+ * curl's own out included), then the shared set linked under them (not copied). */
+static int link_headers(rc_transfer *t, const rc_request *req)
 {
     for (size_t i = 0; i < req->n_headers; i++)
         if (add_header(t, req->headers[i]) != 0)
             return -1;
-    /* curl would add its own Expect and form Content-Type: suppress them
-     * (a shared set carries "Expect:" already). */
-    if (req->shared_headers == NULL && add_header(t, "Expect:") != 0)
-        return -1;
-    if (has_body && !has_header(req, "Content-Type") && add_header(t, "Content-Type:") != 0)
-        return -1;
     if (req->shared_headers != NULL) {
         t->shared = req->shared_headers;
         t->shared->refs++;
@@ -602,6 +588,8 @@ static int configure(rc_transfer *t, const rc_request *req)
         SET(CURLOPT_PIPEWAIT, 1L);
     if (req->ca_file != NULL && req->ca_file[0] != '\0')
         SET(CURLOPT_CAINFO, req->ca_file);
+    if (req->proxy != NULL)
+        SET(CURLOPT_PROXY, req->proxy);
     if (req->timeout_s > 0)
         SET(CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000.0 + 0.5));
     if (req->connect_timeout_s > 0)
@@ -624,7 +612,7 @@ static int configure(rc_transfer *t, const rc_request *req)
         }
     }
 #undef SET
-    if (link_headers(t, req, has_body) != 0)
+    if (link_headers(t, req) != 0)
         return -1;
     return ok ? 0 : -1;
 }
@@ -793,8 +781,8 @@ rc_header_set *rc_header_set_new(const char *const *lines, size_t n, char *err, 
     if (set == NULL)
         goto nomem;
     set->refs = 1;
-    for (size_t i = 0; i <= n; i++) {
-        struct curl_slist *l = curl_slist_append(set->lines, i < n ? lines[i] : "Expect:");
+    for (size_t i = 0; i < n; i++) {
+        struct curl_slist *l = curl_slist_append(set->lines, lines[i]);
         if (l == NULL) {
             curl_slist_free_all(set->lines);
             free(set);

@@ -52,7 +52,9 @@ void rc_header_set_release(rc_header_set *set);
 typedef struct rc_request {
     const char *method;         /* "GET", "POST", "DELETE", ... */
     const char *url;            /* absolute http:// or https:// URL, already escaped */
-    const char *const *headers; /* "Name: value" lines */
+    const char *const *headers; /* "Name: value" lines, sent as given; "Name:" with
+                                 * nothing after the colon sends no such header
+                                 * ("Expect:", "Content-Type:": curl adds none of its own) */
     size_t n_headers;
     rc_header_set *shared_headers;  /* sent after headers, or NULL */
     const char *body;           /* may be NULL; copied */
@@ -63,6 +65,9 @@ typedef struct rc_request {
     int max_retries;            /* retries after the first attempt */
     double max_retry_delay_s;   /* cap on any wait between attempts; <= 0: the default */
     const char *ca_file;        /* extra CA bundle, or NULL */
+    const char *proxy;          /* NULL: libcurl's choice (http_proxy, HTTPS_PROXY,
+                                 * ALL_PROXY, NO_PROXY from the environment);
+                                 * "": no proxy; else this proxy */
     rc_limiter *limiter;        /* concurrency/rate limits, or NULL */
 } rc_request;
 

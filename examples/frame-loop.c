@@ -1,19 +1,24 @@
 /* examples/frame-loop.c — a game-style host: a 60 Hz loop that starts cancels
  * from Lua and calls runctl_poll(L, 0) once per frame, so no frame ever waits
- * on the network however slowly the server answers. Prints what it saw.
+ * on the network however slowly the server answers, and no frame does more
+ * work than the frame budget allows. Prints what it saw.
  *
  *   OPENAI_API_KEY=... frame-loop [--base-url URL] [--thread ID] [--requests N]
- *                                 [--max-frames N] [--quit-after-frames N] [--worst-frame]
+ *                                 [--max-frames N] [--quit-after-frames N]
+ *                                 [--budget MS] [--worst-frame] [--percentiles]
  *
  * Cancels runs RUN_PREFIX1..RUN_PREFIXN ("run_1".."run_100") of one thread, all
  * at once. --quit-after-frames closes the state while requests are in flight
- * (a clean teardown); --worst-frame prints only the worst frame time. */
+ * (a clean teardown); --budget sets the frame budget (negative: none);
+ * --worst-frame prints only the worst frame time, --percentiles only the
+ * frame-time percentiles (p50, p99, max) of runctl_poll. */
 #include <runctl.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +61,24 @@ static long stat_field(lua_State *L, const char *name)
     return v;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..100) of n sorted values, nearest rank. */
+static double percentile(const double *sorted, long n, double p)
+{
+    long rank = (long)ceil(p / 100.0 * (double)n);
+    return n == 0 ? 0 : sorted[rank < 1 ? 0 : rank - 1];
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: frame-loop [--base-url URL] [--thread ID] [--run-prefix P] [--requests N]\n"
-                    "                  [--max-frames N] [--quit-after-frames N] [--worst-frame]\n");
+                    "                  [--max-frames N] [--quit-after-frames N] [--budget MS]\n"
+                    "                  [--worst-frame] [--percentiles]\n");
     return 2;
 }
 
@@ -69,11 +88,11 @@ int main(int argc, char **argv)
     runctl_options_init(&opts);
     const char *thread_id = "thread_frame", *prefix = "run_";
     long requests = 100, max_frames = 60 * 60, quit_after = 0;
-    int worst_only = 0;
+    int worst_only = 0, percentiles_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--worst-frame") == 0) {
-            worst_only = 1;
+        if (strcmp(a, "--worst-frame") == 0 || strcmp(a, "--percentiles") == 0) {
+            *(a[2] == 'w' ? &worst_only : &percentiles_only) = 1;
             continue;
         }
         if (v == NULL)
@@ -91,6 +110,8 @@ int main(int argc, char **argv)
             continue;
         else if (strcmp(a, "--quit-after-frames") == 0 && (quit_after = atol(v)) > 0)
             continue;
+        else if (strcmp(a, "--budget") == 0 && (opts.frame_budget_ms = atof(v)) != 0)
+            continue;
         else
             return usage();
     }
@@ -107,6 +128,9 @@ int main(int argc, char **argv)
 
     long frames = 0, frames_in_flight = 0, first_done = -1, last_done = -1, done = 0, last_seen = 0;
     double worst = 0;
+    double *poll_ms = calloc((size_t)max_frames, sizeof *poll_ms);   /* runctl_poll's time per frame */
+    if (poll_ms == NULL)
+        return 1;
     int status = 0;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
@@ -127,8 +151,10 @@ int main(int argc, char **argv)
                 break;
             }
         }
-        /* The frame's runctl work: never waits (timeout 0). */
+        /* The frame's runctl work: never waits (timeout 0), bounded by the budget. */
+        double poll_start = now_ms();
         int pending = runctl_poll(L, 0);
+        poll_ms[frames] = now_ms() - poll_start;
         done = stat_field(L, "done");
         double spent = now_ms() - start;
         if (spent > worst)
@@ -175,7 +201,15 @@ int main(int argc, char **argv)
             ;
     }
 
-    if (worst_only) {
+    qsort(poll_ms, (size_t)frames, sizeof *poll_ms, by_value);
+    runctl_stats st;
+    runctl_get_stats(L, &st);
+    if (percentiles_only) {
+        printf("frame-loop: %ld in flight: runctl_poll p50 %.3f ms, p99 %.3f ms, max %.3f ms over %ld frames "
+               "(%ld left work for the next)\n", requests, percentile(poll_ms, frames, 50),
+               percentile(poll_ms, frames, 99), frames > 0 ? poll_ms[frames - 1] : 0.0, frames,
+               (long)st.budget_stops);
+    } else if (worst_only) {
         printf("frame-loop: worst frame %.3f ms over %ld frames at 60 Hz (%ld cancels in flight at once)\n",
                worst, frames, requests);
     } else if (status == 0) {
@@ -185,11 +219,14 @@ int main(int argc, char **argv)
         printf("frames=%ld frames_in_flight=%ld first_completion_frame=%ld last_completion_frame=%ld\n",
                frames, frames_in_flight, first_done, last_done);
         printf("worst_frame_ms=%.3f\n", worst);
+        printf("polls=%lu resumed=%lu budget_stops=%lu max_resumed=%lu tasks_left=%d in_engine=%d\n",
+               st.polls, st.resumed, st.budget_stops, st.max_resumed, st.tasks, st.in_engine);
         lua_getglobal(L, "stats");
         if (lua_getfield(L, -1, "last_error") == LUA_TSTRING)
             printf("last_error=%s\n", lua_tostring(L, -1));
         lua_pop(L, 2);
     }
+    free(poll_ms);
     lua_close(L);                       /* cancels whatever is still in flight */
     return status;
 }

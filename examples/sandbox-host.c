@@ -53,7 +53,9 @@ static int run_in_frames(lua_State *L, const char *code, size_t len, const char 
     struct timespec frame = { 0, 1000000000L / 60 };
     int st;
     while ((st = runctl_sandbox_status(L)) == 1) {
-        if (runctl_poll(L, 0) < 0) {
+        if (runctl_poll(L, 0) < 0) {    /* the status says why (a limit, say) */
+            if ((st = runctl_sandbox_status(L)) != 1)
+                return st;
             lua_pushliteral(L, "runctl_poll failed");
             return -1;
         }

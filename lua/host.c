@@ -36,6 +36,11 @@ struct rc_task {
     rc_event done;              /* fires when it ends: joiners wait on it */
     rc_event *wait_ev;          /* what it is suspended on in rc_host_wait, or NULL */
     rc_task *wait_next;         /* the next waiter of wait_ev (before it fired) */
+    rc_timer deadline;          /* task.deadline: cancels the task when it fires */
+    double deadline_s;          /* as given, for the error message */
+    int overdue;                /* its deadline fired; it is on the overdue list */
+    rc_task *overdue_next;
+    enum { ABORT_CANCELLED, ABORT_DEADLINE } abort_reason;
 };
 
 struct rc_sched {
@@ -44,7 +49,17 @@ struct rc_sched {
     rc_task *alive;             /* every task not done, newest first */
     int tasks_alive;
     rc_task *running;           /* the task being resumed right now, or NULL */
+    rc_task *overdue;           /* tasks whose deadline fired, to cancel in the next round */
+    double budget_s;            /* frame budget of a non-blocking step; <= 0: none */
+    double step_end;            /* when the current budgeted step must stop; 0: no limit */
+    unsigned long step_resumed; /* resumes in the current step */
+    int unpolled_starts;        /* transfers submitted since the last engine poll */
+    double start_cost;          /* engine seconds per transfer (moving average): the
+                                 * budget charges a resume for the transfers it starts */
+    runctl_stats stats;         /* polls, resumed, budget_stops, max_resumed */
 };
+
+#define DEFAULT_FRAME_BUDGET_S 0.001
 
 /* The host userdata: the settings other files read, then the scheduler. */
 struct host_block {
@@ -240,6 +255,16 @@ static void settle(rc_host *h, lua_State *L, rc_task *t, int ti, enum rc_task_st
     t->outcome = outcome;
     t->state = TASK_DONE;
     unlink_alive(h->sched, t);
+    rc_engine_timer_disarm(h->engine, &t->deadline);
+    if (t->overdue) {
+        for (rc_task **p = &h->sched->overdue; *p != NULL; p = &(*p)->overdue_next) {
+            if (*p == t) {
+                *p = t->overdue_next;
+                break;
+            }
+        }
+        t->overdue = 0;
+    }
     if (outcome == RC_TASK_FAILED && t->done.waiters == NULL) {
         lua_getfield(L, LUA_REGISTRYINDEX, UNJOINED_KEY);
         lua_pushvalue(L, ti);
@@ -304,15 +329,25 @@ static void resume_task(rc_host *h, lua_State *L, rc_task *t)
     finish_task(h, L, t, status, nres);
 }
 
-/* Resumes the tasks that are ready now; those they wake wait for the next round. */
-static void run_ready(rc_host *h, lua_State *L)
+/* Resumes the tasks that are ready now, in order; those they wake wait for
+ * the next round. Under a frame budget it stops once the step's time is
+ * spent (after at least one resume per step, so everything progresses): the
+ * rest stay at the head of the queue for the next call. Returns 0 when it
+ * stopped at the budget. */
+static int run_ready(rc_host *h, lua_State *L)
 {
     rc_sched *s = h->sched;
     for (int n = s->ready_count; n > 0 && s->ready_head != NULL; n--) {
+        if (s->step_end > 0 && s->step_resumed > 0 &&
+            rc_now() + s->unpolled_starts * s->start_cost >= s->step_end)
+            return 0;
         rc_task *t = s->ready_head;
         unlink_ready(s, t);
+        s->step_resumed++;
+        s->stats.resumed++;
         resume_task(h, L, t);
     }
+    return 1;
 }
 
 int rc_host_pending(rc_host *h)
@@ -330,11 +365,62 @@ int rc_host_tasks_alive(rc_host *h)
     return h->sched->tasks_alive;
 }
 
+static void cancel_overdue(rc_host *h, lua_State *L);
+
 void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
 {
-    run_ready(h, L);
-    rc_engine_poll(h->engine, h->sched->ready_count > 0 ? 0 : timeout_ms);
-    run_ready(h, L);
+    rc_sched *s = h->sched;
+    /* A step may nest (a call that cannot yield drives the loop): it keeps
+     * its own budget and bookkeeping, the outer step's are restored after. */
+    double outer_end = s->step_end;
+    unsigned long outer_resumed = s->step_resumed;
+    s->step_end = timeout_ms >= 0 && s->budget_s > 0 ? rc_now() + s->budget_s : 0;
+    s->step_resumed = 0;
+    s->stats.polls++;
+    int within = run_ready(h, L);
+    /* Always: the engine's I/O goes on even while tasks wait for the budget. */
+    int wait_ms = s->ready_count > 0 ? 0 : timeout_ms;
+    int ready_before = s->ready_count;
+    double before = rc_now();
+    rc_engine_poll(h->engine, wait_ms);
+    /* Learn what the engine spends per event (a transfer started, a task
+     * woken by a completion or a timer), from the polls that did not wait. */
+    int events = s->unpolled_starts + (s->ready_count - ready_before);
+    if (wait_ms == 0 && events > 0)
+        s->start_cost = 0.8 * s->start_cost + 0.2 * (rc_now() - before) / events;
+    s->unpolled_starts = 0;
+    cancel_overdue(h, L);
+    if (within)
+        within = run_ready(h, L);
+    if (!within)
+        s->stats.budget_stops++;
+    if (s->step_resumed > s->stats.max_resumed)
+        s->stats.max_resumed = s->step_resumed;
+    s->step_end = outer_end;
+    s->step_resumed = outer_resumed;
+}
+
+void rc_host_note_start(rc_host *h)
+{
+    h->sched->unpolled_starts++;
+}
+
+void rc_host_set_budget(rc_host *h, double seconds)
+{
+    h->sched->budget_s = seconds > 0 ? seconds : 0;
+}
+
+double rc_host_budget(rc_host *h)
+{
+    return h->sched->budget_s;
+}
+
+void rc_host_stats(rc_host *h, runctl_stats *out)
+{
+    *out = h->sched->stats;
+    out->ready = h->sched->ready_count;
+    out->tasks = h->sched->tasks_alive;
+    out->in_engine = rc_engine_pending(h->engine);
 }
 
 /* ------------------------------------------------------------------ tasks */
@@ -343,6 +429,19 @@ static int join_result(lua_State *L, rc_event *ev)
 {
     (void)ev;
     return rc_task_push_outcome(L, 1);      /* the joined task: index 1 of task.join */
+}
+
+/* A task's deadline (a timer callback: no Lua here): queued for the loop to
+ * cancel right after the engine poll. */
+static void deadline_fired(void *ud)
+{
+    rc_task *t = ud;
+    rc_sched *s = t->host->sched;
+    if (t->state == TASK_DONE || t->overdue)
+        return;
+    t->overdue = 1;
+    t->overdue_next = s->overdue;
+    s->overdue = t;
 }
 
 void rc_host_spawn(lua_State *L, rc_host *h, int nargs)
@@ -356,6 +455,7 @@ void rc_host_spawn(lua_State *L, rc_host *h, int nargs)
     t->state = TASK_WAITING;
     t->outcome = RC_TASK_ALIVE;
     rc_event_init(&t->done, join_result, NULL);
+    rc_timer_init(&t->deadline, deadline_fired, t);
     luaL_setmetatable(L, TASK_META);
     t->co = lua_newthread(L);
     lua_setiuservalue(L, -2, 1);
@@ -379,19 +479,26 @@ enum rc_task_status rc_host_task_status(lua_State *L, int idx)
 }
 
 /* Pushes the error a cancelled task's joiners get: a runctl error object
- * (kind "aborted") when the runctl module is loaded, else a plain table. */
-static void push_aborted_error(lua_State *L)
+ * (kind "aborted") when lua/lib/errors.lua is loaded, else a plain table. */
+static void push_aborted_error(lua_State *L, const rc_task *t)
 {
     luaL_checkstack(L, 4, "task outcome");
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushliteral(L, "aborted");
     lua_setfield(L, -2, "kind");
-    lua_pushliteral(L, "the task was cancelled");
-    lua_setfield(L, -2, "message");
+    if (t->abort_reason == ABORT_DEADLINE) {
+        lua_pushliteral(L, "deadline");
+        lua_pushfstring(L, "the task's deadline passed (%f s)", t->deadline_s);
+    } else {
+        lua_pushliteral(L, "cancelled");
+        lua_pushliteral(L, "the task was cancelled");
+    }
+    lua_setfield(L, -3, "message");
+    lua_setfield(L, -2, "reason");
     lua_pushinteger(L, 0);
     lua_setfield(L, -2, "attempts");
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    if (lua_getfield(L, -1, "runctl") == LUA_TTABLE && lua_getfield(L, -1, "Error") == LUA_TTABLE) {
+    if (lua_getfield(L, -1, "runctl.errors") == LUA_TTABLE && lua_getfield(L, -1, "Error") == LUA_TTABLE) {
         lua_setmetatable(L, -4);
         lua_pop(L, 2);
         return;
@@ -412,7 +519,7 @@ int rc_task_push_outcome(lua_State *L, int task_index)
     lua_pop(L, 1);
     if (t->outcome == RC_TASK_ABORTED) {
         lua_pushnil(L);
-        push_aborted_error(L);
+        push_aborted_error(L, t);
         return 2;
     }
     lua_getiuservalue(L, task_index, 2);
@@ -436,8 +543,13 @@ int rc_host_claim_failure(lua_State *L, int idx)
 {
     rc_task *t = luaL_checkudata(L, idx, TASK_META);
     idx = lua_absindex(L, idx);
-    if (t->state != TASK_DONE || t->outcome != RC_TASK_FAILED)
+    if (t->state != TASK_DONE || t->outcome == RC_TASK_OK)
         return 0;
+    if (t->outcome == RC_TASK_ABORTED) {    /* its text: "aborted: the task's deadline passed ..." */
+        push_aborted_error(L, t);
+        push_error_text(L);
+        return 1;
+    }
     rc_task_push_outcome(L, idx);
     lua_pop(L, 2);
     lua_getiuservalue(L, idx, 2);
@@ -494,6 +606,45 @@ static int on_c_stack(rc_task *t)
            (lua_status(t->co) == LUA_OK && lua_getstack(t->co, 0, &ar));
 }
 
+/* Cancels the tasks whose deadline passed, except those on the C stack now
+ * (a task blocked in a call driving the loop): they go when it returns. */
+static void cancel_overdue(rc_host *h, lua_State *L)
+{
+    rc_sched *s = h->sched;
+    rc_task *later = NULL;
+    while (s->overdue != NULL) {
+        rc_task *t = s->overdue;
+        s->overdue = t->overdue_next;
+        t->overdue = 0;
+        if (t->state == TASK_DONE)
+            continue;
+        if (on_c_stack(t)) {
+            t->overdue_next = later;
+            later = t;
+            continue;
+        }
+        t->abort_reason = ABORT_DEADLINE;
+        abort_task(h, L, t);
+    }
+    for (rc_task *t = later; t != NULL; t = t->overdue_next)
+        t->overdue = 1;
+    s->overdue = later;
+}
+
+int rc_host_set_deadline(lua_State *L, rc_host *h, int idx, double seconds)
+{
+    rc_task *t = luaL_checkudata(L, idx, TASK_META);
+    if (t->state == TASK_DONE)
+        return 0;
+    if (seconds < 0) {
+        rc_engine_timer_disarm(h->engine, &t->deadline);
+        return 1;
+    }
+    t->deadline_s = seconds;
+    rc_engine_timer_arm(h->engine, &t->deadline, seconds);
+    return 1;
+}
+
 int rc_host_cancel(lua_State *L, rc_host *h, int idx)
 {
     rc_task *t = luaL_checkudata(L, idx, TASK_META);
@@ -545,6 +696,52 @@ void rc_host_clear_unjoined(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ task object */
+
+/* Pushes what the ended task at idx gave: its results as returned (no leading
+ * true), or nil, err when it failed or was cancelled. Returns the count. */
+static int push_results(lua_State *L, int idx)
+{
+    int n = rc_task_push_outcome(L, idx);
+    if (lua_toboolean(L, -n)) {
+        lua_remove(L, -n);
+        return n - 1;
+    }
+    lua_pushnil(L);
+    lua_replace(L, -3);                     /* false, err -> nil, err */
+    return 2;
+}
+
+/* t:done() -> whether the task ended (finished, failed or was cancelled). */
+static int task_done(lua_State *L)
+{
+    lua_pushboolean(L, rc_host_task_status(L, 1) != RC_TASK_ALIVE);
+    return 1;
+}
+
+/* t:result() -> what the task returned | nil, err. Raises while it runs. */
+static int task_result(lua_State *L)
+{
+    if (rc_host_task_status(L, 1) == RC_TASK_ALIVE)
+        return luaL_error(L, "task:result: the task has not ended yet (ask t:done() first, "
+                             "or wait with task.join(t))");
+    lua_settop(L, 1);
+    return push_results(L, 1);
+}
+
+/* t:cancel() -> as task.cancel(t). */
+static int task_cancel(lua_State *L)
+{
+    rc_task *t = luaL_checkudata(L, 1, TASK_META);
+    lua_pushboolean(L, rc_host_cancel(L, t->host, 1));
+    return 1;
+}
+
+static const luaL_Reg task_methods[] = {
+    { "done", task_done },
+    { "result", task_result },
+    { "cancel", task_cancel },
+    { NULL, NULL }
+};
 
 static int task_tostring(lua_State *L)
 {
@@ -656,6 +853,9 @@ static int open_protected(lua_State *L)
     h->opts.project = h->project;
     h->dry_run = h->opts.dry_run != 0;
     h->log_level = h->opts.log_level == RUNCTL_LOG_UNSET ? parse_log_env() : h->opts.log_level;
+    h->sched->start_cost = 50e-6;           /* a first guess, learnt from then on */
+    rc_host_set_budget(h, h->opts.frame_budget_ms == 0 ? DEFAULT_FRAME_BUDGET_S
+                                                      : h->opts.frame_budget_ms / 1000.0);
     h->engine = rc_engine_new();
     if (h->engine == NULL)
         return luaL_error(L, "runctl_openlibs: could not start the HTTP engine");
@@ -666,6 +866,8 @@ static int open_protected(lua_State *L)
     luaL_newmetatable(L, TASK_META);
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
+    luaL_newlib(L, task_methods);
+    lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
     preload(L, "runctl.core", luaopen_runctl_core);
@@ -753,4 +955,116 @@ int runctl_cancel_all(lua_State *L)
     int count = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     return count;
+}
+
+static int stats_protected(lua_State *L)
+{
+    rc_host_stats(rc_host_get(L), lua_touserdata(L, 1));
+    return 0;
+}
+
+int runctl_get_stats(lua_State *L, runctl_stats *out)
+{
+    lua_pushcfunction(L, stats_protected);
+    lua_pushlightuserdata(L, out);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ handles */
+
+static int start_protected(lua_State *L)
+{
+    int nargs = lua_gettop(L) - 1;
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    rc_host_spawn(L, rc_host_get(L), nargs);
+    lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+    return 1;
+}
+
+int runctl_start(lua_State *L, int nargs)
+{
+    lua_pushcfunction(L, start_protected);
+    lua_insert(L, -(nargs + 2));
+    if (lua_pcall(L, nargs + 1, 1, 0) != LUA_OK)
+        return -1;
+    int handle = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return handle;
+}
+
+/* Pushes the task of a handle and returns it, or returns NULL (nothing pushed). */
+static rc_task *push_handle(lua_State *L, int handle)
+{
+    if (handle <= 0)
+        return NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, handle);
+    rc_task *t = luaL_testudata(L, -1, TASK_META);
+    if (t == NULL)
+        lua_pop(L, 1);
+    return t;
+}
+
+int runctl_done(lua_State *L, int handle)
+{
+    rc_task *t = push_handle(L, handle);
+    if (t == NULL)
+        return -1;
+    lua_pop(L, 1);
+    return t->state == TASK_DONE;
+}
+
+static int result_protected(lua_State *L)
+{
+    return push_results(L, 1);
+}
+
+int runctl_result(lua_State *L, int handle)
+{
+    rc_task *t = push_handle(L, handle);
+    if (t == NULL)
+        return -1;
+    if (t->state != TASK_DONE) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    int base = lua_gettop(L) - 1;
+    lua_pushcfunction(L, result_protected);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {    /* too many results for L's stack */
+        lua_pop(L, 1);
+        return -1;
+    }
+    return lua_gettop(L) - base;
+}
+
+static int cancel_protected(lua_State *L)
+{
+    lua_pushinteger(L, rc_host_cancel(L, rc_host_get(L), 1));
+    return 1;
+}
+
+int runctl_cancel(lua_State *L, int handle)
+{
+    if (push_handle(L, handle) == NULL)
+        return -1;
+    lua_pushcfunction(L, cancel_protected);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    int cancelled = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return cancelled;
+}
+
+void runctl_release(lua_State *L, int handle)
+{
+    if (handle > 0)
+        luaL_unref(L, LUA_REGISTRYINDEX, handle);
 }

@@ -23,8 +23,9 @@ typedef struct rc_host {
     runctl_options opts;        /* as given to runctl_openlibs (strings copied below) */
     char *base_url, *organization, *project;
     /* A sandbox's network policy (lua/sandbox.c), or NULL: consulted before
-     * every request is submitted; returns 1 to allow, or 0 with why written. */
-    int (*policy)(void *ud, const rc_request *req, char *why, size_t whysz);
+     * every request is submitted; returns 1 to allow (having set req->proxy),
+     * or 0 with why written. */
+    int (*policy)(void *ud, rc_request *req, char *why, size_t whysz);
     void *policy_ud;
     /* Set by a sandbox: a binding that cannot yield inside a task (a plain
      * coroutine, a metamethod) raises this instead of blocking the host. */
@@ -83,6 +84,13 @@ void rc_host_step(rc_host *h, lua_State *L, int timeout_ms);
 int rc_host_pending(rc_host *h);
 /* 1 while a task is being resumed (host code must not drive the loop then). */
 int rc_host_in_task(rc_host *h);
+/* The frame budget of a step with timeout_ms >= 0, in seconds (0: none). */
+void rc_host_set_budget(rc_host *h, double seconds);
+double rc_host_budget(rc_host *h);
+/* A transfer was submitted: the frame budget charges the engine's work for it. */
+void rc_host_note_start(rc_host *h);
+/* The scheduler's bookkeeping (see runctl_get_stats). */
+void rc_host_stats(rc_host *h, runctl_stats *out);
 
 /* ---- tasks ---- */
 
@@ -101,7 +109,8 @@ int rc_host_tasks_alive(rc_host *h);
  * Returns the count. */
 int rc_task_push_outcome(lua_State *L, int task_index);
 /* If the finished task at idx failed: pushes its traceback, marks it joined
- * (it is not reported again as unjoined) and returns 1; else returns 0. */
+ * (it is not reported again as unjoined) and returns 1; if it was cancelled,
+ * pushes why and returns 1; else returns 0. */
 int rc_host_claim_failure(lua_State *L, int idx);
 
 /* task.join(t) with the task at index 1: waits for it (rc_host_wait) and
@@ -115,6 +124,11 @@ int rc_host_push_running(lua_State *L, rc_host *h);
  * "aborted"). Returns 1, or 0 when it had already finished. Raises when the
  * task is on the C stack (itself, or one blocked in a call that drives the loop). */
 int rc_host_cancel(lua_State *L, rc_host *h, int idx);
+
+/* Sets (seconds >= 0) or removes (seconds < 0) the deadline of the task at
+ * idx: when it passes, the task is cancelled as by rc_host_cancel (joiners
+ * get err.reason == "deadline"). Returns 0 when the task had already ended. */
+int rc_host_set_deadline(lua_State *L, rc_host *h, int idx, double seconds);
 
 /* Writes the failed tasks nobody joined to stderr; returns their count. */
 int rc_host_report_unjoined(lua_State *L);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -173,16 +174,12 @@ static int push_dry_run_refusal(lua_State *L, const char *method, const char *ur
     return 2;
 }
 
-/* Reads header lines at idx (one string, an array of strings, or nil) into
+/* Reads header lines at idx (nil, or an array of "Name: value" strings) into
  * lines, which holds MAX_HEADERS. The strings stay owned by the Lua value at
  * idx, which must stay on the stack while they are used. Returns the count. */
 static size_t read_lines(lua_State *L, int idx, const char **lines)
 {
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        lines[0] = lua_tostring(L, idx);
-        return 1;
-    }
     if (lua_type(L, idx) != LUA_TTABLE)
         return 0;
     lua_Integer n = luaL_len(L, idx);
@@ -200,8 +197,8 @@ static size_t read_lines(lua_State *L, int idx, const char **lines)
 /* Starts req and waits for it (rc_host_wait: the calling task is suspended,
  * or the loop is driven here when it cannot yield). Everything req points to
  * must stay alive on L's stack until the transfer is submitted (the engine
- * copies what it keeps). */
-static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
+ * copies what it keeps). A sandbox's policy may set req->proxy. */
+static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
 {
     if (h->dry_run && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return push_dry_run_refusal(L, req->method, req->url);
@@ -222,9 +219,345 @@ static int submit_and_wait(lua_State *L, rc_host *h, const rc_request *req)
     r->transfer = rc_engine_submit(h->engine, req, request_done, r, why, sizeof why);
     if (r->transfer == NULL)
         return luaL_error(L, "%s", why);
+    rc_host_note_start(h);
     lua_pushvalue(L, -1);
     r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     return rc_host_wait(h, L, &r->ev);
+}
+
+/* ---- header lines: the one place that decides what a request sends ----
+ *
+ * Sources, in this order; a later source's line replaces the earlier lines
+ * of the same name (names compare without regard to case):
+ *   1. credentials: "Authorization: Bearer KEY" or "api-key: KEY" (clients)
+ *   2. the client's lines: Accept, User-Agent, OpenAI-Organization,
+ *      OpenAI-Project, then the client's own headers
+ *   3. OpenAI-Beta, when the endpoint (or client:request's beta) has one
+ *   4. the call's own headers (opts.headers; http.request's headers)
+ * then, unless a source named them: Content-Type: application/json on a
+ * client request with a body, and an Idempotency-Key on every client request
+ * that is not a GET. A line "Name:" with nothing after the colon sends no
+ * such header (a header given as false); "Expect:" always, and
+ * "Content-Type:" on a POST or a body without one, keep the HTTP library from
+ * adding its own. A client keeps sources 1-3 per beta value in a shared set
+ * (rc_header_set) built once; a request then adds only the finishing lines. */
+
+#define MAX_LINES (2 * MAX_HEADERS + 8)
+
+typedef struct header_sources {
+    const char *credential;         /* NULL: none */
+    const char *const *client;
+    size_t n_client;
+    const char *beta;               /* the value; NULL: none */
+    const char *const *call;
+    size_t n_call;
+    int api;                        /* a client request: Content-Type json, Idempotency-Key */
+    const char *method;
+    int has_body;
+    const char *idempotency_key;    /* the value, used when api and not a GET */
+} header_sources;
+
+enum header_part { HEADERS_ALL, HEADERS_SHARED, HEADERS_FINISH };
+
+typedef struct header_lines {
+    const char *line[MAX_LINES];
+    size_t n;
+    char beta[300], idempotency[300];           /* lines composed here */
+} header_lines;
+
+static size_t name_len(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    return colon != NULL ? (size_t)(colon - line) : strlen(line);
+}
+
+static int names_match(const char *line, const char *name, size_t n)
+{
+    return name_len(line) == n && strncasecmp(line, name, n) == 0;
+}
+
+static int has_name(const header_lines *h, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < h->n; i++)
+        if (names_match(h->line[i], name, n))
+            return 1;
+    return 0;
+}
+
+/* Appends line, dropping the earlier lines of its name. */
+static void put_line(header_lines *h, const char *line)
+{
+    size_t n = name_len(line), kept = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (!names_match(h->line[i], line, n))
+            h->line[kept++] = h->line[i];
+    h->n = kept;
+    if (h->n < MAX_LINES)
+        h->line[h->n++] = line;
+}
+
+/* Writes "name: value" into buf (room bytes); NULL when it does not fit. */
+static const char *compose(char *buf, size_t room, const char *name, const char *value)
+{
+    int n = snprintf(buf, room, "%s: %s", name, value);
+    return n < 0 || (size_t)n >= room ? NULL : buf;
+}
+
+/* Fills out with the lines of the part asked for: everything, the shared
+ * part (sources 1-3), or the finishing lines a request adds below a shared
+ * set built from the same sources. Returns 0, or -1 with why written. */
+static int build_headers(const header_sources *s, enum header_part part, header_lines *out,
+                         char *why, size_t whysz)
+{
+    out->n = 0;
+    if (s->credential != NULL)
+        put_line(out, s->credential);
+    for (size_t i = 0; i < s->n_client; i++)
+        put_line(out, s->client[i]);
+    if (s->beta != NULL) {
+        const char *line = compose(out->beta, sizeof out->beta, "OpenAI-Beta", s->beta);
+        if (line == NULL) {
+            snprintf(why, whysz, "the OpenAI-Beta value is too long (at most %d bytes)", 255);
+            return -1;
+        }
+        put_line(out, line);
+    }
+    if (part == HEADERS_SHARED)
+        return 0;
+    for (size_t i = 0; i < s->n_call; i++)
+        put_line(out, s->call[i]);
+    size_t fixed = out->n;
+    int get = strcmp(s->method, "GET") == 0;
+    int content_type = has_name(out, "Content-Type"), idempotency = has_name(out, "Idempotency-Key");
+    if (s->api && !get && !idempotency && s->idempotency_key != NULL) {
+        const char *line = compose(out->idempotency, sizeof out->idempotency, "Idempotency-Key",
+                                   s->idempotency_key);
+        if (line == NULL) {
+            snprintf(why, whysz, "idempotency_key is too long (at most %d bytes)", 255);
+            return -1;
+        }
+        out->line[out->n++] = line;
+    }
+    if (!content_type && s->api && s->has_body)
+        out->line[out->n++] = "Content-Type: application/json";
+    else if (!content_type && (s->has_body || strcmp(s->method, "POST") == 0))
+        out->line[out->n++] = "Content-Type:";
+    out->line[out->n++] = "Expect:";
+    if (part == HEADERS_FINISH) {       /* the rest is in the shared set */
+        memmove(out->line, out->line + fixed, (out->n - fixed) * sizeof out->line[0]);
+        out->n -= fixed;
+    }
+    return 0;
+}
+
+/* ---- senders: a client's credentials, headers and settings, kept in C ----
+ *
+ * The credential line lives only in C memory: no function returns it, so no
+ * script can read the API key, whatever it does with the client it holds. */
+
+#define SENDER_META "runctl.sender"
+#define MAX_BETAS 8
+
+typedef struct rc_sender {
+    rc_host *host;
+    char *credential;           /* NULL: no key */
+    char **client;              /* the client's lines (source 2) */
+    size_t n_client;
+    struct { char *beta; rc_header_set *set; } sets[MAX_BETAS];  /* beta NULL: none */
+    size_t n_sets;
+    rc_limiter *limiter;        /* its userdata is user value 1: kept alive */
+    double timeout_s, connect_timeout_s, max_retry_delay_s;
+    size_t max_bytes;
+    int max_retries;
+    char *ca_file;
+} rc_sender;
+
+static void free_secret(char *s)
+{
+    if (s == NULL)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = '\0';
+    free(s);
+}
+
+static int sender_gc(lua_State *L)
+{
+    rc_sender *s = luaL_checkudata(L, 1, SENDER_META);
+    int engine = s->host->engine != NULL;
+    for (size_t i = 0; i < s->n_sets; i++) {
+        if (engine)
+            rc_header_set_release(s->sets[i].set);
+        free(s->sets[i].beta);
+    }
+    s->n_sets = 0;
+    for (size_t i = 0; i < s->n_client; i++)
+        free(s->client[i]);
+    free(s->client);
+    s->client = NULL;
+    s->n_client = 0;
+    free_secret(s->credential);
+    s->credential = NULL;
+    free(s->ca_file);
+    s->ca_file = NULL;
+    return 0;
+}
+
+/* The shared set of s for a beta value (NULL: none), built on first use;
+ * NULL when s holds MAX_BETAS sets already (the request then sends all its
+ * lines itself). Raises on a bad line. */
+static rc_header_set *shared_set(lua_State *L, rc_sender *s, const char *beta)
+{
+    for (size_t i = 0; i < s->n_sets; i++)
+        if (beta == NULL ? s->sets[i].beta == NULL : s->sets[i].beta != NULL && strcmp(beta, s->sets[i].beta) == 0)
+            return s->sets[i].set;
+    if (s->n_sets == MAX_BETAS)
+        return NULL;
+    header_sources src = { s->credential, (const char *const *)s->client, s->n_client, beta,
+                           NULL, 0, 1, "GET", 0, NULL };
+    header_lines h;
+    char why[160];
+    if (build_headers(&src, HEADERS_SHARED, &h, why, sizeof why) != 0)
+        luaL_error(L, "%s", why);
+    char *copy = beta != NULL ? strdup(beta) : NULL;
+    rc_header_set *set = beta == NULL || copy != NULL ? rc_header_set_new(h.line, h.n, why, sizeof why) : NULL;
+    if (set == NULL) {
+        free(copy);
+        luaL_error(L, "%s", beta != NULL && copy == NULL ? "out of memory" : why);
+    }
+    s->sets[s->n_sets].beta = copy;
+    s->sets[s->n_sets++].set = set;
+    return set;
+}
+
+/* Reads a request's per-call settings from opts (a table, or nil) over base. */
+static void read_call_opts(lua_State *L, int opts, rc_request *req)
+{
+    if (!lua_istable(L, opts))
+        return;
+    req->timeout_s = opt_number(L, opts, "timeout", req->timeout_s);
+    req->connect_timeout_s = opt_number(L, opts, "connect_timeout", req->connect_timeout_s);
+    req->max_bytes = (size_t)opt_number(L, opts, "max_bytes", (double)req->max_bytes);
+    req->max_retries = (int)opt_number(L, opts, "max_retries", req->max_retries);
+    req->max_retry_delay_s = opt_number(L, opts, "max_retry_delay", req->max_retry_delay_s);
+}
+
+/* Writes prefix and a unique token into out: 16 random hex digits drawn once
+ * per process, then a counter (no system call per request). */
+static const char *write_token(char *out, size_t n, const char *prefix)
+{
+    static char random_part[17];
+    static unsigned long long counter;
+    if (random_part[0] == '\0')
+        rc_random_hex(random_part, 8);
+    snprintf(out, n, "%.100s%s%010llx", prefix, random_part, ++counter);
+    return out;
+}
+
+/* core.request(sender, method, url, body, beta, lines, opts) -> raw | nil, failure.
+ * lines: nil or the call's own header lines (source 4); opts may override
+ * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes and give
+ * idempotency_key. */
+static int l_request(lua_State *L)
+{
+    rc_sender *s = luaL_checkudata(L, 1, SENDER_META);
+    lua_settop(L, 7);
+    rc_request req;
+    memset(&req, 0, sizeof req);
+    req.method = luaL_checkstring(L, 2);
+    req.url = luaL_checkstring(L, 3);
+    size_t body_len = 0;
+    if (!lua_isnil(L, 4))
+        req.body = luaL_checklstring(L, 4, &body_len);
+    req.body_len = body_len;
+    req.timeout_s = s->timeout_s;
+    req.connect_timeout_s = s->connect_timeout_s;
+    req.max_bytes = s->max_bytes;
+    req.max_retries = s->max_retries;
+    req.max_retry_delay_s = s->max_retry_delay_s;
+    req.ca_file = s->ca_file;
+    req.limiter = s->limiter;
+    read_call_opts(L, 7, &req);
+
+    const char *call[MAX_HEADERS];
+    char token[160];
+    header_sources src = { s->credential, (const char *const *)s->client, s->n_client,
+                           luaL_optstring(L, 5, NULL), call, read_lines(L, 6, call), 1,
+                           req.method, req.body != NULL, NULL };
+    if (strcmp(req.method, "GET") != 0) {
+        if (lua_istable(L, 7) && lua_getfield(L, 7, "idempotency_key") == LUA_TSTRING) {
+            src.idempotency_key = lua_tostring(L, -1);      /* kept by opts */
+            lua_pop(L, 1);
+        } else {
+            src.idempotency_key = write_token(token, sizeof token, "runctl-");
+        }
+    }
+    req.shared_headers = src.n_call == 0 ? shared_set(L, s, src.beta) : NULL;
+    header_lines h;
+    char why[160];
+    if (build_headers(&src, req.shared_headers != NULL ? HEADERS_FINISH : HEADERS_ALL, &h, why, sizeof why) != 0)
+        return luaL_error(L, "%s", why);
+    req.headers = h.line;
+    req.n_headers = h.n;
+    return submit_and_wait(L, s->host, &req);
+}
+
+/* Copies the array of header lines at idx into C memory (*out, *n). */
+static void copy_lines(lua_State *L, int idx, char ***out, size_t *n)
+{
+    const char *lines[MAX_HEADERS];
+    size_t count = read_lines(L, idx, lines);
+    *out = calloc(count + 1, sizeof **out);
+    if (*out == NULL)
+        luaL_error(L, "out of memory");
+    for (*n = 0; *n < count; (*n)++)
+        if (((*out)[*n] = strdup(lines[*n])) == NULL)
+            luaL_error(L, "out of memory");
+}
+
+/* core.sender{ api_key, auth = "bearer"|"api-key", headers = {lines}, limiter,
+ * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes, ca_file }
+ * -> a sender for core.request. The key goes into C memory and is never
+ * handed back. */
+static int l_sender(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    rc_sender *s = lua_newuserdatauv(L, sizeof *s, 1);
+    memset(s, 0, sizeof *s);
+    s->host = h;
+    luaL_setmetatable(L, SENDER_META);
+    int si = lua_gettop(L);
+    s->timeout_s = opt_number(L, 1, "timeout", 0);
+    s->connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
+    s->max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
+    s->max_retries = (int)opt_number(L, 1, "max_retries", 0);
+    s->max_retry_delay_s = opt_number(L, 1, "max_retry_delay", RC_DEFAULT_MAX_RETRY_DELAY_S);
+    const char *ca = opt_string(L, 1, "ca_file");
+    if (ca != NULL && (s->ca_file = strdup(ca)) == NULL)
+        return luaL_error(L, "out of memory");
+    if (lua_getfield(L, 1, "limiter") != LUA_TNIL) {
+        s->limiter = ((rc_limiter_box *)luaL_checkudata(L, -1, LIMITER_META))->limiter;
+        lua_setiuservalue(L, si, 1);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, 1, "headers");
+    copy_lines(L, -1, &s->client, &s->n_client);
+    lua_pop(L, 1);
+    const char *key = opt_string(L, 1, "api_key");
+    const char *auth = opt_string(L, 1, "auth");
+    if (key != NULL) {
+        int api_key = auth != NULL && strcmp(auth, "api-key") == 0;
+        size_t n = strlen(key) + 32;
+        if ((s->credential = malloc(n)) == NULL)
+            return luaL_error(L, "out of memory");
+        snprintf(s->credential, n, "%s%s", api_key ? "api-key: " : "Authorization: Bearer ", key);
+    }
+    return 1;
 }
 
 /* core.send(spec) -> raw | nil, failure. Yields the calling task until the
@@ -258,112 +591,18 @@ static int l_send(lua_State *L)
         req.limiter = ((rc_limiter_box *)luaL_checkudata(L, -1, LIMITER_META))->limiter;
     lua_pop(L, 1);
 
-    const char *lines[MAX_HEADERS];
+    const char *call[MAX_HEADERS];
     lua_getfield(L, 1, "headers");      /* stays on the stack: the lines stay alive */
-    req.n_headers = read_lines(L, -1, lines);
-    req.headers = lines;
-
-    return submit_and_wait(L, h, &req);
-}
-
-/* ---- senders: a client's fixed settings and headers, prepared once ---- */
-
-#define SENDER_META "runctl.sender"
-
-typedef struct rc_sender {
-    rc_host *host;
-    rc_header_set *headers;
-    rc_limiter *limiter;        /* its userdata is user value 1: kept alive */
-    double timeout_s, connect_timeout_s, max_retry_delay_s;
-    size_t max_bytes;
-    int max_retries;
-    char *ca_file;
-} rc_sender;
-
-static int sender_gc(lua_State *L)
-{
-    rc_sender *s = luaL_checkudata(L, 1, SENDER_META);
-    if (s->headers != NULL && s->host->engine != NULL)
-        rc_header_set_release(s->headers);
-    s->headers = NULL;
-    free(s->ca_file);
-    s->ca_file = NULL;
-    return 0;
-}
-
-/* send(method, url, extra, body, opts) -> raw | nil, failure; extra is nil,
- * one header line or an array of them, sent before the shared ones; opts may
- * override timeout, connect_timeout, max_retries, max_retry_delay, max_bytes. */
-static int l_sender_send(lua_State *L)
-{
-    rc_sender *s = lua_touserdata(L, lua_upvalueindex(1));
-    rc_host *h = s->host;
-    lua_settop(L, 5);
-    rc_request req;
-    memset(&req, 0, sizeof req);
-    req.method = luaL_checkstring(L, 1);
-    req.url = luaL_checkstring(L, 2);
-    const char *lines[MAX_HEADERS];
-    req.n_headers = read_lines(L, 3, lines);
-    req.headers = lines;
-    req.shared_headers = s->headers;
-    size_t body_len = 0;
-    if (!lua_isnil(L, 4))
-        req.body = luaL_checklstring(L, 4, &body_len);
-    req.body_len = body_len;
-    req.timeout_s = s->timeout_s;
-    req.connect_timeout_s = s->connect_timeout_s;
-    req.max_bytes = s->max_bytes;
-    req.max_retries = s->max_retries;
-    req.max_retry_delay_s = s->max_retry_delay_s;
-    req.ca_file = s->ca_file;
-    req.limiter = s->limiter;
-    if (lua_istable(L, 5)) {
-        req.timeout_s = opt_number(L, 5, "timeout", req.timeout_s);
-        req.connect_timeout_s = opt_number(L, 5, "connect_timeout", req.connect_timeout_s);
-        req.max_bytes = (size_t)opt_number(L, 5, "max_bytes", (double)req.max_bytes);
-        req.max_retries = (int)opt_number(L, 5, "max_retries", req.max_retries);
-        req.max_retry_delay_s = opt_number(L, 5, "max_retry_delay", req.max_retry_delay_s);
-    }
-    return submit_and_wait(L, h, &req);
-}
-
-/* core.sender{ headers = {lines}, limiter, timeout, connect_timeout,
- * max_retries, max_retry_delay, max_bytes, ca_file } -> send function */
-static int l_sender(lua_State *L)
-{
-    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    rc_sender *s = lua_newuserdatauv(L, sizeof *s, 1);
-    memset(s, 0, sizeof *s);
-    s->host = h;
-    luaL_setmetatable(L, SENDER_META);
-    int si = lua_gettop(L);
-    s->timeout_s = opt_number(L, 1, "timeout", 0);
-    s->connect_timeout_s = opt_number(L, 1, "connect_timeout", 0);
-    s->max_bytes = (size_t)opt_number(L, 1, "max_bytes", 0);
-    s->max_retries = (int)opt_number(L, 1, "max_retries", 0);
-    s->max_retry_delay_s = opt_number(L, 1, "max_retry_delay", RC_DEFAULT_MAX_RETRY_DELAY_S);
-    const char *ca = opt_string(L, 1, "ca_file");
-    if (ca != NULL && (s->ca_file = strdup(ca)) == NULL)
-        return luaL_error(L, "out of memory");
-    if (lua_getfield(L, 1, "limiter") != LUA_TNIL) {
-        s->limiter = ((rc_limiter_box *)luaL_checkudata(L, -1, LIMITER_META))->limiter;
-        lua_setiuservalue(L, si, 1);
-    } else {
-        lua_pop(L, 1);
-    }
-    const char *lines[MAX_HEADERS];
-    lua_getfield(L, 1, "headers");
-    size_t n = read_lines(L, -1, lines);
+    header_sources src = { NULL, NULL, 0, NULL, call, read_lines(L, -1, call), 0,
+                           req.method, req.body != NULL, NULL };
+    header_lines lines;
     char why[160];
-    s->headers = rc_header_set_new(lines, n, why, sizeof why);
-    if (s->headers == NULL)
+    if (build_headers(&src, HEADERS_ALL, &lines, why, sizeof why) != 0)
         return luaL_error(L, "%s", why);
-    lua_pushvalue(L, si);
-    lua_pushcclosure(L, l_sender_send, 1);
-    return 1;
+    req.headers = lines.line;
+    req.n_headers = lines.n;
+
+    return submit_and_wait(L, h, &req);
 }
 
 /* core.escape_id(value, what [, level]) -> the value percent-encoded as one path
@@ -436,17 +675,11 @@ static int limiter_gc(lua_State *L)
     return 0;
 }
 
-/* core.token([prefix]) -> prefix .. a unique token: 16 random hex digits
- * drawn once per process, then a counter (no system call per request). */
+/* core.token([prefix]) -> prefix .. a unique token (see write_token). */
 static int l_token(lua_State *L)
 {
-    static char random_part[17];
-    static unsigned long long counter;
-    if (random_part[0] == '\0')
-        rc_random_hex(random_part, 8);
     char token[160];
-    int n = snprintf(token, sizeof token, "%.100s%s%010llx", luaL_optstring(L, 1, ""), random_part, ++counter);
-    lua_pushlstring(L, token, (size_t)n < sizeof token ? (size_t)n : sizeof token - 1);
+    lua_pushstring(L, write_token(token, sizeof token, luaL_optstring(L, 1, "")));
     return 1;
 }
 
@@ -589,8 +822,51 @@ static int l_pending(lua_State *L)
     return 3;
 }
 
+/* core.frame_budget([ms]) -> the budget of runctl_poll(L, >= 0) in ms (0:
+ * none). ms > 0 sets it; 0 or false switches it off. */
+static int l_frame_budget(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Number before = rc_host_budget(h) * 1000.0;
+    if (lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
+        rc_host_set_budget(h, 0);
+    } else if (!lua_isnoneornil(L, 1)) {
+        lua_Number ms = luaL_checknumber(L, 1);
+        if (!(ms >= 0) || isinf(ms))
+            return luaL_argerror(L, 1, "must be a finite, non-negative number of milliseconds (0: no budget)");
+        rc_host_set_budget(h, ms / 1000.0);
+    }
+    lua_pushnumber(L, before);
+    return 1;
+}
+
+/* core.stats() -> the scheduler's bookkeeping (runctl_get_stats) as a table. */
+static int l_stats(lua_State *L)
+{
+    runctl_stats st;
+    rc_host_stats(lua_touserdata(L, lua_upvalueindex(1)), &st);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, (lua_Integer)st.polls);
+    lua_setfield(L, -2, "polls");
+    lua_pushinteger(L, (lua_Integer)st.resumed);
+    lua_setfield(L, -2, "resumed");
+    lua_pushinteger(L, (lua_Integer)st.budget_stops);
+    lua_setfield(L, -2, "budget_stops");
+    lua_pushinteger(L, (lua_Integer)st.max_resumed);
+    lua_setfield(L, -2, "max_resumed");
+    lua_pushinteger(L, st.ready);
+    lua_setfield(L, -2, "ready");
+    lua_pushinteger(L, st.tasks);
+    lua_setfield(L, -2, "tasks");
+    lua_pushinteger(L, st.in_engine);
+    lua_setfield(L, -2, "in_engine");
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
     { "pending", l_pending },
+    { "frame_budget", l_frame_budget },
+    { "stats", l_stats },
     { "interrupted", l_interrupted },
     { "signals", l_signals },
     { "isatty", l_isatty },
@@ -600,6 +876,7 @@ static const luaL_Reg core_funcs[] = {
     { "redact_url", l_redact_url },
     { "limiter", l_limiter },
     { "sender", l_sender },
+    { "request", l_request },
     { "token", l_token },
     { "random", l_random },
     { "now", l_now },

@@ -1,4 +1,4 @@
-/* lua/l_task.c — the task module: spawn, join, sleep, running and cancel, as
+/* lua/l_task.c — the task module: spawn, join, sleep, running, cancel and deadline, as
  * bindings over the host's scheduler (lua/host.c owns the tasks themselves). */
 #include "host.h"
 
@@ -87,7 +87,25 @@ static int l_cancel(lua_State *L)
     return 1;
 }
 
+/* task.deadline(t, seconds | nil) -> t. When seconds pass before t ends, t
+ * is cancelled (its joiners get nil, err with kind "aborted", reason
+ * "deadline"); nil removes the deadline; a new one replaces the old. */
+static int l_deadline(lua_State *L)
+{
+    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    double secs = -1;
+    if (!lua_isnoneornil(L, 2)) {
+        secs = luaL_checknumber(L, 2);
+        if (!(secs >= 0) || isinf(secs))
+            return luaL_argerror(L, 2, "must be a finite, non-negative number of seconds (or nil)");
+    }
+    rc_host_set_deadline(L, h, 1, secs);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static const luaL_Reg task_funcs[] = {
+    { "deadline", l_deadline },
     { "spawn", l_spawn },
     { "join", l_join },
     { "sleep", l_sleep },

@@ -34,6 +34,8 @@ typedef struct runctl_options {
     int azure;                  /* 1: clients default to Azure OpenAI (AZURE_OPENAI_* settings) */
     int log_level;              /* RUNCTL_LOG_UNSET: OPENAI_LOG; else -1 quiet .. 2 debug */
     int no_globals;             /* 1: set no globals; scripts use require "runctl" */
+    double frame_budget_ms;     /* work per runctl_poll(L, >= 0) call (see there);
+                                 * 0: the default, 1 ms; negative: no budget */
 } runctl_options;
 
 #define RUNCTL_LOG_UNSET (-100)
@@ -57,7 +59,16 @@ int runctl_openlibs(lua_State *L, const runctl_options *opts);
 /* Runs every ready task (task.spawn from host code only queues a task: this
  * is where it starts), then waits at most timeout_ms (0: not at all, the
  * frame-loop setting; negative: until something happens) for transfers and
- * timers, completing them and running the tasks they wake. Call it from host
+ * timers, completing them and running the tasks they wake.
+ * Frame budget: with timeout_ms >= 0, the call resumes tasks (starting them,
+ * handing them a finished request, waking them) only until the state's frame
+ * budget is spent (options.frame_budget_ms, default 1 ms; from Lua
+ * runctl.frame_budget(ms)), at least one per call; the others stay queued,
+ * in order, for the next call, and the return value counts them, so a host
+ * polling until 0 never stops early. The network I/O of each call is not
+ * bounded (curl reads what has arrived), only the Lua work it leads to.
+ * timeout_ms < 0 (blocking: the command, a call driving the loop itself)
+ * has no budget. Call it from host
  * code, never from inside a task or a function a task called (that returns
  * -1). Returns how many transfers, timers and ready tasks are still pending
  * (0: nothing left to do), or -1 when runctl is not open in L (the reason
@@ -76,6 +87,55 @@ int runctl_poll(lua_State *L, int timeout_ms);
  * escaped a to-be-closed variable's handler (the reason goes to stderr). */
 int runctl_cancel_all(lua_State *L);
 
+/* The scheduler's bookkeeping, for hosts tuning their frame budget. */
+typedef struct runctl_stats {
+    unsigned long polls;        /* loop rounds run: runctl_poll calls, and rounds of
+                                 * calls that drove the loop themselves */
+    unsigned long resumed;      /* task resumes in all */
+    unsigned long budget_stops; /* rounds that stopped at the frame budget with
+                                 * tasks left ready for the next call */
+    unsigned long max_resumed;  /* the most resumes a single round did */
+    int ready;                  /* tasks ready to run now */
+    int tasks;                  /* tasks alive (running, ready or waiting) */
+    int in_engine;              /* transfers and timers in the engine now */
+} runctl_stats;
+
+/* Fills out; returns 0, or -1 when runctl is not open in L. */
+int runctl_get_stats(lua_State *L, runctl_stats *out);
+
+/* ---- handles: work for host code that does not write coroutines ----
+ *
+ * runctl_start runs a function as a task and returns a handle the host asks
+ * each frame: done yet? the results? or calls it off. Any function will do:
+ * a binding (runs.cancel with its arguments), http.request, a Lua function.
+ *
+ *   lua_getglobal(L, "runs"); lua_getfield(L, -1, "cancel"); lua_remove(L, -2);
+ *   lua_pushstring(L, thread_id); lua_pushstring(L, run_id);
+ *   int h = runctl_start(L, 2);          // pops the function and its 2 arguments
+ *   ... each frame: runctl_poll(L, 0);
+ *   if (runctl_done(L, h) == 1) { int n = runctl_result(L, h); ...; lua_pop(L, n); runctl_release(L, h); }
+ *
+ * In Lua the same handle is the task itself: t = task.spawn(fn, ...), then
+ * t:done(), t:result(), t:cancel(). */
+
+/* Pops a function and its nargs arguments and starts them as a task (it
+ * runs at the next runctl_poll). Returns a handle (> 0), or -1 with the
+ * message pushed (not a function, too many arguments, runctl not open). */
+int runctl_start(lua_State *L, int nargs);
+/* 1 when the work ended (finished, failed or cancelled), 0 while it runs,
+ * -1 for an unknown handle. */
+int runctl_done(lua_State *L, int handle);
+/* Pushes the results of ended work and returns their count: what the
+ * function returned (obj, nil, resp for a binding); nil, err when it raised;
+ * nil, err with err.kind == "aborted" when it was cancelled. Returns -1 and
+ * pushes nothing while it runs or for an unknown handle. */
+int runctl_result(lua_State *L, int handle);
+/* Calls the work off as task.cancel does; 1 when it was running, 0 when it
+ * had already ended, -1 for an unknown handle. The handle stays valid. */
+int runctl_cancel(lua_State *L, int handle);
+/* Forgets the handle (the work goes on if it runs; cancel it first to stop it). */
+void runctl_release(lua_State *L, int handle);
+
 /* ---- sandbox: a state for scripts the host does not trust (lua/sandbox.c) ----
  *
  * A sandbox is a lua_State of its own, made by runctl_sandbox_new, in which
@@ -87,27 +147,36 @@ int runctl_cancel_all(lua_State *L);
  * "collect", "isrunning"), and copies of coroutine, string (no dump), table,
  * math, utf8 and os.clock/date/difftime/time. Never io, dofile, loadfile,
  * require, package, debug, os.execute/getenv/exit/remove/rename, string.dump
- * or binary chunks. getmetatable hides the metatables of strings and
- * userdata, and no metatable with __gc can be set (a Lua finalizer would run
- * with the limits' hook switched off). A call that would block instead of
- * yielding (task.sleep, task.join or a request inside a plain coroutine or
- * a table.sort comparator) raises: blocking would stall the host.
+ * or binary chunks. getmetatable hides the metatables of strings, userdata
+ * and those runctl's C code shares; no metatable with __gc can be set (a Lua
+ * finalizer would run with the limits' hook switched off); rawset refuses
+ * tables whose metatable is protected. xpcall's message handler runs after
+ * the stack unwinds, as ordinary limited code. A call that would block
+ * instead of yielding (task.sleep, task.join or a request inside a plain
+ * coroutine or a table.sort comparator) raises: blocking would stall the host.
  *
  * Limits hold per run (runctl_sandbox_start to the end of its last task,
  * tasks spawned by the script included), and stop the script with a clear
  * error ("sandbox: instruction limit exceeded ..."), which pcall cannot
- * swallow: once a limit trips, every further instruction of the run raises.
- * The memory limit is checked by the state's allocator: an allocation over
- * it fails as "not enough memory" (reported as "sandbox: memory limit
- * exceeded ..."). Requests may only go to the allowed hosts (checked with
- * libcurl's own URL parser, so what is checked is what curl connects to).
- * Known gaps: C functions are not interrupted (a huge pattern match over a
- * big string runs to its end; memory bounds the string); the time limit is
- * checked while Lua code runs and by runctl_sandbox_status, so a script
- * blocked in a long request or sleep is reported late by runctl_poll alone.
- * Scripts run one after another in one sandbox share the library copies:
- * give each untrusted author a sandbox of their own. The functions below
- * take a state made by runctl_sandbox_new; given another, they fail (-1
+ * swallow: once a limit trips, every further instruction and call of the
+ * run raises (message handlers, __close handlers, __tostring, coroutines),
+ * and the run's remaining tasks, with their requests and sleeps, are ended
+ * when runctl_sandbox_status reports the trip. The memory limit is checked
+ * by the state's allocator; a memory error anywhere in the run (the scheduler
+ * included) is reported as "sandbox: memory limit exceeded ...". Requests
+ * may only go to the allowed hosts (checked with libcurl's own URL parser, so
+ * what is checked is what curl connects to); a proxy from the environment
+ * is used only when it is an allowed host itself. Clients are read-only
+ * views that hold no API key (it stays in C memory).
+ * Each run starts from the same state: fresh globals, fresh copies of the
+ * libraries and of runctl's plain tables, runctl.dry_run at the host's
+ * setting. Shared between runs: clients (read-only) with their connection
+ * pools and rate limiters. Known gaps: C functions are not interrupted (a
+ * huge pattern match over a big string runs to its end; memory bounds the
+ * string); the time limit is checked while Lua code runs and by
+ * runctl_sandbox_status, so a script blocked in a long request or sleep is
+ * reported late by runctl_poll alone. The functions below take a state made
+ * by runctl_sandbox_new; given another, they fail (-1
  * with a message pushed; runctl_sandbox_env pushes nil). */
 
 typedef struct runctl_sandbox_limits {

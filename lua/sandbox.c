@@ -14,10 +14,14 @@
 #include <lualib.h>
 
 #define HOOK_STEP 1000                  /* instructions between two looks at the limits */
+/* Calls too: once a limit tripped, a thread that had not looked yet (a task
+ * ended by the trip, running its __close handlers) raises at its first call. */
+#define HOOK_MASK (LUA_MASKCOUNT | LUA_MASKCALL)
 #define MEMORY_GRACE (64 * 1024)        /* headroom to unwind and report once memory ran out */
 #define ENV_KEY "runctl.sandbox.env"            /* the template of every run's globals */
 #define RUN_ENV_KEY "runctl.sandbox.run_env"    /* the current run's globals */
 #define RUN_TASK_KEY "runctl.sandbox.run_task"  /* the current run's main task */
+#define GUARD_KEY "runctl.sandbox.guard"        /* wraps a function in a pcall (see WRAPPERS_LUA) */
 #define RESULT_KEY "runctl.sandbox.result"      /* why the last run failed, or nil */
 
 enum trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_TIME, TRIP_MEMORY };
@@ -40,6 +44,8 @@ typedef struct rc_sandbox {
     unsigned long instructions;
     double deadline;            /* monotonic seconds */
     int inert_tasks;            /* tasks alive at the run's start: none can ever resume */
+    int ending;                 /* ending a tripped run's tasks: no allocation is refused */
+    lua_State *main_thread;     /* host code runs here (runctl's entry points) */
     runctl_sandbox_limits limits;
     allowed_host *hosts;
     size_t n_hosts;
@@ -73,7 +79,7 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         sb->used -= osize;
         return NULL;
     }
-    if (nsize > osize && sb->limit > 0) {
+    if (nsize > osize && sb->limit > 0 && !sb->ending) {
         size_t cap = sb->limit + (sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
         if (sb->used > cap || nsize - osize > cap - sb->used) {
             /* Lua collects and retries once, then raises "not enough memory";
@@ -111,33 +117,42 @@ static const char *trip_text(const rc_sandbox *sb, char *buf, size_t n)
     return buf;
 }
 
+/* After a refused allocation: was it garbage the emergency collection could
+ * not reach yet, or memory the run holds (having caught the error, or in
+ * tasks the scheduler could not start)? The latter trips the memory limit. */
+static void check_memory(lua_State *L, rc_sandbox *sb)
+{
+    if (!sb->over || sb->trip != TRIP_NONE)
+        return;
+    lua_gc(L, LUA_GCCOLLECT);
+    if (sb->used > sb->limit)
+        sb->trip = TRIP_MEMORY;
+    else
+        sb->over = 0;
+}
+
 /* Every HOOK_STEP instructions, in every thread: new coroutines (tasks too)
  * inherit the hook from the thread that creates them. */
 static void limits_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     rc_sandbox *sb = sandbox_of(L);
-    if (sb->trip == TRIP_NONE && sb->active) {
+    if (ar->event == LUA_HOOKCALL && (sb->trip == TRIP_NONE || L == sb->main_thread))
+        return;                 /* calls only matter once a limit tripped, in the run's threads */
+    if (ar->event == LUA_HOOKCOUNT && sb->trip == TRIP_NONE && sb->active) {
         sb->instructions += HOOK_STEP;
         if (sb->limits.max_instructions > 0 && sb->instructions > sb->limits.max_instructions) {
             sb->trip = TRIP_INSTRUCTIONS;
         } else if (sb->limits.max_seconds > 0 && now_s() > sb->deadline) {
             sb->trip = TRIP_TIME;
-        } else if (sb->over) {
-            /* A refused allocation: garbage the emergency collection could not
-             * reach yet, or memory the script holds (having caught the error)? */
-            lua_gc(L, LUA_GCCOLLECT);
-            if (sb->used > sb->limit)
-                sb->trip = TRIP_MEMORY;
-            else
-                sb->over = 0;
+        } else {
+            check_memory(L, sb);
         }
     }
     if (sb->trip != TRIP_NONE) {
         char msg[96];
         /* From now on this thread raises at every instruction, so a pcall in
          * the script cannot catch the error and carry on. */
-        lua_sethook(L, limits_hook, LUA_MASKCOUNT, 1);
+        lua_sethook(L, limits_hook, HOOK_MASK, 1);
         luaL_error(L, "%s", trip_text(sb, msg, sizeof msg));
     }
 }
@@ -190,9 +205,44 @@ static int host_allowed(const rc_sandbox *sb, const char *host, const char *port
     return 0;
 }
 
-/* The request policy (rc_host.policy): called by core.send before a request
- * is submitted. Refusals become Lua errors in the script that asked. */
-static int sandbox_policy(void *ud, const rc_request *req, char *why, size_t whysz)
+/* The proxy libcurl would take from the environment for url (its scheme's
+ * variable, then ALL_PROXY), or NULL. (NO_PROXY only ever means no proxy.) */
+static const char *env_proxy(const char *url)
+{
+    static const char *const https[] = { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL };
+    static const char *const http[] = { "http_proxy", "all_proxy", "ALL_PROXY", NULL };
+    for (const char *const *v = strncmp(url, "https:", 6) == 0 ? https : http; *v != NULL; v++) {
+        const char *p = getenv(*v);
+        if (p != NULL && *p != '\0')
+            return p;
+    }
+    return NULL;
+}
+
+/* Whether the proxy (as written in the environment) is an allowed host, at
+ * the port libcurl would use (1080 when none is given, 443 for https://). */
+static int proxy_allowed(const rc_sandbox *sb, const char *proxy)
+{
+    char url[600];
+    int https = strncmp(proxy, "https://", 8) == 0;
+    if (snprintf(url, sizeof url, "%s%s", strstr(proxy, "://") ? "" : "http://", proxy) >= (int)sizeof url)
+        return 0;
+    char *host, *port;
+    int zone, ok = 0;
+    if (rc_url_host_port(url, 0, &host, &port, &zone) != 0)
+        return 0;
+    ok = !zone && host_allowed(sb, host, port != NULL ? port : https ? "443" : "1080");
+    free(host);
+    free(port);
+    return ok;
+}
+
+/* The request policy (rc_host.policy): called before a request is
+ * submitted. Refusals become Lua errors in the script that asked. libcurl
+ * would honour the environment's proxy variables (and an http:// proxy
+ * would see the credentials): a sandbox uses a proxy only when it is an
+ * allowed host itself, and otherwise connects directly. */
+static int sandbox_policy(void *ud, rc_request *req, char *why, size_t whysz)
 {
     rc_sandbox *sb = ud;
     char *host, *port;
@@ -206,7 +256,10 @@ static int sandbox_policy(void *ud, const rc_request *req, char *why, size_t why
         return 0;
     }
     int ok = !zone && host_allowed(sb, host, port);
-    if (!ok) {
+    if (ok) {
+        const char *proxy = env_proxy(req->url);
+        req->proxy = proxy != NULL && proxy_allowed(sb, proxy) ? proxy : "";
+    } else {
         int v6 = strchr(host, ':') != NULL;
         snprintf(why, whysz, "sandbox: requests to %s%.100s%s:%s are not allowed%s",
                  v6 ? "[" : "", host, v6 ? "]" : "", port != NULL ? port : "?",
@@ -246,8 +299,102 @@ static int sandbox_getmetatable(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    luaL_getmetafield(L, 1, "__metatable");
-    return 1;                   /* __metatable when set, else the metatable */
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return 1;
+    /* A metatable registered by C (json.array's, say: luaL_newmetatable) is
+     * shared by the whole state: hidden, like userdata metatables. */
+    if (lua_getfield(L, -1, "__name") == LUA_TSTRING) {
+        luaL_getmetatable(L, lua_tostring(L, -1));
+        if (lua_rawequal(L, -1, -3)) {
+            lua_pushnil(L);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 1;                   /* the metatable */
+}
+
+/* rawset for scripts: not on a table whose metatable is protected (runctl's
+ * clients and resource tables are read-only views shared by every run; a
+ * raw field would shadow what they show). */
+static int sandbox_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "sandbox: rawset: this table is read-only (its metatable is protected)");
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* Wrappers for what scripts call, in Lua (they must yield like the
+ * originals). Two rules keep every limit holding after a trip:
+ * - Every function a run starts on a thread of its own (the script, a task,
+ *   a coroutine) runs inside a pcall. An error raised by the limits' hook
+ *   leaves hooks off on its thread until a pcall catches it; a thread that
+ *   died without one would run its pending __close handlers unhooked when
+ *   it is closed. The pcall turns hooks back on before closing them, then
+ *   the error goes on as it was.
+ * - xpcall's message handler runs once the stack has unwound, as ordinary
+ *   hooked code (Lua runs a real handler inside the error machinery, where
+ *   hooks may be off). Scripts have no debug library, so the handler sees
+ *   the same error value either way. */
+static const char WRAPPERS_LUA[] =
+    "local pcall, error, type, spawn, create, wrap = ...\n"
+    "local function rethrow(ok, ...)\n"
+    "  if ok then return ... end\n"
+    "  error((...), 0)\n"
+    "end\n"
+    "local function guarded(fn)\n"
+    "  if type(fn) ~= 'function' then return fn end   -- the original explains\n"
+    "  return function(...) return rethrow(pcall(fn, ...)) end\n"
+    "end\n"
+    "local function after(msgh, ok, ...)\n"
+    "  if ok then return true, ... end\n"
+    "  local _, v = pcall(msgh, (...))\n"
+    "  return false, v\n"
+    "end\n"
+    "local function xpcall(f, msgh, ...)\n"
+    "  if type(msgh) ~= 'function' then\n"
+    "    error(\"bad argument #2 to 'xpcall' (function expected, got \" .. type(msgh) .. \")\", 2)\n"
+    "  end\n"
+    "  return after(msgh, pcall(f, ...))\n"
+    "end\n"
+    "return guarded, xpcall,\n"
+    "  function(fn, ...) return spawn(guarded(fn), ...) end,\n"
+    "  function(fn) return create(guarded(fn)) end,\n"
+    "  function(fn) return wrap(guarded(fn)) end\n";
+
+/* Sets env's xpcall, task.spawn, coroutine.create and coroutine.wrap to
+ * the wrappers, and the registry's GUARD_KEY to guarded (for the script). */
+static void set_wrappers(lua_State *L, int env)
+{
+    if (luaL_loadbufferx(L, WRAPPERS_LUA, sizeof WRAPPERS_LUA - 1, "=sandbox", "t") != LUA_OK)
+        lua_error(L);
+    lua_getglobal(L, "pcall");
+    lua_getglobal(L, "error");
+    lua_getglobal(L, "type");
+    lua_getfield(L, env, "task");
+    lua_getfield(L, -1, "spawn");
+    lua_replace(L, -2);
+    lua_getfield(L, env, "coroutine");
+    lua_getfield(L, -1, "create");
+    lua_getfield(L, -2, "wrap");
+    lua_remove(L, -3);
+    lua_call(L, 6, 5);
+    lua_getfield(L, env, "coroutine");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "wrap");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "create");
+    lua_pop(L, 1);
+    lua_getfield(L, env, "task");
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "spawn");
+    lua_pop(L, 1);
+    lua_setfield(L, env, "xpcall");
+    lua_setfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
 }
 
 /* load for scripts: text chunks only, and the run's globals unless the
@@ -306,6 +453,45 @@ static void push_copy(lua_State *L, int idx, int keep_meta)
         lua_setmetatable(L, -2);
 }
 
+static int has_metatable(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Pushes a copy of the table at idx and, inside it, of every table without a
+ * metatable (and of the runctl module at index module, whose metatable is
+ * kept): seen (a table at index seen) maps originals to copies, so a table
+ * reached twice is copied once. Tables with a metatable stay themselves. */
+static void push_deep_copy(lua_State *L, int idx, int seen, int module)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 8, "copying the sandbox's globals");
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, seen) != LUA_TNIL)
+        return;                         /* copied already */
+    lua_pop(L, 1);
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, copy);
+    lua_rawset(L, seen);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {     /* key, value */
+        if (lua_type(L, -1) == LUA_TTABLE && (lua_rawequal(L, -1, module) || !has_metatable(L, -1))) {
+            push_deep_copy(L, -1, seen, module);
+            lua_replace(L, -2);
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, copy);
+    }
+    if (lua_getmetatable(L, idx))
+        lua_setmetatable(L, copy);
+}
+
 /* env[name] = a copy of the standard library table lib, fields limited to
  * only (NULL-terminated) when given. */
 static void copy_library(lua_State *L, int env, const char *name, const char *const *only)
@@ -327,8 +513,8 @@ static void copy_library(lua_State *L, int env, const char *name, const char *co
 static void build_template(lua_State *L)
 {
     static const char *const base[] = {
-        "assert", "error", "ipairs", "next", "pairs", "pcall", "xpcall", "print", "select",
-        "type", "tostring", "tonumber", "rawequal", "rawget", "rawlen", "rawset",
+        "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "select",
+        "type", "tostring", "tonumber", "rawequal", "rawget", "rawlen",
         "setmetatable", "_VERSION", NULL
     };
     static const char *const os_part[] = { "clock", "date", "difftime", "time", NULL };
@@ -347,6 +533,8 @@ static void build_template(lua_State *L)
     lua_setfield(L, env, "load");
     lua_pushcfunction(L, sandbox_collectgarbage);
     lua_setfield(L, env, "collectgarbage");
+    lua_pushcfunction(L, sandbox_rawset);
+    lua_setfield(L, env, "rawset");
     for (const char *const *n = libs; *n != NULL; n++)
         copy_library(L, env, *n, NULL);
     copy_library(L, env, "os", os_part);
@@ -391,6 +579,7 @@ static void build_template(lua_State *L)
     lua_settop(L, copy);
     lua_setfield(L, env, "runctl");
     lua_pop(L, 1);                      /* the module */
+    set_wrappers(L, env);
     lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
 }
 
@@ -492,8 +681,9 @@ lua_State *runctl_sandbox_new(const runctl_sandbox_limits *limits,
         return NULL;
     }
     lua_atpanic(L, sandbox_panic);
+    sb->main_thread = L;
     /* Before anything creates a thread: each thread inherits its creator's hook. */
-    lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);
+    lua_sethook(L, limits_hook, HOOK_MASK, HOOK_STEP);
     lua_pushcfunction(L, setup_protected);
     lua_pushlightuserdata(L, (void *)opts);
     lua_pushlightuserdata(L, sb);
@@ -569,9 +759,16 @@ static int start_protected(lua_State *L)
     sb->refused_in_run = 0;
     lua_gc(L, LUA_GCCOLLECT);
 
-    /* Fresh globals: the template's fields, and _G pointing at them. */
+    /* Nothing a previous run did shows: the host's dry-run setting, and
+     * fresh copies of the template and every plain table in it (libraries,
+     * runctl's modules); clients are read-only and stay themselves. */
+    h->dry_run = h->opts.dry_run != 0;
     lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
-    push_copy(L, -1, 0);
+    lua_newtable(L);                    /* original -> copy, so shared tables stay shared */
+    lua_getfield(L, -2, "runctl");
+    push_deep_copy(L, -3, lua_gettop(L) - 1, lua_gettop(L));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "_G");
     lua_pushvalue(L, -1);
@@ -582,8 +779,11 @@ static int start_protected(lua_State *L)
         return lua_error(L);
     lua_pushvalue(L, env);
     lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
+    lua_getfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);                  /* the script runs inside a pcall (see WRAPPERS_LUA) */
 
-    lua_sethook(L, limits_hook, LUA_MASKCOUNT, HOOK_STEP);  /* the task inherits it */
+    lua_sethook(L, limits_hook, HOOK_MASK, HOOK_STEP);  /* the task inherits it */
     sb->inert_tasks = rc_host_tasks_alive(h);
     rc_host_spawn(L, h, 0);
     lua_setfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
@@ -621,6 +821,28 @@ static int end_run(lua_State *L, rc_sandbox *sb, int failed)
     return -1;
 }
 
+static int cancel_all_protected(lua_State *L)
+{
+    rc_host_cancel_all(L, lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Ends every task left of a run a limit stopped, and the requests and sleeps
+ * they wait for (their __close handlers raise at once: the limit holds), so
+ * its memory comes back and the next run can start. */
+static void end_tasks(lua_State *L, rc_host *h)
+{
+    rc_sandbox *sb = sandbox_of(L);
+    sb->ending = 1;                     /* ending a task allocates a little; it frees much more */
+    lua_pushcfunction(L, cancel_all_protected);
+    lua_pushlightuserdata(L, h);
+    int rc = lua_pcall(L, 1, 0, 0);
+    sb->ending = 0;
+    if (rc != LUA_OK)
+        lua_pop(L, 1);                  /* a task left is ended as it resumes */
+    lua_gc(L, LUA_GCCOLLECT);
+}
+
 static int status_protected(lua_State *L)
 {
     rc_sandbox *sb = sandbox_of(L);
@@ -632,6 +854,7 @@ static int status_protected(lua_State *L)
         lua_pushinteger(L, lua_isnil(L, -1) ? 0 : -1);
         return 2;
     }
+    check_memory(L, sb);
     lua_getfield(L, LUA_REGISTRYINDEX, RUN_TASK_KEY);
     enum rc_task_status outcome = rc_host_task_status(L, 1);
     /* The run goes on while any of its tasks does (the main one, or those it
@@ -667,8 +890,10 @@ static int status_protected(lua_State *L)
             strcmp(lua_tostring(L, -1), "not enough memory") == 0)
             sb->trip = TRIP_MEMORY;
     }
-    if (sb->trip != TRIP_NONE)
+    if (sb->trip != TRIP_NONE) {
+        end_tasks(L, h);
         lua_pushstring(L, trip_text(sb, msg, sizeof msg));
+    }
     lua_pushinteger(L, end_run(L, sb, 1));
     return 2;
 }
@@ -687,6 +912,17 @@ int runctl_sandbox_status(lua_State *L)
     return st;
 }
 
+/* After runctl_poll failed during a run: the run's status when that tells
+ * why (a memory error in the scheduler is the memory limit), else -1. */
+static int poll_failed(lua_State *L)
+{
+    int st = runctl_sandbox_status(L);
+    if (st != 1)
+        return st;
+    lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
+    return -1;
+}
+
 int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *chunkname)
 {
     rc_sandbox *sb = sandbox_of(L);
@@ -700,10 +936,8 @@ int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *c
             return st;
         /* Run what is ready first: if that ends the run, a wait now could
          * be for a timer no task needs any more (a sleep abandoned by an error). */
-        if (runctl_poll(L, 0) < 0) {
-            lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
-            return -1;
-        }
+        if (runctl_poll(L, 0) < 0)
+            return poll_failed(L);
         if ((st = runctl_sandbox_status(L)) != 1)
             return st;
         int wait_ms = -1;
@@ -711,9 +945,7 @@ int runctl_sandbox_run(lua_State *L, const char *code, size_t len, const char *c
             double left = sb->deadline - now_s();
             wait_ms = left <= 0 ? 0 : left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
         }
-        if (runctl_poll(L, wait_ms) < 0) {
-            lua_pushliteral(L, "sandbox: runctl_poll failed (see stderr)");
-            return -1;
-        }
+        if (runctl_poll(L, wait_ms) < 0)
+            return poll_failed(L);
     }
 }

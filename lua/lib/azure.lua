@@ -84,18 +84,13 @@ function M.client(cfg)
     -- A table given by the script is misuse and raises here; the default client
     -- (no table: made when runctl loads, under --azure) raises at its first request.
     if cfg ~= nil then error("runctl.client: " .. missing, 2) end
-    local c = plain_client { api_key = "unused", base_url = "https://azure.invalid/openai" }
-    rawset(c, "_unusable", missing)
-    rawset(c, "request", function() error("client:request: " .. missing, 2) end)
-    c.azure = true
-    return c
+    return plain_client({ api_key = "unused", base_url = "https://azure.invalid/openai" },
+                        { azure = true, unusable = missing })
   end
-  local ok, c = pcall(plain_client, out)
+  local ok, c = pcall(plain_client, out, { azure = true, api_version = out.query["api-version"] })
   if not ok then   -- report the misuse at the caller, not here
     error(type(c) == "string" and c:gsub("^[^\n]-:%d+: ", "", 1) or c, 2)
   end
-  c.azure = true
-  c.api_version = out.query["api-version"]
   return c
 end
 

@@ -69,14 +69,7 @@ local function compile_path(template)
   return literals, names
 end
 
--- A client whose settings could not be resolved (see the Azure part below)
--- carries the reason; every request through it raises that instead.
-local function check_usable(c, where, level)
-  local why = rawget(c, "_unusable")
-  if why then error(where .. ": " .. why, level + 1) end
-end
-
-local function make_method(rname, mname, def, beta, perform)
+local function make_method(rname, mname, def, beta, perform, unusable)
   local verb, params_spec = def[1], def.params
   local literals, names = compile_path(def[2])
   local where = rname .. "." .. mname
@@ -86,7 +79,8 @@ local function make_method(rname, mname, def, beta, perform)
   local max_args = nids + (params_spec and 2 or 1)
   return function(c)
     return function(...)
-      check_usable(c, where, 2)
+      local why = unusable(c)     -- a client whose settings could not be resolved
+      if why then error(where .. ": " .. why, 2) end
       local nargs = select("#", ...)
       if nargs > max_args then
         error(("%s: too many arguments (%d given, at most %d)"):format(where, nargs, max_args), 2)
@@ -202,7 +196,7 @@ local function make_wait(rname, retrieve, nids, while_status)
 end
 
 -- One resource's binder: client -> table of its bound methods.
-local function resource_binder(rname, rdef, perform)
+local function resource_binder(rname, rdef, perform, unusable)
   if type(rdef) ~= "table" or type(rdef.methods) ~= "table" then
     error("runctl.resources: " .. rname .. " needs a methods table")
   end
@@ -213,7 +207,7 @@ local function resource_binder(rname, rdef, perform)
       error("runctl.resources: " .. rname .. "." .. tostring(mname)
             .. " must be { \"VERB\", \"/path/{id}\" [, params = {...}] }")
     end
-    binders[mname] = make_method(rname, mname, def, rdef.beta, perform)
+    binders[mname] = make_method(rname, mname, def, rdef.beta, perform, unusable)
   end
   return function(c)
     local bound = {}
@@ -238,15 +232,15 @@ end
 -- The resource tree: "fine_tuning.jobs" and "vector_stores.file_batches" become
 -- children of "fine_tuning" and "vector_stores", which exist on a client even
 -- when they have no methods of their own. Parents bind before their children.
--- perform(c, where, verb, path, query, body, beta, opts) sends one request.
--- Returns { root name = function(client) -> that root's bound table }.
-function M.resources(perform)
+-- perform(c, where, verb, path, query, body, beta, opts) sends one request;
+-- unusable(c) says why client c cannot send (or nil). Returns { root name = function(client) -> that root's bound table }.
+function M.resources(perform, unusable)
   local resources = {}
   local names = {}
   for rname in pairs(RESOURCES) do names[#names + 1] = rname end
   table.sort(names)
   local binder_of = {}
-  for _, rname in ipairs(names) do binder_of[rname] = resource_binder(rname, RESOURCES[rname], perform) end
+  for _, rname in ipairs(names) do binder_of[rname] = resource_binder(rname, RESOURCES[rname], perform, unusable) end
   local roots = {}
   for _, rname in ipairs(names) do
     local root = rname:match("^[^.]+")

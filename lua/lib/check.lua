@@ -7,8 +7,10 @@ local M = {}
 
 M.DEFAULT_MAX_BYTES = 64 * 1024 * 1024    -- the largest response body a request accepts
 
+-- runctl's own objects lock their metatables (getmetatable answers a name).
 local function typename(v)
   local mt = getmetatable(v)
+  if type(mt) == "string" and type(v) == "table" then return mt end
   return type(mt) == "table" and type(mt.__name) == "string" and mt.__name or type(v)
 end
 
@@ -52,14 +54,18 @@ local function check_fields(where, t, spec, level)
   end
 end
 
--- Turns {name = value} into "Name: value" lines, checking both sides.
+-- Turns {name = value} into "Name: value" lines, checking both sides; a
+-- value false becomes "Name:", which sends no such header (see build_headers
+-- in lua/l_core.c, the one place that decides what a request sends).
 local function header_lines(where, map, into, level)
   for name, value in pairs(map) do
     if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
       error(("%s: header name %q is not a valid token"):format(where, tostring(name)), level + 1)
     end
     if type(value) == "number" then value = tostring(value) end
-    if value ~= false then
+    if value == false then
+      into[#into + 1] = name .. ":"
+    else
       if type(value) ~= "string" then
         error(("%s: header '%s' must be a string (got %s)"):format(where, name, typename(value)), level + 1)
       end

@@ -7,8 +7,10 @@ local check = require "runctl.check"
 local M = {}
 local is_null = check.is_null
 
-local Error = { __name = "runctl.error" }
-Error.__index = Error
+-- The metatable of every error object: locked (getmetatable(err) answers
+-- "runctl.error"), with no __index, so no script reaches it through an error
+-- object to change what the next script's errors say or do.
+local Error = { __name = "runctl.error", __metatable = "runctl.error" }
 function Error.__tostring(e)
   local s
   if e.kind == "api" then
@@ -23,7 +25,7 @@ end
 M.Error = Error
 
 local function new_error(fields) return setmetatable(fields, Error) end
-local function is_error(v) return getmetatable(v) == Error end
+local function is_error(v) return getmetatable(v) == "runctl.error" end
 
 -- A short text from a non-JSON body (an HTML page from a proxy, plain text).
 local function summarize(body)

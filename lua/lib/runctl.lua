@@ -32,6 +32,13 @@ function M.isatty(which)
   return core.isatty(fd)
 end
 
+-- runctl.frame_budget([ms]) -> the budget of each runctl_poll(L, 0) (and
+-- runctl.poll) call in milliseconds, 0 when there is none; ms sets it (0 or
+-- false: no budget). runctl.stats() -> the scheduler's bookkeeping: polls,
+-- resumed, budget_stops, max_resumed, ready, tasks, in_engine.
+M.frame_budget = core.frame_budget
+M.stats = core.stats
+
 -- runctl.escape_id(id) -> id percent-encoded as one path segment.
 function M.escape_id(id) return core.escape_id(id, "runctl.escape_id: id") end
 
@@ -46,7 +53,9 @@ end
 table.sort(M.GLOBALS)
 
 -- runctl.dry_run reads and latches the host's flag (once on, it stays on).
+-- Its metatable is locked, so no script can change what the flag does.
 return setmetatable(M, {
+  __metatable = false,
   __index = function(_, k)
     if k == "dry_run" then return core.dry_run() end
   end,

@@ -243,6 +243,202 @@ static void test_cancel_all(void)
     lua_close(L);
 }
 
+static runctl_stats stats_of(lua_State *L)
+{
+    runctl_stats st;
+    memset(&st, 0, sizeof st);
+    if (runctl_get_stats(L, &st) != 0)
+        printf("#   runctl_get_stats failed\n");
+    return st;
+}
+
+/* The frame budget: runctl_poll(L, 0) resumes tasks only while its budget
+ * lasts (at least one), the rest wait in order for the next call; blocking
+ * calls have no budget. Bookkeeping only: every task does far more work than
+ * the budget allows for 200 of them, on any machine. */
+static void test_frame_budget(void)
+{
+    lua_State *L = open_state(base_url, 0);
+    const char *spawn200 =
+        "order = {}\n"
+        "for i = 1, 200 do task.spawn(function()\n"
+        "  local x = 0 for k = 1, 20000 do x = x + k end\n"
+        "  order[#order + 1] = i end) end";
+    ok(run(L, "assert(runctl.frame_budget() == 1)"), "budget: the default is 1 ms");
+    ok(run(L, spawn200), "budget: 200 busy tasks queued");
+    runctl_stats before = stats_of(L);
+    int pending = runctl_poll(L, 0);
+    runctl_stats after = stats_of(L);
+    ok(pending > 0 && after.ready == pending && after.budget_stops == before.budget_stops + 1,
+       "budget: one runctl_poll(L, 0) stops at the budget and counts the tasks left ready");
+    ok(after.resumed - before.resumed >= 1 && after.resumed - before.resumed < 200,
+       "budget: it resumed at least one task and fewer than all 200");
+    int polls = 1;
+    while ((pending = runctl_poll(L, 0)) > 0 && polls < 100000)
+        polls++;
+    after = stats_of(L);
+    ok(pending == 0 && after.resumed - before.resumed == 200 && after.polls - before.polls == (unsigned long)polls + 1,
+       "budget: polling until 0 runs each task exactly once, one round per call");
+    ok(run(L, "for i = 1, 200 do assert(order[i] == i, i) end"), "budget: in the order they were queued");
+
+    ok(run(L, "assert(runctl.frame_budget(0) == 1 and runctl.frame_budget() == 0)"),
+       "budget: runctl.frame_budget(0) switches it off (returns the old value)");
+    ok(run(L, spawn200), "budget off: 200 busy tasks queued again");
+    before = stats_of(L);
+    ok(runctl_poll(L, 0) == 0 && stats_of(L).resumed - before.resumed == 200 &&
+       stats_of(L).budget_stops == before.budget_stops, "budget off: one runctl_poll(L, 0) runs all 200");
+
+    ok(run(L, "runctl.frame_budget(1)") && run(L, spawn200), "budget on again, 200 queued");
+    before = stats_of(L);
+    ok(runctl_poll(L, -1) == 0 && stats_of(L).resumed - before.resumed == 200,
+       "budget: a blocking runctl_poll(L, -1) has no budget (all 200 in one call)");
+
+    /* No starvation: a task that yields forever does not hold the others back. */
+    ok(run(L, "spinning = task.spawn(function() while true do coroutine.yield() end end)\n"
+              "finished = 0 for i = 1, 50 do task.spawn(function() task.sleep(0) finished = finished + 1 end) end"),
+       "budget: a task yielding forever beside 50 sleepers");
+    for (int i = 0; i < 10000 && luaL_dostring(L, "assert(finished == 50)") != LUA_OK; i++) {
+        lua_pop(L, 1);
+        runctl_poll(L, 0);
+    }
+    ok(run(L, "assert(finished == 50) task.cancel(spinning)"), "budget: the others all finish (no starvation)");
+    lua_close(L);
+
+    runctl_options o;
+    runctl_options_init(&o);
+    o.frame_budget_ms = -1;
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    ok(runctl_openlibs(L, &o) == 0 && run(L, "assert(runctl.frame_budget() == 0)"),
+       "budget: options.frame_budget_ms < 0 means none");
+    lua_close(L);
+    o.frame_budget_ms = 2.5;
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    ok(runctl_openlibs(L, &o) == 0 && run(L, "assert(runctl.frame_budget() == 2.5)"),
+       "budget: options.frame_budget_ms sets it per state");
+    lua_close(L);
+}
+
+/* Handles: start work from C, ask whether it is done, read its results, call it off. */
+static void test_handles(void)
+{
+    lua_State *L = open_state(slow_url, 0);
+    ok(run(L, "c = runctl.client { api_key = 'sk-test-1234567890', max_retries = 0 }"), "handles: a client");
+    lua_getglobal(L, "c");
+    lua_getfield(L, -1, "runs");
+    lua_getfield(L, -1, "retrieve");
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    lua_pushstring(L, "thread_main");
+    lua_pushstring(L, "run_failed");
+    int top = lua_gettop(L) - 3;
+    int h = runctl_start(L, 2);
+    ok(h > 0 && lua_gettop(L) == top, "runctl_start pops the function and its arguments and returns a handle");
+    ok(runctl_done(L, h) == 0 && runctl_result(L, h) == -1 && lua_gettop(L) == top,
+       "not done before any poll; runctl_result pushes nothing then");
+    int frames = 0;
+    while (runctl_done(L, h) == 0 && frames++ < 100000)
+        runctl_poll(L, 10);
+    int n = runctl_result(L, h);
+    ok(n == 3 && lua_istable(L, -3) && lua_isnil(L, -2) && lua_istable(L, -1),
+       "done: runctl_result pushes what runs.retrieve returned (run, nil, resp)");
+    lua_getfield(L, -3, "status");
+    is_str(lua_tostring(L, -1), "failed", "the run object is the answer");
+    lua_pop(L, n + 1);
+    runctl_release(L, h);
+    ok(runctl_done(L, h) == -1 && runctl_result(L, h) == -1 && runctl_cancel(L, h) == -1,
+       "a released handle is unknown");
+
+    ok(run(L, "closed = false\n"
+              "function slow() local x <close> = setmetatable({}, { __close = function() closed = true end })\n"
+              "  return c.runs.retrieve('thread_main', 'run_queued') end"), "handles: a slow function");
+    lua_getglobal(L, "slow");
+    h = runctl_start(L, 0);
+    runctl_poll(L, 0);
+    runctl_poll(L, 0);
+    ok(runctl_done(L, h) == 0 && runctl_cancel(L, h) == 1, "runctl_cancel calls off work in flight");
+    ok(runctl_done(L, h) == 1 && runctl_poll(L, 0) == 0 && run(L, "assert(closed)"),
+       "it is done at once, nothing left pending, its to-be-closed variable closed");
+    n = runctl_result(L, h);
+    lua_getfield(L, -1, "kind");
+    ok(n == 2 && lua_isnil(L, -3) && strcmp(lua_tostring(L, -1), "aborted") == 0,
+       "its result is nil, err with kind aborted");
+    lua_pop(L, n + 1);
+    ok(runctl_cancel(L, h) == 0, "cancelling it again returns 0");
+    runctl_release(L, h);
+
+    lua_pushinteger(L, 42);
+    ok(runctl_start(L, 0) == -1 && lua_isstring(L, -1), "runctl_start with a non-function fails with a message");
+    lua_pop(L, 1);
+    lua_getglobal(L, "error");
+    lua_pushliteral(L, "boom");
+    h = runctl_start(L, 1);
+    runctl_poll(L, 0);
+    n = runctl_result(L, h);
+    ok(n == 2 && lua_isnil(L, -2) && strcmp(lua_tostring(L, -1), "boom") == 0,
+       "work that raised gives nil, err");
+    lua_pop(L, n);
+    runctl_release(L, h);
+    lua_close(L);
+}
+
+/* Soak: thousands of frames with requests coming and going through handles;
+ * Lua memory (after a full collection) and the engine's counts stay flat. */
+static void test_soak(void)
+{
+    lua_State *L = open_state(base_url, 0);
+    ok(run(L, "c = runctl.client { api_key = 'sk-test-1234567890', max_retries = 0 }\n"
+              "function one() return c.runs.retrieve('thread_main', 'run_failed') end"), "soak: a client");
+    int handles[8] = { 0 };
+    long started = 0, finished = 0, failed = 0;
+    int warm_kb = 0, end_kb = 0, max_in_engine = 0;
+    for (int frame = 0; frame < 2500; frame++) {
+        for (int k = 0; k < 8; k++) {
+            if (handles[k] > 0 && runctl_done(L, handles[k]) == 1) {
+                int n = runctl_result(L, handles[k]);
+                failed += n != 3 || !lua_istable(L, -3);
+                lua_pop(L, n > 0 ? n : 0);
+                runctl_release(L, handles[k]);
+                handles[k] = 0;
+                finished++;
+            }
+            if (handles[k] == 0 && frame < 2400) {
+                lua_getglobal(L, "one");
+                handles[k] = runctl_start(L, 0);
+                started++;
+            }
+        }
+        runctl_poll(L, 1);
+        runctl_stats st = stats_of(L);
+        if (st.in_engine > max_in_engine)
+            max_in_engine = st.in_engine;
+        if (frame == 500) {
+            lua_gc(L, LUA_GCCOLLECT);
+            warm_kb = lua_gc(L, LUA_GCCOUNT);
+        }
+    }
+    while (runctl_poll(L, 10) > 0)
+        ;
+    for (int k = 0; k < 8; k++) {
+        if (handles[k] > 0 && runctl_done(L, handles[k]) == 1) {
+            lua_pop(L, runctl_result(L, handles[k]));
+            runctl_release(L, handles[k]);
+            finished++;
+        }
+    }
+    lua_gc(L, LUA_GCCOLLECT);
+    end_kb = lua_gc(L, LUA_GCCOUNT);
+    runctl_stats st = stats_of(L);
+    ok(finished == started && failed == 0 && started > 1000,
+       "soak: every request started over 2500 frames finished with an answer");
+    printf("#   %ld requests, Lua memory %d KiB after 500 frames, %d KiB at the end\n", started, warm_kb, end_kb);
+    ok(end_kb <= warm_kb + warm_kb / 20 + 16, "soak: Lua memory stays flat (within 5% + 16 KiB of frame 500)");
+    ok(st.in_engine == 0 && st.tasks == 0 && st.ready == 0 && max_in_engine <= 8,
+       "soak: the engine holds nothing at the end and never more than the 8 in flight");
+    lua_close(L);
+}
+
 static void test_sandbox_api(void)
 {
     char err[256];
@@ -342,6 +538,58 @@ static void test_sandbox_api(void)
     runctl_sandbox_close(S);
 }
 
+/* Runs code in S frame by frame (runctl_poll(S, 0), the way a game drives it). */
+static int run_frames(lua_State *S, const char *code, const char *name)
+{
+    if (runctl_sandbox_start(S, code, strlen(code), name) != 0)
+        return -1;
+    int st;
+    while ((st = runctl_sandbox_status(S)) == 1)
+        if (runctl_poll(S, 0) < 0 && (st = runctl_sandbox_status(S)) != 1)
+            break;
+    return st;
+}
+
+/* A limit that trips anywhere in a run is reported by name, ends the run's
+ * remaining tasks, and leaves the sandbox as the next run needs it. */
+static void test_sandbox_trips(void)
+{
+    char err[256];
+    runctl_sandbox_limits lim;
+    runctl_sandbox_limits_init(&lim);
+    lim.max_memory = 3000000;
+    lua_State *S = runctl_sandbox_new(&lim, NULL, err, sizeof err);
+    const char *storm = "local function grow(n)\n"
+                        "  if n > 0 then task.spawn(grow, n - 1) task.spawn(grow, n - 1) end\n"
+                        "  return {}\nend\ngrow(30)";
+    const char *good = "assert(json.encode({ 1 }) == '[1]')";
+    for (int i = 0; i < 2; i++) {
+        ok(runctl_sandbox_run(S, storm, strlen(storm), "=storm") == -1, "a task.spawn storm fails the run");
+        is_str(lua_tostring(S, -1), "sandbox: memory limit exceeded (3000000 bytes)", "as the memory limit, by name");
+        lua_pop(S, 1);
+        ok(runctl_poll(S, 0) == 0, "no task of it is left");
+        ok(runctl_sandbox_run(S, good, strlen(good), "=good") == 0, "the same sandbox runs the next script");
+    }
+    runctl_sandbox_close(S);
+
+    runctl_sandbox_limits_init(&lim);
+    lim.max_seconds = 0.3;
+    S = runctl_sandbox_new(&lim, NULL, err, sizeof err);
+    const char *handler = "xpcall(function() while true do end end, function() while true do end end)";
+    ok(run_frames(S, handler, "=handler") == -1, "an endless xpcall handler, driven by runctl_poll(S, 0), ends");
+    is_str(lua_tostring(S, -1), "time limit exceeded", "at the time limit");
+    lua_pop(S, 1);
+    const char *sleepers = "for i = 1, 20 do task.spawn(task.sleep, 3600) end\nwhile true do end";
+    ok(run_frames(S, sleepers, "=sleepers") == -1, "a busy script with 20 sleeping tasks ends at the time limit");
+    lua_pop(S, 1);
+    ok(runctl_poll(S, 0) == 0, "and its sleeping tasks were ended with it (nothing pending)");
+    const char *latch = "runctl.dry_run = true\nstring.rep = nil";
+    ok(runctl_sandbox_run(S, latch, strlen(latch), "=latch") == 0, "a script latches dry_run and drops string.rep");
+    const char *next = "assert(runctl.dry_run == false and string.rep ~= nil)";
+    ok(runctl_sandbox_run(S, next, strlen(next), "=next") == 0, "the next run sees neither");
+    runctl_sandbox_close(S);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -355,7 +603,11 @@ int main(int argc, char **argv)
     test_tasks_from_host_code();
     test_close_in_flight();
     test_cancel_all();
+    test_frame_budget();
+    test_handles();
+    test_soak();
     test_sandbox_api();
+    test_sandbox_trips();
     printf("1..%d\n", count);
     return failures > 0;
 }

@@ -13,6 +13,7 @@ end
 
 -- a task waiting for a request the server holds: the transfer leaves the engine at once
 fake:faults { { path = "run_queued", delay_ms = 5000 } }
+assert(runctl.frame_budget)
 local log = {}
 local t = task.spawn(function()
   local x <close> = closer(log, "request")
@@ -111,6 +112,84 @@ T.is(#went_on, 1, "only the first woken joiner went on")
 local winner, loser = r1[1] == true and r1 or r2, r1[1] == true and r2 or r1
 T.ok(winner[2] == true and loser[1] == nil and loser[2].kind == "aborted",
      "it cancelled the other one while that one was ready to run")
+
+-- deadlines: a task still waiting when its deadline passes is cancelled
+fake:faults { { path = "run_in_progress", delay_ms = 3000 } }
+log = {}
+t = task.spawn(function()
+  local x <close> = closer(log, "deadline")
+  return c.runs.retrieve("thread_main", "run_in_progress")
+end)
+T.is(task.deadline(t, 0.05), t, "task.deadline returns the task")
+v, err = task.join(t)
+T.ok(v == nil and err.kind == "aborted" and err.reason == "deadline", "past its deadline the task joins as aborted (reason deadline)",
+     tostring(err))
+T.like(tostring(err), "^aborted: the task's deadline passed %(0%.05 s%)", "the error names the deadline")
+T.is(table.concat(log, ","), "deadline", "its to-be-closed variable closed")
+T.is((core.pending()), 0, "its request left the engine")
+fake:clear_faults()
+t = task.spawn(function() task.sleep(0.01) return "in time" end)
+task.deadline(t, 30)
+ok, v = task.join(t)
+T.ok(ok == true and v == "in time", "a task done before its deadline keeps its results")
+T.is((core.pending()), 0, "and its deadline timer is gone")
+t = task.spawn(function() task.sleep(0.05) return "kept" end)
+task.deadline(t, 0.01)
+task.deadline(t, nil)
+ok, v = task.join(t)
+T.ok(ok == true and v == "kept", "task.deadline(t, nil) removes the deadline")
+T.raises(function() task.deadline(t, -1) end, "must be a finite, non%-negative number", "a negative deadline raises")
+T.raises(function() task.deadline({}, 1) end, "bad argument #1 to 'deadline'", "task.deadline checks its task")
+T.is(task.deadline(t, 1), t, "a deadline on a finished task does nothing")
+
+-- task.map with a deadline: the items not done get an aborted error, the others their results
+fake:faults { { path = "run_queued", delay_ms = 3000, count = 100 } }
+local items = { "run_failed", "run_queued", "run_completed", "run_queued" }
+local results, errs = task.map(items, function(id) return c.runs.retrieve("thread_main", id) end,
+                               { concurrency = 4, deadline = 0.2 })
+T.ok(results[1] and results[1].id == "run_failed" and results[3] and results[3].id == "run_completed",
+     "task.map with a deadline: the items done in time have their results")
+T.ok(errs[2] and errs[2].kind == "aborted" and errs[4] and errs[4].kind == "aborted" and results[2] == nil,
+     "the items still in flight get an aborted error", tostring(errs[2]))
+T.is((core.pending()), 0, "nothing of the map is left in the engine")
+results, errs = task.map(items, function(id) return c.runs.retrieve("thread_main", id) end,
+                         { concurrency = 1, deadline = 0.2 })
+T.ok(results[1] and errs[2] and errs[2].kind == "aborted" and errs[3] and errs[3].kind == "aborted"
+     and errs[4] and errs[4].kind == "aborted", "with one worker, the items never started are aborted too")
+fake:clear_faults()
+T.raises(function() task.map({}, print, { deadline = -1 }) end, "deadline must be a finite, non%-negative number",
+         "task.map checks its deadline")
+
+-- the task that called task.map is cancelled: its workers end with it
+fake:faults { { path = "run_queued", delay_ms = 3000, count = 100 } }
+local mapper = task.spawn(function()
+  return task.map({ "run_queued", "run_queued", "run_queued" },
+                  function(id) return c.runs.retrieve("thread_main", id) end)
+end)
+task.sleep(0.05)
+local _, _, before = core.pending()
+task.cancel(mapper)
+local in_eng, _, after = core.pending()
+T.ok(before == 5 and after == 1 and in_eng == 0, "cancelling a task inside task.map ends its workers and their requests",
+     ("tasks %d -> %d, in engine %d"):format(before, after, in_eng))
+fake:clear_faults()
+
+-- handles: the task object answers done?, result and cancel for code that does not join
+local h = task.spawn(c.runs.retrieve, "thread_main", "run_failed")
+T.is(h:done(), false, "h:done() is false before it ran")
+T.raises(function() h:result() end, "has not ended yet", "h:result() raises while it runs")
+while not h:done() do task.sleep(0.001) end
+local run, rerr, resp = h:result()
+T.ok(run and run.id == "run_failed" and rerr == nil and resp and resp.status == 200,
+     "h:result() gives what the function returned (run, nil, resp)")
+h = task.spawn(function() error("boom", 0) end)
+task.sleep(0)
+v, err = h:result()
+T.ok(v == nil and err == "boom", "a handle whose work raised: nil, err")
+h = task.spawn(c.runs.retrieve, "thread_main", "run_queued")
+T.is(h:cancel(), true, "h:cancel() calls it off")
+v, err = h:result()
+T.ok(h:done() and v == nil and err.kind == "aborted", "then h:done() and h:result() is nil, aborted")
 
 -- unjoined cancelled tasks are not failures: the command exits 0
 local out, stderr, code = T.run("-e 'local t = task.spawn(function() task.sleep(60) end) task.sleep(0) task.cancel(t) print(\"ok\")'")

@@ -16,6 +16,7 @@ if not ok then
 end
 local function port(name) return T.read_file(dir .. "/" .. name):match("%d+") end
 local cert = dir .. "/cert.pem"
+local function stop_nginx() os.execute("sh tests/tools/nginx-run.sh stop " .. T.quote(dir)) end
 
 -- Each answer names its connection; n requests at once, one task each.
 local function cancel_all(client, n)
@@ -39,40 +40,45 @@ local function count(answers, header)
   return distinct, seen, failed
 end
 
-local h2 = runctl.client { api_key = "sk-test-h2", base_url = "https://127.0.0.1:" .. port("tls_port") .. "/v1",
-                           ca_file = cert, max_retries = 0, max_concurrency = 32 }
-local answers = cancel_all(h2, 32)
-local conns, seen, failed = count(answers, "x-connection")
-T.is(failed, nil, "32 concurrent cancels over TLS all succeed")
-T.is(conns, 1, "they share one connection")
-local _, protocols = count(answers, "x-protocol")
-T.ok(protocols["HTTP/2.0"] and not protocols["HTTP/1.1"], "multiplexed over HTTP/2")
-local first_conn = type(answers[1]) == "table" and answers[1]["x-connection"]
-conns, seen = count(cancel_all(h2, 32), "x-connection")
-T.ok(conns == 1 and seen[first_conn], "a second batch reuses that connection")
+-- The checks; nginx is stopped whatever happens in them.
+local function checks()
+  local h2 = runctl.client { api_key = "sk-test-h2", base_url = "https://127.0.0.1:" .. port("tls_port") .. "/v1",
+                             ca_file = cert, max_retries = 0, max_concurrency = 32 }
+  local answers = cancel_all(h2, 32)
+  local conns, seen, failed = count(answers, "x-connection")
+  T.is(failed, nil, "32 concurrent cancels over TLS all succeed")
+  T.is(conns, 1, "they share one connection")
+  local _, protocols = count(answers, "x-protocol")
+  T.ok(protocols["HTTP/2.0"] and not protocols["HTTP/1.1"], "multiplexed over HTTP/2")
+  local first_conn = type(answers[1]) == "table" and answers[1]["x-connection"]
+  conns, seen = count(cancel_all(h2, 32), "x-connection")
+  T.ok(conns == 1 and seen[first_conn], "a second batch reuses that connection")
 
--- One request per connection (the server closes each): every connection
--- after the first resumes the first one's TLS session, on any easy handle.
-local close = runctl.client { api_key = "sk-test-h2", base_url = "https://127.0.0.1:" .. port("close_port") .. "/v1",
-                              ca_file = cert, max_retries = 0 }
-local first = cancel_all(close, 1)
-T.is(type(first[1]) == "table" and first[1]["x-session-reused"], ".", "the first TLS connection is a full handshake")
-answers = cancel_all(close, 4)
-conns, _, failed = count(answers, "x-connection")
-T.ok(failed == nil and conns == 4, "four requests at once open four connections here", tostring(failed))
-local resumed = 0
-for _, a in ipairs(answers) do
-  if type(a) == "table" and a["x-session-reused"] == "r" then resumed = resumed + 1 end
+  -- One request per connection (the server closes each): every connection
+  -- after the first resumes the first one's TLS session, on any easy handle.
+  local close = runctl.client { api_key = "sk-test-h2", base_url = "https://127.0.0.1:" .. port("close_port") .. "/v1",
+                                ca_file = cert, max_retries = 0 }
+  local first = cancel_all(close, 1)
+  T.is(type(first[1]) == "table" and first[1]["x-session-reused"], ".", "the first TLS connection is a full handshake")
+  answers = cancel_all(close, 4)
+  conns, _, failed = count(answers, "x-connection")
+  T.ok(failed == nil and conns == 4, "four requests at once open four connections here", tostring(failed))
+  local resumed = 0
+  for _, a in ipairs(answers) do
+    if type(a) == "table" and a["x-session-reused"] == "r" then resumed = resumed + 1 end
+  end
+  T.is(resumed, 4, "each of them resumes the shared TLS session")
+
+  -- Plain HTTP stays HTTP/1.1 with its own keep-alive connections.
+  local plain = runctl.client { api_key = "sk-test-h2", base_url = "http://127.0.0.1:" .. port("plain_port") .. "/v1",
+                                max_retries = 0 }
+  answers = cancel_all(plain, 4)
+  local _, plain_protocols, plain_failed = count(answers, "x-protocol")
+  T.ok(plain_failed == nil and plain_protocols["HTTP/1.1"] and not plain_protocols["HTTP/2.0"],
+       "plain HTTP requests go out as HTTP/1.1", tostring(plain_failed))
 end
-T.is(resumed, 4, "each of them resumes the shared TLS session")
 
--- Plain HTTP stays HTTP/1.1 with its own keep-alive connections.
-local plain = runctl.client { api_key = "sk-test-h2", base_url = "http://127.0.0.1:" .. port("plain_port") .. "/v1",
-                              max_retries = 0 }
-answers = cancel_all(plain, 4)
-local _, plain_protocols, plain_failed = count(answers, "x-protocol")
-T.ok(plain_failed == nil and plain_protocols["HTTP/1.1"] and not plain_protocols["HTTP/2.0"],
-     "plain HTTP requests go out as HTTP/1.1", tostring(plain_failed))
-
-os.execute("sh tests/tools/nginx-run.sh stop " .. T.quote(dir))
+local ok_run, err_run = pcall(checks)
+stop_nginx()
+assert(ok_run, err_run)
 T.done()

@@ -1,0 +1,309 @@
+-- tests/lua/test_attacks.lua — runctl tried as an attacker would: a script
+-- hunting for the API key (through clients, metatables, errors, responses),
+-- sandboxed scripts trying to freeze the host past its limits, to reach a
+-- host outside the allow-list (proxies, loopback spellings, redirects), or
+-- to change what the next script in the same sandbox does. Each test names
+-- the attack it stops.
+local T = require "helper"
+local E = require "embed"
+
+local KEY = E.KEY
+local fake = T.fake("--seed " .. T.seed_file(T.basic_seed()))
+local other = T.fake()          -- a host that is not allowed (a would-be proxy, a redirect target)
+local PORT = fake.port
+local SANDBOX = E.wrap .. " " .. E.build .. "/sandbox-host"
+
+-- Every string reachable from v without the debug library (fields, keys,
+-- metatables, pairs, tostring); returns the paths where needle shows.
+local function hunt(v, needle)
+  local seen, found = {}, {}
+  local function walk(x, path)
+    if type(x) == "string" then
+      if x:find(needle, 1, true) then found[#found + 1] = path end
+      return
+    end
+    if type(x) ~= "table" and type(x) ~= "userdata" and type(x) ~= "function" then return end
+    if seen[x] then return end
+    seen[x] = true
+    walk(tostring(x), path .. "<tostring>")
+    if type(x) ~= "table" then return end
+    for k, y in next, x do walk(k, path .. "[key]") walk(y, path .. "." .. tostring(k)) end
+    local ok, iter, state, init = pcall(pairs, x)
+    if ok then for k, y in iter, state, init do walk(k, path .. "[pairs key]") walk(y, path .. ":" .. tostring(k)) end end
+    walk(getmetatable(x), path .. "<mt>")
+  end
+  walk(v, "v")
+  return found
+end
+
+---------------------------------------------------------------------- secrets, no sandbox
+
+local c = runctl.client { api_key = KEY, base_url = fake.base, max_retries = 0 }
+local run, _, resp = c.runs.retrieve("thread_main", "run_failed")
+assert(run, "the fake server answers")
+local _, err = c.runs.retrieve("thread_main", "run_nope")
+local _, terr = runctl.client { api_key = KEY, base_url = "http://127.0.0.1:1/v1", max_retries = 0 }
+                  .runs.retrieve("thread_main", "run_nope")
+c:request { method = "POST", path = "/threads/thread_main/runs/run_queued/cancel", headers = { ["X-A"] = "1" } }
+T.is(T.header(fake:last(), "authorization"), "Bearer " .. KEY, "the client does send its key (so the hunt below can fail)")
+T.is(#hunt({ c, run, resp, err, terr }, KEY), 0,
+     "no field, key, metatable, pairs entry or tostring of a client, a result, a resp or an error holds the key")
+T.is(getmetatable(c), "runctl.client", "a client's metatable is locked (getmetatable answers a name)")
+T.is(next(c), nil, "a client has no raw fields to read")
+T.raises(function() c.runs = {} end, "read%-only", "a client's fields cannot be replaced")
+T.raises(function() c.runs.retrieve = print end, "read%-only", "nor its resources' functions")
+T.raises(function() setmetatable(c, nil) end, "protected metatable", "nor its metatable")
+T.raises(function() c.request({}, { path = "/x" }) end, "call it with a colon",
+         "client:request on a table that is not a client refuses (no state to borrow)")
+T.like(tostring(c), "^runctl client %(http://127%.0%.0%.1:%d+/v1%)$", "tostring of a client names its base URL only")
+T.is(getmetatable(err), "runctl.error", "an error object's metatable is locked too")
+T.is(err.__index, nil, "and leads nowhere (no __index back to the shared metatable)")
+T.ok(runctl.is_error(err) and runctl.is_error(terr), "is_error still knows runctl's errors")
+local loaded = 0
+for name, mod in pairs(package.loaded) do
+  if type(name) == "string" and name:find("^runctl") then
+    loaded = loaded + 1
+    T.is(#hunt(mod, KEY), 0, "no key reachable from require \"" .. name .. "\"")
+  end
+end
+T.ok(loaded >= 5, "the modules were walked (" .. loaded .. ")")
+
+---------------------------------------------------------------------- the sandbox
+
+-- Runs the sandbox host over scripts {name, code} in one sandbox; returns
+-- name -> outcome line, the whole output, the exit code.
+local function host(flags, list, env)
+  local paths, by_name = {}, {}
+  for i, item in ipairs(list) do
+    paths[i] = T.write_file(item[2])
+    by_name[paths[i]] = item[1]
+  end
+  local e = { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base }
+  for k, v in pairs(env or {}) do e[k] = v end
+  local out, errout, code = E.sh(SANDBOX .. " " .. flags .. " " .. table.concat(paths, " "), e)
+  local result = {}
+  for line in out:gmatch("[^\n]+") do
+    local path, rest = line:match("^(%S+): (.*)$")
+    if path and by_name[path] then result[by_name[path]] = rest end
+  end
+  return result, out .. errout, code
+end
+
+local GOOD = { "good", "assert(json.encode({ 1, 2 }) == '[1,2]')" }
+local ALLOW = "--allow-host 127.0.0.1:" .. PORT
+
+---------------------------------------------------------------------- limits
+
+-- Code that would run forever where the limits' hook is off, if it could.
+local FOREVER = "function() while true do end end"
+local LIMIT_ATTACKS = {
+  { "xpcall_handler", "xpcall(" .. FOREVER .. ", " .. FOREVER .. ")" },
+  GOOD,
+  { "xpcall_error", "xpcall(function() error('x') end, " .. FOREVER .. ")" },
+  { "xpcall_nested", "xpcall(function() xpcall(" .. FOREVER .. ", " .. FOREVER .. ") end, " .. FOREVER .. ")" },
+  { "close", "do local x <close> = setmetatable({}, { __close = " .. FOREVER .. " })\nwhile true do end end" },
+  { "close_error", "local x <close> = setmetatable({}, { __close = " .. FOREVER .. " })\nerror('x')" },
+  { "close_in_sort", "local x <close> = setmetatable({}, { __close = " .. FOREVER .. " })\n"
+                     .. "table.sort({ 3, 2, 1 }, " .. FOREVER .. ")" },
+  { "close_in_wrap", "coroutine.wrap(function() local x <close> = setmetatable({}, { __close = " .. FOREVER .. " })\n"
+                     .. "while true do end end)()" },
+  { "close_in_task", "task.spawn(function() local x <close> = setmetatable({}, { __close = " .. FOREVER .. " })\n"
+                     .. "table.sort({ 3, 2, 1 }, " .. FOREVER .. ") end)" },
+  { "close_suspended", "local co = coroutine.create(function() local x <close> = setmetatable({}, { __close = "
+                       .. FOREVER .. " }) coroutine.yield() end)\ncoroutine.resume(co) coroutine.close(co)" },
+  { "tostring_error", "error(setmetatable({}, { __tostring = " .. FOREVER .. " }))" },
+  { "pcall_after_trip", "local n = 0\nwhile true do n = n + 1 pcall(" .. FOREVER .. ") end" },
+  { "wrap_loop", "local co = coroutine.wrap(function() while true do coroutine.yield() end end)\n"
+                 .. "while true do pcall(co) end" },
+  { "coroutine_handler", "local co = coroutine.create(function() xpcall(" .. FOREVER .. ", " .. FOREVER .. ") end)\n"
+                         .. "coroutine.resume(co) while true do coroutine.resume(co) end" },
+  { "task_handler", "task.spawn(function() xpcall(" .. FOREVER .. ", " .. FOREVER .. ") end)" },
+  { "sort_forever", "table.sort({ 3, 2, 1, 5, 4 }, function(a, b) while true do end end)" },
+  { "gsub_forever", "('abc'):gsub('.', function() while true do end end)" },
+  { "sleepers", "for i = 1, 50 do task.spawn(function() task.sleep(0.05) while true do end end) end\n"
+                .. "while true do end" },
+  { "good2", GOOD[2] },
+}
+
+for _, mode in ipairs { "--instructions 3000000", "--seconds 0.3", "--seconds 0.3 --frame-loop" } do
+  local r, all = host(mode, LIMIT_ATTACKS)
+  local want = mode:find("instructions") and "instruction limit exceeded" or "time limit exceeded"
+  for _, item in ipairs(LIMIT_ATTACKS) do
+    local name = item[1]
+    if name:find("^good") then
+      T.is(r[name], "ok", mode .. ": " .. name .. ": the next script in the same sandbox runs", all)
+    else
+      T.like(r[name], want, mode .. ": " .. name .. " is stopped by the limit, and the host carries on", all)
+    end
+  end
+end
+
+-- Once a limit tripped, nothing of that run executes again: not a message
+-- handler, nor a __close, nor a task asleep when it tripped.
+fake:clear()
+local r, all = host("--instructions 2000000 " .. ALLOW, {
+  { "after_trip", ([[
+local function mark(what) http.request { url = %q .. what } end
+task.spawn(function() task.sleep(0.2) mark("/sleeper-ran") end)
+local x <close> = setmetatable({}, { __close = function() mark("/close-ran") end })
+xpcall(function() while true do end end, function() mark("/handler-ran") end)
+mark("/after-ran")
+]]):format("http://127.0.0.1:" .. PORT .. "/_mark") },
+  GOOD,
+})
+T.like(r.after_trip, "instruction limit exceeded", "a run that set up handlers, a __close and a sleeper trips", all)
+T.is(r.good, "ok", "and the next one runs")
+local reqs = {}
+for _, q in ipairs(fake:requests()) do reqs[#reqs + 1] = q.path end
+T.is(table.concat(reqs, " "), "", "no handler, __close, sleeper or later line of the tripped run sent anything")
+
+---------------------------------------------------------------------- memory
+
+r, all = host("--memory 3000000", {
+  { "task_tree", "local function grow(n) if n > 0 then task.spawn(grow, n - 1) task.spawn(grow, n - 1) end return {} end\n"
+                 .. "grow(30)" },
+  GOOD,
+  { "rep_sep", "local s = ('x'):rep(20000, ('y'):rep(1000))" },
+  { "concat", "local t = {} for i = 1, 1e7 do t[i] = 'abcdefgh' .. i end\nlocal s = table.concat(t)" },
+  { "recursion", "local function f(n) return 1 + f(n + 1) end\nf(1)" },
+  { "good2", GOOD[2] },
+})
+T.like(r.task_tree, "^error: sandbox: memory limit exceeded %(3000000 bytes%)$",
+       "a task.spawn storm that fills memory in the scheduler is reported as the memory limit", all)
+T.is(r.good, "ok", "and the next script runs")
+T.like(r.rep_sep, "memory limit exceeded", "string.rep with a huge separator is refused")
+T.like(r.concat, "memory limit exceeded", "a huge table.concat is refused")
+T.like(r.recursion, "memory limit exceeded", "deep recursion hits the memory limit (or the stack's), not the host")
+T.is(r.good2, "ok", "and the sandbox still works")
+
+---------------------------------------------------------------------- hostile input
+
+r, all = host("", {
+  { "deep_json", "local v, e = json.decode(('['):rep(100000) .. (']'):rep(100000))\n"
+                 .. "assert(v == nil and e, 'refused')" },
+  { "cyclic_json", "local t = {} t[1] = t\nlocal v, e = json.encode(t)\nassert(v == nil and e, 'refused')" },
+  { "deep_encode", "local t = {} for i = 1, 100000 do t = { t } end\nlocal v, e = json.encode(t)\nassert(v == nil and e, 'refused')" },
+  { "deep_pattern", "local s = ('('):rep(300) .. ('a'):rep(10) .. (')'):rep(300)\n"
+                    .. "local ok, e = pcall(string.find, 'aaaa', s)\nassert(not ok and e, 'refused')" },
+  GOOD,
+})
+T.is(r.deep_json, "ok", "json.decode of 100,000 nested arrays returns nil, err", all)
+T.is(r.cyclic_json, "ok", "json.encode of a cyclic table returns nil, err")
+T.is(r.deep_encode, "ok", "json.encode of 100,000 nested tables returns nil, err")
+T.is(r.deep_pattern, "ok", "a pattern with 300 captures raises a clear error")
+T.is(r.good, "ok", "the host is alive after all of them")
+
+---------------------------------------------------------------------- the allow-list
+
+local function refused(u) return ("local r, e = http.request { url = %q, connect_timeout = 1 }"):format(u) end
+r, all = host("--allow-host api.example.test", {
+  { "decimal", refused("http://2130706433:" .. PORT .. "/") },
+  { "hex", refused("http://0x7f000001:" .. PORT .. "/") },
+  { "octal", refused("http://017700000001:" .. PORT .. "/") },
+  { "short", refused("http://127.1:" .. PORT .. "/") },
+  { "mapped", refused("http://[::ffff:127.0.0.1]:" .. PORT .. "/") },
+  { "localhost", refused("http://localhost:" .. PORT .. "/") },
+  { "zero", refused("http://0.0.0.0:" .. PORT .. "/") },
+})
+for _, name in ipairs { "decimal", "hex", "octal", "short", "mapped", "localhost", "zero" } do
+  T.like(r[name], "not allowed", "loopback spelled " .. name .. " is refused when only api.example.test is allowed", all)
+end
+
+-- A redirect to a host that is not allowed is returned, never followed.
+fake:faults { { path = "run_failed", status = 302,
+                headers = { location = other.url .. "/v1/threads/thread_main/runs/run_failed" } } }
+other:clear()
+r, all = host(ALLOW, {
+  { "redirect", "local r, e = runs.retrieve('thread_main', 'run_failed')\n"
+                .. "assert(r == nil and e.status == 302, 'the 302 itself: ' .. tostring(e))" },
+})
+fake:clear_faults()
+T.is(r.redirect, "ok", "a redirect comes back as the 302 it is", all)
+T.is(#other:requests(), 0, "and the host it names never hears from the sandbox")
+
+-- libcurl honours the proxy variables: a proxy that is not allowed is not used.
+for _, var in ipairs { "http_proxy", "ALL_PROXY", "all_proxy" } do
+  other:clear()
+  fake:clear()
+  r, all = host(ALLOW, { { "proxied", "assert(runs.retrieve('thread_main', 'run_failed'))" } },
+                { [var] = other.url })
+  T.is(r.proxied, "ok", var .. " set to a host that is not allowed: the request goes straight to the allowed host", all)
+  T.is(#other:requests(), 0, "and the would-be proxy never sees it (nor the key)")
+  T.is(#fake:requests(), 1, "the allowed host got it")
+end
+other:clear()
+r, all = host("--allow-host 127.0.0.1", { { "allowed_proxy", "runs.retrieve('thread_main', 'run_failed')" } },
+              { http_proxy = other.url })
+T.ok(#other:requests() >= 1, "a proxy that is itself an allowed host is used", all)
+
+---------------------------------------------------------------------- isolation between runs
+
+r, all = host(ALLOW, {
+  { "tamper", [[
+assert(not pcall(function() openai.runs = {} end), 'client fields are read-only')
+assert(not pcall(function() runs.retrieve = print end), 'resource functions are read-only')
+assert(not pcall(rawset, openai, 'runs', {}), 'rawset on a client is refused')
+assert(not pcall(rawset, runs, 'retrieve', print), 'rawset on a resource table is refused')
+assert(not pcall(setmetatable, openai, {}), 'its metatable is protected')
+assert(getmetatable(openai) == 'runctl.client')
+assert(not pcall(function() getmetatable(runctl).__newindex = print end), 'runctl metatable locked')
+runctl.dry_run = true
+string.rep = nil ; table.concat = nil ; json.decode = nil ; task.spawn = nil ; http.request = nil
+runctl.client = nil ; runctl.json.encode = nil ; math.floor = nil ; coroutine.wrap = nil ; os.time = nil
+runctl.Error.__tostring = function() return 'owned' end
+]] },
+  { "after", [[
+assert(runctl.dry_run == false, 'dry_run back to the host setting')
+assert(string.rep and table.concat and json.decode and task.spawn and http.request and math.floor)
+assert(runctl.client and runctl.json.encode and coroutine.wrap and os.time)
+assert(runs.retrieve('thread_main', 'run_failed'))
+local r, e = runs.cancel('thread_main', 'run_queued')
+assert(r or e.kind == 'api', 'the cancel was sent (no dry-run refusal): ' .. tostring(e))
+local _, e = runs.retrieve('thread_main', 'nope')
+assert(tostring(e):find('404'), 'error text is runctl own: ' .. tostring(e))
+]] },
+})
+T.is(r.tamper, "ok", "a script's attempts to change clients and runctl's metatables are refused", all)
+T.is(r.after, "ok", "and what it changed (dry_run, libraries, runctl's tables) is not seen by the next script")
+
+-- getmetatable never hands out a metatable the whole state shares.
+r, all = host("--allow-host 127.0.0.1:1", {
+  { "array_meta", "assert(getmetatable(json.array {}) == nil, 'hidden')" },
+  { "error_meta", "local _, e = http.request { url = 'http://127.0.0.1:1/' }\nassert(getmetatable(e) == 'runctl.error')" },
+})
+T.is(r.array_meta, "ok", "json.array's shared metatable is hidden (a __gc planted there would run unlimited)", all)
+T.is(r.error_meta, "ok", "an error object's metatable is a name")
+
+---------------------------------------------------------------------- the key, from a sandbox
+
+r, all = host(ALLOW, {
+  { "key_hunt", ([[
+local key = %q
+assert(runs.retrieve("thread_main", "run_failed"))
+local c2 = runctl.client { api_key = key .. "-2" }
+local ok, _, resp = c2.runs.retrieve("thread_main", "run_failed")
+local _, err = c2.runs.retrieve("thread_main", "nope")
+local found, seen = {}, {}
+local function walk(v, path)
+  if type(v) == "string" then
+    if v:find(key, 1, true) then found[#found + 1] = path end
+    return
+  end
+  if (type(v) ~= "table" and type(v) ~= "function" and type(v) ~= "userdata") or seen[v] then return end
+  seen[v] = true
+  walk(tostring(v), path .. "<tostring>")
+  if type(v) ~= "table" then return end
+  for k, x in next, v do walk(k, path .. "[key]") walk(x, path .. "." .. tostring(k)) end
+  for k, x in pairs(v) do walk(k, path .. "[pairs]") walk(x, path .. ":" .. tostring(k)) end
+  walk(getmetatable(v), path .. "<mt>")
+end
+walk({ _G, ok, resp, err, c2 }, "")
+-- load with an environment of the script's own reaches no upvalue either
+local f = load("return ...", "=x", "t", setmetatable({}, { __index = _G }))
+walk({ f(runs.retrieve, openai) }, "load")
+assert(#found == 0, "the API key is reachable at " .. table.concat(found, ", "))
+]]):format(KEY) },
+})
+T.is(r.key_hunt, "ok", "no API key is reachable from a sandboxed script (globals, clients, resp, errors)", all)
+
+T.done()
