@@ -111,7 +111,7 @@ end
 -- that raises picks nothing and counts as an error.
 local function matches(s, p, r, item)
   if not r.match then return true end
-  local ok, res = pcall(r.match, item)
+  local ok, res = policies.call(r.match, item)
   if ok then return res and true or false end
   fail(s, p, "match", "rule '%s': match raised an error, %s %s left alone: %s", r.name, r.kind.one, item.id, tostring(res))
   return false

@@ -8,7 +8,8 @@
 -- utf8, copies of them), the base functions that touch nothing outside
 -- (pairs, type, tostring, pcall, setmetatable, ...), and os.time, os.date,
 -- os.clock and os.getenv: no io, no os.execute/remove/exit, no require, no
--- load, no runctl. A policy decides; it does not act.
+-- load, no runctl. A policy decides; it does not act. Its code runs with an
+-- instruction budget (M.call), so a loop that never ends cannot hang a service.
 local runctl = require "runctl"
 local kinds = require "runctl.kinds"
 local args = require "runctl.args"
@@ -34,6 +35,22 @@ local function environment()
   end
   env._G = env
   return env
+end
+
+-- How many VM instructions one call of policy code may take: a policy that
+-- loops forever must not hang the service.
+M.BUDGET = 10000000
+
+-- Calls policy code fn(...) like pcall, stopping it with an error once it
+-- has run M.BUDGET instructions. Returns pcall's results.
+function M.call(fn, ...)
+  local hook, mask, count = debug.gethook()
+  debug.sethook(function()
+    error(("ran too long (more than %d instructions): stopped"):format(M.BUDGET), 2)
+  end, "", M.BUDGET)
+  local res = table.pack(pcall(fn, ...))
+  debug.sethook(hook, mask, count)
+  return table.unpack(res, 1, res.n)
 end
 
 -- What each field of a rule must be: a checker returning the value to keep,
@@ -174,7 +191,7 @@ function M.load(path)
   local prefix = path .. ": "
   local chunk, err = loadfile(path, "t", environment())
   if not chunk then return nil, err end
-  local ok, t = pcall(chunk)
+  local ok, t = M.call(chunk)
   if not ok then return nil, tostring(t) end
   if type(t) ~= "table" then return nil, prefix .. "must return a table { rules = {...} } (got " .. type(t) .. ")" end
   local ok2, policy = pcall(function()

@@ -356,6 +356,16 @@ T.like(err, "rule 'oops': match raised an error, batch batch_old left alone", "i
 T.is(posted(), "", "nothing cancelled by a raising match")
 T.is(metrics_of(mfile).runctl_supervise_errors_total['{type="match"}'], 4, "each raise counted (the 4 active batches)")
 
+-- a match that never returns is stopped, like one that raises
+reseed()
+out, err, code = supervise(policy([[return { rules = { { name = "loop", kind = "batches",
+  match = function(b) while true do end end } } }]]) .. " --once --journal " .. tmp_path("j"))
+T.is(code, 1, "a match that loops forever: stopped, --once exits 1")
+T.like(err, "rule 'loop': match raised an error, batch batch_old left alone: .*ran too long", "it is logged")
+out, err, code = supervise(policy("while true do end") .. " --once")
+T.is(code, 2, "a policy whose loading loops forever: stopped, exit 2")
+T.like(err, "ran too long", "and says so")
+
 -- journald: priority prefixes when stderr is the journal
 reseed()
 out, err = supervise(dir_policy .. " --once --dry-run --journal " .. tmp_path("j"), { JOURNAL_STREAM = "8:1234" })
