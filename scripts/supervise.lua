@@ -13,8 +13,7 @@ local picks = require "runctl.select"
 
 local NAME = "supervise"
 local USAGE = [[
-usage: runctl supervise POLICY.lua [--once] [--interval SECONDS] [--journal FILE]
-                        [--metrics FILE] [--dry-run] [--concurrency N] [--rate R]
+usage: runctl supervise POLICY.lua [--once] [--interval SECONDS] [--journal FILE] [--metrics FILE] [--dry-run]
 
 Runs a policy: a Lua file returning a table of rules, such as
 
