@@ -20,7 +20,7 @@ FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
 CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o
 LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
-           $(BUILD)/lua/l_json.o $(BUILD)/embedded.o
+           $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
 LIB_LUA  = $(wildcard lua/lib/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 
@@ -232,6 +232,7 @@ install: install-bin install-doc
 	  ldconfig 2>/dev/null || echo "make install: run ldconfig as root so that hosts find $(LIB_SONAME)"; fi
 install-bin: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runctl/scripts
+	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (README: Extending runctl)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runctl
 	install -m 644 $(SCRIPT_NAMES:%=scripts/%.lua) $(DESTDIR)$(PREFIX)/share/runctl/scripts/
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DATADIR@|$(PREFIX)/share/runctl|g' \
@@ -246,7 +247,8 @@ install-doc: man
 # shared folders (bin, lib, share/man/man1, ...) stay.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	-rmdir $(DESTDIR)$(PREFIX)/share/runctl/scripts $(DESTDIR)$(PREFIX)/share/runctl 2>/dev/null
+	-rmdir $(DESTDIR)$(PREFIX)/share/runctl/scripts $(DESTDIR)$(PREFIX)/share/runctl/ext \
+	  $(DESTDIR)$(PREFIX)/share/runctl 2>/dev/null
 
 # runctl_VERSION_ARCH.deb (into DEB_OUT): a build for /usr staged under
 # DEB_BUILD/root, then packaging/deb.sh (control file, Depends, dpkg-deb).

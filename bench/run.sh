@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh — `make bench`: measures runctl against its peers on this machine,
 # in this one run: cold start vs curl, 20,000 cancels at concurrency 64 vs
-# curl --parallel and vs wrk's raw rate, peak RSS at 2k/20k/100k cancels, CPU
+# curl --parallel and vs wrk's raw rate (the streaming job, the natural task.map
+# script keeping every Run, task.each), peak RSS at 2k/20k/100k cancels, CPU
 # and instructions per cancel, the frame-loop host's worst frame, the fake
 # server's own rate, and against a fast static nginx (tests/tools/nginx-run.sh):
 # cancels over TLS with HTTP/2 (connections opened, rate, CPU per cancel),
@@ -59,7 +60,7 @@ cold_curl=${cold#* }
 # 2. 20,000 cancels at concurrency 64, alternating runctl / curl / wrk
 say "bench: 20,000 cancels at concurrency 64, $REPS repetitions..."
 : > "$dir/rate.runctl"; : > "$dir/rate.curl"; : > "$dir/rate.wrk"; : > "$dir/cpu.runctl"; : > "$dir/cpu.curl"
-: > "$dir/rate.natural"; : > "$dir/rss.natural"
+: > "$dir/rate.natural"; : > "$dir/rss.natural"; : > "$dir/rate.each"
 for rep in $(seq "$REPS"); do
     reset
     sh -c "'$RUNCTL' bench/cancel-many.lua '$dir/ids20k' 64 > '$dir/out.json'; times" > "$dir/times"
@@ -70,6 +71,7 @@ for rep in $(seq "$REPS"); do
     "$RUNCTL" bench/cancel-natural.lua "$dir/ids20k" > "$dir/out.json"
     json_field "$dir/out.json" per_second >> "$dir/rate.natural"
     json_field "$dir/out.json" peak_rss_kib >> "$dir/rss.natural"
+    reset; "$RUNCTL" bench/cancel-each.lua "$dir/ids20k" | json_field /dev/stdin per_second >> "$dir/rate.each"
     reset
     t0=$(now_ns)
     sh -c "curl -s --parallel --parallel-max 64 -X POST -H 'Authorization: Bearer sk-bench' \
@@ -84,6 +86,7 @@ done
 rate_runctl=$(median < "$dir/rate.runctl")
 rate_natural=$(median < "$dir/rate.natural")
 rss_natural=$(median < "$dir/rss.natural")
+rate_each=$(median < "$dir/rate.each")
 rate_curl=$(median < "$dir/rate.curl")
 rate_wrk=$(median < "$dir/rate.wrk")
 cpu_runctl=$(median < "$dir/cpu.runctl")
@@ -125,7 +128,8 @@ fake_rate=$(wrk -t2 -c64 -d3s -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Bet
 # 7-10. against nginx answering a fixed Run: over TLS with HTTP/2 offered (directly, then through
 # the delay relay), over plain HTTP/1.1, and a cold start over TLS
 # versus_curl TAG BASE IDS N [CA_FILE]: one run of the runctl job (streaming), of the
-# natural script (task.map keeping every Run), then of curl --parallel, over the same N
+# natural script (task.map keeping every Run), of the same streaming job written with
+# task.each (bench/cancel-each.lua), then of curl --parallel, over the same N
 # cancels at concurrency 64; appends rates, CPU and connections opened (distinct
 # $connection values in nginx's access log) to $dir/TAG.*.
 versus_curl() {
@@ -143,6 +147,7 @@ versus_curl() {
     awk '{ print $1 }' "$ng/access.log" | sort -u | wc -l >> "$dir/$tag.conns.runctl"
     OPENAI_BASE_URL=$base "$RUNCTL" bench/cancel-natural.lua "$ids" $ca > "$dir/out.json"
     json_field "$dir/out.json" per_second >> "$dir/$tag.rate.natural"
+    OPENAI_BASE_URL=$base "$RUNCTL" bench/cancel-each.lua "$ids" $ca | json_field /dev/stdin per_second >> "$dir/$tag.rate.each"
     sleep 0.5                   # its log lines land before the next count starts
     : > "$ng/access.log"
     t0=$(now_ns)
@@ -176,6 +181,8 @@ nginx_line() {
         "$(ratio "$c1" "$c2")"
     r4=$(median < "$dir/$1.rate.natural")
     printf '   natural script (task.map, kept)       %-13.0f curl %-8.0f %sx curl --parallel\n' "$r4" "$r2" "$(ratio "$r4" "$r2")"
+    r5=$(median < "$dir/$1.rate.each")
+    printf '   streaming with task.each (io.lines)   %-13.0f curl %-8.0f %sx curl --parallel\n' "$r5" "$r2" "$(ratio "$r5" "$r2")"
     printf '   connections opened                    %-13s curl %s\n' \
         "$(median < "$dir/$1.conns.runctl")" "$(median < "$dir/$1.conns.curl")"
     [ -s "$dir/$1.rate.node" ] || return 0
@@ -228,7 +235,9 @@ runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold
 2. 20,000 cancels, concurrency 64 (/s)   $(printf '%-13.0f' "$rate_runctl") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_runctl" "$rate_curl")x curl --parallel
                                                        wrk  $(printf '%-8.0f' "$rate_wrk") $(ratio "$rate_runctl" "$rate_wrk")x wrk's raw rate (the ceiling)
    the natural script (task.map, keeps   $(printf '%-13.0f' "$rate_natural") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_natural" "$rate_curl")x curl --parallel
-   every Run; bench/cancel-natural.lua)  peak RSS $(awk -v k="$rss_natural" 'BEGIN { printf "%.1f MiB, %.2f KiB per kept Run", k / 1024, k / 20000 }')
+   every Run; bench/cancel-natural.lua)  peak RSS $(awk -v k="$rss_natural" -v s="$rss20k" 'BEGIN { printf "%.1f MiB, %.2f KiB per kept Run (%.2f KiB above the streaming job)", k / 1024, k / 20000, (k - s) / 20000 }')
+   streaming with task.each over        $(printf '%-13.0f' "$rate_each") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_each" "$rate_curl")x curl --parallel
+   io.lines (bench/cancel-each.lua)
 3. peak RSS (MiB) at 2k / 20k / 100k     $(awk -v a="$rss2k" -v b="$rss20k" -v c="$rss100k" 'BEGIN { printf "%.1f / %.1f / %.1f", a/1024, b/1024, c/1024 }')
 4. CPU per cancel, user+sys (us)         $(awk -v c="$cpu_runctl" 'BEGIN { printf "%-13.1f", c / 20000 * 1e6 }') curl $(awk -v c="$cpu_curl" 'BEGIN { printf "%-8.1f", c / 20000 * 1e6 }') $(ratio "$cpu_runctl" "$cpu_curl")x curl's CPU
    instructions per cancel (callgrind)   $ir_per_cancel

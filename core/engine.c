@@ -48,6 +48,8 @@ struct rc_transfer {
     char *body;
     int max_retries;
     double max_retry_delay_s;
+    int final_cannot_cancel;    /* see rc_request */
+    int sends;                  /* times curl sent this attempt's request (see on_prereq) */
     size_t max_bytes;
     rc_limiter *limiter;
     rc_limit_waiter waiter;     /* its place in the limiter's queue */
@@ -306,6 +308,21 @@ static void reset_attempt(rc_transfer *t)
     t->resp.message[0] = '\0';
     t->too_large = 0;
     t->errbuf[0] = '\0';
+    t->sends = 0;
+}
+
+/* Called by curl each time it is about to send the request. libcurl sends a
+ * request again by itself when a reused connection turns out dead before
+ * any answer: that resend went over the wire (it may have been applied), so
+ * it counts as an attempt, and a cancel's outcome knows an earlier one may
+ * have landed. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    rc_transfer *t = ud;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    if (++t->sends > 1)
+        t->resp.attempts++;
+    return CURL_PREREQFUNC_OK;
 }
 
 static void finish(rc_transfer *t)
@@ -430,6 +447,9 @@ static rc_retry_reason record_outcome(rc_transfer *t, CURLcode code)
                                       rc_response_header(&t->resp, "x-should-retry"));
     if (t->resp.error == RC_OK && t->resp.status < 400)
         reason = RC_RETRY_NO;   /* x-should-retry on a success means nothing */
+    if (reason == RC_RETRY_STATUS && t->final_cannot_cancel &&
+        rc_wire_is_final_cannot_cancel(t->resp.status, t->resp.body, t->resp.body_len))
+        reason = RC_RETRY_NO;   /* "Cannot cancel ... with status 'completed'.": final */
     t->resp.retryable = reason != RC_RETRY_NO;
     return reason;
 }
@@ -571,6 +591,8 @@ static int configure(rc_transfer *t, const rc_request *req)
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, t);
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, t);
     SET(CURLOPT_FOLLOWLOCATION, 0L);    /* a redirect never carries our credentials elsewhere */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -666,6 +688,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     t->max_retries = req->max_retries > 0 ? req->max_retries : 0;
     t->max_retry_delay_s = req->max_retry_delay_s > 0 ? req->max_retry_delay_s
                                                     : RC_DEFAULT_MAX_RETRY_DELAY_S;
+    t->final_cannot_cancel = req->final_cannot_cancel;
     t->max_bytes = req->max_bytes;
     rc_timer_init(&t->timer, backoff_fired, t);
     t->waiter.start = start_queued;

@@ -69,6 +69,8 @@ typedef struct rc_request {
                                  * ALL_PROXY, NO_PROXY from the environment);
                                  * "": no proxy; else this proxy */
     rc_limiter *limiter;        /* concurrency/rate limits, or NULL */
+    int final_cannot_cancel;    /* a cancel: a 400/409 "Cannot cancel ..." is not retried
+                                   (unless x-should-retry: true); see rc_wire_is_final_cannot_cancel */
 } rc_request;
 
 typedef struct rc_response {

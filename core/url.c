@@ -106,20 +106,19 @@ void rc_url_redact(const char *url, char *out, size_t outsz)
     size_t pos = 0;
     if (outsz == 0)
         return;
+    /* A URL typed without its scheme ("user:secret@host/v1") has its
+     * userinfo hidden all the same. */
     const char *scheme_end = strstr(url, "://");
-    const char *p = url;
-    if (scheme_end != NULL) {
-        const char *host = scheme_end + 3;
-        size_t auth_len = strcspn(host, "/?#");
-        const char *at = memchr(host, '@', auth_len);
-        put(out, outsz, &pos, url, (size_t)(host - url));
-        if (at != NULL) {
-            put(out, outsz, &pos, hidden, sizeof hidden - 1);
-            put(out, outsz, &pos, "@", 1);
-            host = at + 1;
-        }
-        p = host;
+    const char *host = scheme_end != NULL ? scheme_end + 3 : url;
+    size_t auth_len = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', auth_len);
+    put(out, outsz, &pos, url, (size_t)(host - url));
+    if (at != NULL) {
+        put(out, outsz, &pos, hidden, sizeof hidden - 1);
+        put(out, outsz, &pos, "@", 1);
+        host = at + 1;
     }
+    const char *p = host;
     const char *query = strchr(p, '?');
     if (query == NULL) {
         put(out, outsz, &pos, p, strlen(p));

@@ -79,6 +79,42 @@ rc_retry_reason rc_wire_retry_reason(long status, rc_retry_reason transport,
     return RC_RETRY_NO;
 }
 
+/* The value of the first "message" key in a JSON text: skips the key, the
+ * colon and the opening quote; NULL when there is none. A plain scan, not a
+ * parser: what it finds is only compared with a known prefix. */
+static const char *json_message(const char *body, size_t len, size_t *left)
+{
+    static const char key[] = "\"message\"";
+    const size_t klen = sizeof key - 1;
+    for (size_t i = 0; i + klen <= len; i++) {
+        if (memcmp(body + i, key, klen) != 0)
+            continue;
+        size_t j = i + klen;
+        while (j < len && (body[j] == ' ' || body[j] == '\t' || body[j] == '\r' || body[j] == '\n'))
+            j++;
+        if (j >= len || body[j] != ':')
+            continue;
+        j++;
+        while (j < len && (body[j] == ' ' || body[j] == '\t' || body[j] == '\r' || body[j] == '\n'))
+            j++;
+        if (j >= len || body[j] != '"')
+            continue;
+        *left = len - j - 1;
+        return body + j + 1;
+    }
+    return NULL;
+}
+
+int rc_wire_is_final_cannot_cancel(long status, const char *body, size_t len)
+{
+    static const char prefix[] = "Cannot cancel";
+    if ((status != 400 && status != 409) || body == NULL)
+        return 0;
+    size_t left = 0;
+    const char *msg = json_message(body, len, &left);
+    return msg != NULL && left >= sizeof prefix - 1 && memcmp(msg, prefix, sizeof prefix - 1) == 0;
+}
+
 const char *rc_wire_retry_reason_text(rc_retry_reason reason)
 {
     switch (reason) {

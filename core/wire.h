@@ -36,6 +36,13 @@ rc_retry_reason rc_wire_retry_reason(long status, rc_retry_reason transport,
 
 const char *rc_wire_retry_reason_text(rc_retry_reason reason);
 
+/* 1 when an answer says the object cannot be cancelled in its state: status
+ * 400 or 409 and a JSON body whose "message" starts with "Cannot cancel"
+ * ("Cannot cancel a batch with status 'completed'.", "Cannot cancel a
+ * synchronous response."). Such an answer is final: retrying cannot change
+ * it (the SDKs' blanket 409 retry would). body need not be NUL-terminated. */
+int rc_wire_is_final_cannot_cancel(long status, const char *body, size_t len);
+
 /* Seconds the server asked us to wait, from retry-after-ms (milliseconds)
  * or else retry-after (delta seconds or an HTTP date, relative to now).
  * Either header may be NULL. Returns -1 when neither gives a usable value.

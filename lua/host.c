@@ -141,17 +141,26 @@ void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon)
     ev->waiters = NULL;
 }
 
+/* The waiters stay linked after the event fires: each unlinks itself when
+ * it takes the result (wait_k) or ends (stop_waiting, from settle too), so
+ * no list ever holds a task that is gone. */
 void rc_event_fire(rc_event *ev)
 {
     ev->fired = 1;
-    rc_task *w = ev->waiters;
-    ev->waiters = NULL;
-    while (w != NULL) {
-        rc_task *next = w->wait_next;
-        w->wait_next = NULL;
+    for (rc_task *w = ev->waiters; w != NULL; w = w->wait_next)
         wake(w);
-        w = next;
+}
+
+static void unlink_waiter(rc_event *ev, rc_task *t)
+{
+    for (rc_task **p = &ev->waiters; *p != NULL; p = &(*p)->wait_next) {
+        if (*p == t) {
+            *p = t->wait_next;
+            break;
+        }
     }
+    t->wait_next = NULL;
+    t->wait_ev = NULL;
 }
 
 /* Takes t off the waiters of what it waits for; abandons the work behind it
@@ -161,14 +170,7 @@ static void stop_waiting(lua_State *L, rc_task *t)
     rc_event *ev = t->wait_ev;
     if (ev == NULL)
         return;
-    t->wait_ev = NULL;
-    for (rc_task **p = &ev->waiters; *p != NULL; p = &(*p)->wait_next) {
-        if (*p == t) {
-            *p = t->wait_next;
-            break;
-        }
-    }
-    t->wait_next = NULL;
+    unlink_waiter(ev, t);
     if (ev->waiters == NULL && ev->abandon != NULL)
         ev->abandon(L, ev);
 }
@@ -183,31 +185,38 @@ static rc_task *current(rc_host *h, lua_State *L)
     return NULL;
 }
 
-/* Continuation of rc_host_wait (ctx: the event). A task resumed by hand
- * (coroutine.resume), not by the loop, before its event fired waits on. */
+/* Continuation of rc_host_wait (ctx: the waiting task, which may also be
+ * resumed by hand, with coroutine.resume: before its event fired it waits on). */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
-    rc_event *ev = (rc_event *)ctx;
+    rc_task *me = (rc_task *)ctx;
+    rc_event *ev = me->wait_ev;
     if (!ev->fired)
         return lua_yieldk(L, 0, ctx, wait_k);
-    rc_task *me = rc_host_get(L)->sched->running;
-    if (me != NULL && me->wait_ev == ev)
-        me->wait_ev = NULL;
+    unlink_waiter(ev, me);
     return ev->result(L, ev);
 }
 
-int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev)
+int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner)
 {
     if (ev->fired)
         return ev->result(L, ev);
     rc_task *me = current(h, L);
     if (me != NULL) {
+        /* The task itself keeps ev's owner alive while it waits (user value
+         * 3): its stack alone would not, were its coroutine closed by hand. */
+        owner = lua_absindex(L, owner);
+        luaL_checkstack(L, 2, "waiting");
+        lua_rawgeti(L, LUA_REGISTRYINDEX, me->anchor);
+        lua_pushvalue(L, owner);
+        lua_setiuservalue(L, -2, 3);
+        lua_pop(L, 1);
         me->wait_ev = ev;
         me->wait_next = ev->waiters;
         ev->waiters = me;
         me->state = TASK_WAITING;
-        return lua_yieldk(L, 0, (lua_KContext)ev, wait_k);
+        return lua_yieldk(L, 0, (lua_KContext)me, wait_k);
     }
     /* Inside a task but unable to yield: a sandbox forbids blocking there
      * (the wait could outlast every limit, the host stuck). */
@@ -252,6 +261,7 @@ static void push_error_text(lua_State *L)
 static void settle(rc_host *h, lua_State *L, rc_task *t, int ti, enum rc_task_status outcome)
 {
     lua_setiuservalue(L, ti, 2);
+    stop_waiting(L, t);                     /* a coroutine closed by hand ends mid-wait */
     t->outcome = outcome;
     t->state = TASK_DONE;
     unlink_alive(h->sched, t);
@@ -448,7 +458,7 @@ void rc_host_spawn(lua_State *L, rc_host *h, int nargs)
 {
     int base = lua_gettop(L) - nargs;
     luaL_checkstack(L, 4, "spawning a task");
-    rc_task *t = lua_newuserdatauv(L, sizeof *t, 2);
+    rc_task *t = lua_newuserdatauv(L, sizeof *t, 3);
     memset(t, 0, sizeof *t);
     t->host = h;
     t->anchor = LUA_NOREF;
@@ -564,7 +574,7 @@ int rc_host_join(lua_State *L, rc_host *h)
     lua_settop(L, 1);
     if (t->state != TASK_DONE && current(h, L) == t)
         return luaL_error(L, "task.join: a task cannot join itself");
-    return rc_host_wait(h, L, &t->done);
+    return rc_host_wait(h, L, &t->done, 1);
 }
 
 int rc_host_push_running(lua_State *L, rc_host *h)
@@ -631,18 +641,23 @@ static void cancel_overdue(rc_host *h, lua_State *L)
     s->overdue = later;
 }
 
-int rc_host_set_deadline(lua_State *L, rc_host *h, int idx, double seconds)
+/* Arms (seconds >= 0) or disarms t's deadline; 0 when t already ended. */
+static int set_deadline(rc_task *t, double seconds)
 {
-    rc_task *t = luaL_checkudata(L, idx, TASK_META);
     if (t->state == TASK_DONE)
         return 0;
-    if (seconds < 0) {
-        rc_engine_timer_disarm(h->engine, &t->deadline);
+    if (!(seconds >= 0)) {
+        rc_engine_timer_disarm(t->host->engine, &t->deadline);
         return 1;
     }
     t->deadline_s = seconds;
-    rc_engine_timer_arm(h->engine, &t->deadline, seconds);
+    rc_engine_timer_arm(t->host->engine, &t->deadline, seconds);
     return 1;
+}
+
+int rc_host_set_deadline(lua_State *L, int idx, double seconds)
+{
+    return set_deadline(luaL_checkudata(L, idx, TASK_META), seconds);
 }
 
 int rc_host_cancel(lua_State *L, rc_host *h, int idx)
@@ -873,6 +888,7 @@ static int open_protected(lua_State *L)
     preload(L, "runctl.core", luaopen_runctl_core);
     preload(L, "runctl.task", luaopen_runctl_task);
     preload(L, "runctl.json", luaopen_runctl_json);
+    preload(L, "runctl.extdir", luaopen_runctl_extdir);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (const struct rc_embedded_file *f = rc_embedded; f->name != NULL; f++) {
         char modname[64];
@@ -908,7 +924,9 @@ int runctl_openlibs(lua_State *L, const runctl_options *opts)
 {
     lua_pushcfunction(L, open_protected);
     lua_pushlightuserdata(L, (void *)opts);
-    return lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : -1;
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+        return -1;
+    return opts != NULL && opts->load_extensions ? runctl_load_extensions(L) : 0;
 }
 
 static int poll_protected(lua_State *L)
@@ -1061,6 +1079,15 @@ int runctl_cancel(lua_State *L, int handle)
     int cancelled = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     return cancelled;
+}
+
+int runctl_deadline(lua_State *L, int handle, double seconds)
+{
+    rc_task *t = push_handle(L, handle);
+    if (t == NULL)
+        return -1;
+    lua_pop(L, 1);
+    return set_deadline(t, seconds);
 }
 
 void runctl_release(lua_State *L, int handle)

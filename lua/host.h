@@ -67,12 +67,13 @@ void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon);
 /* Marks ev done and queues its waiters to be resumed. */
 void rc_event_fire(rc_event *ev);
 
-/* THE suspension primitive. Use as `return rc_host_wait(h, L, ev);` from a C
- * function: suspends the calling task until ev fires and returns ev's
- * results to it; when the caller cannot yield (host code, a plain coroutine,
- * a metamethod), drives the loop right here until ev fires (a sandbox raises
- * its no_blocking error instead, after abandoning ev). */
-int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev);
+/* THE suspension primitive. Use as `return rc_host_wait(h, L, ev, owner);`
+ * from a C function, owner being the stack index of the value ev lives in:
+ * suspends the calling task until ev fires and returns ev's results to it;
+ * when the caller cannot yield (host code, a plain coroutine, a metamethod),
+ * drives the loop right here until ev fires (a sandbox raises its
+ * no_blocking error instead, after abandoning ev). */
+int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner);
 
 /* ---- the loop ---- */
 
@@ -128,7 +129,7 @@ int rc_host_cancel(lua_State *L, rc_host *h, int idx);
 /* Sets (seconds >= 0) or removes (seconds < 0) the deadline of the task at
  * idx: when it passes, the task is cancelled as by rc_host_cancel (joiners
  * get err.reason == "deadline"). Returns 0 when the task had already ended. */
-int rc_host_set_deadline(lua_State *L, rc_host *h, int idx, double seconds);
+int rc_host_set_deadline(lua_State *L, int idx, double seconds);
 
 /* Writes the failed tasks nobody joined to stderr; returns their count. */
 int rc_host_report_unjoined(lua_State *L);
@@ -146,5 +147,6 @@ void rc_host_log_line(void *ud, const char *line);
 int luaopen_runctl_core(lua_State *L);
 int luaopen_runctl_task(lua_State *L);
 int luaopen_runctl_json(lua_State *L);
+int luaopen_runctl_extdir(lua_State *L);   /* lua/ext.c */
 
 #endif

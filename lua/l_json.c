@@ -1,5 +1,6 @@
-/* lua/l_json.c — the json module: decode with lua-cjson (numbers that are whole
- * become integers), encode here (sorted keys, json.array for [], json.null). */
+/* lua/l_json.c — the json module: decode (a one-pass fast path for plain JSON,
+ * lua-cjson for the rest and for errors; numbers that are whole become
+ * integers), encode here (sorted keys, json.array for [], json.null). */
 #include "host.h"
 
 #include <lua-cjson.h>
@@ -38,11 +39,297 @@ static void integerize(lua_State *L, int idx, int depth)
     }
 }
 
+/* ---- decode: the fast path ----
+ * Most JSON runctl reads is an API object a few hundred bytes long. cjson
+ * builds it through tables that grow key by key, and every number then needs
+ * a second pass to become an integer (integerize). The fast path reads the text
+ * once, pushing each object's or array's members on the stack, then creates
+ * the table at its final size; whole numbers are pushed as integers at once.
+ * It gives up (returns 0) on anything it does not handle itself: invalid JSON,
+ * control characters in strings, \u escapes of surrogates or NUL, nesting
+ * deeper than FAST_DEPTH, numbers strtod reads otherwise (a locale). cjson then
+ * decodes the whole text: it decides every error and edge case, and what the
+ * fast path accepts it decodes to the same value. */
+#define FAST_DEPTH 64
+
+typedef struct fast_json {
+    lua_State *L;
+    const char *p, *end;
+} fast_json;
+
+/* Bytes a string scan stops at: the closing quote, a backslash, a control
+ * character (one table look-up per byte instead of three comparisons). */
+static const unsigned char stops_string[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+static int fast_value(fast_json *j, int depth);
+
+static void skip_space(fast_json *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= c - '0';
+        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+        else return -1;
+    }
+    return v;
+}
+
+/* Appends the character of one escape (j->p after the backslash) to b. */
+static int fast_escape(fast_json *j, luaL_Buffer *b)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *hit = j->p < j->end && *j->p != '\0' ? strchr(from, *j->p) : NULL;
+    if (hit != NULL) {
+        luaL_addchar(b, to[hit - from]);
+        j->p++;
+        return 1;
+    }
+    if (j->end - j->p < 5 || *j->p != 'u')
+        return 0;
+    int cp = hex4(j->p + 1);
+    if (cp <= 0 || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;                   /* surrogates and NUL: cjson's call */
+    char utf8[3];
+    size_t n = 0;
+    if (cp < 0x80) {
+        utf8[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        utf8[n++] = (char)(0xc0 | (cp >> 6));
+        utf8[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        utf8[n++] = (char)(0xe0 | (cp >> 12));
+        utf8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        utf8[n++] = (char)(0x80 | (cp & 0x3f));
+    }
+    luaL_addlstring(b, utf8, n);
+    j->p += 5;
+    return 1;
+}
+
+/* Pushes the string starting after its opening quote. */
+static int fast_string(fast_json *j)
+{
+    const char *start = j->p;
+    while (j->p < j->end && !stops_string[(unsigned char)*j->p])
+        j->p++;
+    if (j->p < j->end && *j->p == '"') {        /* no escapes: the common case */
+        lua_pushlstring(j->L, start, (size_t)(j->p - start));
+        j->p++;
+        return 1;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(j->L, &b);
+    luaL_addlstring(&b, start, (size_t)(j->p - start));
+    while (j->p < j->end) {
+        const char *run = j->p;
+        while (j->p < j->end && !stops_string[(unsigned char)*j->p])
+            j->p++;
+        luaL_addlstring(&b, run, (size_t)(j->p - run));
+        if (j->p == j->end || (unsigned char)*j->p < 0x20)
+            return 0;
+        if (*j->p++ == '"') {
+            luaL_pushresult(&b);
+            return 1;
+        }
+        if (!fast_escape(j, &b))
+            return 0;
+    }
+    return 0;
+}
+
+static int is_digit(const char *p, const char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* Pushes the number at j->p (JSON's grammar exactly): an integer when it is
+ * whole and below 2^53, as integerize makes cjson's. */
+static int fast_number(fast_json *j)
+{
+    const char *start = j->p, *p = j->p, *end = j->end;
+    int whole = 1;
+    if (p < end && *p == '-')
+        p++;
+    if (!is_digit(p, end))
+        return 0;
+    if (*p == '0')
+        p++;
+    else
+        while (is_digit(p, end))
+            p++;
+    const char *digits_end = p;
+    if (p < end && *p == '.') {
+        whole = 0;
+        if (!is_digit(++p, end))
+            return 0;
+        while (is_digit(p, end))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        whole = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!is_digit(p, end))
+            return 0;
+        while (is_digit(p, end))
+            p++;
+    }
+    j->p = p;
+    const char *d = start + (*start == '-');
+    if (whole && digits_end - d <= 15) {        /* exact as an integer */
+        lua_Integer v = 0;
+        for (; d < digits_end; d++)
+            v = v * 10 + (*d - '0');
+        lua_pushinteger(j->L, *start == '-' ? -v : v);
+        return 1;
+    }
+    char *stop;
+    double v = strtod(start, &stop);
+    if (stop != p)
+        return 0;
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        lua_pushinteger(j->L, (lua_Integer)v);
+    else
+        lua_pushnumber(j->L, v);
+    return 1;
+}
+
+/* Replaces the n values above base with a table created at its size: an
+ * array of them, or (pairs) an object of n/2 key-value pairs, set in text
+ * order so that a repeated key keeps its last value, as in cjson. */
+static void collect(lua_State *L, int base, int n, int pairs)
+{
+    lua_createtable(L, pairs ? 0 : n, pairs ? n / 2 : 0);
+    int t = lua_gettop(L);
+    if (pairs) {
+        for (int i = 1; i < n; i += 2) {
+            lua_pushvalue(L, base + i);
+            lua_pushvalue(L, base + i + 1);
+            lua_rawset(L, t);
+        }
+    } else {
+        for (int i = 1; i <= n; i++) {
+            lua_pushvalue(L, base + i);
+            lua_rawseti(L, t, i);
+        }
+    }
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+}
+
+/* Pushes the object or array whose opening bracket was just read. */
+static int fast_container(fast_json *j, char close, int depth)
+{
+    lua_State *L = j->L;
+    int base = lua_gettop(L), n = 0;
+    skip_space(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        lua_createtable(L, 0, 0);
+        return 1;
+    }
+    for (;;) {
+        if (!lua_checkstack(L, 4))
+            return 0;
+        if (close == '}') {
+            if (j->p == j->end || *j->p != '"')
+                return 0;
+            j->p++;
+            if (!fast_string(j))
+                return 0;
+            skip_space(j);
+            if (j->p == j->end || *j->p++ != ':')
+                return 0;
+            n++;
+        }
+        if (!fast_value(j, depth + 1))
+            return 0;
+        n++;
+        skip_space(j);
+        if (j->p == j->end)
+            return 0;
+        char c = *j->p++;
+        if (c == close)
+            break;
+        if (c != ',')
+            return 0;
+        skip_space(j);
+    }
+    collect(L, base, n, close == '}');
+    return 1;
+}
+
+static int fast_literal(fast_json *j, const char *word, size_t n)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+        return 0;
+    j->p += n;
+    return 1;
+}
+
+/* Pushes the value at j->p (no leading space), or returns 0. */
+static int fast_value(fast_json *j, int depth)
+{
+    if (j->p == j->end || depth > FAST_DEPTH)
+        return 0;
+    switch (*j->p) {
+    case '{': j->p++; return fast_container(j, '}', depth);
+    case '[': j->p++; return fast_container(j, ']', depth);
+    case '"': j->p++; return fast_string(j);
+    case 't':
+        if (!fast_literal(j, "true", 4)) return 0;
+        lua_pushboolean(j->L, 1);
+        return 1;
+    case 'f':
+        if (!fast_literal(j, "false", 5)) return 0;
+        lua_pushboolean(j->L, 0);
+        return 1;
+    case 'n':
+        if (!fast_literal(j, "null", 4)) return 0;
+        lua_pushlightuserdata(j->L, NULL);     /* json.null, as cjson's null */
+        return 1;
+    default:
+        return fast_number(j);
+    }
+}
+
+/* Decodes s[0..len) onto the stack and returns 1, or leaves the stack as it
+ * was and returns 0 (the text is for cjson). */
+static int fast_decode(lua_State *L, const char *s, size_t len)
+{
+    int top = lua_gettop(L);
+    fast_json j = { L, s, s + len };
+    skip_space(&j);
+    if (lua_checkstack(L, 4) && fast_value(&j, 0)) {
+        skip_space(&j);
+        if (j.p == j.end)
+            return 1;
+    }
+    lua_settop(L, top);
+    return 0;
+}
+
 /* json.decode(s) -> value | nil, err */
 static int l_decode(lua_State *L)
 {
-    luaL_checkstring(L, 1);
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
     lua_settop(L, 1);
+    if (fast_decode(L, s, len))
+        return 1;
     lua_pushvalue(L, lua_upvalueindex(1));  /* cjson's decode */
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {

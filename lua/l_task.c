@@ -71,7 +71,7 @@ static int l_sleep(lua_State *L)
     rc_timer_init(&s->timer, sleep_fired, s);
     luaL_setmetatable(L, SLEEP_META);
     rc_engine_timer_arm(h->engine, &s->timer, secs);
-    return rc_host_wait(h, L, &s->ev);
+    return rc_host_wait(h, L, &s->ev, -1);
 }
 
 /* task.running() -> the current task, or nil outside of one. */
@@ -92,14 +92,13 @@ static int l_cancel(lua_State *L)
  * "deadline"); nil removes the deadline; a new one replaces the old. */
 static int l_deadline(lua_State *L)
 {
-    rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
     double secs = -1;
     if (!lua_isnoneornil(L, 2)) {
         secs = luaL_checknumber(L, 2);
         if (!(secs >= 0) || isinf(secs))
             return luaL_argerror(L, 2, "must be a finite, non-negative number of seconds (or nil)");
     }
-    rc_host_set_deadline(L, h, 1, secs);
+    rc_host_set_deadline(L, 1, secs);
     lua_settop(L, 1);
     return 1;
 }

@@ -3,6 +3,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ static const char usage_text[] =
     "                      $OPENAI_API_VERSION\n"
     "  -v, --verbose       log every attempt to stderr (twice: debug, with headers)\n"
     "  -q, --quiet         only errors on stderr\n"
+    "      --no-ext        load no extension files ($RUNCTL_PATH, ~/.config/runctl/ext, ...)\n"
     "  -h, --help          this text\n"
     "      --version       print the version\n"
     "\n"
@@ -167,17 +169,63 @@ static int list_scripts(void)
     return 0;
 }
 
+/* `runctl help NAME`: prints the usage a script declares, without running it.
+ * The declaration is the long string of its top-level `local USAGE = [[`
+ * (what its own --help prints too), read here as text. */
+static int print_declared_usage(const char *name)
+{
+    char path[PATH_MAX + 64];
+    size_t n = strlen(name);
+    int plain_name = strchr(name, '/') == NULL && !(n > 4 && strcmp(name + n - 4, ".lua") == 0);
+    if (!(plain_name ? find_bundled(name, path, sizeof path) : file_exists(name))) {
+        fprintf(stderr, "runctl: no script named %s (runctl help lists them)\n", name);
+        return 2;
+    }
+    FILE *f = fopen(plain_name ? path : name, "r");
+    char line[4096];
+    int inside = 0, printed = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (!inside) {
+            inside = strncmp(line, "local USAGE = [[", 16) == 0;
+            if (inside && line[16] != '\n')     /* text on the opening line */
+                fputs(line + 16, stdout);
+            continue;
+        }
+        char *close = strstr(line, "]]");
+        if (close != NULL)
+            *close = '\0';
+        fputs(line, stdout);
+        printed = 1;
+        if (close != NULL)
+            break;
+    }
+    if (f != NULL)
+        fclose(f);
+    if (!printed) {
+        fprintf(stderr, "runctl: %s declares no usage (a top-level local USAGE = [[...]])\n", name);
+        return 1;
+    }
+    return 0;
+}
+
+/* Ctrl-C: the first one is the script's to handle when it asked
+ * (runctl.interrupted(); rc_sigint_watched 2: quietly, it is its way out),
+ * the second stops at once, saying a report being written is incomplete. */
 static void on_sigint(int sig)
 {
     static const char note[] = "\nrunctl: interrupted: finishing requests in flight "
                                "(press Ctrl-C again to stop at once)\n";
+    static const char stop[] = "\nrunctl: stopped at once: a report being written is "
+                               "incomplete (it has no closing line)\n";
     rc_sigint_count++;
     if (!rc_sigint_watched || rc_sigint_count > 1) {
+        if (rc_sigint_watched == 1 && write(STDERR_FILENO, stop, sizeof stop - 1) < 0)
+            rc_sigint_count++;
         signal(sig, SIG_DFL);
         raise(sig);
         return;
     }
-    if (write(STDERR_FILENO, note, sizeof note - 1) < 0)
+    if (rc_sigint_watched == 1 && write(STDERR_FILENO, note, sizeof note - 1) < 0)
         return;
 }
 
@@ -207,6 +255,7 @@ struct cli {
     const char *code;           /* -e CODE, or NULL */
     int script_index;           /* argv index of the script (or of CODE / "-") */
     int first_arg;              /* argv index of the script's first argument */
+    int no_ext;                 /* --no-ext: load no extension files */
     int argc;
     char **argv;
 };
@@ -249,6 +298,8 @@ static int parse_option(struct cli *c, int *verbose, int *quiet, int *i)
         *verbose += 2;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
         *quiet = 1;
+    } else if (strcmp(a, "--no-ext") == 0) {
+        c->no_ext = 1;
     } else {
         usage_error("unknown option '%s'", a);
     }
@@ -256,12 +307,10 @@ static int parse_option(struct cli *c, int *verbose, int *quiet, int *i)
 }
 
 /* Fills c from the command line; exits for --help, --version and usage
- * errors. `runctl help NAME` becomes `runctl NAME --help`. Returns -1, or an
- * exit status when the work is already done (`runctl help`). */
+ * errors. Returns -1, or an exit status when the work is already done
+ * (`runctl help`, `runctl help NAME`: see print_declared_usage). */
 static int parse_command_line(struct cli *c, int argc, char **argv)
 {
-    static char help_flag[] = "--help";
-    static char *help_argv[4];
     int verbose = 0, quiet = 0, i;
     memset(c, 0, sizeof *c);
     runctl_options_init(&c->opts);
@@ -287,13 +336,7 @@ static int parse_command_line(struct cli *c, int argc, char **argv)
     if (c->code == NULL && strcmp(argv[c->script_index], "help") == 0) {
         if (i >= argc)
             return list_scripts();
-        help_argv[0] = argv[0];
-        help_argv[1] = argv[i];
-        help_argv[2] = help_flag;
-        c->argv = help_argv;
-        c->argc = 3;
-        c->script_index = 1;
-        c->first_arg = 2;
+        return print_declared_usage(argv[i]);
     }
     if (quiet)
         c->opts.log_level = -1;
@@ -394,6 +437,12 @@ static int pmain(lua_State *L)
     luaL_openlibs(L);
     if (runctl_openlibs(L, &c->opts) != 0)
         return lua_error(L);
+    if (!c->no_ext && runctl_load_extensions(L) != 0) {     /* before any work: exit 2 */
+        fprintf(stderr, "runctl: extension: %s\n(runctl --no-ext runs without extensions)\n",
+                lua_tostring(L, -1));
+        lua_pushinteger(L, 2);
+        return 1;
+    }
     int status = load_script(L, c);
     if (status != 0) {
         lua_pushinteger(L, status);
@@ -404,9 +453,38 @@ static int pmain(lua_State *L)
     return 1;
 }
 
+/* Standard descriptors closed at start (`runctl ... >&-`) are opened on
+ * /dev/null, so no socket or file opened later takes their number (report
+ * lines would vanish into a curl socket). */
+static void open_standard_descriptors(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (null >= 0 && null != fd) {  /* the lowest free number is fd itself */
+                dup2(null, fd);
+                close(null);
+            }
+        }
+    }
+}
+
+/* At exit (os.exit too): output that could not be written (a full disk,
+ * /dev/full, a closed pipe) is an error, said once, with exit status 1. */
+static void check_stdout_at_exit(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "runctl: cannot write to standard output: %s\n",
+                errno != 0 ? strerror(errno) : "write error");
+        _exit(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct cli c;
+    open_standard_descriptors();
+    atexit(check_stdout_at_exit);
     int status = parse_command_line(&c, argc, argv);
     if (status >= 0)
         return status;

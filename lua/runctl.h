@@ -36,6 +36,7 @@ typedef struct runctl_options {
     int no_globals;             /* 1: set no globals; scripts use require "runctl" */
     double frame_budget_ms;     /* work per runctl_poll(L, >= 0) call (see there);
                                  * 0: the default, 1 ms; negative: no budget */
+    int load_extensions;        /* 1: runctl_load_extensions once open (never in a sandbox) */
 } runctl_options;
 
 #define RUNCTL_LOG_UNSET (-100)
@@ -55,6 +56,17 @@ void runctl_options_init(runctl_options *o);
  * Returns 0, or -1 with an error message pushed on the stack (runctl is
  * already open in L, or the HTTP engine could not start). */
 int runctl_openlibs(lua_State *L, const runctl_options *opts);
+
+/* Loads the extension files (README "Extending runctl"): every *.lua file,
+ * sorted by name, of each directory of $RUNCTL_PATH (colon-separated), then
+ * $XDG_CONFIG_HOME/runctl/ext (default ~/.config/runctl/ext), then the
+ * system one (PREFIX/share/runctl/ext); a name already loaded from an
+ * earlier directory is skipped. Those directories go first in package.path.
+ * Extensions run trusted, with the state's full globals: load only files the
+ * host trusts (runctl_openlibs does it when opts->load_extensions is set;
+ * a sandbox never does). Returns 0, or -1 with "FILE:LINE: message" pushed
+ * (the first broken extension; the ones after it are not run). */
+int runctl_load_extensions(lua_State *L);
 
 /* Runs every ready task (task.spawn from host code only queues a task: this
  * is where it starts), then waits at most timeout_ms (0: not at all, the
@@ -133,6 +145,10 @@ int runctl_result(lua_State *L, int handle);
 /* Calls the work off as task.cancel does; 1 when it was running, 0 when it
  * had already ended, -1 for an unknown handle. The handle stays valid. */
 int runctl_cancel(lua_State *L, int handle);
+/* Gives the work a deadline: cancelled (err.reason "deadline") if it has not
+ * ended seconds from now; seconds < 0 removes it. 1 when set, 0 when the
+ * work had already ended, -1 for an unknown handle. */
+int runctl_deadline(lua_State *L, int handle, double seconds);
 /* Forgets the handle (the work goes on if it runs; cancel it first to stop it). */
 void runctl_release(lua_State *L, int handle);
 

@@ -550,9 +550,22 @@ static void build_template(lua_State *L)
     int copy = lua_gettop(L);
     lua_pushglobaltable(L);
     int g = lua_gettop(L);
+    lua_getfield(L, mod, "HOST_ONLY");  /* runctl.define and kinds: they change what every run sees */
+    int host_only = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, mod) != 0) {     /* key, value */
-        if (lua_type(L, -2) == LUA_TSTRING) {
+        int skip = 0;
+        if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, host_only)) {
+            lua_pushvalue(L, -2);
+            skip = lua_rawget(L, host_only) != LUA_TNIL;
+            lua_pop(L, 1);
+            if (skip) {                 /* out of the copy made above */
+                lua_pushvalue(L, -2);
+                lua_pushnil(L);
+                lua_rawset(L, copy);
+            }
+        }
+        if (!skip && lua_type(L, -2) == LUA_TSTRING) {
             lua_pushvalue(L, -2);
             lua_rawget(L, g);
             int global = lua_rawequal(L, -1, -2);
@@ -607,6 +620,7 @@ static int setup_protected(lua_State *L)
     if (given != NULL)
         opts = *given;
     opts.no_globals = 0;                /* the template is built from the globals */
+    opts.load_extensions = 0;           /* extensions are trusted code: never here */
     if (runctl_openlibs(L, &opts) != 0)
         return lua_error(L);
     build_template(L);

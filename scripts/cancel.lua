@@ -1,37 +1,51 @@
--- scripts/cancel.lua — cancel the given runs (THREAD_ID/RUN_ID pairs), optionally waiting until they stop
--- The pairs come from the arguments, a file or stdin, including a report of
--- cancel-older-than (its would_cancel, failed and skipped lines: what is
--- still to do; batch and fine-tuning job lines too). Same JSON-lines report
--- and exit codes as cancel-older-than.
+-- scripts/cancel.lua — cancel the given objects (runs, batches, fine-tuning jobs, responses, file batches, uploads)
+-- IDs come from the arguments, a file or stdin, including a report of these
+-- scripts (its would_cancel, failed and skipped lines: what is still to do).
+-- Each ID's kind is known by its prefix, or forced with --kind. Same
+-- JSON-lines report and exit codes as cancel-older-than.
 local ops = require "runctl.ops"
 local json = require "runctl.json"
 
 local NAME = "cancel"
 local USAGE = [[
-usage: runctl cancel [OPTIONS] THREAD_ID/RUN_ID... | -
+usage: runctl cancel [OPTIONS] THREAD_ID/RUN_ID... | ID... | -
 
-Cancels each given run. Pairs come from the arguments (THREAD_ID/RUN_ID),
-from --file FILE, or from stdin ("-", or a pipe when no pair is given); in a
-file each line is "THREAD_ID RUN_ID" or "THREAD_ID/RUN_ID" ('#' starts a
-comment), or a JSON line of a cancel-older-than report, of which the
-would_cancel, failed and skipped lines are taken: the runs still to do (a
-report of --kind batches or fine-tuning works too).
+Cancels each given object. Its kind is known by the ID's prefix:
+  THREAD_ID/RUN_ID        a run (thread_.../run_...; "THREAD_ID RUN_ID" in a file)
+  batch_...               a batch
+  ftjob-...               a fine-tuning job
+  resp_...                a background response
+  VECTOR_STORE_ID/vsfb_...  a vector store file batch
+  upload_...              an upload
+IDs come from the arguments, from --file FILE, or from stdin ("-", or a pipe
+when none is given); in a file '#' starts a comment, and a JSON line of a
+report of these scripts counts when it is would_cancel, failed or skipped:
+what is still to do.
 
-  --file FILE             read pairs from FILE ("-" for stdin)
-  --dry-run               retrieve each run and report what would happen; no
+  --kind KIND             every ID is of this kind (runs, batches, fine-tuning,
+                          responses, file-batches, uploads), whatever its prefix
+  --file FILE             read IDs from FILE ("-" for stdin)
+  --dry-run               retrieve each object and report what would happen; no
                           cancel is sent (the client refuses non-GET requests)
-  --wait [SECONDS]        then wait until every cancelled run leaves cancelling,
-                          at most SECONDS in all (default 60)
+  --wait [SECONDS]        then wait until every cancelled object stops, at most
+                          SECONDS (default per kind: runs 60s, batches 30m,
+                          fine-tuning jobs 5m, responses and file batches 60s)
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
   -h, --help              this text
 
-One JSON line per run (thread_id, run_id, status_before, status_after, age,
-action, request_id, error), action one of cancelled, would_cancel,
-already_done (it had already finished or been cancelled), expired, skipped
-(Ctrl-C) or failed. Without --dry-run no run is retrieved before its cancel,
-so status_before is null unless the API said it in its answer.
+One JSON line per object: kind, id, thread_id (runs), status_before,
+status_after, age, action, outcome, request_id, error, note, cost (what the
+object says it cost or did: a batch's request_counts and output_file_id, a
+job's trained_tokens, a response's or run's usage; null when it does not
+say). action is cancelled, would_cancel, already_done (it had finished or
+was being cancelled), expired, skipped (Ctrl-C) or failed; outcome is finer
+(cancel_requested, finished_anyway, already_cancelling, already_finished,
+not_cancellable, not_found, failed, not_sent). Without --dry-run nothing is
+retrieved before its cancel, so status_before is null unless the answer said.
 Exit status: 0 all done, 1 something failed (or still cancelling after
 --wait), 2 usage error, 130 interrupted (Ctrl-C; in-flight requests finish).
 ]]
@@ -39,55 +53,52 @@ Exit status: 0 all done, 1 something failed (or still cancelling after
 local SPEC = {
   name = NAME, usage = USAGE,
   options = {
+    ["--kind"] = { kind = "string" },
     ["--file"] = { kind = "string" },
     ["--dry-run"] = { kind = "flag" },
-    ["--wait"] = { kind = "seconds", optional = 60 },
+    ["--wait"] = { kind = "seconds", optional = true },
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
   },
 }
 
--- The report lines of cancel-older-than that still need a cancel.
+-- The report lines that still need a cancel.
 local TO_DO = { would_cancel = true, failed = true, skipped = true }
-local BY_OBJECT = {}
-for _, k in pairs(ops.KINDS) do BY_OBJECT[k.object] = k end
 
--- One line or argument -> an entry {thread_id, run_id, object, kind}, or
--- nil, why. A JSON line that is done already (or names nothing) gives false.
-local function parse_pair(s)
-  if s:sub(1, 1) == "{" then
-    local obj = json.decode(s)
-    if type(obj) ~= "table" then return nil, "is not valid JSON" end
-    local kind = BY_OBJECT[obj.object] or ops.KINDS.runs
-    if type(obj.object) == "string" and not BY_OBJECT[obj.object] then
-      return nil, "names an object of an unknown kind '" .. obj.object .. "'"
-    end
-    if type(obj.run_id) ~= "string" or (kind.per_thread and type(obj.thread_id) ~= "string") then
-      return false
-    end
-    if obj.action ~= nil and not TO_DO[obj.action] then return false end
-    return { thread_id = kind.per_thread and obj.thread_id or nil, run_id = obj.run_id,
-             object = not kind.per_thread and kind.object or nil, kind = kind }
+-- A JSON report line -> an entry, false (done already, or no object), or nil, why.
+local function from_report_line(s)
+  local rec = json.decode(s)
+  if type(rec) ~= "table" then return nil, "is not valid JSON" end
+  local kind = ops.kinds.get(rec.kind) or ops.kinds.by_object(rec.object)
+  if not kind and (rec.kind ~= nil or rec.object ~= nil) then
+    return nil, "names an object of an unknown kind '" .. tostring(rec.kind or rec.object) .. "'"
   end
-  local t, r = s:match("^([^%s/]+)/([^%s/]+)$")
-  if not t then t, r = s:match("^(%S+)%s+(%S+)$") end
-  if not t then return nil, "is not THREAD_ID/RUN_ID" end
-  return { thread_id = t, run_id = r, kind = ops.KINDS.runs }
+  kind = kind or ops.KINDS.runs
+  local id = type(rec.id) == "string" and rec.id or rec.run_id
+  local parent = kind.parent and rec[kind.parent.field]
+  if type(id) ~= "string" or (kind.parent and type(parent) ~= "string") then return false end
+  if rec.action ~= nil and not TO_DO[rec.action] then return false end
+  return { kind = kind, parent = parent or nil, id = id }
 end
 
-local function main(args)
-  local o, positional = ops.parse(SPEC, args)
-  local pairs_in, seen = {}, {}
-  local read_stdin = false
+-- One line or argument -> an entry {kind, parent, id}, false, or nil, why.
+local function parse_id(s, forced)
+  if s:sub(1, 1) == "{" then return from_report_line(s) end
+  local kind, parent, id = ops.kinds.parse_ref(s, forced)
+  if kind then return { kind = kind, parent = parent, id = id } end
+  return nil, parent
+end
+
+-- Every entry from the arguments, --file and stdin, without repeats.
+local function collect(o, positional, forced)
+  local entries, seen, read_stdin = {}, {}, false
   local function add(s, where)
-    local e, why = parse_pair(s)
-    if e == nil then ops.usage_error(("%s%s %s"):format(where, ("'" .. s:sub(1, 80) .. "'"), why)) end
-    local key = e and (tostring(e.object) .. "/" .. tostring(e.thread_id) .. "/" .. e.run_id)
-    if e and not seen[key] then
-      seen[key] = true
-      pairs_in[#pairs_in + 1] = e
-    end
+    local e, why = parse_id(s, forced)
+    if e == nil then ops.usage_error(("%s'%s' %s"):format(where, s:sub(1, 80), why)) end
+    local key = e and (e.kind.name .. "/" .. tostring(e.parent) .. "/" .. e.id)
+    if e and not seen[key] then seen[key] = true entries[#entries + 1] = e end
   end
   for _, a in ipairs(positional) do
     if a == "-" then read_stdin = true else add(a, "") end
@@ -95,108 +106,57 @@ local function main(args)
   if o.file == "-" then
     read_stdin = true
   elseif o.file then
+    ops.refuse_unfinishable(o.file)
     local lines, err = ops.read_lines(o.file)
     if not lines then ops.usage_error("--file: cannot read " .. o.file .. ": " .. tostring(err)) end
     for n, l in ipairs(lines) do add(l, o.file .. ": line " .. n .. ": ") end
   end
-  if read_stdin or (#pairs_in == 0 and not o.file and not runctl.isatty("stdin")) then
+  if read_stdin or (#entries == 0 and not o.file and not runctl.isatty("stdin")) then
     for n, l in ipairs(ops.read_lines("-")) do add(l, "stdin: line " .. n .. ": ") end
   end
-  if #pairs_in == 0 and #positional == 0 and not o.file then
-    ops.usage_error("no runs: give THREAD_ID/RUN_ID pairs as arguments, with --file FILE, or on stdin")
+  if #entries == 0 and #positional == 0 and not o.file then
+    ops.usage_error("no runs: give THREAD_ID/RUN_ID pairs or other IDs (batch_..., ftjob-..., "
+                    .. "resp_..., VECTOR_STORE_ID/vsfb_..., upload_...) as arguments, with --file FILE, or on stdin")
   end
+  return entries
+end
 
-  if o.dry_run then runctl.dry_run = true end
-  local report, rerr = ops.report(o.report)
-  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
-  local client = ops.client(o)
-  local concurrency = o.concurrency or 16
-  local now, t0 = ops.now(), ops.clock()
-  local ledger = ops.ledger(report)
-  for _, p in ipairs(pairs_in) do ledger:add(p) end
-  ledger.progress = ops.progress(o.dry_run and "checking" or "cancelling", #pairs_in)
-  local waitable = {}
+-- A dry run looks first (GETs are allowed) and settles what needs no cancel;
+-- the cancel then meets the client's refusal, as a real run would meet the API.
+local function look_first(job, e)
+  if not job:can(e, "retrieve") then return false end
+  local obj, err = job:call(e, "retrieve")
+  if not obj then
+    job.ledger:settle(e, { action = "failed", outcome = err.outcome or "failed", request_id = err.request_id,
+                           error = tostring(err), cause = err })
+    return true
+  end
+  local kind, st = e.kind, obj.status
+  e.status_before = st
+  job:saw(e, obj)
+  if kind.expired[st] or (kind.active[st] and kind.expires and math.type(obj[kind.expires])
+                          and obj[kind.expires] <= job.now) then
+    job.ledger:settle(e, { action = "expired", status_after = st })
+    return true
+  elseif not kind.active[st] then
+    job.ledger:settle(e, { action = "already_done", status_after = st,
+                           outcome = kind.cancelling[st] and "already_cancelling" or "already_finished" })
+    return true
+  end
+  return false
+end
 
-  local function age_of(obj)
-    return obj and math.type(obj.created_at) and now - obj.created_at or nil
-  end
+local function main(args)
+  local o, positional = ops.parse(SPEC, args)
+  local forced = o.kind and (ops.kinds.get(o.kind) or
+    ops.usage_error(("--kind: '%s' is not one of %s"):format(o.kind, table.concat(ops.kinds.names(), ", "))))
+  local entries = collect(o, positional, forced)
 
-  -- The binding of an entry's kind, called with its IDs.
-  local function call(e, verb)
-    local api = e.kind.resource(client)
-    if not api then error("this runctl has no binding for " .. e.kind.many, 0) end
-    if e.kind.per_thread then return api[verb](e.thread_id, e.run_id) end
-    return api[verb](e.run_id)
-  end
-
-  local interrupted = ops.each_concurrently(pairs_in, concurrency, function(e)
-    local kind = e.kind
-    if o.dry_run then
-      -- A dry run looks first (GETs are allowed), then lets the client refuse
-      -- the cancel, so what is reported is what a real run would meet.
-      local run, err = call(e, "retrieve")
-      if not run then
-        return ledger:settle(e, { action = "failed", request_id = err.request_id, error = tostring(err) })
-      end
-      e.status_before, e.age = run.status, age_of(run)
-      if kind.expired[run.status] or (kind.active[run.status] and math.type(run.expires_at)
-                                      and run.expires_at <= now) then
-        return ledger:settle(e, { action = "expired", status_after = run.status })
-      elseif not kind.active[run.status] then
-        return ledger:settle(e, { action = "already_done", status_after = run.status })
-      end
-    end
-    local obj, err, resp = call(e, "cancel")
-    local f = ops.classify_cancel(obj, err, resp, e.status_before)
-    if f.action == "already_done" or f.action == "expired" then
-      e.status_before = e.status_before or f.status_after
-    end
-    e.age = e.age or age_of(obj)
-    ledger:settle_or_hold(e, f, o.wait and waitable, kind.pending)
-  end, ledger:fail_on_error())
-  ledger.progress:finish()
-  ledger.progress = nil
-
-  -- --wait, one kind after the other within one overall deadline.
-  local still = 0
-  if o.wait and not interrupted then
-    local deadline = ops.clock() + o.wait
-    for _, kind in pairs(ops.KINDS) do
-      local mine = {}
-      for _, e in ipairs(waitable) do if e.kind == kind then mine[#mine + 1] = e end end
-      if #mine > 0 and not interrupted then
-        local n, cut = ops.wait_and_settle(ledger, mine, {
-          name = NAME, timeout = math.max(deadline - ops.clock(), 0.001), concurrency = concurrency,
-          pending = kind.pending, one = kind.one, many = kind.many, shown = o.wait,
-          retrieve = function(e) return call(e, "retrieve") end,
-        })
-        still, interrupted = still + n, interrupted or cut
-      end
-    end
-  end
-  ledger:settle_rest(interrupted and "interrupted" or "not attempted")
-  local write_ok, write_err = report:close()
-
-  local code = ledger:exit_code(interrupted, still > 0 or not write_ok)
-  ops.say(code ~= 0, "%s: %s: %s  [%.1fs]", NAME, ops.plural(ledger.total, "run"), ledger:counts_text(),
-          ops.clock() - t0)
-  if o.dry_run then ops.say(false, "%s: dry run: no cancel was sent", NAME) end
-  for i, e in ipairs(ledger.failures) do
-    if i > 10 then
-      ops.say(true, "  ... and %d more failures (see the report)", #ledger.failures - 10)
-      break
-    end
-    ops.say(true, "  failed: %s: %s", e.thread_id and (e.thread_id .. "/" .. e.run_id) or e.run_id, e.error)
-  end
-  if still > 0 then
-    ops.say(true, "%s: %s still cancelling when --wait %gs ran out", NAME, ops.plural(still, "run"), o.wait)
-  end
-  if interrupted then
-    ops.say(true, "%s: interrupted: %s skipped; the report has a line for each", NAME,
-            ops.plural(ledger.counts.skipped, "run"))
-  end
-  if not write_ok then ops.say(true, "%s: cannot write the report: %s", NAME, write_err) end
-  return code
+  local job = ops.start(NAME, o, { args = args })
+  for _, e in ipairs(entries) do job.ledger:add(e) end
+  job:cancel_all(entries, o.dry_run and function(e) return look_first(job, e) end)
+  job:wait()
+  return job:finish(job:counted(job.ledger.total))
 end
 
 ops.main(NAME, main, { ... })

@@ -179,35 +179,6 @@ local function list(s, p, l)
   fail(s, p, "list", "cannot list %s: %s", what, text_of(err))
 end
 
--- The journal's outcome for a cancel's answer: runctl.outcome's words
--- (cancel_requested, already_cancelling, already_finished, not_cancellable,
--- not_found, failed), and would_cancel for a cancel --dry-run kept back.
-local LEGACY = { cancelled = "cancel_requested", would_cancel = "would_cancel", expired = "already_finished" }
-local function outcome_of(f, err)
-  local o = f.outcome
-  if o == nil then                       -- a runctl.outcome that names actions only
-    o = LEGACY[f.action]
-    if f.action == "already_done" then
-      o = f.status_after == "cancelling" and "already_cancelling" or "already_finished"
-    elseif f.action == "failed" then
-      o = runctl.is_error(err) and err.status == 404 and "not_found" or "failed"
-    end
-  end
-  return o == "not_sent" and "would_cancel" or o
-end
-
--- The kind's cost fields of obj ({field = value}, null when absent), or nil.
-local function cost_of(kind, obj)
-  if #kind.cost == 0 or type(obj) ~= "table" then return nil end
-  local t = {}
-  for _, field in ipairs(kind.cost) do
-    local v = obj[field]
-    if v == nil then v = json.null end
-    t[field] = v
-  end
-  return t
-end
-
 -- Sends one target's cancel and journals the decision (once per outcome).
 local function cancel(s, p, e)
   if s.svc:stopping() then return end           -- not started: the next run decides again
@@ -215,12 +186,12 @@ local function cancel(s, p, e)
   local obj, err, resp
   if e.parent then obj, err, resp = api.cancel(e.parent, e.id) else obj, err, resp = api.cancel(e.id) end
   local f = ops.classify_cancel(obj, err, resp, e.status)
-  local outcome = outcome_of(f, err)
+  local outcome = f.outcome == "not_sent" and "would_cancel" or f.outcome    -- runctl.outcome's words
   s.reg:inc(M_CANCELS, { kind = e.kind.name, rule = e.rule.name, outcome = outcome })
   local rec = { time = os.date("!%Y-%m-%dT%H:%M:%SZ"), rule = e.rule.name, kind = e.kind.name, id = e.id,
                 parent = e.parent, status_before = e.status, status_after = f.status_after, age = e.age,
                 outcome = outcome, request_id = f.request_id, error = f.error and service.redact(f.error),
-                cost = cost_of(e.kind, obj or e.item) }
+                note = f.note and service.redact(f.note), cost = ops.kinds.cost_of(e.kind, f.seen or e.item) }
   local what = ("rule '%s': %s %s (%s, %s old)"):format(e.rule.name, e.kind.one, e.id, tostring(e.status),
                                                        ops.fmt_age(e.age))
   if outcome == "failed" then

@@ -20,6 +20,8 @@ Thread IDs come from the arguments, --threads-file, or stdin.
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
   --report FILE           write the JSON lines to FILE instead of stdout
+  --json                  JSON lines on stdout even on a terminal (where
+                          the default is one readable line per run)
   -h, --help              this text
 
 One JSON line per run it acts on or waits for (thread_id, run_id,
@@ -39,8 +41,129 @@ local SPEC = {
     ["--concurrency"] = { kind = "count" },
     ["--rate"] = { kind = "rate" },
     ["--report"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
   },
 }
+
+local RUNS = ops.kinds.get("runs")
+
+-- The runs of a thread that are active or cancelling, and every run's status;
+-- or nil, err.
+local function list_thread(client, tid)
+  local status_of, pending = {}, {}
+  local ok, err = pcall(function()
+    for run in client.runs.each(tid, { limit = 100 }) do
+      if type(run) == "table" and type(run.id) == "string" then
+        status_of[run.id] = run.status
+        if RUNS.pending[run.status] then pending[#pending + 1] = run end
+      end
+    end
+  end)
+  if not ok then return nil, err end
+  return pending, status_of
+end
+
+-- Cancels a blocker that is active and not cancelled yet (again, when an
+-- earlier cancel failed), keeping what the answer says on the entry.
+local function cancel_blocker(job, st, e)
+  if not RUNS.active[e.status_after] or e.sent or runctl.interrupted() then return end
+  local obj, err, resp = job:call(e, "cancel")
+  local f = ops.classify_cancel(obj, err, resp, e.status_after)
+  job:saw(e, f.seen)
+  f.seen = nil
+  for k, v in pairs(f) do e[k] = v end
+  e.sent = f.action ~= "failed"        -- a failed cancel is tried again next pass
+  if f.action == "cancelled" then st.cancelled = st.cancelled + 1 end
+  if f.action == "would_cancel" then st.would = st.would + 1 end
+end
+
+-- One pass over a thread: list it, account for every active or cancelling
+-- run, cancel the active ones. st: the thread's state (its ledger line until
+-- it is listed, the runs blocking it, how it ended: "unblocked", "failed",
+-- "dry_run"; nil while blocked).
+local function pass(job, st)
+  local ledger = job.ledger
+  local pending, status_of = list_thread(job.client, st.tid)
+  if not pending then
+    st.outcome, st.why = "failed", "cannot list runs: " .. tostring(status_of)
+    if ledger:is_pending(st.entry) then
+      ledger:settle(st.entry, { action = "failed", error = st.why, cause = status_of,
+                                request_id = runctl.is_error(status_of) and status_of.request_id or nil })
+    end
+    return
+  end
+  ledger:forget(st.entry)
+  for _, e in ipairs(st.blockers) do       -- blocked it last time, no longer pending: done
+    local now_status = status_of[e.id]
+    if not RUNS.pending[now_status] and ledger:is_pending(e) then ledger:settle(e, { status_after = now_status }) end
+  end
+  local blockers = {}
+  for _, run in ipairs(pending) do
+    local e, new = ledger:add { kind = RUNS, parent = st.tid, id = run.id, status_before = run.status,
+                                age = math.type(run.created_at) and job.now - run.created_at or nil }
+    e.status_after = run.status
+    if new and run.status == "cancelling" then e.action, e.outcome = "already_done", "already_cancelling" end
+    if ledger:is_pending(e) then blockers[#blockers + 1] = e end
+  end
+  for _, e in ipairs(blockers) do cancel_blocker(job, st, e) end
+  st.blockers = {}
+  for _, e in ipairs(blockers) do
+    if ledger:is_pending(e) and (job.o.dry_run or not RUNS.pending[e.status_after]) then
+      ledger:settle(e)
+    elseif ledger:is_pending(e) then
+      st.blockers[#st.blockers + 1] = e
+    end
+  end
+  if job.o.dry_run then st.outcome = "dry_run" elseif #st.blockers == 0 then st.outcome = "unblocked" end
+end
+
+-- Passes over the threads still blocked, backing off, until none is or the
+-- deadline passes; then the runs still blocking get their lines, with why.
+local function unblock_all(job, states, timeout)
+  local todo, delay, deadline = states, 0.2, job.t0 + timeout
+  while #todo > 0 do
+    job.interrupted = ops.each_concurrently(todo, job.concurrency, function(st) pass(job, st) end)
+    if job.interrupted then return end
+    local blocked = {}
+    for _, st in ipairs(todo) do if not st.outcome then blocked[#blocked + 1] = st end end
+    todo = blocked
+    local left = deadline - ops.clock()
+    if #todo == 0 or left <= 0 then break end
+    if not ops.sleep(math.min(delay, left)) then job.interrupted = true return end
+    delay = math.min(delay * 2, 2)
+  end
+  for _, st in ipairs(todo) do
+    st.outcome = "blocked"
+    for _, e in ipairs(st.blockers) do
+      local why = ("still %s after waiting %gs"):format(e.status_after, timeout)
+      job.ledger:settle(e, { action = e.action or "failed", error = e.error and (e.error .. "; " .. why) or why })
+    end
+  end
+end
+
+-- One summary line per thread; returns the counts of how they ended.
+local function say_threads(states, timeout)
+  local counts = { unblocked = 0, blocked = 0, failed = 0 }
+  for _, st in ipairs(states) do
+    if st.outcome == "unblocked" then
+      counts.unblocked = counts.unblocked + 1
+      ops.say(false, "  %s: accepts new work%s", st.tid,
+              st.cancelled > 0 and (" (%s cancelled)"):format(ops.plural(st.cancelled, "run")) or "")
+    elseif st.outcome == "dry_run" then
+      ops.say(false, "  %s: would cancel %s", st.tid, ops.plural(st.would, "run"))
+    elseif st.outcome == "failed" then
+      counts.failed = counts.failed + 1
+      ops.say(true, "  %s: %s", st.tid, st.why)
+    elseif st.outcome == "blocked" then
+      counts.blocked = counts.blocked + 1
+      local b = st.blockers[1]
+      ops.say(true, "  %s: still blocked by %s (%s) after %gs", st.tid, b.id, b.status_after, timeout)
+    else
+      ops.say(true, "  %s: interrupted", st.tid)
+    end
+  end
+  return counts
+end
 
 local function main(args)
   local o, positional = ops.parse(SPEC, args)
@@ -48,150 +171,20 @@ local function main(args)
   if #threads == 0 then
     ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
   end
-  if o.dry_run then runctl.dry_run = true end
-  local report, rerr = ops.report(o.report)
-  if not report then ops.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(rerr)) end
-  local client = ops.client(o)
-  local concurrency = o.concurrency or 16
   local timeout = o.wait or 120
-  local now, t0 = ops.now(), ops.clock()
-  local deadline = t0 + timeout
-  local ledger = ops.ledger(report)
-
-  -- Per thread: its ledger line (until it is listed), the runs blocking it
-  -- now, and how it ended: "unblocked", "failed", "dry_run" (nil: blocked).
-  local state = {}
-  for _, tid in ipairs(threads) do
-    state[tid] = { entry = ledger:add { thread_id = tid }, blockers = {}, cancelled = 0,
-                   would = 0 }
+  local job = ops.start(NAME, { dry_run = o.dry_run, report = o.report, json = o.json, concurrency = o.concurrency,
+                                rate = o.rate }, { args = args, threads = threads })
+  local states = {}
+  for i, tid in ipairs(threads) do
+    states[i] = { tid = tid, entry = job.ledger:add { kind = RUNS, parent = tid }, blockers = {},
+                  cancelled = 0, would = 0 }
   end
-
-  -- One pass over a thread: list it, account for every active or cancelling
-  -- run, cancel the active ones (again, if an earlier cancel failed).
-  local function pass(tid)
-    local st = state[tid]
-    local status_of, pending_runs = {}, {}
-    local ok, err = pcall(function()
-      for run in client.runs.each(tid, { limit = 100 }) do
-        if type(run) == "table" and type(run.id) == "string" then
-          status_of[run.id] = run.status
-          if ops.PENDING[run.status] then pending_runs[#pending_runs + 1] = run end
-        end
-      end
-    end)
-    if not ok then
-      st.outcome, st.why = "failed", "cannot list runs: " .. tostring(err)
-      if ledger:is_pending(st.entry) then
-        ledger:settle(st.entry, { action = "failed", error = st.why,
-                                  request_id = runctl.is_error(err) and err.request_id or nil })
-      end
-      return
-    end
-    ledger:forget(st.entry)
-    -- Runs that blocked the thread last time and are no longer pending: done.
-    for _, e in ipairs(st.blockers) do
-      local now_status = status_of[e.run_id]
-      if not ops.PENDING[now_status] and ledger:is_pending(e) then
-        ledger:settle(e, { status_after = now_status })
-      end
-    end
-    local blockers = {}
-    for _, run in ipairs(pending_runs) do
-      local e, new = ledger:add { thread_id = tid, run_id = run.id, status_before = run.status,
-                                  age = math.type(run.created_at) and now - run.created_at or nil }
-      e.status_after = run.status
-      if new and run.status == "cancelling" then e.action = "already_done" end
-      if ledger:is_pending(e) then blockers[#blockers + 1] = e end
-    end
-    for _, e in ipairs(blockers) do
-      if ops.ACTIVE[e.status_after] and not e.sent then
-        if runctl.interrupted() then break end
-        local obj, cerr, resp = client.runs.cancel(tid, e.run_id)
-        local f = ops.classify_cancel(obj, cerr, resp, e.status_after)
-        for k, v in pairs(f) do e[k] = v end
-        e.sent = f.action ~= "failed"        -- a failed cancel is tried again next pass
-        if f.action == "cancelled" then st.cancelled = st.cancelled + 1 end
-        if f.action == "would_cancel" then st.would = st.would + 1 end
-      end
-    end
-    st.blockers = {}
-    for _, e in ipairs(blockers) do
-      if ledger:is_pending(e) and (o.dry_run or not ops.PENDING[e.status_after]) then
-        ledger:settle(e)
-      elseif ledger:is_pending(e) then
-        st.blockers[#st.blockers + 1] = e
-      end
-    end
-    if o.dry_run then
-      st.outcome = "dry_run"
-    elseif #st.blockers == 0 then
-      st.outcome = "unblocked"
-    end
-  end
-
-  local todo = threads
-  local delay = 0.2
-  local interrupted = false
-  while #todo > 0 do
-    interrupted = ops.each_concurrently(todo, concurrency, pass)
-    if interrupted then break end
-    local blocked = {}
-    for _, tid in ipairs(todo) do
-      if not state[tid].outcome then blocked[#blocked + 1] = tid end
-    end
-    todo = blocked
-    local left = deadline - ops.clock()
-    if #todo == 0 or left <= 0 then break end
-    if not ops.sleep(math.min(delay, left)) then interrupted = true break end
-    delay = math.min(delay * 2, 2)
-  end
-
-  -- Threads still blocked: the runs blocking them get their lines, with why.
-  for _, tid in ipairs(threads) do
-    local st = state[tid]
-    if not st.outcome and not interrupted then
-      st.outcome = "blocked"
-      for _, e in ipairs(st.blockers) do
-        local why = ("still %s after waiting %gs"):format(e.status_after, timeout)
-        ledger:settle(e, { action = e.action or "failed",
-                           error = e.error and (e.error .. "; " .. why) or why })
-      end
-    end
-  end
-  ledger:settle_rest(interrupted and "interrupted" or "not attempted")
-  local write_ok, write_err = report:close()
-
-  local counts = { unblocked = 0, blocked = 0, failed = 0 }
-  for _, tid in ipairs(threads) do
-    local st = state[tid]
-    if st.outcome == "unblocked" then
-      counts.unblocked = counts.unblocked + 1
-      ops.say(false, "  %s: accepts new work%s", tid,
-              st.cancelled > 0 and (" (%s cancelled)"):format(ops.plural(st.cancelled, "run")) or "")
-    elseif st.outcome == "dry_run" then
-      ops.say(false, "  %s: would cancel %s", tid, ops.plural(st.would, "run"))
-    elseif st.outcome == "failed" then
-      counts.failed = counts.failed + 1
-      ops.say(true, "  %s: %s", tid, st.why)
-    elseif st.outcome == "blocked" then
-      counts.blocked = counts.blocked + 1
-      local b = st.blockers[1]
-      ops.say(true, "  %s: still blocked by %s (%s) after %gs", tid, b.run_id, b.status_after, timeout)
-    else
-      ops.say(true, "  %s: interrupted", tid)
-    end
-  end
-  local code = ledger:exit_code(interrupted, counts.blocked > 0 or counts.failed > 0 or not write_ok)
-  if o.dry_run then
-    ops.say(code ~= 0, "%s: dry run on %s: %s; no cancel was sent", NAME, ops.plural(#threads, "thread"),
-            ledger:counts_text())
-  else
-    ops.say(code ~= 0, "%s: %s: %d accept new work, %d still blocked, %d failed; runs: %s  [%.1fs]",
-            NAME, ops.plural(#threads, "thread"), counts.unblocked, counts.blocked, counts.failed,
-            ledger:counts_text(), ops.clock() - t0)
-  end
-  if not write_ok then ops.say(true, "%s: cannot write the report: %s", NAME, write_err) end
-  return code
+  unblock_all(job, states, timeout)
+  local counts = say_threads(states, timeout)
+  local head = o.dry_run and ("dry run on " .. ops.plural(#threads, "thread"))
+               or ("%s: %d accept new work, %d still blocked, %d failed; runs"):format(
+                    ops.plural(#threads, "thread"), counts.unblocked, counts.blocked, counts.failed)
+  return job:finish(head, { blocked = counts.blocked > 0 or counts.failed > 0, group = "thread" })
 end
 
 ops.main(NAME, main, { ... })

@@ -1,35 +1,51 @@
--- scripts/watch.lua — a live table of run statuses per thread, refreshed (for a terminal)
--- Lists the most recent runs of each thread every --interval seconds and
--- shows how many are in each status, the oldest active run, and the active
--- runs themselves. On a terminal the table is redrawn in place; elsewhere
--- each refresh is printed after the last (use --once or --count N).
+-- scripts/watch.lua — a live table of what runs: runs per thread, batches, fine-tuning jobs, given objects
+-- Every --interval seconds: per thread (or per listable kind, --kind) how
+-- many recent objects are in each active status, cancelling and finished,
+-- the oldest active one and the active ones themselves; for objects given by
+-- ID (responses have no list) one line each with status, age and cost. An
+-- object seen cancelled and later finished is marked: the cancel did not
+-- stop it. On a terminal the table is redrawn in place; elsewhere each
+-- refresh is printed after the last (use --once or --count N).
 local ops = require "runctl.ops"
 
 local NAME = "watch"
 local USAGE = [[
 usage: runctl watch [OPTIONS] THREAD_ID... | -
+       runctl watch [OPTIONS] --kind batches|fine-tuning [ID...]
+       runctl watch [OPTIONS] resp_... batch_... ftjob-... VECTOR_STORE_ID/vsfb_...
 
 Shows, per thread, how many of its recent runs are queued, in progress,
 waiting for tool outputs (requires_action), cancelling and finished, and how
-old its oldest active run is, with one line per active run below it.
-Refreshed every --interval seconds: redrawn in place on a terminal, printed
-one after the other elsewhere. Ctrl-C stops it.
+old its oldest active run is, with one line per active run below it. With
+--kind batches (or fine-tuning) the same for every recent batch (job): they
+are listed without IDs. Objects given by ID (a response, batch, job, file
+batch) get one line each: status, age, and what it cost or did. An object
+seen cancelled and later finished is marked "finished anyway". Refreshed
+every --interval seconds: redrawn in place on a terminal (cut to its height,
+"... N more" saying what did not fit), printed one after the other
+elsewhere. Ctrl-C (or q on a terminal) stops it.
 
+  --kind %KINDS%
+                          also list the recent objects of a kind
   --interval SECONDS      time between refreshes (default 2)
   --once                  print the table once and exit
   --count N               refresh N times, then exit
-  --runs N                look at the N most recent runs of each thread (default 100)
-  --active N              show at most N active runs per thread (default 5; 0: none)
+  --runs N                look at the N most recent runs of each thread (or
+                          objects of --kind) (default 100)
+  --active N              show at most N active ones per row (default 5; 0: none)
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
   -h, --help              this text
 
-Exit status: 0, or 1 when a thread could not be listed in the last refresh,
-2 usage error, 130 Ctrl-C.
+Exit status: 0 (also when stopped with Ctrl-C or q), 1 when something could
+not be read in the last refresh (or the API refused the key), 2 usage error.
 ]]
+
+USAGE = USAGE:gsub("%%KINDS%%", ops.kinds.listable_names("each"))      -- extensions' kinds too
 
 local SPEC = {
   name = NAME, usage = USAGE,
   options = {
+    ["--kind"] = { kind = "list", choices = ops.kinds.listable("each") },
     ["--interval"] = { kind = "seconds" },
     ["--once"] = { kind = "flag" },
     ["--count"] = { kind = "count" },
@@ -39,108 +55,228 @@ local SPEC = {
   },
 }
 
-local FINISHED = { cancelled = true, completed = true, failed = true, expired = true, incomplete = true }
-local COLUMNS = { "queued", "in_progress", "requires_action", "cancelling" }
+local RUNS = ops.kinds.get("runs")
 
--- Lists up to max_runs recent runs of a thread: a row for the table.
-local function snapshot(client, tid, max_runs, now)
-  local row = { thread_id = tid, counts = {}, finished = 0, active = {}, seen = 0 }
-  for _, c in ipairs(COLUMNS) do row.counts[c] = 0 end
+-- What to watch: thread IDs, listed kinds, and objects given by ID (an ID
+-- whose prefix names a kind; any other argument is a thread ID).
+local function targets(o, positional)
+  local t = { threads = {}, kinds = {}, objects = {} }
+  for _, name in ipairs(o.kind or {}) do t.kinds[#t.kinds + 1] = ops.kinds.get(name) end
+  for _, id in ipairs(ops.collect_ids(positional, o.threads_file, "ID")) do
+    local kind, parent, oid = ops.kinds.parse_ref(id)
+    if kind and kind ~= RUNS then
+      t.objects[#t.objects + 1] = { kind = kind, parent = parent, id = oid }
+    else
+      t.threads[#t.threads + 1] = id
+    end
+  end
+  if #t.threads + #t.kinds + #t.objects == 0 then
+    ops.usage_error("nothing to watch: give thread IDs (as arguments, with --threads-file FILE, or on stdin), "
+                    .. "--kind batches|fine-tuning, or object IDs (resp_..., batch_..., ftjob-...)")
+  end
+  return t
+end
+
+-- Remembers which objects were seen cancelling or cancelled, so one that
+-- later reads completed is shown as finished anyway.
+local stopping = {}
+local function note_of(kind, obj)
+  local key = kind.name .. "/" .. tostring(obj.id)
+  if kind.done[obj.status] or kind.cancelling[obj.status] then stopping[key] = true end
+  if stopping[key] and kind.stopped_anyway[obj.status] then
+    return ("finished anyway: cancelled, then %s"):format(obj.status)
+  end
+end
+
+-- Lists up to max recent objects of a kind (of a thread, for runs): a row.
+local function snapshot(client, kind, label, thread_id, max, now)
+  local row = { label = label, counts = {}, finished = 0, active = {}, flipped = {}, seen = 0 }
+  for _, st in ipairs(kind.live) do row.counts[st] = 0 end
+  local api = kind.resource(client)
   local ok, err = pcall(function()
-    for run in client.runs.each(tid, { limit = math.min(100, max_runs) }) do
+    local params = { limit = math.min(100, max) }
+    for obj in (thread_id and api.each(thread_id, params) or api.each(params)) do
       row.seen = row.seen + 1
-      if type(run) == "table" then
-        if row.counts[run.status] then
-          row.counts[run.status] = row.counts[run.status] + 1
-          row.active[#row.active + 1] = {
-            id = tostring(run.id), status = run.status, model = run.model,
-            age = math.type(run.created_at) and now - run.created_at or nil }
-        elseif FINISHED[run.status] then
+      if type(obj) == "table" then
+        local note = note_of(kind, obj)
+        if note then row.flipped[#row.flipped + 1] = { id = tostring(obj.id), status = obj.status, note = note } end
+        if row.counts[obj.status] then
+          row.counts[obj.status] = row.counts[obj.status] + 1
+          row.active[#row.active + 1] = { id = tostring(obj.id), status = obj.status, model = obj.model,
+                                          age = math.type(obj.created_at) and now - obj.created_at or nil }
+        elseif kind.finished[obj.status] then
           row.finished = row.finished + 1
         end
       end
-      if row.seen >= max_runs then break end
+      if row.seen >= max then break end
     end
   end)
-  if not ok then row.error = tostring(err) end
+  if not ok then row.error, row.refused = tostring(err), ops.refusal(err) end
   table.sort(row.active, function(a, b) return (a.age or 0) > (b.age or 0) end)
   return row
+end
+
+-- Reads one object given by ID: a line (refused: a 401/403 said so).
+local function look(client, e, now)
+  local api = e.kind.resource(client)
+  local line = { id = e.parent and (e.parent .. "/" .. e.id) or e.id }
+  if not (api and api.retrieve) then line.error = "cannot be read back" return line end
+  local obj, err
+  if e.kind.parent then obj, err = api.retrieve(e.parent, e.id) else obj, err = api.retrieve(e.id) end
+  if not obj then line.error, line.refused = tostring(err), ops.refusal(err) return line end
+  line.status, line.note = tostring(obj.status), note_of(e.kind, obj)
+  line.age = math.type(obj.created_at) and now - obj.created_at or nil
+  local cost = ops.kinds.cost_of(e.kind, obj)
+  line.cost = cost and ops.cost_text(cost) or ""
+  return line
 end
 
 local function pad(s, n) s = tostring(s) return #s >= n and s or s .. (" "):rep(n - #s) end
 local function lpad(s, n) s = tostring(s) return #s >= n and s or (" "):rep(n - #s) .. s end
 
--- The table as lines of text.
-local function render(rows, opts)
-  local width = 6
-  for _, r in ipairs(rows) do width = math.max(width, #r.thread_id) end
-  local out = {}
-  out[#out + 1] = ("%s  %s  %s  %s  %s  %s  %s"):format(pad("THREAD", width), lpad("QUEUED", 6),
-    lpad("IN_PROGRESS", 11), lpad("REQUIRES_ACTION", 15), lpad("CANCELLING", 10),
-    lpad("FINISHED", 8), "OLDEST_ACTIVE")
+-- A table of rows (threads, or one per listed kind) as lines of text.
+local function render_rows(out, heading, kind, rows, active_max)
+  local width = #heading
+  for _, r in ipairs(rows) do width = math.max(width, #r.label) end
+  local head = { pad(heading, width) }
+  for _, st in ipairs(kind.live) do head[#head + 1] = st:upper() end
+  head[#head + 1] = "FINISHED"
+  head[#head + 1] = "OLDEST_ACTIVE"
+  out[#out + 1] = table.concat(head, "  ")
+  if active_max > 0 then        -- the columns of the active ones listed under each row
+    out[#out + 1] = ("    %s  %s  %s  %s"):format(pad("ACTIVE " .. kind.one:upper(), 32), pad("STATUS", 15),
+                                                   lpad("AGE", 7), "MODEL")
+  end
   for _, r in ipairs(rows) do
     if r.error then
-      out[#out + 1] = ("%s  error: %s"):format(pad(r.thread_id, width), r.error)
+      out[#out + 1] = ("%s  error: %s"):format(pad(r.label, width), r.error)
     else
-      local oldest = r.active[1]
-      out[#out + 1] = ("%s  %s  %s  %s  %s  %s  %s"):format(pad(r.thread_id, width),
-        lpad(r.counts.queued, 6), lpad(r.counts.in_progress, 11), lpad(r.counts.requires_action, 15),
-        lpad(r.counts.cancelling, 10), lpad(r.finished, 8),
-        oldest and ops.fmt_age(oldest.age) or "-")
-      for i, a in ipairs(opts.active > 0 and r.active or {}) do
-        if i > opts.active then
-          out[#out + 1] = ("    ... %d more active"):format(#r.active - opts.active)
+      local cells = { pad(r.label, width) }
+      for _, st in ipairs(kind.live) do cells[#cells + 1] = lpad(r.counts[st], #st) end
+      cells[#cells + 1] = lpad(r.finished, 8)
+      cells[#cells + 1] = r.active[1] and ops.fmt_age(r.active[1].age) or "-"
+      out[#out + 1] = table.concat(cells, "  ")
+      for i, a in ipairs(active_max > 0 and r.active or {}) do
+        if i > active_max then
+          out[#out + 1] = ("    ... %d more active"):format(#r.active - active_max)
           break
         end
         out[#out + 1] = ("    %s  %s  %s  %s"):format(pad(a.id, 32), pad(a.status, 15),
                                                        lpad(ops.fmt_age(a.age), 7), tostring(a.model or ""))
       end
+      for _, f in ipairs(r.flipped) do out[#out + 1] = ("    %s  %s"):format(pad(f.id, 32), f.note) end
     end
   end
+end
+
+local function render_objects(out, lines)
+  out[#out + 1] = ("%s  %s  %s  %s"):format(pad("OBJECT", 32), pad("STATUS", 15), lpad("AGE", 7), "COST / NOTE")
+  for _, l in ipairs(lines) do
+    if l.error then
+      out[#out + 1] = ("%s  error: %s"):format(pad(l.id, 32), l.error)
+    else
+      out[#out + 1] = ("%s  %s  %s  %s"):format(pad(l.id, 32), pad(l.status, 15), lpad(ops.fmt_age(l.age), 7),
+                                                 l.note and (l.cost .. (l.cost ~= "" and "; " or "") .. l.note) or l.cost)
+    end
+  end
+end
+
+-- One refresh: reads everything (concurrently) and returns the lines of the
+-- table and how many reads failed.
+local function refresh(client, t, o, now)
+  local max, jobs, threads, kinds_rows, objects = o.runs or 100, {}, {}, {}, {}
+  for i, tid in ipairs(t.threads) do
+    jobs[#jobs + 1] = function() threads[i] = snapshot(client, RUNS, tid, tid, max, now) end
+  end
+  for i, kind in ipairs(t.kinds) do
+    jobs[#jobs + 1] = function() kinds_rows[i] = snapshot(client, kind, kind.many, nil, max, now) end
+  end
+  for i, e in ipairs(t.objects) do jobs[#jobs + 1] = function() objects[i] = look(client, e, now) end end
+  ops.each_concurrently(jobs, 8, function(fn) fn() end)
+  local out, errors, refused = {}, 0, nil
+  for _, list in ipairs { threads, kinds_rows, objects } do
+    for _, r in pairs(list) do
+      if r.error then errors = errors + 1 end
+      refused = refused or r.refused
+    end
+  end
+  if #t.threads > 0 then render_rows(out, "THREAD", RUNS, threads, o.active or 5) end
+  for i, kind in ipairs(t.kinds) do
+    if #out > 0 then out[#out + 1] = "" end
+    render_rows(out, kind.many:upper(), kind, { kinds_rows[i] }, o.active or 5)
+  end
+  if #t.objects > 0 then
+    if #out > 0 then out[#out + 1] = "" end
+    render_objects(out, objects)
+  end
+  return out, errors, refused
+end
+
+-- "3 threads", "2 threads, batches, 1 object".
+local function title_of(t)
+  local parts = {}
+  if #t.threads > 0 then parts[#parts + 1] = ops.plural(#t.threads, "thread") end
+  for _, kind in ipairs(t.kinds) do parts[#parts + 1] = kind.many end
+  if #t.objects > 0 then parts[#parts + 1] = ops.plural(#t.objects, "object") end
+  return table.concat(parts, ", ")
+end
+
+-- lines cut to fit a screen of cols x rows (the title and labels always
+-- stay; a line wider than the screen would wrap and push them off).
+local function fit(lines, cols, rows, labels)
+  local out = {}
+  for i, line in ipairs(lines) do out[i] = cols and line:sub(1, cols - 1) or line end
+  if not rows or #out <= rows - 1 then return out end
+  local keep = math.max(rows - 2, labels)
+  local more = #out - keep
+  for i = #out, keep + 1, -1 do out[i] = nil end
+  out[#out + 1] = ("... %d more"):format(more)
   return out
 end
 
+-- Sleeps secs, watching for q on the terminal; false once it is time to stop.
+local function pause(secs, keys)
+  local deadline = ops.clock() + secs
+  repeat
+    local key = keys and keys.poll()
+    if key == "q" or key == "Q" then return false end
+    if not ops.sleep(math.min(0.1, deadline - ops.clock())) then return false end
+  until ops.clock() >= deadline
+  return true
+end
+
 local function main(args)
+  runctl.interrupted("quiet")      -- Ctrl-C is the way out: no note, exit 0
   local o, positional = ops.parse(SPEC, args)
-  local threads = ops.collect_ids(positional, o.threads_file, "thread ID")
-  if #threads == 0 then
-    ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
-  end
-  local interval = o.interval or 2
-  local count = o.once and 1 or o.count
-  local opts = { active = o.active or 5 }
+  local t = targets(o, positional)
+  local interval, count = o.interval or 2, o.once and 1 or o.count
   local client = ops.client({})
   local tty = runctl.isatty("stdout")
-  local index = {}
-  for i, tid in ipairs(threads) do index[tid] = i end
+  local keys = tty and (not count or count > 1) and ops.keys() or nil
   local n, errors = 0, 0
   while true do
     n = n + 1
     local now = ops.now()
-    local rows = {}
-    ops.each_concurrently(threads, 8, function(tid)
-      rows[index[tid]] = snapshot(client, tid, o.runs or 100, now)
-    end)
+    local lines, refused
+    lines, errors, refused = refresh(client, t, o, now)
     if runctl.interrupted() then break end
-    errors = 0
-    local list = {}
-    for i = 1, #threads do
-      if rows[i] then list[#list + 1] = rows[i] end
-      if rows[i] and rows[i].error then errors = errors + 1 end
-    end
-    local lines = render(list, opts)
-    local title = ("runctl watch: %s at %s"):format(ops.plural(#threads, "thread"), os.date("%H:%M:%S", now))
+    local title = ("runctl watch: %s at %s"):format(title_of(t), os.date("%H:%M:%S", now))
     if not count or count > 1 then
-      title = title .. (" (every %gs%s)"):format(interval, tty and ", Ctrl-C to stop" or "")
+      title = title .. (" (every %gs%s)"):format(interval, tty and (keys and ", q or Ctrl-C to stop" or ", Ctrl-C to stop") or "")
+    end
+    table.insert(lines, 1, title)
+    if tty then
+      local cols, rows = ops.size("stdout")
+      lines = fit(lines, cols, rows, 3)
     end
     -- On a terminal: home, clear, draw; elsewhere a blank line between tables.
-    io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), title, "\n",
-                    table.concat(lines, "\n"), "\n")
+    io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
     io.stdout:flush()
+    if refused then ops.say(true, "%s: stopped: %s", NAME, refused) break end   -- a refused key stays refused
     if count and n >= count then break end
-    if not ops.sleep(interval) then break end
+    if not pause(interval, keys) then break end
   end
-  if runctl.interrupted() then return ops.EXIT_INTERRUPTED end
+  if keys then keys.restore() end
   return errors > 0 and ops.EXIT_FAILED or ops.EXIT_OK
 end
 

@@ -11,6 +11,9 @@ unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_ORG_ID OPENAI_PROJECT_ID OPENAI_LOG
 passed=0
 failed=0
 work=$(mktemp -d "${TMPDIR:-/tmp}/runctl-tests.XXXXXX")
+# No extension of the person running the tests: only those a test installs.
+unset RUNCTL_PATH
+export XDG_CONFIG_HOME="$work/config"
 trap 'pkill -f -- "$work/" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 
 # run_one NAME COMMAND...: runs a TAP producer, prints its lines, counts them.

@@ -35,6 +35,8 @@ local Usage = {}
 Usage.__index = Usage
 Usage.__tostring = function(u) return u.message end
 function M.usage_error(msg) error(setmetatable({ message = msg }, Usage), 0) end
+-- A configuration error: exits 2 like a usage error, with no "Try help" line.
+function M.config_error(msg) error(setmetatable({ message = msg, config = true }, Usage), 0) end
 function M.is_usage_error(v) return getmetatable(v) == Usage end
 
 local function quote(v) return "'" .. tostring(v) .. "'" end
@@ -77,16 +79,44 @@ local KINDS = {
   end,
 }
 
+-- Whether the argument after an option with an optional value (--wait) is
+-- something else: another option, "-" (stdin), or an ID ("thread_abc",
+-- "ftjob-x", "T/R"). Anything else is the option's value and must parse:
+-- `--wait abc` is an error, not --wait 60 and a thread ID "abc".
+local function looks_like_id_or_option(a)
+  if a:find("^%-[%d.]") then return false end          -- "-1": a bad value, said so
+  return a:sub(1, 1) == "-" or a:find("/") ~= nil or a:find("^%a%w*[_-]") ~= nil
+end
+
+-- runctl's own options (lua/main.c): given after a script's name they reach
+-- the script, which says where they belong.
+-- (name -> what its value looks like, "" for none)
+local GLOBAL = { ["--base-url"] = " URL", ["--org"] = " ID", ["--project"] = " ID",
+                 ["--max-retries"] = " N", ["--timeout"] = " SECONDS", ["--dry-run"] = "",
+                 ["--azure"] = "", ["-v"] = "", ["-vv"] = "", ["--verbose"] = "",
+                 ["-q"] = "", ["--quiet"] = "" }
+
+local function unknown_option(spec, name)
+  local msg = "unknown option " .. quote(name)
+  if GLOBAL[name] then
+    msg = ("%s: runctl options go before the script name: runctl %s%s %s ..."):format(msg, name,
+          GLOBAL[name], spec.name or "SCRIPT")
+  end
+  M.usage_error(msg)
+end
+
 -- Parses args against spec and returns opts (option name with '-' as '_' ->
 -- value) and the positional arguments. spec = {
 --   name = "cancel-older-than", usage = "...",
---   options = { ["--older-than"] = { kind = "duration", required = true },
+--   options = { ["--older-than"] = { kind = "duration", required = true,
+--                                    unless = "--resume" },   -- (not required with it)
 --               ["--dry-run"] = { kind = "flag" },
 --               ["--metadata"] = { kind = "keyvalue", many = true },
 --               ["--status"] = { kind = "list", choices = {...} },
 --               ["--wait"] = { kind = "seconds", optional = 60 } } }
 -- `--name=value` and `--name value` both work; an `optional` value is taken
--- from the next argument only when it parses; `--` ends the options.
+-- from the next argument unless that is an option or an ID (see
+-- looks_like_id_or_option), and must then parse; `--` ends the options.
 -- Usage errors raise (see M.usage_error); --help prints usage and exits 0.
 function M.parse(spec, args)
   local opts, positional = {}, {}
@@ -103,7 +133,7 @@ function M.parse(spec, args)
       local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
       name = name or a
       local o = spec.options[name]
-      if not o then M.usage_error("unknown option " .. quote(name)) end
+      if not o then unknown_option(spec, name) end
       local key = name:sub(3):gsub("%-", "_")
       local value
       if o.kind == "flag" then
@@ -113,9 +143,7 @@ function M.parse(spec, args)
         local raw = inline
         if raw == nil and o.optional ~= nil then
           local nxt = args[i + 1]
-          local parsed = nxt ~= nil and nxt:sub(1, 1) ~= "-" and
-                         (o.kind == "list" and nxt or KINDS[o.kind](nxt))
-          if parsed then raw, i = nxt, i + 1 end
+          if nxt ~= nil and not looks_like_id_or_option(nxt) then raw, i = nxt, i + 1 end
         elseif raw == nil then
           if i + 1 > n then M.usage_error(name .. " needs a value") end
           i = i + 1
@@ -156,14 +184,17 @@ function M.parse(spec, args)
         opts[key] = value
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      M.usage_error("unknown option " .. quote(a))
+      unknown_option(spec, a)
     else
       positional[#positional + 1] = a
     end
     i = i + 1
   end
+  -- `runctl --dry-run NAME` is the script's --dry-run too (it waits for nothing).
+  if spec.options["--dry-run"] and runctl.dry_run then opts.dry_run = true end
   for name, o in pairs(spec.options) do
-    if o.required and opts[name:sub(3):gsub("%-", "_")] == nil then
+    local waived = o.unless and opts[o.unless:sub(3):gsub("%-", "_")] ~= nil
+    if o.required and not waived and opts[name:sub(3):gsub("%-", "_")] == nil then
       M.usage_error(name .. " is required")
     end
   end
@@ -171,15 +202,17 @@ function M.parse(spec, args)
 end
 
 -- Lines of an ID list (a file, or "-" for stdin): '#' starts a comment, blank
--- lines are skipped, surrounding spaces trimmed. Returns the list, or nil, err.
+-- lines are skipped, surrounding spaces trimmed, a UTF-8 byte order mark
+-- (a file saved by some editors) dropped. Returns the list, or nil, err.
 function M.read_lines(path)
   local f, err = io.stdin, nil
   if path ~= "-" then
     f, err = io.open(path, "r")
     if not f then return nil, err end
   end
-  local out = {}
+  local out, first = {}, true
   for line in f:lines() do
+    if first then line, first = line:gsub("^\239\187\191", ""), false end
     line = line:gsub("#.*$", ""):match("^%s*(.-)%s*$")
     if line ~= "" then out[#out + 1] = line end
   end
@@ -195,6 +228,7 @@ function M.collect_ids(positional, file, what)
   local ids, seen = {}, {}
   local read_stdin = false
   local function add(id)
+    if id == "" then M.usage_error(("an empty %s (an argument '')"):format(what)) end
     if id:find("%s") then M.usage_error(("%s %s contains white space"):format(what, quote(id))) end
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end

@@ -5,6 +5,7 @@ local core = require "runctl.core"
 local task = require "runctl.task"
 local check = require "runctl.check"
 local errors = require "runctl.errors"
+local outcome = require "runctl.outcome"
 
 local M = {}
 local typename, check_fields, is_null = check.typename, check.check_fields, check.is_null
@@ -69,8 +70,32 @@ local function compile_path(template)
   return literals, names
 end
 
-local function make_method(rname, mname, def, beta, perform, unusable)
+-- A method named cancel is a cancel: core treats its "Cannot cancel ..."
+-- answers as final, and its answer gets an outcome (runctl.outcome), read
+-- back with one GET of the same path without /cancel when the text does not
+-- say the object's status and the resource can retrieve.
+local CANCEL_OPTS = { final_cannot_cancel = true }
+
+local function cancel_opts(opts)
+  if opts == nil then return CANCEL_OPTS end
+  local o = { final_cannot_cancel = true }
+  for k, v in pairs(opts) do o[k] = v end
+  return o
+end
+
+local function send_cancel(c, where, verb, path, beta, opts, perform, can_refetch)
+  local refetch = can_refetch and function()
+    local get_opts = {}
+    for k, v in pairs(opts or {}) do if k ~= "idempotency_key" then get_opts[k] = v end end
+    return perform(c, where, "GET", path:gsub("/cancel$", ""), nil, nil, beta, get_opts)
+  end
+  local obj, err, resp = perform(c, where, verb, path, nil, nil, beta, cancel_opts(opts))
+  return outcome.decide(obj, err, resp, refetch)
+end
+
+local function make_method(rname, mname, def, beta, perform, unusable, can_refetch)
   local verb, params_spec = def[1], def.params
+  local is_cancel = mname == "cancel" and not params_spec
   local literals, names = compile_path(def[2])
   local where = rname .. "." .. mname
   local nids = #names
@@ -107,6 +132,7 @@ local function make_method(rname, mname, def, beta, perform, unusable)
       else
         opts = check_opts(where, (select(nids + 1, ...)), 2)
       end
+      if is_cancel then return send_cancel(c, where, verb, path, beta, opts, perform, can_refetch) end
       return perform(c, where, verb, path, query, nil, beta, opts)
     end, nids, params_spec
   end
@@ -195,20 +221,135 @@ local function make_wait(rname, retrieve, nids, while_status)
   end
 end
 
--- One resource's binder: client -> table of its bound methods.
-local function resource_binder(rname, rdef, perform, unusable)
-  if type(rdef) ~= "table" or type(rdef.methods) ~= "table" then
-    error("runctl.resources: " .. rname .. " needs a methods table")
+---------------------------------------------------------------------- checking a definition
+
+local DEF_FIELDS = { beta = true, methods = true, paginate = true, wait = true }
+local METHOD_FIELDS = { [1] = true, [2] = true, params = true }
+local GENERATED = { each = true, wait = true }   -- names paginate and wait add
+
+-- Checks a path template: starts with '/', no spaces, control characters,
+-- '?' or '#', every brace a {name}, no name twice. Returns nil or why.
+local function path_problem(path)
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
+    return "must be a string starting with '/' (\"/things/{thing_id}/cancel\")"
   end
+  if path:find("[%s%z\1-\31\127?#]") then
+    return "must not contain spaces, control characters, '?' or '#'"
+  end
+  local seen = {}
+  for name in path:gmatch("{([^}]*)}") do
+    if not name:match("^[%a_][%w_]*$") then return "has a bad ID name {" .. name .. "}" end
+    if seen[name] then return "names {" .. name .. "} twice" end
+    seen[name] = true
+  end
+  if path:gsub("{[%a_][%w_]*}", ""):find("[{}]") then return "has an unmatched '{' or '}'" end
+end
+
+local function method_problem(mname, mdef)
+  if type(mname) ~= "string" or not mname:match("^[%a_][%w_]*$") or GENERATED[mname] then
+    return "a method name must be a word other than each and wait (got " .. tostring(mname) .. ")"
+  end
+  local at = "methods." .. mname
+  if type(mdef) ~= "table" then return at .. " must be a table { \"VERB\", \"/path/{id}\" [, params = {...}] }" end
+  for k in pairs(mdef) do
+    if not METHOD_FIELDS[k] then return at .. ": unknown field '" .. tostring(k) .. "'" end
+  end
+  if type(mdef[1]) ~= "string" or not mdef[1]:match("^%u+$") then
+    return at .. "[1] (the verb) must be an upper-case HTTP method such as \"POST\""
+  end
+  local why = path_problem(mdef[2])
+  if why then return at .. "[2] (the path) " .. why end
+  if mdef.params ~= nil then
+    if type(mdef.params) ~= "table" then return at .. ".params must be a table of validators" end
+    for pname, validator in pairs(mdef.params) do
+      if type(pname) ~= "string" or type(validator) ~= "function" then
+        return at .. ".params." .. tostring(pname)
+               .. " must be a function v -> ok, \"what was wanted\" (keyed by the parameter name)"
+      end
+    end
+  end
+end
+
+-- "evals.runs": words joined by dots.
+local function is_dotted(name)
+  if type(name) ~= "string" then return false end
+  for part in (name .. "."):gmatch("([^.]*)%.") do
+    if not part:match("^[%a_][%w_]*$") then return false end
+  end
+  return true
+end
+
+-- A status set, given as { queued = true } or { "queued" }; nil if neither.
+local function status_set(t)
+  if type(t) ~= "table" or next(t) == nil then return nil end
+  local set = {}
+  for k, v in pairs(t) do
+    if type(k) == "string" and v == true then set[k] = true
+    elseif math.type(k) == "integer" and type(v) == "string" then set[v] = true
+    else return nil end
+  end
+  return set
+end
+
+-- Checks a resource definition (the schema of a lua/lib/resources.lua entry).
+-- Returns true, or nil and an error naming the offending field.
+function M.check(name, def)
+  local function bad(msg) return nil, ("%s: %s"):format(tostring(name), msg) end
+  if not is_dotted(name) then
+    return nil, "the name must be a word or dotted words such as \"evals.runs\" (got " .. tostring(name) .. ")"
+  end
+  if type(def) ~= "table" then return bad("the definition must be a table") end
+  for k in pairs(def) do
+    if not DEF_FIELDS[k] then return bad("unknown field '" .. tostring(k) .. "' (use beta, methods, paginate, wait)") end
+  end
+  if def.beta ~= nil and (type(def.beta) ~= "string" or def.beta:find("[%z\1-\31\127]")) then
+    return bad("beta must be a string without control characters (the OpenAI-Beta value)")
+  end
+  if type(def.methods) ~= "table" or next(def.methods) == nil then
+    return bad("methods must be a table of { \"VERB\", \"/path/{id}\" [, params = {...}] }")
+  end
+  for mname, mdef in pairs(def.methods) do
+    local why = method_problem(mname, mdef)
+    if why then return bad(why) end
+  end
+  if def.paginate ~= nil then
+    local m = def.methods[def.paginate]
+    if not m then return bad("paginate must name one of its methods (got " .. tostring(def.paginate) .. ")") end
+    if not (m.params and m.params.after) then
+      return bad("paginate: methods." .. def.paginate .. " must take params with an 'after' cursor")
+    end
+  end
+  if def.wait ~= nil then
+    local w = def.wait
+    if type(w) ~= "table" then return bad("wait must be a table { using = \"retrieve\", while_status = {...} }") end
+    for k in pairs(w) do
+      if k ~= "using" and k ~= "while_status" then return bad("wait: unknown field '" .. tostring(k) .. "'") end
+    end
+    if not def.methods[w.using] then return bad("wait.using must name one of its methods (got " .. tostring(w.using) .. ")") end
+    if def.methods[w.using].params then return bad("wait.using: methods." .. w.using .. " must take IDs only") end
+    if not status_set(w.while_status) then
+      return bad("wait.while_status must be a non-empty set { queued = true } or list { \"queued\" } of statuses")
+    end
+  end
+  return true
+end
+
+---------------------------------------------------------------------- binding
+
+-- What client.lua gives M.resources: perform(c, where, verb, path, query,
+-- body, beta, opts) sends one request; unusable(c) says why client c cannot
+-- send (or nil); attach(c, root, tree) puts a root's tree on a client made
+-- earlier (clients are read-only to everybody else).
+local hooks
+
+-- One resource's binder: client -> table of its bound methods (each, wait too).
+local function resource_binder(rname, rdef)
   local binders = {}
   for mname, def in pairs(rdef.methods) do
-    if type(def) ~= "table" or not tostring(def[1]):match("^%u+$") or type(def[2]) ~= "string"
-       or def[2]:sub(1, 1) ~= "/" then
-      error("runctl.resources: " .. rname .. "." .. tostring(mname)
-            .. " must be { \"VERB\", \"/path/{id}\" [, params = {...}] }")
-    end
-    binders[mname] = make_method(rname, mname, def, rdef.beta, perform, unusable)
+    binders[mname] = make_method(rname, mname, def, rdef.beta, hooks.perform, hooks.unusable,
+                                 rdef.methods.retrieve ~= nil)
   end
+  local while_status = rdef.wait and status_set(rdef.wait.while_status)
   return function(c)
     local bound = {}
     local meta = {}
@@ -223,7 +364,7 @@ local function resource_binder(rname, rdef, perform, unusable)
     end
     if rdef.wait then
       local m = meta[rdef.wait.using]
-      bound.wait = make_wait(rname, bound[rdef.wait.using], m.nids, rdef.wait.while_status)
+      bound.wait = make_wait(rname, bound[rdef.wait.using], m.nids, while_status)
     end
     return bound
   end
@@ -231,39 +372,105 @@ end
 
 -- The resource tree: "fine_tuning.jobs" and "vector_stores.file_batches" become
 -- children of "fine_tuning" and "vector_stores", which exist on a client even
--- when they have no methods of their own. Parents bind before their children.
--- perform(c, where, verb, path, query, body, beta, opts) sends one request;
--- unusable(c) says why client c cannot send (or nil). Returns { root name = function(client) -> that root's bound table }.
-function M.resources(perform, unusable)
-  local resources = {}
+-- when they have no methods of their own.
+local definitions_of = {}     -- resource name -> its definition
+local binder_of = {}          -- resource name -> binder(client) -> its bound functions
+local bound_keys = {}         -- resource name -> the keys its binder puts on its node
+local roots = {}              -- root name -> function(client) -> that root's tree
+local members_of = {}         -- root name -> the resource names under it, sorted
+local clients = setmetatable({}, { __mode = "k" })   -- every client bound so far
+
+-- Puts resource rname's bound functions for client c into holder (where a
+-- root's tree is being built), creating the nodes on the way.
+local function graft(holder, c, rname)
+  local node = holder
+  for part in rname:gmatch("[^.]+") do
+    node[part] = node[part] or {}
+    node = node[part]
+  end
+  for k, v in pairs(binder_of[rname](c)) do node[k] = v end
+end
+
+-- Adds (or replaces) a resource; clients made before get its root's tree
+-- anew. Returns the root name and whether it is a new one.
+local function add_resource(rname, rdef)
+  definitions_of[rname] = rdef
+  binder_of[rname] = resource_binder(rname, rdef)
+  local keys = {}
+  for mname in pairs(rdef.methods) do keys[mname] = true end
+  if rdef.paginate then keys.each = true end
+  if rdef.wait then keys.wait = true end
+  local redefined = bound_keys[rname] ~= nil
+  bound_keys[rname] = keys
+  local root = rname:match("^[^.]+")
+  local is_new_root = roots[root] == nil
+  if is_new_root then
+    local members = {}
+    members_of[root] = members
+    roots[root] = function(c)
+      clients[c] = true
+      local holder = {}
+      for _, name in ipairs(members) do graft(holder, c, name) end
+      return holder[root]
+    end
+  end
+  if not redefined then
+    local members = members_of[root]
+    members[#members + 1] = rname
+    table.sort(members)                   -- "a" before "a.b" before "a.b.c"
+  end
+  for c in pairs(clients) do hooks.attach(c, root, roots[root](c)) end
+  return root, is_new_root
+end
+
+-- Returns { root name = function(client) -> that root's bound table }, the
+-- table client.new binds from: M.define adds to it later. client_hooks:
+-- { perform =, unusable =, attach = } (see hooks above).
+function M.resources(client_hooks)
+  hooks = client_hooks
   local names = {}
   for rname in pairs(RESOURCES) do names[#names + 1] = rname end
   table.sort(names)
-  local binder_of = {}
-  for _, rname in ipairs(names) do binder_of[rname] = resource_binder(rname, RESOURCES[rname], perform, unusable) end
-  local roots = {}
   for _, rname in ipairs(names) do
-    local root = rname:match("^[^.]+")
-    roots[root] = roots[root] or {}
-    table.insert(roots[root], rname)
+    assert(M.check(rname, RESOURCES[rname]))
+    add_resource(rname, RESOURCES[rname])
   end
-  for root, members in pairs(roots) do
-    resources[root] = function(c)
-      local tree = {}
-      for _, rname in ipairs(members) do     -- sorted: "a" before "a.b" before "a.b.c"
-        local node = tree
-        local parts = {}
-        for part in rname:gmatch("[^.]+") do parts[#parts + 1] = part end
-        for d = 2, #parts do
-          node[parts[d]] = node[parts[d]] or {}
-          node = node[parts[d]]
-        end
-        for k, v in pairs(binder_of[rname](c)) do node[k] = v end
+  return roots
+end
+
+-- Why name (with its methods) would clobber another resource on a client:
+-- a part of its path that is a method of a resource above it, or a method
+-- whose name is a resource below it. nil when it fits.
+local function clash(name, def)
+  for other, keys in pairs(bound_keys) do
+    if name:sub(1, #other + 1) == other .. "." then
+      local part = name:sub(#other + 2):match("^[^.]+")
+      if keys[part] then return ("'%s' is a method of %s"):format(part, other) end
+    end
+    for mname in pairs(def.methods) do
+      local under = name .. "." .. mname
+      if other == under or other:sub(1, #under + 1) == under .. "." then
+        return ("method %s would hide the resource %s"):format(mname, other)
       end
-      return tree
     end
   end
-  return resources
 end
+
+-- bind.define(name, def) -> root, is_new_root | nil, err. Adds (or
+-- replaces) a resource at run time: every client, those made before the call
+-- included, gets its root's table anew (a table saved before stays as it was).
+function M.define(name, def)
+  local ok, why = M.check(name, def)
+  if not ok then return nil, why end
+  why = clash(name, def)
+  if why then return nil, name .. ": " .. why end
+  local own = { beta = def.beta, paginate = def.paginate, methods = {} }
+  for mname, m in pairs(def.methods) do own.methods[mname] = { m[1], m[2], params = m.params } end
+  if def.wait then own.wait = { using = def.wait.using, while_status = status_set(def.wait.while_status) } end
+  return add_resource(name, own)
+end
+
+-- bind.definition(name) -> the definition of a resource (nil if none).
+function M.definition(name) return definitions_of[name] or RESOURCES[name] end
 
 return M

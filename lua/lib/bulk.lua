@@ -23,15 +23,21 @@ function M.sleep(secs)
   end
 end
 
--- Turns the outcome of a cancel into report fields {action, status_after,
+-- Stops every bulk job at once for why (a refused API key): each_concurrently
+-- starts nothing more; what is left is settled by the script as skipped.
+local stopped_because
+function M.stop(why) stopped_because = stopped_because or why end
+function M.stopped() return stopped_because end
 
 -- Runs fn(item) for each item, at most `concurrency` at once, and starts no
--- new item once Ctrl-C was pressed (those already running finish). A raise in
--- fn is passed to on_error(item, err). Returns whether it was interrupted.
+-- new item once Ctrl-C was pressed or M.stop was called (those already
+-- running finish). A raise in fn is passed to on_error(item, err). Returns
+-- whether it was interrupted (Ctrl-C; a stop is not an interruption).
 function M.each_concurrently(items, concurrency, fn, on_error)
   local stopped = false
   task.map(items, function(item)
     if stopped or runctl.interrupted() then stopped = true return true end
+    if stopped_because then return true end
     local ok, err = pcall(fn, item)
     if not ok then
       if on_error then on_error(item, err) else error(err, 0) end
@@ -42,7 +48,8 @@ function M.each_concurrently(items, concurrency, fn, on_error)
 end
 
 -- Polls until no entry is still in one of the `pending` statuses, or the
--- deadline (seconds from now) passes, or Ctrl-C. retrieve(e) returns the
+-- deadline (seconds from now) passes, or Ctrl-C (opts.poll_all: every entry
+-- is polled at least once, pending or not). retrieve(e) returns the
 -- object, nil, resp or nil, err; on_update(e, obj, err) is called after each
 -- poll. Polls start quick and back off to 2 s (or openai-poll-after-ms).
 -- Returns the entries still pending and why ("deadline" or "interrupted").
@@ -51,11 +58,12 @@ function M.wait_all(entries, opts)
   local deadline = core.now() + opts.timeout
   local left = {}
   for _, e in ipairs(entries) do
-    if pending[e.status_after] then left[#left + 1] = e end
+    if pending[e.status_after] or opts.poll_all then left[#left + 1] = e end
   end
   local delay = opts.first_delay or 0.2
   while #left > 0 do
     if runctl.interrupted() then return left, "interrupted" end
+    if stopped_because then return left, "stopped" end
     local remaining = deadline - core.now()
     if remaining <= 0 then return left, "deadline" end
     if not M.sleep(math.min(delay, remaining)) then return left, "interrupted" end
@@ -88,23 +96,32 @@ end
 -- cancelling (their action is decided): polls them with retrieve(e) until
 -- their status leaves `pending` (default kinds.PENDING) or `timeout` seconds
 -- pass, then settles them, the ones still pending with an error saying so.
+-- Every entry is read at least once (its final cost, a flip-back).
 -- opts: name, timeout, retrieve, concurrency, pending, one/many (nouns),
--- shown (the --wait the messages name, when timeout is what is left of it).
+-- shown (the --wait the messages name, when timeout is what is left of it),
+-- on_seen(e, obj) for each object read, no_cancelling (the kind stops at
+-- once: the message says "read back stopped").
 -- Returns how many were still pending at the deadline, and whether Ctrl-C
 -- cut the wait short.
 function M.wait_and_settle(ledger, entries, opts)
   if #entries == 0 then return 0, false end
-  term.say(false, "%s: waiting up to %gs for %d %s to leave cancelling", opts.name, opts.shown or opts.timeout,
-        #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"))
+  term.say(false, "%s: waiting up to %gs for %d %s to %s", opts.name, opts.shown or opts.timeout,
+        #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"),
+        opts.no_cancelling and "read back stopped" or "leave cancelling")
   local left, why = M.wait_all(entries, {
     timeout = opts.timeout, concurrency = opts.concurrency, retrieve = opts.retrieve,
     pending = opts.pending,
-    on_update = function(e, _, err) e.wait_error = err and tostring(err) or nil end,
+    poll_all = true,
+    on_update = function(e, obj, err)
+      e.wait_error = err and tostring(err) or nil
+      if obj and opts.on_seen then opts.on_seen(e, obj) end
+    end,
   })
   for _, e in ipairs(left) do
     e.error = why == "deadline"
               and ("still %s after waiting %gs%s"):format(e.status_after, opts.shown or opts.timeout,
                                                            e.wait_error and ": " .. e.wait_error or "")
+              or why == "stopped" and ("not waited for: " .. stopped_because)
               or "interrupted while waiting"
   end
   for _, e in ipairs(entries) do

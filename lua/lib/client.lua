@@ -105,7 +105,7 @@ function M.new(cfg, extra)
   local c = frozen(f, "runctl.client",
                    function() return "runctl client (" .. f.base_url .. ")" end)
   private[c] = { sender = key and sender, query = query, base_url = f.base_url,
-                 unusable = extra and extra.unusable }
+                 unusable = extra and extra.unusable, fields = f }
   for name, binder in pairs(resources) do f[name] = binder(c) end
   -- bound after c exists (the functions close over it), frozen like the rest
   for name in pairs(resources) do f[name] = frozen(f[name], false) end
@@ -202,7 +202,9 @@ function Client.request(c, spec)
   return perform(c, "client:request", method, path, query, body, beta, opts)
 end
 
-resources = bind.resources(perform, M.unusable)
+-- attach: runctl.define gives clients made earlier a root's tree, frozen like the rest.
+resources = bind.resources { perform = perform, unusable = M.unusable,
+  attach = function(c, name, tree) private[c].fields[name] = frozen(tree, false) end }
 -- The top-level resource names (runs, batches, fine_tuning, ...), sorted.
 M.ROOTS = {}
 for name in pairs(resources) do M.ROOTS[#M.ROOTS + 1] = name end

@@ -10,7 +10,7 @@ local M = {}
 
 -- The fields of every line, null when unknown, so every line has one shape.
 M.FIELDS = { "time", "rule", "kind", "id", "parent", "status_before", "status_after", "age",
-             "outcome", "request_id", "error", "cost" }
+             "outcome", "request_id", "error", "note", "cost" }
 
 -- How much of an existing journal's end is read at start: the decisions a
 -- restart must not repeat are the recent ones.
@@ -68,7 +68,7 @@ end
 -- next time).
 function Journal:record(rec)
   if self:holds(rec.kind, rec.id, rec.outcome) then return false end
-  local ok, err = self.file:write(ledger.json_line(rec, M.FIELDS), "\n")
+  local ok, err = self.file:write(assert(json.encode(ledger.with_nulls(rec, M.FIELDS))), "\n")
   if ok then ok, err = self.file:flush() end
   if not ok then return nil, tostring(err) end
   local k = object_key(rec.kind, rec.id)

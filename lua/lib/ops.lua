@@ -7,14 +7,20 @@
 --   runctl.kinds    job kinds as data (runs, batches, fine-tuning, ...)
 --   runctl.outcome  what a cancel's answer means
 --   runctl.bulk     bounded concurrency, Ctrl-C, --wait
+--   runctl.job      a bulk cancel job from start to summary (what the cancel
+--                   scripts share: set-up, cancel, --wait, the end)
 local core = require "runctl.core"
 local runctl = require "runctl"
+local config = require "runctl.config"
+local term = require "runctl.term"
+local resume = require "runctl.resume"
 
 local M = {}
-for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk" } do
+for _, part in ipairs { "args", "term", "ledger", "outcome", "bulk", "job" } do
   for k, v in pairs(require("runctl." .. part)) do M[k] = v end
 end
 local kinds = require "runctl.kinds"
+M.kinds = kinds
 M.KINDS = kinds.all              -- name -> kind, live: kinds defined later show up
 M.ACTIVE, M.PENDING = kinds.ACTIVE, kinds.PENDING
 
@@ -32,33 +38,49 @@ function M.main(name, body, args)
   end, args)
   if not ok then
     if M.is_usage_error(code) then
-      io.stderr:write(name, ": ", code.message, "\nTry 'runctl help ", name, "'.\n")
+      io.stderr:write(name, ": ", code.message, "\n")
+      if not code.config then io.stderr:write("Try 'runctl help ", name, "'.\n") end
       os.exit(M.EXIT_USAGE)
     end
     error(code, 0)
   end
+  for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", note, "\n") end
   io.stdout:flush()
   os.exit(code or 0)
 end
 
--- A client for the script: the flags and environment, with --concurrency
--- and --rate on top.
-function M.client(opts)
-  local cfg = {}
-  if opts.concurrency then cfg.max_concurrency = opts.concurrency end
-  if opts.rate then cfg.rate = opts.rate end
-  local ok, c = pcall(runctl.client, cfg)
-  if not ok then   -- a configuration problem (e.g. --azure without its settings): exit 2, no traceback
-    M.usage_error((tostring(c):gsub("^[^\n]-:%d+: ", "", 1)))
+-- cancel --file REPORT: refuses (exit 2, nothing sent) a report whose
+-- undone work is more than its run lines, naming the command that resumes it.
+M.refuse_unfinishable = resume.refuse_unfinishable
+
+-- --resume REPORT: the report's own options (filters) with the command line's
+-- --report and these on top, and what it left undone (see resume.plan).
+local ANEW = { "yes", "confirm_above", "concurrency", "rate", "wait", "json", "dry_run" }
+
+function M.resume_plan(spec, o, name)
+  local allowed = { resume = true, report = true }
+  for _, k in ipairs(ANEW) do allowed[k] = true end
+  for k in pairs(o) do
+    if not allowed[k] then
+      M.usage_error(("--resume takes its filters from the report: drop --%s"):format(k:gsub("_", "-")))
+    end
   end
-  return c
+  if o.report and o.report == o.resume then
+    M.usage_error("--resume: write the new report to another file than " .. o.resume)
+  end
+  local plan = resume.plan(spec, o.resume, name)
+  plan.opts.report, plan.opts.threads_file = o.report, nil
+  for _, k in ipairs(ANEW) do
+    if o[k] ~= nil then plan.opts[k] = o[k] end
+  end
+  return plan
 end
+
+-- Why a failure (an error object) stops a whole job: a refused key (see config.refusal).
+M.refusal = config.refusal
 
 -- A monotonic clock in seconds, for deadlines and elapsed times.
 M.clock = core.now
-
--- Now, in whole seconds since the epoch, as the API's timestamps are.
-function M.now() return math.floor(core.time()) end
 
 return M
 

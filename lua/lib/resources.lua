@@ -7,36 +7,10 @@
 -- the first part is also a global and a field of require "runctl".
 -- Path templates name their IDs in braces; each becomes a required string
 -- argument, percent-encoded as one path segment. A method with `params` takes
--- a params table after its IDs (checked by the validators below), then opts.
+-- a params table after its IDs (checked by the validators of lua/lib/params.lua), then opts.
 -- `beta` is the OpenAI-Beta header value; leave it out where the SDKs send none.
 
-local function has_control(s) return s:find("[%z\1-\31\127]") ~= nil end
-
-local function whole(v, lo, hi)
-  return type(v) == "number" and v == math.floor(v) and v >= lo and v <= hi
-end
-
--- Validators return ok, "what was wanted" [, expanded query pairs]. A
--- validator that returns a third value replaces the parameter by those pairs
--- (deepObject style: metadata = {k = v} goes out as metadata[k]=v).
-local V = {
-  limit100 = function(v) return whole(v, 1, 100), "an integer from 1 to 100" end,
-  limit = function(v) return whole(v, 1, 2^31 - 1), "a positive integer" end,
-  order = function(v) return v == "asc" or v == "desc", "\"asc\" or \"desc\"" end,
-  cursor = function(v) return type(v) == "string" and v ~= "" and not has_control(v), "a non-empty ID string" end,
-  metadata = function(v)
-    local want = "a table of string keys to string values"
-    if type(v) ~= "table" then return false, want end
-    local pairs_out = {}
-    for k, s in pairs(v) do
-      if type(k) ~= "string" or k == "" or has_control(k) or type(s) ~= "string" or has_control(s) then
-        return false, want
-      end
-      pairs_out["metadata[" .. k .. "]"] = s
-    end
-    return true, want, pairs_out
-  end,
-}
+local V = require "runctl.params"   -- the validators (also runctl.params, for extensions)
 
 local LIST_PARAMS = { limit = V.limit100, order = V.order, after = V.cursor, before = V.cursor }
 

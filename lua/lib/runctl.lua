@@ -8,6 +8,7 @@ local core = require "runctl.core"
 local json = require "runctl.json"
 local errors = require "runctl.errors"
 local client = require "runctl.client"
+local bind = require "runctl.bind"
 
 local M = {
   VERSION = core.VERSION, json = json, task = require "runctl.taskmap",
@@ -52,8 +53,41 @@ for _, name in ipairs(client.ROOTS) do
 end
 table.sort(M.GLOBALS)
 
--- runctl.dry_run reads and latches the host's flag (once on, it stays on).
--- Its metatable is locked, so no script can change what the flag does.
+-- Job kinds as data (lua/lib/kinds.lua): runctl.kinds.define(name, def);
+-- and the params validators a definition may use (runctl.params.limit100, ...).
+M.kinds = require "runctl.kinds"
+M.params = require "runctl.params"
+
+-- What a sandbox leaves out of its copy of this module: what changes the
+-- state every run shares (lua/sandbox.c reads this set).
+M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true }
+
+-- runctl.define(name, def): a resource at run time, with the schema of a
+-- lua/lib/resources.lua entry. Every client (openai and those made before)
+-- gets it; its top-level name is (again) a field of this module and, in the
+-- runctl host (which set the globals), a global. Raises naming the field at
+-- fault, at the caller's line.
+function M.define(name, def)
+  local root = type(name) == "string" and name:match("^[^.]+") or nil
+  local known = false
+  for _, r in ipairs(client.ROOTS) do known = known or r == root end
+  local globals = rawget(_G, "runctl") == M
+  if root and not known and (M[root] ~= nil or M.openai[root] ~= nil or (globals and _G[root] ~= nil)) then
+    error(("runctl.define: %s: the name '%s' is taken (a field of runctl, of a client, or a global): "
+           .. "pick another"):format(name, root), 2)
+  end
+  local top, is_new = bind.define(name, def)
+  if not top then error("runctl.define: " .. is_new, 2) end
+  if is_new then
+    for _, list in ipairs { M.GLOBALS, client.ROOTS } do
+      list[#list + 1] = top
+      table.sort(list)
+    end
+  end
+  M[top] = M.openai[top]
+  if globals then rawset(_G, top, M[top]) end
+end
+
 return setmetatable(M, {
   __metatable = false,
   __index = function(_, k)

@@ -1,5 +1,6 @@
--- lua/lib/taskmap.lua — task.map: an order-preserving, bounded parallel map
--- over tasks; added to the task module.
+-- lua/lib/taskmap.lua — bounded parallel loops over tasks, added to the task
+-- module: task.map (order-preserving, keeps every result) and task.each
+-- (streams: keeps nothing, for jobs of any size).
 local task = require "runctl.task"
 local typename = require("runctl.check").typename
 
@@ -65,6 +66,73 @@ function task.map(items, fn, opts)
     for i = next_index + 1, n do errs[i] = aborted end
   end
   return results, errs
+end
+
+-- task.each(items, fn, {concurrency = n}) -> done, failed, first_err: like
+-- task.map but keeps no result, so memory stays flat however many items there
+-- are. items is a table or an iterator function returning the next item (nil
+-- at the end), such as io.lines(path). fn(item, i) returns a value (done) or
+-- nil, err, or raises (failed); first_err is the first failure's error.
+-- Leaving task.each in any way ends its workers.
+function task.each(items, fn, opts)
+  if type(items) ~= "table" and type(items) ~= "function" then
+    error("task.each: items must be a table or an iterator function (got " .. typename(items) .. ")", 2)
+  end
+  if type(fn) ~= "function" then
+    error("task.each: fn must be a function (got " .. typename(fn) .. ")", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("task.each: options must be a table {concurrency = n} (got " .. typename(opts) .. ")", 2)
+  end
+  local concurrency = opts and opts.concurrency or 16
+  if math.type(concurrency) ~= "integer" or concurrency < 1 then
+    error("task.each: concurrency must be a positive integer", 2)
+  end
+  local i, ended = 0, false
+  local next_item
+  if type(items) == "table" then
+    local n = #items
+    concurrency = math.min(concurrency, n)
+    next_item = function()
+      if i >= n then return nil end
+      i = i + 1
+      return i, items[i]
+    end
+  else
+    next_item = function()             -- never called again once it ended (or raised):
+      if ended then return nil end     -- io.lines raises after its last line
+      ended = true
+      local item = items()
+      if item == nil then return nil end
+      ended = false
+      i = i + 1
+      return i, item
+    end
+  end
+  local done, failed, first_err = 0, 0, nil
+  local function worker()
+    while true do
+      local index, item = next_item()
+      if index == nil then return end
+      local ok, value, err = pcall(fn, item, index)
+      if ok and value ~= nil then
+        done = done + 1
+      else
+        failed = failed + 1
+        if failed == 1 then first_err = ok and err or value end
+      end
+    end
+  end
+  local workers = {}
+  local _ <close> = setmetatable({}, { __close = function()
+    for _, t in ipairs(workers) do pcall(task.cancel, t) end
+  end })
+  for w = 1, concurrency do workers[w] = task.spawn(worker) end
+  for _, t in ipairs(workers) do
+    local ok, err = task.join(t)
+    if not ok then error(err, 0) end
+  end
+  return done, failed, first_err
 end
 
 return task

@@ -73,6 +73,11 @@ if stale; then
         # No install scripts (none is needed) and no analytics calls from them.
         if ! (cd "$here" && SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund \
                 --loglevel=error) >"$work/npm.log" 2>&1; then
+            # Offline (no route, no DNS, a proxy refusing): not runctl's fault.
+            if grep -Eq 'E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH|HOSTUNREACH)|network|proxy' \
+                    "$work/npm.log"; then
+                skip "the npm registry $(npm config get registry 2>/dev/null) cannot be reached to install Prism ($(grep -m1 -E 'code E|network' "$work/npm.log" | sed 's/^npm ERR! *//; s/^npm error *//'))"
+            fi
             fail "npm ci in tests/conformance failed" "$work/npm.log"
         fi
         echo "$want" > "$stamp"

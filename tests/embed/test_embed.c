@@ -2,7 +2,8 @@
  * (globals or none), runctl_poll from host code and from inside a task, tasks
  * spawned by host code, blocking calls outside tasks, lua_close with work in
  * flight, and the sandbox API's edges (the limits themselves are exercised
- * through examples/sandbox-host by tests/lua/test_embed_sandbox.lua).
+ * through examples/sandbox-host by tests/lua/test_embed_sandbox.lua), and
+ * extension files: loaded only when the host asks, never into a sandbox.
  * Usage: test_embed BASE_URL SLOW_BASE_URL (fake API servers; the slow one
  * answers after a delay). Run under valgrind or ASan for the leak checks. */
 #include <runctl.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int count, failures;
 static const char *base_url, *slow_url;
@@ -368,6 +370,19 @@ static void test_handles(void)
     ok(runctl_cancel(L, h) == 0, "cancelling it again returns 0");
     runctl_release(L, h);
 
+    lua_getglobal(L, "slow");
+    h = runctl_start(L, 0);
+    ok(runctl_deadline(L, h, 0.02) == 1, "runctl_deadline gives work a deadline");
+    while (runctl_done(L, h) == 0)
+        runctl_poll(L, 10);
+    n = runctl_result(L, h);
+    lua_getfield(L, -1, "reason");
+    ok(n == 2 && lua_isnil(L, -3) && strcmp(lua_tostring(L, -1), "deadline") == 0,
+       "past it the work is cancelled: nil, err with reason deadline");
+    lua_pop(L, n + 1);
+    ok(runctl_deadline(L, h, 1) == 0, "a deadline on ended work does nothing");
+    runctl_release(L, h);
+
     lua_pushinteger(L, 42);
     ok(runctl_start(L, 0) == -1 && lua_isstring(L, -1), "runctl_start with a non-function fails with a message");
     lua_pop(L, 1);
@@ -590,6 +605,80 @@ static void test_sandbox_trips(void)
     runctl_sandbox_close(S);
 }
 
+/* Writes code into dir/name. */
+static void write_ext(const char *dir, const char *name, const char *code)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs(code, f) < 0 || fclose(f) != 0) {
+        printf("#   cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static void test_extensions(void)
+{
+    char dir[] = "/tmp/runctl-ext-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        printf("#   mkdtemp failed\n");
+        exit(1);
+    }
+    setenv("RUNCTL_PATH", dir, 1);
+    setenv("XDG_CONFIG_HOME", dir, 1);      /* no user extensions of the person running this */
+    write_ext(dir, "acme.lua", "local runctl = require 'runctl'\n"
+                               "runctl.define('acme', { methods = { cancel = { 'POST', '/acme/{id}/cancel' } } })\n");
+
+    lua_State *L = open_state(base_url, 0);
+    ok(run(L, "assert(acme == nil and openai.acme == nil and runctl.acme == nil)"),
+       "runctl_openlibs loads no extension unless the host asks");
+    lua_close(L);
+
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    runctl_options o;
+    runctl_options_init(&o);
+    o.load_extensions = 1;
+    ok(runctl_openlibs(L, &o) == 0 && run(L, "assert(type(acme.cancel) == 'function' and openai.acme == acme)"),
+       "load_extensions: the extension's resource is a global and on the default client");
+    lua_close(L);
+
+    L = open_state(base_url, 1);
+    ok(runctl_load_extensions(L) == 0 && run(L, "assert(type(require('runctl').acme.cancel) == 'function')"),
+       "runctl_load_extensions on a state without globals: the resource is in require 'runctl'");
+    lua_close(L);
+
+    char err[256];
+    runctl_sandbox_limits lim;
+    runctl_sandbox_limits_init(&lim);
+    lua_State *S = runctl_sandbox_new(&lim, &o, err, sizeof err);
+    const char *sees = "assert(acme == nil and openai.acme == nil and runctl.acme == nil, 'no extension')\n"
+                       "assert(runctl.define == nil and runctl.kinds == nil, 'no define')";
+    ok(S != NULL && runctl_sandbox_run(S, sees, strlen(sees), "=sees") == 0,
+       "a sandbox loads no extension even when asked, and has no runctl.define or runctl.kinds");
+    if (S != NULL && lua_type(S, -1) == LUA_TSTRING)
+        printf("#   %s\n", lua_tostring(S, -1));
+    if (S != NULL)
+        runctl_sandbox_close(S);
+
+    write_ext(dir, "broken.lua", "runctl.define('zz', { methods = { x = { 'post', '/x' } } })\n");
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    ok(runctl_openlibs(L, &o) == -1, "a broken extension fails runctl_openlibs");
+    is_str(lua_tostring(L, -1), "/broken.lua:1: runctl.define: zz: methods.x[1] (the verb)",
+           "with its file, line and the field at fault");
+    lua_close(L);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/broken.lua", dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/acme.lua", dir);
+    remove(path);
+    rmdir(dir);
+    unsetenv("RUNCTL_PATH");
+    unsetenv("XDG_CONFIG_HOME");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -608,6 +697,7 @@ int main(int argc, char **argv)
     test_soak();
     test_sandbox_api();
     test_sandbox_trips();
+    test_extensions();
     printf("1..%d\n", count);
     return failures > 0;
 }

@@ -34,7 +34,7 @@ struct cancel_rules {
 };
 
 /* The style the server starts in (--cancel-style overrides it). */
-#define CANCEL_STYLE_DEFAULT CANCEL_LEGACY
+#define CANCEL_STYLE_DEFAULT CANCEL_LIVE
 
 /* The style named by n bytes at s ("legacy", "live", "400", "200", "409"),
  * or -1. */

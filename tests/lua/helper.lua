@@ -5,6 +5,7 @@ package.path = "tests/lua/?.lua;" .. package.path
 local H = {}
 local count, failures = 0, 0
 local servers = {}
+local started = {}          -- runctl processes started in the background (H.start)
 
 local function show(v)
   if type(v) == "string" then return ("%q"):format(v) end
@@ -41,6 +42,9 @@ function H.raises(fn, pattern, name)
 end
 
 function H.done()
+  for _, h in ipairs(started) do
+    if h.code() == nil and h.pid() then h.signal("KILL") end
+  end
   for _, s in ipairs(servers) do s:stop() end
   print("1.." .. count)
   os.exit(failures == 0 and 0 or 1)
@@ -115,6 +119,8 @@ function H.fake(args)
     table.sort(p)
     return table.concat(p, " ")
   end
+  -- How the server answers cancels: "live", "400", "200", "409" (see the fake's refusal.h).
+  function s:cancel_style(name) return control("POST", "/config", { cancel_style = name }) end
   function s:runs(thread_id) return control("GET", "/runs?thread_id=" .. runctl.escape_id(thread_id)) end
   function s:client(extra)
     local cfg = { api_key = "sk-test-1234567890", base_url = s.base, max_retries = 0 }
@@ -124,7 +130,7 @@ function H.fake(args)
   return s
 end
 
--- Starts tests/tools/badpeer in mode "blackhole" or "stall-body"; returns {url, pid, stop}.
+-- Starts tests/tools/badpeer in mode "blackhole", "stall-body" or "refuse"; returns {url, pid, stop}.
 function H.badpeer(mode)
   local bin = (os.getenv("FAKEAPI") or "build/fakeapi"):gsub("fakeapi$", "badpeer")
   return start_server("badpeer", bin .. " " .. mode .. " %{portfile}")
@@ -175,12 +181,15 @@ end
 
 -- A script's JSON-lines report: the list of decoded lines (a line that is not
 -- JSON becomes {unparsable = line}), a map run_id -> line (lines without a
--- run under "thread:ID"), and how often each of those keys appears.
+-- run under "thread:ID"), how often each of those keys appears, and
+-- {header, trailer}: its opening line and its closing {"complete": true} line.
 function H.report(text)
-  local list, by, seen = {}, {}, {}
+  local list, by, seen, frame = {}, {}, {}, {}
   for line in (text or ""):gmatch("[^\n]+") do
     local rec = json.decode(line)
-    if type(rec) == "table" then
+    if type(rec) == "table" and rec.action == nil and (rec.report or rec.complete) then
+      frame[rec.report and "header" or "trailer"] = rec
+    elseif type(rec) == "table" then
       list[#list + 1] = rec
       local k = rec.run_id ~= json.null and rec.run_id or ("thread:" .. tostring(rec.thread_id))
       by[k] = rec
@@ -189,7 +198,38 @@ function H.report(text)
       list[#list + 1] = { unparsable = line }
     end
   end
-  return list, by, seen
+  return list, by, seen, frame
+end
+
+-- Polls cond every 20 ms until it holds or secs (10) pass; returns whether it held.
+function H.wait_for(cond, secs)
+  for _ = 1, math.floor((secs or 10) / 0.02) do
+    if cond() then return true end
+    task.sleep(0.02)
+  end
+  return cond()
+end
+
+-- Starts `ENV runctl ARGS` in the background (env: a prefix of shell words
+-- such as "env A=1"); returns a handle: pid(), code() once it has exited (nil
+-- before), out(), err(), signal(SIG). H.done() kills what is still running.
+function H.start(env, args)
+  serial = serial + 1
+  local dir = ("%s/bg-%d-%d"):format(tmpdir, math.random(1e9), serial)
+  os.execute("mkdir -p " .. dir)
+  local inner = ("%s %s %s %s </dev/null >%s/out 2>%s/err & echo $! >%s/pid; wait $!; echo $? >%s/code")
+                :format(env, os.getenv("RUNCTL_WRAP") or "", os.getenv("RUNCTL") or "./runctl", args,
+                        dir, dir, dir, dir)
+  os.execute("sh -c " .. sh_quote(inner) .. " >/dev/null 2>&1 &")
+  local h = { dir = dir }
+  function h.pid() return tonumber((read_file(dir .. "/pid") or ""):match("%d+")) end
+  function h.code() return tonumber((read_file(dir .. "/code") or ""):match("%d+")) end
+  function h.out() return read_file(dir .. "/out") or "" end
+  function h.err() return read_file(dir .. "/err") or "" end
+  function h.signal(sig) return os.execute(("kill -%s %d"):format(sig, h.pid())) end
+  started[#started + 1] = h
+  H.wait_for(function() return h.pid() ~= nil end, 5)
+  return h
 end
 
 -- Finds the recorded header (names are lower case) of a request.

@@ -56,6 +56,18 @@ T.raises(function() setmetatable(c, nil) end, "protected metatable", "nor its me
 T.raises(function() c.request({}, { path = "/x" }) end, "call it with a colon",
          "client:request on a table that is not a client refuses (no state to borrow)")
 T.like(tostring(c), "^runctl client %(http://127%.0%.0%.1:%d+/v1%)$", "tostring of a client names its base URL only")
+-- The sender cache a client once had: replaced by a script's function, it
+-- was handed the header lines, credentials included, on calls with opts.headers.
+local stolen = {}
+local function thief(_, _, extra)
+  stolen[#stolen + 1] = extra
+  return nil, { kind = "connection", message = "stolen", attempts = 1 }
+end
+pcall(function() c._senders[false] = thief c._senders[""] = thief end)
+pcall(rawset, c, "_senders", setmetatable({}, { __index = function() return thief end }))
+c.runs.retrieve("thread_main", "run_failed", { headers = { ["X-B"] = "1" } })
+c.runs.retrieve("thread_main", "run_failed")
+T.is(#hunt(stolen, KEY), 0, "a function planted in a client's sender cache is never handed the credential line")
 T.is(getmetatable(err), "runctl.error", "an error object's metatable is locked too")
 T.is(err.__index, nil, "and leads nowhere (no __index back to the shared metatable)")
 T.ok(runctl.is_error(err) and runctl.is_error(terr), "is_error still knows runctl's errors")

@@ -191,6 +191,68 @@ T.is(h:cancel(), true, "h:cancel() calls it off")
 v, err = h:result()
 T.ok(h:done() and v == nil and err.kind == "aborted", "then h:done() and h:result() is nil, aborted")
 
+-- two sleepers woken in the same round: the first to run resumes the other by
+-- hand (its sleep is over, so it runs on until it yields), then cancels it;
+-- nothing of the other's finished sleep may be touched again (ASan checks)
+local co_of, first, pair2 = {}, nil, {}
+for i = 1, 2 do
+  pair2[i] = task.spawn(function()
+    co_of[i] = coroutine.running()
+    task.sleep(0.01)
+    if first == nil then
+      first = i
+      local resumed, what = coroutine.resume(co_of[3 - i])
+      collectgarbage()
+      return resumed, what, task.cancel(pair2[3 - i])
+    end
+    coroutine.yield("ran on")
+    task.sleep(3600)
+  end)
+end
+task.join(pair2[1])
+task.join(pair2[2])
+local okw, resumed, what, cancelled = task.join(pair2[first])
+T.ok(okw and resumed and what == "ran on" and cancelled == true,
+     "a task resumed by hand after its sleep ended, then cancelled", tostring(what))
+T.is((core.pending()), 0, "nothing left in the engine")
+
+-- a task's own coroutine closed by hand while it waits: its request and
+-- sleep are collected; cancelling the task afterwards touches neither
+for _, kind in ipairs { "sleep", "request" } do
+  local co
+  fake:faults { { path = "run_queued", delay_ms = 3000 } }
+  t = task.spawn(function()
+    co = coroutine.running()
+    if kind == "sleep" then task.sleep(3600) else c.runs.retrieve("thread_main", "run_queued") end
+  end)
+  task.sleep(0.02)
+  local closed = coroutine.close(co)
+  collectgarbage()
+  collectgarbage()
+  T.ok(closed and task.cancel(t) == true and (core.pending()) == 0,
+       ("a task whose coroutine was closed while waiting for a %s can still be cancelled"):format(kind))
+  fake:clear_faults()
+end
+
+-- the same after the wait ended but before the task ran again (it is ready):
+-- a joiner of a finished task, closed by hand, the finished task collected
+do
+  local target = task.spawn(function() task.sleep(0.01) end)
+  local co, joiner
+  joiner = task.spawn(function() co = coroutine.running() task.join(target) end)
+  local waker = task.spawn(function()
+    task.join(target)                 -- woken with the joiner; acts before it runs again
+    if not tostring(joiner):match("^task %(ready%)") then return "joiner not ready" end
+    coroutine.close(co)
+    target = nil                      -- the finished task is now garbage
+    collectgarbage()
+    collectgarbage()
+    return task.cancel(joiner)
+  end)
+  local _, outcome = task.join(waker)
+  T.is(outcome, true, "a ready joiner closed by hand, its finished target collected, can be cancelled")
+end
+
 -- unjoined cancelled tasks are not failures: the command exits 0
 local out, stderr, code = T.run("-e 'local t = task.spawn(function() task.sleep(60) end) task.sleep(0) task.cancel(t) print(\"ok\")'")
 T.is(code, 0, "a script leaving a cancelled task unjoined exits 0", stderr)

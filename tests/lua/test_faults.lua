@@ -131,7 +131,9 @@ run, err = retrieve(fake:client { max_retries = 1, timeout = 0.3, max_retry_dela
 T.is(err and err.kind, "timeout", "a slow server gives kind timeout")
 T.is(err and err.attempts, 2, "timeouts are retried")
 T.like(err and err.message, "[Tt]imed? ?out", "the message says it timed out")
-T.is(#fake:requests(), 2, "both attempts reached the server")
+-- (whether an attempt reached the server before its 0.3 s ran out depends on
+-- how busy the machine is, e.g. under valgrind: only the upper bound is sure)
+T.ok(#fake:requests() <= 2, "no attempt beyond the retry was sent", #fake:requests())
 fake:clear_faults()
 
 -- the per-attempt timeout covers the body: headers arrive, the body stalls
@@ -150,10 +152,9 @@ T.is(err and err.kind, "timeout", "a peer that never accepts gives a connect tim
 T.like(err and err.message, "[Cc]onnect", "and the message says so")
 
 -- connection refused, reset, truncated
-local gone = T.fake("")
-local gone_base = gone.base
-gone:stop()
-run, err = runctl.client { api_key = "sk-test", base_url = gone_base, max_retries = 1, max_retry_delay = 0.01 }
+-- (a port held bound but not listening: nobody else can take it meanwhile)
+local refusing = T.badpeer("refuse")
+run, err = runctl.client { api_key = "sk-test", base_url = refusing.url .. "/v1", max_retries = 1, max_retry_delay = 0.01 }
            .runs.retrieve("t", "r")
 T.ok(run == nil and err.kind == "connection" and err.attempts == 2, "connection refused: kind connection, retried", tostring(err))
 T.is(err.status, nil, "no status without a response")

@@ -33,4 +33,72 @@ T.raises(function() json.decode(nil) end, "string expected", "decode of a non-st
 T.is(json.decode("[]")[1], nil, "an empty array decodes to an empty table")
 T.is(runctl.json, json, "runctl.json is the json module")
 
+-- The fast decoder and lua-cjson must agree: every text decodes to the same
+-- value (whole numbers below 2^53 as integers) or fails in both.
+local cjson = require("cjson").new()
+cjson.decode_invalid_numbers(false)
+cjson.decode_max_depth(1000)
+local function reference(text)
+  local ok, v = pcall(cjson.decode, text)
+  if not ok then return nil end
+  local function fix(x)
+    if math.type(x) == "float" and x == math.floor(x) and math.abs(x) < 2 ^ 53 then return math.tointeger(x) end
+    if type(x) == "table" then for k, e in pairs(x) do x[k] = fix(e) end end
+    return x
+  end
+  return fix(v)
+end
+local function same(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then
+    return a == b and math.type(a) == math.type(b) or (a ~= a and b ~= b)
+  end
+  if getmetatable(a) ~= getmetatable(b) then return false end
+  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+local texts = {
+  '{"a":[1,2,{"b":null}],"n":1700000000,"f":0.25}', '{"k":1,"k":2}', "[]", "{}", " [ ] ", "[[[[]]]]",
+  '"plain"', '"esc \\" \\\\ \\/ \\b \\f \\n \\r \\t"', '"\\u00e9\\u20ac\\u0041"', '"\\ud83d\\ude00"', '"\\u0000"',
+  '"\\ud800"', '"\\udc00x"', '"\\x"', '"\\u12"', '"tab\there"', '"nul\0"', "0", "-0", "-0.0", "1.0", "1e2",
+  "1E+2", "1e-2", "2.5e400", "-1e400", "9007199254740991", "9007199254740992", "9007199254740993",
+  "123456789012345", "1234567890123456", "12345678901234567890", "-123456789012345", "0.1", "01", "-",
+  "1.", ".5", "+1", "0x10", "1e", "1e+", "NaN", "Infinity", "-Infinity", "nan", "inf", "true", "false", "null",
+  "tru", "nulls", "[1,]", "[,1]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{\"a\":1}x", "{\"a\":1} ", "\t\r\n{}\n",
+  "[1 2]", "{\"a\":[1,{\"b\":[true,false,null,\"x\"]}],\"c\":{}}", "", " ", "{}\0", '["\xff\xfe"]',
+  '{"emoji":"\xf0\x9f\x98\x80","\\u00e9":1}', '[1,2,3,"a",{"x":[]}]', string.rep("[", 70) .. string.rep("]", 70),
+  string.rep("[", 1001) .. string.rep("]", 1001), '{"":""}', '[-1,-1.5,1.25e3,3.0e0,1e15,1e16,-9007199254740992]',
+}
+for _, text in ipairs(texts) do
+  local mine, err = json.decode(text)
+  local theirs = reference(text)
+  T.ok(same(mine, theirs) and (mine ~= nil or err ~= nil),
+       "json.decode agrees with lua-cjson on " .. string.format("%q", text:sub(1, 60)), err)
+end
+-- Random texts built from the pieces above, and every cut of a real Run.
+local run = '{"id":"run_1","object":"thread.run","created_at":1700000000,"status":"cancelling",'
+  .. '"tools":[{"type":"file_search"}],"tool_resources":{},"metadata":{"job":"x\\n\\u00e9"},'
+  .. '"temperature":1.0,"top_p":0.5,"usage":null,"parallel_tool_calls":true,"n":-12e-1}'
+local disagree = 0
+for cut = 0, #run do
+  local text = run:sub(1, cut)
+  if not same(json.decode(text), reference(text)) then disagree = disagree + 1 end
+end
+local pieces = { "{", "}", "[", "]", ",", ":", '"k"', '"v\\n"', "1", "-2.5", "1e3", "null", "true", " ", '"\\u00e9"' }
+local rng = 12345
+for _ = 1, 3000 do
+  local parts = {}
+  for i = 1, 1 + rng % 12 do
+    rng = (rng * 1103515245 + 12345) % 2147483648
+    parts[i] = pieces[1 + (rng >> 8) % #pieces]
+  end
+  local text = table.concat(parts)
+  if not same(json.decode(text), reference(text)) then disagree = disagree + 1 end
+end
+T.is(disagree, 0, "json.decode agrees with lua-cjson on every prefix of a Run and 3,000 random texts")
+local d2 = json.decode(run)
+T.ok(math.type(d2.created_at) == "integer" and math.type(d2.temperature) == "integer" and d2.top_p == 0.5
+     and d2.n == -1.2 and d2.metadata.job == "x\n\195\169" and d2.usage == json.null and d2.tools[1].type == "file_search",
+     "a Run decodes field by field")
+
 T.done()

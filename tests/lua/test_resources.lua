@@ -156,18 +156,23 @@ T.is(assert(c.batches.cancel("batch_validating")).status, "cancelling", "validat
 T.is(assert(c.batches.cancel("batch_final")).status, "cancelling", "finalizing batches can be cancelled")
 local obj
 obj, err = c.batches.cancel("batch_done")
-fails("cancel of a completed batch", obj, err, 400, "Cannot cancel batch with status 'completed'.")
+fails("cancel of a completed batch", obj, err, 409, "Cannot cancel a batch with status 'completed'.")
+T.is(err.outcome .. "/" .. err.object_status .. "/" .. err.attempts, "already_finished/completed/1",
+     "a completed batch's 409 is final: outcome already_finished, one attempt")
 obj, err = c.batches.cancel("batch_validating")
-fails("second cancel of a batch", obj, err, 400, "Cannot cancel batch with status 'cancelling'.")
+fails("second cancel of a batch", obj, err, 409, "Cannot cancel a batch with status 'cancelling'.")
+T.is(err.outcome, "already_cancelling", "a second cancel: outcome already_cancelling")
 obj, err = c.batches.retrieve("batch_nope")
 fails("unknown batch", obj, err, 404, "No batch found with id 'batch_nope'.")
 
 obj, err = c.responses.cancel("resp_fg")
 fails("cancel of a response not created in background", obj, err, 400, "Cannot cancel a synchronous response.")
+T.is(err.outcome, "not_cancellable", "a synchronous response: outcome not_cancellable")
 T.is(assert(c.responses.retrieve("resp_fg")).status, "in_progress", "and it keeps running")
 obj, err = c.responses.cancel("resp_done")
 fails("cancel of a completed background response", obj, err, 400,
-      "Cannot cancel response with status 'completed'.")
+      "Cannot cancel a response with status 'completed'.")
+T.is(err.outcome, "already_finished", "a completed response: outcome already_finished")
 T.is(assert(c.responses.cancel("resp_queued")).status, "cancelled", "a queued background response cancels")
 T.is(assert(c.responses.cancel("resp_bg")).status, "cancelled", "cancelling a response twice is idempotent")
 obj, err = c.responses.retrieve("resp_nope")
@@ -178,13 +183,13 @@ T.is(assert(c.responses.wait("resp_queued", { timeout = 5 })).status, "cancelled
 T.is(assert(c.fine_tuning.jobs.cancel("ftjob-02")).status, "cancelled", "queued jobs cancel")
 T.is(assert(c.fine_tuning.jobs.cancel("ftjob-03")).status, "cancelled", "validating_files jobs cancel")
 obj, err = c.fine_tuning.jobs.cancel("ftjob-04")
-fails("cancel of a succeeded job", obj, err, 400, "Cannot cancel fine-tuning job with status 'succeeded'.")
+fails("cancel of a succeeded job", obj, err, 400, "Cannot cancel a fine-tuning job with status 'succeeded'.")
 obj, err = c.fine_tuning.jobs.retrieve("ftjob-99")
 fails("unknown job", obj, err, 404, "No fine-tuning job found with id 'ftjob-99'.")
 
 obj, err = c.vector_stores.file_batches.cancel("vs_1", "vsfb_2")
 fails("cancel of a completed file batch", obj, err, 400,
-      "Cannot cancel vector store file batch with status 'completed'.")
+      "Cannot cancel a vector store file batch with status 'completed'.")
 obj, err = c.vector_stores.file_batches.cancel("vs_nope", "vsfb_1")
 fails("unknown vector store", obj, err, 404, "No vector store found with id 'vs_nope'.")
 obj, err = c.vector_stores.file_batches.cancel("vs_2", "vsfb_1")
@@ -192,9 +197,10 @@ fails("a file batch of another vector store", obj, err, 404,
       "No vector store file batch found with id 'vsfb_1'.")
 
 obj, err = c.uploads.cancel("upload_2")
-fails("cancel of a completed upload", obj, err, 400, "Cannot cancel upload with status 'completed'.")
+fails("cancel of a completed upload", obj, err, 400, "Cannot cancel an upload with status 'completed'.")
 obj, err = c.uploads.cancel("upload_nope")
 fails("unknown upload", obj, err, 404, "No upload found with id 'upload_nope'.")
+T.is(err.outcome, "not_found", "an unknown upload: outcome not_found")
 
 obj, err = c.batches.list { limit = 100 }
 T.ok(obj and #obj.data == 5 and obj.has_more == false, "limit 100 lists every batch", tostring(err))

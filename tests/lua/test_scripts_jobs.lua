@@ -39,7 +39,7 @@ local function report(out)
   local list, by = {}, {}
   for line in out:gmatch("[^\n]+") do
     local rec = json.decode(line)
-    if type(rec) == "table" then
+    if type(rec) == "table" and rec.action ~= nil then      -- (not the header or closing line)
       list[#list + 1] = rec
       by[rec.run_id ~= json.null and rec.run_id or "list"] = rec
     end

@@ -202,7 +202,8 @@ T.like(out, "\nthread_b%s+0%s+1%s+0%s+0%s+1%s+1m4%ds\n", "thread_b")
 T.like(out, "\nthread_idle%s+0%s+0%s+0%s+0%s+1%s+%-\n", "an idle thread has no oldest active run")
 T.unlike(out, "\27", "no terminal codes when stdout is not a terminal")
 T.unlike(out, "Ctrl%-C", "--once does not say how to stop")
-local _, rows = out:gsub("\n    %S+%s+%S+%s+%S+", "")
+T.like(out, "\n    ACTIVE RUN%s+STATUS%s+AGE%s+MODEL\n", "the active runs' columns are labelled")
+local _, rows = out:gsub("\n    %l%S*%s+%S+%s+%S+", "")
 T.is(rows, 6, "one line per active run (5 on thread_a, 1 on thread_b)")
 T.is(posted(), "", "watch only reads")
 
@@ -228,9 +229,9 @@ T.is(code, 1, "watch --once: exit 1 when a thread could not be listed")
 
 local SUMMARIES = {
   ["cancel-older-than"] = "cancel every active run %(or batch, fine%-tuning job%) older than an age",
-  ["cancel"] = "cancel the given runs %(THREAD_ID/RUN_ID pairs%), optionally waiting until they stop",
+  ["cancel"] = "cancel the given objects %(runs, batches, fine%-tuning jobs, responses, file batches, uploads%)",
   ["unblock-thread"] = "cancel every active run on the given threads and wait until they accept new work",
-  ["watch"] = "a live table of run statuses per thread, refreshed %(for a terminal%)",
+  ["watch"] = "a live table of what runs: runs per thread, batches, fine%-tuning jobs, given objects",
 }
 out, err, code = T.run("help", env)
 T.is(code, 0, "runctl help: exit 0")

@@ -48,9 +48,14 @@ T.is(o.dry_run, true, "a flag")
 T.is(table.concat(pos, ","), "t1,t2", "positional arguments in order, around options")
 o = parse("--older-than=15m")
 T.is(o.older_than, 900, "--name=value")
-o, pos = parse("--older-than", "1h", "--wait", "t1")
+o, pos = parse("--older-than", "1h", "--wait", "thread_1")
 T.is(o.wait, 60, "--wait without a value takes its default")
-T.is(pos[1], "t1", "and leaves the next argument alone when it is not a duration")
+T.is(pos[1], "thread_1", "and leaves the next argument alone when it is an ID")
+o, pos = parse("--older-than", "1h", "--wait", "T/R", "--wait", "--dry-run")
+T.is(o.wait, 60, "or a THREAD_ID/RUN_ID pair, or another option")
+T.is(pos[1], "T/R", "(the pair stays an argument)")
+o, pos = parse("--older-than", "1h", "--wait", "-")
+T.is(pos[1], "-", "or - for stdin")
 o, pos = parse("--older-than", "1h", "--wait", "30", "t1")
 T.is(o.wait, 30, "--wait SECONDS takes the value when it parses")
 o = parse("--older-than", "1h", "--wait=2m")
@@ -83,6 +88,16 @@ usage("%-%-metadata: 'env' is not KEY=VALUE", "--metadata without =", "--older-t
 usage("%-%-dry%-run takes no value", "a flag with a value", "--older-than", "1h", "--dry-run=yes")
 usage("%-%-wait: '0' is not a positive number of seconds", "--wait=0", "--older-than", "1h", "--wait=0")
 usage("%-%-name: '' is not a non%-empty value", "an empty string", "--older-than", "1h", "--name", "")
+-- an optional value that is given must parse: never --wait 60 and an ID "abc"
+for _, bad in ipairs { "0", "abc", "nan", "", "-1", "inf", "1x" } do
+  usage("^%-%-wait: '" .. bad:gsub("%p", "%%%0") .. "' is not a positive number of seconds",
+        "--wait " .. (bad == "" and '""' or bad), "--older-than", "1h", "--wait", bad, "thread_a")
+end
+-- runctl's own options after the script's name: say where they go
+usage("unknown option '%-%-base%-url': runctl options go before the script name: runctl %-%-base%-url URL ",
+      "--base-url after the script", "--older-than", "1h", "--base-url", "http://x/v1")
+usage("unknown option '%-v': runctl options go before the script name: runctl %-v ", "-v after the script",
+      "--older-than", "1h", "-v")
 
 -- ID lists: comments, blanks, trimming, no repeats
 local file = T.write_file("# threads to clean\nthread_a\n\n  thread_b  # the big one\nthread_a\n")
@@ -116,7 +131,8 @@ c.action, c.status_after = "cancelled", "cancelling"          -- decided, then c
 T.is(ledger:settle_rest("interrupted"), 2, "settle_rest settles what is pending")
 T.is(b.action .. "/" .. b.error, "skipped/interrupted", "an undecided run becomes skipped with the reason")
 T.is(c.action .. "/" .. c.error, "cancelled/interrupted", "a decided run keeps its action")
-T.is(ledger:counts_text(), "2 cancelled, 1 skipped", "counts_text counts runs only")
+T.is(ledger:counts_text(), "2 cancelled, 1 skipped; not listed: 1 failed",
+     "counts_text counts runs, then what could not be listed")
 T.is(ledger:exit_code(false), 1, "a failed thread makes the exit code 1")
 T.is(ledger:exit_code(true), 130, "interrupted is 130")
 T.ok(report:close(), "the report closes cleanly")
@@ -130,7 +146,8 @@ for line in text:gmatch("[^\n]+") do
   local keys = {}
   for k in pairs(rec) do keys[#keys + 1] = k end
   table.sort(keys)
-  T.is(table.concat(keys, ","), "action,age,error,request_id,run_id,status_after,status_before,thread_id",
+  T.is(table.concat(keys, ","), "action,age,cost,error,id,kind,note,outcome,request_id,run_id,status_after,"
+       .. "status_before,thread_id",
        "line " .. n .. " has exactly the report fields")
 end
 T.is(n, 4, "one line per settled entry")
@@ -190,6 +207,11 @@ T.is(select(2, ops.confirm("go?", { tty = true, out = sink, input = input(nil) }
 T.like(table.concat(sink.buf), "go%? %[y/N%] ", "the question is asked")
 
 -- the script client: --concurrency and --rate pass through
+local real_getenv = os.getenv
+os.getenv = function(k)                                  -- (this test runs without a key)
+  if k == "OPENAI_API_KEY" then return "sk-test-ops" end
+  return real_getenv(k)
+end
 local client = ops.client { concurrency = 3, rate = 5 }
 T.is(client.max_concurrency, 3, "--concurrency sets the client's max_concurrency")
 T.is(client.rate, 5, "--rate sets the client's rate")

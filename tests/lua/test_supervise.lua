@@ -323,6 +323,34 @@ lines = {}
 for line in out:gmatch("[^\n]+") do lines[#lines + 1] = json.decode(line) end
 T.is(#lines, 7, "without --journal the journal goes to stdout")
 
+-- kinds that cannot be listed: the IDs given (ids, ids_file), each read back every pass
+reseed { threads = json.array(), responses = {
+  { id = "resp_live", status = "in_progress", background = true, created_at = -600 },
+  { id = "resp_young", status = "in_progress", background = true, created_at = -5 },
+  { id = "resp_sync", status = "in_progress", background = false, created_at = -600 },
+  { id = "resp_done", status = "completed", background = true, created_at = -600 } } }
+local rdir = tmp_path("resp") .. "/"
+os.execute("mkdir -p " .. rdir)
+local idf = assert(io.open(rdir .. "ids.txt", "w"))
+idf:write("resp_sync\nresp_done\n")
+idf:close()
+local resp_policy = policy([[return { rules = {
+  { name = "background", kind = "responses", ids = { "resp_live", "resp_young", "resp_gone" }, older_than = "1m" },
+  { name = "from a file", kind = "responses", ids_file = "ids.txt" } } }]], rdir .. "policy.lua")
+jfile, mfile = tmp_path("resp.jsonl"), tmp_path("resp.prom")
+out, err, code = supervise(resp_policy .. " --once --journal " .. jfile .. " --metrics " .. mfile)
+lines, by = journal(jfile)
+T.is(summary(by), "resp_live=background:cancel_requested resp_sync=from a file:not_cancellable",
+     "responses by ID: the old background one cancelled, a synchronous one not cancellable")
+T.is(code, 0, "an ID that is gone (404) is no error", err)
+T.is(fake:posted(), "/v1/responses/resp_live/cancel /v1/responses/resp_sync/cancel", "those cancels on the wire")
+T.is(count_requests("GET", "^/v1/responses/resp_live$") + count_requests("GET", "^/v1/responses/resp_gone$"), 2,
+     "each ID read once per pass")
+for _, l in ipairs(lines) do if l.id == "resp_sync" then rec = l end end
+T.like(rec.note, "Cannot cancel a synchronous response", "the server's reason is in the line's note")
+T.is(metrics_of(mfile).runctl_supervise_active_objects['{kind="responses",status="in_progress"}'], 3,
+     "the responses read back count as active objects")
+
 -- a rule listing something that cannot be listed: the pass fails, --once exits 1
 reseed()
 fake:faults { { status = 500, method = "GET", path = "/fine_tuning", count = 3, headers = { ["retry-after-ms"] = "1" } } }

@@ -123,6 +123,47 @@ T.is(errs[5], "five", "a raise becomes errs[i]")
 T.is(peak, 2, "task.map never runs more than concurrency at once")
 T.raises(function() task.map({}, function() end, { concurrency = 0 }) end, "concurrency must be a positive integer", "task.map checks concurrency")
 
+-- task.each: bounded like task.map, keeps nothing, counts outcomes; items may
+-- be an iterator function (such as io.lines)
+in_flight, peak = 0, 0
+local seen = {}
+local function outcome(v, i)
+  in_flight = in_flight + 1
+  if in_flight > peak then peak = in_flight end
+  task.sleep(0.001 * (v % 3))
+  in_flight = in_flight - 1
+  seen[#seen + 1] = v .. "@" .. i
+  if v == 4 then return nil, "four" end
+  if v == 5 then error("five", 0) end
+  return v
+end
+local done, failed, first_err = task.each({ 1, 2, 3, 4, 5, 6, 7 }, outcome, { concurrency = 3 })
+T.ok(done == 5 and failed == 2 and (first_err == "four" or first_err == "five"),
+     "task.each counts what was done and what failed, and returns the first error", tostring(first_err))
+T.is(#seen, 7, "task.each calls fn once per item")
+T.is(peak, 3, "task.each never runs more than concurrency at once")
+local path = os.tmpname()
+local f = assert(io.open(path, "w"))
+for i = 1, 50 do f:write(i, "\n") end
+f:close()
+seen = {}
+done, failed = task.each(io.lines(path), function(line, i)
+  seen[#seen + 1] = line == tostring(i) and i or -1
+  task.sleep(0)
+  return true
+end, { concurrency = 8 })
+os.remove(path)
+table.sort(seen)
+T.ok(done == 50 and failed == 0 and seen[1] == 1 and seen[50] == 50,
+     "task.each streams an iterator (io.lines): every item once, numbered in order")
+T.is(select("#", task.each({}, print)), 3, "task.each over nothing returns 0, 0, nil")
+T.raises(function() task.each(7, print) end, "task.each: items must be a table or an iterator function %(got number%)",
+         "task.each checks items")
+T.raises(function() task.each({}, print, { concurrency = 1.5 }) end, "concurrency must be a positive integer",
+         "task.each checks concurrency")
+T.raises(function() task.each(function() error("broken iterator", 0) end, print) end, "broken iterator",
+         "an iterator that raises makes task.each raise")
+
 -- many concurrent cancels through one client all land
 fake:reset()
 local threads = {}

@@ -80,6 +80,26 @@ fake:clear()
 c.runs.cancel("thread_main", "run_in_progress", { idempotency_key = "my-key-1" })
 T.is(T.header(fake:last(), "idempotency-key"), "my-key-1", "opts.idempotency_key is sent")
 
+-- one order of precedence for header lines (README "On the wire"): a later
+-- source replaces an earlier line of the same name; false sends none
+local c5 = fake:client { headers = { accept = "text/csv", ["Idempotency-Key"] = "client-key", ["User-Agent"] = false } }
+fake:clear()
+c5.runs.cancel("thread_main", "run_in_progress")
+c5.runs.cancel("thread_main", "run_in_progress", { headers = { ACCEPT = "text/x", ["Content-Type"] = "text/plain" } })
+c5:request { method = "POST", path = "/threads/thread_main/runs/run_in_progress/cancel", body = { a = 1 },
+             headers = { Authorization = false, ["openai-beta"] = "assistants=v9" } }
+local five = fake:requests()
+T.is(T.header(five[1], "accept"), "text/csv", "a client header replaces the default Accept (sent once)")
+T.is(T.header(five[1], "idempotency-key"), "client-key", "a client's Idempotency-Key is not doubled by a generated one")
+T.is(T.header(five[1], "user-agent"), nil, "a client header given as false sends no such header")
+T.is(T.header(five[1], "openai-beta"), "assistants=v2", "the endpoint's OpenAI-Beta")
+T.is(T.header(five[2], "accept"), "text/x", "per-call headers replace the client's (names compared without case)")
+T.is(T.header(five[2], "content-type"), "text/plain", "a per-call Content-Type is sent as given")
+T.is(T.header(five[2], "authorization"), "Bearer sk-test-1234567890", "with the credentials")
+T.is(T.header(five[3], "authorization"), nil, "per-call Authorization = false sends no credentials")
+T.is(T.header(five[3], "openai-beta"), "assistants=v9", "a per-call OpenAI-Beta replaces the endpoint's")
+T.is(T.header(five[3], "content-type"), "application/json", "a body gets Content-Type: application/json")
+
 -- hostile IDs: encoded, one segment, never another URL
 local hostile = {
   { "a/b", "a%2Fb" }, { "?x=1", "%3Fx=1" }, { "#frag", "%23frag" }, { "100%", "100%25" },

@@ -1,6 +1,8 @@
 /* tests/tools/badpeer.c — a deliberately broken HTTP peer on 127.0.0.1 for the
  * timeout tests: "blackhole" never completes a TCP handshake (its accept queue
- * is kept full), "stall-body" sends headers and part of the body, then stalls. */
+ * is kept full), "stall-body" sends headers and part of the body, then stalls,
+ * "refuse" holds a port bound but never listening: every connection to it is
+ * refused, and nobody else can take the port while badpeer runs. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,12 +17,13 @@
 static volatile sig_atomic_t stop;
 static void on_term(int sig) { (void)sig; stop = 1; }
 
+/* Binds a free port on 127.0.0.1 and listens on it, unless backlog < 0. */
 static int listen_on_loopback(int backlog, unsigned short *port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, backlog) != 0 ||
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || (backlog >= 0 && listen(fd, backlog) != 0) ||
         getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
         perror("badpeer: listen");
         exit(1);
@@ -93,8 +96,9 @@ static void stall_body(int lfd)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "blackhole") != 0 && strcmp(argv[1], "stall-body") != 0)) {
-        fprintf(stderr, "usage: badpeer blackhole|stall-body PORT_FILE\n");
+    int refuse = argc == 3 && strcmp(argv[1], "refuse") == 0;
+    if (argc != 3 || (strcmp(argv[1], "blackhole") != 0 && strcmp(argv[1], "stall-body") != 0 && !refuse)) {
+        fprintf(stderr, "usage: badpeer blackhole|stall-body|refuse PORT_FILE\n");
         return 2;
     }
     signal(SIGTERM, on_term);
@@ -102,11 +106,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     unsigned short port;
     int blackhole = strcmp(argv[1], "blackhole") == 0;
-    int lfd = listen_on_loopback(blackhole ? 0 : 64, &port);
+    int lfd = listen_on_loopback(refuse ? -1 : blackhole ? 0 : 64, &port);
     if (blackhole)
         fill_backlog(port);
     write_port(argv[2], port);
-    if (blackhole)
+    if (blackhole || refuse)
         while (!stop)
             pause();
     else

@@ -105,6 +105,27 @@ static void test_retry_rules(void)
     ok(rc_wire_retry_reason(0, RC_RETRY_TIMEOUT, NULL) == RC_RETRY_TIMEOUT, "timeouts retried");
 }
 
+/* A cancel's "Cannot cancel ..." answer is final (API-FACTS.md: 409 for
+ * batches on the live service, 400 elsewhere); other 409s stay retryable. */
+static void test_final_cannot_cancel(void)
+{
+    static const char batch[] = "{\"error\":{\"message\":\"Cannot cancel a batch with status "
+                                "'completed'.\",\"type\":\"invalid_request_error\",\"param\":null}}";
+    static const char run[] = "{ \"error\" : { \"message\" :\n \"Cannot cancel run with status 'cancelling'.\" } }";
+    static const char sync[] = "{\"error\":{\"message\":\"Cannot cancel a synchronous response.\"}}";
+    static const char lock[] = "{\"error\":{\"message\":\"lock timeout\",\"type\":\"conflict\"}}";
+    static const char elsewhere[] = "{\"error\":{\"type\":\"Cannot cancel\",\"message\":\"busy\"}}";
+    ok(rc_wire_is_final_cannot_cancel(409, batch, sizeof batch - 1), "409 Cannot cancel a batch ... is final");
+    ok(rc_wire_is_final_cannot_cancel(400, run, sizeof run - 1), "400 Cannot cancel run ..., spaced JSON, is final");
+    ok(rc_wire_is_final_cannot_cancel(400, sync, sizeof sync - 1), "400 Cannot cancel a synchronous response. is final");
+    ok(!rc_wire_is_final_cannot_cancel(409, lock, sizeof lock - 1), "a 409 lock timeout is not");
+    ok(!rc_wire_is_final_cannot_cancel(409, elsewhere, sizeof elsewhere - 1), "the words elsewhere than message are not");
+    ok(!rc_wire_is_final_cannot_cancel(500, batch, sizeof batch - 1), "a 500 with that text is not");
+    ok(!rc_wire_is_final_cannot_cancel(409, batch, 30), "a body cut before the message is not");
+    ok(!rc_wire_is_final_cannot_cancel(409, NULL, 0), "no body is not");
+    ok(!rc_wire_is_final_cannot_cancel(409, "Cannot cancel", 13), "plain text is not (not JSON)");
+}
+
 static void test_retry_after(void)
 {
     time_t now = 1700000000;
@@ -201,6 +222,7 @@ int main(void)
     test_redaction();
     test_headers();
     test_retry_rules();
+    test_final_cannot_cancel();
     test_retry_after();
     test_timers();
     test_timer_heap();
