@@ -98,7 +98,6 @@ local function fail(s, p, kind_of_error, fmt, ...)
   s.svc:log("error", fmt, ...)
 end
 
-local function is_auth(err) return runctl.is_error(err) and (err.status == 401 or err.status == 403) end
 
 -- An error's text for people: a raise's source position dropped.
 local function text_of(err)
@@ -168,11 +167,11 @@ local function list(s, p, l)
   p.complete = false
   if s.svc:stopping() then return end
   local what = l.parent and (l.kind.many .. " of " .. l.parent) or l.id or l.kind.many
-  if is_auth(err) then
+  local refused = ops.refusal(err)                -- a 401/403: the other listings would fail too
+  if refused then
     if not p.auth_failed then
       p.auth_failed = true
-      fail(s, p, "auth", "AUTHENTICATION FAILED listing %s: %s: check the API key (OPENAI_API_KEY); "
-           .. "the next pass tries again", what, tostring(err))
+      fail(s, p, "auth", "AUTHENTICATION FAILED listing %s: %s; the next pass tries again", what, refused)
     end
     return
   end
@@ -195,8 +194,8 @@ local function cancel(s, p, e)
   local what = ("rule '%s': %s %s (%s, %s old)"):format(e.rule.name, e.kind.one, e.id, tostring(e.status),
                                                        ops.fmt_age(e.age))
   if outcome == "failed" then
-    fail(s, p, is_auth(err) and "auth" or "cancel", "%s: cancel failed: %s%s", what, f.error or "?",
-         is_auth(err) and " (check the API key's permissions)" or "")
+    local refused = ops.refusal(err)
+    fail(s, p, refused and "auth" or "cancel", "%s: cancel failed: %s", what, refused or f.error or "?")
   end
   local written, jerr = s.journal:record(rec)
   if written == nil then

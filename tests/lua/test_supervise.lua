@@ -374,6 +374,20 @@ T.unlike(err, "supervise%.lua:%d", "no source path in the log")
 T.is(fake:posted(), "/v1/batches/batch_fine/cancel", "the other cancels go on")
 T.is(metrics_of(mfile).runctl_supervise_errors_total['{type="cancel"}'], 1, "and it is counted")
 
+-- a cancel refused with 403: journaled as failed, logged as the key's problem, counted as auth
+reseed()
+fake:faults { { status = 403, method = "POST", path = "/batches/batch_old/cancel",
+                body = '{"error":{"message":"You have insufficient permissions.","type":"invalid_request_error","param":null,"code":null}}' } }
+jfile = tmp_path("403.jsonl")
+out, err, code = supervise(policy([[return { rules = { { name = "old", kind = "batches", older_than = "6h" } } }]])
+                           .. " --once --journal " .. jfile .. " --metrics " .. mfile)
+T.is(code, 1, "a refused cancel: --once exits 1")
+T.like(err, "rule 'old': batch batch_old %(in_progress, 8h%d+m old%): cancel failed: the API refused access %(403%)",
+       "a 403 on a cancel is logged as a refusal")
+_, by = journal(jfile)
+T.is(summary(by), "batch_old=old:failed batch_prod=old:cancel_requested", "it is journaled failed, the other goes on")
+T.is(metrics_of(mfile).runctl_supervise_errors_total['{type="auth"}'], 1, "counted as an auth error")
+
 -- a match that raises: the object is left alone, the error logged and counted
 reseed()
 local bad_match = policy([[return { rules = { { name = "oops", kind = "batches",
@@ -398,6 +412,37 @@ T.like(err, "ran too long", "and says so")
 reseed()
 out, err = supervise(dir_policy .. " --once --dry-run --journal " .. tmp_path("j"), { JOURNAL_STREAM = "8:1234" })
 T.like(err, "^<6>supervise: info: ", "under systemd each line starts with its syslog priority")
+
+-- the configuration is checked before anything: no key, exit 2, no journal made
+local nokey_journal = tmp_path("nokey.jsonl")
+out, err, code = T.run("supervise " .. policy("return { rules = { { kind = 'batches' } } }") .. " --once --journal "
+                       .. nokey_journal, { OPENAI_BASE_URL = fake.base, RUNCTL_SCRIPTS = SCRIPTS })
+T.is(code, 2, "no API key: exit 2")
+T.like(err, "OPENAI_API_KEY is not set", "and it says which variable")
+T.is(T.read_file(nokey_journal), nil, "no journal is created")
+
+-- any kind runctl knows: one an extension file defines
+reseed()
+local extdir = tmp_path("ext")
+os.execute("mkdir -p " .. extdir)
+local ext = assert(io.open(extdir .. "/gpu.lua", "w"))
+ext:write([[
+runctl.define("gpu.jobs", {
+  methods = { cancel = { "POST", "/batches/{job_id}/cancel" }, retrieve = { "GET", "/batches/{job_id}" },
+              list = { "GET", "/batches", params = { limit = runctl.params.limit100, after = runctl.params.cursor } } },
+  paginate = "list",
+})
+runctl.kinds.define("gpu-jobs", { resource = "gpu.jobs", object = "batch", one = "GPU job", many = "GPU jobs",
+  list = "each", active = { "validating", "in_progress", "finalizing" } })
+]])
+ext:close()
+jfile = tmp_path("ext.jsonl")
+out, err, code = supervise(policy([[return { rules = { { name = "gpu", kind = "gpu-jobs", older_than = "6h" } } }]])
+                           .. " --once --journal " .. jfile, { RUNCTL_PATH = extdir })
+T.is(code, 0, "a policy on an extension's kind runs", err)
+lines, by = journal(jfile)
+T.is(summary(by), "batch_old=gpu:cancel_requested batch_prod=gpu:cancel_requested", "the extension's kind is supervised")
+T.is(lines[1] and lines[1].kind, "gpu-jobs", "its lines name the kind")
 
 ---------------------------------------------------------------------- what ships in share/runctl
 
@@ -439,46 +484,20 @@ end
 
 ---------------------------------------------------------------------- the daemon
 
--- Starts `runctl supervise ARGS` in the background; returns {pid, base,
--- signal(sig), rc(), err()}: its exit status lands in BASE.rc.
+-- Starts `runctl supervise ARGS` in the background (T.start's handle).
 local function start(args, extra)
-  local base = tmp_path("daemon")
   local prefix = "env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENAI_ORG_ID -u OPENAI_PROJECT_ID -u OPENAI_LOG"
   if os.getenv("RUNCTL_SECRET_SCAN") then prefix = prefix .. " OPENAI_LOG=debug" end
   local e = {}
   for k, v in pairs(env) do e[k] = v end
   for k, v in pairs(extra or {}) do e[k] = v end
   for k, v in pairs(e) do prefix = prefix .. " " .. k .. "=" .. T.quote(v) end
-  local sh = assert(io.open(base .. ".sh", "w"))
-  sh:write(("%s %s %s supervise %s < /dev/null > %s.out 2> %s.err &\necho $! > %s.pid\nwait $!\necho $? > %s.rc\n")
-           :format(prefix, os.getenv("RUNCTL_WRAP") or "", os.getenv("RUNCTL") or "./runctl", args,
-                   base, base, base, base))
-  sh:close()
-  os.execute("sh " .. base .. ".sh > /dev/null 2>&1 &")
-  local d = { base = base }
-  for _ = 1, 3000 do
-    d.pid = (T.read_file(base .. ".pid") or ""):match("%d+")
-    if d.pid then break end
-    task.sleep(0.01)
-  end
-  assert(d.pid, "the daemon did not start")
-  function d.signal(sig) os.execute("kill -" .. sig .. " " .. d.pid .. " 2>/dev/null") end
-  function d.rc() return tonumber((T.read_file(base .. ".rc") or ""):match("%d+")) end
-  function d.err() return T.read_file(base .. ".err") or "" end
-  return d
+  return T.start(prefix, "supervise " .. args)
 end
 
--- Polls cond() until it returns a true value, for at most secs seconds
--- (default 120: a slow run under valgrind still gets there); returns that
--- value or false.
-local function wait_for(cond, secs)
-  for _ = 1, math.floor((secs or 120) / 0.02) do
-    local v = cond()
-    if v then return v end
-    task.sleep(0.02)
-  end
-  return false
-end
+-- Polls cond() until it holds, for at most secs seconds (default 120: a
+-- slow run under valgrind still gets there); returns whether it held.
+local function wait_for(cond, secs) return T.wait_for(cond, secs or 120) end
 
 local function passes(path, result)
   local m = metrics_of(path)
@@ -520,15 +539,15 @@ local S2 = { threads = json.array(), batches = { { id = "batch_new", status = "i
 fake:seed(S2)
 T.ok(wait_for(journaled(jfile, "batch_new", "stale batches:cancel_requested")), "the old policy stays in force")
 T.ok(wait_for(journaled(jfile, "ftjob-new", "runaway fine-tunes:cancel_requested")), "all of it")
-T.is(d.rc(), nil, "still running")
+T.is(d.code(), nil, "still running")
 -- a cancel held up on the wire when SIGTERM comes
 fake:faults { { method = "POST", path = "/cancel", delay_ms = 1500 } }
 fake:clear()
 fake:seed { threads = json.array(), batches = { { id = "batch_slow", status = "in_progress", created_at = -30000 } } }
 T.ok(wait_for(function() return count_requests("POST", "batch_slow/cancel") > 0 end), "a cancel is in flight")
 d.signal("TERM")
-T.ok(wait_for(function() return d.rc() end), "SIGTERM: the daemon exits")
-T.is(d.rc(), 0, "SIGTERM: exit 0")
+T.ok(wait_for(function() return d.code() end), "SIGTERM: the daemon exits")
+T.is(d.code(), 0, "SIGTERM: exit 0")
 T.ok(journaled(jfile, "batch_slow", "stale batches:cancel_requested")(), "SIGTERM: the cancel in flight finished and is journaled")
 T.like(d.err(), "stopped after %d+ pass%(es%)", "the stop is logged")
 local _, seen = {}, {}
@@ -543,8 +562,8 @@ mfile = tmp_path("int.prom")
 d = start(live .. " --interval 0.2 --journal " .. tmp_path("j") .. " --metrics " .. mfile)
 T.ok(wait_for(function() return passes(mfile) >= 1 end), "a daemon for Ctrl-C runs")
 d.signal("INT")
-T.ok(wait_for(function() return d.rc() end), "Ctrl-C: the daemon exits")
-T.is(d.rc(), 0, "Ctrl-C: exit 0")
+T.ok(wait_for(function() return d.code() end), "Ctrl-C: the daemon exits")
+T.is(d.code(), 0, "Ctrl-C: exit 0")
 
 -- faults between passes: 5xx after retries, a 429 storm, 401s; the next pass comes on schedule
 reseed()
@@ -558,8 +577,8 @@ jfile, mfile = tmp_path("faults.jsonl"), tmp_path("faults.prom")
 d = start(live .. " --interval 0.05 --journal " .. jfile .. " --metrics " .. mfile)
 T.ok(wait_for(journaled(jfile, "batch_old", "stale batches:cancel_requested")), "after the faults a pass goes through")
 d.signal("TERM")
-T.ok(wait_for(function() return d.rc() end), "the faulty daemon stops")
-T.is(d.rc(), 0, "exit 0 after faults")
+T.ok(wait_for(function() return d.code() end), "the faulty daemon stops")
+T.is(d.code(), 0, "exit 0 after faults")
 m = metrics_of(mfile)
 T.is(m.runctl_supervise_errors_total['{type="list"}'], 2, "a 5xx pass and a 429 pass: two listing errors")
 T.is(m.runctl_supervise_errors_total['{type="auth"}'], 2, "two 401 passes: two auth errors")
@@ -569,8 +588,8 @@ T.ok((m.runctl_supervise_last_success_timestamp_seconds[""] or 0) > 1.7e9, "with
 err = d.err()
 T.like(err, "cannot list batches: 500", "the 5xx is logged")
 T.like(err, "cannot list batches: 429", "the 429 is logged")
-T.like(err, "error: AUTHENTICATION FAILED listing batches: 401 .*Incorrect API key.*check the API key",
-       "a 401 is logged loudly")
+T.like(err, "error: AUTHENTICATION FAILED listing batches: the API refused the credentials %(401%): check "
+       .. "OPENAI_API_KEY %[Incorrect API key provided%.%]; the next pass tries again", "a 401 is logged loudly")
 local gets = count_requests("GET", "^/v1/batches")
 local total = passes(mfile)
 T.ok(gets == 3 + 3 + total - 2, "retries only for 5xx and 429; a 401 is tried once per pass, not in a loop",
@@ -582,18 +601,21 @@ reseed()
 mfile = tmp_path("mem.prom")
 d = start(dir_policy .. " --interval 0.005 --dry-run --journal " .. tmp_path("j") .. " --metrics " .. mfile)
 local function memory_at(n)
-  return wait_for(function()
+  local bytes
+  wait_for(function()
     local mm = metrics_of(mfile)
     local p = (mm.runctl_supervise_passes_total or {})['{result="ok"}'] or 0
-    return p >= n and (mm.runctl_supervise_lua_memory_bytes or {})[""]
+    bytes = p >= n and (mm.runctl_supervise_lua_memory_bytes or {})[""] or nil
+    return bytes ~= nil
   end, 900)
+  return bytes
 end
 local early, late = memory_at(50), memory_at(1050)
 d.signal("TERM")
-wait_for(function() return d.rc() end)
+wait_for(function() return d.code() end)
 print(("# Lua memory after 50 passes: %s bytes, after 1050: %s"):format(tostring(early), tostring(late)))
 T.ok(early and late and late - early < 32 * 1024, "memory stays flat over 1000 passes",
      ("after 50 passes %s bytes, after 1050 %s"):format(tostring(early), tostring(late)))
-T.is(d.rc(), 0, "and the daemon stops cleanly")
+T.is(d.code(), 0, "and the daemon stops cleanly")
 
 T.done()
