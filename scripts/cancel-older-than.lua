@@ -85,7 +85,7 @@ at once). Exit status: 0 all done, 1 something failed (or still cancelling
 after --wait), 2 usage error or confirmation refused, 130 interrupted.
 ]]
 
-USAGE = USAGE:gsub("%%KINDS%%", ops.kinds.listable_names())      -- extensions' kinds too
+USAGE = ops.render_usage(USAGE)      -- extensions' kinds too
 
 local SPEC = {
   name = NAME, usage = USAGE,
