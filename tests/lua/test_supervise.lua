@@ -94,6 +94,31 @@ end
 
 ---------------------------------------------------------------------- the metrics file
 
+-- Whether 'a="x",b="y \" z"' is a valid label list: names, then quoted
+-- values in which only \\, \" and \n are escapes.
+local function valid_labels(inner)
+  local pos = 1
+  while true do
+    local nxt = inner:match('^[%a_][%w_]*="()', pos)
+    if not nxt then return false end
+    pos = nxt
+    while true do
+      local c = inner:sub(pos, pos)
+      if c == "" or c == "\n" then return false end
+      if c == '"' then break end
+      if c == "\\" then
+        if not inner:sub(pos + 1, pos + 1):match('^[\\"n]$') then return false end
+        pos = pos + 1
+      end
+      pos = pos + 1
+    end
+    pos = pos + 1
+    if pos > #inner then return true end
+    if inner:sub(pos, pos) ~= "," then return false end
+    pos = pos + 1
+  end
+end
+
 -- Parses the Prometheus text format strictly: every sample's family has its
 -- HELP and TYPE lines before it, names and label syntax are valid, values are
 -- numbers. Returns {name -> {labeltext -> value}}, types, or nil, problem.
@@ -118,13 +143,7 @@ local function parse_metrics(text)
       end
       if not sname then return nil, "not a sample: " .. line end
       if not types[sname] then return nil, "sample before its TYPE: " .. line end
-      if labels ~= "" then
-        local inner = labels:sub(2, -2)
-        local rest_labels = inner:gsub('[%a_][%w_]*="([^"\\]*\\?.-)"', ""):gsub(",", "")
-        if not inner:match('^[%a_][%w_]*=".*"$') or rest_labels:find("%S") then
-          return nil, "bad labels: " .. line
-        end
-      end
+      if labels ~= "" and not valid_labels(labels:sub(2, -2)) then return nil, "bad labels: " .. line end
       local v = tonumber(value) or ((value == "NaN" or value:match("^[+-]Inf$")) and 0)
       if not v then return nil, "bad value: " .. line end
       samples[sname][labels] = v
@@ -137,6 +156,34 @@ local function metrics_of(path)
   local m, types = parse_metrics(T.read_file(path))
   return m or {}, types or {}
 end
+
+---------------------------------------------------------------------- the exposition format itself
+
+local metrics = require "runctl.metrics"
+T.is(metrics.escape_label('say "hi" \\ there\nnow'), 'say \\"hi\\" \\\\ there\\nnow',
+     "label values: quote, backslash and line feed escaped")
+local reg = metrics.new():counter("x_total", "Things,\nwith a \\ in the help."):gauge("y", "A gauge.")
+reg:inc("x_total", { rule = 'a "quoted" rule', kind = "batches" })
+reg:inc("x_total", { rule = 'a "quoted" rule', kind = "batches" }, 2)
+reg:set("y", nil, 0.25)
+T.is(reg:text(), '# HELP x_total Things,\\nwith a \\\\ in the help.\n# TYPE x_total counter\n'
+     .. 'x_total{kind="batches",rule="a \\"quoted\\" rule"} 3\n# HELP y A gauge.\n# TYPE y gauge\ny 0.25\n',
+     "HELP, TYPE, sorted labels, escaped text, one line each")
+T.ok(parse_metrics(reg:text()) ~= nil, "which the strict parser accepts")
+T.raises(function() reg:inc("nope") end, "no metric 'nope'", "an undefined metric raises")
+T.raises(function() metrics.new():gauge("bad name", "x") end, "bad metric name", "a bad name raises")
+T.raises(function() reg:set("y", { ["bad-label"] = 1 }, 1) end, "bad label name", "a bad label name raises")
+local mdir = tmp_path("m")
+local wrote, werr = reg:write(mdir .. "/none/x.prom")
+T.ok(wrote == nil and werr ~= nil, "a metrics file that cannot be written: nil, err", werr)
+-- a metrics file that cannot be written is an error of the pass, logged
+out, err, code = supervise(policy("return { rules = { { kind = 'batches' } } }") .. " --once --dry-run --journal "
+                           .. tmp_path("j") .. " --metrics " .. mdir .. "/none/x.prom")
+T.like(err, "error: cannot write the metrics to .*/none/x%.prom", "supervise logs it")
+T.is(#fake:requests() > 0, true, "and its passes still run")
+fake:clear()
+T.is(parse_metrics('# HELP x X.\n# TYPE x gauge\nx{a="b} 1\n'), nil, "(the parser refuses a bad label)")
+T.is(parse_metrics('x 1\n'), nil, "(and a sample without its TYPE)")
 
 ---------------------------------------------------------------------- bad policies
 
