@@ -398,6 +398,20 @@ T.like(rec.note, "Cannot cancel a synchronous response", "the server's reason is
 T.is(metrics_of(mfile).runctl_supervise_active_objects['{kind="responses",status="in_progress"}'], 3,
      "the responses read back count as active objects")
 
+-- a kind addressed under a parent (file batches under vector stores): ids are PARENT/ID
+reseed { threads = json.array(), vector_stores = { { id = "vs_1", file_batches = {
+  { id = "vsfb_1", status = "in_progress", created_at = -600 } } } } }
+jfile = tmp_path("vsfb.jsonl")
+out, err, code = supervise(policy([[return { rules = { { name = "files", kind = "file-batches", ids = { "vs_1/vsfb_1" } } } }]])
+                           .. " --once --journal " .. jfile)
+T.is(code, 0, "file batches by PARENT/ID", err)
+T.is(fake:posted(), "/v1/vector_stores/vs_1/file_batches/vsfb_1/cancel", "the cancel under its vector store")
+lines = journal(jfile)
+T.is(lines[1] and lines[1].parent, "vs_1", "its line names the parent")
+out, err, code = supervise(policy([[return { rules = { { name = "files", kind = "file-batches", ids = { "vsfb_1" } } } }]]) .. " --once")
+T.is(code, 2, "a file batch ID without its vector store: rejected")
+T.like(err, "rule 1 %('files'%): field 'ids': 'vsfb_1' needs its vector store: give VECTOR_STORE_ID/ID", "saying how")
+
 -- a rule listing something that cannot be listed: the pass fails, --once exits 1
 reseed()
 fake:faults { { status = 500, method = "GET", path = "/fine_tuning", count = 3, headers = { ["retry-after-ms"] = "1" } } }
