@@ -86,10 +86,14 @@ local function new_metrics()
     :gauge("runctl_supervise_oldest_active_age_seconds", "Age of the oldest active object in the last pass's listings, by kind.")
     :gauge("runctl_supervise_pass_duration_seconds", "How long the last pass took.")
     :gauge("runctl_supervise_last_pass_timestamp_seconds", "When the last pass ended (Unix time).")
-    :gauge("runctl_supervise_last_success_timestamp_seconds", "When the last pass without an error ended (Unix time; 0: none yet).")
+    :gauge("runctl_supervise_last_success_timestamp_seconds", "When the last pass without an error ended (Unix time; absent until one).")
     :gauge("runctl_supervise_policy_rules", "Rules in the policy in force.")
     :gauge("runctl_supervise_lua_memory_bytes", "Memory the Lua state holds after a pass (a flat line over time).")
 end
+
+-- Below, s is the supervisor's state (options, policy, journal, metrics
+-- registry, client, service) and p one pass's record (its time, targets,
+-- objects picked, activity seen, errors, whether every listing completed).
 
 -- An error of the pass: logged, counted by type, and the pass is not a success.
 local function fail(s, p, kind_of_error, fmt, ...)
@@ -97,7 +101,6 @@ local function fail(s, p, kind_of_error, fmt, ...)
   s.reg:inc(M_ERRORS, { type = kind_of_error })
   s.svc:log("error", fmt, ...)
 end
-
 
 -- An error's text for people: a raise's source position dropped.
 local function text_of(err)
