@@ -1,6 +1,8 @@
 /* lua/l_core.c — the runctl.core module: the primitives the Lua half of the API
  * is built on (send a request and yield until it is done, escape IDs, limiters,
- * random tokens, clocks, host settings). */
+ * random tokens, clocks, host settings), the one owner of the header lines a
+ * request sends (build_headers), and senders, which keep a client's
+ * credentials in C memory. */
 #include "host.h"
 #include "../core/url.h"
 
@@ -673,8 +675,9 @@ static int l_sender(lua_State *L)
     return 1;
 }
 
-/* core.send(spec) -> raw | nil, failure. Yields the calling task until the
- * transfer (with its retries) is done; blocks when it cannot yield. */
+/* core.send(spec) -> raw | nil, failure (http.request: spec.headers are the
+ * only source of header lines). Yields the calling task until the transfer
+ * (with its retries) is done; blocks when it cannot yield. */
 static int l_send(lua_State *L)
 {
     rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
