@@ -19,7 +19,7 @@ every validating/in_progress/finalizing batch (validating_files/queued/running
 fine-tuning job) older than AGE: those are listed without thread IDs.
 
 Selecting runs:
-  --kind %KINDS%
+  --kind runs|batches|fine-tuning
                           what to cancel (default runs; responses, file batches
                           and uploads cannot be listed: use runctl cancel ID...)
   --older-than AGE        runs created more than AGE ago: 90s, 15m, 2h, 1d, 1h30m
@@ -84,7 +84,8 @@ at once). Exit status: 0 all done, 1 something failed (or still cancelling
 after --wait), 2 usage error or confirmation refused, 130 interrupted.
 ]]
 
-USAGE = USAGE:gsub("%%KINDS%%", ops.kinds.listable_names())      -- extensions' kinds too
+-- runctl help NAME prints the text above; --help lists extensions' kinds too.
+USAGE = USAGE:gsub("(\n  %-%-kind )runs|batches|fine%-tuning\n", "%1" .. ops.kinds.listable_names() .. "\n")
 
 local SPEC = {
   name = NAME, usage = USAGE,
