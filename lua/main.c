@@ -169,45 +169,6 @@ static int list_scripts(void)
     return 0;
 }
 
-/* `runctl help NAME`: prints the usage a script declares, without running it.
- * The declaration is the long string of its top-level `local USAGE = [[`
- * (what its own --help prints too), read here as text. */
-static int print_declared_usage(const char *name)
-{
-    char path[PATH_MAX + 64];
-    size_t n = strlen(name);
-    int plain_name = strchr(name, '/') == NULL && !(n > 4 && strcmp(name + n - 4, ".lua") == 0);
-    if (!(plain_name ? find_bundled(name, path, sizeof path) : file_exists(name))) {
-        fprintf(stderr, "runctl: no script named %s (runctl help lists them)\n", name);
-        return 2;
-    }
-    FILE *f = fopen(plain_name ? path : name, "r");
-    char line[4096];
-    int inside = 0, printed = 0;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        if (!inside) {
-            inside = strncmp(line, "local USAGE = [[", 16) == 0;
-            if (inside && line[16] != '\n')     /* text on the opening line */
-                fputs(line + 16, stdout);
-            continue;
-        }
-        char *close = strstr(line, "]]");
-        if (close != NULL)
-            *close = '\0';
-        fputs(line, stdout);
-        printed = 1;
-        if (close != NULL)
-            break;
-    }
-    if (f != NULL)
-        fclose(f);
-    if (!printed) {
-        fprintf(stderr, "runctl: %s declares no usage (a top-level local USAGE = [[...]])\n", name);
-        return 1;
-    }
-    return 0;
-}
-
 /* Ctrl-C: the first one is the script's to handle when it asked
  * (runctl.interrupted(); rc_sigint_watched 2: quietly, it is its way out),
  * the second stops at once, saying a report being written is incomplete. */
@@ -259,6 +220,35 @@ struct cli {
     int argc;
     char **argv;
 };
+
+/* `runctl help NAME`: prints the usage a script declares, without running it.
+ * The declaration is the long string of its top-level `local USAGE = [[`
+ * (what its own --help prints too); args.lua reads it as text and renders it
+ * with the kinds known (extensions' included), so this runs that instead of
+ * the script, with NAME's path as its argument. */
+static const char help_code[] =
+    "local text, why = require('runctl.args').declared_usage(...)\n"
+    "if not text then io.stderr:write('runctl: ', why, '\\n') os.exit(1) end\n"
+    "io.stdout:write(text)\n";
+
+static int help_for(struct cli *c, int name_index)
+{
+    static char path[PATH_MAX + 64];
+    const char *name = c->argv[name_index];
+    size_t n = strlen(name);
+    int plain_name = strchr(name, '/') == NULL && !(n > 4 && strcmp(name + n - 4, ".lua") == 0);
+    if (!(plain_name ? find_bundled(name, path, sizeof path) : file_exists(name))) {
+        fprintf(stderr, "runctl: no script named %s (runctl help lists them)\n", name);
+        return 2;
+    }
+    if (plain_name)
+        c->argv[name_index] = path;
+    c->code = help_code;
+    c->script_index = name_index - 1;   /* arg[0] = "-e", arg[1] = the path */
+    c->first_arg = name_index;
+    c->argc = name_index + 1;
+    return -1;
+}
 
 /* Reads one option at argv[*i] into c; returns 1 when it was -e (the options end). */
 static int parse_option(struct cli *c, int *verbose, int *quiet, int *i)
@@ -336,7 +326,8 @@ static int parse_command_line(struct cli *c, int argc, char **argv)
     if (c->code == NULL && strcmp(argv[c->script_index], "help") == 0) {
         if (i >= argc)
             return list_scripts();
-        return print_declared_usage(argv[i]);
+        if (help_for(c, i) >= 0)
+            return 2;
     }
     if (quiet)
         c->opts.log_level = -1;

@@ -25,7 +25,7 @@ every --interval seconds: redrawn in place on a terminal (cut to its height,
 "... N more" saying what did not fit), printed one after the other
 elsewhere. Ctrl-C (or q on a terminal) stops it.
 
-  --kind batches|fine-tuning
+  --kind %EACH_KINDS%
                           also list the recent objects of a kind
   --interval SECONDS      time between refreshes (default 2)
   --once                  print the table once and exit
@@ -40,8 +40,7 @@ Exit status: 0 (also when stopped with Ctrl-C or q), 1 when something could
 not be read in the last refresh (or the API refused the key), 2 usage error.
 ]]
 
--- runctl help NAME prints the text above; --help lists extensions' kinds too.
-USAGE = USAGE:gsub("(\n  %-%-kind )batches|fine%-tuning\n", "%1" .. ops.kinds.listable_names("each") .. "\n")
+USAGE = ops.render_usage(USAGE)      -- extensions' kinds too
 
 local SPEC = {
   name = NAME, usage = USAGE,

@@ -249,4 +249,27 @@ function M.collect_ids(positional, file, what)
 end
 
 
+-- A script's usage text as people see it: %KINDS% becomes the kinds that can
+-- be listed without IDs, %EACH_KINDS% those listed by themselves (no parent
+-- IDs), extensions' kinds included. --help and `runctl help NAME` both use it.
+function M.render_usage(text)
+  local kinds = require "runctl.kinds"
+  return (text:gsub("%%KINDS%%", function() return kinds.listable_names() end)
+              :gsub("%%EACH_KINDS%%", function() return kinds.listable_names("each") end))
+end
+
+-- The usage a script declares, read as text without running it: the long
+-- string of its top-level `local USAGE = [[`, rendered. Returns it, or nil, why.
+function M.declared_usage(path)
+  local f, err = io.open(path, "r")
+  if not f then return nil, err end
+  local source = f:read("a")
+  f:close()
+  local text = source:match("\nlocal USAGE = %[%[\n?(.-)%]%]") or source:match("^local USAGE = %[%[\n?(.-)%]%]")
+  if not text then
+    return nil, (path:match("([^/]+)%.lua$") or path) .. " declares no usage (a top-level local USAGE = [[...]])"
+  end
+  return M.render_usage(text)
+end
+
 return M
