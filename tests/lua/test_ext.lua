@@ -195,6 +195,19 @@ T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|acme%-jobs\n", "cancel-older
 out = run("watch --help")
 T.like(out, "\n  %-%-kind batches|fine%-tuning|acme%-jobs\n", "and watch's")
 
+reseed()
+local POLICY = E.tmp .. "/ext-policy.lua"
+write(POLICY, 'return { rules = { { name = "stale acme", kind = "acme-jobs", older_than = "1h" } } }\n')
+out, err, code = run("supervise " .. POLICY .. " --once")
+T.is(code, 0, "supervise --once with a rule on the extension's kind: exit 0", err)
+local journal = {}
+for _, rec in ipairs((T.report(out))) do if rec.id then journal[rec.id] = rec end end
+T.is(journal.acmejob_old and journal.acmejob_old.outcome, "cancel_requested", "it cancels an old acme job")
+T.is(journal.acmejob_old and journal.acmejob_old.kind, "acme-jobs", "journaled under the kind's name")
+T.is(journal.acmejob_young, nil, "and leaves a young one alone")
+T.like(wire(), "^GET /v1/acme/batches%?limit=100\nPOST /v1/acme/batches/acmejob_old/cancel\n",
+       "on the wire: the kind's list, then its cancels")
+
 -- The installed bash completion offers the kind (it reads `runctl NAME --help`).
 local COMPLETION = PREFIX .. "/share/bash-completion/completions/runctl"
 if os.execute("command -v bash >/dev/null") == true and os.execute("test -f " .. T.quote(COMPLETION)) == true then
