@@ -1,9 +1,8 @@
 # packaging/runctl.bash - bash completion for runctl: its options, the bundled
 # scripts' names, each script's flags and the values a flag lists (--kind
-# runs|batches|fine-tuning, and the kinds of extension files). Everything is
-# read at completion time from what the command prints (`runctl --help`,
-# `runctl help`, `runctl NAME --help`), so it always matches the runctl being
-# completed. Installed as
+# runs|batches|fine-tuning). Everything is read at completion time from what
+# the command prints (`runctl --help`, `runctl help`, `runctl help NAME`), so
+# it always matches the runctl being completed. Installed as
 # share/bash-completion/completions/runctl.
 
 # _runctl_options CMD ARGS...: reads the option lines of `CMD ARGS...` into
@@ -77,7 +76,7 @@ _runctl() {
     # A bundled script: its own flags, from its usage.
     [[ $script == */* || $script == *.lua || $script == -* ]] && return 0
     _flags=() _args=()
-    _runctl_options "$cmd" "$script" --help     # run: it lists extensions' kinds too
+    _runctl_options "$cmd" help "$script"
     if [[ -n ${_args[$prev]} && ${_args[$prev]} != \[* ]]; then
         _runctl_value "${_args[$prev]}"
     elif [[ $cur == -* ]]; then

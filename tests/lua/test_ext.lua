@@ -208,7 +208,7 @@ T.is(journal.acmejob_young, nil, "and leaves a young one alone")
 T.like(wire(), "^GET /v1/acme/batches%?limit=100\nPOST /v1/acme/batches/acmejob_old/cancel\n",
        "on the wire: the kind's list, then its cancels")
 
--- The installed bash completion offers the kind (it reads `runctl NAME --help`).
+-- The installed bash completion offers the kind (it reads `runctl help NAME`).
 local COMPLETION = PREFIX .. "/share/bash-completion/completions/runctl"
 if os.execute("command -v bash >/dev/null") == true and os.execute("test -f " .. T.quote(COMPLETION)) == true then
   local probe = T.write_file(("source %s\nCOMP_WORDS=(%s cancel-older-than --kind ''); COMP_CWORD=3; _runctl; "
