@@ -75,7 +75,7 @@ check-asan: deps
 
 check-valgrind: deps
 	@$(MAKE) --no-print-directory all
-	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	  RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) sh tests/run.sh
 
 demo: deps
