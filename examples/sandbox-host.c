@@ -8,8 +8,9 @@
  *
  * --frame-loop drives each run from a 60 Hz loop (runctl_sandbox_start,
  * runctl_poll(L, 0), runctl_sandbox_status) instead of runctl_sandbox_run.
- * A run that ends with work still pending (a script stopped by its time limit
- * while asleep) gets its sandbox closed and replaced before the next script.
+ * A limit that trips ends the run's tasks, requests and sleeps, so the same
+ * sandbox runs the next script; should a run still leave work pending, its
+ * sandbox is closed and replaced before the next script.
  * Prints "SCRIPT: ok" or "SCRIPT: error: MESSAGE"; exits 0 when every script
  * ended ok, 1 otherwise, 2 on a usage error. */
 #include <runctl.h>
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
             failures++;
         }
         fflush(stdout);
-        /* Work left behind (a long sleep past the time limit): start afresh. */
+        /* Work left behind (none after a limit: it ends the run's tasks): start afresh. */
         if (runctl_poll(L, 0) != 0) {
             runctl_sandbox_close(L);
             L = NULL;

@@ -187,9 +187,10 @@ void runctl_release(lua_State *L, int handle);
  * Each run starts from the same state: fresh globals, fresh copies of the
  * libraries and of runctl's plain tables, runctl.dry_run at the host's
  * setting. Shared between runs: clients (read-only) with their connection
- * pools and rate limiters. Known gaps: C functions are not interrupted (a
- * huge pattern match over a big string runs to its end; memory bounds the
- * string); the time limit is checked while Lua code runs and by
+ * pools and rate limiters. Known gaps: C functions are not interrupted, and
+ * a pattern match backtracks in C for as long as its pattern makes it
+ * (exponential time on a short string: a hostile script can stall the host;
+ * run such a sandbox on a thread of its own); the time limit is checked while Lua code runs and by
  * runctl_sandbox_status, so a script blocked in a long request or sleep is
  * reported late by runctl_poll alone. The functions below take a state made
  * by runctl_sandbox_new; given another, they fail (-1

@@ -1,6 +1,6 @@
--- lua/lib/client.lua — clients: their settings, credentials and prepared
--- senders, how one API request is sent (perform), client:request, and the
--- resources bound onto every client.
+-- lua/lib/client.lua — clients: read-only views of their settings (the
+-- credentials stay in C, in the client's sender), how one API request is
+-- sent (perform), client:request, and the resources bound onto every client.
 local core = require "runctl.core"
 local json = require "runctl.json"
 local check = require "runctl.check"

@@ -197,8 +197,23 @@ r, all = host("", {
   { "deep_encode", "local t = {} for i = 1, 100000 do t = { t } end\nlocal v, e = json.encode(t)\nassert(v == nil and e, 'refused')" },
   { "deep_pattern", "local s = ('('):rep(300) .. ('a'):rep(10) .. (')'):rep(300)\n"
                     .. "local ok, e = pcall(string.find, 'aaaa', s)\nassert(not ok and e, 'refused')" },
+  { "many_args", "local t = {} for i = 1, 500 do t[i] = i end\n"
+                 .. "local h = task.spawn(function(...) return select('#', ...), ... end, table.unpack(t))\n"
+                 .. "local res = table.pack(task.join(h))\n"
+                 .. "assert(res[1] == true and res[2] == 500 and res.n == 502, 'all 500 arguments and results')\n"
+                 .. "local ok, e = pcall(table.unpack, {}, 1, 1e8)\nassert(not ok and e:find('too many results'), e)" },
+  { "many_headers", "local h = {} for i = 1, 10000 do h['x-h' .. i] = 'v' end\n"
+                    .. "local ok, e = pcall(runs.retrieve, 't', 'r', { headers = h })\n"
+                    .. "assert(not ok and e:find('too many headers'), e)" },
+  { "long_key", "local ok, e = pcall(runs.cancel, 't', 'r', { idempotency_key = ('k'):rep(1e6) })\n"
+                .. "assert(not ok and e:find('idempotency_key is too long'), e)\n"
+                .. "ok, e = pcall(openai.request, openai, { path = '/threads', beta = ('b'):rep(1e6) })\n"
+                .. "assert(not ok and e:find('OpenAI%-Beta value is too long'), e)" },
   GOOD,
 })
+T.is(r.many_args, "ok", "task.spawn and task.join with 500 arguments and results (and table.unpack of 1e8 refused)", all)
+T.is(r.many_headers, "ok", "10,000 per-call headers raise a clear error")
+T.is(r.long_key, "ok", "a 1 MB Idempotency-Key or OpenAI-Beta raises a clear error")
 T.is(r.deep_json, "ok", "json.decode of 100,000 nested arrays returns nil, err", all)
 T.is(r.cyclic_json, "ok", "json.encode of a cyclic table returns nil, err")
 T.is(r.deep_encode, "ok", "json.encode of 100,000 nested tables returns nil, err")

@@ -64,7 +64,7 @@ T.like(r.spin, "^error: .*sandbox: time limit exceeded %(0%.3 s%)$", "a busy loo
 T.like(r.sleep, "^error: sandbox: time limit exceeded %(0%.3 s%)$",
        "so is a script asleep past it (waiting counts too)")
 T.like(r.sleep_then_spin, "time limit exceeded", "and one that wakes up after it")
-T.is(r.good, "ok", "the host replaced the sandbox left with a sleep pending and runs the next script")
+T.is(r.good, "ok", "the next script runs (the sleep ended with the run its limit stopped)")
 
 r, all = host("--seconds 0.3 --frame-loop", {
   { "spin", "while true do end" },
