@@ -135,7 +135,7 @@ else
 end
 
 -- ---- make install / uninstall under DESTDIR ----
-local stage = E.tmp .. "/stage"
+local stage = E.tmp .. "/pkg-stage"
 _, err, code = E.sh(("%s install BUILD=%s PREFIX=/usr/local DESTDIR=%s"):format(MAKE, BUILD, stage))
 is0(code, "make install DESTDIR=... succeeds", err)
 local installed = " " .. table.concat(files_under(stage), " ") .. " "
@@ -152,7 +152,7 @@ T.is(table.concat(files_under(stage), " "), "", "and leaves no file or link behi
 T.is(E.sh("test -e " .. stage .. "/usr/local/share/runctl && echo left"), "", "nor runctl's own folders")
 
 -- ---- the README's samples, against an installed prefix, no LD_LIBRARY_PATH ----
-local prefix = E.tmp .. "/prefix"
+local prefix = E.tmp .. "/pkg-prefix"
 _, err, code = E.sh(("%s install BUILD=%s PREFIX=%s"):format(MAKE, BUILD, prefix))
 is0(code, "make install PREFIX=(a folder of the user's) succeeds", err)
 out = E.sh("readelf -d " .. prefix .. "/lib/librunctl.so." .. version)
@@ -187,7 +187,7 @@ local expect = {
                          wire = "POST /v1/threads/thread_abc/runs/run_1/cancel,POST /v1/threads/thread_abc/runs/run_2/cancel" },
   ["lua5.4 -e"] = { out = "^cancelling\n$", wire = "POST /v1/threads/thread_abc/runs/run_xyz/cancel" },
 }
-local dir = E.tmp .. "/samples"
+local dir = E.tmp .. "/pkg-samples"
 os.execute("mkdir -p " .. dir)
 local pc_env = "PKG_CONFIG_PATH=" .. q(prefix .. "/lib/pkgconfig")
 local lua_env = { LUA_CPATH = prefix .. "/lib/lua/5.4/?.so;;" }
@@ -231,7 +231,7 @@ if not have("luarocks") then
   skip("luarocks make builds and installs the module", "luarocks is not installed (make deps installs it)")
   skip("lua5.4 cancels with the rock's module", "luarocks is not installed")
 else
-  local tree = E.tmp .. "/rocks"
+  local tree = E.tmp .. "/pkg-rocks"
   -- --deps-mode=none: lua-cjson comes from Debian's lua-cjson, which luarocks does not know.
   _, err, code = E.sh(("luarocks --lua-version 5.4 --tree %s make --deps-mode=none runctl-%s-1.rockspec")
                       :format(q(tree), version))
@@ -250,7 +250,7 @@ if not have("dpkg-deb") then
   skip("make deb builds the package", "dpkg-deb is not installed (not a Debian system)")
 else
   local arch = E.sh("dpkg --print-architecture"):match("%S+")
-  local debdir = E.tmp .. "/deb"
+  local debdir = E.tmp .. "/pkg-deb"
   local deb = ("%s/runctl_%s_%s.deb"):format(debdir, version, arch)
   _, err, code = E.sh(("mkdir -p %s && %s deb DEB_BUILD=%s/build DEB_OUT=%s"):format(debdir, MAKE, debdir, debdir))
   is0(code, "make deb succeeds", err)
