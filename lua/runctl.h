@@ -187,9 +187,13 @@ void runctl_release(lua_State *L, int handle);
  * Each run starts from the same state: fresh globals, fresh copies of the
  * libraries and of runctl's plain tables, runctl.dry_run at the host's
  * setting. Shared between runs: clients (read-only) with their connection
- * pools and rate limiters. Known gaps: C functions are not interrupted, and
- * a pattern match backtracks in C for as long as its pattern makes it
- * (exponential time on a short string: a hostile script can stall the host;
+ * pools and rate limiters. Pattern matching (string.find, match, gmatch,
+ * gsub, and string methods) is bounded during a run: a match whose worst
+ * case exceeds 1e7 backtracking steps is refused before it starts ("sandbox:
+ * string.find: pattern too costly ..."). Known gaps: other C functions are
+ * not interrupted; most are linear in what the memory limit allows, but
+ * (''):rep(1e12) and table.move({}, 1, 1e12, 2) run for hours in C (if
+ * scripts may be hostile and the host must never stall,
  * run such a sandbox on a thread of its own); the time limit is checked while Lua code runs and by
  * runctl_sandbox_status, so a script blocked in a long request or sleep is
  * reported late by runctl_poll alone. The functions below take a state made
