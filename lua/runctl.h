@@ -191,8 +191,9 @@ void runctl_release(lua_State *L, int handle);
  * gsub, and string methods) is bounded during a run: a match whose worst
  * case exceeds 1e7 backtracking steps is refused before it starts ("sandbox:
  * string.find: pattern too costly ..."). Known gaps: other C functions are
- * not interrupted; most are linear in what the memory limit allows, but
- * (''):rep(1e12) and table.move({}, 1, 1e12, 2) run for hours in C (if
+ * not interrupted: they are linear in what the memory limit allows (an
+ * empty string.rep returns at once, table.move takes at most 1e7 elements
+ * a call), and table.sort of a million elements takes about a second (if
  * scripts may be hostile and the host must never stall,
  * run such a sandbox on a thread of its own); the time limit is checked while Lua code runs and by
  * runctl_sandbox_status, so a script blocked in a long request or sleep is

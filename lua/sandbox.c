@@ -228,9 +228,42 @@ static int checked_match(lua_State *L)
     return lua_gettop(L);
 }
 
+/* string.rep for scripts and string methods (upvalue: the library's): an
+ * empty string repeated any number of times is "", at once. The library
+ * would build it n times in C (every other result is as long as n, so the
+ * memory limit bounds it). */
+static int checked_rep(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TSTRING && lua_rawlen(L, 1) == 0 && lua_isnumber(L, 2) &&
+        (lua_isnoneornil(L, 3) || (lua_type(L, 3) == LUA_TSTRING && lua_rawlen(L, 3) == 0))) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+#define MOVE_MAX 10000000       /* elements one table.move may visit: holes cost no memory */
+
+/* table.move for scripts (upvalue: the library's): a range of holes costs
+ * no memory, so only a cap on its length keeps it from running for hours. */
+static int checked_move(lua_State *L)
+{
+    int ok_f, ok_e;
+    lua_Integer f = lua_tointegerx(L, 2, &ok_f), e = lua_tointegerx(L, 3, &ok_e);
+    if (ok_f && ok_e && e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= MOVE_MAX)
+        return luaL_error(L, "sandbox: table.move: at most %d elements at once", MOVE_MAX);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static void push_copy(lua_State *L, int idx, int keep_meta);
 
-/* Registry STRING_KEY: the string library with checked matching, which
+/* Registry STRING_KEY: the string library with checked matching and rep, which
  * scripts get as string and every string gets as its methods. */
 static void install_checked_matching(lua_State *L)
 {
@@ -242,6 +275,9 @@ static void install_checked_matching(lua_State *L)
         lua_pushcclosure(L, checked_match, 2);
         lua_setfield(L, -2, match_names[kind]);
     }
+    lua_getfield(L, -2, "rep");
+    lua_pushcclosure(L, checked_rep, 1);
+    lua_setfield(L, -2, "rep");
     lua_pushliteral(L, "");
     lua_getmetatable(L, -1);
     lua_pushvalue(L, -3);
@@ -634,6 +670,11 @@ static void build_template(lua_State *L)
     lua_getfield(L, LUA_REGISTRYINDEX, STRING_KEY);   /* string: with checked matching */
     push_copy(L, -1, 0);
     lua_setfield(L, env, "string");
+    lua_pop(L, 1);
+    lua_getfield(L, env, "table");
+    lua_getfield(L, -1, "move");
+    lua_pushcclosure(L, checked_move, 1);
+    lua_setfield(L, -2, "move");
     lua_pop(L, 1);
     copy_library(L, env, "os", os_part);
 

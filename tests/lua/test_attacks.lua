@@ -374,6 +374,17 @@ T.is(code, 0, "runctl exits 0")
 r, all = host("", { { "refused_inside", "local x = ('x'):rep(5000):find('(.-)%s*=')" } })
 T.like(r.refused_inside, "pattern too costly", "while the sandbox refuses that one", all)
 
+-- Two more C calls that allocate nothing while they run for hours.
+r, all = host("--seconds 1", {
+  { "empty_rep", "assert((''):rep(1e12) == '' and string.rep('', 1e12, '') == '' and ('ab'):rep(2, ',') == 'ab,ab')\n"
+                 .. "local ok, e = pcall(string.rep, '', 'x')\nassert(not ok and e:find('number expected'), e)" },
+  { "move_holes", "table.move({}, 1, 1e12, 2)" },
+  { "move_ok", "local t = table.move({ 1, 2, 3 }, 1, 3, 2)\nassert(t[1] == 1 and t[4] == 3)" },
+})
+T.is(r.empty_rep, "ok", "an empty string repeated 1e12 times is '' at once (and rep still checks its arguments)", all)
+T.like(r.move_holes, "^error: .*sandbox: table%.move: at most 10000000 elements at once$", "table.move over 1e12 holes is refused", all)
+T.is(r.move_ok, "ok", "an ordinary table.move works")
+
 ---------------------------------------------------------------------- the key, from a sandbox
 
 r, all = host(ALLOW, {
