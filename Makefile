@@ -75,7 +75,7 @@ check-asan: deps
 
 check-valgrind: deps
 	@$(MAKE) --no-print-directory all
-	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	  RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) sh tests/run.sh
 
 demo: deps
@@ -212,7 +212,11 @@ RC_DATE       = $(shell sed -n 's/^\#\# $(RC_VERSION) - \([0-9-]*\).*/\1/p' CHAN
 INSTALLED = $(PREFIX)/bin/runctl $(SCRIPT_NAMES:%=$(PREFIX)/share/runctl/scripts/%.lua) \
             $(MAN_PAGES:%=$(MANDIR)/man1/%) $(BASHCOMPDIR)/runctl \
             $(LIBDIR)/librunctl.a $(LIBDIR)/$(LIB_REAL) $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/librunctl.so \
-            $(INCLUDEDIR)/runctl.h $(LIBDIR)/pkgconfig/runctl.pc $(LUA_CMODDIR)/runctl.so
+            $(INCLUDEDIR)/runctl.h $(LIBDIR)/pkgconfig/runctl.pc $(LUA_CMODDIR)/runctl.so \
+            $(SHARE_FILES:%=$(PREFIX)/share/runctl/%)
+# What supervise ships beside the scripts (share/runctl/): its systemd unit,
+# made from the .in with this PREFIX's paths, and an example policy.
+SHARE_FILES   = runctl-supervise.service supervise-policy.example.lua
 
 .PHONY: man install-bin install-doc deb rock rock-install
 
@@ -231,6 +235,9 @@ install-bin: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (README: Extending runctl)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runctl
 	install -m 644 $(SCRIPT_NAMES:%=scripts/%.lua) $(DESTDIR)$(PREFIX)/share/runctl/scripts/
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DATADIR@|$(PREFIX)/share/runctl|g' \
+	  share/runctl/runctl-supervise.service.in > $(DESTDIR)$(PREFIX)/share/runctl/runctl-supervise.service
+	install -m 644 share/runctl/supervise-policy.example.lua $(DESTDIR)$(PREFIX)/share/runctl/
 install-doc: man
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 644 $(MAN_PAGES:%=$(BUILD)/man/%) $(DESTDIR)$(MANDIR)/man1/

@@ -99,8 +99,28 @@ rss2k=$(rss ids2k)
 rss20k=$(rss ids20k)
 rss100k=$(rss ids100k)
 
+# instructions_natural_and_curl: "NATURAL CURL", instructions per cancel of the natural
+# script (2,000 cancels minus none) and of curl --parallel (2,000 minus one), by callgrind:
+# the comparison this noisy shared machine cannot blur.
+instructions_natural_and_curl() {
+    refs() { valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$@" 2>&1 >/dev/null \
+             | sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,; }
+    head -n 4000 "$dir/curl20k.cfg" > "$dir/curl2k.cfg"
+    head -n 2 "$dir/curl20k.cfg" > "$dir/curl1.cfg"
+    reset; n0=$(refs "$RUNCTL" bench/cancel-natural.lua "$dir/ids0")
+    reset; n2k=$(refs "$RUNCTL" bench/cancel-natural.lua "$dir/ids2k")
+    for cfg in curl1 curl2k; do
+        reset
+        refs curl -s --parallel --parallel-max 64 -X POST -H 'Authorization: Bearer sk-bench' \
+            -H 'OpenAI-Beta: assistants=v2' -d '' --config "$dir/$cfg.cfg" > "$dir/$cfg.refs"
+    done
+    awk -v a="$n2k" -v b="$n0" -v c="$(cat "$dir/curl2k.refs")" -v d="$(cat "$dir/curl1.refs")" \
+        'BEGIN { printf "%.0f %.0f", (a - b) / 2000, (c - d) / 1999 }'
+}
+
 # 4. instructions per cancel (callgrind counts instructions, not seconds)
 ir_per_cancel="n/a (valgrind not installed)"
+ir_natural_line="   the same, natural script vs curl      n/a"
 if command -v valgrind >/dev/null; then
     say "bench: instructions per cancel (callgrind, 2,000 cancels minus an empty job)..."
     ir() {
@@ -111,6 +131,9 @@ if command -v valgrind >/dev/null; then
     ir0=$(ir ids0)
     ir2k=$(ir ids2k)
     ir_per_cancel=$(awk -v a="$ir2k" -v b="$ir0" 'BEGIN { printf "%.0f", (a - b) / 2000 }')
+    ir_natural_curl=$(instructions_natural_and_curl)
+    ir_natural_line="   the same, natural script vs curl      $(printf '%-13s' "${ir_natural_curl% *}") curl \
+$(printf '%-8s' "${ir_natural_curl#* }") $(ratio "${ir_natural_curl% *}" "${ir_natural_curl#* }")x curl's instructions"
 fi
 
 # 5. the frame-loop host: worst frame while 100 slow cancels are in flight
@@ -241,6 +264,7 @@ runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold
 3. peak RSS (MiB) at 2k / 20k / 100k     $(awk -v a="$rss2k" -v b="$rss20k" -v c="$rss100k" 'BEGIN { printf "%.1f / %.1f / %.1f", a/1024, b/1024, c/1024 }')
 4. CPU per cancel, user+sys (us)         $(awk -v c="$cpu_runctl" 'BEGIN { printf "%-13.1f", c / 20000 * 1e6 }') curl $(awk -v c="$cpu_curl" 'BEGIN { printf "%-8.1f", c / 20000 * 1e6 }') $(ratio "$cpu_runctl" "$cpu_curl")x curl's CPU
    instructions per cancel (callgrind)   $ir_per_cancel
+$ir_natural_line
 5. frame-loop worst frame                $frame
 6. fake server alone, GET (/s, wrk)      $(printf '%.0f' "$fake_rate")
 $nginx_report

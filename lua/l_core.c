@@ -892,6 +892,38 @@ static int l_interrupted(lua_State *L)
     return 1;
 }
 
+/* SIGHUP and SIGTERM, counted for a script that asked (core.signals). */
+static volatile sig_atomic_t sighup_count, sigterm_count;
+
+static void count_signal(int sig)
+{
+    if (sig == SIGHUP)
+        sighup_count++;
+    else
+        sigterm_count++;
+}
+
+/* core.signals() -> hups, terms: how many SIGHUPs and SIGTERMs arrived. The
+ * first call installs the handlers (a service's reload and stop requests);
+ * until then both signals keep their default action. No SA_RESTART, as for
+ * SIGINT: a poll in progress returns at once. */
+static int l_signals(lua_State *L)
+{
+    static int installed;
+    if (!installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = count_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGHUP, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        installed = 1;
+    }
+    lua_pushinteger(L, sighup_count);
+    lua_pushinteger(L, sigterm_count);
+    return 2;
+}
+
 /* core.term_size(fd) -> columns, rows (or nil) of the terminal on fd, or nothing. */
 static int l_term_size(lua_State *L)
 {
@@ -971,6 +1003,7 @@ static const luaL_Reg core_funcs[] = {
     { "frame_budget", l_frame_budget },
     { "stats", l_stats },
     { "interrupted", l_interrupted },
+    { "signals", l_signals },
     { "isatty", l_isatty },
     { "term_size", l_term_size },
     { "send", l_send },

@@ -5,6 +5,7 @@
 -- accounts for every one in a JSON-lines report: one line per object
 -- considered, whatever happens (faults, Ctrl-C).
 local ops = require "runctl.ops"
+local picks = require "runctl.select"
 
 local NAME = "cancel-older-than"
 local USAGE = [[
@@ -110,11 +111,10 @@ local SPEC = {
   },
 }
 
-local function set_of(list)
-  if not list then return nil end
-  local s = {}
-  for _, v in ipairs(list) do s[v] = true end
-  return s
+-- The filter flags as a runctl.select filter (which objects they pick).
+local function filter_of(o)
+  return { older_than = o.older_than, age_from = o.age_from and o.age_from[1], status = o.status,
+           assistant = o.assistant, model = o.model, metadata = o.metadata }
 end
 
 -- Checks the options that depend on --kind; returns the kind.
@@ -122,25 +122,11 @@ local function check_kind(o, positional)
   if o.kind and #o.kind > 1 then ops.usage_error("--kind takes one value") end
   if o.age_from and #o.age_from > 1 then ops.usage_error("--age-from takes one value") end
   local kind = ops.kinds.get(o.kind and o.kind[1] or "runs")
-  for _, st in ipairs(o.status or {}) do
-    if not kind.active[st] then
-      local names = {}
-      for n in pairs(kind.active) do names[#names + 1] = n end
-      table.sort(names)
-      ops.usage_error(("--status: '%s' is not an active status of %s: use %s")
-                      :format(st, kind.many, table.concat(names, ", ")))
-    end
+  if not kind.per_thread and (#positional > 0 or o.threads_file) then
+    ops.usage_error(("--kind %s lists every %s: give no thread IDs"):format(kind.name, kind.one))
   end
-  if not kind.per_thread then
-    if #positional > 0 or o.threads_file then
-      ops.usage_error(("--kind %s lists every %s: give no thread IDs"):format(kind.name, kind.one))
-    end
-    if o.assistant and not kind.filters.assistant then ops.usage_error("--assistant applies to runs only") end
-    if o.model and not kind.filters.model then ops.usage_error("--model does not apply to " .. kind.many) end
-  end
-  if o.age_from and o.age_from[1]:match("^started") and not kind.started then
-    ops.usage_error(("--age-from started: %s have no start time"):format(kind.many))
-  end
+  local bad = picks.check(kind, filter_of(o), function(f) return "--" .. f:gsub("_", "-") end)
+  if bad then ops.usage_error(bad) end
   if kind.resource(runctl.openai) == nil then
     ops.usage_error(("--kind %s: this runctl has no binding for %s"):format(kind.name, kind.many))
   end
@@ -158,40 +144,16 @@ local function groups_of(o, positional, kind)
   return threads
 end
 
--- The filters as one test: item -> its age in seconds when it is old enough
--- and matches --status, --assistant, --model and --metadata, else nil.
-local function selection(o, kind, now)
-  local wanted = set_of(o.status) or kind.active
-  local filters = { assistant = set_of(o.assistant), model = set_of(o.model) }
-  local from = o.age_from and o.age_from[1]:match("^started") and kind.started or "created_at"
-  return function(item)
-    local st = item.status
-    if not (wanted[st] or kind.done[st] or kind.expired[st]) then return nil end
-    local since = item[from]
-    if math.type(since) == nil then return nil end          -- never started, or no time
-    local age = now - since
-    if age <= o.older_than then return nil end
-    for flag, set in pairs(filters) do
-      if set and not set[item[kind.filters[flag]]] then return nil end
-    end
-    for _, kv in ipairs(o.metadata or {}) do
-      if type(item.metadata) ~= "table" or item.metadata[kv.key] ~= kv.value then return nil end
-    end
-    return math.floor(age)
-  end
-end
-
 -- Decides what a listed object is: not considered, settled at once (nothing
 -- to send; a cancelling one is held for --wait), or a target for a cancel.
-local function consider(job, kind, selected, targets, parent, item)
-  if type(item) ~= "table" or type(item.id) ~= "string" then return end
-  local age = selected(item)
-  if not age then return end
+local function consider(job, kind, picked, targets, parent, item)
+  local verdict, age = picked(item)
+  if not verdict then return end
   local st = item.status
   local e, new = job.ledger:add { kind = kind, parent = parent or nil, id = item.id, status_before = st,
                                   age = age, cost = ops.kinds.cost_of(kind, item) }
   if not new then return end
-  if kind.done[st] then
+  if verdict == "done" then
     e.action, e.status_after = "already_done", st
     e.outcome = kind.cancelling[st] and "already_cancelling" or "already_finished"
     if kind.pending[st] and job.o.wait and not job.o.dry_run then
@@ -199,7 +161,7 @@ local function consider(job, kind, selected, targets, parent, item)
     else
       job.ledger:settle(e)
     end
-  elseif kind.expired[st] or (kind.expires and math.type(item[kind.expires]) and item[kind.expires] <= job.now) then
+  elseif verdict == "expired" then
     job.ledger:settle(e, { action = "expired", status_after = st })
   else
     targets[#targets + 1] = e
@@ -269,13 +231,13 @@ local function main(args)
   local groups = resumed and resumed.threads or groups_of(o, positional, kind)
   local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
 
-  local job = ops.start(NAME, o, { args = args, threads = groups })
+  local job = ops.start(NAME, o, { args = args, threads = kind.per_thread and groups or nil })
   job.kind = kind
-  local targets, selected = {}, selection(o, kind, job.now)
+  local targets, picked = {}, picks.picker(kind, filter_of(o), job.now)
   if resumed then add_retries(job, kind, resumed, targets) end
   local listed = list_all(job, kind, groups, function(g, item)
     local settled = resumed and type(item) == "table" and resumed.done[tostring(g or nil) .. "\0" .. tostring(item.id)]
-    if not settled then consider(job, kind, selected, targets, g, item) end
+    if not settled then consider(job, kind, picked, targets, g, item) end
   end)
   local refused = ask(job, kind, #targets, where)
   if not job.interrupted and not refused then job:cancel_all(targets) end

@@ -127,7 +127,8 @@ local function look_first(job, e)
   if not job:can(e, "retrieve") then return false end
   local obj, err = job:call(e, "retrieve")
   if not obj then
-    job.ledger:settle(e, { action = "failed", outcome = err.outcome or "failed", request_id = err.request_id,
+    local outcome = err.outcome or (err.status == 404 and "not_found" or "failed")
+    job.ledger:settle(e, { action = "failed", outcome = outcome, request_id = err.request_id,
                            error = tostring(err), cause = err })
     return true
   end

@@ -83,8 +83,21 @@ local function human_line(rec, colour)
   return (table.concat(parts, "  "):gsub("%s+$", ""))
 end
 
--- Writes one line; a field that is nil is written as null. Each line is
--- flushed so a report survives a second Ctrl-C or a crash up to that line.
+-- rec as a line's object: every name in fields is there, null when rec
+-- lacks it, so all lines have one shape; rec's other fields follow.
+function M.with_nulls(rec, fields)
+  local t = {}
+  for _, k in ipairs(fields) do
+    local v = rec[k]
+    if v == nil then v = json.null end
+    t[k] = v
+  end
+  for k, v in pairs(rec) do if t[k] == nil then t[k] = v end end
+  return t
+end
+
+-- Writes one line. Each line is flushed so a report survives a second
+-- Ctrl-C or a crash up to that line.
 function Report:write(rec)
   if self.human then             -- first clear a progress bar drawn on the same terminal
     self.file:write("\r\27[K", human_line(rec, self.human.colour), "\n")
@@ -92,14 +105,7 @@ function Report:write(rec)
     self.lines = self.lines + 1
     return
   end
-  local t = {}
-  for _, k in ipairs(M.FIELDS) do
-    local v = rec[k]
-    if v == nil then v = json.null end
-    t[k] = v
-  end
-  for k, v in pairs(rec) do if t[k] == nil then t[k] = v end end
-  self:put(t)
+  self:put(M.with_nulls(rec, M.FIELDS))
   self.lines = self.lines + 1
   if rec.action then self.counts[rec.action] = (self.counts[rec.action] or 0) + 1 end
 end

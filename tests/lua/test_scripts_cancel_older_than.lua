@@ -5,13 +5,7 @@ local T = require "helper"
 local KEY = "sk-test-scripts-0123456789"
 local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts"
 
--- A run for a seed: created `age` seconds ago, never expiring unless told.
-local function R(id, status, age, extra)
-  local r = { id = id, status = status, created_at = -age, expires_at = json.null,
-              assistant_id = "asst_A", model = "gpt-4o" }
-  for k, v in pairs(extra or {}) do r[k] = v end
-  return r
-end
+local R = T.seed_run
 
 local SEED = { threads = {
   { id = "thread_a", runs = {

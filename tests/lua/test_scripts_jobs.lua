@@ -52,12 +52,7 @@ local function actions(by)
   table.sort(keys)
   return table.concat(keys, " ")
 end
-local function posted()
-  local p = {}
-  for _, r in ipairs(fake:requests()) do if r.method == "POST" then p[#p + 1] = r.path end end
-  table.sort(p)
-  return table.concat(p, " ")
-end
+local function posted() return fake:posted() end
 local function state(kind)
   local resp = assert(http.request { url = fake.url .. "/_fake/" .. kind })
   local out = {}
@@ -70,7 +65,7 @@ reseed()
 for _, case in ipairs {
   { "--kind batches --older-than 6h thread_a", "%-%-kind batches lists every batch: give no thread IDs" },
   { "--kind batches --older-than 6h --threads-file x", "give no thread IDs" },
-  { "--kind batches --older-than 6h --assistant asst_A", "%-%-assistant applies to runs only" },
+  { "--kind batches --older-than 6h --assistant asst_A", "%-%-assistant does not apply to batches" },
   { "--kind batches --older-than 6h --model gpt-4o", "%-%-model does not apply to batches" },
   { "--kind batches --older-than 6h --status queued",
     "%-%-status: 'queued' is not an active status of batches: use finalizing, in_progress, validating" },
