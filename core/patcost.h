@@ -6,11 +6,12 @@
 
 #include <stddef.h>
 
-/* Steps (about one character compared each) that matching pat against the
- * subject s (n bytes, from the first position tried) may take at worst,
- * trying every start position unless pat begins with '^' and anchor is set
- * (string.gmatch takes '^' as a plain character). Looks at the subject's
- * characters only when the bound from its length alone exceeds budget.
+/* The number of paths that matching pat against the subject s (n bytes,
+ * from the first position tried) may try at worst, each comparing at most
+ * plen pattern bytes with subject characters; every start position is tried
+ * unless pat begins with '^' and anchor is set (string.gmatch takes '^' as
+ * a plain character). Looks at the subject's characters only when the bound
+ * from its length alone exceeds budget.
  * A malformed pattern costs 0: the matcher itself raises its error. */
 double rc_pattern_cost(const char *pat, size_t plen, const char *s, size_t n,
                        int anchor, double budget);

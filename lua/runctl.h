@@ -188,9 +188,10 @@ void runctl_release(lua_State *L, int handle);
  * libraries and of runctl's plain tables, runctl.dry_run at the host's
  * setting. Shared between runs: clients (read-only) with their connection
  * pools and rate limiters. Pattern matching (string.find, match, gmatch,
- * gsub, and string methods) is bounded during a run: a match whose worst
- * case exceeds 1e7 backtracking steps is refused before it starts ("sandbox:
- * string.find: pattern too costly ..."). Known gaps: other C functions are
+ * gsub, and string methods; plain finds too) is bounded during a run: a
+ * match whose worst case exceeds 1e7 steps and is not linear in the subject
+ * is refused before it starts ("sandbox: string.find: pattern too costly
+ * ..."). Known gaps: other C functions are
  * not interrupted: they are linear in what the memory limit allows (an
  * empty string.rep returns at once, table.move takes at most 1e7 elements
  * a call), and table.sort of a million elements takes about a second (if

@@ -29,10 +29,13 @@
  * out of the count hook's reach, so this bounds how long it can hold the host
  * past a limit (roughly 0.1 s on a slow machine). */
 #define PATTERN_BUDGET 1e7
-/* A match that takes at most this many steps per character of its subject is
- * allowed whatever its length: like string.rep or table.concat, it is bounded
- * by the memory limit (the subject is in memory), not by this budget. */
+/* A match that takes at most this many paths per character of its subject,
+ * with a pattern of up to PATTERN_SHORT bytes, is allowed whatever its
+ * length: like string.rep or table.concat, it is bounded by the memory limit
+ * (the subject is in memory), not by this budget. A longer pattern is
+ * compared at every start: its length counts. */
 #define PATTERN_LINEAR 4
+#define PATTERN_SHORT 32
 
 enum trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_TIME, TRIP_MEMORY };
 
@@ -206,16 +209,21 @@ static int checked_match(lua_State *L)
     int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
     const char *s;
     size_t n;
-    if (sb != NULL && sb->active && !(kind == MATCH_FIND && lua_toboolean(L, 4)) &&
-        match_subject(L, kind, &s, &n)) {
+    if (sb != NULL && sb->active && match_subject(L, kind, &s, &n)) {
         size_t plen;
         const char *pat = lua_tolstring(L, 2, &plen);
-        double cost = rc_pattern_cost(pat, plen, s, n, kind != MATCH_GMATCH, PATTERN_BUDGET);
-        if (cost > PATTERN_BUDGET && cost > PATTERN_LINEAR * ((double)n + 1)) {
+        int plain = kind == MATCH_FIND && lua_toboolean(L, 4);
+        double bytes = plen > 0 ? (double)plen : 1;
+        /* A plain find compares the needle at every start: n + 1 paths. */
+        double cost = bytes * (plain ? (double)n + 1
+                               : rc_pattern_cost(pat, plen, s, n, kind != MATCH_GMATCH, PATTERN_BUDGET / bytes));
+        if (cost > PATTERN_BUDGET &&
+            cost > PATTERN_LINEAR * ((double)n + 1) * (plen < PATTERN_SHORT ? bytes : PATTERN_SHORT)) {
             char msg[300];
             snprintf(msg, sizeof msg, "sandbox: string.%s: pattern too costly (up to %.2g steps "
-                     "on %zu characters, limit %.0g); use a plain find (4th argument true) or a "
-                     "pattern with fewer *, +, - and ? items", match_names[kind], cost, n, PATTERN_BUDGET);
+                     "on %zu characters, limit %.0g); %s", match_names[kind], cost, n, PATTERN_BUDGET,
+                     plain ? "use a shorter needle"
+                           : "use a plain find (4th argument true) or a pattern with fewer *, +, - and ? items");
             luaL_where(L, 1);     /* the caller's line */
             lua_pushstring(L, msg);
             lua_concat(L, 2);
