@@ -187,9 +187,15 @@ void runctl_release(lua_State *L, int handle);
  * Each run starts from the same state: fresh globals, fresh copies of the
  * libraries and of runctl's plain tables, runctl.dry_run at the host's
  * setting. Shared between runs: clients (read-only) with their connection
- * pools and rate limiters. Known gaps: C functions are not interrupted, and
- * a pattern match backtracks in C for as long as its pattern makes it
- * (exponential time on a short string: a hostile script can stall the host;
+ * pools and rate limiters. Pattern matching (string.find, match, gmatch,
+ * gsub, and string methods; plain finds too) is bounded during a run: a
+ * match whose worst case exceeds 1e7 steps and is not linear in the subject
+ * is refused before it starts ("sandbox: string.find: pattern too costly
+ * ..."). Known gaps: other C functions are
+ * not interrupted: they are linear in what the memory limit allows (an
+ * empty string.rep returns at once, table.move takes at most 1e7 elements
+ * a call), and table.sort of a million elements takes about a second (if
+ * scripts may be hostile and the host must never stall,
  * run such a sandbox on a thread of its own); the time limit is checked while Lua code runs and by
  * runctl_sandbox_status, so a script blocked in a long request or sleep is
  * reported late by runctl_poll alone. The functions below take a state made

@@ -4,6 +4,7 @@
  * limit, and a request policy the allowed hosts. runctl's own Lua half runs
  * in the same state with the full standard library, out of the scripts' reach. */
 #include "host.h"
+#include "../core/patcost.h"
 #include "../core/url.h"
 
 #include <stdio.h>
@@ -23,6 +24,18 @@
 #define RUN_TASK_KEY "runctl.sandbox.run_task"  /* the current run's main task */
 #define GUARD_KEY "runctl.sandbox.guard"        /* wraps a function in a pcall (see WRAPPERS_LUA) */
 #define RESULT_KEY "runctl.sandbox.result"      /* why the last run failed, or nil */
+#define STRING_KEY "runctl.sandbox.string"      /* the string library with checked matching */
+/* Worst-case steps one pattern match may take during a run: the matcher is C,
+ * out of the count hook's reach, so this bounds how long it can hold the host
+ * past a limit (roughly 0.1 s on a slow machine). */
+#define PATTERN_BUDGET 1e7
+/* A match that takes at most this many paths per character of its subject,
+ * with a pattern of up to PATTERN_SHORT bytes, is allowed whatever its
+ * length: like string.rep or table.concat, it is bounded by the memory limit
+ * (the subject is in memory), not by this budget. A longer pattern is
+ * compared at every start: its length counts. */
+#define PATTERN_LINEAR 4
+#define PATTERN_SHORT 32
 
 enum trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_TIME, TRIP_MEMORY };
 
@@ -155,6 +168,131 @@ static void limits_hook(lua_State *L, lua_Debug *ar)
         lua_sethook(L, limits_hook, HOOK_MASK, 1);
         luaL_error(L, "%s", trip_text(sb, msg, sizeof msg));
     }
+}
+
+/* ------------------------------------------------------------------ pattern matching */
+
+enum match_kind { MATCH_FIND, MATCH_MATCH, MATCH_GMATCH, MATCH_GSUB };
+static const char *const match_names[] = { "find", "match", "gmatch", "gsub" };
+
+/* The subject's part a match looks at (from init, as the library counts it),
+ * or 0 when the arguments are not what the library takes (it then explains). */
+static int match_subject(lua_State *L, int kind, const char **s, size_t *n)
+{
+    size_t len;
+    int ok;
+    if (!lua_isstring(L, 1) || !lua_isstring(L, 2))
+        return 0;
+    *s = lua_tolstring(L, 1, &len);
+    lua_Integer init = 1;
+    if (kind != MATCH_GSUB && !lua_isnoneornil(L, 3) && (init = lua_tointegerx(L, 3, &ok), !ok))
+        return 0;
+    if (init < 0)
+        init = (lua_Integer)len + init + 1 > 0 ? (lua_Integer)len + init + 1 : 1;
+    else if (init == 0)
+        init = 1;
+    size_t skip = (size_t)init - 1 < len ? (size_t)init - 1 : len;
+    *s += skip;
+    *n = len - skip;
+    return 1;
+}
+
+/* string.find, match, gmatch and gsub for scripts, and for every string's
+ * methods in a sandbox (upvalue 1: the library's function, 2: its kind).
+ * During a run a match whose worst case exceeds PATTERN_BUDGET is refused
+ * before it starts: backtracking can take minutes on a short string, in C,
+ * where no limit can stop it. runctl's own code runs in the same state: it
+ * is checked alike during a run, and only pays the extra call otherwise. */
+static int checked_match(lua_State *L)
+{
+    rc_sandbox *sb = sandbox_of(L);
+    int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
+    const char *s;
+    size_t n;
+    if (sb != NULL && sb->active && match_subject(L, kind, &s, &n)) {
+        size_t plen;
+        const char *pat = lua_tolstring(L, 2, &plen);
+        int plain = kind == MATCH_FIND && lua_toboolean(L, 4);
+        double bytes = plen > 0 ? (double)plen : 1;
+        /* A plain find compares the needle at every start: n + 1 paths. */
+        double cost = bytes * (plain ? (double)n + 1
+                               : rc_pattern_cost(pat, plen, s, n, kind != MATCH_GMATCH, PATTERN_BUDGET / bytes));
+        if (cost > PATTERN_BUDGET &&
+            cost > PATTERN_LINEAR * ((double)n + 1) * (plen < PATTERN_SHORT ? bytes : PATTERN_SHORT)) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "sandbox: string.%s: pattern too costly (up to %.2g steps "
+                     "on %zu characters, limit %.0g); %s", match_names[kind], cost, n, PATTERN_BUDGET,
+                     plain ? "use a shorter needle"
+                           : "use a plain find (4th argument true) or a pattern with fewer *, +, - and ? items");
+            luaL_where(L, 1);     /* the caller's line */
+            lua_pushstring(L, msg);
+            lua_concat(L, 2);
+            return lua_error(L);
+        }
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* string.rep for scripts and string methods (upvalue: the library's): an
+ * empty string repeated any number of times is "", at once. The library
+ * would build it n times in C (every other result is as long as n, so the
+ * memory limit bounds it). */
+static int checked_rep(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TSTRING && lua_rawlen(L, 1) == 0 && lua_isnumber(L, 2) &&
+        (lua_isnoneornil(L, 3) || (lua_type(L, 3) == LUA_TSTRING && lua_rawlen(L, 3) == 0))) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+#define MOVE_MAX 10000000       /* elements one table.move may visit: holes cost no memory */
+
+/* table.move for scripts (upvalue: the library's): a range of holes costs
+ * no memory, so only a cap on its length keeps it from running for hours. */
+static int checked_move(lua_State *L)
+{
+    int ok_f, ok_e;
+    lua_Integer f = lua_tointegerx(L, 2, &ok_f), e = lua_tointegerx(L, 3, &ok_e);
+    if (ok_f && ok_e && e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= MOVE_MAX)
+        return luaL_error(L, "sandbox: table.move: at most %d elements at once", MOVE_MAX);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static void push_copy(lua_State *L, int idx, int keep_meta);
+
+/* Registry STRING_KEY: the string library with checked matching and rep, which
+ * scripts get as string and every string gets as its methods. */
+static void install_checked_matching(lua_State *L)
+{
+    lua_getglobal(L, "string");
+    push_copy(L, -1, 0);
+    for (int kind = MATCH_FIND; kind <= MATCH_GSUB; kind++) {
+        lua_getfield(L, -2, match_names[kind]);
+        lua_pushinteger(L, kind);
+        lua_pushcclosure(L, checked_match, 2);
+        lua_setfield(L, -2, match_names[kind]);
+    }
+    lua_getfield(L, -2, "rep");
+    lua_pushcclosure(L, checked_rep, 1);
+    lua_setfield(L, -2, "rep");
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
+    lua_setfield(L, LUA_REGISTRYINDEX, STRING_KEY);
+    lua_pop(L, 1);
 }
 
 /* ------------------------------------------------------------------ hosts */
@@ -537,6 +675,15 @@ static void build_template(lua_State *L)
     lua_setfield(L, env, "rawset");
     for (const char *const *n = libs; *n != NULL; n++)
         copy_library(L, env, *n, NULL);
+    lua_getfield(L, LUA_REGISTRYINDEX, STRING_KEY);   /* string: with checked matching */
+    push_copy(L, -1, 0);
+    lua_setfield(L, env, "string");
+    lua_pop(L, 1);
+    lua_getfield(L, env, "table");
+    lua_getfield(L, -1, "move");
+    lua_pushcclosure(L, checked_move, 1);
+    lua_setfield(L, -2, "move");
+    lua_pop(L, 1);
     copy_library(L, env, "os", os_part);
 
     /* The runctl API: the module and every global runctl_openlibs set from it.
@@ -614,6 +761,7 @@ static int setup_protected(lua_State *L)
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
     lua_pop(L, 1);
+    install_checked_matching(L);
 
     runctl_options opts;
     runctl_options_init(&opts);

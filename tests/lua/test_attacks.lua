@@ -301,6 +301,93 @@ r, all = host("--allow-host 127.0.0.1:1", {
 T.is(r.array_meta, "ok", "json.array's shared metatable is hidden (a __gc planted there would run unlimited)", all)
 T.is(r.error_meta, "ok", "an error object's metatable is a name")
 
+---------------------------------------------------------------------- pattern matching
+
+-- A backtracking pattern runs inside one C call, where the limits' hook never
+-- looks: 26 'a's against 26 'a*' and a 'b' would hold the host for minutes.
+-- The sandbox refuses such a match before it starts, in every form a script
+-- can call it; the error names the cause and the way out.
+local ATTACK_S, ATTACK_P = "('a'):rep(26)", "(('a*'):rep(26) .. 'b')"
+local PATTERN_ATTACKS = {
+  { "method_find", "local x = " .. ATTACK_S .. ":find" .. ATTACK_P },
+  { "string_find", "string.find(" .. ATTACK_S .. ", " .. ATTACK_P .. ")" },
+  { "method_match", "local x = " .. ATTACK_S .. ":match" .. ATTACK_P },
+  { "gmatch", "for _ in " .. ATTACK_S .. ":gmatch" .. ATTACK_P .. " do end" },
+  { "gsub", "string.gsub(" .. ATTACK_S .. ", " .. ATTACK_P .. ", 'x')" },
+  { "anchored", "local x = " .. ATTACK_S .. ":find('^' .. " .. ATTACK_P .. ")" },
+  { "two_stars", "local x = ('a'):rep(10000):find('a*a*b', 2)" },       -- cubic: n start positions, n^2 splits
+  { "one_star", "local x = ('a'):rep(100000):find('a*b')" },            -- quadratic on 100 kB
+  { "lazy_no_newline", "for l in ('x'):rep(1e6):gmatch('(.-)\\n') do end" },
+  { "balanced", "local x = ('('):rep(100000):find('%b()')" },            -- %b scans to the end at each start
+  { "long_fixed", "local x = ('a'):rep(1e6):match(('a'):rep(1e5) .. 'b')" },  -- 1e5 bytes compared at 1e6 starts
+  { "in_task", "assert(task.join(task.spawn(function() return ('a'):rep(26):match(('a-'):rep(26) .. 'b') end)))" },
+    { "plain_long_needle", "local x = ('a'):rep(4e6):find(('a'):rep(1e6) .. 'b', 1, true)" },  -- memcmp of 1 MB at 3e6 starts
+  GOOD,
+}
+for _, mode in ipairs { "--seconds 1", "--instructions 3000000" } do
+  local r, all = host(mode, PATTERN_ATTACKS)
+  for _, item in ipairs(PATTERN_ATTACKS) do
+    local name = item[1]
+    if name:find("^good") then
+      T.is(r[name], "ok", mode .. ": the next script in the same sandbox runs", all)
+    else
+      T.like(r[name], "^error: .*sandbox: string%.%a+: pattern too costly %(up to .* steps on %d+ characters, limit 1e%+07%); "
+             .. (name:find("^plain") and "use a shorter needle$" or "use a plain find %(4th argument true%) or a pattern with fewer"), mode .. ": " .. name .. " is refused, the host gets control back", all)
+    end
+  end
+end
+
+-- What scripts do every day still works, on subjects up to 10 MB.
+local ORDINARY = [[
+local body = ('lorem ipsum dolor '):rep(560)
+local s = '  \t' .. body .. ' \n'
+assert(#s > 10000 and s:match('^%s*(.-)%s*$') == body:sub(1, -2), 'trim of 10 kB')
+local text = ('the quick brown fox jumps over the lazy dog\n'):rep(2400)
+local out, n = text:gsub('(%w+)', '<%1>')
+assert(#text > 100000 and n == 9 * 2400 and out:find('^<the> <quick>'), 'gsub of words on 100 kB')
+local lines, count = ('x'):rep(79) .. '\n', 0
+lines = lines:rep(13108)
+for line in lines:gmatch('[^\n]+') do count = count + (#line == 79 and 1 or 0) end
+assert(#lines > 1048576 and count == 13108, 'gmatch over the lines of 1 MB')
+local num = ('1234567890'):rep(10000)
+assert(num:find('%d+') == 1 and select(2, num:find('%d+')) == #num and num:match('^%d+$') == num, '%d+')
+assert(string.match('id=' .. num, '^(%a+)=(%d+)$') == 'id', 'anchored captures')
+local big = ('ab'):rep(5000000) .. 'needle'
+assert(big:find('needle', 1, true) == 10000001, 'plain find on 10 MB')
+assert(big:find(('ab'):rep(60) .. 'n', 1, true) == 9999881, 'plain find of 121 bytes on 10 MB')
+assert(big:find('needle') == 10000001, 'a pattern without special characters on 10 MB')
+assert(('x = 1'):find('(.-)%s*=') == 1, 'a short subject takes any pattern')
+]]
+local REFUSALS = [[
+local ok, e = pcall(string.find, ('a'):rep(26), ('a*'):rep(26) .. 'b')
+assert(not ok and e:find('pattern too costly'), 'a refusal can be caught')
+assert(('a'):rep(26):find(('a*'):rep(26) .. 'b', 1, true) == nil, 'the same pattern, plain')
+]]
+r, all = host("--seconds 60", { { "ordinary", ORDINARY .. REFUSALS }, GOOD })
+T.is(r.ordinary, "ok", "ordinary patterns work in the sandbox (trim, gsub, gmatch, %d+, plain find on 10 MB)", all)
+
+-- Outside the sandbox nothing is checked: runctl's own Lua runs unchanged
+-- (a pattern that is slow but not stuck shows it).
+local out, errout, code = T.run(T.write_file(ORDINARY .. [[
+assert(('x'):rep(5000):find('(.-)%s*=') == nil)
+print('unchecked')
+]]))
+T.is(out, "unchecked\n", "the same patterns run outside the sandbox, and one the sandbox refuses runs there", errout)
+T.is(code, 0, "runctl exits 0")
+r, all = host("", { { "refused_inside", "local x = ('x'):rep(5000):find('(.-)%s*=')" } })
+T.like(r.refused_inside, "pattern too costly", "while the sandbox refuses that one", all)
+
+-- Two more C calls that allocate nothing while they run for hours.
+r, all = host("--seconds 1", {
+  { "empty_rep", "assert((''):rep(1e12) == '' and string.rep('', 1e12, '') == '' and ('ab'):rep(2, ',') == 'ab,ab')\n"
+                 .. "local ok, e = pcall(string.rep, '', 'x')\nassert(not ok and e:find('number expected'), e)" },
+  { "move_holes", "table.move({}, 1, 1e12, 2)" },
+  { "move_ok", "local t = table.move({ 1, 2, 3 }, 1, 3, 2)\nassert(t[1] == 1 and t[4] == 3)" },
+})
+T.is(r.empty_rep, "ok", "an empty string repeated 1e12 times is '' at once (and rep still checks its arguments)", all)
+T.like(r.move_holes, "^error: .*sandbox: table%.move: at most 10000000 elements at once$", "table.move over 1e12 holes is refused", all)
+T.is(r.move_ok, "ok", "an ordinary table.move works")
+
 ---------------------------------------------------------------------- the key, from a sandbox
 
 r, all = host(ALLOW, {

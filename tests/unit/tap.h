@@ -12,5 +12,6 @@ int tap_done(void);
 void test_timer_heap(void);     /* test_timers.c */
 void test_limiter(void);        /* test_limiter.c */
 void test_url_host(void);       /* test_url_host.c */
+void test_patcost(void);        /* test_patcost.c */
 
 #endif

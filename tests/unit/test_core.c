@@ -228,6 +228,7 @@ int main(void)
     test_timer_heap();
     test_limiter();
     test_url_host();
+    test_patcost();
     test_due_timer_ends_the_wait();
     curl_global_cleanup();
     return tap_done();
