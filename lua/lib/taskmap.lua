@@ -4,25 +4,34 @@
 local task = require "runctl.task"
 local typename = require("runctl.check").typename
 
+-- Checks the arguments both loops take; returns the concurrency (default 16).
+-- level: the caller of task.map/task.each, for the error's position.
+local function check_loop(name, items, items_ok, fn, opts, opts_text)
+  if not items_ok then
+    error(("task.%s: items must be a table%s (got %s)"):format(name,
+          name == "each" and " or an iterator function" or "", typename(items)), 3)
+  end
+  if type(fn) ~= "function" then
+    error(("task.%s: fn must be a function (got %s)"):format(name, typename(fn)), 3)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("task.%s: options must be a table %s (got %s)"):format(name, opts_text, typename(opts)), 3)
+  end
+  local concurrency = opts and opts.concurrency or 16
+  if math.type(concurrency) ~= "integer" or concurrency < 1 then
+    error(("task.%s: concurrency must be a positive integer"):format(name), 3)
+  end
+  return concurrency
+end
+
 -- task.map(items, fn, {concurrency = n, deadline = s}) -> results, errs (both
 -- indexed like items). fn(item, i) returns a value, or nil, err; a raise
 -- becomes errs[i] too. With a deadline, the items not done when it passes
 -- (those in flight are called off) get errs[i] = an "aborted" error. Leaving
 -- task.map in any way (the calling task cancelled too) ends its workers.
 function task.map(items, fn, opts)
-  if type(items) ~= "table" then
-    error("task.map: items must be a table (got " .. typename(items) .. ")", 2)
-  end
-  if type(fn) ~= "function" then
-    error("task.map: fn must be a function (got " .. typename(fn) .. ")", 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("task.map: options must be a table {concurrency = n, deadline = s} (got " .. typename(opts) .. ")", 2)
-  end
-  local concurrency = opts and opts.concurrency or 16
-  if math.type(concurrency) ~= "integer" or concurrency < 1 then
-    error("task.map: concurrency must be a positive integer", 2)
-  end
+  local concurrency = check_loop("map", items, type(items) == "table", fn, opts,
+                                 "{concurrency = n, deadline = s}")
   local deadline = opts and opts.deadline
   if deadline ~= nil and (type(deadline) ~= "number" or not (deadline >= 0) or deadline == math.huge) then
     error("task.map: deadline must be a finite, non-negative number of seconds", 2)
@@ -75,19 +84,8 @@ end
 -- nil, err, or raises (failed); first_err is the first failure's error.
 -- Leaving task.each in any way ends its workers.
 function task.each(items, fn, opts)
-  if type(items) ~= "table" and type(items) ~= "function" then
-    error("task.each: items must be a table or an iterator function (got " .. typename(items) .. ")", 2)
-  end
-  if type(fn) ~= "function" then
-    error("task.each: fn must be a function (got " .. typename(fn) .. ")", 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("task.each: options must be a table {concurrency = n} (got " .. typename(opts) .. ")", 2)
-  end
-  local concurrency = opts and opts.concurrency or 16
-  if math.type(concurrency) ~= "integer" or concurrency < 1 then
-    error("task.each: concurrency must be a positive integer", 2)
-  end
+  local concurrency = check_loop("each", items, type(items) == "table" or type(items) == "function",
+                                 fn, opts, "{concurrency = n}")
   local i, ended = 0, false
   local next_item
   if type(items) == "table" then
