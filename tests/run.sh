@@ -73,6 +73,8 @@ fi
 # prints "skipped: <reason>" without Node/npm or the spec.
 case conformance in *"${ONLY:-conformance}"*) run_one conformance sh tests/conformance/run.sh ;; esac
 [ -z "$ONLY" ] && run_one secrets sh tests/secrets.sh
+# The fake server's own checks (every cancel style's exact status and body, seeds, faults).
+case fakeapi in *"${ONLY:-fakeapi}"*) run_one fakeapi sh tests/fakeapi/smoke.sh ;; esac
 case package in *"${ONLY:-package}"*) run_one package "$RUNCTL" tests/package.lua ;; esac
 [ -z "$ONLY$NO_FUZZ" ] && run_one fuzz make --no-print-directory -s fuzz FUZZ_TIME=3
 echo "$passed passed, $failed failed"
