@@ -53,9 +53,6 @@ struct rc_sched {
     double budget_s;            /* frame budget of a non-blocking step; <= 0: none */
     double step_end;            /* when the current budgeted step must stop; 0: no limit */
     unsigned long step_resumed; /* resumes in the current step */
-    int unpolled_starts;        /* transfers submitted since the last engine poll */
-    double start_cost;          /* engine seconds per transfer (moving average): the
-                                 * budget charges a resume for the transfers it starts */
     runctl_stats stats;         /* polls, resumed, budget_stops, max_resumed */
 };
 
@@ -348,8 +345,7 @@ static int run_ready(rc_host *h, lua_State *L)
 {
     rc_sched *s = h->sched;
     for (int n = s->ready_count; n > 0 && s->ready_head != NULL; n--) {
-        if (s->step_end > 0 && s->step_resumed > 0 &&
-            rc_now() + s->unpolled_starts * s->start_cost >= s->step_end)
+        if (s->step_end > 0 && s->step_resumed > 0 && rc_now() >= s->step_end)
             return 0;
         rc_task *t = s->ready_head;
         unlink_ready(s, t);
@@ -377,6 +373,11 @@ int rc_host_tasks_alive(rc_host *h)
 
 static void cancel_overdue(rc_host *h, lua_State *L);
 
+/* One round: the engine's network work first (answers read, transfers
+ * started, timers fired), then the tasks that woke or wait to start. Under a
+ * frame budget the engine may use half of it (so answers keep flowing while
+ * many tasks wait to start) and the tasks the rest; each stops after at
+ * least one piece of work, so everything progresses. */
 void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
 {
     rc_sched *s = h->sched;
@@ -384,35 +385,20 @@ void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
      * its own budget and bookkeeping, the outer step's are restored after. */
     double outer_end = s->step_end;
     unsigned long outer_resumed = s->step_resumed;
-    s->step_end = timeout_ms >= 0 && s->budget_s > 0 ? rc_now() + s->budget_s : 0;
+    double start = rc_now();
+    int budgeted = timeout_ms >= 0 && s->budget_s > 0;
+    s->step_end = budgeted ? start + s->budget_s : 0;
     s->step_resumed = 0;
     s->stats.polls++;
-    int within = run_ready(h, L);
-    /* Always: the engine's I/O goes on even while tasks wait for the budget. */
-    int wait_ms = s->ready_count > 0 ? 0 : timeout_ms;
-    int ready_before = s->ready_count;
-    double before = rc_now();
-    rc_engine_poll(h->engine, wait_ms);
-    /* Learn what the engine spends per event (a transfer started, a task
-     * woken by a completion or a timer), from the polls that did not wait. */
-    int events = s->unpolled_starts + (s->ready_count - ready_before);
-    if (wait_ms == 0 && events > 0)
-        s->start_cost = 0.8 * s->start_cost + 0.2 * (rc_now() - before) / events;
-    s->unpolled_starts = 0;
+    rc_engine_poll_until(h->engine, s->ready_count > 0 ? 0 : timeout_ms,
+                         budgeted ? start + s->budget_s / 2 : 0);
     cancel_overdue(h, L);
-    if (within)
-        within = run_ready(h, L);
-    if (!within)
+    if (!run_ready(h, L))
         s->stats.budget_stops++;
     if (s->step_resumed > s->stats.max_resumed)
         s->stats.max_resumed = s->step_resumed;
     s->step_end = outer_end;
     s->step_resumed = outer_resumed;
-}
-
-void rc_host_note_start(rc_host *h)
-{
-    h->sched->unpolled_starts++;
 }
 
 void rc_host_set_budget(rc_host *h, double seconds)
@@ -431,6 +417,9 @@ void rc_host_stats(rc_host *h, runctl_stats *out)
     out->ready = h->sched->ready_count;
     out->tasks = h->sched->tasks_alive;
     out->in_engine = rc_engine_pending(h->engine);
+    rc_engine_stats es;
+    rc_engine_get_stats(h->engine, &es);
+    out->io_stops = es.deferred;
 }
 
 /* ------------------------------------------------------------------ tasks */
@@ -868,7 +857,6 @@ static int open_protected(lua_State *L)
     h->opts.project = h->project;
     h->dry_run = h->opts.dry_run != 0;
     h->log_level = h->opts.log_level == RUNCTL_LOG_UNSET ? parse_log_env() : h->opts.log_level;
-    h->sched->start_cost = 50e-6;           /* a first guess, learnt from then on */
     rc_host_set_budget(h, h->opts.frame_budget_ms == 0 ? DEFAULT_FRAME_BUDGET_S
                                                       : h->opts.frame_budget_ms / 1000.0);
     h->engine = rc_engine_new();

@@ -110,6 +110,9 @@ typedef struct runctl_stats {
     int ready;                  /* tasks ready to run now */
     int tasks;                  /* tasks alive (running, ready or waiting) */
     int in_engine;              /* transfers and timers in the engine now */
+    unsigned long io_stops;     /* rounds whose network work stopped at the frame
+                                 * budget with answers read or requests started
+                                 * left for the next call */
 } runctl_stats;
 
 /* Fills out; returns 0, or -1 when runctl is not open in L. */

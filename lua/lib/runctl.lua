@@ -36,7 +36,7 @@ end
 -- runctl.frame_budget([ms]) -> the budget of each runctl_poll(L, 0) (and
 -- runctl.poll) call in milliseconds, 0 when there is none; ms sets it (0 or
 -- false: no budget). runctl.stats() -> the scheduler's bookkeeping: polls,
--- resumed, budget_stops, max_resumed, ready, tasks, in_engine.
+-- resumed, budget_stops, max_resumed, ready, tasks, in_engine, io_stops.
 M.frame_budget = core.frame_budget
 M.stats = core.stats
 
