@@ -39,15 +39,20 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# lua/lib is embedded precompiled (tools/embed.c): the tool runs here, with this
+# machine's Lua, so the bytecode is this Lua's; host.c compiles the embedded
+# source instead when the Lua running it is another release. EMBED_LUA empty
+# (make rock, which has Lua's headers but not its library) embeds the source alone.
+EMBED_LUA ?= -DEMBED_BYTECODE $(PKG_CFLAGS) $(shell pkg-config --libs lua5.4)
 $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(BUILD)
-	$(CC) -O1 -Wall -Wextra $< -o $@
+	$(CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(LIB_LUA)
-	$(BUILD)/embed $(LIB_LUA) > $@
+	$(BUILD)/embed $(LIB_LUA) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/embedded.o: $(BUILD)/embedded.c
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/embedded.o: $(BUILD)/embedded.c lua/embedded.h
+	$(CC) $(ALL_CFLAGS) -Ilua -c $< -o $@
 
 $(BIN): $(BUILD)/lua/main.o $(LUA_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
@@ -269,7 +274,7 @@ ROCK_BUILD ?= build/rock
 rock:
 	@mkdir -p $(ROCK_BUILD)/include
 	@echo 'int luaopen_cjson(struct lua_State *L);' > $(ROCK_BUILD)/include/lua-cjson.h
-	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" \
+	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" EMBED_LUA= \
 	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include" \
 	  CURL_LIBS="-L$(CURL_LIBDIR) -lcurl" $(ROCK_BUILD)/module/runctl.so
 rock-install:
