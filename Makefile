@@ -41,12 +41,16 @@ $(BUILD)/%.o: %.c $(HEADERS)
 
 # lua/lib is embedded precompiled (tools/embed.c): the tool runs here, with this
 # machine's Lua, so the bytecode is this Lua's; host.c compiles the embedded
-# source instead when the Lua running it is another release. EMBED_LUA empty
-# (make rock, which has Lua's headers but not its library) embeds the source alone.
+# source instead when the Lua running it is another release (or its header
+# differs: word size, byte order). EMBED_LUA empty (make rock, which has Lua's
+# headers but not its library) embeds the source alone. Cross-building: the
+# tool must run on this machine, so give EMBED_CC=cc (with EMBED_LUA naming
+# this machine's Lua) or EMBED_LUA= .
+EMBED_CC  ?= $(CC)
 EMBED_LUA ?= -DEMBED_BYTECODE $(PKG_CFLAGS) $(shell pkg-config --libs lua5.4)
 $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(BUILD)
-	$(CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
+	$(EMBED_CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(LIB_LUA)
 	$(BUILD)/embed $(LIB_LUA) > $@.tmp && mv $@.tmp $@

@@ -1,22 +1,21 @@
-/* tools/embed.c — build tool: turns the files in lua/lib into a C array of
- * {module name, chunk name, source, bytecode} so the binary carries the Lua
- * half of the API, precompiled: compiling it at every start was a third of
- * `runctl -e x=1`'s instructions.
- *
- * Built with -DEMBED_BYTECODE and linked with Lua, it compiles each file
- * (luaL_loadbuffer, so a syntax error fails the build) and dumps it with its
- * debug info (lua_dump, not stripped: tracebacks keep their file:line). The
- * bytecode is that of the Lua it links, on the machine that builds: a
- * cross-build would need this tool built for the target's Lua, so it records
- * that Lua's lua_ident and lua/host.c uses the bytecode only when the running
- * Lua has the same one, and compiles the source otherwise (a host's other
- * Lua 5.4 release, the stock interpreter loading runctl.so). Built without
- * EMBED_BYTECODE (`make rock`: luarocks gives Lua's headers, not its library)
- * it embeds the source alone. */
+/* tools/embed.c — build tool: turns the files in lua/lib into the C array of
+ * lua/embedded.h ({module name, chunk name, source, bytecode}), so the binary
+ * carries the Lua half of the API, precompiled. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Built with -DEMBED_BYTECODE and linked with Lua, it compiles each file
+ * (luaL_loadbuffer, so a syntax error fails the build) and dumps it with its
+ * debug info (lua_dump, not stripped: tracebacks keep their file:line);
+ * compiling at every start was a third of `runctl -e x=1`'s instructions.
+ * The bytecode is that of the Lua it links, on the machine that builds (a
+ * cross-build would need this tool built for the target's Lua): it records
+ * that Lua's lua_ident, and lua/host.c uses the bytecode only when the running
+ * Lua has the same one, compiling the source otherwise (a host's other Lua 5.4
+ * release, the stock interpreter loading runctl.so). Built without
+ * EMBED_BYTECODE (make rock: luarocks gives Lua's headers, not its library)
+ * it embeds the source alone. */
 #ifdef EMBED_BYTECODE
 #include <lauxlib.h>
 #include <lua.h>
