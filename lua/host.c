@@ -11,9 +11,7 @@
 
 #include <lualib.h>
 
-/* Generated at build time from the files in lua/lib (see tools/embed.c). */
-struct rc_embedded_file { const char *name; const char *source; size_t len; };
-extern const struct rc_embedded_file rc_embedded[];
+#include "embedded.h"
 
 volatile sig_atomic_t rc_sigint_count;
 volatile sig_atomic_t rc_sigint_watched;
@@ -777,14 +775,28 @@ static int host_gc(lua_State *L)
     return 0;
 }
 
+/* Pushes module f's main function: its build-time bytecode when the running
+ * Lua is the one that compiled it (mode "b" for our own build's output only;
+ * scripts are always loaded as text), else compiled from its source. */
+static int load_module_chunk(lua_State *L, const struct rc_embedded_file *f)
+{
+    if (f->bytecode != NULL && strcmp(lua_ident, rc_embedded_lua_ident) == 0) {
+        if (luaL_loadbufferx(L, f->bytecode, f->bytecode_len, f->chunkname, "b") == LUA_OK)
+            return LUA_OK;
+        lua_pop(L, 1);          /* the Lua differs after all: the source still serves */
+    }
+    return luaL_loadbufferx(L, f->source, f->len, f->chunkname, "t");
+}
+
+/* package.preload entry of an embedded module (its name is upvalue 1): runs
+ * the module with require's arguments. [-0, +1] */
 static int load_embedded(lua_State *L)
 {
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     for (const struct rc_embedded_file *f = rc_embedded; f->name != NULL; f++) {
         if (strcmp(f->name, name) != 0)
             continue;
-        lua_pushfstring(L, "@[runctl]/%s.lua", name);
-        if (luaL_loadbuffer(L, f->source, f->len, lua_tostring(L, -1)) != LUA_OK)
+        if (load_module_chunk(L, f) != LUA_OK)
             return lua_error(L);
         lua_pushvalue(L, 1);
         lua_call(L, 1, 1);

@@ -293,6 +293,20 @@ assert(tostring(e):find('404'), 'error text is runctl own: ' .. tostring(e))
 T.is(r.tamper, "ok", "a script's attempts to change clients and runctl's metatables are refused", all)
 T.is(r.after, "ok", "and what it changed (dry_run, libraries, runctl's tables) is not seen by the next script")
 
+-- runctl.kinds is loaded on first read through the module's metatable, which
+-- a sandbox's copy of the module shares: reading it there must not load it.
+r, all = host(ALLOW, {
+  { "lazy_kinds", [[
+assert(runctl.kinds == nil and rawget(runctl, 'kinds') == nil, 'runctl.kinds')
+assert(setmetatable({}, { __index = runctl }).kinds == nil, 'through an __index chain')
+assert(runctl.define == nil and runctl.HOST_ONLY == nil, 'define, HOST_ONLY')
+for k in pairs(runctl) do assert(k ~= 'kinds' and k ~= 'define', 'pairs: ' .. k) end
+]] },
+  { "lazy_kinds_again", "assert(runctl.kinds == nil and rawget(runctl, 'kinds') == nil)" },
+})
+T.is(r.lazy_kinds, "ok", "a sandboxed script cannot reach runctl.kinds (loaded on first use in a host)", all)
+T.is(r.lazy_kinds_again, "ok", "nor can the next script in the same sandbox")
+
 -- getmetatable never hands out a metatable the whole state shares.
 r, all = host("--allow-host 127.0.0.1:1", {
   { "array_meta", "assert(getmetatable(json.array {}) == nil, 'hidden')" },
