@@ -391,6 +391,19 @@ T.is(code, 0, "runctl exits 0")
 r, all = host("", { { "refused_inside", "local x = ('x'):rep(5000):find('(.-)%s*=')" } })
 T.like(r.refused_inside, "pattern too costly", "while the sandbox refuses that one", all)
 
+-- An error a guarded library function raises names the script's line, as
+-- it would without the guard; an error from Lua code it calls back keeps its own.
+r, all = host("--seconds 5", {
+  { "find_error", "local x = 1\nlocal y = ('abc'):find('%')" },
+  { "rep_error", "\n\nstring.rep('x', 'y')" },
+  { "move_error", "table.move({}, 'a', 2, 1)" },
+  { "callback_error", "local x = 1\n('a'):gsub('a', function() error('boom') end)" },
+})
+T.like(r.find_error, "^error: .-:2: malformed pattern", "a malformed pattern names the script's line", all)
+T.like(r.rep_error, "^error: .-:3: bad argument #2 to '[%w.]*rep' %(number expected", "string.rep's bad argument too", all)
+T.like(r.move_error, "^error: .-:1: bad argument #2 to '[%w.]*move'", "and table.move's", all)
+T.like(r.callback_error, "^error: [^:]+:2: boom$", "an error in a gsub callback keeps its own position, once", all)
+
 -- Two more C calls that allocate nothing while they run for hours.
 r, all = host("--seconds 1", {
   { "empty_rep", "assert((''):rep(1e12) == '' and string.rep('', 1e12, '') == '' and ('ab'):rep(2, ',') == 'ab,ab')\n"
