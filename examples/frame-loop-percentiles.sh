@@ -48,7 +48,7 @@ for latency in 300 0; do
         unbudgeted=$(one --requests "$n" --fps 0 --budget -1)
         a=$(echo "$budgeted" | done_ms) b=$(echo "$unbudgeted" | done_ms)
         max=$(echo "$unbudgeted" | sed -n 's/.*, max \([0-9.]*\) ms over.*/\1/p')
-        ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+        ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
         echo "frame-loop, server answering in ${latency} ms, polled back to back: $budgeted;" \
              "without a budget: max $max ms, all done in $b ms (the budget takes ${ratio}x that time)"
     done
