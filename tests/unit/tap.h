@@ -13,5 +13,6 @@ void test_timer_heap(void);     /* test_timers.c */
 void test_limiter(void);        /* test_limiter.c */
 void test_url_host(void);       /* test_url_host.c */
 void test_patcost(void);        /* test_patcost.c */
+void test_reuse(void);          /* test_reuse.c */
 
 #endif
