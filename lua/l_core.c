@@ -354,7 +354,7 @@ typedef struct header_sources {
     const char *idempotency_key;    /* the value, used when api and not a GET */
 } header_sources;
 
-enum header_part { HEADERS_ALL, HEADERS_SHARED, HEADERS_FINISH };
+enum header_part { HEADERS_ALL, HEADERS_SHARED };
 
 typedef struct header_lines {
     const char *line[MAX_LINES];
@@ -401,9 +401,32 @@ static const char *compose(char *buf, size_t room, const char *name, const char 
     return n < 0 || (size_t)n >= room ? NULL : buf;
 }
 
-/* Fills out with the lines of the part asked for: everything, the shared
- * part (sources 1-3), or the finishing lines a request adds below a shared
- * set built from the same sources. Returns 0, or -1 with why written. */
+/* Appends the finishing lines: an Idempotency-Key and a Content-Type unless
+ * the lines before them (the sources) named one, and "Expect:". Returns 0, or
+ * -1 with why written. */
+static int add_finishing_lines(const header_sources *s, int has_content_type, int has_idempotency,
+                               header_lines *out, char *why, size_t whysz)
+{
+    int get = strcmp(s->method, "GET") == 0;
+    if (s->api && !get && !has_idempotency && s->idempotency_key != NULL) {
+        const char *line = compose(out->idempotency, sizeof out->idempotency, "Idempotency-Key",
+                                   s->idempotency_key);
+        if (line == NULL) {
+            snprintf(why, whysz, "idempotency_key is too long (at most %d bytes)", 255);
+            return -1;
+        }
+        out->line[out->n++] = line;
+    }
+    if (!has_content_type && s->api && s->has_body)
+        out->line[out->n++] = "Content-Type: application/json";
+    else if (!has_content_type && (s->has_body || strcmp(s->method, "POST") == 0))
+        out->line[out->n++] = "Content-Type:";
+    out->line[out->n++] = "Expect:";
+    return 0;
+}
+
+/* Fills out with the lines of the part asked for: everything, or the shared
+ * part (sources 1-3). Returns 0, or -1 with why written. */
 static int build_headers(const header_sources *s, enum header_part part, header_lines *out,
                          char *why, size_t whysz)
 {
@@ -424,28 +447,8 @@ static int build_headers(const header_sources *s, enum header_part part, header_
         return 0;
     for (size_t i = 0; i < s->n_call; i++)
         put_line(out, s->call[i]);
-    size_t fixed = out->n;
-    int get = strcmp(s->method, "GET") == 0;
-    int content_type = has_name(out, "Content-Type"), idempotency = has_name(out, "Idempotency-Key");
-    if (s->api && !get && !idempotency && s->idempotency_key != NULL) {
-        const char *line = compose(out->idempotency, sizeof out->idempotency, "Idempotency-Key",
-                                   s->idempotency_key);
-        if (line == NULL) {
-            snprintf(why, whysz, "idempotency_key is too long (at most %d bytes)", 255);
-            return -1;
-        }
-        out->line[out->n++] = line;
-    }
-    if (!content_type && s->api && s->has_body)
-        out->line[out->n++] = "Content-Type: application/json";
-    else if (!content_type && (s->has_body || strcmp(s->method, "POST") == 0))
-        out->line[out->n++] = "Content-Type:";
-    out->line[out->n++] = "Expect:";
-    if (part == HEADERS_FINISH) {       /* the rest is in the shared set */
-        memmove(out->line, out->line + fixed, (out->n - fixed) * sizeof out->line[0]);
-        out->n -= fixed;
-    }
-    return 0;
+    return add_finishing_lines(s, has_name(out, "Content-Type"), has_name(out, "Idempotency-Key"),
+                               out, why, whysz);
 }
 
 /* ---- senders: a client's credentials, headers and settings, kept in C ----
@@ -456,12 +459,20 @@ static int build_headers(const header_sources *s, enum header_part part, header_
 #define SENDER_META "runctl.sender"
 #define MAX_BETAS 8
 
+/* A shared set of header lines (sources 1-3) for one beta value (NULL:
+ * none), and whether it names the headers the finishing lines depend on. */
+typedef struct shared_lines {
+    char *beta;
+    rc_header_set *set;
+    int has_content_type, has_idempotency;
+} shared_lines;
+
 typedef struct rc_sender {
     rc_host *host;
     char *credential;           /* NULL: no key */
     char **client;              /* the client's lines (source 2) */
     size_t n_client;
-    struct { char *beta; rc_header_set *set; } sets[MAX_BETAS];  /* beta NULL: none */
+    shared_lines sets[MAX_BETAS];
     size_t n_sets;
     rc_limiter *limiter;        /* its userdata is user value 1: kept alive */
     double timeout_s, connect_timeout_s, max_retry_delay_s;
@@ -505,11 +516,11 @@ static int sender_gc(lua_State *L)
 /* The shared set of s for a beta value (NULL: none), built on first use;
  * NULL when s holds MAX_BETAS sets already (the request then sends all its
  * lines itself). Raises on a bad line. */
-static rc_header_set *shared_set(lua_State *L, rc_sender *s, const char *beta)
+static const shared_lines *shared_set(lua_State *L, rc_sender *s, const char *beta)
 {
     for (size_t i = 0; i < s->n_sets; i++)
         if (beta == NULL ? s->sets[i].beta == NULL : s->sets[i].beta != NULL && strcmp(beta, s->sets[i].beta) == 0)
-            return s->sets[i].set;
+            return &s->sets[i];
     if (s->n_sets == MAX_BETAS)
         return NULL;
     header_sources src = { s->credential, (const char *const *)s->client, s->n_client, beta,
@@ -524,9 +535,12 @@ static rc_header_set *shared_set(lua_State *L, rc_sender *s, const char *beta)
         free(copy);
         luaL_error(L, "%s", beta != NULL && copy == NULL ? "out of memory" : why);
     }
-    s->sets[s->n_sets].beta = copy;
-    s->sets[s->n_sets++].set = set;
-    return set;
+    shared_lines *sl = &s->sets[s->n_sets++];
+    sl->beta = copy;
+    sl->set = set;
+    sl->has_content_type = has_name(&h, "Content-Type");
+    sl->has_idempotency = has_name(&h, "Idempotency-Key");
+    return sl;
 }
 
 /* Reads a request's per-call settings from opts (a table, or nil) over base. */
@@ -609,10 +623,21 @@ static int l_request(lua_State *L)
             src.idempotency_key = write_token(token, sizeof token, "runctl-");
         }
     }
-    req.shared_headers = src.n_call == 0 ? shared_set(L, s, src.beta) : NULL;
+    /* Without call lines, the client's lines are a shared set built once:
+     * the request adds only its finishing lines. */
+    const shared_lines *shared = src.n_call == 0 ? shared_set(L, s, src.beta) : NULL;
     header_lines h;
     char why[160];
-    if (build_headers(&src, req.shared_headers != NULL ? HEADERS_FINISH : HEADERS_ALL, &h, why, sizeof why) != 0)
+    int failed;
+    if (shared != NULL) {
+        req.shared_headers = shared->set;
+        h.n = 0;
+        failed = add_finishing_lines(&src, shared->has_content_type, shared->has_idempotency,
+                                     &h, why, sizeof why);
+    } else {
+        failed = build_headers(&src, HEADERS_ALL, &h, why, sizeof why);
+    }
+    if (failed != 0)
         return luaL_error(L, "%s", why);
     req.headers = h.line;
     req.n_headers = h.n;
