@@ -518,13 +518,13 @@ static void attempt_done(rc_transfer *t, CURLcode code)
 /* 1 when s is a valid header line "Name: value" without CR, LF or NUL. */
 static int valid_header_line(const char *s)
 {
-    const char *colon = strchr(s, ':');
-    if (colon == NULL || colon == s)
-        return 0;
-    for (const char *p = s; p < colon; p++)
-        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 127 || strchr("\"(),/;<=>?@[\\]{}", *p))
-            return 0;
-    return strpbrk(colon, "\r\n") == NULL;
+    /* Bit c: c may be in a name (printable, not one of "(),/:;<=>?@[\\]{} or '"'). */
+    static const uint64_t name_char[2] = { 0x03ff6cfa00000000ULL, 0x57ffffffc7fffffeULL };
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p != ':'; p++)
+        if (*p >= 128 || !((name_char[*p >> 6] >> (*p & 63)) & 1))
+            return 0;           /* a character a name may not hold, or the end: no colon */
+    return p != (const unsigned char *)s && strpbrk((const char *)p, "\r\n") == NULL;
 }
 
 static int valid_method(const char *m)
