@@ -27,6 +27,7 @@ typedef struct rc_req {
     rc_host *host;
     rc_transfer *transfer;
     int anchor;
+    int decode;                 /* a client request: a 2xx JSON object comes back decoded */
 } rc_req;
 
 typedef struct rc_limiter_box {
@@ -215,12 +216,14 @@ static const char *error_kind(rc_error e)
     return "connection";
 }
 
-/* The result of a finished request (rc_result_fn): raw | nil, failure. */
+/* The result of a finished request (rc_result_fn): raw | nil, failure; for
+ * a client request whose 2xx answer is a JSON object: raw, obj, the object
+ * decoded here from the body (raw then has no body: no string is made). */
 static int request_result(lua_State *L, rc_event *ev)
 {
     rc_req *r = (rc_req *)ev;
     const rc_response *resp = rc_transfer_response(r->transfer);
-    int nret;
+    int nret, decoded = 0;
     luaL_checkstack(L, 6, "request result");
     lua_createtable(L, 0, 8);
     if (resp->error == RC_OK) {
@@ -232,9 +235,16 @@ static int request_result(lua_State *L, rc_event *ev)
             lua_setfield(L, -2, "request_id");
         }
         attach_headers(L, resp);
-        lua_pushlstring(L, resp->body, resp->body_len);
-        lua_setfield(L, -2, "body");
         nret = 1;
+        if (r->decode && resp->status >= 200 && resp->status <= 299 &&
+            rc_json_decode_object(L, resp->body, resp->body_len)) {
+            lua_insert(L, -2);                      /* raw on top, obj under it */
+            nret = 2;
+            decoded = 1;
+        } else {
+            lua_pushlstring(L, resp->body, resp->body_len);
+            lua_setfield(L, -2, "body");
+        }
     } else {
         lua_pushstring(L, error_kind(resp->error));
         lua_setfield(L, -2, "kind");
@@ -249,10 +259,10 @@ static int request_result(lua_State *L, rc_event *ev)
     lua_pushboolean(L, resp->retryable);
     lua_setfield(L, -2, "retryable");
     request_release(L, r);
-    if (nret == 2) {
+    if (nret == 2 && !decoded)
         lua_pushnil(L);
-        lua_insert(L, -2);
-    }
+    if (nret == 2)
+        lua_insert(L, -2);      /* raw, obj | nil, failure */
     return nret;
 }
 
@@ -294,8 +304,9 @@ static size_t read_lines(lua_State *L, int idx, const char **lines)
 /* Starts req and waits for it (rc_host_wait: the calling task is suspended,
  * or the loop is driven here when it cannot yield). Everything req points to
  * must stay alive on L's stack until the transfer is submitted (the engine
- * copies what it keeps). A sandbox's policy may set req->proxy. */
-static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
+ * copies what it keeps). A sandbox's policy may set req->proxy. decode: a
+ * 2xx JSON object comes back decoded (see request_result). */
+static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req, int decode)
 {
     if (h->dry_run && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return push_dry_run_refusal(L, req->method, req->url);
@@ -310,6 +321,7 @@ static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
     memset(r, 0, sizeof *r);
     r->host = h;
     r->anchor = LUA_NOREF;
+    r->decode = decode;
     rc_event_init(&r->ev, request_result, request_abandon);
     luaL_setmetatable(L, REQUEST_META);
     char why[160];
@@ -585,8 +597,8 @@ static const char *write_token(char *out, size_t n, const char *prefix)
     return out;
 }
 
-/* core.request(sender, method, url, body, beta, lines, opts) -> raw | nil, failure.
- * lines: nil or the call's own header lines (source 4); opts may override
+/* core.request(sender, method, url, body, beta, lines, opts) -> raw [, obj] | nil, failure
+ * (obj: a 2xx answer's JSON object, decoded; raw then has no body). lines: nil or the call's own header lines (source 4); opts may override
  * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes and give
  * idempotency_key; opts.final_cannot_cancel marks a cancel (see rc_request). */
 static int l_request(lua_State *L)
@@ -641,7 +653,7 @@ static int l_request(lua_State *L)
         return luaL_error(L, "%s", why);
     req.headers = h.line;
     req.n_headers = h.n;
-    return submit_and_wait(L, s->host, &req);
+    return submit_and_wait(L, s->host, &req, 1);
 }
 
 /* Copies the array of header lines at idx into C memory (*out, *n). */
@@ -743,7 +755,7 @@ static int l_send(lua_State *L)
     req.headers = lines.line;
     req.n_headers = lines.n;
 
-    return submit_and_wait(L, h, &req);
+    return submit_and_wait(L, h, &req, 0);
 }
 
 /* core.escape_id(value, what [, level]) -> the value percent-encoded as one path
