@@ -764,25 +764,30 @@ static int l_escape_id(lua_State *L)
 {
     const char *what = luaL_optstring(L, 2, "id");
     int level = (int)luaL_optinteger(L, 3, 2);  /* 2: the caller of the binding */
-    if (lua_type(L, 1) != LUA_TSTRING) {
+    size_t len;
+    const char *id = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
+    rc_id_status st = id != NULL ? rc_url_check_id(id, len) : RC_ID_OK;
+    if (id == NULL || st != RC_ID_OK) {
         luaL_where(L, level);
-        lua_pushfstring(L, "%s must be a string (got %s)", what, luaL_typename(L, 1));
+        if (id == NULL)
+            lua_pushfstring(L, "%s must be a string (got %s)", what, luaL_typename(L, 1));
+        else
+            lua_pushfstring(L, "%s %s", what, rc_url_id_problem(st));
         lua_concat(L, 2);
         return lua_error(L);
     }
-    size_t len;
-    const char *id = lua_tolstring(L, 1, &len);
-    rc_id_status st = rc_url_check_id(id, len);
-    if (st != RC_ID_OK) {
-        luaL_where(L, level);
-        lua_pushfstring(L, "%s %s", what, rc_url_id_problem(st));
-        lua_concat(L, 2);
-        return lua_error(L);
+    char small[256 * 3 + 1];
+    if (len <= 256) {               /* the usual ID: escaped on the C stack */
+        size_t n = rc_url_escape_segment(id, len, small);
+        if (n == len)
+            lua_settop(L, 1);       /* nothing needed escaping: the ID itself */
+        else
+            lua_pushlstring(L, small, n);
+        return 1;
     }
     luaL_Buffer b;
     char *out = luaL_buffinitsize(L, &b, 3 * len + 1);
-    size_t n = rc_url_escape_segment(id, len, out);
-    luaL_pushresultsize(&b, n);
+    luaL_pushresultsize(&b, rc_url_escape_segment(id, len, out));
     return 1;
 }
 

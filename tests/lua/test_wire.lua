@@ -125,6 +125,9 @@ fake:clear()
 c.runs.list("a/b?c")
 T.is(fake:last().path, "/v1/threads/a%2Fb%3Fc/runs", "thread ID encoded in list")
 
+T.is(runctl.escape_id(("a/"):rep(150)), ("a%2F"):rep(150), "a 300-byte ID is escaped whole")
+T.is(runctl.escape_id(("b"):rep(300)), ("b"):rep(300), "and one with nothing to escape comes back as it is")
+
 -- invalid IDs raise before anything is sent
 fake:clear()
 T.raises(function() c.runs.cancel("", "run_1") end, "runs%.cancel: thread_id must not be empty", "empty thread_id raises")
