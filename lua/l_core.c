@@ -67,17 +67,25 @@ static int request_gc(lua_State *L)
 
 /* ---- reading the spec table ---- */
 
+/* The value at the top as field's number (dflt when nil); raises when it is
+ * not a non-negative number. */
+static double number_at_top(lua_State *L, const char *field, double dflt)
+{
+    int type = lua_type(L, -1);
+    if (type == LUA_TNIL)
+        return dflt;
+    if (type != LUA_TNUMBER)
+        luaL_error(L, "%s must be a number (got %s)", field, luaL_typename(L, -1));
+    double v = lua_tonumber(L, -1);
+    if (!(v >= 0) || isinf(v))
+        luaL_error(L, "%s must be a non-negative number", field);
+    return v;
+}
+
 static double opt_number(lua_State *L, int spec, const char *field, double dflt)
 {
-    double v = dflt;
-    int type = lua_getfield(L, spec, field);
-    if (type == LUA_TNUMBER) {
-        v = lua_tonumber(L, -1);
-        if (!(v >= 0) || isinf(v))
-            luaL_error(L, "%s must be a non-negative number", field);
-    } else if (type != LUA_TNIL) {
-        luaL_error(L, "%s must be a number (got %s)", field, luaL_typename(L, -1));
-    }
+    lua_getfield(L, spec, field);
+    double v = number_at_top(L, field, dflt);
     lua_pop(L, 1);
     return v;
 }
@@ -406,11 +414,17 @@ static void put_line(header_lines *h, const char *line)
         h->line[h->n++] = line;
 }
 
-/* Writes "name: value" into buf (room bytes); NULL when it does not fit. */
+/* Writes "name: value" into buf (room bytes); NULL when it does not fit.
+ * By hand, not snprintf: an Idempotency-Key line is composed per request. */
 static const char *compose(char *buf, size_t room, const char *name, const char *value)
 {
-    int n = snprintf(buf, room, "%s: %s", name, value);
-    return n < 0 || (size_t)n >= room ? NULL : buf;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl + vl + 3 > room)
+        return NULL;
+    memcpy(buf, name, nl);
+    memcpy(buf + nl, ": ", 2);
+    memcpy(buf + nl + 2, value, vl + 1);
+    return buf;
 }
 
 /* Appends the finishing lines: an Idempotency-Key and a Content-Type unless
@@ -555,19 +569,53 @@ static const shared_lines *shared_set(lua_State *L, rc_sender *s, const char *be
     return sl;
 }
 
-/* Reads a request's per-call settings from opts (a table, or nil) over base. */
-static void read_call_opts(lua_State *L, int opts, rc_request *req)
+/* The per-call settings core.request reads from opts. */
+static const char *const CALL_OPTS[] = { "timeout", "connect_timeout", "max_bytes", "max_retries",
+                                         "max_retry_delay", "final_cannot_cancel", "idempotency_key", NULL };
+
+/* Applies opts' value for key (at the top of the stack) to req; a string
+ * idempotency_key goes to *idempotency_key (kept alive by opts). */
+static void apply_call_opt(lua_State *L, const char *key, rc_request *req, const char **idempotency_key)
+{
+    if (strcmp(key, "timeout") == 0)
+        req->timeout_s = number_at_top(L, key, req->timeout_s);
+    else if (strcmp(key, "connect_timeout") == 0)
+        req->connect_timeout_s = number_at_top(L, key, req->connect_timeout_s);
+    else if (strcmp(key, "max_bytes") == 0)
+        req->max_bytes = (size_t)number_at_top(L, key, (double)req->max_bytes);
+    else if (strcmp(key, "max_retries") == 0)
+        req->max_retries = (int)number_at_top(L, key, req->max_retries);
+    else if (strcmp(key, "max_retry_delay") == 0)
+        req->max_retry_delay_s = number_at_top(L, key, req->max_retry_delay_s);
+    else if (strcmp(key, "final_cannot_cancel") == 0)     /* set by the cancel bindings only */
+        req->final_cannot_cancel = lua_toboolean(L, -1);
+    else if (strcmp(key, "idempotency_key") == 0 && lua_type(L, -1) == LUA_TSTRING)
+        *idempotency_key = lua_tostring(L, -1);
+}
+
+/* Reads a request's per-call settings from opts (a table, or nil) over
+ * req's. A plain table is walked (a cancel's holds one field: cheaper than
+ * asking for each setting); one with a metatable is asked for each, so
+ * that __index is honoured. */
+static void read_call_opts(lua_State *L, int opts, rc_request *req, const char **idempotency_key)
 {
     if (!lua_istable(L, opts))
         return;
-    req->timeout_s = opt_number(L, opts, "timeout", req->timeout_s);
-    req->connect_timeout_s = opt_number(L, opts, "connect_timeout", req->connect_timeout_s);
-    req->max_bytes = (size_t)opt_number(L, opts, "max_bytes", (double)req->max_bytes);
-    req->max_retries = (int)opt_number(L, opts, "max_retries", req->max_retries);
-    req->max_retry_delay_s = opt_number(L, opts, "max_retry_delay", req->max_retry_delay_s);
-    lua_getfield(L, opts, "final_cannot_cancel");      /* set by the cancel bindings only */
-    req->final_cannot_cancel = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    if (lua_getmetatable(L, opts)) {
+        lua_pop(L, 1);
+        for (int i = 0; CALL_OPTS[i] != NULL; i++) {
+            lua_getfield(L, opts, CALL_OPTS[i]);
+            apply_call_opt(L, CALL_OPTS[i], req, idempotency_key);
+            lua_pop(L, 1);
+        }
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+        if (lua_type(L, -2) == LUA_TSTRING)
+            apply_call_opt(L, lua_tostring(L, -2), req, idempotency_key);
+        lua_pop(L, 1);
+    }
 }
 
 /* Writes prefix and a unique token into out: 16 random hex digits drawn once
@@ -620,21 +668,17 @@ static int l_request(lua_State *L)
     req.max_retry_delay_s = s->max_retry_delay_s;
     req.ca_file = s->ca_file;
     req.limiter = s->limiter;
-    read_call_opts(L, 7, &req);
+    const char *idempotency_key = NULL;
+    read_call_opts(L, 7, &req, &idempotency_key);
 
     const char *call[MAX_HEADERS];
     char token[160];
     header_sources src = { s->credential, (const char *const *)s->client, s->n_client,
                            luaL_optstring(L, 5, NULL), call, read_lines(L, 6, call), 1,
                            req.method, req.body != NULL, NULL };
-    if (strcmp(req.method, "GET") != 0) {
-        if (lua_istable(L, 7) && lua_getfield(L, 7, "idempotency_key") == LUA_TSTRING) {
-            src.idempotency_key = lua_tostring(L, -1);      /* kept by opts */
-            lua_pop(L, 1);
-        } else {
-            src.idempotency_key = write_token(token, sizeof token, "runctl-");
-        }
-    }
+    if (strcmp(req.method, "GET") != 0)
+        src.idempotency_key = idempotency_key != NULL ? idempotency_key
+                                                      : write_token(token, sizeof token, "runctl-");
     /* Without call lines, the client's lines are a shared set built once:
      * the request adds only its finishing lines. */
     const shared_lines *shared = src.n_call == 0 ? shared_set(L, s, src.beta) : NULL;

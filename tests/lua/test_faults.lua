@@ -223,6 +223,8 @@ run, err = retrieve(nil, { max_bytes = 1024 * 1024 })
 T.is(err and err.kind, "invalid_response", "a chunked 1 GiB body (no length) is refused too")
 T.ok(T.peak_rss_kib() - before < 64 * 1024, "memory did not grow with the refused bodies",
      (T.peak_rss_kib() - before) .. " KiB")
+run, err = retrieve(nil, setmetatable({}, { __index = { max_bytes = 10 } }))
+T.is(err and err.kind, "invalid_response", "a setting opts inherits through __index is honoured too")
 fake:faults { { large_bytes = 200000 } }
 hr = http.request { url = fake.base .. "/threads/thread_main/runs", max_bytes = 100000 }
 T.ok(hr == nil, "http.request honours max_bytes")
