@@ -39,15 +39,24 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# lua/lib is embedded precompiled (tools/embed.c): the tool runs here, with this
+# machine's Lua, so the bytecode is this Lua's; host.c compiles the embedded
+# source instead when the Lua running it is another release (or its header
+# differs: word size, byte order). EMBED_LUA empty (make rock, which has Lua's
+# headers but not its library) embeds the source alone. Cross-building: the
+# tool must run on this machine, so give EMBED_CC=cc (with EMBED_LUA naming
+# this machine's Lua) or EMBED_LUA= .
+EMBED_CC  ?= $(CC)
+EMBED_LUA ?= -DEMBED_BYTECODE $(PKG_CFLAGS) $(shell pkg-config --libs lua5.4)
 $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(BUILD)
-	$(CC) -O1 -Wall -Wextra $< -o $@
+	$(EMBED_CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(LIB_LUA)
-	$(BUILD)/embed $(LIB_LUA) > $@
+	$(BUILD)/embed $(LIB_LUA) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/embedded.o: $(BUILD)/embedded.c
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/embedded.o: $(BUILD)/embedded.c lua/embedded.h
+	$(CC) $(ALL_CFLAGS) -Ilua -c $< -o $@
 
 $(BIN): $(BUILD)/lua/main.o $(LUA_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
@@ -269,7 +278,7 @@ ROCK_BUILD ?= build/rock
 rock:
 	@mkdir -p $(ROCK_BUILD)/include
 	@echo 'int luaopen_cjson(struct lua_State *L);' > $(ROCK_BUILD)/include/lua-cjson.h
-	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" \
+	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" EMBED_LUA= \
 	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include" \
 	  CURL_LIBS="-L$(CURL_LIBDIR) -lcurl" $(ROCK_BUILD)/module/runctl.so
 rock-install:

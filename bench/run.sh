@@ -46,14 +46,27 @@ one_url="$url/v1/threads/thread_bench_00001/runs/run_bench_00001_001/cancel"
 awk -v base="$url/v1" '{ print "url = \"" base "/threads/" $1 "/runs/" $2 "/cancel\""; print "output = \"/dev/null\"" }' \
     "$dir/ids20k" > "$dir/curl20k.cfg"
 
+# cold_start TAG RUNCTL_CMD CURL_CMD [HYPERFINE_OPTION...]: REPS rounds of hyperfine, 20 runs
+# of each command per round, one after the other; prints "RUNCTL_MS CURL_MS", the medians of
+# the rounds' medians. (One block of 40 runs per command let a burst of load from elsewhere on
+# a shared machine land on one of the two only.)
+cold_start() {
+    tag=$1 c1=$2 c2=$3
+    shift 3
+    : > "$dir/$tag.cold"
+    for rep in $(seq "$REPS"); do
+        hyperfine -N --warmup 3 --runs 20 "$@" --export-json "$dir/$tag.json" "$c1" "$c2" >/dev/null 2>&1
+        "$RUNCTL" -e 'local r = json.decode(io.read("a")).results
+          print(("%.2f %.2f"):format(r[1].median * 1000, r[2].median * 1000))' < "$dir/$tag.json" >> "$dir/$tag.cold"
+    done
+    echo "$(awk '{ print $1 }' "$dir/$tag.cold" | median) $(awk '{ print $2 }' "$dir/$tag.cold" | median)"
+}
+
 # 1. cold start: one cancel, a fresh process each time
 say "bench: cold start (hyperfine)..."
-hyperfine -N --warmup 5 --runs 40 --prepare "curl -s -X POST $url/_fake/reset" --export-json "$dir/cold.json" \
-    "$RUNCTL -e assert(runs.cancel([[thread_bench_00001]],[[run_bench_00001_001]]))" \
+cold=$(cold_start plain "$RUNCTL -e assert(runs.cancel([[thread_bench_00001]],[[run_bench_00001_001]]))" \
     "curl -s -o /dev/null -X POST -H 'Authorization: Bearer sk-bench' -H 'OpenAI-Beta: assistants=v2' $one_url" \
-    >/dev/null 2>&1
-cold=$("$RUNCTL" -e 'local r = json.decode(io.read("a")).results
-  print(("%.2f %.2f"):format(r[1].median * 1000, r[2].median * 1000))' < "$dir/cold.json")
+    --prepare "curl -s -X POST $url/_fake/reset")
 cold_runctl=${cold% *}
 cold_curl=${cold#* }
 
@@ -238,12 +251,9 @@ if [ -s "$ng/tls_port" ]; then
         versus_curl plain "$plain_base" "$dir/ids20k" 20000
     done
     say "bench: cold start over TLS (hyperfine)..."
-    hyperfine -N --warmup 5 --runs 40 --export-json "$dir/cold_tls.json" \
+    cold_tls=$(cold_start tls \
         "$RUNCTL -e assert(runctl.client{base_url=[[$tls_base]],ca_file=[[$ng/cert.pem]]}.runs.cancel([[t]],[[r]]))" \
-        "curl -s -o /dev/null --cacert $ng/cert.pem -X POST -H 'Authorization: Bearer sk-bench' $tls_base/threads/t/runs/r/cancel" \
-        >/dev/null 2>&1
-    cold_tls=$("$RUNCTL" -e 'local r = json.decode(io.read("a")).results
-      print(("%.2f %.2f"):format(r[1].median * 1000, r[2].median * 1000))' < "$dir/cold_tls.json")
+        "curl -s -o /dev/null --cacert $ng/cert.pem -X POST -H 'Authorization: Bearer sk-bench' $tls_base/threads/t/runs/r/cancel")
     nginx_report="$(nginx_line tls "$TLS_N" "7. nginx over TLS, HTTP/2 offered: $TLS_N cancels at concurrency 64")
 $(nginx_line relay "$TLS_N" "8. the same through a relay adding $RELAY_MS ms each way")
 $(nginx_line plain 20000 "9. nginx over plain HTTP/1.1: 20,000 cancels at concurrency 64")
@@ -252,7 +262,7 @@ fi
 
 cat <<EOF
 
-runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold start: 40 runs)
+runctl bench — $(nproc) cores, $(uname -r), medians of $REPS repetitions (cold start: of $REPS rounds of 20 runs)
                                          runctl        peer          ratio
 1. cold start, one cancel (ms)           $(printf '%-13s' "$cold_runctl") curl $(printf '%-8s' "$cold_curl") $(ratio "$cold_runctl" "$cold_curl")x curl's time
 2. 20,000 cancels, concurrency 64 (/s)   $(printf '%-13.0f' "$rate_runctl") curl $(printf '%-8.0f' "$rate_curl") $(ratio "$rate_runctl" "$rate_curl")x curl --parallel

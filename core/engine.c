@@ -1,4 +1,6 @@
-/* core/engine.c — one CURLM driving transfers, retries with backoff, limits and a timer heap. */
+/* core/engine.c — one CURLM driving transfers (through curl_multi_socket_action
+ * and an epoll set, so a poll can stop between sockets), retries with backoff,
+ * limits and a timer heap. */
 #include "engine.h"
 #include "limiter.h"
 #include "url.h"
@@ -11,18 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <time.h>
 
 struct rc_engine {
     CURLM *multi;
     CURLSH *share;              /* TLS sessions and DNS answers, shared by every transfer */
+    int epfd;                   /* the sockets libcurl wants watched (on_socket) */
+    double curl_due;            /* when libcurl wants its timeout action; < 0: never */
     int live;                   /* transfers submitted and not yet done */
     rc_timer_heap timers;
     uint64_t rng;
     int log_level;
     rc_log_fn log;
     void *log_ud;
+    rc_transfer *start_head, *start_tail;   /* T_STARTING transfers, oldest first */
+    int n_starting;
+    unsigned long deferred;     /* polls that left work to the next at their deadline */
+    double start_cost, read_cost;   /* seconds per start and per ready socket (moving
+                                     * averages): a poll with a deadline takes one only
+                                     * when it should end in time */
     CURL *idle_easy[256];       /* handles kept for reuse, configured (take_easy) */
     int n_idle_easy;
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
@@ -35,7 +47,8 @@ struct rc_header_set {
     struct curl_slist *lines;
 };
 
-enum transfer_state { T_QUEUED, T_RUNNING, T_BACKOFF, T_DONE };
+/* T_STARTING: in the engine's start queue, handed to libcurl by the next poll. */
+enum transfer_state { T_QUEUED, T_STARTING, T_RUNNING, T_BACKOFF, T_DONE };
 
 struct rc_transfer {
     rc_engine *engine;
@@ -53,7 +66,7 @@ struct rc_transfer {
     size_t max_bytes;
     rc_limiter *limiter;
     rc_limit_waiter waiter;     /* its place in the limiter's queue */
-    rc_transfer *idle_next;     /* in the engine's pool of freed transfers */
+    rc_transfer *idle_next;     /* in the engine's pool of freed transfers, or its start queue */
     enum transfer_state state;
     rc_timer timer;             /* backoff wait, or deferred failure */
     rc_response resp;
@@ -356,12 +369,47 @@ static void start_attempt(rc_transfer *t)
         t->first_start = t->attempt_start;
     if (t->engine->log_level >= RC_LOG_DEBUG)
         log_request_headers(t);
+    /* Queued, not handed to libcurl yet: the poll starts as many as its
+     * deadline allows (a connection set up costs tens of microseconds). */
+    rc_engine *e = t->engine;
+    t->state = T_STARTING;
+    e->n_starting++;
+    t->idle_next = NULL;
+    if (e->start_tail != NULL)
+        e->start_tail->idle_next = t;
+    else
+        e->start_head = t;
+    e->start_tail = t;
+}
+
+static void unlink_starting(rc_engine *e, rc_transfer *t)
+{
+    rc_transfer *prev = NULL;
+    e->n_starting--;
+    for (rc_transfer *p = e->start_head; p != t; p = p->idle_next)
+        prev = p;
+    if (prev != NULL)
+        prev->idle_next = t->idle_next;
+    else
+        e->start_head = t->idle_next;
+    if (e->start_tail == t)
+        e->start_tail = prev;
+}
+
+/* Hands the oldest queued transfer to libcurl; 0 when there was none. */
+static int add_next_start(rc_engine *e)
+{
+    rc_transfer *t = e->start_head;
+    if (t == NULL)
+        return 0;
+    unlink_starting(e, t);
     t->state = T_RUNNING;
-    if (curl_multi_add_handle(t->engine->multi, t->easy) != CURLM_OK) {
+    if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK) {
         if (t->limiter != NULL)
             rc_limiter_finished(t->limiter);
         fail_now(t, RC_ERR_TRANSPORT, "could not start the transfer");
     }
+    return 1;
 }
 
 static void start_queued(void *ud)
@@ -793,6 +841,12 @@ void rc_transfer_free(rc_transfer *t)
     rc_engine *e = t->engine;
     rc_limiter *l = t->limiter;
     switch (t->state) {
+    case T_STARTING:
+        unlink_starting(e, t);
+        if (l != NULL)
+            rc_limiter_finished(l);
+        e->live--;
+        break;
     case T_RUNNING:
         curl_multi_remove_handle(e->multi, t->easy);
         if (l != NULL)
@@ -889,6 +943,61 @@ void rc_header_set_release(rc_header_set *set)
 
 /* ------------------------------------------------------------------ engine */
 
+/* libcurl says which events it wants on a socket: mirror that in the epoll
+ * set. A socket it no longer needs may already be closed (the kernel then
+ * dropped it from the set), so a failed removal is not an error. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *socket_ud)
+{
+    rc_engine *e = ud;
+    (void)easy, (void)socket_ud;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event ev = { 0 };
+    ev.data.fd = fd;
+    if (what & CURL_POLL_IN)
+        ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev.events |= EPOLLOUT;
+    if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 &&
+        epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return -1;
+    return 0;
+}
+
+/* libcurl asks for a timeout action in timeout_ms (-1: none wanted). It is
+ * run by the next poll once due, never from inside this callback. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *ud)
+{
+    rc_engine *e = ud;
+    (void)multi;
+    e->curl_due = timeout_ms < 0 ? -1 : rc_now() + (double)timeout_ms / 1000.0;
+    return 0;
+}
+
+static int setup_multi(rc_engine *e)
+{
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    e->curl_due = -1;
+    e->multi = curl_multi_init();
+    if (e->epfd < 0 || e->multi == NULL)
+        return -1;
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* One thread: the share needs no lock callbacks. */
+    e->share = curl_share_init();
+    if (e->share == NULL ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        return -1;
+    return 0;
+}
+
 rc_engine *rc_engine_new(void)
 {
     static int curl_ready;
@@ -900,23 +1009,15 @@ rc_engine *rc_engine_new(void)
     rc_engine *e = calloc(1, sizeof *e);
     if (e == NULL)
         return NULL;
-    e->multi = curl_multi_init();
-    if (e->multi == NULL) {
-        free(e);
-        return NULL;
-    }
-    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
-    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    /* One thread: the share needs no lock callbacks. */
-    e->share = curl_share_init();
-    if (e->share == NULL ||
-        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
-        curl_share_setopt(e->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+    if (setup_multi(e) != 0) {
         curl_share_cleanup(e->share);
         curl_multi_cleanup(e->multi);
+        if (e->epfd >= 0)
+            close(e->epfd);
         free(e);
         return NULL;
     }
+    e->start_cost = e->read_cost = 50e-6;     /* first guesses, learnt from then on */
     fill_random(&e->rng, sizeof e->rng);
     if (e->rng == 0)
         e->rng = 0x9e3779b97f4a7c15ULL;
@@ -927,7 +1028,8 @@ void rc_engine_free(rc_engine *e)
 {
     if (e == NULL)
         return;
-    curl_multi_cleanup(e->multi);
+    curl_multi_cleanup(e->multi);   /* may still tell on_socket to forget sockets */
+    close(e->epfd);
     while (e->idle_transfers != NULL) {
         rc_transfer *t = e->idle_transfers;
         e->idle_transfers = t->idle_next;
@@ -948,6 +1050,12 @@ int rc_engine_pending(const rc_engine *e)
     return e->live + (int)e->timers.len;
 }
 
+void rc_engine_get_stats(const rc_engine *e, rc_engine_stats *out)
+{
+    out->starting = e->n_starting;
+    out->deferred = e->deferred;
+}
+
 static void read_completions(rc_engine *e)
 {
     CURLMsg *msg;
@@ -962,39 +1070,109 @@ static void read_completions(rc_engine *e)
     }
 }
 
-int rc_engine_poll(rc_engine *e, int timeout_ms)
+/* Runs one action and returns what it took, in seconds. */
+static double socket_action(rc_engine *e, curl_socket_t fd, int mask)
+{
+    int running;
+    double start = rc_now();
+    curl_multi_socket_action(e->multi, fd, mask, &running);
+    read_completions(e);
+    return rc_now() - start;
+}
+
+/* 1 when work expected to take cost seconds would end past deadline. */
+static int would_overrun(double deadline, double cost)
+{
+    return deadline > 0 && rc_now() + cost >= deadline;
+}
+
+/* Hands the start queue to libcurl. Without a deadline, all of it and one
+ * timeout action sets them all going; with one, a transfer at a time, each
+ * set going by its own action, until the deadline (at least one, so starts
+ * always progress). */
+static void start_queued_transfers(rc_engine *e, double deadline)
+{
+    if (deadline <= 0) {
+        while (add_next_start(e))
+            ;
+        return;                 /* run_due runs the action libcurl asked for */
+    }
+    while (add_next_start(e)) {
+        e->curl_due = -1;
+        e->start_cost = 0.8 * e->start_cost + 0.2 * socket_action(e, CURL_SOCKET_TIMEOUT, 0);
+        if (e->start_head != NULL && would_overrun(deadline, e->start_cost)) {
+            e->deferred++;
+            break;
+        }
+    }
+}
+
+/* Fires the engine's due timers, then libcurl's timeout action if due. */
+static void run_due(rc_engine *e)
+{
+    double now = rc_now();
+    e->callbacks += rc_timer_heap_fire_due(&e->timers, now);
+    if (e->curl_due >= 0 && e->curl_due <= now) {
+        e->curl_due = -1;       /* on_curl_timer sets the next one */
+        (void)socket_action(e, CURL_SOCKET_TIMEOUT, 0);
+    }
+}
+
+/* Hands each ready socket to libcurl, one at a time. With a deadline it stops
+ * once that has passed (after the first socket, so I/O always progresses):
+ * the epoll set is level-triggered, so the sockets left out are reported
+ * again by the next wait, behind the ones not yet reported. */
+static void dispatch(rc_engine *e, int timeout_ms, double deadline)
+{
+    struct epoll_event ev[64];
+    int n = epoll_wait(e->epfd, ev, 64, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && would_overrun(deadline, e->read_cost)) {
+            e->deferred++;
+            break;
+        }
+        int mask = 0;
+        if (ev[i].events & (EPOLLIN | EPOLLHUP))
+            mask |= CURL_CSELECT_IN;
+        if (ev[i].events & EPOLLOUT)
+            mask |= CURL_CSELECT_OUT;
+        if (ev[i].events & EPOLLERR)
+            mask |= CURL_CSELECT_ERR;
+        e->read_cost = 0.8 * e->read_cost + 0.2 * socket_action(e, ev[i].data.fd, mask);
+    }
+}
+
+/* How long the poll may wait: the caller's timeout, cut by the first timer
+ * and libcurl's timeout. */
+static int wait_ms(rc_engine *e, int timeout_ms)
+{
+    double wait = timeout_ms < 0 ? 24.0 * 3600 * 1000 : timeout_ms;
+    double now = rc_now();
+    rc_timer *first = rc_timer_heap_first(&e->timers);
+    if (first != NULL && (first->due - now) * 1000.0 < wait)
+        wait = (first->due - now) * 1000.0;
+    if (e->curl_due >= 0 && (e->curl_due - now) * 1000.0 < wait)
+        wait = (e->curl_due - now) * 1000.0;
+    return wait <= 0 ? 0 : (int)wait + 1;   /* rounded up: a due timer is due on waking */
+}
+
+int rc_engine_poll_until(rc_engine *e, int timeout_ms, double deadline)
 {
     unsigned long callbacks = e->callbacks;
-    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
-    int running = 0;
-    curl_multi_perform(e->multi, &running);
-    read_completions(e);
-    e->callbacks += rc_timer_heap_fire_due(&e->timers, rc_now());
+    start_queued_transfers(e, deadline);
+    run_due(e);
     if (rc_engine_pending(e) == 0)
         return 0;
-    /* A callback ran (a timer that was already due, a finished transfer):
-     * the caller has work now, so do not wait for the next event. */
-    if (e->callbacks != callbacks)
-        timeout_ms = 0;
-
-    long wait = timeout_ms < 0 ? 24L * 3600 * 1000 : timeout_ms;
-    rc_timer *first = rc_timer_heap_first(&e->timers);
-    if (first != NULL) {
-        double until = (first->due - rc_now()) * 1000.0;
-        long timer_ms = until <= 0 ? 0 : (long)until + 1;
-        if (timer_ms < wait)
-            wait = timer_ms;
-    }
-    if (wait > 0) {
-        long curl_ms = -1;
-        curl_multi_timeout(e->multi, &curl_ms);
-        if (curl_ms >= 0 && curl_ms < wait)
-            wait = curl_ms;
-    }
-    if (wait > 0)
-        curl_multi_poll(e->multi, NULL, 0, (int)wait, NULL);
-    curl_multi_perform(e->multi, &running);
-    read_completions(e);
-    rc_timer_heap_fire_due(&e->timers, rc_now());
+    /* A callback ran (a timer that was already due), or the deadline passed:
+     * the caller has work now, so take only the sockets that are ready. */
+    int wait = e->callbacks != callbacks || e->start_head != NULL ||
+               (deadline > 0 && rc_now() >= deadline) ? 0 : wait_ms(e, timeout_ms);
+    dispatch(e, wait, deadline);
+    run_due(e);
     return rc_engine_pending(e);
+}
+
+int rc_engine_poll(rc_engine *e, int timeout_ms)
+{
+    return rc_engine_poll_until(e, timeout_ms, 0);
 }

@@ -103,7 +103,18 @@ void rc_engine_set_log(rc_engine *e, int level, rc_log_fn fn, void *ud);
  * callbacks and timer callbacks run inside this call. Returns the number of
  * live transfers plus armed timers (0: nothing left to wait for). */
 int rc_engine_poll(rc_engine *e, int timeout_ms);
+/* The same, bounded: once rc_now() passes deadline (0: none) it hands no more
+ * ready sockets to libcurl in this call (after at least one) and does not
+ * wait; what is left is picked up by the next call, in order. */
+int rc_engine_poll_until(rc_engine *e, int timeout_ms, double deadline);
 int rc_engine_pending(const rc_engine *e);
+
+typedef struct rc_engine_stats {
+    int starting;               /* transfers submitted, not handed to libcurl yet */
+    unsigned long deferred;     /* polls that stopped at their deadline with ready
+                                 * sockets or queued starts left for the next */
+} rc_engine_stats;
+void rc_engine_get_stats(const rc_engine *e, rc_engine_stats *out);
 
 /* Starts a transfer (or queues it behind its limiter). On an invalid request
  * returns NULL and writes why into err. The caller owns the transfer: done is

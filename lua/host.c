@@ -11,9 +11,7 @@
 
 #include <lualib.h>
 
-/* Generated at build time from the files in lua/lib (see tools/embed.c). */
-struct rc_embedded_file { const char *name; const char *source; size_t len; };
-extern const struct rc_embedded_file rc_embedded[];
+#include "embedded.h"
 
 volatile sig_atomic_t rc_sigint_count;
 volatile sig_atomic_t rc_sigint_watched;
@@ -53,9 +51,6 @@ struct rc_sched {
     double budget_s;            /* frame budget of a non-blocking step; <= 0: none */
     double step_end;            /* when the current budgeted step must stop; 0: no limit */
     unsigned long step_resumed; /* resumes in the current step */
-    int unpolled_starts;        /* transfers submitted since the last engine poll */
-    double start_cost;          /* engine seconds per transfer (moving average): the
-                                 * budget charges a resume for the transfers it starts */
     runctl_stats stats;         /* polls, resumed, budget_stops, max_resumed */
 };
 
@@ -348,8 +343,7 @@ static int run_ready(rc_host *h, lua_State *L)
 {
     rc_sched *s = h->sched;
     for (int n = s->ready_count; n > 0 && s->ready_head != NULL; n--) {
-        if (s->step_end > 0 && s->step_resumed > 0 &&
-            rc_now() + s->unpolled_starts * s->start_cost >= s->step_end)
+        if (s->step_end > 0 && s->step_resumed > 0 && rc_now() >= s->step_end)
             return 0;
         rc_task *t = s->ready_head;
         unlink_ready(s, t);
@@ -377,6 +371,11 @@ int rc_host_tasks_alive(rc_host *h)
 
 static void cancel_overdue(rc_host *h, lua_State *L);
 
+/* One round: the engine's network work first (answers read, transfers
+ * started, timers fired), then the tasks that woke or wait to start. Under a
+ * frame budget the engine may use half of it (so answers keep flowing while
+ * many tasks wait to start) and the tasks the rest; each stops after at
+ * least one piece of work, so everything progresses. */
 void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
 {
     rc_sched *s = h->sched;
@@ -384,35 +383,20 @@ void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
      * its own budget and bookkeeping, the outer step's are restored after. */
     double outer_end = s->step_end;
     unsigned long outer_resumed = s->step_resumed;
-    s->step_end = timeout_ms >= 0 && s->budget_s > 0 ? rc_now() + s->budget_s : 0;
+    double start = rc_now();
+    int budgeted = timeout_ms >= 0 && s->budget_s > 0;
+    s->step_end = budgeted ? start + s->budget_s : 0;
     s->step_resumed = 0;
     s->stats.polls++;
-    int within = run_ready(h, L);
-    /* Always: the engine's I/O goes on even while tasks wait for the budget. */
-    int wait_ms = s->ready_count > 0 ? 0 : timeout_ms;
-    int ready_before = s->ready_count;
-    double before = rc_now();
-    rc_engine_poll(h->engine, wait_ms);
-    /* Learn what the engine spends per event (a transfer started, a task
-     * woken by a completion or a timer), from the polls that did not wait. */
-    int events = s->unpolled_starts + (s->ready_count - ready_before);
-    if (wait_ms == 0 && events > 0)
-        s->start_cost = 0.8 * s->start_cost + 0.2 * (rc_now() - before) / events;
-    s->unpolled_starts = 0;
+    rc_engine_poll_until(h->engine, s->ready_count > 0 ? 0 : timeout_ms,
+                         budgeted ? start + s->budget_s / 2 : 0);
     cancel_overdue(h, L);
-    if (within)
-        within = run_ready(h, L);
-    if (!within)
+    if (!run_ready(h, L))
         s->stats.budget_stops++;
     if (s->step_resumed > s->stats.max_resumed)
         s->stats.max_resumed = s->step_resumed;
     s->step_end = outer_end;
     s->step_resumed = outer_resumed;
-}
-
-void rc_host_note_start(rc_host *h)
-{
-    h->sched->unpolled_starts++;
 }
 
 void rc_host_set_budget(rc_host *h, double seconds)
@@ -431,6 +415,9 @@ void rc_host_stats(rc_host *h, runctl_stats *out)
     out->ready = h->sched->ready_count;
     out->tasks = h->sched->tasks_alive;
     out->in_engine = rc_engine_pending(h->engine);
+    rc_engine_stats es;
+    rc_engine_get_stats(h->engine, &es);
+    out->io_stops = es.deferred;
 }
 
 /* ------------------------------------------------------------------ tasks */
@@ -788,14 +775,28 @@ static int host_gc(lua_State *L)
     return 0;
 }
 
+/* Pushes module f's main function: its build-time bytecode when the running
+ * Lua is the one that compiled it (mode "b" for our own build's output only;
+ * scripts are always loaded as text), else compiled from its source. */
+static int load_module_chunk(lua_State *L, const struct rc_embedded_file *f)
+{
+    if (f->bytecode != NULL && strcmp(lua_ident, rc_embedded_lua_ident) == 0) {
+        if (luaL_loadbufferx(L, f->bytecode, f->bytecode_len, f->chunkname, "b") == LUA_OK)
+            return LUA_OK;
+        lua_pop(L, 1);          /* the Lua differs after all: the source still serves */
+    }
+    return luaL_loadbufferx(L, f->source, f->len, f->chunkname, "t");
+}
+
+/* package.preload entry of an embedded module (its name is upvalue 1): runs
+ * the module with require's arguments. [-0, +1] */
 static int load_embedded(lua_State *L)
 {
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     for (const struct rc_embedded_file *f = rc_embedded; f->name != NULL; f++) {
         if (strcmp(f->name, name) != 0)
             continue;
-        lua_pushfstring(L, "@[runctl]/%s.lua", name);
-        if (luaL_loadbuffer(L, f->source, f->len, lua_tostring(L, -1)) != LUA_OK)
+        if (load_module_chunk(L, f) != LUA_OK)
             return lua_error(L);
         lua_pushvalue(L, 1);
         lua_call(L, 1, 1);
@@ -868,7 +869,6 @@ static int open_protected(lua_State *L)
     h->opts.project = h->project;
     h->dry_run = h->opts.dry_run != 0;
     h->log_level = h->opts.log_level == RUNCTL_LOG_UNSET ? parse_log_env() : h->opts.log_level;
-    h->sched->start_cost = 50e-6;           /* a first guess, learnt from then on */
     rc_host_set_budget(h, h->opts.frame_budget_ms == 0 ? DEFAULT_FRAME_BUDGET_S
                                                       : h->opts.frame_budget_ms / 1000.0);
     h->engine = rc_engine_new();

@@ -88,8 +88,6 @@ int rc_host_in_task(rc_host *h);
 /* The frame budget of a step with timeout_ms >= 0, in seconds (0: none). */
 void rc_host_set_budget(rc_host *h, double seconds);
 double rc_host_budget(rc_host *h);
-/* A transfer was submitted: the frame budget charges the engine's work for it. */
-void rc_host_note_start(rc_host *h);
 /* The scheduler's bookkeeping (see runctl_get_stats). */
 void rc_host_stats(rc_host *h, runctl_stats *out);
 

@@ -336,7 +336,6 @@ static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req, int decode
     r->transfer = rc_engine_submit(h->engine, req, request_done, r, why, sizeof why);
     if (r->transfer == NULL)
         return luaL_error(L, "%s", why);
-    rc_host_note_start(h);
     lua_pushvalue(L, -1);
     r->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     return rc_host_wait(h, L, &r->ev, -1);
@@ -1066,7 +1065,7 @@ static int l_stats(lua_State *L)
 {
     runctl_stats st;
     rc_host_stats(lua_touserdata(L, lua_upvalueindex(1)), &st);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     lua_pushinteger(L, (lua_Integer)st.polls);
     lua_setfield(L, -2, "polls");
     lua_pushinteger(L, (lua_Integer)st.resumed);
@@ -1081,6 +1080,8 @@ static int l_stats(lua_State *L)
     lua_setfield(L, -2, "tasks");
     lua_pushinteger(L, st.in_engine);
     lua_setfield(L, -2, "in_engine");
+    lua_pushinteger(L, (lua_Integer)st.io_stops);
+    lua_setfield(L, -2, "io_stops");
     return 1;
 }
 

@@ -68,17 +68,19 @@ int runctl_openlibs(lua_State *L, const runctl_options *opts);
  * (the first broken extension; the ones after it are not run). */
 int runctl_load_extensions(lua_State *L);
 
-/* Runs every ready task (task.spawn from host code only queues a task: this
- * is where it starts), then waits at most timeout_ms (0: not at all, the
- * frame-loop setting; negative: until something happens) for transfers and
- * timers, completing them and running the tasks they wake.
- * Frame budget: with timeout_ms >= 0, the call resumes tasks (starting them,
- * handing them a finished request, waking them) only until the state's frame
- * budget is spent (options.frame_budget_ms, default 1 ms; from Lua
- * runctl.frame_budget(ms)), at least one per call; the others stay queued,
- * in order, for the next call, and the return value counts them, so a host
- * polling until 0 never stops early. The network I/O of each call is not
- * bounded (curl reads what has arrived), only the Lua work it leads to.
+/* Waits at most timeout_ms (0: not at all, the frame-loop setting; negative:
+ * until something happens) for transfers and timers, completes them, then
+ * runs the ready tasks (task.spawn from host code only queues a task: this
+ * is where it starts) and those they woke.
+ * Frame budget: with timeout_ms >= 0, the call does only as much as fits the
+ * state's frame budget (options.frame_budget_ms, default 1 ms; from Lua
+ * runctl.frame_budget(ms)): the network work (answers read, transfers
+ * started, one at a time) for at most half of it, then task resumes
+ * (starting them, handing them a finished request, waking them) until it is
+ * spent; each at least one per call. What is left stays queued, in order,
+ * for the next call, and the return value counts it, so a host polling
+ * until 0 never stops early. A single piece of work is not split: a resume
+ * that loops in Lua, or libcurl setting up one connection.
  * timeout_ms < 0 (blocking: the command, a call driving the loop itself)
  * has no budget. Call it from host
  * code, never from inside a task or a function a task called (that returns
@@ -110,6 +112,9 @@ typedef struct runctl_stats {
     int ready;                  /* tasks ready to run now */
     int tasks;                  /* tasks alive (running, ready or waiting) */
     int in_engine;              /* transfers and timers in the engine now */
+    unsigned long io_stops;     /* rounds whose network work stopped at the frame
+                                 * budget with answers read or requests started
+                                 * left for the next call */
 } runctl_stats;
 
 /* Fills out; returns 0, or -1 when runctl is not open in L. */

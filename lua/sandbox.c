@@ -197,6 +197,52 @@ static int match_subject(lua_State *L, int kind, const char **s, size_t *n)
     return 1;
 }
 
+/* 1 when an error message already names a position ("chunk:12: ..."): it
+ * came from Lua code the library called back (a gsub replacement function). */
+static int has_position(const char *msg)
+{
+    for (const char *p = msg; *p != '\0' && *p != '\n'; p++) {
+        if (*p != ':' || p[1] < '0' || p[1] > '9')
+            continue;
+        const char *q = p + 1;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q[0] == ':' && q[1] == ' ')
+            return 1;
+    }
+    return 0;
+}
+
+/* Calls the library's function lib.fn (upvalue 1) with the wrapper's
+ * arguments and returns its results. An error the library itself raises
+ * gets the script's position ("script:12: bad argument #1 to ..."), as it
+ * would without the wrapper in between: a C function's error names the
+ * position of whoever called it, here the wrapper, which has none. Errors
+ * with a position already, or that are not text (a limit's trip), pass on
+ * untouched. */
+static int call_library(lua_State *L, const char *lib, const char *fn, int nresults)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    int status = lua_pcall(L, lua_gettop(L) - 1, nresults, 0);
+    if (status == LUA_OK)
+        return lua_gettop(L);
+    const char *msg = lua_tostring(L, -1);
+    if (status == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING && !has_position(msg)) {
+        const char *unnamed = strstr(msg, " to '?'");
+        luaL_where(L, 1);                           /* err, where */
+        if (unnamed != NULL) {                      /* the library could not tell its name */
+            lua_pushlstring(L, msg, (size_t)(unnamed - msg));
+            lua_pushfstring(L, " to '%s.%s'%s", lib, fn, unnamed + 7);
+            lua_concat(L, 3);                       /* err, where .. head .. tail */
+        } else {
+            lua_pushvalue(L, -2);
+            lua_concat(L, 2);                       /* err, where .. err */
+        }
+    }
+    return lua_error(L);
+}
+
 /* string.find, match, gmatch and gsub for scripts, and for every string's
  * methods in a sandbox (upvalue 1: the library's function, 2: its kind).
  * During a run a match whose worst case exceeds PATTERN_BUDGET is refused
@@ -230,10 +276,7 @@ static int checked_match(lua_State *L)
             return lua_error(L);
         }
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_library(L, "string", match_names[kind], LUA_MULTRET);
 }
 
 /* string.rep for scripts and string methods (upvalue: the library's): an
@@ -247,10 +290,7 @@ static int checked_rep(lua_State *L)
         lua_pushliteral(L, "");
         return 1;
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
+    return call_library(L, "string", "rep", 1);
 }
 
 #define MOVE_MAX 10000000       /* elements one table.move may visit: holes cost no memory */
@@ -263,10 +303,7 @@ static int checked_move(lua_State *L)
     lua_Integer f = lua_tointegerx(L, 2, &ok_f), e = lua_tointegerx(L, 3, &ok_e);
     if (ok_f && ok_e && e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= MOVE_MAX)
         return luaL_error(L, "sandbox: table.move: at most %d elements at once", MOVE_MAX);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
+    return call_library(L, "table", "move", 1);
 }
 
 static void push_copy(lua_State *L, int idx, int keep_meta);

@@ -153,7 +153,8 @@ local function say_threads(states, timeout)
       ops.say(false, "  %s: would cancel %s", st.tid, ops.plural(st.would, "run"))
     elseif st.outcome == "failed" then
       counts.failed = counts.failed + 1
-      ops.say(true, "  %s: %s", st.tid, st.why)
+      -- a thread whose line failed is listed once, with the failures under the summary
+      if st.entry.action ~= "failed" then ops.say(true, "  %s: %s", st.tid, st.why) end
     elseif st.outcome == "blocked" then
       counts.blocked = counts.blocked + 1
       local b = st.blockers[1]

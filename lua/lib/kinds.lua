@@ -87,6 +87,16 @@ local function check_def(name, def)
               or def.list and not (rdef.paginate and rdef.methods[rdef.paginate].params.limit)
                  and "needs paginate, with a limit parameter (list = \"" .. def.list .. "\")"
   if why then error(("runctl.kinds.define: %s: resource '%s' %s"):format(name, def.resource, why), 3) end
+  -- The tools call cancel(parent_id, id) for a kind with a parent, cancel(id)
+  -- otherwise: the path must take as many IDs.
+  local _, ids = rdef.methods.cancel[2]:gsub("{[%w_]+}", "")
+  local want = def.parent and 2 or 1
+  if ids ~= want then
+    error(("runctl.kinds.define: %s: resource '%s' cancels by %d ID(s) (%s) but a kind %s takes %d; %s")
+          :format(name, def.resource, ids, rdef.methods.cancel[2], def.parent and "with a parent" or "without one",
+                  want, def.parent and "drop parent or use a resource under its parent"
+                                   or "give parent = { name = ..., field = ..., prefix = ... }"), 3)
+  end
 end
 
 -- The binding table of a dotted resource name on client c ("fine_tuning.jobs").

@@ -36,7 +36,7 @@ end
 -- runctl.frame_budget([ms]) -> the budget of each runctl_poll(L, 0) (and
 -- runctl.poll) call in milliseconds, 0 when there is none; ms sets it (0 or
 -- false: no budget). runctl.stats() -> the scheduler's bookkeeping: polls,
--- resumed, budget_stops, max_resumed, ready, tasks, in_engine.
+-- resumed, budget_stops, max_resumed, ready, tasks, in_engine, io_stops.
 M.frame_budget = core.frame_budget
 M.stats = core.stats
 
@@ -53,9 +53,10 @@ for _, name in ipairs(client.ROOTS) do
 end
 table.sort(M.GLOBALS)
 
--- Job kinds as data (lua/lib/kinds.lua): runctl.kinds.define(name, def);
--- and the params validators a definition may use (runctl.params.limit100, ...).
-M.kinds = require "runctl.kinds"
+-- Job kinds as data (lua/lib/kinds.lua): runctl.kinds.define(name, def),
+-- loaded on first use (see the metatable below: a -e line or a plain script
+-- never needs it); and the params validators a definition may use
+-- (runctl.params.limit100, ...).
 M.params = require "runctl.params"
 
 -- What a sandbox leaves out of its copy of this module: what changes the
@@ -88,10 +89,19 @@ function M.define(name, def)
   if globals then rawset(_G, top, M[top]) end
 end
 
+-- Fields loaded on first read. Of this table only: a sandbox's copy of the
+-- module shares this metatable and must not reach them (kinds is HOST_ONLY).
+local LAZY = { kinds = "runctl.kinds" }
+
 return setmetatable(M, {
   __metatable = false,
-  __index = function(_, k)
+  __index = function(t, k)
     if k == "dry_run" then return core.dry_run() end
+    if LAZY[k] and rawequal(t, M) then
+      local v = require(LAZY[k])
+      rawset(M, k, v)
+      return v
+    end
   end,
   __newindex = function(t, k, v)
     if k == "dry_run" then core.dry_run(v and true or false) else rawset(t, k, v) end

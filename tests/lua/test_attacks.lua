@@ -293,6 +293,20 @@ assert(tostring(e):find('404'), 'error text is runctl own: ' .. tostring(e))
 T.is(r.tamper, "ok", "a script's attempts to change clients and runctl's metatables are refused", all)
 T.is(r.after, "ok", "and what it changed (dry_run, libraries, runctl's tables) is not seen by the next script")
 
+-- runctl.kinds is loaded on first read through the module's metatable, which
+-- a sandbox's copy of the module shares: reading it there must not load it.
+r, all = host(ALLOW, {
+  { "lazy_kinds", [[
+assert(runctl.kinds == nil and rawget(runctl, 'kinds') == nil, 'runctl.kinds')
+assert(setmetatable({}, { __index = runctl }).kinds == nil, 'through an __index chain')
+assert(runctl.define == nil and runctl.HOST_ONLY == nil, 'define, HOST_ONLY')
+for k in pairs(runctl) do assert(k ~= 'kinds' and k ~= 'define', 'pairs: ' .. k) end
+]] },
+  { "lazy_kinds_again", "assert(runctl.kinds == nil and rawget(runctl, 'kinds') == nil)" },
+})
+T.is(r.lazy_kinds, "ok", "a sandboxed script cannot reach runctl.kinds (loaded on first use in a host)", all)
+T.is(r.lazy_kinds_again, "ok", "nor can the next script in the same sandbox")
+
 -- getmetatable never hands out a metatable the whole state shares.
 r, all = host("--allow-host 127.0.0.1:1", {
   { "array_meta", "assert(getmetatable(json.array {}) == nil, 'hidden')" },
@@ -376,6 +390,19 @@ T.is(out, "unchecked\n", "the same patterns run outside the sandbox, and one the
 T.is(code, 0, "runctl exits 0")
 r, all = host("", { { "refused_inside", "local x = ('x'):rep(5000):find('(.-)%s*=')" } })
 T.like(r.refused_inside, "pattern too costly", "while the sandbox refuses that one", all)
+
+-- An error a guarded library function raises names the script's line, as
+-- it would without the guard; an error from Lua code it calls back keeps its own.
+r, all = host("--seconds 5", {
+  { "find_error", "local x = 1\nlocal y = ('abc'):find('%')" },
+  { "rep_error", "\n\nstring.rep('x', 'y')" },
+  { "move_error", "table.move({}, 'a', 2, 1)" },
+  { "callback_error", "local x = 1\n('a'):gsub('a', function() error('boom') end)" },
+})
+T.like(r.find_error, "^error: .-:2: malformed pattern", "a malformed pattern names the script's line", all)
+T.like(r.rep_error, "^error: .-:3: bad argument #2 to '[%w.]*rep' %(number expected", "string.rep's bad argument too", all)
+T.like(r.move_error, "^error: .-:1: bad argument #2 to '[%w.]*move'", "and table.move's", all)
+T.like(r.callback_error, "^error: [^:]+:2: boom$", "an error in a gsub callback keeps its own position, once", all)
 
 -- Two more C calls that allocate nothing while they run for hours.
 r, all = host("--seconds 1", {

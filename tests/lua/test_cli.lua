@@ -38,6 +38,12 @@ out, err, code = T.run("-e " .. T.quote("local function f() error('kaput') end f
 T.like(err, "kaput", "error message printed")
 T.like(err, "stack traceback", "with a traceback")
 T.is(code, 1, "script error exits 1")
+-- runctl's own Lua is embedded precompiled, with its debug info: a traceback
+-- through it names the module's file and line as the source would.
+out, err, code = T.run("-e " .. T.quote("runctl.escape_id(nil)"))
+T.like(err, "runctl%.escape_id: id must be a string", "an error raised inside runctl's Lua reads the same")
+T.like(err, "\n%s*%[runctl%]/runctl%.lua:%d+: in function 'runctl%.escape_id'",
+       "and its traceback names runctl's module file and line ([runctl]/runctl.lua:N)")
 out, err, code = T.run("-e " .. T.quote("error(setmetatable({}, {__tostring = function() return 'custom' end}))"))
 T.like(err, "custom", "error objects print via __tostring")
 out, err, code = T.run("-e " .. T.quote("error({})"))

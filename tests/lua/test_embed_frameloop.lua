@@ -80,10 +80,18 @@ fast:reset()
 out, err, code = E.sh(fast_loop .. " --budget -1", env)
 v = values(out)
 T.ok(code == 0 and v.completed == 1000 and v.budget_stops == 0, "with --budget -1 (none) no frame stops at a budget", out .. err)
+T.is(v.io_stops, 0, "and the engine never leaves ready answers or queued starts for the next frame")
+fast:reset()
+out, err, code = E.sh(fast_loop .. " --fps 0", env)
+v = values(out)
+T.ok(code == 0 and v.completed == 1000 and v.cancelled == 1000 and v.resumed == 2000,
+     "polled back to back (--fps 0) under the budget, all 1000 complete, each task resumed twice", out .. err)
+T.is(v.polls, v.frames, "one round per call there too")
 fast:reset()
 out, err, code = E.sh(fast_loop .. " --percentiles", env)
-T.like(out, "^frame%-loop: 1000 in flight: runctl_poll p50 [%d.]+ ms, p99 [%d.]+ ms, max [%d.]+ ms over %d+ frames",
-       "--percentiles prints p50, p99 and max of runctl_poll (not asserted)")
+T.like(out, "^frame%-loop: 1000 in flight: runctl_poll p50 [%d.]+ ms, p99 [%d.]+ ms, max [%d.]+ ms over %d+ frames"
+       .. ".*; CPU p99 [%d.]+ ms, max [%d.]+ ms; all done in %d+ ms\n$",
+       "--percentiles prints p50, p99 and max of runctl_poll, in wall and CPU time, and the time to finish (not asserted)")
 
 -- The bench wrapper starts its own server and prints the same single line.
 out, err, code = E.sh("sh examples/frame-loop-bench.sh " .. E.build, {})

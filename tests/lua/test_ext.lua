@@ -241,6 +241,17 @@ T.like(err, "bad%.lua:1: runctl%.define: gpu: methods%.cancel%[2%] %(the path%) 
 write(BROKEN .. "/bad.lua", "runctl.kinds.define('gpu', { resource = 'gpu', object = 'gpu', active = { 'running' } })\n")
 out, err, code = run("-e 1", { RUNCTL_PATH = BROKEN })
 T.like(err, "bad%.lua:1: runctl%.kinds%.define: gpu: resource 'gpu' is not a defined resource", "a kind of no resource")
+write(BROKEN .. "/bad.lua", "runctl.define('gpu', { methods = { cancel = { 'POST', '/gpu/{id}/cancel' } } })\n"
+      .. "runctl.kinds.define('gpu', { resource = 'gpu', object = 'gpu', active = { 'running' },\n"
+      .. "  parent = { name = 'cluster', field = 'cluster_id', prefix = 'cl_' } })\n")
+out, err, code = run("-e 1", { RUNCTL_PATH = BROKEN })
+T.like(err, "bad%.lua:2: runctl%.kinds%.define: gpu: resource 'gpu' cancels by 1 ID%(s%) %(/gpu/{id}/cancel%) "
+            .. "but a kind with a parent takes 2; drop parent", "a kind with a parent over a one-ID resource", err)
+write(BROKEN .. "/bad.lua", "runctl.define('gpu', { methods = { cancel = { 'POST', '/c/{cid}/gpu/{id}/cancel' } } })\n"
+      .. "runctl.kinds.define('gpu', { resource = 'gpu', object = 'gpu', active = { 'running' } })\n")
+out, err, code = run("-e 1", { RUNCTL_PATH = BROKEN })
+T.like(err, "bad%.lua:2: runctl%.kinds%.define: gpu: resource 'gpu' cancels by 2 ID%(s%) .* but a kind without one "
+            .. "takes 1; give parent = ", "and one without a parent over a two-ID resource", err)
 write(BROKEN .. "/bad.lua", "local x = = 1\n")
 out, err, code = run("-e 1", { RUNCTL_PATH = BROKEN })
 T.like(err, "bad%.lua:1: unexpected symbol", "a syntax error")

@@ -47,6 +47,19 @@ for _, name in ipairs { "responses", "batches", "fine_tuning", "vector_stores", 
   T.ok(openai[name] == _G[name], name .. " is the default client's")
   T.ok(type(c[name]) == "table" and c[name] ~= _G[name], "every client has its own " .. name)
 end
+-- Every built-in definition passes the check runctl.define applies (bind
+-- trusts resources.lua at start and leaves that check to this test).
+do
+  local bind, RES = require "runctl.bind", require "runctl.resources"
+  local n = 0
+  for name, def in pairs(RES) do
+    local ok, why = bind.check(name, def)
+    T.ok(ok, "resources.lua's " .. name .. " passes bind.check", why)
+    n = n + 1
+  end
+  T.ok(n >= 5, "resources.lua defines every built-in resource (" .. n .. ")")
+  T.ok(not bind.check("x", { methods = { cancel = { "post", "/x" } } }), "and bind.check refuses a bad one")
+end
 local expected = {
   responses = { "cancel", "retrieve", "wait" },
   batches = { "cancel", "each", "list", "retrieve", "wait" },

@@ -179,6 +179,8 @@ out, err, code = run("unblock-thread --wait 1 thread_u4 thread_nope")
 list, by = report(out)
 T.is(by["thread:thread_nope"] and by["thread:thread_nope"].action, "failed", "a thread that cannot be listed: failed")
 T.like(err, "thread_nope: cannot list runs: 404", "and named in the summary")
+local _, times = err:gsub("thread_nope: cannot list runs", "")
+T.is(times, 1, "once: with the failures under the summary, not also among the thread lines", err)
 T.is(code, 1, "exit 1")
 
 ---------------------------------------------------------------------- watch

@@ -231,6 +231,7 @@ int main(void)
     test_patcost();
     test_due_timer_ends_the_wait();
     test_reuse();
+    test_engine_deadline();
     curl_global_cleanup();
     return tap_done();
 }
