@@ -301,6 +301,19 @@ const char *rc_response_header(const rc_response *r, const char *name)
     return NULL;
 }
 
+/* on_header puts each name and then its value into the arena, which holds
+ * nothing else: the block runs from the first name to the last value's NUL. */
+const char *rc_response_header_block(const rc_response *r, size_t *len)
+{
+    if (r->n_headers == 0) {
+        *len = 0;
+        return "";
+    }
+    const char *last = r->headers[r->n_headers - 1].value;
+    *len = (size_t)(last + strlen(last) + 1 - r->headers[0].name);
+    return r->headers[0].name;
+}
+
 /* ------------------------------------------------------------------ limiter */
 
 rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate)

@@ -190,24 +190,17 @@ static int response_pairs(lua_State *L)
  * headers (the transfer that owns them is reused once this returns). */
 static void attach_headers(lua_State *L, const rc_response *r)
 {
-    size_t size = sizeof(header_block);
-    for (size_t i = 0; i < r->n_headers; i++)
-        size += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
+    size_t len;
+    const char *text = rc_response_header_block(r, &len);
     lua_createtable(L, 1, 2);
     lua_pushcfunction(L, response_index);      /* light C functions: no allocation */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, response_pairs);
     lua_setfield(L, -2, "__pairs");
-    header_block *b = lua_newuserdatauv(L, size, 0);
+    header_block *b = lua_newuserdatauv(L, sizeof(header_block) + len, 0);
     luaL_setmetatable(L, HEADER_BLOCK_META);
     b->n = r->n_headers;
-    char *p = b->text;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        size_t nl = strlen(r->headers[i].name) + 1, vl = strlen(r->headers[i].value) + 1;
-        memcpy(p, r->headers[i].name, nl);
-        memcpy(p + nl, r->headers[i].value, vl);
-        p += nl + vl;
-    }
+    memcpy(b->text, text, len);
     lua_rawseti(L, -2, 1);
     lua_setmetatable(L, -2);
 }
@@ -264,8 +257,10 @@ static int request_result(lua_State *L, rc_event *ev)
     lua_setfield(L, -2, "attempts");
     lua_pushnumber(L, resp->elapsed_s);
     lua_setfield(L, -2, "elapsed");
-    lua_pushboolean(L, resp->retryable);
-    lua_setfield(L, -2, "retryable");
+    if (!decoded) {             /* a 2xx's resp drops it (errors.finish) */
+        lua_pushboolean(L, resp->retryable);
+        lua_setfield(L, -2, "retryable");
+    }
     request_release(L, r);
     if (nret == 2 && !decoded)
         lua_pushnil(L);
