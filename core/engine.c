@@ -1101,8 +1101,8 @@ static int would_overrun(double deadline, double cost)
 
 /* Hands the start queue to libcurl. Without a deadline, all of it and one
  * timeout action sets them all going; with one, a transfer at a time, each
- * set going by its own action, until the deadline (at least one, so starts
- * always progress). */
+ * set going by its own action, while the next is expected (start_cost) to
+ * end before the deadline; at least one, so starts always progress. */
 static void start_queued_transfers(rc_engine *e, double deadline)
 {
     if (deadline <= 0) {
@@ -1132,9 +1132,9 @@ static void run_due(rc_engine *e)
 }
 
 /* Hands each ready socket to libcurl, one at a time. With a deadline it stops
- * once that has passed (after the first socket, so I/O always progresses):
- * the epoll set is level-triggered, so the sockets left out are reported
- * again by the next wait, behind the ones not yet reported. */
+ * before a socket whose expected cost (read_cost) would end past it, after
+ * the first, so I/O always progresses: the epoll set is level-triggered, so
+ * the sockets left out are reported again by the next wait. */
 static void dispatch(rc_engine *e, int timeout_ms, double deadline)
 {
     struct epoll_event ev[64];
