@@ -1002,6 +1002,7 @@ static int setup_multi(rc_engine *e)
     curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
     curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
     /* One thread: the share needs no lock callbacks. */
     e->share = curl_share_init();
     if (e->share == NULL ||

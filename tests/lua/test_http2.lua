@@ -54,6 +54,12 @@ local function checks()
   conns, seen = count(cancel_all(h2, 32), "x-connection")
   T.ok(conns == 1 and seen[first_conn], "a second batch reuses that connection")
 
+  -- Up to the server's stream limit (nginx: 128), not libcurl's default 100.
+  local wide = runctl.client { api_key = "sk-test-h2", base_url = "https://127.0.0.1:" .. port("tls_port") .. "/v1",
+                               ca_file = cert, max_retries = 0, max_concurrency = 120 }
+  conns, _, failed = count(cancel_all(wide, 120), "x-connection")
+  T.ok(failed == nil and conns == 1, "120 concurrent cancels share one connection too", tostring(failed) .. " " .. conns)
+
   -- One request per connection (the server closes each): every connection
   -- after the first resumes the first one's TLS session, on any easy handle.
   local close = runctl.client { api_key = "sk-test-h2", base_url = "https://127.0.0.1:" .. port("close_port") .. "/v1",

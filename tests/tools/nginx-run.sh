@@ -47,6 +47,7 @@ http {
     scgi_temp_path $dir/tmp/scgi;
     keepalive_requests 10000000;
     keepalive_timeout 60s;
+    http2_max_concurrent_streams 128;   # nginx's default, written out: test_http2 relies on it
     ssl_certificate $dir/cert.pem;
     ssl_certificate_key $dir/key.pem;
     ssl_session_cache shared:rc_tls:1m;
