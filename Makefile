@@ -208,6 +208,7 @@ conformance: deps
 # rockspec; tests/package.lua checks the rockspec's name and CHANGELOG.md).
 MANDIR       ?= $(PREFIX)/share/man
 BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/vendor-completions
 MULTIARCH    := $(shell $(CC) -print-multiarch 2>/dev/null)
 # Folders the dynamic linker searches by itself: no rpath, and ldconfig after install.
 SYSTEM_LIBDIRS = /lib /usr/lib /usr/local/lib $(if $(MULTIARCH),/lib/$(MULTIARCH) /usr/lib/$(MULTIARCH) /usr/local/lib/$(MULTIARCH))
@@ -219,7 +220,7 @@ RC_DATE       = $(shell sed -n 's/^\#\# $(RC_VERSION) - \([0-9-]*\).*/\1/p' CHAN
 
 # Every file `make install` writes (uninstall removes exactly these).
 INSTALLED = $(PREFIX)/bin/runctl $(SCRIPT_NAMES:%=$(PREFIX)/share/runctl/scripts/%.lua) \
-            $(MAN_PAGES:%=$(MANDIR)/man1/%) $(BASHCOMPDIR)/runctl \
+            $(MAN_PAGES:%=$(MANDIR)/man1/%) $(BASHCOMPDIR)/runctl $(ZSHCOMPDIR)/_runctl \
             $(LIBDIR)/librunctl.a $(LIBDIR)/$(LIB_REAL) $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/librunctl.so \
             $(INCLUDEDIR)/runctl.h $(LIBDIR)/pkgconfig/runctl.pc $(LUA_CMODDIR)/runctl.so \
             $(SHARE_FILES:%=$(PREFIX)/share/runctl/%)
@@ -248,9 +249,10 @@ install-bin: $(BIN)
 	  share/runctl/runctl-supervise.service.in > $(DESTDIR)$(PREFIX)/share/runctl/runctl-supervise.service
 	install -m 644 share/runctl/supervise-policy.example.lua $(DESTDIR)$(PREFIX)/share/runctl/
 install-doc: man
-	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 644 $(MAN_PAGES:%=$(BUILD)/man/%) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 packaging/runctl.bash $(DESTDIR)$(BASHCOMPDIR)/runctl
+	install -m 644 packaging/_runctl $(DESTDIR)$(ZSHCOMPDIR)/_runctl
 
 # Removes what install wrote, and runctl's own folders once empty; the
 # shared folders (bin, lib, share/man/man1, ...) stay.

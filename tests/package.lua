@@ -102,36 +102,61 @@ else
   skip("man renders a script's page", "groff is not installed")
 end
 
--- ---- bash completion ----
-if have("bash") then
-  local cases = {
-    { { "--" }, "^%-%-base%-url .*%-%-dry%-run .*%-%-version$" },
-    { { "can" }, "^cancel cancel%-older%-than$" },
-    { { "--timeout", "5", "unb" }, "^unblock%-thread$" },
-    { { "help", "wa" }, "^watch$" },
-    { { "cancel-older-than", "--ki" }, "^%-%-kind$" },
-    { { "cancel-older-than", "--kind", "" }, "^runs batches fine%-tuning$" },
-    { { "--dry-run", "cancel-older-than", "--age-from", "s" }, "^started$" },
-    { { "watch", "--" }, "%-%-interval .*%-%-once" },
-    { { "cancel", "--file", "CHANGE" }, "^CHANGELOG%.md$" },
-    { { "cancel-older-than", "--older-than", "" }, "^$" },
-  }
-  local script = { "source packaging/runctl.bash" }
-  for _, c in ipairs(cases) do
+-- ---- bash and zsh completion ----
+-- The same cases for both: the words so far (the last is being completed) and
+-- what completing it offers, as one line.
+local COMPLETION_CASES = {
+  { { "--" }, "^%-%-base%-url .*%-%-dry%-run .*%-%-version$" },
+  { { "can" }, "^cancel cancel%-older%-than$" },
+  { { "--timeout", "5", "unb" }, "^unblock%-thread$" },
+  { { "help", "wa" }, "^watch$" },
+  { { "cancel-older-than", "--ki" }, "^%-%-kind$" },
+  { { "cancel-older-than", "--kind", "" }, "^runs batches fine%-tuning$" },
+  { { "--dry-run", "cancel-older-than", "--age-from", "s" }, "^started$" },
+  { { "watch", "--" }, "%-%-interval .*%-%-once" },
+  { { "cancel", "--file", "CHANGE" }, "^CHANGELOG%.md$" },
+  { { "cancel-older-than", "--older-than", "" }, "^$" },
+}
+-- complete(shell, setup, case_line): runs one script of `setup` then a
+-- case_line(words, n) per case in SHELL; checks each printed line.
+local function check_completion(shell, setup, case_line)
+  local script = { setup }
+  for _, c in ipairs(COMPLETION_CASES) do
     local words = { q(ABS_RUNCTL) }
     for _, w in ipairs(c[1]) do words[#words + 1] = q(w) end
-    script[#script + 1] = ("COMP_WORDS=(%s); COMP_CWORD=%d; _runctl; echo \"${COMPREPLY[*]}\"")
-                          :format(table.concat(words, " "), #c[1])
+    script[#script + 1] = case_line(table.concat(words, " "), #c[1])
   end
   local f = T.write_file(table.concat(script, "\n") .. "\n")
-  out, err = E.sh("bash " .. f, SCRIPTS)
+  local out, err = E.sh(shell .. " " .. f, SCRIPTS)
   local lines = E.lines(out:gsub("\n\n", "\n-\n"):gsub("\n$", "\n-"))
-  for i, c in ipairs(cases) do
+  for i, c in ipairs(COMPLETION_CASES) do
     local got = (lines[i] or "-"):gsub("^%-$", "")
-    T.like(got, c[2], "completing `runctl " .. table.concat(c[1], " ") .. "`", err)
+    T.like(got, c[2], shell .. ": completing `runctl " .. table.concat(c[1], " ") .. "`", err)
   end
+end
+if have("bash") then
+  check_completion("bash", "source packaging/runctl.bash", function(words, n)
+    return ("COMP_WORDS=(%s); COMP_CWORD=%d; _runctl; echo \"${COMPREPLY[*]}\""):format(words, n)
+  end)
 else
-  for _ = 1, 10 do skip("bash completion", "bash is not installed") end
+  for _ = 1, #COMPLETION_CASES do skip("bash completion", "bash is not installed") end
+end
+-- zsh: compadd and _files stand in for the completion system's (they filter by
+-- the word being completed, as it does), the file is loaded as compinit would.
+local ZSH_SETUP = [=[
+compadd() { local w; for w in "${@[$(( ${@[(i)--]} + 1 )),-1]}"; do [[ $w == ${PREFIX}* ]] && offered+=("$w"); done }
+_files() { local w g='*'; [[ $1 == -g ]] && g=$2; for w in ${~PREFIX}*(N); do [[ $w == ${~g} ]] && offered+=("$w"); done }
+typeset -a offered words
+typeset CURRENT=1 PREFIX=
+source packaging/_runctl
+]=]
+if have("zsh") then
+  check_completion("zsh -f", ZSH_SETUP, function(words, n)
+    return ("words=(%s); CURRENT=%d; PREFIX=${words[CURRENT]}; offered=(); _runctl; print -r -- \"${offered[*]}\"")
+           :format(words, n + 1)
+  end)
+else
+  for _ = 1, #COMPLETION_CASES do skip("zsh completion", "zsh is not installed") end
 end
 
 -- ---- make install / uninstall under DESTDIR ----
@@ -142,6 +167,7 @@ local installed = " " .. table.concat(files_under(stage), " ") .. " "
 for _, f in ipairs { "usr/local/bin/runctl", "usr/local/share/man/man1/runctl.1",
                      "usr/local/share/man/man1/runctl-cancel-older-than.1",
                      "usr/local/share/bash-completion/completions/runctl",
+                     "usr/local/share/zsh/vendor-completions/_runctl",
                      "usr/local/lib/librunctl.so." .. version, "usr/local/lib/librunctl.so." .. major,
                      "usr/local/lib/lua/5.4/runctl.so", "usr/local/share/runctl/scripts/watch.lua" } do
   T.like(installed, " " .. esc(f) .. " ", "make install puts " .. f:gsub("^usr/local/", "PREFIX/") .. " in place")
@@ -267,7 +293,8 @@ else
   local libdir = "usr/lib/" .. (E.sh("cc -print-multiarch"):match("%S+") or "")
   for _, f in ipairs { "usr/bin/runctl", "usr/share/runctl/scripts/cancel-older-than.lua",
                        "usr/share/man/man1/runctl.1.gz", "usr/share/man/man1/runctl-watch.1.gz",
-                       "usr/share/bash-completion/completions/runctl", "usr/share/doc/runctl/changelog.gz",
+                       "usr/share/bash-completion/completions/runctl", "usr/share/zsh/vendor-completions/_runctl",
+                       "usr/share/doc/runctl/changelog.gz",
                        libdir .. "/librunctl.so." .. version, libdir .. "/librunctl.a", "usr/include/runctl.h",
                        libdir .. "/pkgconfig/runctl.pc", libdir .. "/lua/5.4/runctl.so" } do
     T.like(contents, " %./" .. esc(f) .. "[\n ]", "the package holds " .. f)

@@ -14,6 +14,9 @@ end
 -- a task waiting for a request the server holds: the transfer leaves the engine at once
 fake:faults { { path = "run_queued", delay_ms = 5000 } }
 assert(runctl.frame_budget)
+local st = runctl.stats()
+T.ok(math.type(st.io_stops) == "integer" and math.type(st.budget_stops) == "integer" and st.in_engine == 0,
+     "runctl.stats() has the engine's io_stops beside the scheduler's counts")
 local log = {}
 local t = task.spawn(function()
   local x <close> = closer(log, "request")
