@@ -35,7 +35,7 @@ struct rc_engine {
     double start_cost, read_cost;   /* seconds per start and per ready socket (moving
                                      * averages): a poll with a deadline takes one only
                                      * when it should end in time */
-    CURL *idle_easy[256];       /* reset handles kept for reuse: init is costly */
+    CURL *idle_easy[256];       /* handles kept for reuse, configured (take_easy) */
     int n_idle_easy;
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
     int n_idle_transfers;
@@ -299,6 +299,19 @@ const char *rc_response_header(const rc_response *r, const char *name)
         if (strcmp(r->headers[i].name, name) == 0)
             return r->headers[i].value;
     return NULL;
+}
+
+/* on_header puts each name and then its value into the arena, which holds
+ * nothing else: the block runs from the first name to the last value's NUL. */
+const char *rc_response_header_block(const rc_response *r, size_t *len)
+{
+    if (r->n_headers == 0) {
+        *len = 0;
+        return "";
+    }
+    const char *last = r->headers[r->n_headers - 1].value;
+    *len = (size_t)(last + strlen(last) + 1 - r->headers[0].name);
+    return r->headers[0].name;
 }
 
 /* ------------------------------------------------------------------ limiter */
@@ -566,13 +579,13 @@ static void attempt_done(rc_transfer *t, CURLcode code)
 /* 1 when s is a valid header line "Name: value" without CR, LF or NUL. */
 static int valid_header_line(const char *s)
 {
-    const char *colon = strchr(s, ':');
-    if (colon == NULL || colon == s)
-        return 0;
-    for (const char *p = s; p < colon; p++)
-        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 127 || strchr("\"(),/;<=>?@[\\]{}", *p))
-            return 0;
-    return strpbrk(colon, "\r\n") == NULL;
+    /* Bit c: c may be in a name (printable, not one of "(),/:;<=>?@[\\]{} or '"'). */
+    static const uint64_t name_char[2] = { 0x03ff6cfa00000000ULL, 0x57ffffffc7fffffeULL };
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p != ':'; p++)
+        if (*p >= 128 || !((name_char[*p >> 6] >> (*p & 63)) & 1))
+            return 0;           /* a character a name may not hold, or the end: no colon */
+    return p != (const unsigned char *)s && strpbrk((const char *)p, "\r\n") == NULL;
 }
 
 static int valid_method(const char *m)
@@ -626,53 +639,89 @@ static int link_headers(rc_transfer *t, const rc_request *req)
     return curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers) == CURLE_OK ? 0 : -1;
 }
 
-static int configure(rc_transfer *t, const rc_request *req)
+/* libcurl's built-in CA bundle: what CURLOPT_CAINFO holds on a new handle. */
+static const char *default_ca_file(void)
 {
-    CURL *c = t->easy;
+    static const char *ca_file;
+    static int known;
+    if (!known) {
+        ca_file = curl_version_info(CURLVERSION_NOW)->cainfo;
+        known = 1;
+    }
+    return ca_file;
+}
+
+/* The options every request sets alike: set on a new or reset handle and
+ * kept while the handle is reused (a reset costs more than the request's
+ * own options; PROTOCOLS_STR is parsed from its string on every set). */
+static int configure_handle(rc_engine *e, CURL *c)
+{
     int ok = 1;
 #define SET(opt, val) ok &= curl_easy_setopt(c, opt, val) == CURLE_OK
-    SET(CURLOPT_URL, t->url);
-    SET(CURLOPT_PRIVATE, t);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_ERRORBUFFER, t->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, t);
     SET(CURLOPT_PREREQFUNCTION, on_prereq);
-    SET(CURLOPT_PREREQDATA, t);
     SET(CURLOPT_FOLLOWLOCATION, 0L);    /* a redirect never carries our credentials elsewhere */
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    /* Compressed answers for reads (list pages can be large); a cancel's
-     * answer is one small object, where decoding would only cost time. */
-    if (strcmp(req->method, "GET") == 0)
-        SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_SHARE, t->engine->share);
-    /* Over TLS, where HTTP/2 is offered: wait for a connection being set up
-     * to say whether it multiplexes rather than open one per request (plain
-     * HTTP is HTTP/1.1 here: waiting would only delay the first requests). */
-    if (strncmp(t->url, "https:", 6) == 0)
-        SET(CURLOPT_PIPEWAIT, 1L);
-    if (req->ca_file != NULL && req->ca_file[0] != '\0')
-        SET(CURLOPT_CAINFO, req->ca_file);
-    if (req->proxy != NULL)
-        SET(CURLOPT_PROXY, req->proxy);
-    if (req->timeout_s > 0)
-        SET(CURLOPT_TIMEOUT_MS, (long)(req->timeout_s * 1000.0 + 0.5));
-    if (req->connect_timeout_s > 0)
-        SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(req->connect_timeout_s * 1000.0 + 0.5));
-    if (req->max_bytes > 0)
-        SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_bytes);
+    SET(CURLOPT_SHARE, e->share);
+#undef SET
+    return ok ? 0 : -1;
+}
 
+/* An easy handle with configure_handle's options: a pooled one (which still
+ * holds its last request's own options: configure sets them all), or new. */
+static CURL *take_easy(rc_engine *e)
+{
+    if (e->n_idle_easy > 0)
+        return e->idle_easy[--e->n_idle_easy];
+    CURL *c = curl_easy_init();
+    if (c != NULL && configure_handle(e, c) != 0) {
+        curl_easy_cleanup(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Gives t's handle back to the pool. After a transfer that did not end in
+ * one clean attempt it is reset first: libcurl counts the requests it sent
+ * again on a dead connection per handle (five, then it gives up) and only
+ * curl_easy_reset clears that count. */
+static void release_easy(rc_engine *e, rc_transfer *t)
+{
+    if (e->n_idle_easy == (int)(sizeof e->idle_easy / sizeof e->idle_easy[0])) {
+        curl_easy_cleanup(t->easy);
+        return;
+    }
+    if (t->state != T_DONE || t->resp.error != RC_OK || t->resp.attempts != 1) {
+        curl_easy_reset(t->easy);
+        if (configure_handle(e, t->easy) != 0) {
+            curl_easy_cleanup(t->easy);
+            return;
+        }
+    }
+    e->idle_easy[e->n_idle_easy++] = t->easy;
+}
+
+/* The method and body. A reused handle holds the previous request's, so
+ * they are first put back as a reset handle has them (POSTFIELDS first: it
+ * also sets the method; HTTPGET then clears NOBODY and the method). */
+static int set_method(rc_transfer *t, const rc_request *req)
+{
+    CURL *c = t->easy;
+    int ok = 1;
+#define SET(opt, val) ok &= curl_easy_setopt(c, opt, val) == CURLE_OK
+    SET(CURLOPT_POSTFIELDS, NULL);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    SET(CURLOPT_CUSTOMREQUEST, NULL);
+    SET(CURLOPT_HTTPGET, 1L);
     int has_body = req->body != NULL || strcmp(t->method, "POST") == 0;
-    if (strcmp(t->method, "GET") == 0) {
-        SET(CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(t->method, "HEAD") == 0) {
+    if (strcmp(t->method, "HEAD") == 0) {
         SET(CURLOPT_NOBODY, 1L);
-    } else {
+    } else if (strcmp(t->method, "GET") != 0) {
         if (strcmp(t->method, "POST") != 0)
             SET(CURLOPT_CUSTOMREQUEST, t->method);
         if (has_body) {
@@ -682,7 +731,37 @@ static int configure(rc_transfer *t, const rc_request *req)
         }
     }
 #undef SET
-    if (link_headers(t, req) != 0)
+    return ok ? 0 : -1;
+}
+
+/* The request's own options, every one of them set on every request (to
+ * libcurl's default when the request has none), so nothing of the handle's
+ * previous request carries over. */
+static int configure(rc_transfer *t, const rc_request *req)
+{
+    CURL *c = t->easy;
+    int ok = 1;
+#define SET(opt, val) ok &= curl_easy_setopt(c, opt, val) == CURLE_OK
+    SET(CURLOPT_URL, t->url);
+    SET(CURLOPT_PRIVATE, t);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_WRITEDATA, t);
+    SET(CURLOPT_HEADERDATA, t);
+    SET(CURLOPT_PREREQDATA, t);
+    /* Compressed answers for reads (list pages can be large); a cancel's
+     * answer is one small object, where decoding would only cost time. */
+    SET(CURLOPT_ACCEPT_ENCODING, strcmp(req->method, "GET") == 0 ? "" : NULL);
+    /* Over TLS, where HTTP/2 is offered: wait for a connection being set up
+     * to say whether it multiplexes rather than open one per request (plain
+     * HTTP is HTTP/1.1 here: waiting would only delay the first requests). */
+    SET(CURLOPT_PIPEWAIT, strncmp(t->url, "https:", 6) == 0 ? 1L : 0L);
+    SET(CURLOPT_CAINFO, req->ca_file != NULL && req->ca_file[0] != '\0' ? req->ca_file : default_ca_file());
+    SET(CURLOPT_PROXY, req->proxy);
+    SET(CURLOPT_TIMEOUT_MS, req->timeout_s > 0 ? (long)(req->timeout_s * 1000.0 + 0.5) : 0L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_s > 0 ? (long)(req->connect_timeout_s * 1000.0 + 0.5) : 0L);
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_bytes);
+#undef SET
+    if (set_method(t, req) != 0 || link_headers(t, req) != 0)
         return -1;
     return ok ? 0 : -1;
 }
@@ -750,7 +829,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
             t->body[req->body_len] = '\0';
         }
     }
-    t->easy = e->n_idle_easy > 0 ? e->idle_easy[--e->n_idle_easy] : curl_easy_init();
+    t->easy = take_easy(e);
     if (t->method == NULL || t->url == NULL || (req->body != NULL && t->body == NULL) ||
         t->easy == NULL || configure(t, req) != 0) {
         t->state = T_DONE;
@@ -798,14 +877,8 @@ void rc_transfer_free(rc_transfer *t)
         break;
     }
     rc_engine_timer_disarm(e, &t->timer);
-    if (t->easy != NULL) {
-        if (e->n_idle_easy < (int)(sizeof e->idle_easy / sizeof e->idle_easy[0])) {
-            curl_easy_reset(t->easy);
-            e->idle_easy[e->n_idle_easy++] = t->easy;
-        } else {
-            curl_easy_cleanup(t->easy);
-        }
-    }
+    if (t->easy != NULL)
+        release_easy(e, t);
     if (t->shared != NULL) {
         if (t->own_tail != NULL)
             t->own_tail->next = NULL;   /* free only our own lines */

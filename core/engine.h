@@ -128,6 +128,9 @@ int rc_transfer_is_done(const rc_transfer *t);
 
 /* Value of a response header by lower-case name, or NULL. */
 const char *rc_response_header(const rc_response *r, const char *name);
+/* All of r's headers as one block: each name and its value as r->headers has
+ * them, each followed by a NUL, in the order received; *len bytes. */
+const char *rc_response_header_block(const rc_response *r, size_t *len);
 
 /* ---- limiter (limiter.h): bounds concurrency and pace of the transfers that share it ---- */
 

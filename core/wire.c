@@ -16,18 +16,21 @@ int rc_wire_header_span(const char *line, size_t len, const char **name, size_t 
         len--;
     if (len == 0 || line[0] == ' ' || line[0] == '\t')
         return -1;
-    /* CR, LF and NUL are never part of a field (RFC 9110 5.5): a malformed line. */
-    for (size_t i = 0; i < len; i++)
-        if (line[i] == '\r' || line[i] == '\n' || line[i] == '\0')
-            return -1;
-    const char *colon = memchr(line, ':', len);
-    if (colon == NULL || colon == line)
-        return -1;
-    for (const char *p = line; p < colon; p++)
+    /* The name: printable, without spaces, up to the colon. Its test also
+     * refuses CR, LF and NUL, never part of a field (RFC 9110 5.5). */
+    const char *p = line, *end = line + len;
+    while (p < end && *p != ':') {
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 127)  /* "HTTP/1.1 200 OK": not a header */
             return -1;
+        p++;
+    }
+    if (p == end || p == line)
+        return -1;
+    const char *colon = p;
+    for (p = colon + 1; p < end; p++)       /* the value: no CR, LF or NUL either */
+        if (*p == '\r' || *p == '\n' || *p == '\0')
+            return -1;
     const char *v = colon + 1;
-    const char *end = line + len;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))

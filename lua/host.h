@@ -145,6 +145,9 @@ void rc_host_log_line(void *ud, const char *line);
 int luaopen_runctl_core(lua_State *L);
 int luaopen_runctl_task(lua_State *L);
 int luaopen_runctl_json(lua_State *L);
+/* lua/l_json.c: pushes the JSON object s holds (as json.decode would) and
+ * returns 1, or returns 0 and pushes nothing (json.decode then judges s). */
+int rc_json_decode_object(lua_State *L, const char *s, size_t len);
 int luaopen_runctl_extdir(lua_State *L);   /* lua/ext.c */
 
 #endif

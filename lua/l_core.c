@@ -27,6 +27,7 @@ typedef struct rc_req {
     rc_host *host;
     rc_transfer *transfer;
     int anchor;
+    int decode;                 /* a client request: a 2xx JSON object comes back decoded */
 } rc_req;
 
 typedef struct rc_limiter_box {
@@ -66,17 +67,25 @@ static int request_gc(lua_State *L)
 
 /* ---- reading the spec table ---- */
 
+/* The value at the top as field's number (dflt when nil); raises when it is
+ * not a non-negative number. */
+static double number_at_top(lua_State *L, const char *field, double dflt)
+{
+    int type = lua_type(L, -1);
+    if (type == LUA_TNIL)
+        return dflt;
+    if (type != LUA_TNUMBER)
+        luaL_error(L, "%s must be a number (got %s)", field, luaL_typename(L, -1));
+    double v = lua_tonumber(L, -1);
+    if (!(v >= 0) || isinf(v))
+        luaL_error(L, "%s must be a non-negative number", field);
+    return v;
+}
+
 static double opt_number(lua_State *L, int spec, const char *field, double dflt)
 {
-    double v = dflt;
-    int type = lua_getfield(L, spec, field);
-    if (type == LUA_TNUMBER) {
-        v = lua_tonumber(L, -1);
-        if (!(v >= 0) || isinf(v))
-            luaL_error(L, "%s must be a non-negative number", field);
-    } else if (type != LUA_TNIL) {
-        luaL_error(L, "%s must be a number (got %s)", field, luaL_typename(L, -1));
-    }
+    lua_getfield(L, spec, field);
+    double v = number_at_top(L, field, dflt);
     lua_pop(L, 1);
     return v;
 }
@@ -181,24 +190,17 @@ static int response_pairs(lua_State *L)
  * headers (the transfer that owns them is reused once this returns). */
 static void attach_headers(lua_State *L, const rc_response *r)
 {
-    size_t size = sizeof(header_block);
-    for (size_t i = 0; i < r->n_headers; i++)
-        size += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
+    size_t len;
+    const char *text = rc_response_header_block(r, &len);
     lua_createtable(L, 1, 2);
     lua_pushcfunction(L, response_index);      /* light C functions: no allocation */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, response_pairs);
     lua_setfield(L, -2, "__pairs");
-    header_block *b = lua_newuserdatauv(L, size, 0);
+    header_block *b = lua_newuserdatauv(L, sizeof(header_block) + len, 0);
     luaL_setmetatable(L, HEADER_BLOCK_META);
     b->n = r->n_headers;
-    char *p = b->text;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        size_t nl = strlen(r->headers[i].name) + 1, vl = strlen(r->headers[i].value) + 1;
-        memcpy(p, r->headers[i].name, nl);
-        memcpy(p + nl, r->headers[i].value, vl);
-        p += nl + vl;
-    }
+    memcpy(b->text, text, len);
     lua_rawseti(L, -2, 1);
     lua_setmetatable(L, -2);
 }
@@ -215,12 +217,14 @@ static const char *error_kind(rc_error e)
     return "connection";
 }
 
-/* The result of a finished request (rc_result_fn): raw | nil, failure. */
+/* The result of a finished request (rc_result_fn): raw | nil, failure; for
+ * a client request whose 2xx answer is a JSON object: raw, obj, the object
+ * decoded here from the body (raw then has no body: no string is made). */
 static int request_result(lua_State *L, rc_event *ev)
 {
     rc_req *r = (rc_req *)ev;
     const rc_response *resp = rc_transfer_response(r->transfer);
-    int nret;
+    int nret, decoded = 0;
     luaL_checkstack(L, 6, "request result");
     lua_createtable(L, 0, 8);
     if (resp->error == RC_OK) {
@@ -232,9 +236,16 @@ static int request_result(lua_State *L, rc_event *ev)
             lua_setfield(L, -2, "request_id");
         }
         attach_headers(L, resp);
-        lua_pushlstring(L, resp->body, resp->body_len);
-        lua_setfield(L, -2, "body");
         nret = 1;
+        if (r->decode && resp->status >= 200 && resp->status <= 299 &&
+            rc_json_decode_object(L, resp->body, resp->body_len)) {
+            lua_insert(L, -2);                      /* raw on top, obj under it */
+            nret = 2;
+            decoded = 1;
+        } else {
+            lua_pushlstring(L, resp->body, resp->body_len);
+            lua_setfield(L, -2, "body");
+        }
     } else {
         lua_pushstring(L, error_kind(resp->error));
         lua_setfield(L, -2, "kind");
@@ -246,13 +257,15 @@ static int request_result(lua_State *L, rc_event *ev)
     lua_setfield(L, -2, "attempts");
     lua_pushnumber(L, resp->elapsed_s);
     lua_setfield(L, -2, "elapsed");
-    lua_pushboolean(L, resp->retryable);
-    lua_setfield(L, -2, "retryable");
-    request_release(L, r);
-    if (nret == 2) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
+    if (!decoded) {             /* a 2xx's resp drops it (errors.finish) */
+        lua_pushboolean(L, resp->retryable);
+        lua_setfield(L, -2, "retryable");
     }
+    request_release(L, r);
+    if (nret == 2 && !decoded)
+        lua_pushnil(L);
+    if (nret == 2)
+        lua_insert(L, -2);      /* raw, obj | nil, failure */
     return nret;
 }
 
@@ -294,8 +307,9 @@ static size_t read_lines(lua_State *L, int idx, const char **lines)
 /* Starts req and waits for it (rc_host_wait: the calling task is suspended,
  * or the loop is driven here when it cannot yield). Everything req points to
  * must stay alive on L's stack until the transfer is submitted (the engine
- * copies what it keeps). A sandbox's policy may set req->proxy. */
-static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
+ * copies what it keeps). A sandbox's policy may set req->proxy. decode: a
+ * 2xx JSON object comes back decoded (see request_result). */
+static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req, int decode)
 {
     if (h->dry_run && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return push_dry_run_refusal(L, req->method, req->url);
@@ -310,6 +324,7 @@ static int submit_and_wait(lua_State *L, rc_host *h, rc_request *req)
     memset(r, 0, sizeof *r);
     r->host = h;
     r->anchor = LUA_NOREF;
+    r->decode = decode;
     rc_event_init(&r->ev, request_result, request_abandon);
     luaL_setmetatable(L, REQUEST_META);
     char why[160];
@@ -353,7 +368,7 @@ typedef struct header_sources {
     const char *idempotency_key;    /* the value, used when api and not a GET */
 } header_sources;
 
-enum header_part { HEADERS_ALL, HEADERS_SHARED, HEADERS_FINISH };
+enum header_part { HEADERS_ALL, HEADERS_SHARED };
 
 typedef struct header_lines {
     const char *line[MAX_LINES];
@@ -393,16 +408,45 @@ static void put_line(header_lines *h, const char *line)
         h->line[h->n++] = line;
 }
 
-/* Writes "name: value" into buf (room bytes); NULL when it does not fit. */
+/* Writes "name: value" into buf (room bytes); NULL when it does not fit.
+ * By hand, not snprintf: an Idempotency-Key line is composed per request. */
 static const char *compose(char *buf, size_t room, const char *name, const char *value)
 {
-    int n = snprintf(buf, room, "%s: %s", name, value);
-    return n < 0 || (size_t)n >= room ? NULL : buf;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl + vl + 3 > room)
+        return NULL;
+    memcpy(buf, name, nl);
+    memcpy(buf + nl, ": ", 2);
+    memcpy(buf + nl + 2, value, vl + 1);
+    return buf;
 }
 
-/* Fills out with the lines of the part asked for: everything, the shared
- * part (sources 1-3), or the finishing lines a request adds below a shared
- * set built from the same sources. Returns 0, or -1 with why written. */
+/* Appends the finishing lines: an Idempotency-Key and a Content-Type unless
+ * the lines before them (the sources) named one, and "Expect:". Returns 0, or
+ * -1 with why written. */
+static int add_finishing_lines(const header_sources *s, int has_content_type, int has_idempotency,
+                               header_lines *out, char *why, size_t whysz)
+{
+    int get = strcmp(s->method, "GET") == 0;
+    if (s->api && !get && !has_idempotency && s->idempotency_key != NULL) {
+        const char *line = compose(out->idempotency, sizeof out->idempotency, "Idempotency-Key",
+                                   s->idempotency_key);
+        if (line == NULL) {
+            snprintf(why, whysz, "idempotency_key is too long (at most %d bytes)", 255);
+            return -1;
+        }
+        out->line[out->n++] = line;
+    }
+    if (!has_content_type && s->api && s->has_body)
+        out->line[out->n++] = "Content-Type: application/json";
+    else if (!has_content_type && (s->has_body || strcmp(s->method, "POST") == 0))
+        out->line[out->n++] = "Content-Type:";
+    out->line[out->n++] = "Expect:";
+    return 0;
+}
+
+/* Fills out with the lines of the part asked for: everything, or the shared
+ * part (sources 1-3). Returns 0, or -1 with why written. */
 static int build_headers(const header_sources *s, enum header_part part, header_lines *out,
                          char *why, size_t whysz)
 {
@@ -423,28 +467,8 @@ static int build_headers(const header_sources *s, enum header_part part, header_
         return 0;
     for (size_t i = 0; i < s->n_call; i++)
         put_line(out, s->call[i]);
-    size_t fixed = out->n;
-    int get = strcmp(s->method, "GET") == 0;
-    int content_type = has_name(out, "Content-Type"), idempotency = has_name(out, "Idempotency-Key");
-    if (s->api && !get && !idempotency && s->idempotency_key != NULL) {
-        const char *line = compose(out->idempotency, sizeof out->idempotency, "Idempotency-Key",
-                                   s->idempotency_key);
-        if (line == NULL) {
-            snprintf(why, whysz, "idempotency_key is too long (at most %d bytes)", 255);
-            return -1;
-        }
-        out->line[out->n++] = line;
-    }
-    if (!content_type && s->api && s->has_body)
-        out->line[out->n++] = "Content-Type: application/json";
-    else if (!content_type && (s->has_body || strcmp(s->method, "POST") == 0))
-        out->line[out->n++] = "Content-Type:";
-    out->line[out->n++] = "Expect:";
-    if (part == HEADERS_FINISH) {       /* the rest is in the shared set */
-        memmove(out->line, out->line + fixed, (out->n - fixed) * sizeof out->line[0]);
-        out->n -= fixed;
-    }
-    return 0;
+    return add_finishing_lines(s, has_name(out, "Content-Type"), has_name(out, "Idempotency-Key"),
+                               out, why, whysz);
 }
 
 /* ---- senders: a client's credentials, headers and settings, kept in C ----
@@ -455,12 +479,20 @@ static int build_headers(const header_sources *s, enum header_part part, header_
 #define SENDER_META "runctl.sender"
 #define MAX_BETAS 8
 
+/* A shared set of header lines (sources 1-3) for one beta value (NULL:
+ * none), and whether it names the headers the finishing lines depend on. */
+typedef struct shared_lines {
+    char *beta;
+    rc_header_set *set;
+    int has_content_type, has_idempotency;
+} shared_lines;
+
 typedef struct rc_sender {
     rc_host *host;
     char *credential;           /* NULL: no key */
     char **client;              /* the client's lines (source 2) */
     size_t n_client;
-    struct { char *beta; rc_header_set *set; } sets[MAX_BETAS];  /* beta NULL: none */
+    shared_lines sets[MAX_BETAS];
     size_t n_sets;
     rc_limiter *limiter;        /* its userdata is user value 1: kept alive */
     double timeout_s, connect_timeout_s, max_retry_delay_s;
@@ -504,11 +536,11 @@ static int sender_gc(lua_State *L)
 /* The shared set of s for a beta value (NULL: none), built on first use;
  * NULL when s holds MAX_BETAS sets already (the request then sends all its
  * lines itself). Raises on a bad line. */
-static rc_header_set *shared_set(lua_State *L, rc_sender *s, const char *beta)
+static const shared_lines *shared_set(lua_State *L, rc_sender *s, const char *beta)
 {
     for (size_t i = 0; i < s->n_sets; i++)
         if (beta == NULL ? s->sets[i].beta == NULL : s->sets[i].beta != NULL && strcmp(beta, s->sets[i].beta) == 0)
-            return s->sets[i].set;
+            return &s->sets[i];
     if (s->n_sets == MAX_BETAS)
         return NULL;
     header_sources src = { s->credential, (const char *const *)s->client, s->n_client, beta,
@@ -523,24 +555,61 @@ static rc_header_set *shared_set(lua_State *L, rc_sender *s, const char *beta)
         free(copy);
         luaL_error(L, "%s", beta != NULL && copy == NULL ? "out of memory" : why);
     }
-    s->sets[s->n_sets].beta = copy;
-    s->sets[s->n_sets++].set = set;
-    return set;
+    shared_lines *sl = &s->sets[s->n_sets++];
+    sl->beta = copy;
+    sl->set = set;
+    sl->has_content_type = has_name(&h, "Content-Type");
+    sl->has_idempotency = has_name(&h, "Idempotency-Key");
+    return sl;
 }
 
-/* Reads a request's per-call settings from opts (a table, or nil) over base. */
-static void read_call_opts(lua_State *L, int opts, rc_request *req)
+/* The per-call settings core.request reads from opts. */
+static const char *const CALL_OPTS[] = { "timeout", "connect_timeout", "max_bytes", "max_retries",
+                                         "max_retry_delay", "final_cannot_cancel", "idempotency_key", NULL };
+
+/* Applies opts' value for key (at the top of the stack) to req; a string
+ * idempotency_key goes to *idempotency_key (kept alive by opts). */
+static void apply_call_opt(lua_State *L, const char *key, rc_request *req, const char **idempotency_key)
+{
+    if (strcmp(key, "timeout") == 0)
+        req->timeout_s = number_at_top(L, key, req->timeout_s);
+    else if (strcmp(key, "connect_timeout") == 0)
+        req->connect_timeout_s = number_at_top(L, key, req->connect_timeout_s);
+    else if (strcmp(key, "max_bytes") == 0)
+        req->max_bytes = (size_t)number_at_top(L, key, (double)req->max_bytes);
+    else if (strcmp(key, "max_retries") == 0)
+        req->max_retries = (int)number_at_top(L, key, req->max_retries);
+    else if (strcmp(key, "max_retry_delay") == 0)
+        req->max_retry_delay_s = number_at_top(L, key, req->max_retry_delay_s);
+    else if (strcmp(key, "final_cannot_cancel") == 0)     /* set by the cancel bindings only */
+        req->final_cannot_cancel = lua_toboolean(L, -1);
+    else if (strcmp(key, "idempotency_key") == 0 && lua_type(L, -1) == LUA_TSTRING)
+        *idempotency_key = lua_tostring(L, -1);
+}
+
+/* Reads a request's per-call settings from opts (a table, or nil) over
+ * req's. A plain table is walked (a cancel's holds one field: cheaper than
+ * asking for each setting); one with a metatable is asked for each, so
+ * that __index is honoured. */
+static void read_call_opts(lua_State *L, int opts, rc_request *req, const char **idempotency_key)
 {
     if (!lua_istable(L, opts))
         return;
-    req->timeout_s = opt_number(L, opts, "timeout", req->timeout_s);
-    req->connect_timeout_s = opt_number(L, opts, "connect_timeout", req->connect_timeout_s);
-    req->max_bytes = (size_t)opt_number(L, opts, "max_bytes", (double)req->max_bytes);
-    req->max_retries = (int)opt_number(L, opts, "max_retries", req->max_retries);
-    req->max_retry_delay_s = opt_number(L, opts, "max_retry_delay", req->max_retry_delay_s);
-    lua_getfield(L, opts, "final_cannot_cancel");      /* set by the cancel bindings only */
-    req->final_cannot_cancel = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    if (lua_getmetatable(L, opts)) {
+        lua_pop(L, 1);
+        for (int i = 0; CALL_OPTS[i] != NULL; i++) {
+            lua_getfield(L, opts, CALL_OPTS[i]);
+            apply_call_opt(L, CALL_OPTS[i], req, idempotency_key);
+            lua_pop(L, 1);
+        }
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+        if (lua_type(L, -2) == LUA_TSTRING)
+            apply_call_opt(L, lua_tostring(L, -2), req, idempotency_key);
+        lua_pop(L, 1);
+    }
 }
 
 /* Writes prefix and a unique token into out: 16 random hex digits drawn once
@@ -570,8 +639,8 @@ static const char *write_token(char *out, size_t n, const char *prefix)
     return out;
 }
 
-/* core.request(sender, method, url, body, beta, lines, opts) -> raw | nil, failure.
- * lines: nil or the call's own header lines (source 4); opts may override
+/* core.request(sender, method, url, body, beta, lines, opts) -> raw [, obj] | nil, failure
+ * (obj: a 2xx answer's JSON object, decoded; raw then has no body). lines: nil or the call's own header lines (source 4); opts may override
  * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes and give
  * idempotency_key; opts.final_cannot_cancel marks a cancel (see rc_request). */
 static int l_request(lua_State *L)
@@ -593,29 +662,36 @@ static int l_request(lua_State *L)
     req.max_retry_delay_s = s->max_retry_delay_s;
     req.ca_file = s->ca_file;
     req.limiter = s->limiter;
-    read_call_opts(L, 7, &req);
+    const char *idempotency_key = NULL;
+    read_call_opts(L, 7, &req, &idempotency_key);
 
     const char *call[MAX_HEADERS];
     char token[160];
     header_sources src = { s->credential, (const char *const *)s->client, s->n_client,
                            luaL_optstring(L, 5, NULL), call, read_lines(L, 6, call), 1,
                            req.method, req.body != NULL, NULL };
-    if (strcmp(req.method, "GET") != 0) {
-        if (lua_istable(L, 7) && lua_getfield(L, 7, "idempotency_key") == LUA_TSTRING) {
-            src.idempotency_key = lua_tostring(L, -1);      /* kept by opts */
-            lua_pop(L, 1);
-        } else {
-            src.idempotency_key = write_token(token, sizeof token, "runctl-");
-        }
-    }
-    req.shared_headers = src.n_call == 0 ? shared_set(L, s, src.beta) : NULL;
+    if (strcmp(req.method, "GET") != 0)
+        src.idempotency_key = idempotency_key != NULL ? idempotency_key
+                                                      : write_token(token, sizeof token, "runctl-");
+    /* Without call lines, the client's lines are a shared set built once:
+     * the request adds only its finishing lines. */
+    const shared_lines *shared = src.n_call == 0 ? shared_set(L, s, src.beta) : NULL;
     header_lines h;
     char why[160];
-    if (build_headers(&src, req.shared_headers != NULL ? HEADERS_FINISH : HEADERS_ALL, &h, why, sizeof why) != 0)
+    int failed;
+    if (shared != NULL) {
+        req.shared_headers = shared->set;
+        h.n = 0;
+        failed = add_finishing_lines(&src, shared->has_content_type, shared->has_idempotency,
+                                     &h, why, sizeof why);
+    } else {
+        failed = build_headers(&src, HEADERS_ALL, &h, why, sizeof why);
+    }
+    if (failed != 0)
         return luaL_error(L, "%s", why);
     req.headers = h.line;
     req.n_headers = h.n;
-    return submit_and_wait(L, s->host, &req);
+    return submit_and_wait(L, s->host, &req, 1);
 }
 
 /* Copies the array of header lines at idx into C memory (*out, *n). */
@@ -717,7 +793,7 @@ static int l_send(lua_State *L)
     req.headers = lines.line;
     req.n_headers = lines.n;
 
-    return submit_and_wait(L, h, &req);
+    return submit_and_wait(L, h, &req, 0);
 }
 
 /* core.escape_id(value, what [, level]) -> the value percent-encoded as one path
@@ -726,25 +802,30 @@ static int l_escape_id(lua_State *L)
 {
     const char *what = luaL_optstring(L, 2, "id");
     int level = (int)luaL_optinteger(L, 3, 2);  /* 2: the caller of the binding */
-    if (lua_type(L, 1) != LUA_TSTRING) {
+    size_t len;
+    const char *id = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
+    rc_id_status st = id != NULL ? rc_url_check_id(id, len) : RC_ID_OK;
+    if (id == NULL || st != RC_ID_OK) {
         luaL_where(L, level);
-        lua_pushfstring(L, "%s must be a string (got %s)", what, luaL_typename(L, 1));
+        if (id == NULL)
+            lua_pushfstring(L, "%s must be a string (got %s)", what, luaL_typename(L, 1));
+        else
+            lua_pushfstring(L, "%s %s", what, rc_url_id_problem(st));
         lua_concat(L, 2);
         return lua_error(L);
     }
-    size_t len;
-    const char *id = lua_tolstring(L, 1, &len);
-    rc_id_status st = rc_url_check_id(id, len);
-    if (st != RC_ID_OK) {
-        luaL_where(L, level);
-        lua_pushfstring(L, "%s %s", what, rc_url_id_problem(st));
-        lua_concat(L, 2);
-        return lua_error(L);
+    char small[256 * 3 + 1];
+    if (len <= 256) {               /* the usual ID: escaped on the C stack */
+        size_t n = rc_url_escape_segment(id, len, small);
+        if (n == len)
+            lua_settop(L, 1);       /* nothing needed escaping: the ID itself */
+        else
+            lua_pushlstring(L, small, n);
+        return 1;
     }
     luaL_Buffer b;
     char *out = luaL_buffinitsize(L, &b, 3 * len + 1);
-    size_t n = rc_url_escape_segment(id, len, out);
-    luaL_pushresultsize(&b, n);
+    luaL_pushresultsize(&b, rc_url_escape_segment(id, len, out));
     return 1;
 }
 

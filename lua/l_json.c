@@ -322,6 +322,16 @@ static int fast_decode(lua_State *L, const char *s, size_t len)
     return 0;
 }
 
+/* Pushes the JSON object s[0..len) holds, as json.decode gives it, and
+ * returns 1; returns 0 with the stack as it was when s is not an object or
+ * not one the fast path decodes (json.decode then judges it). */
+int rc_json_decode_object(lua_State *L, const char *s, size_t len)
+{
+    fast_json j = { L, s, s + len };
+    skip_space(&j);
+    return j.p < j.end && *j.p == '{' && fast_decode(L, s, len);
+}
+
 /* json.decode(s) -> value | nil, err */
 static int l_decode(lua_State *L)
 {

@@ -84,12 +84,13 @@ local function cancel_opts(opts)
 end
 
 local function send_cancel(c, where, verb, path, beta, opts, perform, can_refetch)
+  local obj, err, resp = perform(c, where, verb, path, nil, nil, beta, cancel_opts(opts))
+  if obj then return outcome.decide(obj, err, resp) end      -- no read-back: no closure made
   local refetch = can_refetch and function()
     local get_opts = {}
     for k, v in pairs(opts or {}) do if k ~= "idempotency_key" then get_opts[k] = v end end
     return perform(c, where, "GET", path:gsub("/cancel$", ""), nil, nil, beta, get_opts)
   end
-  local obj, err, resp = perform(c, where, verb, path, nil, nil, beta, cancel_opts(opts))
   return outcome.decide(obj, err, resp, refetch)
 end
 

@@ -154,9 +154,9 @@ local function perform(c, where, method, path, query, body, beta, opts)
     if q == "" then q = nil end
   end
   if q then url = url .. "?" .. q end
-  local raw, fail = core.request(p.sender, method, url, body, beta, lines, opts)
-  if not raw then return nil, transport_error(fail) end
-  return finish(raw)
+  local raw, decoded_or_fail = core.request(p.sender, method, url, body, beta, lines, opts)
+  if not raw then return nil, transport_error(decoded_or_fail) end
+  return finish(raw, decoded_or_fail)
 end
 
 local BETA_PATHS = { "^/threads", "^/assistants", "^/vector_stores" }

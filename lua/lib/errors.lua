@@ -60,11 +60,13 @@ end
 
 -- Decodes a successful raw response into obj, nil, resp (or nil, err); the
 -- raw table becomes resp {status, headers, request_id, attempts, elapsed}.
-local function finish(raw)
+-- decoded: the body's object when core.request decoded it (raw has no body).
+local function finish(raw, decoded)
   if raw.status < 200 or raw.status > 299 then return nil, api_error(raw) end
   local body = raw.body
   raw.body, raw.retryable = nil, nil
   local resp = raw
+  if decoded then return decoded, nil, resp end
   if body == "" then return {}, nil, resp end
   local obj, why = json.decode(body)
   if type(obj) ~= "table" or body:find("^%s*%[") then

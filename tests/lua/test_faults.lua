@@ -185,6 +185,19 @@ T.like(err and err.request_id, "^req_", "and the request ID")
 fake:faults { { body = "[1,2,3]" } }
 run, err = retrieve()
 T.is(err and err.kind, "invalid_response", "a JSON array where an object is expected is invalid_response")
+-- objects come back decoded as json.decode gives them, whichever decoder takes them
+local resp
+fake:faults { { body = ' \n{"id":"run_x","n":7,"f":0.5,"t":[true,null]} ' } }
+run, err, resp = retrieve()
+T.ok(run and run.id == "run_x" and math.type(run.n) == "integer" and run.f == 0.5 and run.t[1] == true
+     and run.t[2] == json.null, "an object after white space is decoded", tostring(err))
+T.ok(resp and resp.body == nil and resp.status == 200, "and its resp carries no body")
+fake:faults { { body = '{"id":"run_x","note":"\\ud83d\\ude00\\u0000"}' } }
+run, err = retrieve()
+T.is(run and run.note, "\u{1F600}\0", "an object with a surrogate pair and a NUL escape is decoded (by cjson)")
+fake:faults { { body = "" } }
+run, err = retrieve()
+T.ok(run and next(run) == nil, "an empty 200 body is an empty object", tostring(err))
 fake:faults { { html = true, status = 502, count = 3 } }
 run, err = retrieve()
 T.ok(err and err.kind == "api" and err.status == 502 and err.attempts == 3, "an HTML 502 is retried then reported", tostring(err))
@@ -210,6 +223,8 @@ run, err = retrieve(nil, { max_bytes = 1024 * 1024 })
 T.is(err and err.kind, "invalid_response", "a chunked 1 GiB body (no length) is refused too")
 T.ok(T.peak_rss_kib() - before < 64 * 1024, "memory did not grow with the refused bodies",
      (T.peak_rss_kib() - before) .. " KiB")
+run, err = retrieve(nil, setmetatable({}, { __index = { max_bytes = 10 } }))
+T.is(err and err.kind, "invalid_response", "a setting opts inherits through __index is honoured too")
 fake:faults { { large_bytes = 200000 } }
 hr = http.request { url = fake.base .. "/threads/thread_main/runs", max_bytes = 100000 }
 T.ok(hr == nil, "http.request honours max_bytes")

@@ -38,6 +38,10 @@ c = runctl.client { api_key = "sk-test-tls", base_url = "https://127.0.0.1:" .. 
                     max_retries = 0 }
 run, err = c.runs.retrieve("t", "r")
 T.ok(err and err.kind ~= "connection", "a client with ca_file completes the handshake (the page is not JSON)", tostring(err))
+-- The engine reuses the handle that request used: its ca_file must not carry over.
+resp, err = http.request { url = url, timeout = 10 }
+T.is(resp, nil, "the next request without ca_file is refused again (the earlier ca_file did not carry over)")
+T.like(err and err.message, "[Cc]ertificate", "for its certificate")
 T.raises(function() runctl.client { ca_file = 5 } end, "ca_file must be a string", "ca_file is checked")
 
 os.execute("kill " .. pid .. " 2>/dev/null")

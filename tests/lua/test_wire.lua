@@ -99,6 +99,10 @@ T.is(T.header(five[2], "authorization"), "Bearer sk-test-1234567890", "with the 
 T.is(T.header(five[3], "authorization"), nil, "per-call Authorization = false sends no credentials")
 T.is(T.header(five[3], "openai-beta"), "assistants=v9", "a per-call OpenAI-Beta replaces the endpoint's")
 T.is(T.header(five[3], "content-type"), "application/json", "a body gets Content-Type: application/json")
+local c6 = fake:client { headers = { ["Content-Type"] = "text/plain" } }
+fake:clear()
+c6:request { method = "POST", path = "/threads/thread_main/runs/run_in_progress/cancel", body = { a = 1 } }
+T.is(T.header(fake:last(), "content-type"), "text/plain", "a client's Content-Type is the only one a body gets")
 
 -- hostile IDs: encoded, one segment, never another URL
 local hostile = {
@@ -120,6 +124,9 @@ end
 fake:clear()
 c.runs.list("a/b?c")
 T.is(fake:last().path, "/v1/threads/a%2Fb%3Fc/runs", "thread ID encoded in list")
+
+T.is(runctl.escape_id(("a/"):rep(150)), ("a%2F"):rep(150), "a 300-byte ID is escaped whole")
+T.is(runctl.escape_id(("b"):rep(300)), ("b"):rep(300), "and one with nothing to escape comes back as it is")
 
 -- invalid IDs raise before anything is sent
 fake:clear()

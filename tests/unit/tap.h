@@ -13,6 +13,7 @@ void test_timer_heap(void);     /* test_timers.c */
 void test_limiter(void);        /* test_limiter.c */
 void test_url_host(void);       /* test_url_host.c */
 void test_patcost(void);        /* test_patcost.c */
+void test_reuse(void);          /* test_reuse.c */
 void test_engine_deadline(void); /* test_engine_deadline.c */
 
 #endif

@@ -230,6 +230,7 @@ int main(void)
     test_url_host();
     test_patcost();
     test_due_timer_ends_the_wait();
+    test_reuse();
     test_engine_deadline();
     curl_global_cleanup();
     return tap_done();
