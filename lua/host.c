@@ -371,11 +371,23 @@ int rc_host_tasks_alive(rc_host *h)
 
 static void cancel_overdue(rc_host *h, lua_State *L);
 
+/* The engine's network work until deadline (0: none); 1 when it stopped
+ * there with ready answers or queued starts left. */
+static int engine_round(rc_host *h, int timeout_ms, double deadline)
+{
+    rc_engine_stats before, after;
+    rc_engine_get_stats(h->engine, &before);
+    rc_engine_poll_until(h->engine, timeout_ms, deadline);
+    rc_engine_get_stats(h->engine, &after);
+    return after.deferred != before.deferred;
+}
+
 /* One round: the engine's network work first (answers read, transfers
  * started, timers fired), then the tasks that woke or wait to start. Under a
  * frame budget the engine may use half of it (so answers keep flowing while
- * many tasks wait to start) and the tasks the rest; each stops after at
- * least one piece of work, so everything progresses. */
+ * many tasks wait to start) and the tasks the rest; time the tasks leave goes
+ * back to the network, and to the tasks it wakes. Each stops after at least
+ * one piece of work per round, so everything progresses. */
 void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
 {
     rc_sched *s = h->sched;
@@ -388,11 +400,19 @@ void rc_host_step(rc_host *h, lua_State *L, int timeout_ms)
     s->step_end = budgeted ? start + s->budget_s : 0;
     s->step_resumed = 0;
     s->stats.polls++;
-    rc_engine_poll_until(h->engine, s->ready_count > 0 ? 0 : timeout_ms,
-                         budgeted ? start + s->budget_s / 2 : 0);
+    int io_left = engine_round(h, s->ready_count > 0 ? 0 : timeout_ms,
+                               budgeted ? start + s->budget_s / 2 : 0);
     cancel_overdue(h, L);
-    if (!run_ready(h, L))
+    int within = run_ready(h, L);
+    while (budgeted && within && io_left && rc_now() < s->step_end) {
+        io_left = engine_round(h, 0, s->step_end);
+        cancel_overdue(h, L);
+        within = run_ready(h, L);
+    }
+    if (!within)
         s->stats.budget_stops++;
+    if (io_left)
+        s->stats.io_stops++;
     if (s->step_resumed > s->stats.max_resumed)
         s->stats.max_resumed = s->step_resumed;
     s->step_end = outer_end;
@@ -415,9 +435,6 @@ void rc_host_stats(rc_host *h, runctl_stats *out)
     out->ready = h->sched->ready_count;
     out->tasks = h->sched->tasks_alive;
     out->in_engine = rc_engine_pending(h->engine);
-    rc_engine_stats es;
-    rc_engine_get_stats(h->engine, &es);
-    out->io_stops = es.deferred;
 }
 
 /* ------------------------------------------------------------------ tasks */

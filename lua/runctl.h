@@ -77,7 +77,8 @@ int runctl_load_extensions(lua_State *L);
  * runctl.frame_budget(ms)): the network work (answers read, transfers
  * started, one at a time) for at most half of it, then task resumes
  * (starting them, handing them a finished request, waking them) until it is
- * spent; each at least one per call. What is left stays queued, in order,
+ * spent, time they leave going back to the network work; each at least one
+ * per call. What is left stays queued, in order,
  * for the next call, and the return value counts it, so a host polling
  * until 0 never stops early. A single piece of work is not split: a resume
  * that loops in Lua, or libcurl setting up one connection.
