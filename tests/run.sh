@@ -72,7 +72,14 @@ fi
 # Conformance against the official OpenAPI spec (tests/conformance/run.sh):
 # prints "skipped: <reason>" without Node/npm or the spec.
 case conformance in *"${ONLY:-conformance}"*) run_one conformance sh tests/conformance/run.sh ;; esac
-[ -z "$ONLY" ] && run_one secrets sh tests/secrets.sh
+# The secrets pass runs every Lua test again (with OPENAI_LOG=debug): under a
+# wrapper (make check-valgrind) that takes far longer than one test file may.
+if [ -z "$ONLY" ]; then
+    per_test_timeout=${TEST_TIMEOUT:-900}
+    [ -n "$RUNCTL_WRAP" ] && TEST_TIMEOUT=$((per_test_timeout * 8))
+    run_one secrets sh tests/secrets.sh
+    TEST_TIMEOUT=$per_test_timeout
+fi
 # The fake server's own checks (every cancel style's exact status and body, seeds, faults).
 case fakeapi in *"${ONLY:-fakeapi}"*) run_one fakeapi sh tests/fakeapi/smoke.sh ;; esac
 case package in *"${ONLY:-package}"*) run_one package "$RUNCTL" tests/package.lua ;; esac
