@@ -10,26 +10,8 @@ BUILD=${1:-build}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/frame-loop-percentiles.XXXXXX")
 pids=
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT INT TERM
-{
-    printf '{"threads":[{"id":"thread_frame","runs":['
-    i=1
-    while [ $i -le 1000 ]; do
-        [ $i -gt 1 ] && printf ','
-        printf '{"id":"run_%d","status":"queued","created_at":-60}' $i
-        i=$((i + 1))
-    done
-    printf ']}]}\n'
-} > "$dir/seed.json"
-
-# start_fake NAME LATENCY_MS: a fake API on a free port; its port goes to $dir/NAME.port
-start_fake() {
-    "$BUILD/fakeapi" --port 0 --port-file "$dir/$1.port" --quiet --no-record --latency-ms "$2" \
-        --seed "$dir/seed.json" >/dev/null 2>&1 &
-    pids="$pids $!"
-    i=0
-    while [ ! -s "$dir/$1.port" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
-    [ -s "$dir/$1.port" ] || { echo "frame-loop-percentiles: the fake API server did not start" >&2; exit 1; }
-}
+. "$(dirname "$0")/frame-loop-fake.sh"
+seed_runs "$dir/seed.json" 1000
 
 # one NAME ARGS...: one frame-loop run's line (its "frame-loop: " cut off)
 one() {
@@ -40,7 +22,7 @@ one() {
 done_ms() { sed -n 's/.*all done in \([0-9]*\) ms.*/\1/p'; }
 
 for latency in 300 0; do
-    start_fake "l$latency" "$latency"
+    start_fake "l$latency" "$latency" "$dir/seed.json"
     root="http://127.0.0.1:$(cat "$dir/l$latency.port")" base="$root/v1"
     for n in 100 1000; do
         echo "frame-loop, server answering in ${latency} ms, 60 Hz: $(one --requests "$n")"

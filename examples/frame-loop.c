@@ -237,10 +237,11 @@ static void report(lua_State *L, const config *c, seen *w, int status)
     qsort(w->poll_cpu_ms, (size_t)w->frames, sizeof *w->poll_cpu_ms, by_value);
     if (c->percentiles_only) {
         printf("frame-loop: %ld in flight: runctl_poll p50 %.3f ms, p99 %.3f ms, max %.3f ms over %ld frames "
-               "(%ld left work for the next); CPU p99 %.3f ms, max %.3f ms; all done in %.0f ms\n",
+               "(%ld left tasks, %ld network work for the next); CPU p99 %.3f ms, max %.3f ms; "
+               "all done in %.0f ms\n",
                c->requests, percentile(w->poll_ms, w->frames, 50), percentile(w->poll_ms, w->frames, 99),
                w->frames > 0 ? w->poll_ms[w->frames - 1] : 0.0, w->frames,
-               (long)(st.budget_stops + st.io_stops), percentile(w->poll_cpu_ms, w->frames, 99),
+               (long)st.budget_stops, (long)st.io_stops, percentile(w->poll_cpu_ms, w->frames, 99),
                w->frames > 0 ? w->poll_cpu_ms[w->frames - 1] : 0.0, w->all_done_ms);
     } else if (c->worst_only) {
         printf("frame-loop: worst frame %.3f ms over %ld frames at %ld Hz (%ld cancels in flight at once)\n",

@@ -4,6 +4,14 @@
 local task = require "runctl.task"
 local typename = require("runctl.check").typename
 
+-- A to-be-closed value that cancels the workers still running when the
+-- caller's scope ends (an error, a deadline, the caller being cancelled).
+local function cancel_on_close(workers)
+  return setmetatable({}, { __close = function()
+    for _, t in ipairs(workers) do pcall(task.cancel, t) end
+  end })
+end
+
 -- Checks the arguments both loops take; returns the concurrency (default 16).
 -- level: the caller of task.map/task.each, for the error's position.
 local function check_loop(name, items, items_ok, fn, opts, opts_text)
@@ -54,9 +62,7 @@ function task.map(items, fn, opts)
     end
   end
   local workers = {}
-  local _ <close> = setmetatable({}, { __close = function()
-    for _, t in ipairs(workers) do pcall(task.cancel, t) end
-  end })
+  local _ <close> = cancel_on_close(workers)
   for w = 1, math.min(concurrency, n) do
     workers[w] = task.spawn(worker, w)
     if deadline then task.deadline(workers[w], deadline) end
@@ -122,9 +128,7 @@ function task.each(items, fn, opts)
     end
   end
   local workers = {}
-  local _ <close> = setmetatable({}, { __close = function()
-    for _, t in ipairs(workers) do pcall(task.cancel, t) end
-  end })
+  local _ <close> = cancel_on_close(workers)
   for w = 1, concurrency do workers[w] = task.spawn(worker) end
   for _, t in ipairs(workers) do
     local ok, err = task.join(t)
