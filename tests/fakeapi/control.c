@@ -3,6 +3,7 @@
  * and the raw state of every object. */
 #include "http.h"
 #include "server.h"
+#include "spend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +299,7 @@ static const struct {
     {"stats", M_GET, ctl_stats},
     {"runs", M_GET, ctl_runs},
     {"config", M_GET | M_POST, ctl_config},
+    {"spend", M_GET | M_POST | M_DELETE, spend_control},   /* spend.c */
 };
 
 static int method_bit(const char *method)
