@@ -527,6 +527,9 @@ end
 function M.define(name, def)
   local ok, why = M.check(name, def)
   if not ok then return nil, why end
+  if def.admin then   -- the admin key goes to runctl's own costs and usage listings only
+    return nil, name .. ": admin: only runctl's own resources are sent with the admin key"
+  end
   why = clash(name, def)
   if why then return nil, name .. ": " .. why end
   local own = { beta = def.beta, paginate = def.paginate, cursor = def.cursor, admin = def.admin, methods = {} }

@@ -123,6 +123,10 @@ local function query_string(where, parts, level)
   return table.concat(out, "&")
 end
 
+-- Environment variables whose values are secrets: never printed, and never
+-- handed to code that only decides (a supervise policy's os.getenv).
+M.SECRET_VARS = { "OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN" }
+
 checks.any = function() return true end
 M.checks = checks
 M.typename, M.env, M.is_null = typename, env, is_null

@@ -139,7 +139,7 @@ function M.has_admin_key(c)
 end
 
 M.NO_ADMIN_KEY = "no admin key: the costs and usage endpoints need an organization admin key "
-  .. "(sk-admin-..., with the api.usage.read scope): set OPENAI_ADMIN_KEY in the environment, "
+  .. "(with the api.usage.read scope): set OPENAI_ADMIN_KEY in the environment, "
   .. "or pass admin_key to runctl.client{...}"
 
 -- An admin endpoint's refusal made plain: a key without the usage scope (a
@@ -148,8 +148,8 @@ local function admin_refusal(err)
   if err.kind ~= "api" or (err.status ~= 401 and err.status ~= 403) then return err end
   local said = tostring(err.message or "")
   if err.status == 403 then
-    err.message = "an admin key is needed (sk-admin-..., with the api.usage.read scope): the key in "
-      .. "OPENAI_ADMIN_KEY (or admin_key) was refused, a project key cannot read costs or usage ["
+    err.message = "an admin key is needed: the key in OPENAI_ADMIN_KEY (or admin_key) lacks the "
+      .. "api.usage.read scope (a project key cannot read costs or usage; make an organization admin key) ["
       .. said .. "]"
   else
     err.message = "the API refused the admin key (401): check OPENAI_ADMIN_KEY (or admin_key) [" .. said .. "]"
