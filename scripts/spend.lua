@@ -5,9 +5,9 @@
 -- supervise policy instead: its window, what it spent, its limit, whether
 -- it is over (what supervise would decide now).
 local ops = require "runctl.ops"
-local budgets = require "runctl.budget"
-local policies = require "runctl.policy"
-local clients = require "runctl.client"
+local budgets = require "runctl.ops.budget"
+local policies = require "runctl.ops.policy"
+local clients = require "runctl.api.client"
 local json = require "runctl.json"
 
 local NAME = "spend"
@@ -101,7 +101,7 @@ local function measure(c, o, window)
   local rows, order, failed = {}, {}, {}
   local function listing(source, api, what, add)
     local b = { window = window.window, window_text = window.window_text, source = source, project_ids = o.project }
-    local start = budgets.window(b, ops.now())
+    local start = budgets.window(b, ops.unix_time())
     local params = budgets.params(b, start)
     params.group_by = { field }
     local ok, err = pcall(sum_into, rows, order, api, what, params, field, add)
@@ -169,7 +169,7 @@ local function show_budgets(c, o)
   if not policy then ops.usage_error("--budget: " .. err) end
   if #policy.budgets == 0 then ops.usage_error("--budget: " .. o.budget .. " has no budgets") end
   local as_json = o.json or not runctl.isatty("stdout")
-  local code, now = 0, ops.now()
+  local code, now = 0, ops.unix_time()
   for _, b in ipairs(policy.budgets) do
     local start, _, label = budgets.window(b, now)
     local spent, merr = budgets.measure(c, b, now)
@@ -210,7 +210,7 @@ local function main(argv)
   end
   local c = admin_client()
   if o.budget then return show_budgets(c, o) end
-  window.start = budgets.window(window, ops.now())
+  window.start = budgets.window(window, ops.unix_time())
   local rows, failed = measure(c, o, window)
   if #failed > 0 then            -- a part would mislead: nothing is printed
     io.stderr:write(NAME, ": cannot read the ", failed[1], "\n")

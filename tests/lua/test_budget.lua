@@ -428,7 +428,7 @@ T.like(out, "usage: runctl spend", "spend --help")
 
 ---------------------------------------------------------------------- the example policy loads
 
-local policies = require "runctl.policy"
+local policies = require "runctl.ops.policy"
 local example, perr = policies.load("share/runctl/budget-policy.example.lua")
 T.ok(example and #example.budgets >= 2, "share/runctl/budget-policy.example.lua loads", perr)
 T.ok(example and example.budget_interval > 0, "  with a budget interval")
