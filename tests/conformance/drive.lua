@@ -753,7 +753,8 @@ local function static_method(m)
 
   -- The same operation through c:request.
   local path = m.template:gsub("{([%w_]+)}", function(name) return runctl.escape_id(sample_id(name)) end)
-  obj, err, resp = static:request { method = m.verb, path = path, beta = m.beta }
+  obj, err, resp = static:request { method = m.verb, path = path, beta = m.beta,
+                                    query = m.params and with_required(m, nil) or nil }
   expect_ok(m, ("c:request{%s %s}"):format(m.verb, m.template), obj, err, resp)
 
   -- each: pages through with after=<cursor>; capped, since examples repeat.
