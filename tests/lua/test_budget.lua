@@ -316,6 +316,18 @@ T.is(metric(mfile, "runctl_supervise_budget_over", '{budget="daily cap"}'), 0, "
 T.is(metric(mfile, "runctl_supervise_budget_spent", '{budget="daily cap",unit="usd"}'), nil, "  no spent figure")
 fake:clear_faults()
 
+---------------------------------------------------------------------- every page counts
+
+reseed { batches = SEED.batches, costs = { { time = -190 * 86400, usd = 60, project_id = "proj_x" },
+                                           { time = 0, usd = 40, project_id = "proj_x" } } }
+jfile = tmp_path("pages.jsonl")
+out, stderr, code = run("supervise " .. policy([[return { budget_interval = 0,
+  budgets = { { name = "long", usd = 100, window = "200d" } },
+  rules = { { name = "r", kind = "batches", when_over = "long" } } }]]) .. " --once --journal " .. jfile)
+T.is(#requests("GET", "/organization/costs$"), 2, "a 200-day window: two pages of 180 one-day buckets")
+T.like(requests("GET", "/organization/costs$")[2].query, "page=page_%d+", "  the second asks for the next page")
+T.is((events(lines_of(jfile))[1] or {}).spent, 100, "  and both count: $60 on the first page, $40 on the second, a trip")
+
 ---------------------------------------------------------------------- a tokens budget from the usage
 
 reseed()
