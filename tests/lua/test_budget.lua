@@ -84,6 +84,21 @@ local function metric(path, name, labels)
   end
 end
 
+---------------------------------------------------------------------- windows
+
+local budgets = require "runctl.ops.budget"
+for _, t in ipairs { 951782400 + 3600, 1709251200 - 1, 1796404880, 4102444799 } do   -- leap days, year ends
+  local start, key = budgets.window({ window = "month" }, t)
+  T.is(os.date("!%Y-%m-%d %H:%M:%S", start), os.date("!%Y-%m-01 00:00:00", t), "month window of " .. t .. ": the 1st, 00:00 UTC")
+  T.is(key, os.date("!%Y-%m", t), "  keyed by the month")
+end
+local start, key, label = budgets.window({ window = "today" }, 1796404880.5)
+T.is(start, 1796342400, "today: since 00:00 UTC")
+T.is(key .. " " .. label, "2026-12-04 today", "  keyed by the day")
+start, key, label = budgets.window({ window = 3600, window_text = "1h" }, 1796404880)
+T.is(start, 1796404880 - 3600, "a duration: the last that many seconds")
+T.is(key .. " " .. label, "2026-12-04T17:00:00Z 1h", "  journaled once per period of that length (from the epoch)")
+
 ---------------------------------------------------------------------- the bindings on the wire
 
 local c = runctl.client { api_key = PROJECT_KEY, admin_key = ADMIN, base_url = fake.base, max_retries = 1 }

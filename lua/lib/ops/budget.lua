@@ -110,11 +110,12 @@ end
 
 -- Days from 1970-01-01 to y-m-d (proleptic Gregorian; no time zone involved).
 local function days_from_civil(y, m, d)
+  local floor = math.floor
   y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
+  local era = floor(y / 400)
   local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
   return era * 146097 + doe - 719468
 end
 
@@ -179,7 +180,7 @@ function M.amount(unit, r)
   end
   local n = 0
   for _, f in ipairs { "input_tokens", "output_tokens" } do
-    if math.type(r[f]) or type(r[f]) == "number" then n = n + r[f] end
+    if type(r[f]) == "number" then n = n + r[f] end
   end
   return n
 end
