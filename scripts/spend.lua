@@ -135,7 +135,7 @@ local function print_table(rows, o, window)
   lines[#lines + 1] = line(total)
   local width = {}
   for _, l in ipairs(lines) do
-    for i, cell in ipairs(l) do width[i] = math.max(width[i] or 0, utf8.len(cell) or #cell) end
+    for i, cell in ipairs(l) do width[i] = math.max(width[i] or 0, utf8 and utf8.len(cell) or #cell) end
   end
   io.stdout:write(("Spend %s (since %s UTC)\n"):format(window.window_text,
                   os.date("!%Y-%m-%d %H:%M", window.start)))
