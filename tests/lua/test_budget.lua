@@ -450,6 +450,22 @@ T.is(code, 2, "spend --by week: exit 2")
 T.like(stderr, "not one of project, line_item, model", "  naming the choices")
 out, stderr, code = run("spend --window 3x")
 T.is(code, 2, "spend --window 3x: exit 2")
+-- on a terminal (a pty from script(1)): a table
+if os.execute("command -v script >/dev/null 2>&1") then
+  local ttyout = tmp_path("tty.out")
+  local prefix = "env -u OPENAI_LOG"
+  for k, v in pairs(env) do prefix = prefix .. " " .. k .. "=" .. T.quote(v) end
+  local cmd = prefix .. " " .. (os.getenv("RUNCTL_WRAP") or "") .. " " .. (os.getenv("RUNCTL") or "./runctl") .. " spend"
+  os.execute(("script -qec %s /dev/null </dev/null >%s 2>&1"):format(T.quote(cmd), ttyout))
+  local tty = (T.read_file(ttyout) or ""):gsub("\r", "")
+  T.like(tty, "Spend today %(since %d%d%d%d%-%d%d%-%d%d 00:00 UTC%)\nPROJECT +USD +INPUT TOKENS +OUTPUT TOKENS +REQUESTS\n",
+         "spend on a terminal: a table with a title and labelled columns", tty)
+  T.like(tty, "\nproj_x +20%.50 +5,600 +300 +4\nproj_y +7%.00 +0 +0 +0\nTOTAL +27%.50 +5,600 +300 +4\n",
+         "  one row per project and the total, numbers right-aligned")
+else
+  T.ok(true, "spend on a terminal # SKIP script(1) is not installed")
+  T.ok(true, "  rows # SKIP script(1) is not installed")
+end
 out, stderr, code = run("spend --help")
 T.like(out, "usage: runctl spend", "spend --help")
 
