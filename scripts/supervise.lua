@@ -10,7 +10,7 @@ local journals = require "runctl.ops.journal"
 local metrics = require "runctl.ops.metrics"
 local service = require "runctl.ops.service"
 local picks = require "runctl.jobs.selection"
-local budgets = require "runctl.ops.budget"
+local breakers = require "runctl.ops.breaker"
 local clients = require "runctl.api.client"
 
 local NAME = "supervise"
@@ -100,12 +100,9 @@ local SPEC = {
 }
 
 local M_CANCELS, M_ERRORS = "runctl_supervise_cancels_total", "runctl_supervise_errors_total"
-local M_SPENT, M_LIMIT = "runctl_supervise_budget_spent", "runctl_supervise_budget_limit"
-local M_OVER, M_MEASURED = "runctl_supervise_budget_over", "runctl_supervise_budget_measured_timestamp_seconds"
-local M_STALE = "runctl_supervise_budget_stale"
 
 local function new_metrics()
-  return metrics.new()
+  return breakers.add_metrics(metrics.new())
     :counter("runctl_supervise_passes_total", "Passes run, by result (ok, failed).")
     :counter(M_CANCELS, "Cancel decisions, by kind, rule and outcome.")
     :counter(M_ERRORS, "Errors, by type (list, auth, cancel, match, journal, metrics, policy).")
@@ -116,11 +113,6 @@ local function new_metrics()
     :gauge("runctl_supervise_last_success_timestamp_seconds", "When the last pass without an error ended (Unix time; absent until one).")
     :gauge("runctl_supervise_policy_rules", "Rules in the policy in force.")
     :gauge("runctl_supervise_lua_memory_bytes", "Memory the Lua state holds after a pass (a flat line over time).")
-    :gauge(M_SPENT, "What a budget's window has spent, as last measured, by budget and unit (usd, tokens).")
-    :gauge(M_LIMIT, "A budget's limit, by budget and unit.")
-    :gauge(M_OVER, "1 while a budget is over its limit (its when_over rules cancel), else 0.")
-    :gauge(M_MEASURED, "When a budget was last measured (Unix time; absent until it has been).")
-    :gauge(M_STALE, "1 when a budget's figure is older than 3 budget intervals (its listings keep failing), else 0.")
 end
 
 -- Below, s is the supervisor's state (options, policy, journal, metrics
@@ -249,107 +241,20 @@ local function cancel(s, p, e)
   end
 end
 
----------------------------------------------------------------------- budgets
-
--- A budget's state across passes (kept by name over a reload): the last
--- figure measured, for which window, when, and whether its trip is journaled.
-local function budget_state(s, b)
-  local st = s.budget_state[b.name]
-  if not st then
-    st = {}
-    s.budget_state[b.name] = st
-  end
-  return st
-end
-
--- Measures budget b when its interval has passed since the last try (a
--- failed listing keeps the last figure and counts an error; it never trips).
-local function measure_budget(s, p, b)
-  local st = budget_state(s, b)
-  local clock = runctl.now()
-  if st.tried_at and clock - st.tried_at < s.policy.budget_interval then return end
-  st.tried_at = clock
-  local now = ops.unix_time()
-  local spent, err = budgets.measure(s.client, b, now)
-  if spent then
-    local _, key = budgets.window(b, now)
-    st.spent, st.window_key, st.measured_at, st.measured_clock = spent, key, now, clock
-    st.stale_warned = nil
-    return s.svc:log("debug", "budget '%s': %s of %s (%s, %s)", b.name, budgets.format(b.unit, spent),
-                     budgets.format(b.unit, b.limit), b.window_text, b.source)
-  end
-  local refused = runctl.is_error(err) and (err.status == 401 or err.status == 403)
-  fail(s, p, refused and "auth" or "budget", "budget '%s': cannot measure its %s: %s; the last figure stays (%s)",
-       b.name, b.source, text_of(err), st.spent and budgets.format(b.unit, st.spent) or "none yet: no trip")
-end
-
--- A budget's trip: journaled once per window (also across restarts).
-local function journal_trip(s, p, b, st, window_start, window_label)
-  local written, jerr = s.journal:event {
-    time = os.date("!%Y-%m-%dT%H:%M:%SZ"), event = "budget_exceeded", budget = b.name, spent = st.spent,
-    limit = b.limit, unit = b.unit, window = window_label, window_start = window_start, source = b.source,
-    measured_at = os.date("!%Y-%m-%dT%H:%M:%SZ", st.measured_at) }
-  if written == nil then return fail(s, p, "journal", "cannot write the journal: %s", jerr) end
-  if written then
-    s.svc:log("warning", "BUDGET EXCEEDED: '%s' spent %s of %s (%s, %s): its rules cancel from now on",
-              b.name, budgets.format(b.unit, st.spent), budgets.format(b.unit, b.limit), window_label, b.source)
-  end
-end
-
--- Every budget measured (when due) and decided for this pass: p.over[name]
--- is true when its figure is for the current window and at its limit or over.
-local function decide_budgets(s, p)
-  local now = ops.unix_time()
-  for _, name in ipairs { M_SPENT, M_LIMIT, M_OVER, M_MEASURED, M_STALE } do s.reg:clear(name) end
-  for _, b in ipairs(s.policy.budgets) do
-    measure_budget(s, p, b)
-    local st = budget_state(s, b)
-    local start, key, label = budgets.window(b, now)
-    local current = st.spent ~= nil and st.window_key == key
-    p.over[b.name] = current and budgets.over(b, st.spent)
-    local labels = { budget = b.name, unit = b.unit }
-    s.reg:set(M_LIMIT, labels, b.limit)
-    if current then s.reg:set(M_SPENT, labels, st.spent) end
-    s.reg:set(M_OVER, { budget = b.name }, p.over[b.name] and 1 or 0)
-    if st.measured_at then s.reg:set(M_MEASURED, { budget = b.name }, st.measured_at) end
-    local stale = st.measured_clock == nil and st.tried_at ~= nil
-                  or st.measured_clock and runctl.now() - st.measured_clock > budgets.STALE_INTERVALS * s.policy.budget_interval
-                                       and s.policy.budget_interval > 0
-    s.reg:set(M_STALE, { budget = b.name }, stale and 1 or 0)
-    if stale and st.measured_clock and not st.stale_warned then
-      st.stale_warned = true
-      s.svc:log("warning", "budget '%s': its figure is stale (measured %s, more than %d budget intervals ago)",
-                b.name, os.date("!%Y-%m-%dT%H:%M:%SZ", st.measured_at), budgets.STALE_INTERVALS)
-    end
-    if p.over[b.name] then journal_trip(s, p, b, st, os.date("!%Y-%m-%dT%H:%M:%SZ", start), label) end
-  end
-end
-
--- --once, --dry-run: what each when_over rule would cancel if its budget tripped.
-local function show_trips(s, p)
-  for _, r in ipairs(s.policy.rules) do
-    local b = r.when_over and s.policy.budget_by_name[r.when_over]
-    if b and not p.over[b.name] then
-      local ids, st = p.would_trip[r] or {}, budget_state(s, b)
-      s.svc:log("info", "rule '%s': budget '%s' is under its limit (%s of %s, %s): a trip would cancel %d %s%s%s",
-                r.name, b.name, budgets.format(b.unit, st.spent), budgets.format(b.unit, b.limit), b.window_text,
-                #ids, #ids == 1 and r.kind.one or r.kind.many, #ids > 0 and ": " or "", table.concat(ids, " "))
-    end
-  end
-end
-
 -- One pass: list, pick, cancel, journal. Returns the pass's record.
 local function pass(s)
   local p = { unix_time = ops.unix_time(), targets = {}, picked = {}, active = {}, oldest = {}, errors = 0, complete = true,
-              over = {}, would_trip = {}, show_trips = s.o.once or s.o.dry_run }
-  decide_budgets(s, p)
+              would_trip = {}, show_trips = s.o.once or s.o.dry_run }
+  local function log(...) s.svc:log(...) end
+  p.over = s.breaker:decide(s.policy, { log = log, journal = s.journal,
+                                        fail = function(...) fail(s, p, ...) end })
   for _, r in ipairs(s.policy.rules) do r.pick = picks.picker(r.kind, r.filter, p.unix_time) end
   ops.each_concurrently(s.policy.listings, s.concurrency, function(l) list(s, p, l) end)
   ops.each_concurrently(p.targets, s.concurrency, function(e) cancel(s, p, e) end, function(e, err)
     fail(s, p, "cancel", "rule '%s': %s %s: cannot cancel: %s", e.rule.name, e.kind.one, e.id, text_of(err))
   end)
   if p.complete then s.journal:forget_others(p.picked) end
-  if p.show_trips then show_trips(s, p) end
+  if p.show_trips then s.breaker:show_trips(s.policy, p.over, p.would_trip, log) end
   return p
 end
 
@@ -396,7 +301,7 @@ local function reload(s)
     return s.svc:log("error", "policy not reloaded, the old one stays: it has budgets and %s", clients.NO_ADMIN_KEY)
   end
   s.policy = policy
-  for _, st in pairs(s.budget_state) do st.tried_at = nil end      -- measured afresh with the new policy
+  s.breaker:remeasure()
   s.svc:log("info", "policy reloaded: %s, %d rule(s)", policy.path, #policy.rules)
 end
 
@@ -420,7 +325,8 @@ local function main(argv)
   local journal, jerr = journals.open(o.journal)
   if not journal then ops.usage_error("--journal: cannot open " .. o.journal .. ": " .. tostring(jerr)) end
   local s = { o = o, policy = policy, journal = journal, reg = new_metrics(), client = client,
-              svc = service.start(NAME), concurrency = o.concurrency or 16, passes = 0, budget_state = {} }
+              svc = service.start(NAME), concurrency = o.concurrency or 16, passes = 0 }
+  s.breaker = breakers.new(client, s.reg)
   s.svc:log("info", "policy %s: %d rule(s), a pass every %gs%s", policy.path, #policy.rules, interval(s),
             o.dry_run and " (dry run: no cancel is sent)" or "")
   local ok, why
