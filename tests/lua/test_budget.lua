@@ -185,6 +185,9 @@ local seen = {}
 for k, v in pairs(c) do seen[#seen + 1] = tostring(k) .. "=" .. tostring(v) end
 T.unlike(table.concat(seen, " ") .. tostring(c), "admin%-budget", "no field or text of a client holds the admin key")
 T.is(c.admin_key, nil, "client.admin_key is nil")
+local oc = runctl.client { api_key = PROJECT_KEY, organization = "org-budget", base_url = fake.base }
+T.is(oc.organization_id .. " " .. type(oc.organization.costs), "org-budget function",
+     "c.organization is the listings; the organization setting reads back as organization_id")
 local ok, why = pcall(runctl.define, "organization.steal", { admin = true, methods = { get = { "GET", "/x" } } })
 T.ok(not ok, "runctl.define refuses a resource sent with the admin key")
 T.like(tostring(why), "only runctl's own resources are sent with the admin key", "  saying why")

@@ -66,7 +66,9 @@ function M.new(cfg, extra)
   local flags = core.settings()
   local f = {}                  -- the public fields
   f.base_url = (cfg.base_url or flags.base_url or env("OPENAI_BASE_URL") or DEFAULT_BASE_URL):gsub("/+$", "")
-  f.organization = cfg.organization or flags.organization or env("OPENAI_ORG_ID")
+  -- the setting reads back as organization_id: c.organization is the costs
+  -- and usage listings (a resource, as on the global organization)
+  f.organization_id = cfg.organization or flags.organization or env("OPENAI_ORG_ID")
   f.project = cfg.project or flags.project or env("OPENAI_PROJECT_ID")
   f.max_retries = cfg.max_retries or flags.max_retries or 2
   f.timeout = cfg.timeout or flags.timeout or 600
@@ -90,7 +92,7 @@ function M.new(cfg, extra)
     error("runctl.client: admin_key (or OPENAI_ADMIN_KEY) contains a control character (CR, LF or NUL?)", 2)
   end
   local lines = { "Accept: application/json", "User-Agent: runctl/" .. core.VERSION }
-  if f.organization then lines[#lines + 1] = "OpenAI-Organization: " .. f.organization end
+  if f.organization_id then lines[#lines + 1] = "OpenAI-Organization: " .. f.organization_id end
   if f.project then lines[#lines + 1] = "OpenAI-Project: " .. f.project end
   for _, line in ipairs(lines) do
     if line:find("[\r\n%z]") then
