@@ -24,7 +24,7 @@ LUA_OBJ  = $(BUILD)/lua/sched.o $(BUILD)/lua/task.o $(BUILD)/lua/open.o $(BUILD)
            $(BUILD)/lua/l_core.o $(BUILD)/lua/l_request.o $(BUILD)/lua/headers.o \
            $(BUILD)/lua/l_sender.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
-LIB_LUA  = $(wildcard lua/lib/*.lua)
+LIB_LUA  = $(wildcard lua/lib/*.lua lua/lib/*/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 
 BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
@@ -56,7 +56,7 @@ $(BUILD)/embed: tools/embed.c
 	$(EMBED_CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(LIB_LUA)
-	$(BUILD)/embed $(LIB_LUA) > $@.tmp && mv $@.tmp $@
+	$(BUILD)/embed lua/lib $(LIB_LUA) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/embedded.o: $(BUILD)/embedded.c lua/embedded.h
 	$(CC) $(ALL_CFLAGS) -Ilua -c $< -o $@

@@ -23,7 +23,7 @@ typedef struct rc_host {
     int log_level;              /* -1 quiet, 0 default, 1 info, 2 debug */
     runctl_options opts;        /* as given to runctl_openlibs (strings copied below) */
     char *base_url, *organization, *project;
-    /* A sandbox's network policy (lua/sandbox.c), or NULL: consulted before
+    /* A sandbox's network policy (lua/sandbox_hosts.c), or NULL: consulted before
      * every request is submitted; returns 1 to allow (having set req->proxy),
      * or 0 with why written. */
     int (*policy)(void *ud, rc_request *req, char *why, size_t whysz);
