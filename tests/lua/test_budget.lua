@@ -131,6 +131,13 @@ for _, name in ipairs { "completions", "embeddings", "moderations", "images", "a
        tostring(e))
 end
 
+-- a list in any query table repeats its key
+fake:clear()
+c:request { method = "GET", path = "/batches", query = { ["ids[]"] = { "a", "b c" }, limit = 2 } }
+T.is(fake:last().query, "ids%5B%5D=a&ids%5B%5D=b%20c&limit=2", "c:request: a list value repeats its key, each value escaped")
+T.raises(function() c:request { path = "/batches", query = { ids = { "a", {} } } } end,
+         "query value 'ids' must be a list of strings %(item 2 is table%)", "a list holding a table raises")
+
 -- paging: each(method, ...) follows next_page to the end
 fake:clear()
 local n = 0
