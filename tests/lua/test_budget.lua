@@ -404,6 +404,25 @@ local t = os.time()
 T.like(requests("GET", "/organization/costs$")[1].query, ("start_time=%d"):format(
        t - t % 86400 - (tonumber(os.date("!%d", t)) - 1) * 86400), "month: from the first of the month (UTC)")
 
+-- SIGHUP: the edited policy's budgets are measured at once, whatever the interval
+reseed()
+mfile, jfile = tmp_path("hup.prom"), tmp_path("hup.jsonl")
+local hup = policy([[return { budget_interval = "1h", budgets = { { name = "cap", usd = 1000, window = "today" } },
+  rules = { { name = "r", kind = "batches", when_over = "cap" } } }]])
+d = start("supervise " .. hup .. " --interval 0.05 --journal " .. jfile .. " --metrics " .. mfile)
+T.ok(T.wait_for(function() return passes(mfile) >= 2 end, 120), "daemon (reload): passes come")
+local f = assert(io.open(hup, "w"))
+f:write([[return { budget_interval = "1h", budgets = { { name = "cap", usd = 10, window = "today" } },
+  rules = { { name = "r", kind = "batches", when_over = "cap" } } }]])
+f:close()
+d.signal("HUP")
+T.ok(T.wait_for(function() return #events(lines_of(jfile)) == 1 end, 120),
+     "SIGHUP lowering the limit: measured again at once, and the budget trips")
+T.ok(T.wait_for(function() return cancels(lines_of(jfile)) == "batch_a:cap batch_b:cap" end, 120), "  its rule cancels")
+T.is(#requests("GET", "/organization/costs$"), 2, "  two measurements: at start and after the reload")
+d.signal("TERM")
+T.ok(T.wait_for(function() return d.code() ~= nil end, 60), "daemon (reload): stops")
+
 reseed()
 mfile = tmp_path("stale.prom")
 d = start("supervise " .. policy([[return { budget_interval = 0.05,
