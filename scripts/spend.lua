@@ -150,8 +150,9 @@ local function print_json(rows, o, window)
   local by = o.by or "project"
   local total = { usd = 0, input_tokens = 0, output_tokens = 0, num_model_requests = 0 }
   local function emit(group, r)
+    local usd = math.floor(r.usd * 1e6 + 0.5) / 1e6        -- sums of cents, without float noise
     io.stdout:write(json.encode { window = window.window_text, start_time = window.start, group_by = by,
-                                  group = group, usd = by ~= "model" and r.usd or json.null,
+                                  group = group, usd = by ~= "model" and usd or json.null,
                                   input_tokens = by ~= "line_item" and r.input_tokens or json.null,
                                   output_tokens = by ~= "line_item" and r.output_tokens or json.null,
                                   num_model_requests = by ~= "line_item" and r.num_model_requests or json.null }, "\n")
