@@ -107,6 +107,7 @@ function Breaker:decide(policy, on)
     local st = self:state_of(b)
     local start, key, label = budgets.window(b, now)
     local current = st.spent ~= nil and st.window_key == key
+    st.current = current and st.spent or nil        -- the figure for this window, if any
     over[b.name] = current and budgets.over(b, st.spent)
     local stale = is_stale(st, policy.budget_interval)
     reg:set(LIMIT, { budget = b.name, unit = b.unit }, b.limit)
@@ -132,7 +133,7 @@ function Breaker:show_trips(policy, over, would_trip, log)
     if b and not over[b.name] then
       local ids, st = would_trip[r] or {}, self:state_of(b)
       log("info", "rule '%s': budget '%s' is under its limit (%s of %s, %s): a trip would cancel %d %s%s%s",
-          r.name, b.name, budgets.format(b.unit, st.spent), budgets.format(b.unit, b.limit), b.window_text,
+          r.name, b.name, budgets.format(b.unit, st.current), budgets.format(b.unit, b.limit), b.window_text,
           #ids, #ids == 1 and r.kind.one or r.kind.many, #ids > 0 and ": " or "", table.concat(ids, " "))
     end
   end
