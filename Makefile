@@ -1,5 +1,5 @@
 # Makefile — builds ./runctl, the fake API server and the tests with pkg-config;
-# targets: all deps check demo bench install uninstall man deb rock types clean (and check-asan,
+# targets: all deps check lint demo bench install uninstall man deb rock types clean (and check-asan,
 # check-valgrind).
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -28,7 +28,7 @@ BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
 FAKEAPI  = $(BUILD)/fakeapi
 UNIT     = $(BUILD)/test_core
 
-.PHONY: all deps check check-asan check-valgrind demo bench install uninstall clean tools
+.PHONY: all deps check check-asan check-valgrind demo bench install uninstall clean tools lint
 
 all: $(BIN) $(FAKEAPI) $(UNIT)
 
@@ -86,6 +86,10 @@ check-valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	  RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) sh tests/run.sh
+
+# lint: luacheck over lua/lib, scripts, tests, tools, bench (.luacheckrc); make check runs it too.
+lint:
+	@sh tests/lint.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -127,11 +127,11 @@ local function check_completion(shell, setup, case_line)
     script[#script + 1] = case_line(table.concat(words, " "), #c[1])
   end
   local f = T.write_file(table.concat(script, "\n") .. "\n")
-  local out, err = E.sh(shell .. " " .. f, SCRIPTS)
-  local lines = E.lines(out:gsub("\n\n", "\n-\n"):gsub("\n$", "\n-"))
+  local sh_out, sh_err = E.sh(shell .. " " .. f, SCRIPTS)
+  local lines = E.lines(sh_out:gsub("\n\n", "\n-\n"):gsub("\n$", "\n-"))
   for i, c in ipairs(COMPLETION_CASES) do
     local got = (lines[i] or "-"):gsub("^%-$", "")
-    T.like(got, c[2], shell .. ": completing `runctl " .. table.concat(c[1], " ") .. "`", err)
+    T.like(got, c[2], shell .. ": completing `runctl " .. table.concat(c[1], " ") .. "`", sh_err)
   end
 end
 if have("bash") then
