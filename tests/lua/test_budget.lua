@@ -118,7 +118,7 @@ for _, b in ipairs(page.data) do
 end
 T.is(sum, 26.5, "the seeded costs come back in the buckets")
 
-page = c.organization.usage.completions { start_time = now - 3600, bucket_width = "1m", models = "gpt-4o",
+c.organization.usage.completions { start_time = now - 3600, bucket_width = "1m", models = "gpt-4o",
                                           batch = false, group_by = { "model" }, limit = 120 }
 req = fake:last()
 T.is(req.path, "/v1/organization/usage/completions", "GET /v1/organization/usage/completions")
@@ -158,7 +158,8 @@ T.ok(n >= 10 and n <= 11, "usage.each pages too (1-minute buckets over 10 minute
 -- bad params raise, naming the parameter
 for _, case in ipairs {
   { function() c.organization.costs { start_time = now, bogus = 1 } end, "organization.costs: unknown parameter 'bogus'" },
-  { function() c.organization.costs { start_time = now, group_by = { "model" } } end, "group_by must be a list of api_key_id, line_item, project_id" },
+  { function() c.organization.costs { start_time = now, group_by = { "model" } } end,
+    "group_by must be a list of api_key_id, line_item, project_id" },
   { function() c.organization.costs { start_time = now, limit = 181 } end, "limit must be an integer from 1 to 180" },
   { function() c.organization.costs { start_time = now, bucket_width = "1h" } end, "bucket_width must be \"1d\"" },
   { function() c.organization.costs { start_time = "yesterday" } end, "start_time must be a Unix time" },
@@ -245,7 +246,8 @@ for _, case in ipairs {
     "field 'models' applies to usage budgets only" },
   { [[budgets = { { name = "cap", usd = 5, window = "today" }, { name = "cap", usd = 6, window = "month" } },
       rules = { { kind = "batches" } }]], "budget 2: the name 'cap' is taken by budget 1" },
-  { [[budgets = { { usd = 5, window = "today" } }, rules = { { kind = "batches" } }]], "budget 1 %('budget 1'%): field 'name' is required" },
+  { [[budgets = { { usd = 5, window = "today" } }, rules = { { kind = "batches" } }]],
+    "budget 1 %('budget 1'%): field 'name' is required" },
   { [[budgets = { { name = "cap", usd = 5, window = "today", typo = 1 } }, rules = { { kind = "batches" } }]], "unknown field 'typo'" },
   { [[budget_interval = "soon", budgets = {}, rules = { { kind = "batches" } }]], "field 'budget_interval' must be a duration" },
 } do
@@ -301,7 +303,7 @@ local day = os.time() - os.time() % 86400
 T.is(tonumber(costs_req.query:match("start_time=(%d+)")), day, "  from the start of today (UTC)")
 
 add_spend { costs = { { time = 0, usd = 0.5, project_id = "proj_y" } } }
-out, stderr, code = run(sv)
+run(sv)
 T.is(#events(lines_of(jfile)), 0, "spend of another project does not count")
 add_spend { costs = { { time = 0, usd = 0.5, project_id = "proj_x" } } }
 fake:clear()
@@ -320,7 +322,7 @@ T.is(#requests("POST", "/batches/.*/cancel$"), 2, "  two cancels on the wire")
 T.like(stderr, "BUDGET EXCEEDED: 'daily cap' spent %$20%.00 of %$20%.00", "the trip is logged")
 T.is(metric(mfile, "runctl_supervise_budget_over", '{budget="daily cap"}'), 1, "metric: over")
 
-out, stderr, code = run(sv)
+run(sv)
 T.is(#events(lines_of(jfile)), 1, "the next pass (a restart on the same journal): no second budget_exceeded this window")
 
 ---------------------------------------------------------------------- faults: a failed listing never trips
@@ -346,7 +348,7 @@ fake:clear_faults()
 reseed { batches = SEED.batches, costs = { { time = -190 * 86400, usd = 60, project_id = "proj_x" },
                                            { time = 0, usd = 40, project_id = "proj_x" } } }
 jfile = tmp_path("pages.jsonl")
-out, stderr, code = run("supervise " .. policy([[return { budget_interval = 0,
+run("supervise " .. policy([[return { budget_interval = 0,
   budgets = { { name = "long", usd = 100, window = "200d" } },
   rules = { { name = "r", kind = "batches", when_over = "long" } } }]]) .. " --once --journal " .. jfile)
 T.is(#requests("GET", "/organization/costs$"), 2, "a 200-day window: two pages of 180 one-day buckets")
@@ -363,13 +365,13 @@ return {
   rules = { { name = "stop tunes", kind = "fine-tuning", when_over = "token burn" } },
 }]])
 jfile = tmp_path("tokens.jsonl")
-out, stderr, code = run("supervise " .. TOKENS .. " --once --journal " .. jfile)
+run("supervise " .. TOKENS .. " --once --journal " .. jfile)
 T.is(#events(lines_of(jfile)), 0, "900 of 1,000 tokens (gpt-4o only: gpt-4o-mini's 5,000 not counted): no trip")
 local ureq = requests("GET", "/organization/usage/completions$")[1]
 T.like(ureq and ureq.query, "^bucket_width=1m&limit=1440&models%%5B%%5D=gpt%-4o&start_time=%d+$",
        "the usage listing: 1-minute buckets, the budget's models")
 add_spend { usage = { { time = 0, model = "gpt-4o", input_tokens = 50, output_tokens = 50 } } }
-out, stderr, code = run("supervise " .. TOKENS .. " --once --journal " .. jfile)
+run("supervise " .. TOKENS .. " --once --journal " .. jfile)
 list = lines_of(jfile)
 T.is(#events(list), 1, "1,000 tokens: the budget trips")
 T.is((events(list)[1] or {}).source, "usage", "  source usage")
@@ -378,7 +380,7 @@ T.is(cancels(list), "ftjob-old:token burn", "  its rule cancels")
 ---------------------------------------------------------------------- the daemon: interval and staleness
 
 reseed()
-local function start(args, extra)
+local function start_daemon(args, extra)
   local prefix = "env -u OPENAI_API_KEY -u OPENAI_ADMIN_KEY -u OPENAI_BASE_URL -u OPENAI_ORG_ID -u OPENAI_PROJECT_ID -u OPENAI_LOG"
   if os.getenv("RUNCTL_SECRET_SCAN") then prefix = prefix .. " OPENAI_LOG=debug" end
   local e = {}
@@ -392,7 +394,7 @@ local function passes(path)
          + (metric(path, "runctl_supervise_passes_total", '{result="failed"}') or 0)
 end
 mfile = tmp_path("slow.prom")
-local d = start("supervise " .. policy([[return { budget_interval = "1h",
+local d = start_daemon("supervise " .. policy([[return { budget_interval = "1h",
   budgets = { { name = "cap", usd = 1000, window = "month" } },
   rules = { { name = "r", kind = "batches", when_over = "cap" } } }]]) .. " --interval 0.05 --journal "
   .. tmp_path("slow.jsonl") .. " --metrics " .. mfile)
@@ -409,7 +411,7 @@ reseed()
 mfile, jfile = tmp_path("hup.prom"), tmp_path("hup.jsonl")
 local hup = policy([[return { budget_interval = "1h", budgets = { { name = "cap", usd = 1000, window = "today" } },
   rules = { { name = "r", kind = "batches", when_over = "cap" } } }]])
-d = start("supervise " .. hup .. " --interval 0.05 --journal " .. jfile .. " --metrics " .. mfile)
+d = start_daemon("supervise " .. hup .. " --interval 0.05 --journal " .. jfile .. " --metrics " .. mfile)
 T.ok(T.wait_for(function() return passes(mfile) >= 2 end, 120), "daemon (reload): passes come")
 local f = assert(io.open(hup, "w"))
 f:write([[return { budget_interval = "1h", budgets = { { name = "cap", usd = 10, window = "today" } },
@@ -425,7 +427,7 @@ T.ok(T.wait_for(function() return d.code() ~= nil end, 60), "daemon (reload): st
 
 reseed()
 mfile = tmp_path("stale.prom")
-d = start("supervise " .. policy([[return { budget_interval = 0.05,
+d = start_daemon("supervise " .. policy([[return { budget_interval = 0.05,
   budgets = { { name = "cap", usd = 1000, window = "today" } },
   rules = { { name = "r", kind = "batches", when_over = "cap" } } }]]) .. " --interval 0.05 --journal "
   .. tmp_path("stale.jsonl") .. " --metrics " .. mfile)

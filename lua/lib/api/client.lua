@@ -112,7 +112,7 @@ function M.new(cfg, extra)
     admin_sender = core.sender(settings)
   end
   local has_key = key ~= nil
-  settings.api_key, key, admin_key = nil, nil, nil
+  settings.api_key = nil        -- the keys live in the senders only
   f.query = {}
   for k, v in pairs(query) do f.query[k] = v end
   for k, v in pairs(extra or {}) do if k ~= "unusable" then f[k] = v end end
