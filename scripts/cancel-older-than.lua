@@ -137,9 +137,17 @@ end
 -- listed whole.
 local function groups_of(o, positional, kind)
   if not kind.per_thread then return { false } end
-  local threads = ops.collect_ids(positional, o.threads_file, "thread ID")
+  local noun = kind.parent.name
+  local threads = ops.collect_ids(positional, o.threads_file, noun .. " ID")
   if #threads == 0 then
-    ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
+    ops.usage_error(("no %s IDs: give them as arguments, with --threads-file FILE, or on stdin"):format(noun))
+  end
+  for _, id in ipairs(threads) do
+    local other = ops.kinds.by_prefix(id)
+    if other then
+      ops.usage_error(("'%s' is the ID of a %s, not of a %s: --kind %s lists the %s of the given %ss")
+                      :format(id, other.one, noun, kind.name, kind.many, noun))
+    end
   end
   return threads
 end
@@ -147,11 +155,11 @@ end
 -- Decides what a listed object is: not considered, settled at once (nothing
 -- to send; a cancelling one is held for --wait), or a target for a cancel.
 local function consider(job, kind, picked, targets, parent, item)
-  local verdict, age = picked(item)
+  local verdict, age, note = picked(item)
   if not verdict then return end
   local st = item.status
   local e, new = job.ledger:add { kind = kind, parent = parent or nil, id = item.id, status_before = st,
-                                  age = age, cost = ops.kinds.cost_of(kind, item) }
+                                  age = age, cost = ops.kinds.cost_of(kind, item), past_note = note }
   if not new then return end
   if verdict == "done" then
     e.action, e.status_after = "already_done", st
@@ -229,23 +237,31 @@ local function main(args)
   if resumed then o, positional, args = resumed.opts, {}, resumed.header_args end
   local kind = check_kind(o, positional)
   local groups = resumed and resumed.threads or groups_of(o, positional, kind)
-  local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
+  local where = kind.per_thread and (" on " .. ops.plural(#groups, kind.parent.name)) or ""
 
   local job = ops.start(NAME, o, { args = args, threads = kind.per_thread and groups or nil })
   job.kind = kind
   local targets, picked = {}, picks.picker(kind, filter_of(o), job.now)
+  local models = picks.model_watch(kind, filter_of(o))
   if resumed then add_retries(job, kind, resumed, targets) end
   local listed = list_all(job, kind, groups, function(g, item)
+    models.note(item)
     local settled = resumed and type(item) == "table" and resumed.done[tostring(g or nil) .. "\0" .. tostring(item.id)]
     if not settled then consider(job, kind, picked, targets, g, item) end
   end)
+  local seen = models.result()
+  if seen then
+    job.extra_lines = { ("--model %s matched none of the %d %s %s listed; their models: %s")
+                        :format(table.concat(o.model, ","), models.count(), o.status and "wanted" or "active",
+                                kind.many, table.concat(seen, ", ")) }
+  end
   local refused = ask(job, kind, #targets, where)
   if not job.interrupted and not refused then job:cancel_all(targets) end
   job:wait()
   return job:finish(("%s considered (older than %s, of %d listed%s)"):format(
                       job:counted(job.ledger.total), ops.fmt_age(o.older_than), listed, where),
                     { refused = refused, why = refused and ("not confirmed: " .. refused),
-                      group = kind.per_thread and "thread" or nil })
+                      group = kind.per_thread and kind.parent.name or nil })
 end
 
 ops.main(NAME, main, { ... })

@@ -5,6 +5,7 @@
 -- JSON-lines report and exit codes as cancel-older-than.
 local ops = require "runctl.ops"
 local json = require "runctl.json"
+local picks = require "runctl.select"
 
 local NAME = "cancel"
 local USAGE = [[
@@ -135,8 +136,12 @@ local function look_first(job, e)
   local kind, st = e.kind, obj.status
   e.status_before = st
   job:saw(e, obj)
-  if kind.expired[st] or (kind.active[st] and kind.expires and math.type(obj[kind.expires])
-                          and obj[kind.expires] <= job.now) then
+  local expires = kind.expires and obj[kind.expires]
+  if picks.past_expiry(kind, st, expires, job.now) then
+    e.past_note = picks.PAST_EXPIRY_NOTE       -- still active past its expiry: cancelled all the same
+    return false
+  end
+  if kind.expired[st] or (kind.active[st] and math.type(expires) and expires <= job.now) then
     job.ledger:settle(e, { action = "expired", status_after = st })
     return true
   elseif not kind.active[st] then
