@@ -341,7 +341,7 @@ M.define("uploads", {
 M.define("eval-runs", {
   resource = "evals.runs", object = "eval.run", one = "eval run", many = "eval runs", prefix = "evalrun_",
   parent = { name = "eval", field = "eval_id", prefix = "eval_" }, list = "parent",
-  aliases = { "eval_runs", "evals" },
+  aliases = { "eval_runs" },
   active = { "queued", "in_progress" }, cancelling = {}, done = { "canceled" }, expired = {},
   finished = { "completed", "failed", "canceled" }, wait = 60,
   cost = { "result_counts", "per_model_usage" }, filters = { model = "model" },
