@@ -145,8 +145,8 @@ local function groups_of(o, positional, kind)
   for _, id in ipairs(threads) do
     local other = ops.kinds.by_prefix(id)
     if other then
-      ops.usage_error(("'%s' is the ID of a %s, not of a %s: --kind %s lists the %s of the given %ss")
-                      :format(id, other.one, noun, kind.name, kind.many, noun))
+      ops.usage_error(("'%s' is the ID of %s, not of %s: --kind %s lists the %s of the given %ss")
+                      :format(id, ops.a(other.one), ops.a(noun), kind.name, kind.many, noun))
     end
   end
   return threads

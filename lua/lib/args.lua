@@ -41,6 +41,9 @@ function M.is_usage_error(v) return getmetatable(v) == Usage end
 
 local function quote(v) return "'" .. tostring(v) .. "'" end
 
+-- A noun with its article: "a batch", "an eval", "an upload".
+function M.a(noun) return (noun:match("^[aeiouAEIOU]") and "an " or "a ") .. noun end
+
 -- Value kinds: each returns the parsed value, or nil and what was wanted.
 local KINDS = {
   string = function(v)

@@ -140,15 +140,12 @@ end
 -- the prefix of another kind: a file of batch IDs in a responses rule.
 local function check_prefix(kind, ref, id, parent, where)
   local other = kinds.by_prefix(id)
-  local wanted = parent and kind.parent.name or kind.one
-  if other and (parent or other ~= kind) then
-    error(("%s%s: '%s' is the ID of a %s, not of a %s (kind %s)"):format(where, ref.at, ref.id, other.one,
-          wanted, kind.name), 0)
-  end
-  local of_parent = not parent and kinds.by_parent_prefix(id)
-  if of_parent then
-    error(("%s%s: '%s' is the ID of a %s, not of a %s (kind %s)"):format(where, ref.at, ref.id,
-          of_parent.parent.name, wanted, kind.name), 0)
+  local what = other and (parent or other ~= kind) and other.one or nil
+  local of_parent = not what and kinds.by_parent_prefix(id)
+  if of_parent and not (parent and of_parent.parent.name == kind.parent.name) then what = of_parent.parent.name end
+  if what then
+    error(("%s%s: '%s' is the ID of %s, not of %s (kind %s)"):format(where, ref.at, ref.id, args.a(what),
+          args.a(parent and kind.parent.name or kind.one), kind.name), 0)
   end
 end
 

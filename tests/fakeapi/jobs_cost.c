@@ -4,6 +4,7 @@
  * Seed fields, defaults that fit the status, and how they read as the job
  * moves (an output file and trained tokens appear once the job stops). */
 #include "jobs_table.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,9 +166,9 @@ static bool stopped(int k, const struct job *x)
  * requests used (the spec's Batch object), unless the seed gave them. */
 static void batch_usage(struct jbuf *b, const struct job *x)
 {
-    const char *status = status_of(K_BATCH, x);
-    if (strcmp(status, "validating") == 0 || strcmp(status, "failed") == 0) {
-        return;
+    int started = find_namez(kinds[K_BATCH].times, "in_progress_at");
+    if (started < 0 || x->t[started] == NULL_TIME) {
+        return; /* still validating, or it never got past validation */
     }
     if (!(x->cost.given & COST_MODEL)) {
         JB_LIT(b, ",\"model\":\"" BATCH_MODEL "\"");
