@@ -11,13 +11,17 @@ local NAME = "cancel-older-than"
 local USAGE = [[
 usage: runctl cancel-older-than --older-than AGE [OPTIONS] [THREAD_ID... | -]
        runctl cancel-older-than --kind batches|fine-tuning --older-than AGE [OPTIONS]
+       runctl cancel-older-than --kind eval-runs --older-than AGE [OPTIONS] EVAL_ID...
 
 Cancels every queued, in_progress or requires_action run older than AGE on the
 given threads. Thread IDs come from the arguments, --threads-file, or stdin
 (one per line, '#' starts a comment; stdin is read for "-" or when no ID is
 given and stdin is a pipe). With --kind batches (or fine-tuning), cancels
 every validating/in_progress/finalizing batch (validating_files/queued/running
-fine-tuning job) older than AGE: those are listed without thread IDs.
+fine-tuning job) older than AGE: those are listed without thread IDs. With
+--kind eval-runs, the queued or in_progress runs of the given evals (their
+IDs where thread IDs go). A run still active past its expires_at is cancelled
+too (the service does not always expire it), its line noted "past expires_at".
 
 Selecting runs:
   --kind %KINDS%
@@ -28,10 +32,15 @@ Selecting runs:
                           measure the age from created_at (default) or started_at
                           (in_progress_at for batches; a run that never started
                           is then never old enough)
-  --status LIST           which active statuses to cancel, comma-separated
-                          (default queued,in_progress,requires_action)
+  --status LIST           which statuses to cancel, comma-separated (default
+                          the kind's active ones: queued,in_progress,requires_action;
+                          paused fine-tuning jobs only when named: --status paused)
   --assistant ID          only runs of this assistant (repeatable: any of them)
-  --model NAME            only runs (fine-tuning jobs) on this model (repeatable)
+  --model NAME            only objects on this model (repeatable: any of them):
+                          the name, its dated snapshots (NAME-2024-07-18,
+                          NAME-0613) and models fine-tuned from them (ft:NAME...);
+                          =NAME for that exact name. When it matches none of
+                          the active objects listed, the summary says so.
   --metadata KEY=VALUE    only runs whose metadata has KEY=VALUE (repeatable: all)
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
 
@@ -69,7 +78,8 @@ not_sent); action is one of
   already_done  it was already cancelled or cancelling, or finished before the
                 cancel reached it ("Cannot cancel ... with status ...", 400 or
                 409: final, never retried)
-  expired       its expires_at has passed (or its status is expired): not sent
+  expired       its status is expired, or its expires_at has passed and the
+                service expires such objects itself (batches, uploads): not sent
   skipped       not attempted: Ctrl-C, or the confirmation was refused
   failed        the request failed; error says why
 A thread that cannot be listed gets one line with run_id null (failed, or

@@ -29,12 +29,18 @@ Runs a policy: a Lua file returning a table of rules, such as
 
 Every pass lists the objects the rules cover and cancels those a rule picks
 (of the kind's active statuses, by default). Rule fields: name, kind (runs,
-batches, fine-tuning, or any kind runctl knows), older_than, age_from
-(created|started), status, assistant, model, metadata ({key = "value"}),
-threads / threads_file (runs), ids / ids_file (kinds that cannot be listed),
-match (a function of the object: true picks it). Files are read relative to
-the policy's folder. The policy sees no io and no os but os.time, os.date,
-os.clock and os.getenv.
+batches, fine-tuning, eval-runs, or any kind runctl knows), older_than,
+age_from (created|started), status (paused picks paused fine-tuning jobs),
+assistant, model (a name picks its dated snapshots and models fine-tuned from
+them; "=NAME" that name only), metadata ({key = "value"}), threads /
+threads_file (runs), evals / evals_file (eval runs), ids / ids_file (kinds
+that cannot be listed; an ID of another kind's prefix is a policy error),
+match (a function of the object: true picks it), action ("cancel", or
+"pause" for fine-tuning jobs). Files are read relative to the policy's
+folder. The policy sees no io and no os but os.time, os.date, os.clock and
+os.getenv. A model filter that matches none of the objects listed is logged
+once per policy load with the models seen; an ID not found is an error
+(not_found), logged once.
 
 Options:
   --once                  one pass, then exit (for cron): 0 when it had no
@@ -50,9 +56,10 @@ Options:
   -h, --help              this text
 
 The journal has one JSON line per decision: time, rule, kind, id, parent,
-status_before, status_after, age, outcome, request_id, error, cost. outcome is
-cancel_requested, already_cancelling, already_finished, not_cancellable,
-not_found, failed, or would_cancel (--dry-run). A decision the journal holds
+status_before, status_after, age, outcome, request_id, error, note, cost.
+outcome is cancel_requested, already_cancelling, already_finished,
+not_cancellable, not_found, failed, or would_cancel (--dry-run); a pause
+rule's are pause_requested, not_pausable, not_found, failed, would_pause. A decision the journal holds
 already (the same outcome for the same object) is not written again, also
 after a restart on the same file. One log line per action goes to stderr.
 
