@@ -276,9 +276,16 @@ for _, cancel in ipairs { { "evals.runs", function(...) return c.evals.runs.canc
   end
 end
 T.is(EVAL_RUNS.finished.canceled and not EVAL_RUNS.finished.cancelled, true, "eval runs finish as canceled, their word")
+T.raises(function() kinds.define("acme-bad", { resource = "acme.evalruns", object = "x", active = { "queued" },
+                                              parent = { name = "eval", field = "eval_id" }, actions = { "pause" } }) end,
+         "resource 'acme.evalruns' has no method 'pause' %(actions%)", "kinds.define: an action its resource lacks is refused")
+T.raises(function() kinds.define("acme-bad", { resource = "acme.evalruns", object = "x", active = { "queued" },
+                                              parent = { name = "eval", field = "eval_id" }, cancel_past_expiry = "yes" }) end,
+         "cancel_past_expiry must be a boolean", "kinds.define: cancel_past_expiry must be a boolean")
 
 ---------------------------------------------------------------------- 4. eval runs, a built-in kind
 
+T.is(type(evals) == "table" and type(evals.runs.cancel), "function", "evals.runs is a global of the runctl host")
 reseed()
 local obj, e, resp = c.evals.runs.cancel("eval_g", "evalrun_old")
 T.is(obj and obj.status .. "/" .. resp.outcome, "canceled/cancel_requested", "evals.runs.cancel: canceled at once")
