@@ -5,7 +5,7 @@
 -- JSON-lines report and exit codes as cancel-older-than.
 local ops = require "runctl.ops"
 local json = require "runctl.json"
-local picks = require "runctl.select"
+local picks = require "runctl.jobs.selection"
 
 local NAME = "cancel"
 local USAGE = [[
@@ -142,11 +142,11 @@ local function look_first(job, e)
   e.status_before = st
   job:saw(e, obj)
   local expires = kind.expires and obj[kind.expires]
-  if picks.past_expiry(kind, st, expires, job.now) then
+  if picks.past_expiry(kind, st, expires, job.unix_time) then
     e.past_note = picks.PAST_EXPIRY_NOTE       -- still active past its expiry: cancelled all the same
     return false
   end
-  if kind.expired[st] or (kind.active[st] and math.type(expires) and expires <= job.now) then
+  if kind.expired[st] or (kind.active[st] and math.type(expires) and expires <= job.unix_time) then
     job.ledger:settle(e, { action = "expired", status_after = st })
     return true
   elseif not kind.active[st] then

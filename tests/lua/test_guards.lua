@@ -6,8 +6,8 @@
 -- fake's --seed with --jobs and its demo seed, and the README's and the
 -- example policy's rules firing. Every refusal style where a refusal matters.
 local T = require "helper"
-local picks = require "runctl.select"
-local kinds = require "runctl.kinds"
+local picks = require "runctl.jobs.selection"
+local kinds = require "runctl.jobs.kinds"
 local KEY = "sk-test-guards-0123456789"
 local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts"
 local TMP = os.getenv("TEST_TMPDIR") or "/tmp"
