@@ -392,19 +392,31 @@ local pol = write(d .. "policy.lua", [[return { interval = 0.2, rules = {
   { name = "resps", kind = "responses", ids = { "resp_missing" } },
   { name = "minis", kind = "fine-tuning", model = "gpt-5" } } }]])
 local mf = d .. "m.prom"
-local h = T.start("env OPENAI_API_KEY=" .. KEY .. " OPENAI_BASE_URL=" .. fake.base,
+local h = T.start("env OPENAI_API_KEY=" .. KEY .. " OPENAI_BASE_URL=" .. fake.base .. " RUNCTL_SCRIPTS=" .. SCRIPTS,
                   "supervise " .. pol .. " --metrics " .. mf .. " --journal " .. d .. "j.jsonl")
-T.ok(T.wait_for(function() return (metric(mf, "runctl_supervise_passes_total", 'result="failed"') or 0) >= 3 end, 20),
-     "supervise: three passes")
+T.ok(T.wait_for(function() return (metric(mf, "runctl_supervise_passes_total", 'result="failed"') or 0) >= 3 end, 60),
+     "supervise: three passes", h.err())
+local before_reload = metric(mf, "runctl_supervise_passes_total", 'result="failed"') or 0
+h.signal("HUP")
+T.ok(T.wait_for(function()
+  return h.err():find("policy reloaded", 1, true) ~= nil
+         and (metric(mf, "runctl_supervise_passes_total", 'result="failed"') or 0) >= before_reload + 2
+end, 60), "supervise: reloaded, then two more passes", h.err())
 h.signal("TERM")
 T.wait_for(function() return h.code() ~= nil end, 10)
 local errtext = h.err()
+local reloaded_at = errtext:find("policy reloaded", 1, true) or #errtext
+local after = errtext:sub(reloaded_at)
+errtext = errtext:sub(1, reloaded_at)
 local _, warned = errtext:gsub("warning: response resp_missing %(in rule 'resps'%): not found", "")
 T.is(warned, 1, "an ID not found is logged at warning level once", errtext)
 T.ok((metric(mf, "runctl_supervise_errors_total", 'type="not_found"') or 0) >= 3, "and counted every pass as not_found")
 local _, told = errtext:gsub("warning: rule 'minis': model gpt%-5 matched none of the 6 active fine%-tuning jobs listed; "
                              .. "their models: ft:gpt%-4o%-mini%-2024%-07%-18:acme::abc123, gpt%-4%-0613", "")
 T.is(told, 1, "a model filter that matches nothing is told once per policy load, naming the models seen", errtext)
+local _, told_again = after:gsub("warning: rule 'minis': model gpt%-5 matched none", "")
+local _, warned_again = after:gsub("warning: response resp_missing %(in rule 'resps'%): not found", "")
+T.is(told_again .. "/" .. warned_again, "1/1", "after a reload (a new policy load) each is told once more")
 
 ---------------------------------------------------------------------- 6. costs
 
