@@ -344,6 +344,15 @@ T.is(by.evalrun_gone.action, "already_done", "an already canceled one is already
 T.is(by.evalrun_old.cost.result_counts.passed, 17, "its cost: result_counts")
 T.is(by.evalrun_old.cost.per_model_usage[1].model_name, "gpt-4o-mini-2024-07-18", "and per_model_usage")
 T.like(err, "on 2 evals", "the summary counts evals")
+reseed()
+fake:faults { { method = "POST", path = "/evals/eval_g/runs/evalrun_old", status = 500, count = 3 } }
+local rep = TMP .. "/guards-rep-" .. math.random(1e9) .. ".jsonl"
+out, err, code = run("cancel-older-than --kind eval-runs --older-than 1h --report " .. rep .. " eval_g")
+T.is(code, 1, "an eval run whose cancel failed: exit 1")
+fake:clear()
+out, err, code = run("cancel-older-than --resume " .. rep .. " --json")
+T.is(picked(report(out), "cancelled"), "evalrun_old", "--resume cancels the eval run the report left failed")
+T.is(fake:posted(), "/v1/evals/eval_g/runs/evalrun_old", "under its eval, nothing else sent")
 out, err, code = run("cancel-older-than --kind eval-runs --older-than 1h batch_x")
 T.is(code, 2, "a batch ID given as an eval: exit 2")
 T.like(err, "'batch_x' is the ID of a batch, not of an eval", "and says so")
