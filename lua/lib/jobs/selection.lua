@@ -3,8 +3,8 @@
 -- model, metadata), checked against a kind and applied to listed objects.
 --
 -- A filter f: { older_than = seconds (nil: any age), age_from = "created" or
--- "started" (nil: created), status = a list of the kind's active statuses
--- (nil: all of them), assistant = a list of IDs, model = a list of names
+-- "started" (nil: created), status = a list of the kind's statuses it may
+-- pick, active or paused (nil: all its active ones), assistant = a list of IDs, model = a list of names
 -- (any of them; only for kinds whose `filters` name the field; see
 -- M.model_matches), metadata = a list of {key =, value =} (all of them) }.
 local M = {}

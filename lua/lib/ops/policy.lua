@@ -154,7 +154,8 @@ end
 -- under a parent). Every ID is checked against the kind's prefixes.
 local function sources(r, kind, dir, where)
   local mode = kind.list or "ids"
-  local pfield = mode == "parent" and PARENT_FIELD[kind.parent.name] or nil
+  -- (an extension's kind listed per another parent takes threads, as runs do)
+  local pfield = mode == "parent" and (PARENT_FIELD[kind.parent.name] or "threads") or nil
   for _, f in pairs(PARENT_FIELD) do
     if f ~= pfield and (r[f] or r[f .. "_file"]) then
       error(("%sfield '%s': %s are not listed per %s"):format(where, r[f] and f or f .. "_file", kind.many,
