@@ -209,7 +209,7 @@ end
 -- (a file saved by some editors) dropped. Returns the list, nil and the
 -- line number of each (for messages), or nil, err.
 function M.read_lines(path)
-  local f, err = io.stdin, nil
+  local f, err = io.stdin
   if path ~= "-" then
     f, err = io.open(path, "r")
     if not f then return nil, err end
