@@ -192,7 +192,8 @@ T.like(out, "\nacme jobs%s+1%s+2%s+1%s+1%s+1%s+13h5%dm\n", "its counts and its o
 T.is(wire(), "GET /v1/acme/batches?limit=100", "watch only lists")
 
 out = run("cancel-older-than --help")
-T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|eval%-runs|acme%-jobs\n", "cancel-older-than's usage lists the kind (shell completion reads it)")
+T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|eval%-runs|acme%-jobs\n",
+       "cancel-older-than's usage lists the kind (shell completion reads it)")
 out = run("watch --help")
 T.like(out, "\n  %-%-kind batches|fine%-tuning|acme%-jobs\n", "and watch's")
 

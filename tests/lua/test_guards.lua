@@ -228,7 +228,7 @@ by = report(out)
 T.is(by.run_orphan.action .. "/" .. tostring(by.run_orphan.note), "would_cancel/past expires_at", "cancel --dry-run: would_cancel")
 T.is(by.run_lapsed.action, "expired", "cancel --dry-run: the expired one: expired")
 reseed()
-out, err, code = run("supervise --once --journal " .. jf .. "2 " .. policy([[return { rules = {
+run("supervise --once --journal " .. jf .. "2 " .. policy([[return { rules = {
   { name = "stuck runs", kind = "runs", threads = { "thread_g" }, older_than = "15m" } } }]]))
 local j = journal(jf .. "2")
 T.is(outcomes(j), "run_fresh=cancel_requested run_orphan=cancel_requested", "supervise: the runs rule fires, past expires_at too")
@@ -363,6 +363,7 @@ reseed()
 out, err, code = run("supervise --once --journal " .. jf .. "3 " .. policy([[return { rules = {
   { name = "old evals", kind = "eval-runs", evals_file = "evals.txt", older_than = "1h" } } }]],
   { ["evals.txt"] = "# evals\neval_g\n" }))
+T.is(code .. tostring(out:match("%S")), "0nil", "supervise --journal FILE: exit 0, nothing on stdout", err)
 T.is(outcomes(journal(jf .. "3")), "evalrun_old=cancel_requested evalrun_queued=cancel_requested", "supervise: an eval-runs rule")
 T.is(journal(jf .. "3").evalrun_old.cost.result_counts.total, 50, "journaled with its cost")
 reseed()
@@ -445,7 +446,7 @@ for _, style in ipairs(STYLES) do
   T.unlike(err, "userdata", style .. ": never userdata: (nil)")
 end
 reseed()
-out = run("supervise --once --journal " .. jf .. "4 " .. policy([[return { rules = {
+run("supervise --once --journal " .. jf .. "4 " .. policy([[return { rules = {
   { name = "stale", kind = "batches", older_than = "6h" } } }]]))
 j = journal(jf .. "4")
 T.is(j.batch_run.cost.usage.total_tokens .. " " .. j.batch_run.cost.model, "6400 gpt-4o-mini-2024-07-18",
@@ -479,7 +480,7 @@ _, e = c.fine_tuning.jobs.resume("ftjob-done")
 T.is(e and e.status .. " " .. e.message, "400 Cannot resume a fine-tuning job with status 'succeeded'.",
      "resuming a finished job is refused")
 reseed()
-out, err, code = run("supervise --once --journal " .. jf .. "5 " .. policy([[return { rules = {
+run("supervise --once --journal " .. jf .. "5 " .. policy([[return { rules = {
   { name = "pause minis", kind = "fine-tuning", model = "gpt-4o-mini", status = "running", action = "pause" },
   { name = "paused too long", kind = "fine-tuning", status = "paused", older_than = "12h" } } }]]))
 j = journal(jf .. "5")
@@ -490,7 +491,7 @@ T.is(fake:posted(), "/v1/fine_tuning/jobs/ftjob-paused/cancel /v1/fine_tuning/jo
      .. "/v1/fine_tuning/jobs/ftjob-snap/pause", "pause and cancel on the wire")
 T.is(state("fine_tuning_jobs")["ftjob-snap"], "paused", "the fake holds it paused")
 reseed()
-out, err, code = run("supervise --once --dry-run --journal " .. jf .. "6 " .. policy([[return { rules = {
+run("supervise --once --dry-run --journal " .. jf .. "6 " .. policy([[return { rules = {
   { name = "pause", kind = "fine-tuning", status = "running", action = "pause", model = "=gpt-4o-mini" } } }]]))
 T.is(outcomes(journal(jf .. "6")), "ftjob-plain=would_pause", "--dry-run: would_pause, nothing sent")
 T.is(fake:posted(), "", "no POST")
