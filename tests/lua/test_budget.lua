@@ -512,6 +512,21 @@ T.is(code, 0, "  and runs: supervise --once --dry-run", stderr)
 T.like(stderr, "rule 'stop batches': budget 'daily cap' is under its limit %(%$0%.00 of %$200%.00, today%)",
        "  showing each when_over rule's budget")
 
+-- the shape issue #29 promised, word for word, stays valid
+local promised, load_err = policies.load(policy([[return {
+  budgets = {
+    { name = "daily cap", usd = 200, window = "today", project_ids = { "proj_x" } },   -- costs
+    { name = "token burn", tokens = 50e6, window = "1h", source = "usage", models = { "gpt-4o" } },
+  },
+  rules = {
+    { name = "stop batches", kind = "batches", when_over = "daily cap" },
+    { name = "stop tunes",  kind = "fine-tuning", when_over = "daily cap", action = "cancel" },
+  }
+}]]))
+T.ok(promised and #promised.budgets == 2 and promised.rules[2].when_over == "daily cap",
+     "the documented policy shape (budgets, when_over, action) loads", load_err)
+T.is(promised and promised.budget_interval, 300, "  measured every 5 minutes by default")
+
 ---------------------------------------------------------------------- the admin key in no output
 
 reseed()
