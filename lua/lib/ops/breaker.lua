@@ -2,7 +2,7 @@
 -- "runctl.ops.breaker"): each budget measured at most every budget_interval,
 -- its last figure kept when a listing fails (a budget never trips on missing
 -- data), staleness, the trip journaled once per window, the budget metrics,
--- and what a trip would cancel. runctl.ops.budget measures; this decides.
+-- and what a trip would cancel (or pause). runctl.ops.budget measures; this decides.
 local core = require "runctl.core"
 local runctl = require "runctl"
 local budgets = require "runctl.ops.budget"
@@ -132,9 +132,9 @@ function Breaker:show_trips(policy, over, would_trip, log)
     local b = r.when_over and policy.budget_by_name[r.when_over]
     if b and not over[b.name] then
       local ids, st = would_trip[r] or {}, self:state_of(b)
-      log("info", "rule '%s': budget '%s' is under its limit (%s of %s, %s): a trip would cancel %d %s%s%s",
+      log("info", "rule '%s': budget '%s' is under its limit (%s of %s, %s): a trip would %s %d %s%s%s",
           r.name, b.name, budgets.format(b.unit, st.current), budgets.format(b.unit, b.limit), b.window_text,
-          #ids, #ids == 1 and r.kind.one or r.kind.many, #ids > 0 and ": " or "", table.concat(ids, " "))
+          r.action or "cancel", #ids, #ids == 1 and r.kind.one or r.kind.many, #ids > 0 and ": " or "", table.concat(ids, " "))
     end
   end
 end
