@@ -2,6 +2,12 @@
 # targets: all deps check demo bench install uninstall man deb rock clean (and check-asan,
 # check-valgrind).
 PREFIX  ?= /usr/local
+# LUA=luajit (or `make luajit`): the library and the runctl.so module for LuaJIT
+# 2.1 (the Lua 5.1 API: lua/compat51.h) from the same sources, in build-luajit/.
+LUA     ?= lua5.4
+ifeq ($(LUA),luajit)
+BUILD   ?= build-luajit
+endif
 BUILD   ?= build
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -16,11 +22,21 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(CFLAGS) \
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
+LIBNAME  = runctl
+LUA_ABI  = 5.4
+PC_EDIT  =
+ifeq ($(LUA),luajit)
+include packaging/luajit.mk
+else
+.PHONY: luajit
+luajit:
+	@$(MAKE) --no-print-directory LUA=luajit
+endif
 
 CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o
 LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
-           $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
+           $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o $(COMPAT_OBJ)
 LIB_LUA  = $(wildcard lua/lib/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 
@@ -92,7 +108,7 @@ demo: deps
 	@sh tools/demo.sh ./$(BIN) $(FAKEAPI)
 
 clean:
-	rm -rf build build-asan runctl runctl_*.deb
+	rm -rf build build-asan build-luajit runctl runctl_*.deb
 
 # ---- reliability test tools (tests/tools) ----
 BADPEER = $(BUILD)/badpeer
@@ -120,16 +136,16 @@ fuzz: fuzz-build
 # takes cjson from the interpreter (l_json.c built with RUNCTL_SYSTEM_CJSON).
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
-LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
+LUA_CMODDIR ?= $(LIBDIR)/lua/$(LUA_ABI)
 RC_VERSION   = $(shell sed -n 's/^\#define RUNCTL_VERSION "\(.*\)"/\1/p' lua/runctl.h)
 EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(BUILD)/lua/sandbox.o
 MODULE_OBJ   = $(CORE_OBJ) $(filter-out $(BUILD)/lua/l_json.o,$(LUA_OBJ)) \
                $(BUILD)/module/l_json.o $(BUILD)/lua/module.o
-EMBED_LIBS   = $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
-LIB_A        = $(BUILD)/librunctl.a
-LIB_SO       = $(BUILD)/librunctl.so
-LIB_SONAME   = librunctl.so.$(firstword $(subst ., ,$(RC_VERSION)))
-LIB_REAL     = librunctl.so.$(RC_VERSION)
+EMBED_LIBS  ?= $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
+LIB_A        = $(BUILD)/lib$(LIBNAME).a
+LIB_SO       = $(BUILD)/lib$(LIBNAME).so
+LIB_SONAME   = lib$(LIBNAME).so.$(firstword $(subst ., ,$(RC_VERSION)))
+LIB_REAL     = lib$(LIBNAME).so.$(RC_VERSION)
 LUA_MODULE   = $(BUILD)/module/runctl.so
 EXAMPLES     = $(BUILD)/frame-loop $(BUILD)/sandbox-host $(BUILD)/minimal-host
 EMBED_TEST   = $(BUILD)/test_embed
@@ -173,15 +189,15 @@ $(EMBED_TEST): tests/embed/test_embed.c $(HEADERS) $(LIB_A)
 install: install-embed
 install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LUA_CMODDIR)
-	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librunctl.a
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(LIB_REAL)
 	ln -sf $(LIB_REAL) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/librunctl.so
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).so
 	install -m 644 lua/runctl.h $(DESTDIR)$(INCLUDEDIR)/runctl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	  -e 's|@CMODDIR@|$(LUA_CMODDIR)|' -e 's|@VERSION@|$(RC_VERSION)|' \
 	  -e 's|@RPATH@|$(if $(filter $(LIBDIR),$(SYSTEM_LIBDIRS)),,-Wl,-rpath,$${libdir})|' runctl.pc.in \
-	  > $(DESTDIR)$(LIBDIR)/pkgconfig/runctl.pc
+	  $(PC_EDIT) > $(DESTDIR)$(LIBDIR)/pkgconfig/$(LIBNAME).pc
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/runctl.so
 
 # ---- benchmark (bench/run.sh): runctl vs curl and wrk, measured in one run ----

@@ -180,6 +180,7 @@ static rc_task *current(rc_host *h, lua_State *L)
     return NULL;
 }
 
+#if !RC_LUA51
 /* Continuation of rc_host_wait (ctx: the waiting task, which may also be
  * resumed by hand, with coroutine.resume: before its event fired it waits on). */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
@@ -192,6 +193,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     unlink_waiter(ev, me);
     return ev->result(L, ev);
 }
+#endif
 
 int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner)
 {
@@ -211,7 +213,13 @@ int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner)
         me->wait_next = ev->waiters;
         ev->waiters = me;
         me->state = TASK_WAITING;
+#if RC_LUA51
+        /* No continuation: the frame's values go along as the yield's, and
+         * the scheduler runs ev's result over them (take_result_51). */
+        return lua_yield(L, lua_gettop(L));
+#else
         return lua_yieldk(L, 0, (lua_KContext)me, wait_k);
+#endif
     }
     /* Inside a task but unable to yield: a sandbox forbids blocking there
      * (the wait could outlast every limit, the host stuck). */
@@ -310,13 +318,65 @@ static void finish_task(rc_host *h, lua_State *L, rc_task *t, int status, int nr
     }
     settle(h, L, t, ti, status == LUA_OK ? RC_TASK_OK : RC_TASK_FAILED);
     lua_settop(L, ti - 1);
-    lua_resetthread(t->co);                 /* closes pending to-be-closed variables */
+    rc_compat_closethread(L, t->co);        /* closes pending to-be-closed variables */
 }
+
+#if RC_LUA51
+/* Calls the event's result function (upvalue 1) over the waiting frame. */
+static int result_51(lua_State *L)
+{
+    rc_event *ev = lua_touserdata(L, lua_upvalueindex(1));
+    return ev->result(L, ev);
+}
+
+/* Lua 5.1: t waits in rc_host_wait, which yielded its frame's values (co's
+ * whole stack). Runs ev's result function on L over a copy of that frame (so
+ * its stack slots read as in the binding), and leaves its results on co as
+ * what the binding returns when resumed. Returns 0, or -1 when the result
+ * function raised: t then fails with that error, as if the binding raised. */
+static int take_result_51(rc_host *h, lua_State *L, rc_task *t)
+{
+    rc_event *ev = t->wait_ev;
+    unlink_waiter(ev, t);
+    int frame = lua_gettop(t->co);
+    luaL_checkstack(L, frame + 2, "resuming a task");
+    int base = lua_gettop(L);
+    lua_pushlightuserdata(L, ev);
+    lua_pushcclosure(L, result_51, 1);
+    lua_xmove(t->co, L, frame);
+    if (lua_pcall(L, frame, LUA_MULTRET, 0) != LUA_OK) {
+        lua_xmove(L, t->co, 1);
+        finish_task(h, L, t, LUA_ERRRUN, 1);
+        return -1;
+    }
+    int nres = lua_gettop(L) - base;
+    if (!lua_checkstack(t->co, nres + LUA_MINSTACK)) {
+        lua_settop(L, base);
+        lua_pushliteral(L, "too many results to resume a task with");
+        lua_xmove(L, t->co, 1);
+        finish_task(h, L, t, LUA_ERRRUN, 1);
+        return -1;
+    }
+    lua_xmove(L, t->co, nres);
+    t->nargs = nres;
+    return 0;
+}
+#endif
 
 static void resume_task(rc_host *h, lua_State *L, rc_task *t)
 {
     rc_sched *s = h->sched;
     int nres = 0;
+#if RC_LUA51
+    if (t->wait_ev != NULL) {
+        if (!t->wait_ev->fired) {           /* cannot happen: only a fired event wakes */
+            t->state = TASK_WAITING;
+            return;
+        }
+        if (take_result_51(h, L, t) != 0)
+            return;
+    }
+#endif
     rc_task *outer = s->running;
     int nargs = t->nargs;
     t->nargs = 0;
@@ -607,7 +667,7 @@ static void abort_task(rc_host *h, lua_State *L, rc_task *t)
      * is t, and a call there that would wait blocks (or a sandbox refuses). */
     rc_task *outer = s->running;
     s->running = t;
-    lua_resetthread(t->co);
+    rc_compat_closethread(L, t->co);
     s->running = outer;
 }
 
@@ -865,6 +925,9 @@ static int open_protected(lua_State *L)
         return luaL_error(L, "runctl_openlibs: runctl is already open in this state");
     lua_pop(L, 1);
 
+#if RC_LUA51
+    rc_compat_open(L);
+#endif
     struct host_block *block = lua_newuserdatauv(L, sizeof *block, 0);
     memset(block, 0, sizeof *block);
     rc_host *h = &block->host;

@@ -790,6 +790,13 @@ static int setup_protected(lua_State *L)
     /* The full library for runctl's own Lua half, which runs in the global
      * table; scripts never see it (they get fresh globals, built below). */
     luaL_openlibs(L);
+#ifdef LUAJIT_VERSION
+    /* Compiled traces skip count hooks: only the interpreter runs here, so
+     * the instruction and time limits hold (scripts never reach jit.on). */
+    if (!luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF))
+        return luaL_error(L, "LuaJIT's compiler cannot be turned off, and its compiled "
+                             "loops would escape the limits: use the Lua 5.4 build");
+#endif
     lua_getglobal(L, "setmetatable");
     lua_pushcclosure(L, guarded_setmetatable, 1);
     lua_setglobal(L, "setmetatable");

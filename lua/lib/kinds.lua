@@ -35,6 +35,7 @@
 -- per_thread (list == "parent"), started (age_from.started), live (the
 -- active and cancelling statuses as an ordered list), and as sets
 -- (status -> true) for active, cancelling, done, finished, expired, pending.
+local table = require("runctl.compat").table   -- Lua 5.1 (LuaJIT) too
 local json = require "runctl.json"
 
 local M = {}

@@ -4,6 +4,7 @@
 -- runctl.azure (runctl.client with Azure settings), runctl.bind and
 -- runctl.resources (endpoints as data), runctl.errors, runctl.check (option
 -- checking), runctl.http, runctl.log, runctl.taskmap (task.map).
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local core = require "runctl.core"
 local json = require "runctl.json"
 local errors = require "runctl.errors"

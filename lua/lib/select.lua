@@ -7,6 +7,7 @@
 -- (nil: all of them), assistant = a list of IDs, model = a list of names
 -- (any of them; only for kinds whose `filters` name the field),
 -- metadata = a list of {key =, value =} (all of them) }.
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local M = {}
 
 local function set_of(list)

@@ -1,0 +1,31 @@
+-- tests/luajit/run.lua — runs a Lua test file in `luajit` (or lua5.1) with the
+-- LuaJIT build of the module (build-luajit/module/runctl.so), as the runctl
+-- command would run it: the module's globals set, the file's main chunk a task,
+-- the loop driven by runctl.poll until it ends. Usage:
+--   luajit tests/luajit/run.lua BUILD_DIR TEST_FILE [ARGS...]
+local build, file = arg[1], arg[2]
+package.cpath = build .. "/module/?.so;" .. package.cpath
+local runctl = require "runctl"
+for _, name in ipairs(runctl.GLOBALS) do _G[name] = runctl[name] end
+_G.runctl = runctl
+_G.arg = { [0] = file, select(3, unpack(arg)) }
+-- A test that only means Lua 5.4 says so on its first lines ("-- lua5.4-only: why").
+local f = assert(io.open(file))
+for _ = 1, 5 do
+  local line = f:read("*l") or ""
+  local why = line:match("^%-%- lua5%.4%-only: (.*)")
+  if why then
+    print("1..0 # SKIP " .. why)
+    os.exit(0)
+  end
+end
+f:close()
+local chunk = assert(loadfile(file))
+local main = runctl.task.spawn(chunk, unpack(_G.arg))
+while not main:done() do runctl.poll(-1) end
+local ok, err = runctl.task.join(main)   -- the outcome: join of a finished task does not wait
+if not ok then
+  io.stderr:write(("%s: %s\n"):format(file, tostring(err)))
+  os.exit(1)
+end
+os.exit(0)
