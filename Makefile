@@ -177,10 +177,10 @@ $(LUA_MODULE): $(MODULE_OBJ) $(BUILD)/module/runctl.map
 	  $(MODULE_OBJ) -o $@ $(CURL_LIBS) -lm
 
 $(EXAMPLES): $(BUILD)/%: examples/%.c lua/runctl.h $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(HOST_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
 
 $(EMBED_TEST): tests/embed/test_embed.c $(HEADERS) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(HOST_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
 
 # Adds to `make install`: libraries (librunctl.so.VERSION with its soname and
 # dev links), header, runctl.pc (written here, so it names this PREFIX, and

@@ -33,6 +33,7 @@ struct rc_task {
     rc_task *alive_prev, *alive_next;
     rc_event done;              /* fires when it ends: joiners wait on it */
     rc_event *wait_ev;          /* what it is suspended on in rc_host_wait, or NULL */
+    rc_event *wait_pending;     /* Lua 5.1: what it yields to wait on, until it did */
     rc_task *wait_next;         /* the next waiter of wait_ev (before it fired) */
     rc_timer deadline;          /* task.deadline: cancels the task when it fires */
     double deadline_s;          /* as given, for the error message */
@@ -180,7 +181,17 @@ static rc_task *current(rc_host *h, lua_State *L)
     return NULL;
 }
 
-#if !RC_LUA51
+static void start_waiting(rc_task *me, rc_event *ev)
+{
+    me->wait_ev = ev;
+    me->wait_next = ev->waiters;
+    ev->waiters = me;
+    me->state = TASK_WAITING;
+}
+
+#if RC_LUA51
+static char wait_marker;        /* its address tops the values rc_host_wait yields */
+#else
 /* Continuation of rc_host_wait (ctx: the waiting task, which may also be
  * resumed by hand, with coroutine.resume: before its event fired it waits on). */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
@@ -209,15 +220,18 @@ int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner)
         lua_pushvalue(L, owner);
         lua_setiuservalue(L, -2, 3);
         lua_pop(L, 1);
-        me->wait_ev = ev;
-        me->wait_next = ev->waiters;
-        ev->waiters = me;
-        me->state = TASK_WAITING;
 #if RC_LUA51
-        /* No continuation: the frame's values go along as the yield's, and
-         * the scheduler runs ev's result over them (take_result_51). */
+        /* No continuation: the frame's values go along as the yield's (the
+         * scheduler runs ev's result over them: take_result_51), and the
+         * wait begins once the yield happened (resume_task): a yield LuaJIT
+         * refuses (across a C call, such as table.sort's comparator) raises
+         * here and leaves no task waiting. */
+        me->wait_pending = ev;
+        luaL_checkstack(L, 1, "waiting");
+        lua_pushlightuserdata(L, &wait_marker);
         return lua_yield(L, lua_gettop(L));
 #else
+        start_waiting(me, ev);
         return lua_yieldk(L, 0, (lua_KContext)me, wait_k);
 #endif
     }
@@ -384,6 +398,15 @@ static void resume_task(rc_host *h, lua_State *L, rc_task *t)
     s->running = t;
     int status = lua_resume(t->co, L, nargs, &nres);
     s->running = outer;
+#if RC_LUA51
+    rc_event *pending = t->wait_pending;
+    t->wait_pending = NULL;
+    if (status == LUA_YIELD && pending != NULL && nres > 0 &&
+        lua_touserdata(t->co, -1) == &wait_marker) {
+        lua_pop(t->co, 1);                  /* the frame stays: take_result_51 */
+        start_waiting(t, pending);
+    }
+#endif
     if (status == LUA_YIELD) {
         if (t->state == TASK_RUNNING) {     /* a bare coroutine.yield(): run again later */
             lua_pop(t->co, nres);

@@ -51,6 +51,7 @@ typedef struct rc_sandbox {
     size_t used;                /* bytes the state holds now */
     size_t limit;               /* 0: none; else the fresh state's size + max_memory */
     int over;                   /* an allocation was refused; not yet shown to be garbage */
+    size_t refused;             /* the largest growth refused since (LuaJIT's check) */
     int refused_in_run;
     int active;                 /* a run is going on: the hook counts */
     enum trip trip;             /* the limit that stopped the current run */
@@ -99,6 +100,8 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
              * the hook decides later whether the script really holds it. */
             sb->over = 1;
             sb->refused_in_run = 1;
+            if (nsize - osize > sb->refused)
+                sb->refused = nsize - osize;
             return NULL;
         }
     }
@@ -138,7 +141,15 @@ static void check_memory(lua_State *L, rc_sandbox *sb)
     if (!sb->over || sb->trip != TRIP_NONE)
         return;
     lua_gc(L, LUA_GCCOLLECT);
+#if RC_LUA51
+    /* No emergency collection on LuaJIT: what was refused must fit now, or
+     * the script holds the memory (a pcall caught the error, it tries again). */
+    size_t wanted = sb->refused;
+    sb->refused = 0;
+    if (sb->used > sb->limit || wanted > sb->limit - sb->used)
+#else
     if (sb->used > sb->limit)
+#endif
         sb->trip = TRIP_MEMORY;
     else
         sb->over = 0;
@@ -672,6 +683,10 @@ static void push_deep_copy(lua_State *L, int idx, int seen, int module)
 static void copy_library(lua_State *L, int env, const char *name, const char *const *only)
 {
     lua_getglobal(L, name);
+    if (!lua_istable(L, -1)) {          /* utf8 on Lua 5.1 (LuaJIT): not there */
+        lua_pop(L, 1);
+        return;
+    }
     if (only == NULL) {
         push_copy(L, -1, 0);
     } else {
@@ -796,6 +811,11 @@ static int setup_protected(lua_State *L)
     if (!luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF))
         return luaL_error(L, "LuaJIT's compiler cannot be turned off, and its compiled "
                              "loops would escape the limits: use the Lua 5.4 build");
+    /* LuaJIT raises "not enough memory" at a refused allocation without the
+     * emergency collection 5.4 makes first: a collector that keeps up keeps
+     * garbage from counting against the limit. */
+    lua_gc(L, LUA_GCSETPAUSE, 100);
+    lua_gc(L, LUA_GCSETSTEPMUL, 400);
 #endif
     lua_getglobal(L, "setmetatable");
     lua_pushcclosure(L, guarded_setmetatable, 1);
@@ -962,6 +982,7 @@ static int start_protected(lua_State *L)
     rc_host_clear_unjoined(L);
     sb->trip = TRIP_NONE;
     sb->over = 0;
+    sb->refused = 0;
     sb->refused_in_run = 0;
     lua_gc(L, LUA_GCCOLLECT);
 
@@ -984,7 +1005,11 @@ static int start_protected(lua_State *L)
     if (luaL_loadbufferx(L, c->code, c->len, c->name, "t") != LUA_OK)
         return lua_error(L);
     lua_pushvalue(L, env);
+#if RC_LUA51
+    lua_setfenv(L, -2);                 /* 5.1: a function's globals are its environment */
+#else
     lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
+#endif
     lua_getfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
     lua_insert(L, -2);
     lua_call(L, 1, 1);                  /* the script runs inside a pcall (see WRAPPERS_LUA) */

@@ -14,6 +14,11 @@ PC_EDIT     = | sed -e 's/^Name: runctl/Name: runctl-luajit/' -e 's/^Requires: l
                     -e 's/lua5.4-cjson/lua5.1-cjson/' -e 's/-lrunctl /-lrunctl-luajit /' \
                     -e 's/^Description: /Description: (LuaJIT 2.1 build) /'
 
+# The example hosts and tests/embed are written for the 5.4 API: built for
+# LuaJIT through the same shims (a LuaJIT host of your own needs none of it).
+HOST_CFLAGS = -include lua/compat51.h
+
 .DEFAULT_GOAL := luajit-all
 .PHONY: luajit-all
-luajit-all: $(BUILD)/librunctl-luajit.a $(BUILD)/librunctl-luajit.so $(BUILD)/module/runctl.so
+luajit-all: $(BUILD)/librunctl-luajit.a $(BUILD)/librunctl-luajit.so $(BUILD)/module/runctl.so \
+            $(BUILD)/frame-loop $(BUILD)/sandbox-host $(BUILD)/minimal-host $(BUILD)/test_embed
