@@ -88,7 +88,8 @@ $(UNIT): $(wildcard tests/unit/*.c tests/unit/*.h) $(CORE_OBJ)
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN)" all
-	@$(ASAN_ENV) RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) \
+	@$(MAKE) --no-print-directory LUA=luajit
+	@$(ASAN_ENV) RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) LUAJIT_BUILD=build-luajit \
 	  ASAN_RUNCTL=build-asan/runctl ASAN_FAKEAPI=build-asan/fakeapi ASAN_UNIT=build-asan/test_core sh tests/run.sh
 
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -22,17 +22,28 @@ function os.execute(cmd)                  -- 5.2's results: true|nil, "exit"|"si
   return code == 0 or nil, "exit", code
 end
 _G.arg = { [0] = file, select(3, unpack(arg)) }
--- A test that only means Lua 5.4 says so on its first lines ("-- lua5.4-only: why").
+-- The tests of the runctl command and its bundled scripts: the command is a
+-- Lua 5.4 program (the 5.4 pass runs them); the rest run here too.
+local COMMAND = "tests the runctl command, a Lua 5.4 program (the Lua 5.4 pass runs it)"
+local ONLY_54 = {
+  test_cli = COMMAND, test_operator = COMMAND, test_supervise = COMMAND,
+  test_scripts_cancel_older_than = COMMAND, test_scripts_interactive = COMMAND,
+  test_scripts_jobs = COMMAND, test_scripts_more = COMMAND, test_scripts_outcomes = COMMAND,
+  test_embed_install = "tests make install of the Lua 5.4 build",
+  test_embed_module = "loads runctl.so into the stock lua5.4 (tests/hosts load the LuaJIT one)",
+  test_hosts = "starts LÖVE and Neovim itself, from the Lua 5.4 pass",
+}
+-- A test file may say so itself on its first lines ("-- lua5.4-only: why").
+local why = ONLY_54[file:match("([^/]+)%.lua$")]
 local f = assert(io.open(file))
 for _ = 1, 5 do
-  local line = f:read("*l") or ""
-  local why = line:match("^%-%- lua5%.4%-only: (.*)")
-  if why then
-    print("1..0 # SKIP " .. why)
-    os.exit(0)
-  end
+  why = why or (f:read("*l") or ""):match("^%-%- lua5%.4%-only: (.*)")
 end
 f:close()
+if why then
+  print("1..0 # SKIP Lua 5.4 only: " .. why)
+  os.exit(0)
+end
 local chunk = assert(loadfile(file))
 local main = runctl.task.spawn(chunk, unpack(_G.arg))
 while not main:done() do runctl.poll(-1) end
