@@ -26,6 +26,18 @@ void rc_compat_closethread(lua_State *L, lua_State *co)
     lua_settop(co, 0);
 }
 
+int rc_compat_table_pack(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_createtable(L, n, 1);
+    lua_insert(L, 1);
+    for (int i = n; i >= 1; i--)
+        lua_rawseti(L, 1, i);
+    lua_pushinteger(L, n);
+    lua_setfield(L, 1, "n");
+    return 1;
+}
+
 void rc_compat_open(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);

@@ -128,9 +128,31 @@ static inline int rc_compat_isyieldable(lua_State *L)
 }
 #define lua_isyieldable rc_compat_isyieldable
 
+/* LuaJIT allocates a closure at every lua_pushcfunction, where 5.4 pushes a
+ * light C function: out of memory (a sandbox at its limit) that would raise
+ * outside any pcall in runctl_poll and the other entry points. Each C
+ * function is made once and kept in the registry, keyed by its address. */
+static inline void rc_compat_pushcfunction(lua_State *L, lua_CFunction f)
+{
+    void *key = (void *)(size_t)f;
+    lua_pushlightuserdata(L, key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushcclosure(L, f, 0);
+        lua_pushlightuserdata(L, key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+}
+#undef lua_pushcfunction
+#define lua_pushcfunction rc_compat_pushcfunction
+
 /* No to-be-closed variables in 5.1: runs the closers lua/lib/compat.lua
  * registered for co (task.map's guard), then drops what co still holds. */
 void rc_compat_closethread(lua_State *L, lua_State *co);
+/* table.pack(...) for a sandbox's scripts. */
+int rc_compat_table_pack(lua_State *L);
 /* Once per state, in runctl_openlibs: registry._PRELOAD = package.preload. */
 void rc_compat_open(lua_State *L);
 /* lua_ident is 5.4's: no embedded bytecode is ever used on 5.1. */

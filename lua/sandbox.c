@@ -94,7 +94,10 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > osize && sb->limit > 0 && !sb->ending) {
-        size_t cap = sb->limit + (sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
+        /* LuaJIT: the grace always (it raises at a refusal without the
+         * emergency collection 5.4 makes first); the hook then collects and
+         * decides, as for a refusal. */
+        size_t cap = sb->limit + (RC_LUA51 || sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
         if (sb->used > cap || nsize - osize > cap - sb->used) {
             /* Lua collects and retries once, then raises "not enough memory";
              * the hook decides later whether the script really holds it. */
@@ -108,6 +111,8 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     void *p = realloc(ptr, nsize);
     if (p != NULL)
         sb->used = sb->used - osize + nsize;
+    if (RC_LUA51 && sb->limit > 0 && sb->used > sb->limit)
+        sb->over = 1;
     return p;
 }
 
@@ -732,6 +737,12 @@ static void build_template(lua_State *L)
     lua_setfield(L, env, "string");
     lua_pop(L, 1);
     lua_getfield(L, env, "table");
+#if RC_LUA51
+    lua_getglobal(L, "unpack");         /* 5.1 has it as a global: scripts get 5.4's name */
+    lua_setfield(L, -2, "unpack");
+    lua_pushcfunction(L, rc_compat_table_pack);
+    lua_setfield(L, -2, "pack");
+#endif
     lua_getfield(L, -1, "move");
     lua_pushcclosure(L, checked_move, 1);
     lua_setfield(L, -2, "move");
