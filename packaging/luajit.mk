@@ -4,6 +4,8 @@
 # the module installed for Lua 5.1. Its default goal builds the library, the
 # module and the C hosts linked with LuaJIT; the runctl command stays Lua 5.4.
 PKGS        = luajit libcurl lua5.1-cjson
+# lua5.1-cjson's pkg-config names PUC Lua 5.1 too: one Lua per process, LuaJIT.
+LIBS        = $(filter-out -llua5.1,$(shell pkg-config --libs $(PKGS))) -lm
 LIBNAME     = runctl-luajit
 LUA_ABI     = 5.1
 COMPAT_OBJ  = $(BUILD)/lua/compat51.o
