@@ -65,11 +65,30 @@ function love.load()
   refresh()
 end
 
+-- RUNCTL_SCREENSHOT=FILE.png (examples/love/screenshot.sh): once listed,
+-- cancel the second row, then save the window as FILE.png and quit.
+local shot, shot_step = os.getenv("RUNCTL_SCREENSHOT"), 0
+local function screenshot_step()
+  if shot_step == 0 and #rows > 1 and listing:done() then
+    selected, shot_step = 2, 1
+    cancel(2)
+  elseif shot_step == 1 and rows[2] and rows[2].status ~= "cancel sent..." then
+    shot_step = 2
+    love.graphics.captureScreenshot(function(image)
+      local f = assert(io.open(shot, "wb"))
+      f:write(image:encode("png"):getString())
+      f:close()
+      love.event.quit(0)
+    end)
+  end
+end
+
 local since = 0
 function love.update(dt)
   runctl.poll(0)                      -- the frame's share of runctl: never waits
   since = since + dt
-  if since > 3 then since = 0 refresh() end
+  if since > 3 and not shot then since = 0 refresh() end
+  if shot then screenshot_step() end
 end
 
 function love.keypressed(key)
@@ -99,8 +118,12 @@ function love.draw()
   love.graphics.clear(0.11, 0.12, 0.14)
   love.graphics.setColor(1, 1, 1)
   love.graphics.print("runctl — active jobs   (arrows/click: select, Enter/Del/[cancel]: cancel, r: list again)", 12, 12)
+  local COLS = { 12, 130, 420, 560, 640 }
+  local function columns(y, ...)
+    for i, text in ipairs { ... } do love.graphics.print(tostring(text), COLS[i], y) end
+  end
   love.graphics.setColor(0.6, 0.65, 0.7)
-  love.graphics.print(("%-16s %-34s %-18s %-10s %s"):format("KIND", "ID", "STATUS", "AGE", "MODEL"), 12, 38)
+  columns(38, "KIND", "ID", "STATUS", "AGE", "MODEL")
   for i, row in ipairs(rows) do
     local y = ROW_Y + (i - 1) * ROW_H
     if i == selected then
@@ -109,8 +132,7 @@ function love.draw()
     end
     love.graphics.setColor(row.cancelling and { 1, 0.75, 0.4 } or { 0.92, 0.92, 0.92 })
     local id = row.thread and (row.thread .. "/" .. row.id) or row.id
-    love.graphics.print(("%-16s %-34s %-18s %-10s %s"):format(row.kind.name, id:sub(1, 34), tostring(row.status),
-                        age(row.created), tostring(row.model or "")), 12, y)
+    columns(y, row.kind.name, id, row.status, age(row.created), row.model or "")
     love.graphics.setColor(0.9, 0.45, 0.4)
     love.graphics.print("[cancel]", w - 80, y)
   end
