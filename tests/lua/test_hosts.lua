@@ -76,6 +76,29 @@ local function run_host(name, command)
   T.is(#posts, #want + 2, name .. ": one POST per cancelled object and run, no more")
 end
 
+-- examples/nvim: :RunctlWatch lists, c on a line cancels that job (and only it)
+local function nvim_example()
+  local ex = T.fake("--seed " .. T.quote(cwd .. "/examples/hosts-seed.json"))
+  local out = T.write_file("")
+  local env = ("OPENAI_API_KEY=sk-test-1234567890 OPENAI_BASE_URL=%s RUNCTL_MODULE_DIR=%s RUNCTL_CANCEL_ID=run_support_3"):format(
+    T.quote(ex.base), T.quote(module_dir))
+  local cmd = ("nvim --headless -u NONE -i NONE -n --cmd %s -c %s"):format(
+    T.quote("set rtp+=" .. cwd .. "/examples/nvim"), T.quote("luafile " .. cwd .. "/tests/hosts/nvim_watch.lua"))
+  local _, _, code = os.execute(("env -u DISPLAY %s %s > %s 2>&1"):format(env, cmd, out))
+  local text = T.read_file(out) or ""
+  T.is(code, 0, ":RunctlWatch lists and cancels (examples/nvim)", text)
+  for _, id in ipairs { "batch_embed_2026_12", "ftjob-support-tone", "thread_support/run_support_1",
+                        "thread_nightly/run_nightly_1" } do
+    T.like(text, id:gsub("%p", "%%%0"), ":RunctlWatch shows " .. id)
+  end
+  T.unlike(text, "batch_old_done", ":RunctlWatch leaves finished jobs out")
+  T.like(text, "thread_support/run_support_3%s+cancelling", "c cancelled the job under the cursor")
+  local posts = {}
+  for _, r in ipairs(ex:requests()) do if r.method == "POST" then posts[#posts + 1] = r.path end end
+  T.is(table.concat(posts, " "), "/v1/threads/thread_support/runs/run_support_3/cancel", "and sent that one cancel only")
+  ex:stop()
+end
+
 if not T.read_file(module_dir .. "/runctl.so") then
   skip("LÖVE and Neovim hosts", "the LuaJIT module is not built (make luajit)")
 else
@@ -86,6 +109,7 @@ else
   end
   if have("nvim") then
     run_host("Neovim", "nvim --headless -u NONE -i NONE -n -c " .. T.quote("luafile " .. cwd .. "/tests/hosts/nvim.lua"))
+    nvim_example()
   else
     skip("Neovim host", "nvim is not installed (apt-get install neovim)")
   end
