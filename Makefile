@@ -211,6 +211,7 @@ install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 bench: deps
 	@EXTRA_DEPS="hyperfine wrk valgrind nginx" sh tools/deps.sh >/dev/null
 	@$(MAKE) --no-print-directory all $(BUILD)/delay-relay
+	@$(MAKE) --no-print-directory LUA=luajit
 	@sh bench/run.sh
 
 $(BUILD)/delay-relay: bench/delay-relay.c
