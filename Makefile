@@ -23,6 +23,7 @@ LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
 LIBNAME  = runctl
+COMPAT_OBJ = $(BUILD)/lua/compat51.o
 LUA_ABI  = 5.4
 PC_EDIT  =
 ifeq ($(LUA),luajit)
@@ -300,11 +301,13 @@ deb:
 # luaopen_cjson, which the module does not call (it requires "cjson"), so a
 # stand-in serves where the rock's lua-cjson brings no header.
 ROCK_BUILD ?= build/rock
+# A Lua 5.1 (LuaJIT) also needs lua-compat53's header (Debian: lua-compat53-dev).
+COMPAT53_CFLAGS ?= $(shell pkg-config --cflags-only-I lua5.1-compat53-string 2>/dev/null)
 rock:
 	@mkdir -p $(ROCK_BUILD)/include
 	@echo 'int luaopen_cjson(struct lua_State *L);' > $(ROCK_BUILD)/include/lua-cjson.h
 	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" EMBED_LUA= \
-	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include" \
+	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include $(COMPAT53_CFLAGS)" \
 	  CURL_LIBS="-L$(CURL_LIBDIR) -lcurl" $(ROCK_BUILD)/module/runctl.so
 rock-install:
 	install -d $(INST_LIBDIR)

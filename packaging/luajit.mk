@@ -8,7 +8,6 @@ PKGS        = luajit libcurl lua5.1-cjson
 LIBS        = $(filter-out -llua5.1,$(shell pkg-config --libs $(PKGS))) -lm
 LIBNAME     = runctl-luajit
 LUA_ABI     = 5.1
-COMPAT_OBJ  = $(BUILD)/lua/compat51.o
 # tools/embed.c writes Lua 5.4 bytecode: the LuaJIT build embeds the source.
 EMBED_LUA   =
 EMBED_LIBS  = $(filter-out -llua5.1 -lluajit-5.1,$(shell pkg-config --libs libcurl lua5.1-cjson)) -lm
