@@ -261,7 +261,10 @@ $(BUILD)/man/runctl.1: $(BIN) packaging/man.lua packaging/man.txt $(wildcard scr
 	RUNCTL_SCRIPTS=$(CURDIR)/scripts $(RUN_BIN) packaging/man.lua $(RUN_BIN) packaging/man.txt $(BUILD)/man \
 	  $(RC_VERSION) "$(RC_DATE)" $(SCRIPT_NAMES)
 
+# LUA=luajit installs the library and the module alone (the command is Lua 5.4's).
+ifneq ($(LUA),luajit)
 install: install-bin install-doc
+endif
 	@if [ -z "$(DESTDIR)" ] && [ -n "$(filter $(LIBDIR),$(SYSTEM_LIBDIRS))" ]; then \
 	  ldconfig 2>/dev/null || echo "make install: run ldconfig as root so that hosts find $(LIB_SONAME)"; fi
 install-bin: $(BIN)
