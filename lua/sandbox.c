@@ -121,7 +121,14 @@ lua_State *runctl_sandbox_new(const runctl_sandbox_limits *limits,
 
     lua_State *L = lua_newstate(sbx_alloc, sb);
     if (L == NULL) {
+#ifdef LUAJIT_VERSION
+        /* A 64-bit LuaJIT built without GC64 refuses every custom allocator,
+         * and the memory limit cannot be kept without one. */
+        snprintf(err, errsz, "sandbox: this LuaJIT cannot create a state with the sandbox's "
+                 "allocator (out of memory, or a 64-bit build without GC64): use the Lua 5.4 build");
+#else
         snprintf(err, errsz, "sandbox: cannot create a Lua state (out of memory)");
+#endif
         free_sandbox(sb);
         return NULL;
     }
