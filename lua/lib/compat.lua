@@ -35,7 +35,7 @@ function m.tointeger(x)
   return nil
 end
 
-t.unpack = table.unpack or unpack
+t.unpack = table.unpack or rawget(_G, "unpack")
 t.pack = table.pack or function(...) return { n = select("#", ...), ... } end
 M.math, M.table = m, t
 

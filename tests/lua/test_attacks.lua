@@ -188,7 +188,8 @@ T.like(r.task_tree, "^error: sandbox: memory limit exceeded %(3000000 bytes%)$",
 T.is(r.good, "ok", "and the next script runs")
 T.like(r.rep_sep, "memory limit exceeded", "string.rep with a huge separator is refused")
 T.like(r.concat, "memory limit exceeded", "a huge table.concat is refused")
-T.like(r.recursion, E.luajit and "stack overflow" or "memory limit exceeded", "deep recursion hits the memory limit (or the stack's), not the host")
+T.like(r.recursion, E.luajit and "stack overflow" or "memory limit exceeded",
+       "deep recursion hits the memory limit (or the stack's), not the host")
 T.is(r.good2, "ok", "and the sandbox still works")
 
 ---------------------------------------------------------------------- hostile input

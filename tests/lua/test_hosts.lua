@@ -51,7 +51,7 @@ local function run_host(name, command)
   local ok, _, code = os.execute(("env -u DISPLAY %s %s > %s 2>%s.err"):format(env, command, out, out))
   local text = T.read_file(out) or ""
   T.is(code, 0, name .. ": exits 0", (T.read_file(out .. ".err") or "") .. text)
-  local got, posted_want = {}, {}
+  local got = {}
   for kind, id, status in text:gmatch("cancel (%S+) (%S+) (%S+)\n") do
     if kind ~= "runs" then
       got[#got + 1] = kind .. " " .. id

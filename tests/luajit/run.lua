@@ -11,6 +11,7 @@ _G.runctl = runctl
 -- The tests are written for Lua 5.4: the harness (not the module, which never
 -- touches the interpreter's globals) gives them what 5.1 lacks.
 local compat = require "runctl.compat"
+-- luacheck: push ignore 122 142 (the harness completes the standard tables on purpose)
 math.type, math.tointeger = compat.math.type, compat.math.tointeger
 table.pack, table.unpack = compat.table.pack, compat.table.unpack
 local execute = os.execute
@@ -21,6 +22,7 @@ function os.execute(cmd)                  -- 5.2's results: true|nil, "exit"|"si
   local code = math.floor(status / 256)
   return code == 0 or nil, "exit", code
 end
+-- luacheck: pop
 _G.arg = { [0] = file, select(3, unpack(arg)) }
 -- The tests of the runctl command and its bundled scripts: the command is a
 -- Lua 5.4 program (the 5.4 pass runs them); the rest run here too.
