@@ -35,6 +35,8 @@ local ONLY_54 = {
   test_ext = "installs the runctl command and runs extension files through it",
   test_embed_module = "loads runctl.so into the stock lua5.4 (tests/hosts load the LuaJIT one)",
   test_hosts = "starts LÖVE and Neovim itself, from the Lua 5.4 pass",
+  test_types = "checks the editor types (types/runctl.lua) against the Lua 5.4 runtime",
+  test_docs = "checks the docs' samples with the runctl command",
 }
 -- A test file may say so itself on its first lines ("-- lua5.4-only: why").
 local why = ONLY_54[file:match("([^/]+)%.lua$")]
