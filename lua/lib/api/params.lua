@@ -1,6 +1,8 @@
 -- lua/lib/api/params.lua — query parameter validators (require "runctl.api.params",
 -- also runctl.params): what the params of a resource's method (resources.lua,
 -- runctl.define) are checked with.
+local math = require("runctl.compat").math        -- math.type on LuaJIT too
+
 local function has_control(s) return s:find("[%z\1-\31\127]") ~= nil end
 
 local function whole(v, lo, hi)

@@ -8,6 +8,7 @@
 -- usage: 1 minute, 1 hour or 1 day), so the window is widened to whole
 -- buckets: the bucket holding the window's start counts in full.
 local args = require "runctl.ops.args"
+local math = require("runctl.compat").math        -- math.type on LuaJIT too
 
 local M = {}
 

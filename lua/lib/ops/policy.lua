@@ -37,7 +37,7 @@ end
 
 local function environment()
   local env = {
-    string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
+    string = copy(string), table = copy(table), math = copy(math), utf8 = utf8 and copy(utf8),   -- (none on LuaJIT)
     os = { time = os.time, date = os.date, clock = os.clock, getenv = getenv },
   }
   for _, name in ipairs { "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
