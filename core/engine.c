@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "limiter.h"
 #include "url.h"
+#include "text.h"
 #include "wire.h"
 
 #include <curl/curl.h>
@@ -148,12 +149,17 @@ void rc_engine_timer_disarm(rc_engine *e, rc_timer *timer)
 static void logf_line(rc_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_line(rc_engine *e, const char *fmt, ...)
 {
-    char line[1024];
+    char line[1024], shown[4 * sizeof line];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    e->log(e->log_ud, line);
+    if (n < 0)
+        return;
+    /* Request IDs and messages come from the network: one line, no controls. */
+    size_t len = rc_text_cut(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1, sizeof line - 1);
+    rc_text_sanitize(line, len, 0, shown, sizeof shown);
+    e->log(e->log_ud, shown);
 }
 
 void rc_engine_set_log(rc_engine *e, int level, rc_log_fn fn, void *ud)
@@ -182,9 +188,9 @@ static void log_attempt(rc_transfer *t, const char *outcome, double retry_in, co
     char url[512];
     rc_url_redact(t->url, url, sizeof url);
     const char *rid = rc_response_header(&t->resp, "x-request-id");
-    char tail[160] = "";
+    char tail[400] = "";
     if (retry_in >= 0)
-        snprintf(tail, sizeof tail, "; retrying in %.2f s (%s)", retry_in, why);
+        snprintf(tail, sizeof tail, "; retrying in %.2f s (%s)", retry_in, why);   /* why < 300 */
     logf_line(t->engine, "%s %s -> %s in %.1f ms (attempt %d of %d)%s%s%s%s",
               t->method, url, outcome, (rc_now() - t->attempt_start) * 1000.0,
               t->resp.attempts, t->max_retries + 1,
@@ -518,7 +524,9 @@ static rc_retry_reason record_outcome(rc_transfer *t, CURLcode code)
 /* Logs the attempt's outcome; retry_in < 0 when it is final. */
 static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
 {
-    char outcome[64], why[96] = "";
+    char outcome[64], why[300] = "";
+    /* The transport's message, cut at a word (or character) with an ellipsis. */
+    size_t len = strlen(t->resp.message), cut = rc_text_cut(t->resp.message, len, 200);
     if (t->resp.error == RC_OK)
         snprintf(outcome, sizeof outcome, "%ld", t->resp.status);
     else
@@ -529,7 +537,8 @@ static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
     if (reason == RC_RETRY_STATUS)
         snprintf(why, sizeof why, "status %ld", t->resp.status);
     else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
-        snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
+        snprintf(why, sizeof why, "%s: %.*s%s", rc_wire_retry_reason_text(reason), (int)cut,
+                 t->resp.message, cut < len ? "..." : "");
     else if (reason != RC_RETRY_NO)
         snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
     log_attempt(t, outcome, retry_in, retry_in >= 0 ? why : NULL);
