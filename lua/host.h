@@ -30,6 +30,14 @@ typedef struct rc_host {
     /* Set by a sandbox: a binding that cannot yield inside a task (a plain
      * coroutine, a metamethod) raises this instead of blocking the host. */
     const char *no_blocking;
+    /* Set by a sandbox: long work in C (the JSON encoder) calls it every so
+     * often with the steps done since its last call (one per value visited,
+     * one per few bytes written), counted like VM instructions, and with
+     * out_of_memory set when an allocation the work needs was refused. It
+     * raises the sandbox's limit error when a limit tripped (and then
+     * "not enough memory" outside a run); otherwise it returns. */
+    void (*limits_check)(lua_State *L, void *ud, size_t steps, int out_of_memory);
+    void *limits_ud;
 } rc_host;
 
 #define RC_HOST_KEY "runctl.host"

@@ -170,6 +170,30 @@ static void limits_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/* rc_host.limits_check: what the hook checks, for work done in C (see host.h).
+ * A refused allocation C work needs trips the memory limit: that memory is
+ * the script's own request (an encoder's output), not garbage. */
+static void sandbox_limits_check(lua_State *L, void *ud, size_t steps, int out_of_memory)
+{
+    rc_sandbox *sb = ud;
+    if (sb->active && sb->trip == TRIP_NONE) {
+        sb->instructions += steps;
+        if (out_of_memory)
+            sb->trip = TRIP_MEMORY;
+        else if (sb->limits.max_instructions > 0 && sb->instructions > sb->limits.max_instructions)
+            sb->trip = TRIP_INSTRUCTIONS;
+        else if (sb->limits.max_seconds > 0 && now_s() > sb->deadline)
+            sb->trip = TRIP_TIME;
+    }
+    if (sb->active && sb->trip != TRIP_NONE) {
+        char msg[96];
+        lua_sethook(L, limits_hook, HOOK_MASK, 1);     /* as the hook does: no pcall swallows it */
+        luaL_error(L, "%s", trip_text(sb, msg, sizeof msg));
+    }
+    if (out_of_memory)
+        luaL_error(L, "not enough memory");
+}
+
 /* ------------------------------------------------------------------ pattern matching */
 
 enum match_kind { MATCH_FIND, MATCH_MATCH, MATCH_GMATCH, MATCH_GSUB };
@@ -813,6 +837,8 @@ static int setup_protected(lua_State *L)
     rc_host *h = rc_host_get(L);
     h->policy = sandbox_policy;
     h->policy_ud = sb;
+    h->limits_check = sandbox_limits_check;
+    h->limits_ud = sb;
     h->no_blocking = "sandbox: this call cannot wait here (a plain coroutine or a metamethod "
                      "cannot yield, and blocking would stall the host): call it from a task";
     return 0;

@@ -60,8 +60,10 @@ table.sort(M.GLOBALS)
 M.params = require "runctl.params"
 
 -- What a sandbox leaves out of its copy of this module: what changes the
--- state every run shares (lua/sandbox.c reads this set).
-M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true }
+-- state every run shares or the host's own settings and figures, which outlive
+-- a run: the frame budget, the scheduler's stats (lua/sandbox.c reads this set;
+-- tests/lua/sandbox-reachable.txt lists what a script can reach).
+M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true, frame_budget = true, stats = true }
 
 -- runctl.define(name, def): a resource at run time, with the schema of a
 -- lua/lib/resources.lua entry. Every client (openai and those made before)
