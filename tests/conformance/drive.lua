@@ -140,7 +140,7 @@ end
 
 -- Checks a decoded value against a schema: required fields present, every
 -- present field of the documented type, null only where the spec allows it.
--- Enums and ranges are not enforced: a newer server may add values (README).
+-- Enums and ranges are not enforced: a newer server may add values (docs/testing.md).
 local function check(v, schema, path, ctx, depth)
   depth = depth + 1
   if depth > 64 then return end
