@@ -4,6 +4,7 @@
  * coroutines; a binding suspends its task through rc_host_wait until the
  * event it waits for (a transfer, a timer, another task) fires. */
 #include "host.h"
+#include "../core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -700,7 +701,7 @@ int rc_host_report_unjoined(lua_State *L)
         lua_pop(L, 1);
         lua_getiuservalue(L, -1, 2);
         lua_getfield(L, -1, "traceback");
-        fprintf(stderr, "runctl: a task failed and nobody joined it: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("a task failed and nobody joined it: ", lua_tostring(L, -1));
         lua_pop(L, 2);
         count++;
     }
@@ -773,6 +774,18 @@ static int task_tostring(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ opening */
+
+void rc_host_print_error(const char *head, const char *msg)
+{
+    if (msg == NULL)
+        msg = "(error object is not a string)";
+    size_t n = strlen(msg), need = rc_text_sanitize(msg, n, RC_TEXT_MULTILINE, NULL, 0);
+    char *shown = malloc(need + 1);
+    if (shown != NULL)
+        rc_text_sanitize(msg, n, RC_TEXT_MULTILINE, shown, need + 1);
+    fprintf(stderr, "runctl: %s%s\n", head, shown != NULL ? shown : "(out of memory)");
+    free(shown);
+}
 
 void rc_host_log_line(void *ud, const char *line)
 {
@@ -964,7 +977,7 @@ int runctl_poll(lua_State *L, int timeout_ms)
     lua_pushcfunction(L, poll_protected);
     lua_pushinteger(L, timeout_ms);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
     }
@@ -983,7 +996,7 @@ int runctl_cancel_all(lua_State *L)
 {
     lua_pushcfunction(L, cancel_all_protected);
     if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
     }
@@ -1089,7 +1102,7 @@ int runctl_cancel(lua_State *L, int handle)
     lua_pushcfunction(L, cancel_protected);
     lua_insert(L, -2);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
     }

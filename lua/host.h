@@ -47,6 +47,11 @@ typedef struct rc_host {
 extern volatile sig_atomic_t rc_sigint_count;
 extern volatile sig_atomic_t rc_sigint_watched;
 
+/* Writes "runctl: HEAD MSG" and a newline to stderr, MSG shown printable
+ * (core/text.h, multi-line: a traceback keeps its lines): an error message
+ * may quote what a server or an ID file said. */
+void rc_host_print_error(const char *head, const char *msg);
+
 /* The host of L's state (from the registry); raises if runctl is not open. */
 rc_host *rc_host_get(lua_State *L);
 

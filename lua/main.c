@@ -361,7 +361,7 @@ static int load_script(lua_State *L, const struct cli *c)
         status = luaL_loadfilex(L, path, "t");
     }
     if (status != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         return 1;
     }
     return 0;
@@ -409,7 +409,7 @@ static int run_to_end(lua_State *L, rc_host *h, int main_task)
         exit_code = 1;
     }
     if (rc_host_claim_failure(L, main_task)) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         exit_code = 1;
     }
@@ -488,7 +488,7 @@ int main(int argc, char **argv)
     lua_pushlightuserdata(L, &c);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        fprintf(stderr, "runctl: %s\n", msg != NULL ? msg : "(error object is not a string)");
+        rc_host_print_error("", msg);
         status = 1;
     } else {
         status = (int)lua_tointeger(L, -1);

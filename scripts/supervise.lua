@@ -271,7 +271,7 @@ local function main(argv)
   if #positional ~= 1 then ops.usage_error("give one policy file: runctl supervise POLICY.lua") end
   local policy, perr = policies.load(positional[1])
   if not policy then
-    io.stderr:write(NAME, ": ", service.redact(perr), "\n")
+    io.stderr:write(NAME, ": ", runctl.printable(service.redact(perr), true), "\n")
     return ops.EXIT_USAGE
   end
   if o.dry_run then runctl.dry_run = true end      -- the client refuses every cancel from here on

@@ -48,7 +48,8 @@ function M.report(path, header, as_json)
   end
   local human = f == io.stdout and not as_json and runctl.isatty("stdout")
   local r = setmetatable({ file = f, path = path, lines = 0, counts = {}, framed = header ~= nil and not human,
-                           human = human and { colour = term.colour("stdout") } }, Report)
+                           human = human and { colour = term.colour("stdout"), controls = term.controls("stdout") } },
+                     Report)
   if header and not human then
     local h = { format = 1, started_at = math.floor(core.time()) }
     for k, v in pairs(header) do h[k] = v end
@@ -80,6 +81,7 @@ local function human_line(rec, colour)
   local parts = { term.paint(colour, PAINT[rec.action], action), what, change,
                   rec.age and term.fmt_age(rec.age) or "" }
   if rec.error then parts[#parts + 1] = "(" .. rec.error .. ")" end
+  for i = 2, #parts do parts[i] = term.printable(parts[i]) end   -- IDs, statuses, errors: from outside
   return (table.concat(parts, "  "):gsub("%s+$", ""))
 end
 
@@ -100,7 +102,7 @@ end
 -- Ctrl-C or a crash up to that line.
 function Report:write(rec)
   if self.human then             -- first clear a progress bar drawn on the same terminal
-    self.file:write("\r\27[K", human_line(rec, self.human.colour), "\n")
+    self.file:write(self.human.controls and "\r\27[K" or "", human_line(rec, self.human.colour), "\n")
     self.file:flush()
     self.lines = self.lines + 1
     return

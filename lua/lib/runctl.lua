@@ -40,6 +40,13 @@ end
 M.frame_budget = core.frame_budget
 M.stats = core.stats
 
+-- runctl.printable(text [, multiline]) -> text with every control character
+-- (C0, C1, DEL, ESC...) and each byte of invalid UTF-8 shown escaped (\x1b,
+-- \u009b, \xff): outside text (IDs, statuses, messages from a server, lines
+-- of an ID file) on its way to a terminal or a log line. Newline and tab are
+-- escaped too unless multiline is true. (core/text.c; docs/scripting.md.)
+M.printable = core.printable
+
 -- runctl.escape_id(id) -> id percent-encoded as one path segment.
 function M.escape_id(id) return core.escape_id(id, "runctl.escape_id: id") end
 
