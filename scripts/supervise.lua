@@ -203,6 +203,8 @@ local function cancel(s, p, e)
   local written, jerr = s.journal:record(rec)
   if written == nil then
     fail(s, p, "journal", "cannot write the journal: %s", jerr)
+  elseif jerr then
+    fail(s, p, "journal", "%s: journaled without the fields that could not be encoded: %s", what, jerr)
   elseif written and outcome ~= "failed" then
     s.svc:log("info", "%s: %s%s", what, outcome, f.request_id and (" [" .. f.request_id .. "]") or "")
   else

@@ -60,9 +60,35 @@ function M.report(path, header, as_json)
   return r
 end
 
--- Writes one JSON object as a line, flushed.
+-- t as the text of one JSON line. The encoder writes NaN and infinities as
+-- null and invalid UTF-8 as U+FFFD; should t still not encode (nesting
+-- deeper than the encoder goes, a value JSON has no form for), the line is
+-- written all the same, saying what it is about: its strings, numbers and
+-- booleans as they are, any other value as "(not encodable: TYPE)", and
+-- line_error saying why. Returns the text and, in that case, the error.
+function M.encode_line(t)
+  local s, err = json.encode(t)
+  if s then return s end
+  local safe = { line_error = tostring(err) }
+  for k, v in pairs(t) do
+    local tv = type(v)
+    if tv == "string" or tv == "number" or tv == "boolean" or v == json.null then
+      safe[tostring(k)] = v
+    else
+      safe[tostring(k)] = "(not encodable: " .. tv .. ")"
+    end
+  end
+  return assert(json.encode(safe)), tostring(err)
+end
+
+-- Writes one JSON object as a line, flushed. A line that could not be
+-- written whole fails the job (write_error: exit 1, said in the summary).
 function Report:put(t)
-  local ok, err = self.file:write(assert(json.encode(t)), "\n")
+  local line, bad = M.encode_line(t)
+  if bad and not self.write_error then
+    self.write_error = "a line could not be written whole (" .. bad .. "): see its line_error"
+  end
+  local ok, err = self.file:write(line, "\n")
   if ok then ok, err = self.file:flush() end
   if not ok and not self.write_error then self.write_error = tostring(err) end
 end
