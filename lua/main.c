@@ -169,13 +169,22 @@ static int list_scripts(void)
     return 0;
 }
 
-/* Ctrl-C: the first one is the script's to handle when it asked
- * (runctl.interrupted(); rc_sigint_watched 2: quietly, it is its way out),
- * the second stops at once, saying a report being written is incomplete. */
-static void on_sigint(int sig)
+/* Ctrl-C, and SIGTERM and SIGHUP alike (timeout, systemd, a container stop,
+ * a lost terminal or ssh session): the first one is the script's to handle
+ * when it asked (runctl.interrupted(); rc_sigint_watched 2: quietly, it is its
+ * way out): in-flight requests finish, the rest is skipped, the report
+ * closed. The second, of any of the three, stops at once, saying a report
+ * being written is incomplete (every line decided before it is written
+ * already: each is flushed). A script that did not ask ends at the first,
+ * as by default. (supervise takes SIGHUP and SIGTERM over: core.signals.) */
+static void on_stop_signal(int sig)
 {
-    static const char note[] = "\nrunctl: interrupted: finishing requests in flight "
-                               "(press Ctrl-C again to stop at once)\n";
+    static const char on_int[] = "\nrunctl: interrupted: finishing requests in flight "
+                                 "(press Ctrl-C again to stop at once)\n";
+    static const char on_term[] = "\nrunctl: terminated (SIGTERM): finishing requests in flight "
+                                  "(a second signal stops at once)\n";
+    static const char on_hup[] = "\nrunctl: hangup (SIGHUP): finishing requests in flight "
+                                 "(a second signal stops at once)\n";
     static const char stop[] = "\nrunctl: stopped at once: a report being written is "
                                "incomplete (it has no closing line)\n";
     rc_sigint_count++;
@@ -186,7 +195,8 @@ static void on_sigint(int sig)
         raise(sig);
         return;
     }
-    if (rc_sigint_watched == 1 && write(STDERR_FILENO, note, sizeof note - 1) < 0)
+    const char *note = sig == SIGTERM ? on_term : sig == SIGHUP ? on_hup : on_int;
+    if (rc_sigint_watched == 1 && write(STDERR_FILENO, note, strlen(note)) < 0)
         return;
 }
 
@@ -394,9 +404,14 @@ static int run_to_end(lua_State *L, rc_host *h, int main_task)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;      /* no SA_RESTART: the poll returns at once */
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: the poll returns at once */
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT); /* one at a time: the count decides first or second */
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGHUP);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     int exit_code = 0, pending;
     while ((pending = runctl_poll(L, -1)) > 0)
