@@ -19,9 +19,9 @@ FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
 
 CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o \
-           $(BUILD)/core/text.o
+           $(BUILD)/core/text.o $(BUILD)/core/outfile.o
 LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
-           $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
+           $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/lua/l_outfile.o $(BUILD)/embedded.o
 LIB_LUA  = $(wildcard lua/lib/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 

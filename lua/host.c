@@ -916,6 +916,7 @@ static int open_protected(lua_State *L)
     lua_pop(L, 1);
 
     preload(L, "runctl.core", luaopen_runctl_core);
+    preload(L, "runctl.outfile", luaopen_runctl_outfile);
     preload(L, "runctl.task", luaopen_runctl_task);
     preload(L, "runctl.json", luaopen_runctl_json);
     preload(L, "runctl.extdir", luaopen_runctl_extdir);

@@ -156,6 +156,7 @@ int rc_host_cancel_all(lua_State *L, rc_host *h);
 void rc_host_log_line(void *ud, const char *line);
 
 int luaopen_runctl_core(lua_State *L);
+int luaopen_runctl_outfile(lua_State *L);   /* l_outfile.c */
 int luaopen_runctl_task(lua_State *L);
 int luaopen_runctl_json(lua_State *L);
 /* lua/l_json.c: pushes the JSON object s holds (as json.decode would) and

@@ -35,6 +35,8 @@ static const char usage_text[] =
     "  -v, --verbose       log every attempt to stderr (twice: debug, with headers)\n"
     "  -q, --quiet         only errors on stderr\n"
     "      --no-ext        load no extension files ($RUNCTL_PATH, ~/.config/runctl/ext, ...)\n"
+    "      --follow-symlinks  write reports, journals and metrics through a symlink at\n"
+    "                      their path (refused by default: it may be planted)\n"
     "  -h, --help          this text\n"
     "      --version       print the version\n"
     "\n"
@@ -298,6 +300,8 @@ static int parse_option(struct cli *c, int *verbose, int *quiet, int *i)
         *verbose += 2;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
         *quiet = 1;
+    } else if (strcmp(a, "--follow-symlinks") == 0) {
+        setenv("RUNCTL_FOLLOW_SYMLINKS", "1", 1);   /* read by runctl.outfile (l_outfile.c) */
     } else if (strcmp(a, "--no-ext") == 0) {
         c->no_ext = 1;
     } else {

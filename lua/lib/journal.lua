@@ -5,6 +5,7 @@
 -- loses at most the line being written.
 local json = require "runctl.json"
 local ledger = require "runctl.ledger"
+local outfile = require "runctl.outfile"
 
 local M = {}
 
@@ -47,7 +48,7 @@ function M.open(path)
   if not path or path == "-" then
     return setmetatable({ file = io.stdout, seen = seen, lines = 0 }, Journal)
   end
-  local f, err = io.open(path, "a+")
+  local f, err = outfile.open(path, "a")     -- never through a planted symlink; 0600 when new
   if not f then return nil, err end
   local size, last = read_tail(f, seen)
   f:seek("end")

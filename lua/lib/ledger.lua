@@ -7,6 +7,7 @@ local core = require "runctl.core"
 local config = require "runctl.config"
 local bulk = require "runctl.bulk"
 local term = require "runctl.term"
+local outfile = require "runctl.outfile"
 
 local M = {}
 
@@ -43,7 +44,7 @@ Report.__index = Report
 function M.report(path, header, as_json)
   local f, err = io.stdout, nil
   if path and path ~= "-" then
-    f, err = io.open(path, "w")
+    f, err = outfile.open(path, "w")     -- never through a planted symlink; 0600 when new
     if not f then return nil, err end
   end
   local human = f == io.stdout and not as_json and runctl.isatty("stdout")
