@@ -22,7 +22,7 @@ CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o
            $(BUILD)/core/text.o $(BUILD)/core/outfile.o
 LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/lua/l_outfile.o $(BUILD)/embedded.o
-LIB_LUA  = $(wildcard lua/lib/*.lua)
+LIB_LUA  = $(wildcard lua/lib/*.lua lua/lib/*/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 
 BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
@@ -54,7 +54,7 @@ $(BUILD)/embed: tools/embed.c
 	$(EMBED_CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(LIB_LUA)
-	$(BUILD)/embed $(LIB_LUA) > $@.tmp && mv $@.tmp $@
+	$(BUILD)/embed lua/lib $(LIB_LUA) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/embedded.o: $(BUILD)/embedded.c lua/embedded.h
 	$(CC) $(ALL_CFLAGS) -Ilua -c $< -o $@

@@ -65,7 +65,7 @@ T.ok(n == 4 or n == "skipped", "  ... and Python's strict json reads every line 
 -- A line that cannot be encoded whole (nothing from a server can make one
 -- now, so the report is driven directly): it is written all the same, with
 -- line_error, and the report's close fails, which fails the job (exit 1).
-local ledger = require "runctl.ledger"
+local ledger = require "runctl.ops.ledger"
 report = TMP .. "/odd.jsonl"
 local r = ledger.report(report, { report = "test", args = {}, threads = {} })
 r:write { kind = "runs", id = "run_odd", run_id = "run_odd", action = "cancelled", cost = { f = print } }
@@ -76,7 +76,7 @@ T.ok(not ok and werr:find("could not be written whole"), "a line that cannot be 
 T.ok(by.run_odd and by.run_odd.action == "cancelled" and by.run_odd.cost == "(not encodable: table)"
      and by.run_odd.line_error, "  ... yet its line is there, saying what it is about, with line_error", T.read_file(report))
 T.ok(by.run_next ~= nil, "  ... and the lines after it too")
-local journals = require "runctl.journal"
+local journals = require "runctl.ops.journal"
 local jpath = TMP .. "/odd-journal.jsonl"
 local j = assert(journals.open(jpath))
 local written, jwhy = j:record { kind = "runs", id = "run_odd", outcome = "cancel_requested", cost = { f = print } }

@@ -1,8 +1,8 @@
--- lua/lib/ext.lua — extension files (require "runctl.ext"): which directories
+-- lua/lib/extensions.lua — extension files (require "runctl.extensions"): which directories
 -- hold them, in what order they run, and package.path for the modules beside
 -- them. The host runs them through runctl_load_extensions (lua/ext.c).
 local extdir = require "runctl.extdir"
-local check = require "runctl.check"
+local check = require "runctl.api.option_checks"
 
 local M = {}
 

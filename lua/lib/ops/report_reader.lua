@@ -1,10 +1,10 @@
--- lua/lib/resume.lua — reading a report back (require "runctl.resume"): its
+-- lua/lib/ops/report_reader.lua — reading a report back (require "runctl.ops.report_reader"): its
 -- header (which script wrote it, with which arguments, on which threads), its
 -- closing line (whether it is complete), and what it left undone. cancel
 -- --file refuses a report it cannot finish by itself and names the command
 -- that can; cancel-older-than --resume takes its filters and work from it.
 local json = require "runctl.json"
-local args = require "runctl.args"
+local args = require "runctl.ops.args"
 
 local M = {}
 

@@ -1,4 +1,4 @@
--- lua/lib/policy.lua — a supervise policy (require "runctl.policy"): a Lua file
+-- lua/lib/ops/policy.lua — a supervise policy (require "runctl.ops.policy"): a Lua file
 -- returning { interval = "1m", rules = { { name =, kind =, filters..., match = fn } } },
 -- loaded in an environment of its own and checked field by field, and the
 -- listings its rules need (each listed once per pass, however many rules
@@ -11,9 +11,9 @@
 -- load, no runctl. A policy decides; it does not act. Its code runs with an
 -- instruction budget (M.call), so a loop that never ends cannot hang a service.
 local runctl = require "runctl"
-local kinds = require "runctl.kinds"
-local args = require "runctl.args"
-local picks = require "runctl.select"
+local kinds = require "runctl.jobs.kinds"
+local args = require "runctl.ops.args"
+local picks = require "runctl.jobs.selection"
 
 local M = {}
 

@@ -1,11 +1,11 @@
--- lua/lib/bulk.lua — running a bulk job (require "runctl.bulk"): bounded
--- concurrency that stops starting work at Ctrl-C, sleeps that wake for it,
+-- lua/lib/ops/concurrency.lua — bulk work at bounded concurrency (require "runctl.ops.concurrency"):
+-- new work stops at Ctrl-C; sleeps that wake for it;
 -- and --wait: polling cancelled objects until they leave cancelling.
 local core = require "runctl.core"
 local task = require "runctl.task"
 local runctl = require "runctl"
-local kinds = require "runctl.kinds"
-local term = require "runctl.term"
+local kinds = require "runctl.jobs.kinds"
+local term = require "runctl.ops.term"
 
 local M = {}
 

@@ -1,5 +1,5 @@
--- lua/lib/metrics.lua — metrics in the Prometheus text exposition format
--- (require "runctl.metrics"): counters and gauges with labels, rendered with
+-- lua/lib/ops/metrics.lua — metrics in the Prometheus text exposition format
+-- (require "runctl.ops.metrics"): counters and gauges with labels, rendered with
 -- their HELP and TYPE lines and escaped label values, and written atomically
 -- (a temporary file renamed over the target), as node_exporter's textfile
 -- collector expects.

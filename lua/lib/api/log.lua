@@ -1,4 +1,4 @@
--- lua/lib/log.lua — log.error/warn/info/debug: one line each on stderr,
+-- lua/lib/api/log.lua — log.error/warn/info/debug: one line each on stderr,
 -- filtered by the host's log level (-q, -v, OPENAI_LOG); outside text in
 -- them is shown escaped (runctl.printable), never sent to the terminal raw.
 local core = require "runctl.core"

@@ -1,4 +1,4 @@
--- lua/lib/select.lua — which objects a filter picks (require "runctl.select"):
+-- lua/lib/jobs/selection.lua — which objects a filter picks (require "runctl.jobs.selection"):
 -- the filters cancel-older-than and supervise share (age, status, assistant,
 -- model, metadata), checked against a kind and applied to listed objects.
 --
@@ -54,13 +54,13 @@ function M.check(kind, f, name_of)
   return nil
 end
 
--- The filter as one test for objects listed at time `now` (seconds since the
+-- The filter as one test for objects listed at wall time `unix_time` (seconds since the
 -- epoch): item -> verdict, age. verdict is "cancel" (in a wanted status: send
 -- a cancel), "done" (cancelled or cancelling already), "expired" (its status
 -- or its expiry time says so) or nil (not picked: another status, too young,
 -- a filter does not match, not an object). age: whole seconds since its
 -- created (or started) time, nil when it has none.
-function M.picker(kind, f, now)
+function M.picker(kind, f, unix_time)
   local wanted = set_of(f.status) or kind.active
   local by_field = {}
   for _, field in ipairs { "assistant", "model" } do
@@ -73,7 +73,7 @@ function M.picker(kind, f, now)
     local st = item.status
     if not (wanted[st] or kind.done[st] or kind.expired[st]) then return nil end
     local since = item[from]
-    local age = math.type(since) and math.floor(now - since) or nil
+    local age = math.type(since) and math.floor(unix_time - since) or nil
     if older_than and (age == nil or age <= older_than) then return nil end   -- never started, or too young
     for field, allowed in pairs(by_field) do
       if not allowed[item[field]] then return nil end
@@ -83,7 +83,7 @@ function M.picker(kind, f, now)
     end
     if kind.done[st] then return "done", age end
     local expires = kind.expires and item[kind.expires]
-    if kind.expired[st] or (math.type(expires) and expires <= now) then return "expired", age end
+    if kind.expired[st] or (math.type(expires) and expires <= unix_time) then return "expired", age end
     return "cancel", age
   end
 end

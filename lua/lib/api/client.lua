@@ -1,11 +1,11 @@
--- lua/lib/client.lua — clients: read-only views of their settings (the
+-- lua/lib/api/client.lua — clients: read-only views of their settings (the
 -- credentials stay in C, in the client's sender), how one API request is
 -- sent (perform), client:request, and the resources bound onto every client.
 local core = require "runctl.core"
 local json = require "runctl.json"
-local check = require "runctl.check"
-local errors = require "runctl.errors"
-local bind = require "runctl.bind"
+local check = require "runctl.api.option_checks"
+local errors = require "runctl.api.errors"
+local bind = require "runctl.api.binder"
 
 local M = {}
 
@@ -50,7 +50,7 @@ local function frozen(fields, name, tostring_fn)
   })
 end
 
--- runctl.client{...} without Azure (see runctl.azure): a new client. extra:
+-- runctl.client{...} without Azure (see runctl.api.new_client): a new client. extra:
 -- fields the Azure constructor adds (azure, api_version, or unusable: why
 -- every request through this client raises).
 function M.new(cfg, extra)

@@ -1,4 +1,4 @@
--- lua/lib/check.lua — checking what scripts pass in (option tables, header
+-- lua/lib/api/option_checks.lua — checking what scripts pass in (option tables, header
 -- maps, query tables) and the small helpers every module uses (typename, env).
 local core = require "runctl.core"
 local json = require "runctl.json"

@@ -1,4 +1,4 @@
--- lua/lib/params.lua — query parameter validators (require "runctl.params",
+-- lua/lib/api/params.lua — query parameter validators (require "runctl.api.params",
 -- also runctl.params): what the params of a resource's method (resources.lua,
 -- runctl.define) are checked with.
 local function has_control(s) return s:find("[%z\1-\31\127]") ~= nil end

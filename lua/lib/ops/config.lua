@@ -1,10 +1,10 @@
--- lua/lib/config.lua — the operator's configuration as the bundled scripts see
--- it (require "runctl.config"): checked before any work (API key, base URL,
+-- lua/lib/ops/config.lua — the operator's configuration as the bundled scripts see
+-- it (require "runctl.ops.config"): checked before any work (API key, base URL,
 -- Azure settings: one line naming the variable or flag and the fix), and what
 -- a failed request says about it (a 401/403 means the key is refused: stop;
 -- a 404 from a base URL that does not end in /v1: say so).
 local core = require "runctl.core"
-local check = require "runctl.check"
+local check = require "runctl.api.option_checks"
 local runctl = require "runctl"
 
 local M = {}

@@ -1,5 +1,5 @@
--- lua/lib/outcome.lua — what the answer to a cancel means (require
--- "runctl.outcome"): the outcome a user can act on, which every cancel
+-- lua/lib/api/cancel_outcomes.lua — what the answer to a cancel means (require
+-- "runctl.api.cancel_outcomes"): the outcome a user can act on, which every cancel
 -- binding puts on its resp or err (resp.outcome, err.outcome), and the report
 -- action the bundled scripts write for it.
 --
@@ -15,7 +15,7 @@
 -- "Cannot cancel ... with status 'X'.", 200 with the object unchanged, or a
 -- text without a status; the status decides, read with one GET when the text
 -- does not say it. Such answers are final: core does not retry them.
-local errors = require "runctl.errors"
+local errors = require "runctl.api.errors"
 
 local M = {}
 

@@ -1,4 +1,4 @@
--- lua/lib/azure.lua — runctl.client: the public constructor, which resolves
+-- lua/lib/api/new_client.lua — runctl.client: the public constructor, which resolves
 -- Azure OpenAI settings (runctl.client{ azure = true }, or --azure) like the
 -- Azure SDKs: AZURE_OPENAI_API_KEY sent as `api-key`,
 -- AZURE_OPENAI_ENDPOINT + "/openai" as the base URL, OPENAI_API_VERSION as an
@@ -6,8 +6,8 @@
 -- (api_key, endpoint or a full base_url, api_version, auth). The rest of the
 -- client is the plain one, so Azure shares the one transport and error model.
 local core = require "runctl.core"
-local check = require "runctl.check"
-local client = require "runctl.client"
+local check = require "runctl.api.option_checks"
+local client = require "runctl.api.client"
 
 local M = {}
 local typename, env = check.typename, check.env

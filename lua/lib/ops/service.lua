@@ -1,5 +1,5 @@
--- lua/lib/service.lua — what a script that keeps running needs (require
--- "runctl.service"): stop requests (SIGTERM, Ctrl-C) and reload requests
+-- lua/lib/ops/service.lua — what a script that keeps running needs (require
+-- "runctl.ops.service"): stop requests (SIGTERM, Ctrl-C) and reload requests
 -- (SIGHUP), a wait that wakes for them, and log lines fit for journald with
 -- secrets masked.
 local core = require "runctl.core"

@@ -1,21 +1,21 @@
--- lua/lib/bind.lua — the resource binder: turns each entry of
--- lua/lib/resources.lua (paths, params, paginate, wait) into functions bound
+-- lua/lib/api/binder.lua — the resource binder: turns each entry of
+-- lua/lib/api/resources.lua (paths, params, paginate, wait) into functions bound
 -- to a client, with ID checks, escaping, params validation, each and wait.
 local core = require "runctl.core"
 local task = require "runctl.task"
-local check = require "runctl.check"
-local errors = require "runctl.errors"
-local outcome = require "runctl.outcome"
+local check = require "runctl.api.option_checks"
+local errors = require "runctl.api.errors"
+local outcome = require "runctl.api.cancel_outcomes"
 
 local M = {}
 local typename, check_fields, is_null = check.typename, check.check_fields, check.is_null
 local OPTS_FIELDS = check.OPTS_FIELDS
 local new_error = errors.new
 
--- Resources are data (lua/lib/resources.lua): adding an endpoint is one entry there.
+-- Resources are data (lua/lib/api/resources.lua): adding an endpoint is one entry there.
 -- A dotted resource name ("fine_tuning.jobs") hangs off its parent table on
 -- every client (c.fine_tuning.jobs); the first part is what the host exports.
-local RESOURCES = require "runctl.resources"
+local RESOURCES = require "runctl.api.resources"
 
 -- Checks params against spec {name = validator} and returns the query table to
 -- send: a fresh table, so validators that expand a parameter (metadata[k]=v)
@@ -71,7 +71,7 @@ local function compile_path(template)
 end
 
 -- A method named cancel is a cancel: core treats its "Cannot cancel ..."
--- answers as final, and its answer gets an outcome (runctl.outcome), read
+-- answers as final, and its answer gets an outcome (runctl.api.cancel_outcomes), read
 -- back with one GET of the same path without /cancel when the text does not
 -- say the object's status and the resource can retrieve.
 local CANCEL_OPTS = { final_cannot_cancel = true }
@@ -292,7 +292,7 @@ local function status_set(t)
   return set
 end
 
--- Checks a resource definition (the schema of a lua/lib/resources.lua entry).
+-- Checks a resource definition (the schema of a lua/lib/api/resources.lua entry).
 -- Returns true, or nil and an error naming the offending field.
 function M.check(name, def)
   local function bad(msg) return nil, ("%s: %s"):format(tostring(name), msg) end

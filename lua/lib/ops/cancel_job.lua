@@ -1,18 +1,18 @@
--- lua/lib/job.lua — one bulk cancel job from start to end (require
--- "runctl.job"), what cancel, cancel-older-than and unblock-thread share:
+-- lua/lib/ops/cancel_job.lua — one bulk cancel job from start to end (require
+-- "runctl.ops.cancel_job"), what cancel, cancel-older-than and unblock-thread share:
 -- the set-up (dry run, report, client, ledger), a cancel sent and its outcome
 -- and cost recorded, --wait per kind (flip-backs seen), and the end: the rest
 -- of the report, the human summary on stderr and the exit code.
 local core = require "runctl.core"
 local runctl = require "runctl"
-local args = require "runctl.args"
-local term = require "runctl.term"
-local ledgers = require "runctl.ledger"
-local kinds = require "runctl.kinds"
-local outcome = require "runctl.outcome"
-local bulk = require "runctl.bulk"
+local args = require "runctl.ops.args"
+local term = require "runctl.ops.term"
+local ledgers = require "runctl.ops.ledger"
+local kinds = require "runctl.jobs.kinds"
+local outcome = require "runctl.api.cancel_outcomes"
+local bulk = require "runctl.ops.concurrency"
 local json = require "runctl.json"
-local config = require "runctl.config"
+local config = require "runctl.ops.config"
 
 local M = {}
 
@@ -38,8 +38,8 @@ function M.client(opts)
   return c
 end
 
--- Now, in whole seconds since the epoch, as the API's timestamps are.
-function M.now() return math.floor(core.time()) end
+-- Wall time: whole seconds since the epoch, as the API's timestamps (created_at) are.
+function M.unix_time() return math.floor(core.unix_time()) end
 
 local Job = {}
 Job.__index = Job
@@ -58,7 +58,7 @@ function M.start(name, o, header)
   local report, err = ledgers.report(o.report, h, o.json)
   if not report then args.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(err)) end
   return setmetatable({ name = name, o = o, report = report, ledger = ledgers.ledger(report),
-                        client = client, concurrency = o.concurrency or 16, now = M.now(),
+                        client = client, concurrency = o.concurrency or 16, unix_time = M.unix_time(),
                         t0 = core.now(), held = {}, still = 0, still_lines = {},
                         interrupted = false }, Job)
 end
@@ -80,7 +80,7 @@ end
 -- Notes what an object says about e: its age (if unknown) and its cost.
 function Job:saw(e, obj)
   if type(obj) ~= "table" then return end
-  if e.age == nil and math.type(obj.created_at) then e.age = self.now - obj.created_at end
+  if e.age == nil and math.type(obj.created_at) then e.age = self.unix_time - obj.created_at end
   e.cost = kinds.cost_of(e.kind, obj) or e.cost
 end
 

@@ -1,12 +1,12 @@
--- lua/lib/ledger.lua — the exactly-once accounting of a bulk job (require
--- "runctl.ledger"): every object considered is added before work starts and
+-- lua/lib/ops/ledger.lua — the exactly-once accounting of a bulk job (require
+-- "runctl.ops.ledger"): every object considered is added before work starts and
 -- settled exactly once, which writes its line of the JSON-lines report.
 local json = require "runctl.json"
 local runctl = require "runctl"
 local core = require "runctl.core"
-local config = require "runctl.config"
-local bulk = require "runctl.bulk"
-local term = require "runctl.term"
+local config = require "runctl.ops.config"
+local bulk = require "runctl.ops.concurrency"
+local term = require "runctl.ops.term"
 local outfile = require "runctl.outfile"
 
 local M = {}
@@ -24,7 +24,7 @@ for _, a in ipairs(M.ACTIONS) do ACTION_SET[a] = true end
 -- every line has the same shape. kind and id name the object (run_id repeats
 -- id for the readers of older reports); thread_id is a run's thread (other
 -- kinds with a parent add its field, e.g. vector_store_id); outcome is the
--- finer result (runctl.outcome); cost what the object said it cost or did.
+-- finer result (runctl.api.cancel_outcomes); cost what the object said it cost or did.
 M.FIELDS = { "kind", "id", "thread_id", "run_id", "status_before", "status_after", "age", "action",
              "outcome", "request_id", "error", "note", "cost" }
 ---------------------------------------------------------------------- the report
@@ -52,7 +52,7 @@ function M.report(path, header, as_json)
                            human = human and { colour = term.colour("stdout"), controls = term.controls("stdout") } },
                      Report)
   if header and not human then
-    local h = { format = 1, started_at = math.floor(core.time()) }
+    local h = { format = 1, started_at = math.floor(core.unix_time()) }
     for k, v in pairs(header) do h[k] = v end
     if h.args then h.args = json.array(h.args) end
     if h.threads then h.threads = json.array(h.threads) end

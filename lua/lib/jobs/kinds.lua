@@ -1,4 +1,4 @@
--- lua/lib/kinds.lua — job kinds as data (require "runctl.kinds"): what a kind
+-- lua/lib/jobs/kinds.lua — job kinds as data (require "runctl.jobs.kinds"): what a kind
 -- of cancellable object is for the tools (cancel, cancel-older-than, watch,
 -- supervise). Built-in kinds and an extension's are declared the same way,
 -- with kinds.define(name, def); the tools look kinds up here and nowhere else.
@@ -81,7 +81,7 @@ local function check_def(name, def)
   end
   -- The resource must exist with what the tools call: cancel (retrieve too,
   -- for --dry-run and --wait), and each (paginate) for a kind that is listed.
-  local rdef = require("runctl.bind").definition(def.resource)
+  local rdef = require("runctl.api.binder").definition(def.resource)
   local why = not rdef and "is not a defined resource (runctl.define it first)"
               or not rdef.methods.cancel and "needs a cancel method"
               or def.list and not (rdef.paginate and rdef.methods[rdef.paginate].params.limit)

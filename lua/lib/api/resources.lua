@@ -1,4 +1,4 @@
--- lua/lib/resources.lua — the API resources as data: for each, its beta header,
+-- lua/lib/api/resources.lua — the API resources as data: for each, its beta header,
 -- its methods {verb, path template, params?}, which method paginates and how to
 -- wait. runctl.lua turns every entry into bound functions on every client.
 --
@@ -7,10 +7,10 @@
 -- the first part is also a global and a field of require "runctl".
 -- Path templates name their IDs in braces; each becomes a required string
 -- argument, percent-encoded as one path segment. A method with `params` takes
--- a params table after its IDs (checked by the validators of lua/lib/params.lua), then opts.
+-- a params table after its IDs (checked by the validators of lua/lib/api/params.lua), then opts.
 -- `beta` is the OpenAI-Beta header value; leave it out where the SDKs send none.
 
-local V = require "runctl.params"   -- the validators (also runctl.params, for extensions)
+local V = require "runctl.api.params"   -- the validators (also runctl.params, for extensions)
 
 local LIST_PARAMS = { limit = V.limit100, order = V.order, after = V.cursor, before = V.cursor }
 

@@ -1,8 +1,8 @@
--- lua/lib/errors.lua — the error objects every binding returns (api,
+-- lua/lib/api/errors.lua — the error objects every binding returns (api,
 -- connection, timeout, invalid_response, dry_run) and the decoding of a raw
 -- response into obj, nil, resp or nil, err.
 local json = require "runctl.json"
-local check = require "runctl.check"
+local check = require "runctl.api.option_checks"
 local core = require "runctl.core"
 
 local M = {}

@@ -1,10 +1,10 @@
--- lua/lib/journal.lua — an append-only JSON-lines journal of decisions
--- (require "runctl.journal"), restart-safe: it remembers which (object,
+-- lua/lib/ops/journal.lua — an append-only JSON-lines journal of decisions
+-- (require "runctl.ops.journal"), restart-safe: it remembers which (object,
 -- outcome) pairs it holds, reading the file's tail when it opens, and writes
 -- each of those once. Every line is flushed as it is written, so a crash
 -- loses at most the line being written.
 local json = require "runctl.json"
-local ledger = require "runctl.ledger"
+local ledger = require "runctl.ops.ledger"
 local outfile = require "runctl.outfile"
 
 local M = {}

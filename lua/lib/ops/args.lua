@@ -1,4 +1,4 @@
--- lua/lib/args.lua — the bundled scripts' command line (require "runctl.args"):
+-- lua/lib/ops/args.lua — the bundled scripts' command line (require "runctl.ops.args"):
 -- flags parsed against a spec, durations, usage errors, ID lists from
 -- arguments, files and stdin.
 local runctl = require "runctl"
@@ -253,7 +253,7 @@ end
 -- be listed without IDs, %EACH_KINDS% those listed by themselves (no parent
 -- IDs), extensions' kinds included. --help and `runctl help NAME` both use it.
 function M.render_usage(text)
-  local kinds = require "runctl.kinds"
+  local kinds = require "runctl.jobs.kinds"
   return (text:gsub("%%KINDS%%", function() return kinds.listable_names() end)
               :gsub("%%EACH_KINDS%%", function() return kinds.listable_names("each") end))
 end

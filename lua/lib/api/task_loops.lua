@@ -1,8 +1,8 @@
--- lua/lib/taskmap.lua — bounded parallel loops over tasks, added to the task
+-- lua/lib/api/task_loops.lua — bounded parallel loops over tasks, added to the task
 -- module: task.map (order-preserving, keeps every result) and task.each
 -- (streams: keeps nothing, for jobs of any size).
 local task = require "runctl.task"
-local typename = require("runctl.check").typename
+local typename = require("runctl.api.option_checks").typename
 
 -- A to-be-closed value that cancels the workers still running when the
 -- caller's scope ends (an error, a deadline, the caller being cancelled).

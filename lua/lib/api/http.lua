@@ -1,8 +1,8 @@
--- lua/lib/http.lua — http.request: any URL through the same engine and
+-- lua/lib/api/http.lua — http.request: any URL through the same engine and
 -- loop as the API, with no credentials added.
 local core = require "runctl.core"
-local check = require "runctl.check"
-local errors = require "runctl.errors"
+local check = require "runctl.api.option_checks"
+local errors = require "runctl.api.errors"
 
 local http = {}
 local typename, check_fields = check.typename, check.check_fields

@@ -1,4 +1,4 @@
--- lua/lib/term.lua — what a person sees on stderr (require "runctl.term"):
+-- lua/lib/ops/term.lua — what a person sees on stderr (require "runctl.ops.term"):
 -- the summary lines, counts and ages in words, the progress bar on a
 -- terminal, the confirmation prompt.
 local core = require "runctl.core"
