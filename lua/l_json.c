@@ -396,8 +396,10 @@ static void check_limits(lua_State *L, json_buf *b, int out_of_memory)
     b->steps = 0;
 }
 
-/* Grows the buffer to hold need bytes: doubling, else exactly need, else
- * after a full collection; then the memory limit (or plain memory) ran out. */
+/* Grows the buffer to hold need bytes: doubling, else by an eighth, else
+ * the same after a full collection; then the memory limit (or plain memory)
+ * ran out. Always geometric: growing by the bytes needed alone would copy
+ * the whole buffer at every put once near the limit. */
 static void grow(lua_State *L, json_buf *b, size_t need)
 {
     size_t cap = b->cap ? b->cap : 256;
@@ -405,7 +407,7 @@ static void grow(lua_State *L, json_buf *b, size_t need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
     if (data == NULL) {
-        cap = need;
+        cap = need < SIZE_MAX - need / 8 - 4096 ? need + need / 8 + 4096 : need;
         data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
     }
     if (data == NULL) {

@@ -48,7 +48,7 @@ T.is(line, "error: sandbox: instruction limit exceeded (1000000 instructions)",
      "  ... or the instruction limit (values the encoder visits count)")
 
 -- A pcall cannot swallow the trip: the script ends with it.
-line = run("--memory 8000000", "local ok = pcall(json.encode, (function() local t = {1} for i = 1, 24 do t = {t, t} end return t end)())\nwhile true do end")
+line = run("--memory 8000000 --seconds 60", "local ok = pcall(json.encode, (function() local t = {1} for i = 1, 24 do t = {t, t} end return t end)())\nwhile true do end")
 T.is(line, "error: sandbox: memory limit exceeded (8000000 bytes)", "a pcall around json.encode does not swallow the memory limit")
 
 -- A flat 1 GB request body: one 1 MB string a thousand times, to an allowed host.

@@ -68,7 +68,7 @@ for _, sig in ipairs { "TERM", "HUP" } do
   -- cancel-older-than: two cancels held in flight, four not started.
   local tid = "thread_" .. sig:lower()
   fake:seed(seed_of(tid, 6))
-  fake:faults { { method = "POST", path = "/cancel", delay_ms = 1500, count = 2 } }
+  fake:faults { { method = "POST", path = "/cancel", delay_ms = 3000, count = 2 } }
   local report = ("%s/sig-%s.jsonl"):format(TMP, sig)
   local h = signalled(("--max-retries 0 cancel-older-than --older-than 1h --concurrency 2 --report %s %s")
                       :format(report, tid), sig, 2)
@@ -97,7 +97,7 @@ for _, sig in ipairs { "TERM", "HUP" } do
   -- cancel: one cancel held, two not started.
   tid = "thread_c" .. sig:lower()
   fake:seed(seed_of(tid, 3))
-  fake:faults { { method = "POST", path = "/cancel", delay_ms = 1500 } }
+  fake:faults { { method = "POST", path = "/cancel", delay_ms = 3000 } }
   h = signalled(("cancel --concurrency 1 %s/%s_01 %s/%s_02 %s/%s_03"):format(tid, tid, tid, tid, tid, tid), sig, 1)
   T.is(h.code(), 130, "cancel, SIG" .. sig .. ": exit 130")
   c = counts(h.out())
@@ -107,7 +107,7 @@ for _, sig in ipairs { "TERM", "HUP" } do
   -- unblock-thread: its cancels held in flight.
   tid = "thread_u" .. sig:lower()
   fake:seed(seed_of(tid, 3))
-  fake:faults { { method = "POST", path = "/cancel", delay_ms = 1500, count = 3 } }
+  fake:faults { { method = "POST", path = "/cancel", delay_ms = 3000, count = 3 } }
   h = signalled(("unblock-thread --concurrency 1 %s"):format(tid), sig, 1)
   T.is(h.code(), 130, "unblock-thread, SIG" .. sig .. ": exit 130")
   c = counts(h.out())
