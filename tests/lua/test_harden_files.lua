@@ -9,7 +9,8 @@ local TMP = os.getenv("TEST_TMPDIR") or "/tmp"
 
 local seed = { threads = { { id = "thread_f", runs = { T.seed_run("run_1", "in_progress", 7200) } } } }
 local fake = T.fake("--seed " .. T.seed_file(seed))
-local ENV = { OPENAI_API_KEY = "sk-test-1234567890", OPENAI_BASE_URL = fake.base }
+local ENV = { OPENAI_API_KEY = "sk-test-1234567890", OPENAI_BASE_URL = fake.base,
+              RUNCTL_SCRIPTS = io.popen("pwd"):read("l") .. "/scripts" }
 
 local dir = ("%s/files-%d"):format(TMP, math.random(1e9))
 os.execute("mkdir -p " .. dir)

@@ -11,7 +11,8 @@ local function seed()
                                                    T.seed_run("run_2", "in_progress", 7200) } } } }
 end
 local fake = T.fake("--seed " .. T.seed_file(seed()))
-local ENV = { OPENAI_API_KEY = "sk-test-1234567890", OPENAI_BASE_URL = fake.base }
+local ENV = { OPENAI_API_KEY = "sk-test-1234567890", OPENAI_BASE_URL = fake.base,
+              RUNCTL_SCRIPTS = io.popen("pwd"):read("l") .. "/scripts" }
 local TMP = os.getenv("TEST_TMPDIR") or "/tmp"
 
 -- Whether Python's json module (strict UTF-8, no NaN/Infinity) reads every line of path.

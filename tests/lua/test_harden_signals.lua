@@ -16,7 +16,8 @@ local function seed_of(tid, n)
 end
 
 local fake = T.fake("")
-local ENV = ("env -u OPENAI_LOG OPENAI_API_KEY=%s OPENAI_BASE_URL=%s"):format(KEY, fake.base)
+local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts"
+local ENV = ("env -u OPENAI_LOG OPENAI_API_KEY=%s OPENAI_BASE_URL=%s RUNCTL_SCRIPTS=%s"):format(KEY, fake.base, SCRIPTS)
 
 local function posts(suffix)
   local n = {}
@@ -82,7 +83,7 @@ for _, sig in ipairs { "TERM", "HUP" } do
   T.like(h.err(), "2 cancelled, 4 skipped", "  ... the summary is printed")
   agrees(tid, text, "  ... SIG" .. sig)
   -- --resume: the four skipped get their cancel; none is sent twice.
-  local out, err, code = T.run(("cancel-older-than --resume %s"):format(report), { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base })
+  local out, err, code = T.run(("cancel-older-than --resume %s"):format(report), { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base, RUNCTL_SCRIPTS = SCRIPTS })
   local twice, sent = {}, {}
   for _, p in ipairs(posts()) do
     sent[p] = (sent[p] or 0) + 1

@@ -24,6 +24,7 @@ local function seed()
 end
 local fake = T.fake("--hostile --seed " .. T.seed_file(seed()))
 local TMP = os.getenv("TEST_TMPDIR") or "/tmp"
+local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts"     -- the bundled scripts, whichever build runs
 local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- Runs `runctl ARGS` on a pseudo-terminal (stdin from stdin_file, or the
@@ -34,8 +35,8 @@ local function on_tty(args, stdin_file)
   local out = ("%s/tty-%d.out"):format(TMP, n)
   local cmd = ("%s %s %s%s"):format(os.getenv("RUNCTL_WRAP") or "", os.getenv("RUNCTL") or "./runctl", args,
                                     stdin_file and (" < " .. shq(stdin_file)) or "")
-  local env = ("env -u OPENAI_LOG OPENAI_API_KEY=sk-test-1234567890 OPENAI_BASE_URL=%s NO_COLOR=1 TERM=dumb")
-              :format(fake.base)
+  local env = ("env -u OPENAI_LOG OPENAI_API_KEY=sk-test-1234567890 OPENAI_BASE_URL=%s NO_COLOR=1 TERM=dumb "
+               .. "RUNCTL_SCRIPTS=%s"):format(fake.base, SCRIPTS)
   local _, _, code = os.execute(("%s script -qec %s /dev/null > %s 2>&1 < /dev/null")
                                 :format(env, shq(cmd), out))
   return T.read_file(out) or "", code
