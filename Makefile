@@ -1,5 +1,5 @@
 # Makefile — builds ./runctl, the fake API server and the tests with pkg-config;
-# targets: all deps check demo bench install uninstall man deb rock clean (and check-asan,
+# targets: all deps check lint demo bench install uninstall man deb rock types clean (and check-asan,
 # check-valgrind).
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -17,10 +17,13 @@ LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
 
-CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
+CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/transfer.o $(BUILD)/core/respbuf.o \
+           $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o \
            $(BUILD)/core/text.o $(BUILD)/core/outfile.o
-LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
+LUA_OBJ  = $(BUILD)/lua/sched.o $(BUILD)/lua/task.o $(BUILD)/lua/open.o $(BUILD)/lua/handles.o \
+           $(BUILD)/lua/l_core.o $(BUILD)/lua/l_request.o $(BUILD)/lua/headers.o \
+           $(BUILD)/lua/l_sender.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/lua/l_outfile.o $(BUILD)/embedded.o
 LIB_LUA  = $(wildcard lua/lib/*.lua lua/lib/*/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
@@ -29,7 +32,7 @@ BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
 FAKEAPI  = $(BUILD)/fakeapi
 UNIT     = $(BUILD)/test_core
 
-.PHONY: all deps check check-asan check-valgrind demo bench install uninstall clean tools
+.PHONY: all deps check check-asan check-valgrind demo bench install uninstall clean tools lint
 
 all: $(BIN) $(FAKEAPI) $(UNIT)
 
@@ -41,7 +44,7 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # lua/lib is embedded precompiled (tools/embed.c): the tool runs here, with this
-# machine's Lua, so the bytecode is this Lua's; host.c compiles the embedded
+# machine's Lua, so the bytecode is this Lua's; lua/open.c compiles the embedded
 # source instead when the Lua running it is another release (or its header
 # differs: word size, byte order). EMBED_LUA empty (make rock, which has Lua's
 # headers but not its library) embeds the source alone. Cross-building: the
@@ -88,6 +91,10 @@ check-valgrind: deps
 	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	  RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) sh tests/run.sh
 
+# lint: luacheck over lua/lib, scripts, tests, tools, bench (.luacheckrc); make check runs it too.
+lint:
+	@sh tests/lint.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh ./$(BIN) $(FAKEAPI)
@@ -132,7 +139,9 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
 RC_VERSION   = $(shell sed -n 's/^\#define RUNCTL_VERSION "\(.*\)"/\1/p' lua/runctl.h)
-EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(BUILD)/lua/sandbox.o
+SANDBOX_OBJ  = $(BUILD)/lua/sandbox.o $(BUILD)/lua/sandbox_limits.o $(BUILD)/lua/sandbox_match.o \
+               $(BUILD)/lua/sandbox_hosts.o $(BUILD)/lua/sandbox_env.o
+EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(SANDBOX_OBJ)
 MODULE_OBJ   = $(CORE_OBJ) $(filter-out $(BUILD)/lua/l_json.o,$(LUA_OBJ)) \
                $(BUILD)/module/l_json.o $(BUILD)/lua/module.o
 EMBED_LIBS   = $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
@@ -233,12 +242,17 @@ INSTALLED = $(PREFIX)/bin/runctl $(SCRIPT_NAMES:%=$(PREFIX)/share/runctl/scripts
             $(MAN_PAGES:%=$(MANDIR)/man1/%) $(BASHCOMPDIR)/runctl $(ZSHCOMPDIR)/_runctl \
             $(LIBDIR)/librunctl.a $(LIBDIR)/$(LIB_REAL) $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/librunctl.so \
             $(INCLUDEDIR)/runctl.h $(LIBDIR)/pkgconfig/runctl.pc $(LUA_CMODDIR)/runctl.so \
-            $(SHARE_FILES:%=$(PREFIX)/share/runctl/%)
+            $(SHARE_FILES:%=$(PREFIX)/share/runctl/%) $(PREFIX)/share/runctl/types/runctl.lua
 # What supervise ships beside the scripts (share/runctl/): its systemd unit,
 # made from the .in with this PREFIX's paths, and an example policy.
 SHARE_FILES   = runctl-supervise.service supervise-policy.example.lua
 
 .PHONY: man install-bin install-doc deb rock rock-install
+
+# types/runctl.lua (LuaLS definitions): its bindings part, from the resources and kinds.
+.PHONY: types
+types: $(BIN)
+	$(RUN_BIN) tools/types.lua types/runctl.lua
 
 # Man pages from `runctl --help`, `runctl help NAME` and packaging/man.txt.
 man: $(BUILD)/man/runctl.1
@@ -258,6 +272,8 @@ install-bin: $(BIN)
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DATADIR@|$(PREFIX)/share/runctl|g' \
 	  share/runctl/runctl-supervise.service.in > $(DESTDIR)$(PREFIX)/share/runctl/runctl-supervise.service
 	install -m 644 share/runctl/supervise-policy.example.lua $(DESTDIR)$(PREFIX)/share/runctl/
+	install -d $(DESTDIR)$(PREFIX)/share/runctl/types   # LuaLS definitions (docs/scripting.md: Editors)
+	install -m 644 types/runctl.lua $(DESTDIR)$(PREFIX)/share/runctl/types/
 install-doc: man
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 644 $(MAN_PAGES:%=$(BUILD)/man/%) $(DESTDIR)$(MANDIR)/man1/
@@ -269,6 +285,7 @@ install-doc: man
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-rmdir $(DESTDIR)$(PREFIX)/share/runctl/scripts $(DESTDIR)$(PREFIX)/share/runctl/ext \
+	  $(DESTDIR)$(PREFIX)/share/runctl/types \
 	  $(DESTDIR)$(PREFIX)/share/runctl 2>/dev/null
 
 # runctl_VERSION_ARCH.deb (into DEB_OUT): a build for /usr staged under

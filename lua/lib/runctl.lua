@@ -68,9 +68,9 @@ table.sort(M.GLOBALS)
 M.params = require "runctl.api.params"
 
 -- What a sandbox leaves out of its copy of this module: what changes the
--- state every run shares or the host's own settings and figures, which outlive
--- a run: the frame budget, the scheduler's stats (lua/sandbox.c reads this set;
--- tests/lua/sandbox-reachable.txt lists what a script can reach).
+-- state every run shares, and the host's own settings and figures, which
+-- outlive a run: the frame budget, the scheduler's stats (lua/sandbox_env.c
+-- reads this set; tests/lua/sandbox-reachable.txt lists what a script reaches).
 M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true, frame_budget = true, stats = true }
 
 -- runctl.define(name, def): a resource at run time, with the schema of a

@@ -48,7 +48,8 @@ T.is(line, "error: sandbox: instruction limit exceeded (1000000 instructions)",
      "  ... or the instruction limit (values the encoder visits count)")
 
 -- A pcall cannot swallow the trip: the script ends with it.
-line = run("--memory 8000000 --seconds 60", "local ok = pcall(json.encode, (function() local t = {1} for i = 1, 24 do t = {t, t} end return t end)())\nwhile true do end")
+line = run("--memory 8000000 --seconds 60", "local ok = pcall(json.encode, (function() local t = {1} "
+           .. "for i = 1, 24 do t = {t, t} end return t end)())\nwhile true do end")
 T.is(line, "error: sandbox: memory limit exceeded (8000000 bytes)", "a pcall around json.encode does not swallow the memory limit")
 
 -- A flat 1 GB request body: one 1 MB string a thousand times, to an allowed host.
@@ -69,7 +70,8 @@ fake:faults { { path = "/big", status = 200, large_bytes = 100000000 } }
 line, rss = run("--memory 8000000 --seconds 20 --allow-host 127.0.0.1:" .. fake.port, ([[
 local r, err = http.request { url = %q, max_bytes = 1e12 }
 error(r and ("got " .. #r.body .. " bytes") or tostring(err))]]):format(fake.url .. "/big"))
-T.like(line, "exceeds max_bytes %(8000000 bytes%)", "a 100 MB answer to a script asking for max_bytes = 1e12 is refused at the memory limit")
+T.like(line, "exceeds max_bytes %(8000000 bytes%)",
+       "a 100 MB answer to a script asking for max_bytes = 1e12 is refused at the memory limit")
 near_limit(rss, 8 * MB, "  ... and the host's memory stays near the limit")
 fake:clear_faults()
 

@@ -42,11 +42,12 @@ local INF_BODY = '{"id":"run_1","object":"thread.run","thread_id":"thread_r","st
                  .. '"usage":{"prompt_tokens":1e999,"completion_tokens":-1e999,"total_tokens":1}}'
 fake:faults { { path = "/runs/run_1/cancel", status = 200, body = INF_BODY } }
 local report = TMP .. "/inf.jsonl"
-local out, err, code = T.run(("cancel-older-than --older-than 1m --yes --report %s thread_r"):format(report), ENV)
+local _, err, code = T.run(("cancel-older-than --older-than 1m --yes --report %s thread_r"):format(report), ENV)
 local _, by, _, frame = T.report(T.read_file(report))
 T.is(code, 0, "an answer holding 1e999: the run ends ok", err)
 T.ok(by.run_1 and by.run_1.action == "cancelled", "  ... and the object has its report line", T.read_file(report))
-T.ok(by.run_1 and by.run_1.cost and by.run_1.cost.usage and by.run_1.cost.usage.prompt_tokens == json.null, "  ... 1e999 written as null", T.read_file(report))
+local usage = by.run_1 and by.run_1.cost and by.run_1.cost.usage
+T.ok(usage and usage.prompt_tokens == json.null, "  ... 1e999 written as null", T.read_file(report))
 T.ok(frame.trailer and frame.trailer.complete == true and frame.trailer.lines == 2, "  ... and the report is complete")
 local n, why = strict_lines(report)
 T.ok(n == 4 or n == "skipped", "  ... every line reads in Python's strict json (" .. tostring(n) .. ")", why)
@@ -56,7 +57,7 @@ fake:reset()
 fake:seed(seed())
 report = TMP .. "/utf8.jsonl"
 local ids = T.write_file("thread_r/run_\xff\xfe\n thread_r/run_1\n")
-out, err, code = T.run(("cancel --file %s --report %s"):format(ids, report), ENV)
+T.run(("cancel --file %s --report %s"):format(ids, report), ENV)
 local text = T.read_file(report) or ""
 T.ok(text:find('"run_\xef\xbf\xbd\xef\xbf\xbd"', 1, true), "an ID with invalid UTF-8: its line holds it with U+FFFD", text)
 T.ok(utf8.len(text) ~= nil, "  ... the report is valid UTF-8")
@@ -87,7 +88,7 @@ T.ok(written == true and jwhy ~= nil and (T.read_file(jpath) or ""):find('"run_o
 
 fake:reset()
 fake:seed(seed())
-out, err, code = T.run("cancel-older-than --older-than 1m --yes --report /dev/full thread_r", ENV)
+_, err, code = T.run("cancel-older-than --older-than 1m --yes --report /dev/full thread_r", ENV)
 T.is(code, 1, "a report that cannot be written (a full disk): exit 1", err)
 T.like(err, "cannot write the report", "  ... and it says so")
 
@@ -98,7 +99,7 @@ fake:seed(seed())
 fake:faults { { path = "/runs/run_1/cancel", status = 200, body = INF_BODY } }
 local journal = TMP .. "/journal.jsonl"
 local policy = T.write_file('return { rules = { { name = "old", kind = "runs", threads = { "thread_r" }, older_than = "1m" } } }')
-out, err, code = T.run(("supervise %s --once --journal %s"):format(policy, journal), ENV)
+_, err, code = T.run(("supervise %s --once --journal %s"):format(policy, journal), ENV)
 local lines = {}
 for l in (T.read_file(journal) or ""):gmatch("[^\n]+") do
   local rec = json.decode(l)

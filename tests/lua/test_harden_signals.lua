@@ -83,7 +83,8 @@ for _, sig in ipairs { "TERM", "HUP" } do
   T.like(h.err(), "2 cancelled, 4 skipped", "  ... the summary is printed")
   agrees(tid, text, "  ... SIG" .. sig)
   -- --resume: the four skipped get their cancel; none is sent twice.
-  local out, err, code = T.run(("cancel-older-than --resume %s"):format(report), { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base, RUNCTL_SCRIPTS = SCRIPTS })
+  local out, err, code = T.run(("cancel-older-than --resume %s"):format(report),
+                               { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base, RUNCTL_SCRIPTS = SCRIPTS })
   local twice, sent = {}, {}
   for _, p in ipairs(posts()) do
     sent[p] = (sent[p] or 0) + 1

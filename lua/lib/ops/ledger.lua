@@ -42,7 +42,7 @@ Report.__index = Report
 -- On a terminal (stdout, unless as_json: --json) the lines are for people
 -- instead: one readable line per object, coloured unless NO_COLOR is set.
 function M.report(path, header, as_json)
-  local f, err = io.stdout, nil
+  local f, err = io.stdout
   if path and path ~= "-" then
     f, err = outfile.open(path, "w")     -- never through a planted symlink; 0600 when new
     if not f then return nil, err end
