@@ -18,12 +18,14 @@ static int follow_flag(void)
     return v != NULL && *v != '\0' && strcmp(v, "0") != 0 ? RC_OUT_FOLLOW : 0;
 }
 
+#if LUA_VERSION_NUM >= 502
 static int close_stream(lua_State *L)
 {
     luaL_Stream *p = luaL_checkudata(L, 1, LUA_FILEHANDLE);
     int ok = fclose(p->f) == 0;
     return luaL_fileresult(L, ok, NULL);
 }
+#endif
 
 static int fail(lua_State *L, const char *err)
 {
@@ -34,6 +36,28 @@ static int fail(lua_State *L, const char *err)
 
 /* Pushes fd as a Lua file (the io library's own kind) and returns 1, or
  * closes it and returns 0 with nothing pushed. */
+#if LUA_VERSION_NUM < 502
+/* LuaJIT (the Lua 5.1 API) makes no io file from C: its own io.open opens
+ * /proc/self/fd/N, the very file fd is (no path is looked up again), and fd
+ * is closed. */
+static int push_file(lua_State *L, int fd, const char *mode)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+    lua_getfield(L, -1, "io");
+    lua_getfield(L, -1, "open");
+    lua_pushstring(L, path);
+    lua_pushstring(L, mode);
+    int ok = lua_pcall(L, 2, 1, 0) == 0 && !lua_isnil(L, -1);
+    close(fd);
+    lua_replace(L, -3);                 /* the file over _LOADED */
+    lua_pop(L, 1);
+    if (!ok)
+        lua_pop(L, 1);
+    return ok;
+}
+#else
 static int push_file(lua_State *L, int fd, const char *mode)
 {
     luaL_Stream *p = lua_newuserdatauv(L, sizeof *p, 0);
@@ -48,6 +72,7 @@ static int push_file(lua_State *L, int fd, const char *mode)
     p->closef = close_stream;
     return 1;
 }
+#endif
 
 /* outfile.open(path, "w" | "a" [, mode]) -> file | nil, err. "w" truncates,
  * "a" appends and reads (a+); created with mode (default 0600: reports and
