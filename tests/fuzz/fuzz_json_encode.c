@@ -20,6 +20,10 @@ int luaopen_runctl_json(lua_State *L);
 
 #define LIMIT (1024 * 1024)
 static size_t used;
+/* While decoding the output back, nothing is refused: lua-cjson (decode's
+ * fallback) leaks its buffer when a memory error unwinds it, which is
+ * cjson's, not the encoder's (see the note in l_json.c's decode). */
+static int unlimited;
 
 static void *limited_alloc(void *ud, void *p, size_t osize, size_t nsize)
 {
@@ -31,7 +35,7 @@ static void *limited_alloc(void *ud, void *p, size_t osize, size_t nsize)
         used -= osize;
         return NULL;
     }
-    if (nsize > osize && used + (nsize - osize) > LIMIT)
+    if (nsize > osize && !unlimited && used + (nsize - osize) > LIMIT)
         return NULL;
     void *q = realloc(p, nsize);
     if (q != NULL)
@@ -49,6 +53,7 @@ static int build(lua_State *L)
     for (size_t i = 0; i < n;) {
         int top = lua_gettop(L) - base;
         unsigned op = d[i++];
+        luaL_checkstack(L, 8, "fuzz_json_encode");     /* a C function has 20 free slots only */
         size_t k = i < n ? d[i] % 16 : 0;
         if (top >= 64)
             op = 3;                                 /* fold the stack */
@@ -126,7 +131,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lua_setfield(L, LUA_REGISTRYINDEX, "json");
     lua_pushcfunction(L, build);
     lua_pushlstring(L, (const char *)data, size);
-    if (lua_pcall(L, 1, 2, 0) == LUA_OK && lua_type(L, -2) == LUA_TSTRING) {
+    int built = lua_pcall(L, 1, 2, 0) == LUA_OK;
+    if (used > LIMIT)
+        abort();                                    /* the encoder held no more than the limit */
+    if (built && lua_type(L, -2) == LUA_TSTRING) {
         size_t n;
         const unsigned char *s = (const unsigned char *)lua_tolstring(L, -2, &n);
         for (size_t i = 0; i < n;) {
@@ -138,12 +146,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lua_getfield(L, LUA_REGISTRYINDEX, "json");
         lua_getfield(L, -1, "decode");
         lua_pushvalue(L, -4);
-        if (lua_pcall(L, 1, 2, 0) == LUA_OK && lua_isnil(L, -2) && strstr(lua_tostring(L, -1), "memory") == NULL &&
-            strstr(lua_tostring(L, -1), "depth") == NULL && strstr(lua_tostring(L, -1), "nest") == NULL)
+        unlimited = 1;
+        if (lua_pcall(L, 1, 2, 0) == LUA_OK && lua_isnil(L, -2) && strstr(lua_tostring(L, -1), "depth") == NULL &&
+            strstr(lua_tostring(L, -1), "nest") == NULL)
             abort();                                /* what encode wrote, decode reads */
+        unlimited = 0;
     }
-    if (used > LIMIT)
-        abort();
     lua_close(L);
     return 0;
 }
