@@ -15,9 +15,10 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(CFLAGS) \
              $(PKG_CFLAGS) -DRUNCTL_DATADIR='"$(PREFIX)/share/runctl"'
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
-FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
+FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread -lm
 
 CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
+           $(BUILD)/core/ratelimit.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o
 LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
