@@ -526,6 +526,12 @@ static void gave_up_queued(void *ud, int no_quota, double ready_at)
         t->resp.error = RC_ERR_NOT_SENT;
         snprintf(t->resp.message, sizeof t->resp.message,
                  "not sent: the account has no quota left: check billing (insufficient_quota)");
+    } else if (t->paced_429s > 0 && ready_at - rc_now() < t->max_limited_wait) {
+        say_wait(limit, sizeof limit, rc_now() - t->limited_since);
+        t->resp.error = RC_ERR_RATE_LIMITED;
+        snprintf(t->resp.message, sizeof t->resp.message,
+                 "rate limited: the server still answered 429 after %s of waiting (%d answers 429; "
+                 "max_rate_limit_wait)", limit, t->paced_429s);
     } else {
         say_wait(wait, sizeof wait, ready_at - rc_now());
         say_wait(limit, sizeof limit, t->max_limited_wait);
@@ -682,6 +688,8 @@ static int pace_answer(rc_transfer *t, rc_pace *pace, rc_retry_reason reason)
     }
     double hint = rc_wire_retry_after(rc_response_header(r, "retry-after-ms"),
                                       rc_response_header(r, "retry-after"), time(NULL));
+    if (hint < 0 && !rc_pace_has_rate(pace))    /* nothing to go by: the usual backoff */
+        hint = rc_wire_backoff(t->paced_429s, rc_random(t->engine));
     rc_pace_limited(pace, now, t->attempt_start, hint, &req, &tok);
     log_pace(t, pace);
     if (reason == RC_RETRY_NO)

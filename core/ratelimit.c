@@ -1,7 +1,7 @@
 /* core/ratelimit.c — the account's pace (see ratelimit.h): the x-ratelimit
  * headers read and checked, a local mirror of the server's token bucket
  * when they are there, an adaptive pace when they are not, the server's
- * pause, and the probe that waits for the first answer before a burst.
+ * pause, and the probe: at most PROBE_N requests before the first answer.
  *
  * With headers: a token bucket of `limit` refilled at r, where `remaining`
  * tokens are left and `reset` is the time until it is full again, gives
@@ -18,7 +18,9 @@
  * new). Without a 429, every quarter second, the pace grows 5% up to 0.97x
  * the ceiling, and past it by 1% only: a server whose 429s carry a whole
  * second's retry-after costs that second each time the pace finds its
- * limit again, so it looks for it slowly. */
+ * limit again, so it looks for it slowly. A 429 among fewer than
+ * MIN_EVIDENCE successes starts no pace (its pause, or the engine's
+ * backoff, is all), and a pace without a 429 for FORGET_S ends. */
 #include "ratelimit.h"
 
 #include <ctype.h>
@@ -30,6 +32,9 @@
 #define MAX_RESET_S 86400.0     /* a longer reset is absurd: ignored */
 #define MAX_RATE 1e6            /* requests/s; above it, a header is absurd */
 #define PROBE_S 1.0             /* the longest the first answer is waited for */
+#define PROBE_N 4               /* requests in flight before the first answer */
+#define MIN_EVIDENCE 8          /* successes in the window before a 429 starts a pace */
+#define FORGET_S 30.0           /* an adaptive pace without a 429 for this long ends */
 #define MAX_PAUSE_S (366 * 86400.0)
 
 struct rc_pace {
@@ -220,10 +225,12 @@ double rc_pace_ready_at(rc_pace *p, double now)
 {
     if (p->no_quota)
         return now;             /* the limiter fails what waits */
+    if (p->aimd_rate > 0 && now - p->last_cut > FORGET_S)
+        p->aimd_rate = p->ceiling = 0;      /* the load that met the limit is gone */
     double t = now;
     if (p->paused_until > t)
         t = p->paused_until;
-    if (!p->answered && p->in_flight > 0 && p->probe_until > t)
+    if (!p->answered && p->in_flight >= PROBE_N && p->probe_until > t)
         t = p->probe_until;
     double r = rate_of(p);
     if (r > 0) {
@@ -234,6 +241,11 @@ double rc_pace_ready_at(rc_pace *p, double now)
     if (t > now && p->answered)
         p->held_at = now;
     return t;
+}
+
+int rc_pace_has_rate(const rc_pace *p)
+{
+    return rate_of(p) > 0;
 }
 
 int rc_pace_is_limiting(const rc_pace *p, double now)
@@ -350,8 +362,9 @@ void rc_pace_limited(rc_pace *p, double now, double started_at, double hint_s,
             p->factor = p->factor * 0.9 < 0.5 ? 0.5 : p->factor * 0.9;
             p->last_cut = now;
         }
-    } else {
-        /* the round's later 429s come with more of its successes counted */
+    } else if (p->aimd_rate > 0 || p->win_count + p->prev_count >= MIN_EVIDENCE) {
+        /* (a lone 429 among few requests says little of a rate: its pause
+         * is all.) The round's later 429s come with more successes counted. */
         double through = success_rate(p, now);
         if (through < 0.9 * p->aimd_rate)   /* a pause in the window hides the rate */
             through = 0.9 * p->aimd_rate;

@@ -38,11 +38,13 @@ void rc_pace_release(rc_pace *p);
 
 /* When the next request may start (>= now): after the server's pause, when
  * the local mirror of the server's bucket holds a token, and, until the
- * first answer came (at most a second), not while one is in flight: the
- * first answer's headers tell the limit before a burst goes out. */
+ * first answer came (at most a second), not while 4 are in flight: the
+ * first answers' headers tell the limit before a burst goes out. */
 double rc_pace_ready_at(rc_pace *p, double now);
 /* 1 while the wait is the server's (a pause or the pace), not the probe. */
 int rc_pace_is_limiting(const rc_pace *p, double now);
+/* 1 when the pace spaces requests (learned or adaptive). */
+int rc_pace_has_rate(const rc_pace *p);
 void rc_pace_started(rc_pace *p, double now);
 void rc_pace_finished(rc_pace *p);
 

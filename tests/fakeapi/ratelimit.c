@@ -65,6 +65,8 @@ void ratelimit_init(struct ratelimit *rl, const struct rl_config *startup)
 {
     pthread_mutex_init(&rl->lock, NULL);
     rl->startup = rl->cfg = *startup;
+    if (startup->rate <= 0)     /* off: a config that turns it on gets headers */
+        rl->startup.headers = rl->cfg.headers = true;
     start_over(rl);
 }
 
