@@ -42,6 +42,8 @@ struct rc_engine {
     int n_idle_transfers;
     unsigned long callbacks;    /* done and timer callbacks run so far */
     struct pace_entry *paces;   /* rc_engine_pace: one per account and base URL */
+    int (*interrupted)(void);   /* rc_engine_set_interrupt */
+    int interrupt_seen;
 };
 
 struct pace_entry {
@@ -518,11 +520,15 @@ static void say_wait(char *out, size_t n, double s)
 /* The limiter gave a queued transfer up (waiter.expire): the account has no
  * quota left, or the server's pace would hold it past its bound. It fails
  * from its timer, outside the limiter's pump. */
-static void gave_up_queued(void *ud, int no_quota, double ready_at)
+static void gave_up_queued(void *ud, int why, double ready_at)
 {
     rc_transfer *t = ud;
     char wait[32], limit[32];
-    if (no_quota) {
+    if (why == RC_GIVE_UP_INTERRUPTED) {
+        t->resp.error = RC_ERR_NOT_SENT;
+        snprintf(t->resp.message, sizeof t->resp.message,
+                 "not sent: interrupted while the server's rate limit held it back");
+    } else if (why == RC_GIVE_UP_NO_QUOTA) {
         t->resp.error = RC_ERR_NOT_SENT;
         snprintf(t->resp.message, sizeof t->resp.message,
                  "not sent: the account has no quota left: check billing (insufficient_quota)");
@@ -1347,9 +1353,19 @@ static int wait_ms(rc_engine *e, int timeout_ms)
     return wait <= 0 ? 0 : (int)wait + 1;   /* rounded up: a due timer is due on waking */
 }
 
+void rc_engine_set_interrupt(rc_engine *e, int (*interrupted)(void))
+{
+    e->interrupted = interrupted;
+}
+
 int rc_engine_poll_until(rc_engine *e, int timeout_ms, double deadline)
 {
     unsigned long callbacks = e->callbacks;
+    if (e->interrupted != NULL && !e->interrupt_seen && e->interrupted()) {
+        e->interrupt_seen = 1;          /* once: what waits for a pace now is not sent */
+        for (struct pace_entry *p = e->paces; p != NULL; p = p->next)
+            rc_pace_interrupt(p->pace);
+    }
     start_queued_transfers(e, deadline);
     run_due(e);
     if (rc_engine_pending(e) == 0)

@@ -154,6 +154,12 @@ rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate);
  * NULL on ENOMEM. */
 rc_pace *rc_engine_pace(rc_engine *e, const char *account, const char *base_url);
 
+/* interrupted() returning 1 (Ctrl-C) makes the next poll give up, once,
+ * every request still waiting for an account's pace: they end unsent
+ * (RC_ERR_NOT_SENT, "not sent: interrupted ..."), so a long pause of the
+ * server's does not hold the process. */
+void rc_engine_set_interrupt(rc_engine *e, int (*interrupted)(void));
+
 /* ---- helpers ---- */
 
 double rc_now(void);            /* monotonic seconds */

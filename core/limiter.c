@@ -13,6 +13,7 @@ struct rc_limiter {
     rc_limit_waiter *head, *tail;
     rc_timer timer;
     rc_pace *pace;              /* the account's, shared; NULL: none */
+    rc_pace_watcher watcher;    /* hears Ctrl-C from the pace */
 };
 
 static void wake_up(void *ud)
@@ -44,6 +45,8 @@ void rc_limiter_release(rc_limiter *l)
     if (l == NULL || --l->refs > 0)
         return;
     rc_timer_heap_disarm(l->timers, &l->timer);
+    if (l->pace != NULL)
+        rc_pace_unwatch(l->pace, &l->watcher);
     rc_pace_release(l->pace);
     free(l);
 }
@@ -55,12 +58,33 @@ void rc_limiter_pause(rc_limiter *l, double seconds)
         l->paused_until = until;
 }
 
+/* Ctrl-C (rc_pace_interrupt): every queued waiter that can give up does,
+ * unsent; the others stay. */
+static void interrupted(void *ud)
+{
+    rc_limiter *l = ud;
+    for (rc_limit_waiter *w = l->head, *next; w != NULL; w = next) {
+        next = w->next;
+        if (w->expire != NULL) {
+            rc_limiter_unlink(l, w);
+            w->expire(w->ud, RC_GIVE_UP_INTERRUPTED, l->clock());
+        }
+    }
+}
+
 void rc_limiter_set_pace(rc_limiter *l, rc_pace *pace)
 {
     if (pace != NULL)
         rc_pace_retain(pace);
+    if (l->pace != NULL)
+        rc_pace_unwatch(l->pace, &l->watcher);
     rc_pace_release(l->pace);
     l->pace = pace;
+    if (pace != NULL) {
+        l->watcher.interrupted = interrupted;
+        l->watcher.ud = l;
+        rc_pace_watch(pace, &l->watcher);
+    }
 }
 
 rc_pace *rc_limiter_pace(const rc_limiter *l)
@@ -124,7 +148,7 @@ static int expire_head(rc_limiter *l, double now, double pace_ready)
                       !rc_pace_is_limiting(l->pace, now)))
         return 0;
     rc_limiter_unlink(l, w);
-    w->expire(w->ud, no_quota, pace_ready);
+    w->expire(w->ud, no_quota ? RC_GIVE_UP_NO_QUOTA : RC_GIVE_UP_WAIT, pace_ready);
     return 1;
 }
 

@@ -21,8 +21,10 @@ typedef struct rc_limit_waiter {
      * past give_up_at (0: never), or at once when the account has no quota
      * left (no_quota 1). expire may not free the limiter. */
     double give_up_at;
-    void (*expire)(void *ud, int no_quota, double ready_at);
+    void (*expire)(void *ud, int why, double ready_at);     /* why: rc_give_up */
 } rc_limit_waiter;
+
+enum rc_give_up { RC_GIVE_UP_WAIT, RC_GIVE_UP_NO_QUOTA, RC_GIVE_UP_INTERRUPTED };
 
 typedef double (*rc_clock_fn)(void);
 

@@ -57,6 +57,7 @@ struct rc_pace {
     unsigned long limited;
     int no_quota;
     double logged;
+    rc_pace_watcher *watchers;
 };
 
 /* ------------------------------------------------------------------ headers */
@@ -387,6 +388,34 @@ void rc_pace_no_quota(rc_pace *p)
     p->answered = 1;
     p->limited++;
     p->no_quota = 1;
+}
+
+void rc_pace_watch(rc_pace *p, rc_pace_watcher *w)
+{
+    w->prev = NULL;
+    w->next = p->watchers;
+    if (p->watchers != NULL)
+        p->watchers->prev = w;
+    p->watchers = w;
+}
+
+void rc_pace_unwatch(rc_pace *p, rc_pace_watcher *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else if (p->watchers == w)
+        p->watchers = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+}
+
+void rc_pace_interrupt(rc_pace *p)
+{
+    for (rc_pace_watcher *w = p->watchers, *next; w != NULL; w = next) {
+        next = w->next;
+        w->interrupted(w->ud);
+    }
 }
 
 int rc_pace_has_no_quota(const rc_pace *p)

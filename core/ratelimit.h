@@ -61,6 +61,17 @@ void rc_pace_limited(rc_pace *p, double now, double started_at, double hint_s,
 void rc_pace_no_quota(rc_pace *p);
 int rc_pace_has_no_quota(const rc_pace *p);
 
+/* Whoever waits on a pace (a limiter) and must hear of Ctrl-C. */
+typedef struct rc_pace_watcher {
+    struct rc_pace_watcher *next, *prev;
+    void (*interrupted)(void *ud);
+    void *ud;
+} rc_pace_watcher;
+void rc_pace_watch(rc_pace *p, rc_pace_watcher *w);
+void rc_pace_unwatch(rc_pace *p, rc_pace_watcher *w);
+/* Ctrl-C: tells every watcher once (it drops what it holds unsent). */
+void rc_pace_interrupt(rc_pace *p);
+
 /* What a script or the progress line may read. */
 typedef struct rc_pace_state {
     double pace;                /* requests/s the pace allows now; 0: not paced */

@@ -248,4 +248,29 @@ for _, r in ipairs(fake:requests()) do
 end
 T.ok(sent_once, "insufficient_quota: no request retried")
 
+-- Ctrl-C while the server's pause (a minute) holds the job: it ends at once,
+-- every batch reported, what waited not sent
+limit_mode { rate = RATE, burst = BURST }
+fake:faults { { status = 429, count = 100000, headers = { ["retry-after"] = "60" } } }
+local report = T.write_file("")
+local d = T.start(("env OPENAI_API_KEY=sk-test-ratelimit OPENAI_BASE_URL=%s"):format(fake.base),
+                  ("cancel --kind batches --file %s --concurrency 8 --json --report %s"):format(T.quote(ids_file), T.quote(report)))
+T.ok(T.wait_for(function() return #fake:requests() >= 1 end), "the job met the 429")
+task.sleep(0.3)
+d.signal("INT")
+T.ok(T.wait_for(function() return d.code() ~= nil end, 10), "Ctrl-C during a minute's pause: the job ends promptly")
+T.is(d.code(), 130, "exit 130 (interrupted)")
+local lines, dup = {}, false
+for line in (T.read_file(report) or ""):gmatch("[^\n]+") do
+  local rec = json.decode(line)
+  if type(rec) == "table" and rec.id then
+    if lines[rec.id] then dup = true end
+    lines[rec.id] = rec
+  end
+end
+local all = not dup
+for _, id in ipairs(ids) do if not lines[id] then all = false end end
+T.ok(all, "every batch has one line after Ctrl-C")
+T.ok(#fake:requests() <= 8, "nothing more was sent after the pause began", #fake:requests())
+
 T.done()
