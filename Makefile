@@ -17,12 +17,14 @@ LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread -lm
 
-CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
-           $(BUILD)/core/ratelimit.o \
+CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/transfer.o $(BUILD)/core/respbuf.o \
+           $(BUILD)/core/limiter.o $(BUILD)/core/timers.o $(BUILD)/core/ratelimit.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o
-LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
+LUA_OBJ  = $(BUILD)/lua/sched.o $(BUILD)/lua/task.o $(BUILD)/lua/open.o $(BUILD)/lua/handles.o \
+           $(BUILD)/lua/l_core.o $(BUILD)/lua/l_request.o $(BUILD)/lua/headers.o \
+           $(BUILD)/lua/l_sender.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
-LIB_LUA  = $(wildcard lua/lib/*.lua)
+LIB_LUA  = $(wildcard lua/lib/*.lua lua/lib/*/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 
 BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
@@ -41,7 +43,7 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # lua/lib is embedded precompiled (tools/embed.c): the tool runs here, with this
-# machine's Lua, so the bytecode is this Lua's; host.c compiles the embedded
+# machine's Lua, so the bytecode is this Lua's; lua/open.c compiles the embedded
 # source instead when the Lua running it is another release (or its header
 # differs: word size, byte order). EMBED_LUA empty (make rock, which has Lua's
 # headers but not its library) embeds the source alone. Cross-building: the
@@ -54,7 +56,7 @@ $(BUILD)/embed: tools/embed.c
 	$(EMBED_CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(LIB_LUA)
-	$(BUILD)/embed $(LIB_LUA) > $@.tmp && mv $@.tmp $@
+	$(BUILD)/embed lua/lib $(LIB_LUA) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/embedded.o: $(BUILD)/embedded.c lua/embedded.h
 	$(CC) $(ALL_CFLAGS) -Ilua -c $< -o $@
@@ -123,7 +125,9 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
 RC_VERSION   = $(shell sed -n 's/^\#define RUNCTL_VERSION "\(.*\)"/\1/p' lua/runctl.h)
-EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(BUILD)/lua/sandbox.o
+SANDBOX_OBJ  = $(BUILD)/lua/sandbox.o $(BUILD)/lua/sandbox_limits.o $(BUILD)/lua/sandbox_match.o \
+               $(BUILD)/lua/sandbox_hosts.o $(BUILD)/lua/sandbox_env.o
+EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(SANDBOX_OBJ)
 MODULE_OBJ   = $(CORE_OBJ) $(filter-out $(BUILD)/lua/l_json.o,$(LUA_OBJ)) \
                $(BUILD)/module/l_json.o $(BUILD)/lua/module.o
 EMBED_LIBS   = $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
@@ -243,7 +247,7 @@ install: install-bin install-doc
 	  ldconfig 2>/dev/null || echo "make install: run ldconfig as root so that hosts find $(LIB_SONAME)"; fi
 install-bin: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runctl/scripts
-	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (README: Extending runctl)
+	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (docs/extending.md)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runctl
 	install -m 644 $(SCRIPT_NAMES:%=scripts/%.lua) $(DESTDIR)$(PREFIX)/share/runctl/scripts/
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DATADIR@|$(PREFIX)/share/runctl|g' \

@@ -1,7 +1,10 @@
 /* lua/ext.c — extension files, the C half: the runctl.extdir module (list a
  * directory's *.lua files, the system extension directory) and
- * runctl_load_extensions, which runs lua/lib/ext.lua's load(). */
-#include "host.h"
+ * runctl_load_extensions, which runs lua/lib/extensions.lua's load(). */
+#include "ext.h"
+#include "runctl.h"
+
+#include <lauxlib.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -85,7 +88,7 @@ int luaopen_runctl_extdir(lua_State *L)
 static int load_protected(lua_State *L)
 {
     lua_getglobal(L, "require");
-    lua_pushliteral(L, "runctl.ext");
+    lua_pushliteral(L, "runctl.extensions");
     lua_call(L, 1, 1);
     lua_getfield(L, -1, "load");
     lua_call(L, 0, 2);

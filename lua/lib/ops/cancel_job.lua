@@ -1,0 +1,272 @@
+-- lua/lib/ops/cancel_job.lua — one bulk cancel job from start to end (require
+-- "runctl.ops.cancel_job"), what cancel, cancel-older-than and unblock-thread share:
+-- the set-up (dry run, report, client, ledger), a cancel sent and its outcome
+-- and cost recorded, --wait per kind (flip-backs seen), and the end: the rest
+-- of the report, the human summary on stderr and the exit code.
+local core = require "runctl.core"
+local runctl = require "runctl"
+local args = require "runctl.ops.args"
+local term = require "runctl.ops.term"
+local ledgers = require "runctl.ops.ledger"
+local kinds = require "runctl.jobs.kinds"
+local outcome = require "runctl.api.cancel_outcomes"
+local bulk = require "runctl.ops.concurrency"
+local json = require "runctl.json"
+local config = require "runctl.ops.config"
+
+local M = {}
+
+-- Checks the configuration (key, base URL, Azure settings) before any work
+-- (M.client does, before a job opens its report): a problem exits 2 with one
+-- line naming the variable or flag, nothing sent.
+function M.check_config()
+  local problem = config.problem()
+  if problem then args.config_error(problem) end
+end
+
+-- A client for the script: the flags and environment, with --concurrency
+-- and --rate on top.
+function M.client(opts)
+  M.check_config()
+  local cfg = {}
+  if opts.concurrency then cfg.max_concurrency = opts.concurrency end
+  if opts.rate then cfg.rate = opts.rate end
+  local ok, c = pcall(runctl.client, cfg)
+  if not ok then   -- a configuration problem (e.g. --azure without its settings): exit 2, no traceback
+    args.usage_error((tostring(c):gsub("^[^\n]-:%d+: ", "", 1)))
+  end
+  return c
+end
+
+-- What the progress line says while the server's rate limit holds the job
+-- back: "paced by the server: 198/s", "paused by the server: 12s", or nil.
+function M.pace_note(client)
+  local rl = client:rate_limit()
+  if not rl then return nil end
+  local paused = rl.paused_until - core.now()
+  if paused >= 1 then return ("paused by the server: %.0fs"):format(paused) end
+  if rl.pacing and rl.pace > 0 then return ("paced by the server: %.0f/s"):format(rl.pace) end
+  return nil
+end
+
+-- The summary's line on the server's rate limit, or nil when it never
+-- answered 429: "the server's rate limit answered 429 36 times; paced at 196/s".
+function M.rate_limit_text(client)
+  local rl = client:rate_limit()
+  if not rl or rl.rate_limited == 0 then return nil end
+  return ("the server's rate limit answered 429 %d time%s%s"):format(rl.rate_limited,
+         rl.rate_limited == 1 and "" or "s", rl.pace > 0 and (("; paced at %.0f/s"):format(rl.pace)) or "")
+end
+
+-- Wall time: whole seconds since the epoch, as the API's timestamps (created_at) are.
+function M.unix_time() return math.floor(core.unix_time()) end
+
+local Job = {}
+Job.__index = Job
+
+-- Starts a job for script `name` with its parsed options o (dry_run,
+-- report, json, concurrency, rate, wait): under --dry-run the client refuses
+-- every non-GET request from here on, so a dry run is enforced below the
+-- script. header (see ledger.report: args, threads) opens the report; the
+-- client (the configuration checked) comes first, so a misconfigured run
+-- leaves the last report alone.
+function M.start(name, o, header)
+  if o.dry_run then runctl.dry_run = true end
+  local client = M.client(o)
+  local h = { report = name }
+  for k, v in pairs(header or {}) do h[k] = v end
+  local report, err = ledgers.report(o.report, h, o.json)
+  if not report then args.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(err)) end
+  return setmetatable({ name = name, o = o, report = report, ledger = ledgers.ledger(report),
+                        client = client, concurrency = o.concurrency or 16, unix_time = M.unix_time(),
+                        t0 = core.now(), held = {}, still = 0, still_lines = {},
+                        interrupted = false }, Job)
+end
+
+-- Calls verb ("cancel", "retrieve") of e's kind with e's IDs.
+function Job:call(e, verb)
+  local api = e.kind.resource(self.client)
+  local fn = api and api[verb]
+  if not fn then error(("this runctl cannot %s %s"):format(verb, e.kind.many), 0) end
+  if e.kind.parent then return fn(e.parent, e.id) end
+  return fn(e.id)
+end
+
+function Job:can(e, verb)
+  local api = e.kind.resource(self.client)
+  return api ~= nil and api[verb] ~= nil
+end
+
+-- Notes what an object says about e: its age (if unknown) and its cost.
+function Job:saw(e, obj)
+  if type(obj) ~= "table" then return end
+  if e.age == nil and math.type(obj.created_at) then e.age = self.unix_time - obj.created_at end
+  e.cost = kinds.cost_of(e.kind, obj) or e.cost
+end
+
+-- Sends e's cancel and settles e with its outcome, or holds it for --wait
+-- when it is stopping (its cancel accepted, or someone else's under way) and
+-- the kind can be read back.
+function Job:cancel(e)
+  local obj, err, resp = self:call(e, "cancel")
+  local f = outcome.classify_cancel(obj, err, resp, e.status_before)
+  if f.action == "already_done" or f.action == "expired" then
+    e.status_before = e.status_before or f.status_after
+  end
+  self:saw(e, f.seen)
+  f.seen = nil
+  local stopping = f.outcome == "cancel_requested" or (f.action == "already_done" and e.kind.pending[f.status_after])
+  if self.o.wait and stopping and self:can(e, "retrieve") then
+    for k, v in pairs(f) do e[k] = v end
+    self.held[#self.held + 1] = e
+  else
+    self.ledger:settle(e, f)
+  end
+end
+
+-- Cancels every entry, at most --concurrency at once, with a progress bar;
+-- before(e), when given, runs first and returns true when it settled e.
+-- Ctrl-C stops starting new ones.
+function Job:cancel_all(entries, before)
+  local ledger = self.ledger
+  ledger.progress = term.progress(self.o.dry_run and "checking" or "cancelling", #entries)
+  ledger.progress.note_fn = function() return M.pace_note(self.client) end
+  local cut = bulk.each_concurrently(entries, self.concurrency, function(e)
+    if before and before(e) then return end
+    self:cancel(e)
+  end, ledger:fail_on_error())
+  ledger.progress:finish()
+  ledger.progress = nil
+  self.interrupted = self.interrupted or cut
+end
+
+-- An accepted cancel read back in a final status that is not a cancel (nor
+-- an expiry) did not stop the object: it is reported so, not as a success.
+local function check_flip(e, obj)
+  if type(obj) == "table" and e.outcome == "cancel_requested" and e.kind.stopped_anyway[obj.status] then
+    e.outcome = "finished_anyway"
+    e.note = ("the cancel was accepted, then it finished anyway as '%s'"):format(obj.status)
+  end
+end
+
+-- --wait: polls the held entries, each kind within its own deadline
+-- (--wait SECONDS, or the kind's `wait` when --wait has no value), until
+-- they leave cancelling; each is read at least once, so a flip-back shows.
+function Job:wait()
+  if not self.o.wait or self.interrupted or #self.held == 0 then return end
+  local groups, order = {}, {}
+  for _, e in ipairs(self.held) do
+    if not groups[e.kind] then groups[e.kind] = {} order[#order + 1] = e.kind end
+    table.insert(groups[e.kind], e)
+  end
+  bulk.each_concurrently(order, #order, function(kind)
+    local n, cut = bulk.wait_and_settle(self.ledger, groups[kind], {
+      name = self.name, timeout = self.o.wait == true and kind.wait or self.o.wait,
+      concurrency = self.concurrency, pending = kind.pending, one = kind.one, many = kind.many,
+      no_cancelling = next(kind.cancelling) == nil,
+      retrieve = function(e) return self:call(e, "retrieve") end,
+      on_seen = function(e, obj) self:saw(e, obj) check_flip(e, obj) end,
+    })
+    if n > 0 then
+      self.still = self.still + n
+      self.still_lines[#self.still_lines + 1] = ("%d %s still cancelling when --wait %gs ran out"):format(
+        n, n == 1 and kind.one or kind.many, self.o.wait == true and kind.wait or self.o.wait)
+    end
+    self.interrupted = self.interrupted or cut
+  end)
+  self.held = {}
+end
+
+---------------------------------------------------------------------- the end
+
+-- "3 runs", "1 batch", "5 objects" (when the job's entries are of several kinds).
+function Job:counted(n)
+  local kind
+  for _, e in pairs(self.ledger.keys) do
+    if e.id ~= nil then
+      if kind and e.kind ~= kind then return n .. (n == 1 and " object" or " objects") end
+      kind = e.kind
+    end
+  end
+  kind = kind or self.kind or kinds.get("runs")
+  return n .. " " .. (n == 1 and kind.one or kind.many)
+end
+
+local function say_list(title, list, text_of)
+  for i, e in ipairs(list) do
+    if i > 10 then
+      term.say(true, "  ... and %d more %s (see the report)", #list - 10, title)
+      break
+    end
+    term.say(true, "  %s: %s: %s", title, ledgers.name_of(e), text_of(e))
+  end
+end
+
+-- "request_counts completed=142 failed=0 total=2000, output_file_id null".
+function M.cost_text(cost)
+  local parts = {}
+  for k, v in pairs(cost) do
+    if type(v) == "table" and v ~= json.null then
+      local inner = {}
+      for ik, iv in pairs(v) do
+        inner[#inner + 1] = ik .. "=" .. (type(iv) == "table" and (json.encode(iv) or "?") or tostring(iv))
+      end
+      table.sort(inner)
+      parts[#parts + 1] = k .. " " .. (#inner > 0 and table.concat(inner, " ") or "{}")
+    else
+      parts[#parts + 1] = k .. " " .. (v == json.null and "null" or tostring(v))
+    end
+  end
+  table.sort(parts)
+  return table.concat(parts, ", ")
+end
+
+-- The lines under the summary: failures, notes (not cancellable, finished
+-- anyway), costs of what was cancelled.
+function Job:details()
+  local notes, costs = {}, {}
+  local settled = {}
+  for _, e in pairs(self.ledger.keys) do settled[#settled + 1] = e end
+  table.sort(settled, function(a, b) return a.seq < b.seq end)
+  for _, e in ipairs(settled) do
+    if e.note and e.outcome ~= "already_finished" and e.outcome ~= "already_cancelling" then
+      notes[#notes + 1] = e
+    end
+    if e.cost and e.action == "cancelled" then costs[#costs + 1] = e end
+  end
+  say_list("failed", self.ledger.failures, function(e) return tostring(e.error) end)
+  say_list("note", notes, function(e) return e.outcome .. ": " .. e.note end)
+  say_list("cost", costs, function(e) return ("%s; %s"):format(tostring(e.status_after), M.cost_text(e.cost)) end)
+end
+
+-- Ends the job: settles what is left (why: the error those lines get),
+-- closes the report, writes the summary "NAME: head: counts [time]" and
+-- what follows it, and returns the exit code. opts: why, refused (a refused
+-- confirmation: exit 2), blocked (another reason to exit 1), group (the
+-- noun for group lines, "thread", counted apart when skipped).
+function Job:finish(head, opts)
+  opts = opts or {}
+  local ledger, name = self.ledger, self.name
+  ledger:settle_rest(opts.why or (self.interrupted and "interrupted" or "not attempted"))
+  local write_ok, write_err = self.report:close()
+  local anyway = 0
+  for _, e in pairs(ledger.keys) do if e.outcome == "finished_anyway" then anyway = anyway + 1 end end
+  local code = ledger:exit_code(self.interrupted, self.still > 0 or anyway > 0 or opts.blocked or not write_ok)
+  if opts.refused then code = ledgers.EXIT_USAGE end
+  term.say(code ~= 0, "%s: %s: %s%s  [%.1fs]", name, head, ledger:counts_text(),
+           anyway > 0 and ("; %d of them finished anyway"):format(anyway) or "", core.now() - self.t0)
+  if self.o.dry_run then term.say(false, "%s: dry run: no cancel was sent", name) end
+  local limited = M.rate_limit_text(self.client)
+  if limited then term.say(false, "%s: %s", name, limited) end
+  self:details()
+  for _, line in ipairs(self.still_lines) do term.say(true, "%s: %s", name, line) end
+  if self.interrupted then
+    term.say(true, "%s: interrupted: %s%s skipped; the report has a line for each", name,
+             self:counted(ledger.counts.skipped),
+             opts.group and (" and " .. term.plural(ledger.group_counts.skipped, opts.group)) or "")
+  end
+  if not write_ok then term.say(true, "%s: cannot write the report: %s", name, write_err) end
+  return code
+end
+
+return M
