@@ -6,13 +6,16 @@
 # (retry-after-ms, retry-after seconds, retry-after HTTP date, only the
 # reset header), by runctl, the official Node SDK (its default retries and
 # maxRetries 10; when Node.js and npm are there) and curl --parallel
-# --retry 10. Prints, per row: completed, failed, wall time as a multiple of
+# --retry 10 (--retry-max-time RL_CURL_MAX, 120 s). Prints, per row: completed, failed, wall time as a multiple of
 # the ideal (N - burst) / rate, and requests sent (counted by the fake). Each
 # row takes about (N - burst) / rate seconds: run it once for the figures.
 set -e
 N=${RL_N:-2000}
 RL_RATE=${RL_RATE:-200}
 RL_BURST=${RL_BURST:-20}
+# curl knows retry-after (seconds, date) but not retry-after-ms: without it, it waits 1 s,
+# then 2, 4, ... (the tenth retry after 17 minutes); --retry-max-time ends its row sooner
+CURL_MAX=${RL_CURL_MAX:-120}
 RUNCTL=$(pwd)/runctl
 FAKEAPI=$(pwd)/build/fakeapi
 dir=$(mktemp -d)
@@ -85,9 +88,9 @@ for hint in ms seconds date reset; do
     fi
     style "$hint"
     t0=$(now_ns)
-    curl -s --parallel --parallel-max 64 --retry 10 -X POST -H 'Authorization: Bearer sk-bench' -d '' \
+    curl -s --parallel --parallel-max 64 --retry 10 --retry-max-time "$CURL_MAX" -X POST -H 'Authorization: Bearer sk-bench' -d '' \
         -w '%{http_code}\n' --config "$dir/curl.cfg" > "$dir/codes" 2>/dev/null || true
     t1=$(now_ns)
-    row "curl --retry 10" "$t0" "$t1" "$(grep -c '^200$' "$dir/codes" || true)" "$(grep -vc '^200$' "$dir/codes" || true)"
+    row "curl --retry 10 (${CURL_MAX}s)" "$t0" "$t1" "$(grep -c '^200$' "$dir/codes" || true)" "$(grep -vc '^200$' "$dir/codes" || true)"
 done
 [ "$node_ok" = 1 ] || printf '%s\n' "  (no Node SDK row: Node.js or npm missing, or npm ci failed)"

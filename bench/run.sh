@@ -280,3 +280,4 @@ $ir_natural_line
 $nginx_report
 EOF
 [ ! -x build/frame-loop ] || sh examples/frame-loop-percentiles.sh build   # frame-time p50/p99/max, 100 and 1,000 in flight
+sh bench/ratelimit.sh       # 2,000 cancels against a rate-limited fake, each 429 style, vs the Node SDK and curl

@@ -89,8 +89,10 @@ local function new_metrics()
     :gauge("runctl_supervise_last_success_timestamp_seconds", "When the last pass without an error ended (Unix time; absent until one).")
     :gauge("runctl_supervise_policy_rules", "Rules in the policy in force.")
     :gauge("runctl_supervise_lua_memory_bytes", "Memory the Lua state holds after a pass (a flat line over time).")
-    :counter("runctl_supervise_rate_limited_total", "429 answers from the server's rate limit (waited out behind the account's pace).")
-    :gauge("runctl_supervise_rate_limit_pace", "Requests per second the server's rate limit allows the account now (0: not paced).")
+    :counter("runctl_supervise_rate_limited_total",
+             "429 answers from the server's rate limit (waited out behind the account's pace).")
+    :gauge("runctl_supervise_rate_limit_pace",
+           "Requests per second the server's rate limit allows the account now (0: not paced).")
 end
 
 -- Below, s is the supervisor's state (options, policy, journal, metrics
