@@ -371,7 +371,10 @@ void rc_pace_limited(rc_pace *p, double now, double started_at, double hint_s,
             through = 0.9 * p->aimd_rate;
         if (through < 0.05)
             through = 0.05;
-        if (p->aimd_rate == 0 || new_round || through > p->ceiling) {
+        /* (within a round, only a window of half a second or more may raise
+         * the ceiling: a burst's successes inflate a shorter one) */
+        int mature = p->prev_count > 0 || now - p->win_start >= 0.5;
+        if (p->aimd_rate == 0 || new_round || (mature && through > p->ceiling)) {
             p->ceiling = through;
             p->aimd_rate = 0.9 * p->ceiling;
         }

@@ -105,6 +105,18 @@ T.ok(pace_lines >= 1 and pace_lines <= 40, "-v logs the pace's changes", pace_li
 T.ok(st.limited == 0 or verr:find(("the server's rate limit answered 429 %d times"):format(st.limited), 1, true),
      "the summary counts the 429s", ("limited %d\n%s"):format(st.limited, verr:sub(-600)))
 
+-- on a terminal, the progress line says the server's limit paces the job
+if os.execute("command -v script >/dev/null 2>&1") then
+  limit_mode { rate = RATE, burst = BURST, hint = "ms" }
+  local outp = T.write_file("")
+  local cmd = ("stty cols 160 rows 24; env OPENAI_API_KEY=sk-test-ratelimit OPENAI_BASE_URL=%s %s "
+               .. "cancel --kind batches --file %s --concurrency 64 --report %s"):format(
+               fake.base, os.getenv("RUNCTL") or "./runctl", T.quote(ids_file), T.quote(T.write_file("")))
+  os.execute(("sleep 0 </dev/null | script -qec %s /dev/null >%s 2>&1"):format(T.quote(cmd), outp))
+  T.like(T.read_file(outp) or "", "cancelling %[[#-]+%] %d+/300 .-  paced by the server: %d+/s",
+         "on a terminal the progress line says: paced by the server: N/s")
+end
+
 ---------------------------------------------------------------------- client:rate_limit()
 
 limit_mode { rate = RATE, burst = BURST, hint = "ms" }
