@@ -230,6 +230,11 @@ static int request_result(lua_State *L, rc_event *ev)
             lua_pushinteger(L, resp->status);
             lua_setfield(L, -2, "status");
         }
+        if (resp->error == RC_ERR_NOT_SENT) {   /* why (the engine's own messages) */
+            lua_pushstring(L, strstr(resp->message, "insufficient_quota") ? "insufficient_quota"
+                                                                          : "interrupted");
+            lua_setfield(L, -2, "code");
+        }
         nret = 2;
     }
     lua_pushinteger(L, resp->attempts);

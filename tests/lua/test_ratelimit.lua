@@ -283,6 +283,12 @@ end
 local all = not dup
 for _, id in ipairs(ids) do if not lines[id] then all = false end end
 T.ok(all, "every batch has one line after Ctrl-C")
+T.unlike(d.err(), "no quota", "Ctrl-C is not taken for a quota problem")
+local skipped_unsent = 0
+for _, rec in pairs(lines) do
+  if rec.action == "skipped" and tostring(rec.error):find("interrupted") then skipped_unsent = skipped_unsent + 1 end
+end
+T.ok(skipped_unsent >= 1, "what waited is reported skipped, interrupted", skipped_unsent)
 T.ok(#fake:requests() <= 8, "nothing more was sent after the pause began", #fake:requests())
 
 T.done()

@@ -60,7 +60,7 @@ local function transport_error(fail)
   return new_error { kind = fail.kind, message = fail.message, attempts = fail.attempts,
                      retryable = fail.retryable, elapsed = fail.elapsed, status = fail.status,
                      rate_limited = fail.rate_limited,
-                     code = fail.kind == "not_sent" and "insufficient_quota" or nil }
+                     code = fail.code }
 end
 
 -- Decodes a successful raw response into obj, nil, resp (or nil, err); the
