@@ -205,7 +205,7 @@ end
 -- lines are skipped, surrounding spaces trimmed, a UTF-8 byte order mark
 -- (a file saved by some editors) dropped. Returns the list, or nil, err.
 function M.read_lines(path)
-  local f, err = io.stdin, nil
+  local f, err = io.stdin
   if path ~= "-" then
     f, err = io.open(path, "r")
     if not f then return nil, err end
