@@ -129,6 +129,8 @@ void rc_limiter_unlink(rc_limiter *l, rc_limit_waiter *w)
     else
         l->tail = w->prev;
     w->next = w->prev = NULL;
+    if (l->head == NULL)        /* nothing waits: no wake-up left in the engine */
+        rc_timer_heap_disarm(l->timers, &l->timer);
 }
 
 void rc_limiter_finished(rc_limiter *l)
