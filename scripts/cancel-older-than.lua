@@ -11,13 +11,17 @@ local NAME = "cancel-older-than"
 local USAGE = [[
 usage: runctl cancel-older-than --older-than AGE [OPTIONS] [THREAD_ID... | -]
        runctl cancel-older-than --kind batches|fine-tuning --older-than AGE [OPTIONS]
+       runctl cancel-older-than --kind eval-runs --older-than AGE [OPTIONS] EVAL_ID...
 
 Cancels every queued, in_progress or requires_action run older than AGE on the
 given threads. Thread IDs come from the arguments, --threads-file, or stdin
 (one per line, '#' starts a comment; stdin is read for "-" or when no ID is
 given and stdin is a pipe). With --kind batches (or fine-tuning), cancels
 every validating/in_progress/finalizing batch (validating_files/queued/running
-fine-tuning job) older than AGE: those are listed without thread IDs.
+fine-tuning job) older than AGE: those are listed without thread IDs. With
+--kind eval-runs, the queued or in_progress runs of the given evals (their
+IDs where thread IDs go). A run still active past its expires_at is cancelled
+too (the service does not always expire it), its line noted "past expires_at".
 
 Selecting runs:
   --kind %KINDS%
@@ -28,10 +32,15 @@ Selecting runs:
                           measure the age from created_at (default) or started_at
                           (in_progress_at for batches; a run that never started
                           is then never old enough)
-  --status LIST           which active statuses to cancel, comma-separated
-                          (default queued,in_progress,requires_action)
+  --status LIST           which statuses to cancel, comma-separated (default
+                          the kind's active ones: queued,in_progress,requires_action;
+                          paused fine-tuning jobs only when named: --status paused)
   --assistant ID          only runs of this assistant (repeatable: any of them)
-  --model NAME            only runs (fine-tuning jobs) on this model (repeatable)
+  --model NAME            only objects on this model (repeatable: any of them):
+                          the name, its dated snapshots (NAME-2024-07-18,
+                          NAME-0613) and models fine-tuned from them (ft:NAME...);
+                          =NAME for that exact name. When it matches none of
+                          the active objects listed, the summary says so.
   --metadata KEY=VALUE    only runs whose metadata has KEY=VALUE (repeatable: all)
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
 
@@ -69,7 +78,8 @@ not_sent); action is one of
   already_done  it was already cancelled or cancelling, or finished before the
                 cancel reached it ("Cannot cancel ... with status ...", 400 or
                 409: final, never retried)
-  expired       its expires_at has passed (or its status is expired): not sent
+  expired       its status is expired, or its expires_at has passed and the
+                service expires such objects itself (batches, uploads): not sent
   skipped       not attempted: Ctrl-C, or the confirmation was refused
   failed        the request failed; error says why
 A thread that cannot be listed gets one line with run_id null (failed, or
@@ -137,9 +147,17 @@ end
 -- listed whole.
 local function groups_of(o, positional, kind)
   if not kind.per_thread then return { false } end
-  local threads = ops.collect_ids(positional, o.threads_file, "thread ID")
+  local noun = kind.parent.name
+  local threads = ops.collect_ids(positional, o.threads_file, noun .. " ID")
   if #threads == 0 then
-    ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
+    ops.usage_error(("no %s IDs: give them as arguments, with --threads-file FILE, or on stdin"):format(noun))
+  end
+  for _, id in ipairs(threads) do
+    local other = ops.kinds.by_prefix(id)
+    if other then
+      ops.usage_error(("'%s' is the ID of %s, not of %s: --kind %s lists the %s of the given %ss")
+                      :format(id, ops.a(other.one), ops.a(noun), kind.name, kind.many, noun))
+    end
   end
   return threads
 end
@@ -147,11 +165,11 @@ end
 -- Decides what a listed object is: not considered, settled at once (nothing
 -- to send; a cancelling one is held for --wait), or a target for a cancel.
 local function consider(job, kind, picked, targets, parent, item)
-  local verdict, age = picked(item)
+  local verdict, age, note = picked(item)
   if not verdict then return end
   local st = item.status
   local e, new = job.ledger:add { kind = kind, parent = parent or nil, id = item.id, status_before = st,
-                                  age = age, cost = ops.kinds.cost_of(kind, item) }
+                                  age = age, cost = ops.kinds.cost_of(kind, item), past_note = note }
   if not new then return end
   if verdict == "done" then
     e.action, e.status_after = "already_done", st
@@ -229,23 +247,31 @@ local function main(args)
   if resumed then o, positional, args = resumed.opts, {}, resumed.header_args end
   local kind = check_kind(o, positional)
   local groups = resumed and resumed.threads or groups_of(o, positional, kind)
-  local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
+  local where = kind.per_thread and (" on " .. ops.plural(#groups, kind.parent.name)) or ""
 
   local job = ops.start(NAME, o, { args = args, threads = kind.per_thread and groups or nil })
   job.kind = kind
   local targets, picked = {}, picks.picker(kind, filter_of(o), job.unix_time)
+  local models = picks.model_watch(kind, filter_of(o))
   if resumed then add_retries(job, kind, resumed, targets) end
   local listed = list_all(job, kind, groups, function(g, item)
+    models.note(item)
     local settled = resumed and type(item) == "table" and resumed.done[tostring(g or nil) .. "\0" .. tostring(item.id)]
     if not settled then consider(job, kind, picked, targets, g, item) end
   end)
+  local seen = models.result()
+  if seen then
+    job.extra_lines = { ("--model %s matched none of the %d %s %s listed; their models: %s")
+                        :format(table.concat(o.model, ","), models.count(), o.status and "wanted" or "active",
+                                kind.many, table.concat(seen, ", ")) }
+  end
   local refused = ask(job, kind, #targets, where)
   if not job.interrupted and not refused then job:cancel_all(targets) end
   job:wait()
   return job:finish(("%s considered (older than %s, of %d listed%s)"):format(
                       job:counted(job.ledger.total), ops.fmt_age(o.older_than), listed, where),
                     { refused = refused, why = refused and ("not confirmed: " .. refused),
-                      group = kind.per_thread and "thread" or nil })
+                      group = kind.per_thread and kind.parent.name or nil })
 end
 
 ops.main(NAME, main, { ... })

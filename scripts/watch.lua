@@ -13,13 +13,16 @@ local USAGE = [[
 usage: runctl watch [OPTIONS] THREAD_ID... | -
        runctl watch [OPTIONS] --kind batches|fine-tuning [ID...]
        runctl watch [OPTIONS] resp_... batch_... ftjob-... VECTOR_STORE_ID/vsfb_...
+       runctl watch [OPTIONS] EVAL_ID... EVAL_ID/evalrun_...
 
 Shows, per thread, how many of its recent runs are queued, in progress,
 waiting for tool outputs (requires_action), cancelling and finished, and how
 old its oldest active run is, with one line per active run below it. With
 --kind batches (or fine-tuning) the same for every recent batch (job): they
 are listed without IDs. Objects given by ID (a response, batch, job, file
-batch) get one line each: status, age, and what it cost or did. An object
+batch, eval run) get one line each: status, age, and what it cost or did.
+An eval's ID (eval_...) shows its runs as a thread's are shown. A
+fine-tuning job a person paused counts under PAUSED. An object
 seen cancelled and later finished is marked "finished anyway". Refreshed
 every --interval seconds: redrawn in place on a terminal (cut to its height,
 "... N more" saying what did not fit), printed one after the other
@@ -60,17 +63,20 @@ local RUNS = ops.kinds.get("runs")
 -- What to watch: thread IDs, listed kinds, and objects given by ID (an ID
 -- whose prefix names a kind; any other argument is a thread ID).
 local function targets(o, positional)
-  local t = { threads = {}, kinds = {}, objects = {} }
+  local t = { threads = {}, kinds = {}, objects = {}, parents = {} }
   for _, name in ipairs(o.kind or {}) do t.kinds[#t.kinds + 1] = ops.kinds.get(name) end
   for _, id in ipairs(ops.collect_ids(positional, o.threads_file, "ID")) do
     local kind, parent, oid = ops.kinds.parse_ref(id)
+    local of_parent = not kind and ops.kinds.by_parent_prefix(id)
     if kind and kind ~= RUNS then
       t.objects[#t.objects + 1] = { kind = kind, parent = parent, id = oid }
+    elseif of_parent and of_parent ~= RUNS and of_parent.list == "parent" then
+      t.parents[#t.parents + 1] = { kind = of_parent, id = id }    -- an eval: its runs
     else
       t.threads[#t.threads + 1] = id
     end
   end
-  if #t.threads + #t.kinds + #t.objects == 0 then
+  if #t.threads + #t.kinds + #t.objects + #t.parents == 0 then
     ops.usage_error("nothing to watch: give thread IDs (as arguments, with --threads-file FILE, or on stdin), "
                     .. "--kind batches|fine-tuning, or object IDs (resp_..., batch_..., ftjob-...)")
   end
@@ -191,10 +197,14 @@ local function refresh(client, t, o, unix_time)
   for i, kind in ipairs(t.kinds) do
     jobs[#jobs + 1] = function() kinds_rows[i] = snapshot(client, kind, kind.many, nil, max, unix_time) end
   end
+  local parents = {}
+  for i, g in ipairs(t.parents) do
+    jobs[#jobs + 1] = function() parents[i] = snapshot(client, g.kind, g.id, g.id, max, unix_time) end
+  end
   for i, e in ipairs(t.objects) do jobs[#jobs + 1] = function() objects[i] = look(client, e, unix_time) end end
   ops.each_concurrently(jobs, 8, function(fn) fn() end)
   local out, errors, refused = {}, 0, nil
-  for _, list in ipairs { threads, kinds_rows, objects } do
+  for _, list in ipairs { threads, kinds_rows, objects, parents } do
     for _, r in pairs(list) do
       if r.error then errors = errors + 1 end
       refused = refused or r.refused
@@ -204,6 +214,10 @@ local function refresh(client, t, o, unix_time)
   for i, kind in ipairs(t.kinds) do
     if #out > 0 then out[#out + 1] = "" end
     render_rows(out, kind.many:upper(), kind, { kinds_rows[i] }, o.active or 5)
+  end
+  for i, g in ipairs(t.parents) do     -- one table per parent (an eval's runs)
+    if #out > 0 then out[#out + 1] = "" end
+    render_rows(out, g.kind.parent.name:upper(), g.kind, { parents[i] }, o.active or 5)
   end
   if #t.objects > 0 then
     if #out > 0 then out[#out + 1] = "" end
@@ -217,6 +231,7 @@ local function title_of(t)
   local parts = {}
   if #t.threads > 0 then parts[#parts + 1] = ops.plural(#t.threads, "thread") end
   for _, kind in ipairs(t.kinds) do parts[#parts + 1] = kind.many end
+  if #t.parents > 0 then parts[#parts + 1] = ops.plural(#t.parents, t.parents[1].kind.parent.name) end
   if #t.objects > 0 then parts[#parts + 1] = ops.plural(#t.objects, "object") end
   return table.concat(parts, ", ")
 end

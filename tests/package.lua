@@ -111,7 +111,7 @@ local COMPLETION_CASES = {
   { { "--timeout", "5", "unb" }, "^unblock%-thread$" },
   { { "help", "wa" }, "^watch$" },
   { { "cancel-older-than", "--ki" }, "^%-%-kind$" },
-  { { "cancel-older-than", "--kind", "" }, "^runs batches fine%-tuning$" },
+  { { "cancel-older-than", "--kind", "" }, "^runs batches fine%-tuning eval%-runs$" },
   { { "--dry-run", "cancel-older-than", "--age-from", "s" }, "^started$" },
   { { "watch", "--" }, "%-%-interval .*%-%-once" },
   { { "cancel", "--file", "CHANGE" }, "^CHANGELOG%.md$" },
