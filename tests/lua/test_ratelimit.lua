@@ -76,10 +76,12 @@ local function check_style(name, cfg)
   T.is(failed, 0, name .. ": nothing failed")
   T.is(code, 0, name .. ": exit 0")
   T.is(st.admitted, N, name .. ": every cancel got through once")
-  -- without headers, the first round (64 in flight) meets the bucket unknown
-  local extra = cfg.headers == false and 64 or 0
+  -- without headers, the first round (64 in flight) meets the bucket unknown, and on a
+  -- loaded machine the pace may find the limit once more (2,000 cancels: 2.4% more, see
+  -- docs/performance.md)
+  local extra = cfg.headers == false and 2 * 64 or 0
   T.ok(st.admitted + st.limited <= N * 1.1 + extra, name .. ": at most 10% more requests than batches"
-       .. (extra > 0 and " (and the first round)" or ""),
+       .. (extra > 0 and " (and two rounds of 64)" or ""),
        ("%d requests, %d answered 429"):format(st.admitted + st.limited, st.limited))
   T.ok(seconds_over(st) <= 1, name .. ": never faster than the bucket for more than a second",
        json.encode(st.per_second))
