@@ -19,8 +19,9 @@
  * the ceiling, and past it by 1% only: a server whose 429s carry a whole
  * second's retry-after costs that second each time the pace finds its
  * limit again, so it looks for it slowly. A 429 among fewer than
- * MIN_EVIDENCE successes starts no pace (its pause, or the engine's
- * backoff, is all), and a pace without a 429 for FORGET_S ends. */
+ * MIN_EVIDENCE answers in the window, or without a success in it, starts
+ * no pace (its pause, or the engine's backoff, is all), and a pace
+ * without a 429 for FORGET_S ends. */
 #include "ratelimit.h"
 
 #include <ctype.h>
@@ -33,7 +34,8 @@
 #define MAX_RATE 1e6            /* requests/s; above it, a header is absurd */
 #define PROBE_S 1.0             /* the longest the first answer is waited for */
 #define PROBE_N 4               /* requests in flight before the first answer */
-#define MIN_EVIDENCE 8          /* successes in the window before a 429 starts a pace */
+#define MIN_EVIDENCE 8          /* answers (successes and 429s) in the window before a
+                                 * 429 starts a pace */
 #define FORGET_S 30.0           /* an adaptive pace without a 429 for this long ends */
 #define MAX_PAUSE_S (366 * 86400.0)
 
@@ -51,6 +53,7 @@ struct rc_pace {
     double last_cut, last_raise;
     double win_start;               /* successes: this window, the one before */
     unsigned win_count, prev_count;
+    unsigned win_limited;           /* 429s in this window */
     int in_flight, answered;
     double probe_until;
     double held_at;                 /* when the pace last held a request back */
@@ -300,7 +303,7 @@ static void count_success(rc_pace *p, double now)
 {
     if (now - p->win_start >= 1) {
         p->prev_count = now - p->win_start < 2 ? p->win_count : 0;
-        p->win_count = 0;
+        p->win_count = p->win_limited = 0;
         p->win_start = now;
     }
     p->win_count++;
@@ -363,7 +366,8 @@ void rc_pace_limited(rc_pace *p, double now, double started_at, double hint_s,
             p->factor = p->factor * 0.9 < 0.5 ? 0.5 : p->factor * 0.9;
             p->last_cut = now;
         }
-    } else if (p->aimd_rate > 0 || p->win_count + p->prev_count >= MIN_EVIDENCE) {
+    } else if (p->aimd_rate > 0 || (p->win_count + p->prev_count > 0 &&
+               p->win_count + p->prev_count + ++p->win_limited >= MIN_EVIDENCE)) {
         /* (a lone 429 among few requests says little of a rate: its pause
          * is all.) The round's later 429s come with more successes counted. */
         double through = success_rate(p, now);
