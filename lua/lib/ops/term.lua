@@ -121,6 +121,8 @@ function Progress:update(done, note, force)
   local now = core.now()
   if not force and done < self.total and now - self.last < 0.1 then return end
   self.last = now
+  local extra = self.note_fn and self.note_fn()       -- e.g. "paced by the server: 198/s"
+  if extra then note = note and note ~= "" and (note .. "  " .. extra) or extra end
   local line = core.printable(M.render_progress(self.label, done, self.total, note, self.width))
   local cols = M.size("stderr")
   if cols and #line >= cols then line = line:sub(1, cols - 1) end   -- a wrapped bar cannot be redrawn
