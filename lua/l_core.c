@@ -4,6 +4,7 @@
  * table. Requests live in l_request.c, header lines in headers.c, senders in
  * l_sender.c. */
 #include "l_core_int.h"
+#include "../core/text.h"
 #include "../core/url.h"
 
 #include <math.h>
@@ -299,7 +300,27 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* core.printable(v [, multiline]) -> v as text with every control and each
+ * byte of invalid UTF-8 shown escaped (core/text.h): outside text on its way
+ * to a terminal or a log line. The text itself when nothing needs escaping. */
+static int l_printable(lua_State *L)
+{
+    size_t n;
+    int flags = lua_toboolean(L, 2) ? RC_TEXT_MULTILINE : 0;
+    lua_settop(L, 1);
+    const char *s = luaL_tolstring(L, 1, &n);          /* pushes the text */
+    if (rc_text_is_clean(s, n, flags))
+        return 1;
+    size_t need = rc_text_sanitize(s, n, flags, NULL, 0);
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, need + 1);
+    rc_text_sanitize(s, n, flags, out, need + 1);
+    luaL_pushresultsize(&b, need);
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    { "printable", l_printable },
     { "pending", l_pending },
     { "frame_budget", l_frame_budget },
     { "stats", l_stats },
@@ -312,6 +333,7 @@ static const luaL_Reg core_funcs[] = {
     { "escape_query", l_escape_query },
     { "redact_url", l_redact_url },
     { "limiter", l_limiter },
+    { "rate_limit", rc_l_rate_limit },
     { "sender", rc_l_sender },
     { "request", rc_l_request },
     { "token", l_token },
@@ -324,9 +346,18 @@ static const luaL_Reg core_funcs[] = {
     { NULL, NULL }
 };
 
+/* Ctrl-C as a script that watches for it sees it (runctl.interrupted()):
+ * requests waiting for the server's rate limit are not sent then. */
+static int sigint_watched_and_seen(void)
+{
+    return rc_sigint_count > 0 && rc_sigint_watched;
+}
+
 int luaopen_runctl_core(lua_State *L)
 {
     rc_host *h = rc_host_get(L);
+    if (h->engine != NULL)
+        rc_engine_set_interrupt(h->engine, sigint_watched_and_seen);
     if (luaL_newmetatable(L, REQUEST_META)) {
         lua_pushcfunction(L, rc_request_gc);
         lua_setfield(L, -2, "__gc");

@@ -2,9 +2,11 @@
  * lua-cjson for the rest and for errors; numbers that are whole become
  * integers), encode here (sorted keys, json.array for [], json.null). */
 #include "host.h"
+#include "../core/text.h"
 
 #include <lua-cjson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +47,15 @@ static void integerize(lua_State *L, int idx, int depth)
  * a second pass to become an integer (integerize). The fast path reads the text
  * once, pushing each object's or array's members on the stack, then creates
  * the table at its final size; whole numbers are pushed as integers at once.
- * It gives up (returns 0) on anything it does not handle itself: invalid JSON,
- * control characters in strings, \u escapes of surrogates or NUL, nesting
- * deeper than FAST_DEPTH, numbers strtod reads otherwise (a locale). cjson then
- * decodes the whole text: it decides every error and edge case, and what the
- * fast path accepts it decodes to the same value. */
-#define FAST_DEPTH 64
+ * It decodes all valid JSON up to MAX_DEPTH levels (a container's members are
+ * gathered FLUSH_AT at a time, so no text runs the Lua stack out) and gives up
+ * (returns 0, j->p where it stopped) on the rest: invalid text, control
+ * characters in strings, lone surrogates, deeper nesting. cjson then judges the
+ * text and words the error; what the fast path accepts it decodes to the same
+ * value. A sandbox never calls cjson: its buffer is malloc'd outside the
+ * state's allocator and leaks when a memory error unwinds through it, so there
+ * the fast path's stop is the error. */
+#define FLUSH_AT 256
 
 typedef struct fast_json {
     lua_State *L;
@@ -99,22 +104,35 @@ static int fast_escape(fast_json *j, luaL_Buffer *b)
     if (j->end - j->p < 5 || *j->p != 'u')
         return 0;
     int cp = hex4(j->p + 1);
-    if (cp <= 0 || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;                   /* surrogates and NUL: cjson's call */
-    char utf8[3];
+    size_t used = 5;
+    if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+        return 0;                   /* not hex, or a lone low surrogate */
+    if (cp >= 0xd800 && cp <= 0xdbff) {         /* a high surrogate: its low one must follow */
+        int low = j->end - j->p >= 11 && j->p[5] == '\\' && j->p[6] == 'u' ? hex4(j->p + 7) : -1;
+        if (low < 0xdc00 || low > 0xdfff)
+            return 0;
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        used = 11;
+    }
+    char utf8[4];
     size_t n = 0;
     if (cp < 0x80) {
         utf8[n++] = (char)cp;
     } else if (cp < 0x800) {
         utf8[n++] = (char)(0xc0 | (cp >> 6));
         utf8[n++] = (char)(0x80 | (cp & 0x3f));
-    } else {
+    } else if (cp < 0x10000) {
         utf8[n++] = (char)(0xe0 | (cp >> 12));
+        utf8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        utf8[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        utf8[n++] = (char)(0xf0 | (cp >> 18));
+        utf8[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
         utf8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
         utf8[n++] = (char)(0x80 | (cp & 0x3f));
     }
     luaL_addlstring(b, utf8, n);
-    j->p += 5;
+    j->p += used;
     return 1;
 }
 
@@ -230,11 +248,33 @@ static void collect(lua_State *L, int base, int n, int pairs)
     lua_settop(L, base + 1);
 }
 
-/* Pushes the object or array whose opening bracket was just read. */
+/* Moves the n values above the table at base + 1 into it (pairs: n/2 keys;
+ * else array items after the `stored` it holds); returns the new count stored. */
+static lua_Integer flush_into(lua_State *L, int base, int n, int pairs, lua_Integer stored)
+{
+    int t = base + 1;
+    for (int i = 1; pairs ? i < n : i <= n; i += pairs ? 2 : 1) {
+        lua_pushvalue(L, t + i);
+        if (pairs) {
+            lua_pushvalue(L, t + i + 1);
+            lua_rawset(L, t);
+        } else {
+            lua_rawseti(L, t, stored + i);
+        }
+    }
+    lua_settop(L, t);
+    return stored + (pairs ? 0 : n);
+}
+
+/* Pushes the object or array whose opening bracket was just read. Members
+ * wait on the stack until the table can be created at its final size; past
+ * FLUSH_AT of them (or a stack that cannot grow) they go into the table made
+ * so far, so a container of any size decodes. */
 static int fast_container(fast_json *j, char close, int depth)
 {
     lua_State *L = j->L;
-    int base = lua_gettop(L), n = 0;
+    int base = lua_gettop(L), n = 0, made = 0, pairs = close == '}';
+    lua_Integer stored = 0;
     skip_space(j);
     if (j->p < j->end && *j->p == close) {
         j->p++;
@@ -242,8 +282,18 @@ static int fast_container(fast_json *j, char close, int depth)
         return 1;
     }
     for (;;) {
-        if (!lua_checkstack(L, 4))
-            return 0;
+        if (n >= FLUSH_AT || !lua_checkstack(L, 4)) {     /* n is even for an object here */
+            if (n == 0 || !lua_checkstack(L, 2))
+                return 0;           /* nothing to flush: the stack is full */
+            if (made) {
+                stored = flush_into(L, base, n, pairs, stored);
+            } else {
+                collect(L, base, n, pairs);
+                stored = pairs ? 0 : n;
+                made = 1;
+            }
+            n = 0;
+        }
         if (close == '}') {
             if (j->p == j->end || *j->p != '"')
                 return 0;
@@ -268,7 +318,10 @@ static int fast_container(fast_json *j, char close, int depth)
             return 0;
         skip_space(j);
     }
-    collect(L, base, n, close == '}');
+    if (made)
+        flush_into(L, base, n, pairs, stored);
+    else
+        collect(L, base, n, pairs);
     return 1;
 }
 
@@ -283,11 +336,11 @@ static int fast_literal(fast_json *j, const char *word, size_t n)
 /* Pushes the value at j->p (no leading space), or returns 0. */
 static int fast_value(fast_json *j, int depth)
 {
-    if (j->p == j->end || depth > FAST_DEPTH)
+    if (j->p == j->end)
         return 0;
-    switch (*j->p) {
-    case '{': j->p++; return fast_container(j, '}', depth);
-    case '[': j->p++; return fast_container(j, ']', depth);
+    switch (*j->p) {                /* a container at depth d is nesting level d + 1 */
+    case '{': return depth < MAX_DEPTH && (j->p++, fast_container(j, '}', depth));
+    case '[': return depth < MAX_DEPTH && (j->p++, fast_container(j, ']', depth));
     case '"': j->p++; return fast_string(j);
     case 't':
         if (!fast_literal(j, "true", 4)) return 0;
@@ -307,8 +360,8 @@ static int fast_value(fast_json *j, int depth)
 }
 
 /* Decodes s[0..len) onto the stack and returns 1, or leaves the stack as it
- * was and returns 0 (the text is for cjson). */
-static int fast_decode(lua_State *L, const char *s, size_t len)
+ * was and returns 0 with *stop where it stopped (the text is for cjson). */
+static int fast_decode(lua_State *L, const char *s, size_t len, size_t *stop)
 {
     int top = lua_gettop(L);
     fast_json j = { L, s, s + len };
@@ -319,6 +372,7 @@ static int fast_decode(lua_State *L, const char *s, size_t len)
             return 1;
     }
     lua_settop(L, top);
+    *stop = (size_t)(j.p - s);
     return 0;
 }
 
@@ -329,7 +383,30 @@ int rc_json_decode_object(lua_State *L, const char *s, size_t len)
 {
     fast_json j = { L, s, s + len };
     skip_space(&j);
-    return j.p < j.end && *j.p == '{' && fast_decode(L, s, len);
+    size_t stop;
+    return j.p < j.end && *j.p == '{' && fast_decode(L, s, len, &stop);
+}
+
+static int in_sandbox(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RC_HOST_KEY);
+    rc_host *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h != NULL && h->limits_check != NULL;
+}
+
+/* nil, err for text the fast path stopped in at s[stop] (a sandbox's error). */
+static int invalid_at(lua_State *L, const char *s, size_t len, size_t stop)
+{
+    lua_pushnil(L);
+    if (stop >= len)
+        lua_pushliteral(L, "invalid JSON: unexpected end of text");
+    else if (s[stop] > 0x20 && s[stop] < 0x7f)
+        lua_pushfstring(L, "invalid JSON: unexpected '%c' at character %I", s[stop], (lua_Integer)stop + 1);
+    else
+        lua_pushfstring(L, "invalid JSON: unexpected byte %d at character %I",
+                        (int)(unsigned char)s[stop], (lua_Integer)stop + 1);
+    return 2;
 }
 
 /* json.decode(s) -> value | nil, err */
@@ -337,9 +414,12 @@ static int l_decode(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
+    size_t stop;
     lua_settop(L, 1);
-    if (fast_decode(L, s, len))
+    if (fast_decode(L, s, len, &stop))
         return 1;
+    if (in_sandbox(L))                      /* never cjson there: see the fast path */
+        return invalid_at(L, s, len, stop);
     lua_pushvalue(L, lua_upvalueindex(1));  /* cjson's decode */
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -358,46 +438,94 @@ static int l_decode(lua_State *L)
     return 1;
 }
 
-/* ---- encode ---- */
+/* ---- encode ----
+ * The output grows in a buffer allocated through the state's own allocator,
+ * so a sandbox's memory limit counts every byte of it; long work (a table
+ * holding the same subtable many times expands exponentially) reports its
+ * steps to the sandbox's limits (rc_host.limits_check) every CHECK_STEPS. */
+#define CHECK_STEPS 4096        /* values visited, plus bytes written / 16 */
 
 typedef struct json_buf {
     char *data;
     size_t len, cap;
+    size_t steps;               /* work since the limits were last checked */
+    lua_Alloc alloc;
+    void *alloc_ud;
+    rc_host *host;              /* NULL when runctl is not open in this state */
 } json_buf;
 
 static int buffer_gc(lua_State *L)
 {
     json_buf *b = luaL_checkudata(L, 1, BUFFER_META);
-    free(b->data);
+    if (b->data != NULL)
+        b->alloc(b->alloc_ud, b->data, b->cap, 0);
     b->data = NULL;
+    b->cap = 0;
     return 0;
+}
+
+/* Reports the work done so far to a sandbox, which raises once a limit tripped. */
+static void check_limits(lua_State *L, json_buf *b, int out_of_memory)
+{
+    if (b->host != NULL && b->host->limits_check != NULL)
+        b->host->limits_check(L, b->host->limits_ud, b->steps, out_of_memory);
+    else if (out_of_memory)
+        luaL_error(L, "not enough memory");
+    b->steps = 0;
+}
+
+/* Grows the buffer to hold need bytes: doubling, else by an eighth, else
+ * the same after a full collection; then the memory limit (or plain memory)
+ * ran out. Always geometric: growing by the bytes needed alone would copy
+ * the whole buffer at every put once near the limit. */
+static void grow(lua_State *L, json_buf *b, size_t need)
+{
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
+    if (data == NULL) {
+        cap = need < SIZE_MAX - need / 8 - 4096 ? need + need / 8 + 4096 : need;
+        data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
+    }
+    if (data == NULL) {
+        lua_gc(L, LUA_GCCOLLECT);
+        data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
+    }
+    if (data == NULL)
+        check_limits(L, b, 1);          /* raises */
+    b->data = data;
+    b->cap = cap;
 }
 
 static void put(lua_State *L, json_buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL)
-            luaL_error(L, "not enough memory");
-        b->data = data;
-        b->cap = cap;
-    }
+    if (n > SIZE_MAX - b->len - 1)
+        check_limits(L, b, 1);
+    if (b->len + n + 1 > b->cap)
+        grow(L, b, b->len + n + 1);
     memcpy(b->data + b->len, s, n);
     b->len += n;
+    b->steps += n / 16;
 }
 
+/* Writes s as a JSON string. Bytes that are not valid UTF-8 become U+FFFD
+ * (the replacement character), so the output is always valid UTF-8 JSON:
+ * a strict reader (Python's json) never fails on a report line. */
 static void put_string(lua_State *L, json_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     put(L, b, "\"", 1);
     size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         char u[7];
+        size_t used = 1;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++;                        /* the common case */
+            continue;
+        }
         if (c == '"') esc = "\\\"";
         else if (c == '\\') esc = "\\\\";
         else if (c == '\n') esc = "\\n";
@@ -409,12 +537,16 @@ static void put_string(lua_State *L, json_buf *b, const char *s, size_t n)
             u[5] = hex[c & 15];
             u[6] = '\0';
             esc = u;
+        } else if ((used = rc_text_utf8_len((const unsigned char *)s + i, n - i)) == 0) {
+            esc = "\xef\xbf\xbd";      /* U+FFFD for a byte that is not UTF-8 */
+            used = 1;
         }
         if (esc != NULL) {
             put(L, b, s + start, i - start);
             put(L, b, esc, strlen(esc));
-            start = i + 1;
+            start = i + used;
         }
+        i += used;
     }
     put(L, b, s + start, n - start);
     put(L, b, "\"", 1);
@@ -485,6 +617,8 @@ static void encode_object(lua_State *L, json_buf *b, int idx, int depth)
 static void encode(lua_State *L, json_buf *b, int idx, int depth)
 {
     char num[64];
+    if (++b->steps >= CHECK_STEPS)
+        check_limits(L, b, 0);
     if (depth > MAX_DEPTH)
         luaL_error(L, "json.encode: nesting deeper than %d (is there a cycle?)", MAX_DEPTH);
     luaL_checkstack(L, 6, "json.encode");
@@ -503,8 +637,10 @@ static void encode(lua_State *L, json_buf *b, int idx, int depth)
             snprintf(num, sizeof num, LUA_INTEGER_FMT, lua_tointeger(L, idx));
         } else {
             lua_Number v = lua_tonumber(L, idx);
-            if (isnan(v) || isinf(v))
-                luaL_error(L, "json.encode: cannot encode NaN or infinity");
+            if (isnan(v) || isinf(v)) {         /* JSON has no such number: null, as JSON.stringify */
+                put(L, b, "null", 4);
+                return;
+            }
             if (v == floor(v) && fabs(v) < 1e15)
                 snprintf(num, sizeof num, "%.0f", v);
             else
@@ -559,11 +695,16 @@ static int encode_protected(lua_State *L)
 {
     json_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
     memset(b, 0, sizeof *b);
+    b->alloc = lua_getallocf(L, &b->alloc_ud);
     luaL_setmetatable(L, BUFFER_META);
+    lua_getfield(L, LUA_REGISTRYINDEX, RC_HOST_KEY);
+    b->host = lua_touserdata(L, -1);    /* kept alive by the registry */
+    lua_pop(L, 1);
     encode(L, b, 1, 0);
     lua_pushlstring(L, b->data ? b->data : "", b->len);
-    free(b->data);
-    b->data = NULL;
+    lua_pushcfunction(L, buffer_gc);    /* the copy is made: give the buffer back now */
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 0);
     return 1;
 }
 
@@ -573,7 +714,15 @@ static int l_encode(lua_State *L)
     lua_settop(L, 1);
     lua_pushcfunction(L, encode_protected);
     lua_insert(L, 1);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    int status = lua_pcall(L, 1, 1, 0);
+    if (status == LUA_ERRMEM) {         /* Lua's own allocation for the encoder was refused */
+        lua_getfield(L, LUA_REGISTRYINDEX, RC_HOST_KEY);
+        rc_host *h = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (h != NULL && h->limits_check != NULL)
+            h->limits_check(L, h->limits_ud, 0, 1);    /* a sandbox's memory limit: raises */
+    }
+    if (status != LUA_OK) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;

@@ -227,8 +227,8 @@ local function ask(job, kind, n, where)
     return nil
   end
   if ok then return nil end
-  io.stderr:write(("%s: not cancelling %d %s (more than --confirm-above %d): %s; pass --yes to go ahead\n")
-                  :format(NAME, n, kind.many, o.confirm_above or 20, why))
+  io.stderr:write(runctl.printable(("%s: not cancelling %d %s (more than --confirm-above %d): %s; pass --yes to go ahead")
+                  :format(NAME, n, kind.many, o.confirm_above or 20, why)), "\n")
   return why
 end
 

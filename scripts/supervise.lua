@@ -120,6 +120,10 @@ local function new_metrics()
     :gauge("runctl_supervise_last_success_timestamp_seconds", "When the last pass without an error ended (Unix time; absent until one).")
     :gauge("runctl_supervise_policy_rules", "Rules in the policy in force.")
     :gauge("runctl_supervise_lua_memory_bytes", "Memory the Lua state holds after a pass (a flat line over time).")
+    :counter("runctl_supervise_rate_limited_total",
+             "429 answers from the server's rate limit (waited out behind the account's pace).")
+    :gauge("runctl_supervise_rate_limit_pace",
+           "Requests per second the server's rate limit allows the account now (0: not paced).")
 end
 
 -- Below, s is the supervisor's state (options, policy, journal, metrics
@@ -296,6 +300,8 @@ local function cancel(s, p, e)
   local written, jerr = s.journal:record(rec)
   if written == nil then
     fail(s, p, "journal", "cannot write the journal: %s", jerr)
+  elseif jerr then
+    fail(s, p, "journal", "%s: journaled without the fields that could not be encoded: %s", what, jerr)
   elseif written and outcome ~= "failed" then
     s.svc:log("info", "%s: %s%s", what, outcome, f.request_id and (" [" .. f.request_id .. "]") or "")
   else
@@ -339,6 +345,11 @@ local function measure(s, p, took)
   reg:set("runctl_supervise_last_pass_timestamp_seconds", nil, ops.unix_time())
   if ok then reg:set("runctl_supervise_last_success_timestamp_seconds", nil, ops.unix_time()) end
   reg:set("runctl_supervise_policy_rules", nil, #s.policy.rules)
+  local limit = s.client:rate_limit()     -- the account's, shared by every client of the key
+  if limit then
+    reg:set("runctl_supervise_rate_limited_total", nil, limit.rate_limited)
+    reg:set("runctl_supervise_rate_limit_pace", nil, math.floor(limit.pace * 10 + 0.5) / 10)
+  end
   local level = (#p.targets > 0 or not ok) and "info" or "debug"
   s.svc:log(level, "pass %d: %d picked, %d error(s) [%.2fs]", s.passes, #p.targets, p.errors, took)
   p = nil -- luacheck: ignore 311 (drops the pass's tables before the memory is measured)
@@ -378,7 +389,7 @@ local function main(argv)
   if #positional ~= 1 then ops.usage_error("give one policy file: runctl supervise POLICY.lua") end
   local policy, perr = policies.load(positional[1])
   if not policy then
-    io.stderr:write(NAME, ": ", service.redact(perr), "\n")
+    io.stderr:write(NAME, ": ", runctl.printable(service.redact(perr), true), "\n")
     return ops.EXIT_USAGE
   end
   policy.missing, policy.warned = {}, {}             -- IDs not found, model filters told about: once each

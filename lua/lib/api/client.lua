@@ -16,7 +16,7 @@ local CLIENT_FIELDS = {
   max_retries = "integer", timeout = "positive", connect_timeout = "positive",
   max_retry_delay = "number", max_concurrency = "integer", rate = "positive",
   max_bytes = "integer", headers = "table", query = "table", auth = "string",
-  ca_file = "string", admin_key = "string",
+  ca_file = "string", admin_key = "string", max_rate_limit_wait = "positive",
 }
 local OPTS_FIELDS = check.OPTS_FIELDS
 local typename, env, check_fields = check.typename, check.env, check.check_fields
@@ -76,6 +76,7 @@ function M.new(cfg, extra)
   f.max_retry_delay = cfg.max_retry_delay or core.DEFAULT_MAX_RETRY_DELAY
   f.max_concurrency = cfg.max_concurrency or 64
   f.rate = cfg.rate
+  f.max_rate_limit_wait = cfg.max_rate_limit_wait or f.timeout
   f.max_bytes = cfg.max_bytes or DEFAULT_MAX_BYTES
   f.auth = cfg.auth or "bearer"
   f.ca_file = cfg.ca_file
@@ -104,10 +105,11 @@ function M.new(cfg, extra)
                      limiter = core.limiter(f.max_concurrency, f.rate), timeout = f.timeout,
                      connect_timeout = f.connect_timeout, max_retries = f.max_retries,
                      max_retry_delay = f.max_retry_delay, max_bytes = f.max_bytes,
-                     ca_file = f.ca_file }
+                     ca_file = f.ca_file, base_url = f.base_url,
+                     max_rate_limit_wait = f.max_rate_limit_wait }
   local sender = core.sender(settings)
   local admin_sender
-  if admin_key then            -- the same settings and pace; always a bearer token
+  if admin_key then            -- the same settings, its own pace (one per key); always a bearer token
     settings.api_key, settings.auth = admin_key, "bearer"
     admin_sender = core.sender(settings)
   end
@@ -117,6 +119,7 @@ function M.new(cfg, extra)
   for k, v in pairs(query) do f.query[k] = v end
   for k, v in pairs(extra or {}) do if k ~= "unusable" then f[k] = v end end
   f.request = Client.request
+  f.rate_limit = Client.rate_limit
   local c = frozen(f, "runctl.client",
                    function() return "runctl client (" .. f.base_url .. ")" end)
   private[c] = { sender = has_key and sender, admin_sender = admin_sender, query = query, base_url = f.base_url,
@@ -202,6 +205,19 @@ local function perform(c, where, method, path, query, body, beta, opts, admin)
   local obj, err, resp = finish(raw, decoded_or_fail)
   if obj then return obj, err, resp end
   return nil, admin_refusal(err)
+end
+
+-- c:rate_limit() -> what the client knows of its account's rate limit (shared
+-- by every client of the same key and base URL): { pace (requests/s, 0: not
+-- paced), source ("headers", "adaptive", "none"), limit, remaining, reset
+-- (seconds; absent until the server sent valid x-ratelimit-*-requests),
+-- tokens = { limit, remaining, reset } or nil, paused_until (core.now()
+-- clock), rate_limited (429 answers so far), no_quota, pacing (the pace held
+-- a request back in the last second) }; nil for a client without a key.
+function Client.rate_limit(c)
+  local p = private[c]
+  if p == nil then error("client:rate_limit: call it with a colon, as c:rate_limit()", 2) end
+  return p.sender and core.rate_limit(p.sender) or nil
 end
 
 local BETA_PATHS = { "^/threads", "^/assistants", "^/vector_stores" }
