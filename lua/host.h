@@ -44,6 +44,7 @@ typedef struct rc_host {
 } rc_host;
 
 #define RC_HOST_KEY "runctl.host"
+#define RC_SANDBOXED_KEY "runctl.sandboxed"   /* registry: true in a sandbox (lua/sandbox.c) */
 
 /* Ctrl-C, as seen by the command's signal handler: the count of SIGINTs, and
  * whether a script watches for them (runctl.interrupted() was called). */

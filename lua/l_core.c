@@ -151,6 +151,15 @@ static int l_settings(lua_State *L)
     return 1;
 }
 
+/* core.sandboxed() -> whether this state is a sandbox (lua/sandbox.c marks
+ * it before runctl opens, so the default client made then knows too). */
+static int l_sandboxed(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RC_SANDBOXED_KEY);
+    lua_pushboolean(L, lua_toboolean(L, -1));
+    return 1;
+}
+
 /* core.dry_run([on]) -> whether dry-run is on. Once on, it stays on. */
 static int l_dry_run(lua_State *L)
 {
@@ -342,6 +351,7 @@ static const luaL_Reg core_funcs[] = {
     { "unix_time", l_unix_time },
     { "settings", l_settings },
     { "dry_run", l_dry_run },
+    { "sandboxed", l_sandboxed },
     { "log_level", l_log_level },
     { NULL, NULL }
 };

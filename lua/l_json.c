@@ -398,14 +398,16 @@ static int in_sandbox(lua_State *L)
 /* nil, err for text the fast path stopped in at s[stop] (a sandbox's error). */
 static int invalid_at(lua_State *L, const char *s, size_t len, size_t stop)
 {
-    lua_pushnil(L);
+    char what[96];                      /* snprintf: 5.1's lua_pushfstring has no %I */
     if (stop >= len)
-        lua_pushliteral(L, "invalid JSON: unexpected end of text");
+        snprintf(what, sizeof what, "invalid JSON: unexpected end of text");
     else if (s[stop] > 0x20 && s[stop] < 0x7f)
-        lua_pushfstring(L, "invalid JSON: unexpected '%c' at character %I", s[stop], (lua_Integer)stop + 1);
+        snprintf(what, sizeof what, "invalid JSON: unexpected '%c' at character %zu", s[stop], stop + 1);
     else
-        lua_pushfstring(L, "invalid JSON: unexpected byte %d at character %I",
-                        (int)(unsigned char)s[stop], (lua_Integer)stop + 1);
+        snprintf(what, sizeof what, "invalid JSON: unexpected byte %d at character %zu",
+                 (int)(unsigned char)s[stop], stop + 1);
+    lua_pushnil(L);
+    lua_pushstring(L, what);
     return 2;
 }
 

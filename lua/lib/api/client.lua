@@ -88,7 +88,9 @@ function M.new(cfg, extra)
   if key and key:find("[%z\1-\31\127]") then
     error("runctl.client: api_key contains a control character (CR, LF or NUL?)", 2)
   end
-  local admin_key = cfg.admin_key or env("OPENAI_ADMIN_KEY")
+  -- A sandbox's clients never take the admin key from the environment: spend
+  -- is the host's business, not an untrusted script's (it may pass its own).
+  local admin_key = cfg.admin_key or (not core.sandboxed() and env("OPENAI_ADMIN_KEY") or nil)
   if admin_key and admin_key:find("[%z\1-\31\127]") then
     error("runctl.client: admin_key (or OPENAI_ADMIN_KEY) contains a control character (CR, LF or NUL?)", 2)
   end
