@@ -156,11 +156,9 @@ local function consider(job, kind, picked, targets, parent, item)
   if verdict == "done" then
     e.action, e.status_after = "already_done", st
     e.outcome = kind.cancelling[st] and "already_cancelling" or "already_finished"
-    if kind.pending[st] and job.o.wait and not job.o.dry_run then
-      job.held[#job.held + 1] = e
-    else
-      job.ledger:settle(e)
-    end
+    -- cancelling before this run: reported so, not waited for (see job.before)
+    if kind.cancelling[st] then job.before = job.before + 1 end
+    job.ledger:settle(e)
   elseif verdict == "expired" then
     job.ledger:settle(e, { action = "expired", status_after = st })
   else

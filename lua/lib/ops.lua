@@ -45,6 +45,7 @@ function M.main(name, body, args)
     error(code, 0)
   end
   for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", note, "\n") end
+  if term.next_step() then io.stderr:write(name, ": ", term.next_step(), "\n") end   -- last of all
   io.stdout:flush()
   os.exit(code or 0)
 end

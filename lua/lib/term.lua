@@ -66,13 +66,17 @@ end
 
 -- A one-line progress bar on stderr, drawn only on a terminal and at most
 -- ten times a second; finish() erases it so the summary starts clean.
+-- The line is "LABEL [####----] DONE/TOTAL  NOTE  STATUS": NOTE comes with
+-- each update (counts so far), STATUS is set apart with p:status(text) and
+-- stays until changed (why the job goes at the pace it does, say); on a
+-- narrow terminal the bar shrinks, then goes, before the counts do.
 local Progress = {}
 Progress.__index = Progress
 
 function M.progress(label, total, opts)
   opts = opts or {}
   local p = setmetatable({ label = label, total = total, done = 0, last = -1, width = 24,
-                           out = opts.out or io.stderr, drawn = false }, Progress)
+                           out = opts.out or io.stderr, drawn = false, unit = opts.unit }, Progress)
   if opts.enabled == nil then
     p.enabled = runctl.isatty("stderr") and not M.quiet()
   else
@@ -81,27 +85,57 @@ function M.progress(label, total, opts)
   return p
 end
 
--- The text of the bar for done of total with a short note, e.g. counts.
-function M.render_progress(label, done, total, note, width)
+-- The text of the bar for done of total with a short note, e.g. counts,
+-- fitted to cols columns when given (the bar shrinks, then is left out,
+-- then the note is cut: "done/total" always stays). unit follows the
+-- counts ("3/10 stopped").
+function M.render_progress(label, done, total, note, width, cols, unit)
   width = width or 24
-  local fill = total > 0 and math.floor(width * done / total) or width
-  if fill > width then fill = width end
-  return ("%s [%s%s] %d/%d%s"):format(label, ("#"):rep(fill), ("-"):rep(width - fill), done, total,
-                                       note and note ~= "" and ("  " .. note) or "")
+  local counts = ("%d/%d%s"):format(done, total, unit and (" " .. unit) or "")
+  local tail = note and note ~= "" and ("  " .. note) or ""
+  local function with_bar(w)
+    local fill = total > 0 and math.floor(w * done / total) or w
+    if fill > w then fill = w end
+    return ("%s [%s%s] %s"):format(label, ("#"):rep(fill), ("-"):rep(w - fill), counts)
+  end
+  if not cols then return with_bar(width) .. tail end
+  local room = cols - 1                         -- the last column would wrap on some terminals
+  local bare = #label + 4 + #counts              -- "LABEL [] COUNTS" without a bar
+  local w = math.min(width, room - bare - #tail)
+  local head
+  if w >= 8 then
+    head = with_bar(w)
+  elseif bare + 8 <= room then                   -- the note is cut, the bar kept small
+    head = with_bar(8)
+  elseif #label + 1 + #counts <= room then
+    head = label .. " " .. counts
+  else
+    head = counts
+  end
+  local line = head .. tail
+  if #line > room then line = line:sub(1, room) end
+  return line
 end
 
 -- Moves the bar one step (see update).
 function Progress:step(note) return self:update(self.done + 1, note) end
 
+-- Sets the status note shown after the counts (nil to clear it) and redraws.
+function Progress:status(text)
+  self.status_text = text
+  return self:update(self.done, self.note, true)
+end
+
 function Progress:update(done, note, force)
-  self.done = done
+  self.done, self.note = done, note
   if not self.enabled then return end
   local now = core.now()
   if not force and done < self.total and now - self.last < 0.1 then return end
   self.last = now
-  local line = M.render_progress(self.label, done, self.total, note, self.width)
-  local cols = M.size("stderr")
-  if cols and #line >= cols then line = line:sub(1, cols - 1) end   -- a wrapped bar cannot be redrawn
+  if self.status_text and self.status_text ~= "" then
+    note = (note and note ~= "" and (note .. "  ") or "") .. self.status_text
+  end
+  local line = M.render_progress(self.label, done, self.total, note, self.width, M.size("stderr"), self.unit)
   self.out:write("\r\27[K", line)
   self.out:flush()
   self.drawn = true
@@ -157,6 +191,14 @@ function M.note(text)
   if text and not noted[text] then noted[text] = true; notes[#notes + 1] = text end
 end
 function M.notes() return notes end
+
+-- The command to run next (a resume, a retry), said last of all by the
+-- script's runner: term.next_step(text); term.next_step() -> it.
+local next_text
+function M.next_step(text)
+  if text ~= nil then next_text = text end
+  return next_text
+end
 
 -- Writes the human summary lines to stderr (not under -q unless asked),
 -- wrapped at word boundaries to the width of a terminal.
