@@ -209,6 +209,25 @@ function M.cost_text(cost)
   return table.concat(parts, ", ")
 end
 
+-- A cost for a table cell: "142/2000 requests", "1250000 tokens", "" when
+-- the object says nothing countable (see cost_text for every field).
+function M.cost_brief(cost)
+  if type(cost) ~= "table" then return "" end
+  local parts = {}
+  local function counts(t, noun)
+    if type(t) == "table" and math.type(t.total) then
+      parts[#parts + 1] = ("%s/%d %s"):format(tostring(t.completed or 0), t.total, noun)
+    end
+  end
+  counts(cost.request_counts, "requests")
+  counts(cost.file_counts, "files")
+  if type(cost.usage) == "table" and math.type(cost.usage.total_tokens) then
+    parts[#parts + 1] = cost.usage.total_tokens .. " tokens"
+  end
+  if math.type(cost.trained_tokens) then parts[#parts + 1] = cost.trained_tokens .. " tokens trained" end
+  return table.concat(parts, ", ")
+end
+
 -- The lines under the summary: failures, notes (not cancellable, finished
 -- anyway), costs of what was cancelled.
 function Job:details()

@@ -64,6 +64,66 @@ function M.wrap(text, width, indent)
   return lead .. table.concat(lines, "\n"):gsub("^%s*", "")
 end
 
+-- A table as lines of text fitted to width columns (nil: no limit).
+-- columns: { {name = "ID", keep = true}, {name = "AGE", right = true}, ... }
+-- rows: lists of strings, one per column. Columns without keep are left out,
+-- last first, until the table fits; when even the kept ones do not fit,
+-- each row takes two lines: its first cell alone, the others indented
+-- below it, so an ID is never cut. Returns the lines (the header first).
+function M.table(columns, rows, width)
+  local show = {}
+  for i = 1, #columns do show[i] = true end
+  local function widths()
+    local w = {}
+    for i, c in ipairs(columns) do
+      w[i] = #c.name
+      for _, r in ipairs(rows) do w[i] = math.max(w[i], #tostring(r[i] or "")) end
+    end
+    return w
+  end
+  local w = widths()
+  local function line_width(from)
+    local total, n = 0, 0
+    for i = from or 1, #columns do
+      if show[i] then total, n = total + w[i], n + 1 end
+    end
+    return total + 2 * math.max(0, n - 1)
+  end
+  for i = #columns, 1, -1 do
+    if not width or line_width() <= width - 1 then break end
+    if not columns[i].keep then show[i] = false end
+  end
+  local shown = {}
+  for i = 1, #columns do if show[i] then shown[#shown + 1] = i end end
+  local two = width and line_width() > width - 1
+  local function cells(r, from)
+    local out = {}
+    for k = from, #shown do
+      local i = shown[k]
+      local v = tostring(r[i] or "")
+      if columns[i].right then v = (" "):rep(w[i] - #v) .. v
+      elseif k < #shown then v = v .. (" "):rep(w[i] - #v) end
+      out[#out + 1] = v
+    end
+    return (table.concat(out, "  "):gsub("%s+$", ""))
+  end
+  local head = {}
+  for i, c in ipairs(columns) do head[i] = c.name end
+  local lines = {}
+  for _, r in ipairs({ head, table.unpack(rows) }) do
+    if two then
+      lines[#lines + 1] = tostring(r[shown[1]] or "")
+      lines[#lines + 1] = "    " .. cells(r, 2)
+    else
+      lines[#lines + 1] = cells(r, 1)
+    end
+  end
+  if width then
+    for i, l in ipairs(lines) do if #l > width - 1 then lines[i] = (l:sub(1, width - 1):gsub("%s+$", "")) end end
+  end
+  return lines
+end
+
 -- A one-line progress bar on stderr, drawn only on a terminal and at most
 -- ten times a second; finish() erases it so the summary starts clean.
 -- The line is "LABEL [####----] DONE/TOTAL  NOTE  STATUS": NOTE comes with

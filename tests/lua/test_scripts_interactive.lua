@@ -141,7 +141,7 @@ if have_script then
   fake:seed(seed_of("thread_t", 25))
   fake:clear()
   local out, code = on_tty("cancel-older-than --older-than 1h thread_t", "n\n")
-  T.like(out, "cancel%-older%-than: cancel 25 runs on 1 thread%? %[y/N%]", "on a terminal it asks before 25 runs")
+  T.like(out, "cancel%-older%-than: cancel these 25 runs on 1 thread%? %[y/N%]", "on a terminal it asks before 25 runs")
   T.is(code, 2, "answering n: exit 2")
   T.like(out, "not cancelling 25 runs %(more than %-%-confirm%-above 20%): not confirmed", "and says so")
   T.is(#posts(), 0, "answering n: nothing sent")
