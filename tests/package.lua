@@ -116,6 +116,11 @@ local COMPLETION_CASES = {
   { { "watch", "--" }, "%-%-interval .*%-%-once" },
   { { "cancel", "--file", "CHANGE" }, "^CHANGELOG%.md$" },
   { { "cancel-older-than", "--older-than", "" }, "^$" },
+  { { "list", "" }, "^runs batches fine%-tuning$" },                 -- a script's first argument: the kinds
+  { { "list", "--limit", "5", "f" }, "^fine%-tuning$" },
+  { { "list", "batches", "" }, "^$" },                                -- only the first
+  { { "supervise", "share/runctl/supervise-pol" }, "^share/runctl/supervise%-policy%.example%.lua$" },
+  { { "supervise", "CHANGE" }, "^$" },                                -- .lua files only
 }
 -- complete(shell, setup, case_line): runs one script of `setup` then a
 -- case_line(words, n) per case in SHELL; checks each printed line.
