@@ -131,6 +131,7 @@ end
 -- looks_like_id_or_option), and must then parse; `--` ends the options.
 -- Usage errors raise (see M.usage_error); --help prints usage and exits 0.
 function M.parse(spec, args)
+  M.script_name = spec.name
   local opts, positional = {}, {}
   local i, n = 1, #args
   while i <= n do
@@ -218,11 +219,16 @@ end
 -- Lines of an ID list (a file, or "-" for stdin): '#' starts a comment, blank
 -- lines are skipped, surrounding spaces trimmed, a UTF-8 byte order mark
 -- (a file saved by some editors) dropped. Returns the list, or nil, err.
+-- On a terminal, stdin is read after a prompt saying how to end it.
 function M.read_lines(path)
   local f, err = io.stdin, nil
   if path ~= "-" then
     f, err = io.open(path, "r")
     if not f then return nil, err end
+  elseif runctl.isatty("stdin") then
+    io.stderr:write(("%s: reading IDs from the terminal, one per line; end with Ctrl-D on a line of its own\n")
+                    :format(M.script_name or "runctl"))
+    io.stderr:flush()
   end
   local out, first = {}, true
   for line in f:lines() do

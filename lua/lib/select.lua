@@ -114,7 +114,8 @@ function M.check_listing(kind, f, name_of)
   if f.older_than and f.newer_than and f.newer_than <= f.older_than then
     return ("%s and %s leave no age between them"):format(name_of("older_than"), name_of("newer_than"))
   end
-  return M.check(kind, { assistant = f.assistant, model = f.model, age_from = f.age_from }, name_of)
+  -- (model: any object that has a model field can be listed by it)
+  return M.check(kind, { assistant = f.assistant, age_from = f.age_from }, name_of)
 end
 
 -- The listing filter as a test: item -> true, age when it matches (any
@@ -124,7 +125,7 @@ function M.matcher(kind, f, now)
   local wanted = set_of(f.status)
   local by_field = {}
   for _, field in ipairs { "assistant", "model" } do
-    if f[field] then by_field[kind.filters[field]] = set_of(f[field]) end
+    if f[field] then by_field[kind.filters[field] or field] = set_of(f[field]) end
   end
   local from = M.age_base(f.age_from) == "started" and kind.started or kind.age_from.created or "created_at"
   local metadata = f.metadata or {}
