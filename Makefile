@@ -21,7 +21,7 @@ CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o
 LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
-LIB_LUA  = $(wildcard lua/lib/*.lua)
+LIB_LUA  = $(wildcard lua/lib/*.lua lua/lib/*/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 
 BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
@@ -53,7 +53,7 @@ $(BUILD)/embed: tools/embed.c
 	$(EMBED_CC) -O1 -Wall -Wextra $< -o $@ $(EMBED_LUA)
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(LIB_LUA)
-	$(BUILD)/embed $(LIB_LUA) > $@.tmp && mv $@.tmp $@
+	$(BUILD)/embed lua/lib $(LIB_LUA) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/embedded.o: $(BUILD)/embedded.c lua/embedded.h
 	$(CC) $(ALL_CFLAGS) -Ilua -c $< -o $@
@@ -242,7 +242,7 @@ install: install-bin install-doc
 	  ldconfig 2>/dev/null || echo "make install: run ldconfig as root so that hosts find $(LIB_SONAME)"; fi
 install-bin: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runctl/scripts
-	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (README: Extending runctl)
+	install -d $(DESTDIR)$(PREFIX)/share/runctl/ext   # system extensions (docs/extending.md)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runctl
 	install -m 644 $(SCRIPT_NAMES:%=scripts/%.lua) $(DESTDIR)$(PREFIX)/share/runctl/scripts/
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DATADIR@|$(PREFIX)/share/runctl|g' \

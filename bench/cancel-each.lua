@@ -10,10 +10,10 @@ local done, failed, first_error = task.each(io.lines(file), function(line)
   local thread_id, run_id = line:match("^(%S+) (%S+)$")
   return c.runs.cancel(thread_id, run_id)
 end, { concurrency = 64 })
-local wall = runctl.now() - t0
+local elapsed = runctl.now() - t0
 local status = io.open("/proc/self/status"):read("a")
 print(json.encode {
-  ok = done, failed = failed, seconds = wall, per_second = (done + failed) / wall,
+  ok = done, failed = failed, seconds = elapsed, per_second = (done + failed) / elapsed,
   first_error = first_error and tostring(first_error),
   peak_rss_kib = tonumber(status:match("VmHWM:%s*(%d+)")),
 })

@@ -20,10 +20,10 @@ end
 local workers = {}
 for i = 1, concurrency do workers[i] = task.spawn(worker) end
 for _, w in ipairs(workers) do assert(task.join(w)) end
-local wall, cpu = runctl.now() - t0, os.clock() - cpu0
+local elapsed, cpu = runctl.now() - t0, os.clock() - cpu0
 f:close()
 local status = io.open("/proc/self/status"):read("a")
 print(json.encode {
-  ok = ok, failed = failed, seconds = wall, per_second = (ok + failed) / wall,
+  ok = ok, failed = failed, seconds = elapsed, per_second = (ok + failed) / elapsed,
   cpu_seconds = cpu, peak_rss_kib = tonumber(status:match("VmHWM:%s*(%d+)")),
 })

@@ -12,7 +12,7 @@ end
 
 local t0 = runctl.now()
 local runs, errs = task.map(jobs, function(job) return c.runs.cancel(job[1], job[2]) end, { concurrency = 64 })
-local wall = runctl.now() - t0
+local elapsed = runctl.now() - t0
 local ok = 0
 for i = 1, #jobs do
   if runs[i] then ok = ok + 1 end
@@ -20,7 +20,7 @@ end
 local _, first_error = next(errs)
 local status = io.open("/proc/self/status"):read("a")
 print(json.encode {
-  ok = ok, failed = #jobs - ok, seconds = wall, per_second = #jobs / wall,
+  ok = ok, failed = #jobs - ok, seconds = elapsed, per_second = #jobs / elapsed,
   first_error = first_error and tostring(first_error),
   peak_rss_kib = tonumber(status:match("VmHWM:%s*(%d+)")),
 })

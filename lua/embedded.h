@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 struct rc_embedded_file {
-    const char *name;           /* "client" for lua/lib/client.lua */
-    const char *chunkname;      /* "@[runctl]/client.lua": what tracebacks show */
+    const char *name;           /* "api.client" for lua/lib/api/client.lua, "ops" for ops/init.lua */
+    const char *chunkname;      /* "@[runctl]/api/client.lua": what tracebacks show */
     const char *source;
     size_t len;
     const char *bytecode;       /* NULL when built without (make rock) */

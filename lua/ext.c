@@ -1,6 +1,6 @@
 /* lua/ext.c — extension files, the C half: the runctl.extdir module (list a
  * directory's *.lua files, the system extension directory) and
- * runctl_load_extensions, which runs lua/lib/ext.lua's load(). */
+ * runctl_load_extensions, which runs lua/lib/extensions.lua's load(). */
 #include "host.h"
 
 #include <dirent.h>
@@ -85,7 +85,7 @@ int luaopen_runctl_extdir(lua_State *L)
 static int load_protected(lua_State *L)
 {
     lua_getglobal(L, "require");
-    lua_pushliteral(L, "runctl.ext");
+    lua_pushliteral(L, "runctl.extensions");
     lua_call(L, 1, 1);
     lua_getfield(L, -1, "load");
     lua_call(L, 0, 2);

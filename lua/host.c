@@ -493,7 +493,7 @@ enum rc_task_status rc_host_task_status(lua_State *L, int idx)
 }
 
 /* Pushes the error a cancelled task's joiners get: a runctl error object
- * (kind "aborted") when lua/lib/errors.lua is loaded, else a plain table. */
+ * (kind "aborted") when lua/lib/api/errors.lua is loaded, else a plain table. */
 static void push_aborted_error(lua_State *L, const rc_task *t)
 {
     luaL_checkstack(L, 4, "task outcome");
@@ -512,7 +512,7 @@ static void push_aborted_error(lua_State *L, const rc_task *t)
     lua_pushinteger(L, 0);
     lua_setfield(L, -2, "attempts");
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    if (lua_getfield(L, -1, "runctl.errors") == LUA_TTABLE && lua_getfield(L, -1, "Error") == LUA_TTABLE) {
+    if (lua_getfield(L, -1, "runctl.api.errors") == LUA_TTABLE && lua_getfield(L, -1, "Error") == LUA_TTABLE) {
         lua_setmetatable(L, -4);
         lua_pop(L, 2);
         return;

@@ -886,13 +886,15 @@ static int l_random(lua_State *L)
     return 1;
 }
 
+/* core.now() -> monotonic seconds (deadlines, elapsed times); core.unix_time()
+ * -> wall time in seconds since the epoch. The two never share a name. */
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, rc_now());
     return 1;
 }
 
-static int l_time(lua_State *L)
+static int l_unix_time(lua_State *L)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -1098,7 +1100,7 @@ static const luaL_Reg core_funcs[] = {
     { "token", l_token },
     { "random", l_random },
     { "now", l_now },
-    { "time", l_time },
+    { "unix_time", l_unix_time },
     { "settings", l_settings },
     { "dry_run", l_dry_run },
     { "log_level", l_log_level },

@@ -227,7 +227,7 @@ struct cli {
  * with the kinds known (extensions' included), so this runs that instead of
  * the script, with NAME's path as its argument. */
 static const char help_code[] =
-    "local text, why = require('runctl.args').declared_usage(...)\n"
+    "local text, why = require('runctl.ops.args').declared_usage(...)\n"
     "if not text then io.stderr:write('runctl: ', why, '\\n') os.exit(1) end\n"
     "io.stdout:write(text)\n";
 

@@ -5,7 +5,7 @@
 -- accounts for every one in a JSON-lines report: one line per object
 -- considered, whatever happens (faults, Ctrl-C).
 local ops = require "runctl.ops"
-local picks = require "runctl.select"
+local picks = require "runctl.jobs.selection"
 
 local NAME = "cancel-older-than"
 local USAGE = [[
@@ -126,7 +126,7 @@ local SPEC = {
   },
 }
 
--- The filter flags as a runctl.select filter (which objects they pick).
+-- The filter flags as a runctl.jobs.selection filter (which objects they pick).
 local function filter_of(o)
   return { older_than = o.older_than, age_from = o.age_from and o.age_from[1], status = o.status,
            assistant = o.assistant, model = o.model, metadata = o.metadata }
@@ -305,7 +305,7 @@ local function main(args)
 
   local job = ops.start(NAME, o, { args = args, threads = kind.per_thread and groups or nil })
   job.kind = kind
-  local targets, picked = {}, picks.picker(kind, filter_of(o), job.now)
+  local targets, picked = {}, picks.picker(kind, filter_of(o), job.unix_time)
   if resumed then add_retries(job, kind, resumed, targets) end
   local listed = list_all(job, kind, groups, function(g, item)
     local settled = resumed and type(item) == "table" and resumed.done[tostring(g or nil) .. "\0" .. tostring(item.id)]

@@ -136,7 +136,7 @@ local function look_first(job, e)
   e.status_before = st
   job:saw(e, obj)
   if kind.expired[st] or (kind.active[st] and kind.expires and math.type(obj[kind.expires])
-                          and obj[kind.expires] <= job.now) then
+                          and obj[kind.expires] <= job.unix_time) then
     job.ledger:settle(e, { action = "expired", status_after = st })
     return true
   elseif not kind.active[st] then

@@ -61,7 +61,7 @@ local function main(args)
   end
   if #entries == 0 then ops.usage_error("no IDs on stdin") end
   local client = ops.client({})
-  local now = ops.now()
+  local now = ops.unix_time()
   ops.each_concurrently(entries, 8, function(e)
     local api = e.kind.resource(client)
     if not (api and api.retrieve) then e.err = "cannot be read back" return end

@@ -4,7 +4,7 @@
 -- metadata, age) and shows them: a table on a terminal, one JSON object per
 -- line elsewhere (the object as the API returned it, for jq and scripts).
 local ops = require "runctl.ops"
-local picks = require "runctl.select"
+local picks = require "runctl.jobs.selection"
 local json = require "runctl.json"
 
 local NAME = "list"
@@ -110,7 +110,7 @@ local function main(args)
   local kind, groups = what(o, positional)
   local client = ops.client({})
   local api = kind.resource(client)
-  local now = ops.now()
+  local now = ops.unix_time()
   local match = picks.matcher(kind, filter_of(o), now)
   local as_table = runctl.isatty("stdout") and not o.json
   local rows, shown, listed, failed = {}, 0, 0, 0

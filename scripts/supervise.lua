@@ -5,11 +5,11 @@
 -- journal and writes metrics. As a service: SIGHUP reloads the policy,
 -- SIGTERM or Ctrl-C let the pass's requests in flight finish and exit 0.
 local ops = require "runctl.ops"
-local policies = require "runctl.policy"
-local journals = require "runctl.journal"
-local metrics = require "runctl.metrics"
-local service = require "runctl.service"
-local picks = require "runctl.select"
+local policies = require "runctl.ops.policy"
+local journals = require "runctl.ops.journal"
+local metrics = require "runctl.ops.metrics"
+local service = require "runctl.ops.service"
+local picks = require "runctl.jobs.selection"
 
 local NAME = "supervise"
 local USAGE = [[
@@ -127,7 +127,7 @@ local function see(s, p, l, item)
     local by_status = p.active[kind]
     by_status[st] = (by_status[st] or 0) + 1
     if kind.active[st] and math.type(item.created_at) then
-      p.oldest[kind] = math.max(p.oldest[kind] or 0, p.now - item.created_at)
+      p.oldest[kind] = math.max(p.oldest[kind] or 0, p.unix_time - item.created_at)
     end
   end
   local picked = p.picked[kind.name]
@@ -188,7 +188,7 @@ local function cancel(s, p, e)
   local obj, err, resp
   if e.parent then obj, err, resp = api.cancel(e.parent, e.id) else obj, err, resp = api.cancel(e.id) end
   local f = ops.classify_cancel(obj, err, resp, e.status)
-  local outcome = f.outcome == "not_sent" and "would_cancel" or f.outcome    -- runctl.outcome's words
+  local outcome = f.outcome == "not_sent" and "would_cancel" or f.outcome    -- runctl.api.cancel_outcomes' words
   s.reg:inc(M_CANCELS, { kind = e.kind.name, rule = e.rule.name, outcome = outcome })
   local rec = { time = os.date("!%Y-%m-%dT%H:%M:%SZ"), rule = e.rule.name, kind = e.kind.name, id = e.id,
                 parent = e.parent, status_before = e.status, status_after = f.status_after, age = e.age,
@@ -212,8 +212,8 @@ end
 
 -- One pass: list, pick, cancel, journal. Returns the pass's record.
 local function pass(s)
-  local p = { now = ops.now(), targets = {}, picked = {}, active = {}, oldest = {}, errors = 0, complete = true }
-  for _, r in ipairs(s.policy.rules) do r.pick = picks.picker(r.kind, r.filter, p.now) end
+  local p = { unix_time = ops.unix_time(), targets = {}, picked = {}, active = {}, oldest = {}, errors = 0, complete = true }
+  for _, r in ipairs(s.policy.rules) do r.pick = picks.picker(r.kind, r.filter, p.unix_time) end
   ops.each_concurrently(s.policy.listings, s.concurrency, function(l) list(s, p, l) end)
   ops.each_concurrently(p.targets, s.concurrency, function(e) cancel(s, p, e) end, function(e, err)
     fail(s, p, "cancel", "rule '%s': %s %s: cannot cancel: %s", e.rule.name, e.kind.one, e.id, text_of(err))
@@ -235,8 +235,8 @@ local function measure(s, p, took)
   end
   reg:inc("runctl_supervise_passes_total", { result = ok and "ok" or "failed" })
   reg:set("runctl_supervise_pass_duration_seconds", nil, took)
-  reg:set("runctl_supervise_last_pass_timestamp_seconds", nil, ops.now())
-  if ok then reg:set("runctl_supervise_last_success_timestamp_seconds", nil, ops.now()) end
+  reg:set("runctl_supervise_last_pass_timestamp_seconds", nil, ops.unix_time())
+  if ok then reg:set("runctl_supervise_last_success_timestamp_seconds", nil, ops.unix_time()) end
   reg:set("runctl_supervise_policy_rules", nil, #s.policy.rules)
   local level = (#p.targets > 0 or not ok) and "info" or "debug"
   s.svc:log(level, "pass %d: %d picked, %d error(s) [%.2fs]", s.passes, #p.targets, p.errors, took)
@@ -283,16 +283,16 @@ local function main(argv)
   s.svc:log("info", "policy %s: %d rule(s), a pass every %gs%s", policy.path, #policy.rules, interval(s),
             o.dry_run and " (dry run: no cancel is sent)" or "")
   local ok, why
-  local next_at = ops.clock()
+  local next_due = runctl.now()
   repeat
-    local started = ops.clock()
-    ok = measure(s, pass(s), ops.clock() - started)
+    local started = runctl.now()
+    ok = measure(s, pass(s), runctl.now() - started)
     if o.once or s.svc:stopping() then break end
-    next_at = math.max(next_at + interval(s), ops.clock())
-    why = s.svc:wait_until(next_at)
+    next_due = math.max(next_due + interval(s), runctl.now())
+    why = s.svc:wait_until(next_due)
     if why == "reload" then
       reload(s)
-      next_at = ops.clock()
+      next_due = runctl.now()
     end
   until why == "stop"
   journal:close()

@@ -100,7 +100,7 @@ local function pass(job, st)
   local blockers = {}
   for _, run in ipairs(pending) do
     local e, new = ledger:add { kind = RUNS, parent = st.tid, id = run.id, status_before = run.status,
-                                age = math.type(run.created_at) and job.now - run.created_at or nil }
+                                age = math.type(run.created_at) and job.unix_time - run.created_at or nil }
     e.status_after = run.status
     if new and run.status == "cancelling" then e.action, e.outcome = "already_done", "already_cancelling" end
     if ledger:is_pending(e) then blockers[#blockers + 1] = e end
@@ -145,7 +145,7 @@ local function unblock_all(job, states, timeout)
     local blocked = {}
     for _, st in ipairs(todo) do if not st.outcome then blocked[#blocked + 1] = st end end
     todo = blocked
-    local left = deadline - ops.clock()
+    local left = deadline - runctl.now()
     if #todo == 0 or left <= 0 then break end
     if not ops.sleep(math.min(delay, left), line.tick) then job.interrupted = true line.finish() return end
     delay = math.min(delay * 2, 2)

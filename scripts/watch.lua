@@ -116,7 +116,7 @@ local function note_of(kind, obj)
 end
 
 -- Lists up to max recent objects of a kind (of a thread, for runs): a row.
-local function snapshot(client, kind, label, thread_id, max, now)
+local function snapshot(client, kind, label, thread_id, max, unix_time)
   local row = { label = label, counts = {}, finished = 0, active = {}, flipped = {}, seen = 0 }
   for _, st in ipairs(kind.live) do row.counts[st] = 0 end
   local api = kind.resource(client)
@@ -130,7 +130,7 @@ local function snapshot(client, kind, label, thread_id, max, now)
         if row.counts[obj.status] then
           row.counts[obj.status] = row.counts[obj.status] + 1
           row.active[#row.active + 1] = { id = tostring(obj.id), status = obj.status, model = obj.model,
-                                          age = math.type(obj.created_at) and now - obj.created_at or nil }
+                                          age = math.type(obj.created_at) and unix_time - obj.created_at or nil }
         elseif kind.finished[obj.status] then
           row.finished = row.finished + 1
         end
@@ -144,7 +144,7 @@ local function snapshot(client, kind, label, thread_id, max, now)
 end
 
 -- Reads one object given by ID: a line (refused: a 401/403 said so).
-local function look(client, e, now)
+local function look(client, e, unix_time)
   local api = e.kind.resource(client)
   local line = { id = e.parent and (e.parent .. "/" .. e.id) or e.id, e = e }
   if not (api and api.retrieve) then line.error = "cannot be read back" return line end
@@ -152,7 +152,7 @@ local function look(client, e, now)
   if e.kind.parent then obj, err = api.retrieve(e.parent, e.id) else obj, err = api.retrieve(e.id) end
   if not obj then line.error, line.refused = tostring(err), ops.refusal(err) return line end
   line.status, line.note = tostring(obj.status), note_of(e.kind, obj)
-  line.age = math.type(obj.created_at) and now - obj.created_at or nil
+  line.age = math.type(obj.created_at) and unix_time - obj.created_at or nil
   line.model = type(obj.model) == "string" and obj.model or nil
   local cost = ops.kinds.cost_of(e.kind, obj)
   line.cost, line.cost_fields = cost and ops.cost_text(cost) or "", cost
@@ -260,15 +260,15 @@ end
 -- One refresh: reads everything (concurrently); returns what was read
 -- (threads, kinds_rows, objects: rows and lines), how many reads failed,
 -- and why the key was refused (or nil).
-local function refresh(client, t, o, now)
+local function refresh(client, t, o, unix_time)
   local max, jobs, threads, kinds_rows, objects = o.runs or 100, {}, {}, {}, {}
   for i, tid in ipairs(t.threads) do
-    jobs[#jobs + 1] = function() threads[i] = snapshot(client, RUNS, tid, tid, max, now) end
+    jobs[#jobs + 1] = function() threads[i] = snapshot(client, RUNS, tid, tid, max, unix_time) end
   end
   for i, kind in ipairs(t.kinds) do
-    jobs[#jobs + 1] = function() kinds_rows[i] = snapshot(client, kind, kind.many, nil, max, now) end
+    jobs[#jobs + 1] = function() kinds_rows[i] = snapshot(client, kind, kind.many, nil, max, unix_time) end
   end
-  for i, e in ipairs(t.objects) do jobs[#jobs + 1] = function() objects[i] = look(client, e, now) end end
+  for i, e in ipairs(t.objects) do jobs[#jobs + 1] = function() objects[i] = look(client, e, unix_time) end end
   ops.each_concurrently(jobs, 8, function(fn) fn() end)
   local errors, refused = 0, nil
   for _, list in ipairs { threads, kinds_rows, objects } do
@@ -367,12 +367,12 @@ end
 
 -- Sleeps secs, watching for q on the terminal; false once it is time to stop.
 local function pause(secs, keys)
-  local deadline = ops.clock() + secs
+  local deadline = runctl.now() + secs
   repeat
     local key = keys and keys.poll()
     if key == "q" or key == "Q" then return false end
-    if not ops.sleep(math.min(0.1, deadline - ops.clock())) then return false end
-  until ops.clock() >= deadline
+    if not ops.sleep(math.min(0.1, deadline - runctl.now())) then return false end
+  until runctl.now() >= deadline
   return true
 end
 
@@ -387,7 +387,7 @@ local function main(args)
   local n, errors = 0, 0
   while true do
     n = n + 1
-    local now = ops.now()
+    local now = ops.unix_time()
     local seen, refused
     seen, errors, refused = refresh(client, t, o, now)
     if runctl.interrupted() then break end

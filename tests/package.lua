@@ -1,6 +1,6 @@
 -- tests/package.lua — packaging as users meet it: one version everywhere, the
 -- man pages (clean under groff, every --help flag in them), bash completion,
--- make install/uninstall under DESTDIR, the README's C and Lua samples built
+-- make install/uninstall under DESTDIR, the docs' C and Lua samples built
 -- against an installed prefix and run without LD_LIBRARY_PATH, luarocks make
 -- into a private tree used from the stock lua5.4, and make deb unpacked and
 -- run. Run once by tests/run.sh (ONLY=package): ./runctl tests/package.lua
@@ -182,7 +182,7 @@ is0(code, "make uninstall with the same DESTDIR succeeds", err)
 T.is(table.concat(files_under(stage), " "), "", "and leaves no file or link behind")
 T.is(E.sh("test -e " .. stage .. "/usr/local/share/runctl && echo left"), "", "nor runctl's own folders")
 
--- ---- the README's samples, against an installed prefix, no LD_LIBRARY_PATH ----
+-- ---- the docs' samples, against an installed prefix, no LD_LIBRARY_PATH ----
 local prefix = E.tmp .. "/pkg-prefix"
 _, err, code = E.sh(("%s install BUILD=%s PREFIX=%s"):format(MAKE, BUILD, prefix))
 is0(code, "make install PREFIX=(a folder of the user's) succeeds", err)
@@ -193,12 +193,17 @@ T.unlike(E.sh("env -u LD_LIBRARY_PATH ldd " .. q(prefix .. "/bin/runctl")), "not
 T.like(T.read_file(prefix .. "/lib/pkgconfig/runctl.pc") or "", "Libs: .*%-Wl,%-rpath,%${libdir}",
        "runctl.pc gives hosts an rpath to a prefix outside the linker's folders")
 
-local readme = T.read_file("README.md") or ""
-local embedding = readme:match("\n## Embedding\n(.-)\n## ") or ""
+-- The C samples of every doc; the Lua ones of the embedding guide (the others
+-- are checked by tests/lua/test_docs.lua).
+local docs = { "README.md" }
+for path in E.sh("ls docs/*.md"):gmatch("%S+") do docs[#docs + 1] = path end
 local samples = {}
-for lang, body in readme:gmatch("\n```(%a+)\n(.-)\n```") do
-  if lang == "c" then samples[#samples + 1] = { lang = lang, body = body } end
+for _, path in ipairs(docs) do
+  for lang, body in (T.read_file(path) or ""):gmatch("\n```(%a+)\n(.-)\n```") do
+    if lang == "c" then samples[#samples + 1] = { lang = lang, body = body } end
+  end
 end
+local embedding = T.read_file("docs/embedding.md") or ""
 for lang, body in embedding:gmatch("\n```(%a+)\n(.-)\n```") do
   if lang == "lua" then samples[#samples + 1] = { lang = lang, body = body } end
   if lang == "sh" then
@@ -207,7 +212,7 @@ for lang, body in embedding:gmatch("\n```(%a+)\n(.-)\n```") do
     end
   end
 end
-T.ok(#samples >= 4, "README.md has C and Lua samples to try (" .. #samples .. ")")
+T.ok(#samples >= 4, "the docs have C and Lua samples to try (" .. #samples .. ")")
 
 -- What each sample must print, by its file name (a sample with none listed
 -- must exit 0 and print something).
@@ -225,7 +230,7 @@ local lua_env = { LUA_CPATH = prefix .. "/lib/lua/5.4/?.so;;" }
 for k, v in pairs(api_env) do lua_env[k] = v end
 for _, s in ipairs(samples) do
   local name = s.lang == "lua5.4" and "lua5.4 -e" or s.body:match("^/%* (%S+%.c) ") or s.body:match("^%-%- (%S+%.lua) ")
-  T.ok(name, "a README sample names its file in its first line", s.body:sub(1, 60))
+  T.ok(name, "a docs sample names its file in its first line", s.body:sub(1, 60))
   name = name or "unnamed"
   local want = expect[name] or {}
   local run_cmd
@@ -237,7 +242,7 @@ for _, s in ipairs(samples) do
     local exe = path:gsub("%.c$", "")
     _, err, code = E.sh(("cd %s && %s cc -Wall -Wextra -Werror %s $(%s pkg-config --cflags --libs runctl) -o %s")
                         :format(q(dir), pc_env, q(name), pc_env, q(exe)))
-    is0(code, name .. " from README.md compiles and links with pkg-config --cflags --libs runctl", err)
+    is0(code, name .. " from the docs compiles and links with pkg-config --cflags --libs runctl", err)
     T.like(E.sh("env -u LD_LIBRARY_PATH ldd " .. q(exe)), "librunctl%.so%." .. major .. " => " .. esc(prefix) .. "/lib/",
            name .. " finds the installed librunctl by itself")
     run_cmd = q(exe)
@@ -252,7 +257,7 @@ for _, s in ipairs(samples) do
   end
   fake:reset()
   out, err, code = E.sh("env -u LD_LIBRARY_PATH " .. run_cmd, s.lang == "c" and api_env or lua_env)
-  is0(code, name .. " from README.md runs (no LD_LIBRARY_PATH)", err)
+  is0(code, name .. " from the docs runs (no LD_LIBRARY_PATH)", err)
   T.like(out, want.out or "%S", name .. " prints what it should", err)
   if want.wire then T.is(cancels_seen(), want.wire, name .. " sends its cancels") end
 end

@@ -1,20 +1,21 @@
 -- lua/lib/runctl.lua — the runctl module (require "runctl"): gathers the Lua
 -- half of the API from its modules, and names the globals the host sets.
--- What each piece owns: runctl.client (clients, credentials, sending),
--- runctl.azure (runctl.client with Azure settings), runctl.bind and
--- runctl.resources (endpoints as data), runctl.errors, runctl.check (option
--- checking), runctl.http, runctl.log, runctl.taskmap (task.map).
+-- What each piece owns (lua/lib/api/): runctl.api.client (clients,
+-- credentials, sending), runctl.api.new_client (runctl.client, with Azure
+-- settings), runctl.api.binder and runctl.api.resources (endpoints as data),
+-- runctl.api.errors, runctl.api.option_checks, runctl.api.http,
+-- runctl.api.log, runctl.api.task_loops (task.map, task.each).
 local core = require "runctl.core"
 local json = require "runctl.json"
-local errors = require "runctl.errors"
-local client = require "runctl.client"
-local bind = require "runctl.bind"
+local errors = require "runctl.api.errors"
+local client = require "runctl.api.client"
+local bind = require "runctl.api.binder"
 
 local M = {
-  VERSION = core.VERSION, json = json, task = require "runctl.taskmap",
-  log = require "runctl.log", http = require "runctl.http",
+  VERSION = core.VERSION, json = json, task = require "runctl.api.task_loops",
+  log = require "runctl.api.log", http = require "runctl.api.http",
   Error = errors.Error, is_error = errors.is_error,
-  client = require("runctl.azure").client,
+  client = require("runctl.api.new_client").client,
 }
 
 -- runctl.now() -> monotonic seconds (for measuring; not wall-clock time).
@@ -53,18 +54,18 @@ for _, name in ipairs(client.ROOTS) do
 end
 table.sort(M.GLOBALS)
 
--- Job kinds as data (lua/lib/kinds.lua): runctl.kinds.define(name, def),
+-- Job kinds as data (lua/lib/jobs/kinds.lua): runctl.kinds.define(name, def),
 -- loaded on first use (see the metatable below: a -e line or a plain script
 -- never needs it); and the params validators a definition may use
 -- (runctl.params.limit100, ...).
-M.params = require "runctl.params"
+M.params = require "runctl.api.params"
 
 -- What a sandbox leaves out of its copy of this module: what changes the
 -- state every run shares (lua/sandbox.c reads this set).
 M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true }
 
 -- runctl.define(name, def): a resource at run time, with the schema of a
--- lua/lib/resources.lua entry. Every client (openai and those made before)
+-- lua/lib/api/resources.lua entry. Every client (openai and those made before)
 -- gets it; its top-level name is (again) a field of this module and, in the
 -- runctl host (which set the globals), a global. Raises naming the field at
 -- fault, at the caller's line.
@@ -91,7 +92,7 @@ end
 
 -- Fields loaded on first read. Of this table only: a sandbox's copy of the
 -- module shares this metatable and must not reach them (kinds is HOST_ONLY).
-local LAZY = { kinds = "runctl.kinds" }
+local LAZY = { kinds = "runctl.jobs.kinds" }
 
 return setmetatable(M, {
   __metatable = false,

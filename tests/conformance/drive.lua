@@ -1,4 +1,4 @@
--- tests/conformance/drive.lua — drives every binding that lua/lib/resources.lua
+-- tests/conformance/drive.lua — drives every binding that lua/lib/api/resources.lua
 -- declares (with c:request, each and wait) through Stoplight Prism serving the
 -- official OpenAPI spec, and prints TAP.
 --
@@ -15,7 +15,7 @@
 -- output) and CONFORMANCE_N (random answers per endpoint).
 package.path = "tests/lua/?.lua;" .. package.path
 local T = require "helper"
-local RESOURCES = require "runctl.resources"
+local RESOURCES = require "runctl.api.resources"
 
 local PROXY = assert(os.getenv("CONFORMANCE_PROXY"), "CONFORMANCE_PROXY is not set (run tests/conformance/run.sh)")
 local SPEC_JSON = assert(os.getenv("CONFORMANCE_SPEC_JSON"), "CONFORMANCE_SPEC_JSON is not set")
@@ -140,7 +140,7 @@ end
 
 -- Checks a decoded value against a schema: required fields present, every
 -- present field of the documented type, null only where the spec allows it.
--- Enums and ranges are not enforced: a newer server may add values (README).
+-- Enums and ranges are not enforced: a newer server may add values (docs/testing.md).
 local function check(v, schema, path, ctx, depth)
   depth = depth + 1
   if depth > 64 then return end
@@ -451,7 +451,7 @@ local function forbidden(pschema)
   return out
 end
 
--- Whether a binding's validator (lua/lib/resources.lua) takes a value.
+-- Whether a binding's validator (lua/lib/api/resources.lua) takes a value.
 local function accepts(validator, v)
   local okc, ok = pcall(validator, v)
   return okc and ok == true
@@ -562,9 +562,9 @@ end
 
 ---------------------------------------------------------------------- self-test of the harness
 
-print(("# spec: %s %s (OpenAPI %s), %d operations; %d bindings declared in lua/lib/resources.lua")
+print(("# spec: %s %s (OpenAPI %s), %d operations; %d bindings declared in lua/lib/api/resources.lua")
       :format(tostring(spec.title), tostring(spec.version), tostring(spec.openapi), #spec.ops, #methods))
-T.ok(#methods > 0, "lua/lib/resources.lua declares bindings to drive")
+T.ok(#methods > 0, "lua/lib/api/resources.lua declares bindings to drive")
 do
   -- Proves that Prism validates requests here, so a pass below means something.
   local resp = http.request { url = PROXY .. "/static/threads/thread_conf/runs?order=sideways",

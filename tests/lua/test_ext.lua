@@ -26,7 +26,7 @@ local function write(path, text)
   f:close()
 end
 
--- The worked example of README "Extending runctl", with the paths the fake
+-- The worked example of docs/extending.md, with the paths the fake
 -- server serves: a compatible server's own cancellable jobs.
 local ACME = [[
 -- acme.lua — Acme's GPU jobs, a kind of job only Acme's server has

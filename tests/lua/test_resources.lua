@@ -50,7 +50,7 @@ end
 -- Every built-in definition passes the check runctl.define applies (bind
 -- trusts resources.lua at start and leaves that check to this test).
 do
-  local bind, RES = require "runctl.bind", require "runctl.resources"
+  local bind, RES = require "runctl.api.binder", require "runctl.api.resources"
   local n = 0
   for name, def in pairs(RES) do
     local ok, why = bind.check(name, def)
@@ -347,7 +347,7 @@ local spec = T.read_file(os.getenv("OPENAPI_SPEC") or "../shared/openapi.yaml")
 if not spec then
   T.ok(true, "# SKIP no OpenAPI spec at ../shared/openapi.yaml or $OPENAPI_SPEC")
 else
-  local RES = require "runctl.resources"
+  local RES = require "runctl.api.resources"
   local names = {}
   for name in pairs(RES) do names[#names + 1] = name end
   table.sort(names)

@@ -222,4 +222,24 @@ T.is(client.max_concurrency, 3, "--concurrency sets the client's max_concurrency
 T.is(client.rate, 5, "--rate sets the client's rate")
 T.is(ops.client {}.max_concurrency, openai.max_concurrency, "without them the defaults hold")
 
+-- What runctl.ops offers is a written list (lua/lib/ops/init.lua): every ops.NAME a
+-- bundled script uses is on it.
+for _, script in ipairs { "cancel", "cancel-older-than", "unblock-thread", "watch", "supervise" } do
+  local src = assert(T.read_file("scripts/" .. script .. ".lua"), script):gsub("runctl%.ops%.", "")
+  local missing = {}
+  for name in src:gmatch("%f[%w_]ops%.([%a_][%w_]*)") do
+    if ops[name] == nil then missing[#missing + 1] = name end
+  end
+  T.is(table.concat(missing, ", "), "", "every ops field scripts/" .. script .. ".lua uses exists")
+end
+
+-- One clock vocabulary: wall time is unix_time (whole seconds since the epoch,
+-- like created_at); runctl.now() is monotonic; no ops name means either.
+local wall = ops.unix_time()
+T.is(math.type(wall), "integer", "ops.unix_time() is whole seconds")
+T.ok(math.abs(wall - os.time()) <= 1, "ops.unix_time() is wall time (os.time)", wall)
+T.ok(math.abs(runctl.now() - os.time()) > 86400, "runctl.now() is monotonic, not wall time", runctl.now())
+T.is(ops.now, nil, "ops has no now (was wall time: ops.unix_time)")
+T.is(ops.clock, nil, "ops has no clock (was monotonic: runctl.now)")
+
 T.done()

@@ -159,7 +159,7 @@ end
 
 ---------------------------------------------------------------------- the exposition format itself
 
-local metrics = require "runctl.metrics"
+local metrics = require "runctl.ops.metrics"
 T.is(metrics.escape_label('say "hi" \\ there\nnow'), 'say \\"hi\\" \\\\ there\\nnow',
      "label values: quote, backslash and line feed escaped")
 local reg = metrics.new():counter("x_total", "Things,\nwith a \\ in the help."):gauge("y", "A gauge.")

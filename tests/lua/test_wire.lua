@@ -80,7 +80,7 @@ fake:clear()
 c.runs.cancel("thread_main", "run_in_progress", { idempotency_key = "my-key-1" })
 T.is(T.header(fake:last(), "idempotency-key"), "my-key-1", "opts.idempotency_key is sent")
 
--- one order of precedence for header lines (README "On the wire"): a later
+-- one order of precedence for header lines (docs/scripting.md, "On the wire"): a later
 -- source replaces an earlier line of the same name; false sends none
 local c5 = fake:client { headers = { accept = "text/csv", ["Idempotency-Key"] = "client-key", ["User-Agent"] = false } }
 fake:clear()
