@@ -217,7 +217,8 @@ T.ok(#samples >= 4, "the docs have C and Lua samples to try (" .. #samples .. ")
 -- What each sample must print, by its file name (a sample with none listed
 -- must exit 0 and print something).
 local expect = {
-  ["host.c"] = { out = "^cancelling\n$", wire = "POST /v1/threads/thread_abc/runs/run_xyz/cancel" },
+  ["host.c"] = { out = "^cancelling\n$", wire = "POST /v1/threads/thread_abc/runs/run_xyz/cancel",
+                 fail_args = "thread_abc run_missing", fail_err = "^cancel thread_abc/run_missing failed: 404 " },
   ["sandbox.c"] = { out = "^refused: sandbox: instruction limit exceeded" },
   ["cancel-all.lua"] = { args = "thread_abc run_1 run_2", out = "^run_1\tcancelling\nrun_2\tcancelling\n$",
                          wire = "POST /v1/threads/thread_abc/runs/run_1/cancel,POST /v1/threads/thread_abc/runs/run_2/cancel" },
@@ -260,6 +261,12 @@ for _, s in ipairs(samples) do
   is0(code, name .. " from the docs runs (no LD_LIBRARY_PATH)", err)
   T.like(out, want.out or "%S", name .. " prints what it should", err)
   if want.wire then T.is(cancels_seen(), want.wire, name .. " sends its cancels") end
+  if want.fail_args then        -- the failure path: the error printed, exit 1
+    out, err, code = E.sh("env -u LD_LIBRARY_PATH " .. run_cmd .. " " .. want.fail_args, api_env)
+    T.is(code, 1, name .. " exits 1 when its cancel fails", err)
+    T.like(err, want.fail_err, name .. " prints the error of a failed cancel")
+    T.is(out, "", name .. " prints nothing on stdout then")
+  end
 end
 
 -- ---- LuaRocks: luarocks make into a private tree, used from the stock lua5.4 ----

@@ -57,8 +57,10 @@ out, err, code = cot("--older-than 5x thread_a")
 T.is(code, 2, "a bad age: exit 2")
 T.like(err, "%-%-older%-than: '5x' is not a duration such as 90s, 15m, 2h, 1d or 1w", "a bad age is named")
 out, err, code = cot("--older-than 1h")
-T.is(code, 2, "no thread IDs: exit 2")
-T.like(err, "no thread IDs: give them as arguments, with %-%-threads%-file FILE, or on stdin", "no thread IDs explained")
+T.is(code, 2, "no thread IDs and no --kind: exit 2")
+T.like(err, "which objects%? Name a kind with %-%-kind runs|batches|fine%-tuning", "it says which kinds there are")
+out, err, code = cot("--kind runs --older-than 1h")
+T.like(err, "no thread IDs: give them as arguments, with %-%-threads%-file FILE, or on stdin", "--kind runs: no thread IDs explained")
 out, err, code = cot("--older-than 1h --bogus thread_a")
 T.like(err, "unknown option '%-%-bogus'", "an unknown option is named")
 T.is(code, 2, "unknown option: exit 2")
@@ -87,7 +89,7 @@ T.is(#fake:requests(), 0, "no usage error sent a request")
 -- --help
 out, err, code = cot("--help")
 T.is(code, 0, "--help exits 0")
-T.like(out, "^usage: runctl cancel%-older%-than %-%-older%-than AGE", "--help prints the usage on stdout")
+T.like(out, "^usage: runctl cancel%-older%-than %-%-kind KIND %-%-older%-than AGE", "--help prints the usage on stdout")
 for _, flag in ipairs { "--older-than", "--age-from", "--status", "--assistant", "--model", "--metadata",
                         "--threads-file", "--dry-run", "--yes", "--confirm-above", "--wait",
                         "--concurrency", "--rate", "--report" } do
