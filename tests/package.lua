@@ -269,6 +269,15 @@ for _, s in ipairs(samples) do
   end
 end
 
+-- ---- make rock alone (no LuaRocks): its folders from pkg-config ----
+local rockdir = E.tmp .. "/pkg-rock-alone"
+_, err, code = E.sh(("%s rock ROCK_BUILD=%s"):format(MAKE, q(rockdir)))
+is0(code, "make rock alone (no LuaRocks variables) builds the module", err)
+fake:reset()
+out, err = E.sh("lua5.4 -e " .. q('package.cpath = "' .. rockdir .. '/module/?.so;" .. package.cpath; '
+                                  .. 'print(assert(require("runctl").runs.cancel("thread_abc", "run_xyz")).status)'), api_env)
+T.is(out, "cancelling\n", "the stock lua5.4 cancels with the module make rock built", err)
+
 -- ---- LuaRocks: luarocks make into a private tree, used from the stock lua5.4 ----
 if not have("luarocks") then
   skip("luarocks make builds and installs the module", "luarocks is not installed (make deps installs it)")
@@ -295,8 +304,11 @@ else
   local arch = E.sh("dpkg --print-architecture"):match("%S+")
   local debdir = E.tmp .. "/pkg-deb"
   local deb = ("%s/runctl_%s_%s.deb"):format(debdir, version, arch)
-  _, err, code = E.sh(("mkdir -p %s && %s deb DEB_BUILD=%s/build DEB_OUT=%s"):format(debdir, MAKE, debdir, debdir))
+  -- DEB_BUILD relative, as its default is: deb.sh once failed to cd into it (a spurious error)
+  _, err, code = E.sh(("mkdir -p %s && %s deb DEB_BUILD=$(realpath --relative-to=. %s/build) DEB_OUT=%s")
+                      :format(debdir, MAKE, debdir, debdir))
   is0(code, "make deb succeeds", err)
+  T.unlike(err, "can't cd", "make deb prints no cd error", err)
   T.ok(io.open(deb) ~= nil, "and writes runctl_VERSION_ARCH.deb", deb)
   local info = E.sh("dpkg-deb -I " .. q(deb))
   T.like(info, "\n Package: runctl\n", "its control file names the package")
