@@ -397,6 +397,28 @@ o = run("help")
 T.like(o, "\n  list%s+list the objects of a kind", "runctl help lists list")
 T.like(o, "\n  get%s+read objects by ID", "and get")
 
+---------------------------------------------------------------------- 9. make demo's next steps, make fake
+
+local demo = T.read_file("tools/demo.sh") or ""
+local tries = {}
+for cmd in demo:gmatch('\necho "  %$RUNCTL ([^"\n]+)"') do tries[#tries + 1] = cmd end
+T.is(#tries, 3, "make demo ends with three commands to try next")
+T.like(demo, "start it with \\`make fake\\`", "against the server make fake starts")
+T.like(T.read_file("Makefile") or "", "\nfake: %$%(FAKEAPI%)\n.-%-%-seed tools/demo%-seed%.json",
+       "make fake serves tools/demo-seed.json")
+local counts = fake:seed(json.decode(T.read_file("tools/demo-seed.json")))
+local every = true
+for _, k in ipairs { "threads", "runs", "batches", "responses", "fine_tuning_jobs", "vector_store_file_batches", "uploads" } do
+  if not (counts and counts[k] and counts[k] > 0) then every = false end
+end
+T.ok(every, "the seed has an object of every kind", counts)
+fake:clear()
+for _, cmd in ipairs(tries) do
+  o, e, c = run(cmd)
+  T.is(c, 0, "runctl " .. cmd .. ": works against that seed", e)
+  T.like(o, '"id":"%S+"', "runctl " .. cmd .. ": shows objects")
+end
+
 ---------------------------------------------------------------------- 9. cancel - on a terminal
 
 seed { threads = { thread("thread_d", 1) } }
