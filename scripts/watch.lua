@@ -398,17 +398,15 @@ local function main(args)
       if not pause(interval, keys) then break end
       goto continue
     end
-    local cols = tty and ops.size("stdout") or nil
+    local cols, rows
+    if tty then cols, rows = ops.size("stdout") end
     local lines = render(t, seen, o, cols)
     local title = ("runctl watch: %s at %s"):format(title_of(t), os.date("%H:%M:%S", now))
     if not count or count > 1 then
       title = title .. (" (every %gs%s)"):format(interval, tty and (keys and ", q or Ctrl-C to stop" or ", Ctrl-C to stop") or "")
     end
     table.insert(lines, 1, title)
-    if tty then
-      local cols, rows = ops.size("stdout")
-      lines = fit(lines, cols, rows, 3)
-    end
+    if tty then lines = fit(lines, cols, rows, 3) end
     -- On a terminal: home, clear, draw; elsewhere a blank line between tables.
     io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
     io.stdout:flush()

@@ -224,6 +224,20 @@ T.is(last_line(e), "cancel: next: follow them until they stop: runctl watch batc
 o, e, c = run("watch --once batch_slow")
 T.like(o, "batch_slow%s+cancelling", "which works")
 
+-- unblock-thread still blocked at its deadline, threads from stdin: the command names them
+seed { threads = { { id = "thread_b", runs = { R("b_run", "in_progress", 7200) } } } }
+fake:config { cancel_delay_ms = 600000 }
+rpath = tmp("unblock")
+o, e, c = run("unblock-thread --wait 1 --report " .. rpath, nil, "thread_b\n")
+fake:config { cancel_delay_ms = 100 }
+T.is(c, 1, "unblock-thread still blocked: exit 1")
+want = ("runctl unblock-thread --wait 1 thread_b --report %s.retry.jsonl"):format((rpath:gsub("%.jsonl$", "")))
+T.is(last_line(e), "unblock-thread: next: run it again (it lists the threads anew): " .. want,
+     "the next step names the threads read from stdin")
+fake:seed { threads = { { id = "thread_b", runs = { R("b_run", "cancelled", 7200) } } } }
+o, e, c = run(args_of(want))
+T.is(c, 0, "and works once the run has stopped", e)
+
 ---------------------------------------------------------------------- 3. kinds first
 
 seed { batches = { B("batch_k", "in_progress", 30000) } }

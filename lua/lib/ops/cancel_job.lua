@@ -59,7 +59,7 @@ function M.start(name, o, header)
   local report, err = ledgers.report(o.report, h, o.json)
   if not report then args.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(err)) end
   return setmetatable({ name = name, o = o, report = report, ledger = ledgers.ledger(report),
-                        client = client, args = header.args, concurrency = o.concurrency or 16,
+                        client = client, args = header.args, threads = header.threads, concurrency = o.concurrency or 16,
                         unix_time = M.unix_time(),
                         t0 = core.now(), held = {}, still = 0, still_lines = {},
                         before = 0, interrupted = false }, Job)
@@ -302,16 +302,30 @@ function Job:report_path()
   return nil
 end
 
--- "runctl NAME ARGS..." with the report left out (--report X) and extra words added.
+-- "runctl NAME ARGS..." with the report left out (--report X) and extra
+-- words added. What came from stdin cannot be given again that way: the
+-- job's threads (header.threads) are written out instead of "-" (or added
+-- when the arguments name none of them); other IDs read from stdin get a
+-- note saying to feed them again.
 function Job:command(extra)
-  local words, skip = { "runctl", self.name }, false
+  local words, skip, stdin, named = { "runctl", self.name }, false, false, false
+  local threads = {}
+  for _, t in ipairs(self.threads or {}) do if t then threads[t] = true end end
   for _, a in ipairs(self.args or {}) do
     if skip then skip = false
     elseif a == "--report" then skip = true
-    elseif not a:match("^%-%-report=") then words[#words + 1] = quote(a) end
+    elseif a == "-" then stdin = true
+    elseif not a:match("^%-%-report=") then
+      words[#words + 1] = quote(a)
+      if threads[a] or a:match("^%-%-threads%-file") then named = true end
+    end
+  end
+  if next(threads) and not named then
+    for _, t in ipairs(self.threads) do words[#words + 1] = quote(t) end
+    stdin = false
   end
   for _, w in ipairs(extra or {}) do words[#words + 1] = quote(w) end
-  return table.concat(words, " ")
+  return table.concat(words, " ") .. (stdin and " (with the same IDs on stdin)" or "")
 end
 
 -- What watch takes to follow the objects still cancelling when --wait ran
