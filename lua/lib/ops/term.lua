@@ -71,6 +71,15 @@ end
 -- each row takes two lines: its first cell alone, the others indented
 -- below it, so an ID is never cut. Returns the lines (the header first).
 function M.table(columns, rows, width)
+  -- cells hold outside text (IDs, statuses, models): one printable line each
+  -- once the sanitizer exists (core.printable, issue 25)
+  local clean = core.printable or tostring
+  local cleaned = {}
+  for r, row in ipairs(rows) do
+    cleaned[r] = {}
+    for i = 1, #columns do cleaned[r][i] = row[i] ~= nil and clean(tostring(row[i])) or "" end
+  end
+  rows = cleaned
   local show = {}
   for i = 1, #columns do show[i] = true end
   local function widths()
