@@ -298,7 +298,8 @@ function Job:report_path()
   local p = io.popen("readlink /proc/$PPID/fd/1 2>/dev/null")
   local target = p and p:read("l")
   if p then p:close() end
-  if target and target:sub(1, 1) == "/" and io.open(target, "r") then return target end
+  local f = target and target:sub(1, 1) == "/" and io.open(target, "r")
+  if f then f:close() return target end
   return nil
 end
 
