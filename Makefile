@@ -17,9 +17,12 @@ LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
 
-CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
+CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/transfer.o $(BUILD)/core/respbuf.o \
+           $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o
-LUA_OBJ  = $(BUILD)/lua/host.o $(BUILD)/lua/l_core.o $(BUILD)/lua/l_task.o \
+LUA_OBJ  = $(BUILD)/lua/sched.o $(BUILD)/lua/task.o $(BUILD)/lua/open.o $(BUILD)/lua/handles.o \
+           $(BUILD)/lua/l_core.o $(BUILD)/lua/l_request.o $(BUILD)/lua/headers.o \
+           $(BUILD)/lua/l_sender.o $(BUILD)/lua/l_task.o \
            $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
 LIB_LUA  = $(wildcard lua/lib/*.lua lua/lib/*/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
@@ -40,7 +43,7 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # lua/lib is embedded precompiled (tools/embed.c): the tool runs here, with this
-# machine's Lua, so the bytecode is this Lua's; host.c compiles the embedded
+# machine's Lua, so the bytecode is this Lua's; lua/open.c compiles the embedded
 # source instead when the Lua running it is another release (or its header
 # differs: word size, byte order). EMBED_LUA empty (make rock, which has Lua's
 # headers but not its library) embeds the source alone. Cross-building: the
@@ -132,7 +135,9 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
 RC_VERSION   = $(shell sed -n 's/^\#define RUNCTL_VERSION "\(.*\)"/\1/p' lua/runctl.h)
-EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(BUILD)/lua/sandbox.o
+SANDBOX_OBJ  = $(BUILD)/lua/sandbox.o $(BUILD)/lua/sandbox_limits.o $(BUILD)/lua/sandbox_match.o \
+               $(BUILD)/lua/sandbox_hosts.o $(BUILD)/lua/sandbox_env.o
+EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(SANDBOX_OBJ)
 MODULE_OBJ   = $(CORE_OBJ) $(filter-out $(BUILD)/lua/l_json.o,$(LUA_OBJ)) \
                $(BUILD)/module/l_json.o $(BUILD)/lua/module.o
 EMBED_LIBS   = $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm

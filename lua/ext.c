@@ -1,7 +1,10 @@
 /* lua/ext.c — extension files, the C half: the runctl.extdir module (list a
  * directory's *.lua files, the system extension directory) and
  * runctl_load_extensions, which runs lua/lib/extensions.lua's load(). */
-#include "host.h"
+#include "ext.h"
+#include "runctl.h"
+
+#include <lauxlib.h>
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,8 @@
 /* lua/host.h — the host shared by the l_*.c files: one engine per state and its
  * settings, and the scheduler's interface. The scheduler itself (tasks, the
- * ready queue, the frame budget) is private to lua/host.c: other files ask it
- * questions and suspend through one primitive, rc_host_wait. */
+ * ready queue, the frame budget) is private to the host's files (sched.c,
+ * task.c, open.c, handles.c; host_int.h): other files ask it questions and
+ * suspend through one primitive, rc_host_wait. */
 #ifndef RC_HOST_H
 #define RC_HOST_H
 
@@ -12,17 +13,17 @@
 #include "../core/engine.h"
 #include "runctl.h"
 
-typedef struct rc_task rc_task;         /* private to host.c */
-typedef struct rc_sched rc_sched;       /* private to host.c */
+typedef struct rc_task rc_task;         /* private to the host (host_int.h) */
+typedef struct rc_sched rc_sched;       /* private to the host (host_int.h) */
 
 typedef struct rc_host {
     rc_engine *engine;
-    rc_sched *sched;            /* the scheduler: host.c only */
+    rc_sched *sched;            /* the scheduler: the host's files only */
     int dry_run;
     int log_level;              /* -1 quiet, 0 default, 1 info, 2 debug */
     runctl_options opts;        /* as given to runctl_openlibs (strings copied below) */
     char *base_url, *organization, *project;
-    /* A sandbox's network policy (lua/sandbox.c), or NULL: consulted before
+    /* A sandbox's network policy (lua/sandbox_hosts.c), or NULL: consulted before
      * every request is submitted; returns 1 to allow (having set req->proxy),
      * or 0 with why written. */
     int (*policy)(void *ud, rc_request *req, char *why, size_t whysz);
@@ -60,7 +61,7 @@ struct rc_event {
     int fired;
     rc_result_fn result;
     rc_abandon_fn abandon;      /* NULL: nothing to stop */
-    rc_task *waiters;           /* host.c only */
+    rc_task *waiters;           /* sched.c only */
 };
 
 void rc_event_init(rc_event *ev, rc_result_fn result, rc_abandon_fn abandon);
@@ -148,6 +149,5 @@ int luaopen_runctl_json(lua_State *L);
 /* lua/l_json.c: pushes the JSON object s holds (as json.decode would) and
  * returns 1, or returns 0 and pushes nothing (json.decode then judges s). */
 int rc_json_decode_object(lua_State *L, const char *s, size_t len);
-int luaopen_runctl_extdir(lua_State *L);   /* lua/ext.c */
 
 #endif

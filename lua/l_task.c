@@ -1,5 +1,5 @@
 /* lua/l_task.c — the task module: spawn, join, sleep, running, cancel and deadline, as
- * bindings over the host's scheduler (lua/host.c owns the tasks themselves). */
+ * bindings over the host's scheduler (lua/task.c owns the tasks themselves). */
 #include "host.h"
 
 #include <math.h>

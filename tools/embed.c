@@ -12,7 +12,7 @@
  * compiling at every start was a third of `runctl -e x=1`'s instructions.
  * The bytecode is that of the Lua it links, on the machine that builds (a
  * cross-build would need this tool built for the target's Lua): it records
- * that Lua's lua_ident, and lua/host.c uses the bytecode only when the running
+ * that Lua's lua_ident, and lua/open.c uses the bytecode only when the running
  * Lua has the same one, compiling the source otherwise (a host's other Lua 5.4
  * release, the stock interpreter loading runctl.so). Built without
  * EMBED_BYTECODE (make rock: luarocks gives Lua's headers, not its library)

@@ -61,7 +61,7 @@ table.sort(M.GLOBALS)
 M.params = require "runctl.api.params"
 
 -- What a sandbox leaves out of its copy of this module: what changes the
--- state every run shares (lua/sandbox.c reads this set).
+-- state every run shares (lua/sandbox_env.c reads this set).
 M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true }
 
 -- runctl.define(name, def): a resource at run time, with the schema of a

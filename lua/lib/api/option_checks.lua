@@ -55,8 +55,8 @@ local function check_fields(where, t, spec, level)
 end
 
 -- Turns {name = value} into "Name: value" lines, checking both sides; a
--- value false becomes "Name:", which sends no such header (see build_headers
--- in lua/l_core.c, the one place that decides what a request sends).
+-- value false becomes "Name:", which sends no such header (see rc_build_headers
+-- in lua/headers.c, the one place that decides what a request sends).
 local function header_lines(where, map, into, level)
   for name, value in pairs(map) do
     if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then

@@ -1,0 +1,112 @@
+/* lua/sandbox_limits.c — the sandbox's limits: memory through the state's
+ * allocator, instructions and time through a count hook. */
+#include "sandbox_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double sbx_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The sandbox of L, or NULL when L is not a sandbox (its allocator tells). */
+rc_sandbox *sbx_of(lua_State *L)
+{
+    void *ud;
+    return lua_getallocf(L, &ud) == sbx_alloc ? ud : NULL;
+}
+
+/* ------------------------------------------------------------------ memory */
+
+void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    rc_sandbox *sb = ud;
+    if (ptr == NULL)
+        osize = 0;              /* then osize only tells what kind of object it is */
+    if (nsize == 0) {
+        free(ptr);
+        sb->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && sb->limit > 0 && !sb->ending) {
+        size_t cap = sb->limit + (sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
+        if (sb->used > cap || nsize - osize > cap - sb->used) {
+            /* Lua collects and retries once, then raises "not enough memory";
+             * the hook decides later whether the script really holds it. */
+            sb->over = 1;
+            sb->refused_in_run = 1;
+            return NULL;
+        }
+    }
+    void *p = realloc(ptr, nsize);
+    if (p != NULL)
+        sb->used = sb->used - osize + nsize;
+    return p;
+}
+
+/* ------------------------------------------------------------------ instructions, time */
+
+const char *sbx_trip_text(const rc_sandbox *sb, char *buf, size_t n)
+{
+    switch (sb->trip) {
+    case TRIP_INSTRUCTIONS:
+        snprintf(buf, n, "sandbox: instruction limit exceeded (%lu instructions)",
+                 sb->limits.max_instructions);
+        break;
+    case TRIP_TIME:
+        snprintf(buf, n, "sandbox: time limit exceeded (%g s)", sb->limits.max_seconds);
+        break;
+    case TRIP_MEMORY:
+        snprintf(buf, n, "sandbox: memory limit exceeded (%zu bytes)", sb->limits.max_memory);
+        break;
+    case TRIP_NONE:
+        snprintf(buf, n, "sandbox: no limit tripped");
+        break;
+    }
+    return buf;
+}
+
+/* After a refused allocation: was it garbage the emergency collection could
+ * not reach yet, or memory the run holds (having caught the error, or in
+ * tasks the scheduler could not start)? The latter trips the memory limit. */
+void sbx_check_memory(lua_State *L, rc_sandbox *sb)
+{
+    if (!sb->over || sb->trip != TRIP_NONE)
+        return;
+    lua_gc(L, LUA_GCCOLLECT);
+    if (sb->used > sb->limit)
+        sb->trip = TRIP_MEMORY;
+    else
+        sb->over = 0;
+}
+
+/* Every HOOK_STEP instructions, in every thread: new coroutines (tasks too)
+ * inherit the hook from the thread that creates them. */
+void sbx_limits_hook(lua_State *L, lua_Debug *ar)
+{
+    rc_sandbox *sb = sbx_of(L);
+    if (ar->event == LUA_HOOKCALL && (sb->trip == TRIP_NONE || L == sb->main_thread))
+        return;                 /* calls only matter once a limit tripped, in the run's threads */
+    if (ar->event == LUA_HOOKCOUNT && sb->trip == TRIP_NONE && sb->active) {
+        sb->instructions += HOOK_STEP;
+        if (sb->limits.max_instructions > 0 && sb->instructions > sb->limits.max_instructions) {
+            sb->trip = TRIP_INSTRUCTIONS;
+        } else if (sb->limits.max_seconds > 0 && sbx_now_s() > sb->deadline) {
+            sb->trip = TRIP_TIME;
+        } else {
+            sbx_check_memory(L, sb);
+        }
+    }
+    if (sb->trip != TRIP_NONE) {
+        char msg[96];
+        /* From now on this thread raises at every instruction, so a pcall in
+         * the script cannot catch the error and carry on. */
+        lua_sethook(L, sbx_limits_hook, HOOK_MASK, 1);
+        luaL_error(L, "%s", sbx_trip_text(sb, msg, sizeof msg));
+    }
+}
