@@ -11,7 +11,7 @@ local USAGE = [[
 usage: runctl get [OPTIONS] ID... | -
 
 Reads each object and shows its status, age, model and what it cost so far.
-Its kind is known by the ID's prefix:
+Its kind is known by the ID's prefix, as in
   batch_...               a batch
   ftjob-...               a fine-tuning job
   resp_...                a background response

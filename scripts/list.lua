@@ -11,7 +11,8 @@ local NAME = "list"
 local USAGE = [[
 usage: runctl list [OPTIONS] %KINDS% [THREAD_ID...]
 
-Lists the objects of one kind, newest first, following every page:
+Lists the objects of one kind, newest first, following every page. The
+kinds that can be listed, and what is listed of each, are
   batches       every batch
   fine-tuning   every fine-tuning job
   runs          the runs of the given threads (Azure and compatible servers);

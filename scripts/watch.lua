@@ -15,7 +15,8 @@ usage: runctl watch [OPTIONS] --kind KIND [ID...]
        runctl watch [OPTIONS] resp_... batch_... ftjob-... VECTOR_STORE_ID/vsfb_...
        runctl watch [OPTIONS] THREAD_ID... | -
 
-Shows what is running and how old it is, for the objects you name:
+Shows what is running and how old it is, for the objects named in one of
+these ways
   --kind batches        every recent batch: how many are validating, in
                         progress, finalizing, cancelling and finished, the
                         oldest active one, and one line per active batch
