@@ -231,7 +231,9 @@ local function render_rows_narrow(out, heading, kind, rows, active_max, cols)
   end
 end
 
-local function render_objects_narrow(out, lines, cols)
+-- The objects given by ID as a table fitted to cols (nil: any width): a
+-- narrow one keeps ID, status and age, the cost and note cut or left out.
+local function render_objects(out, lines, cols)
   local list = {}
   for _, l in ipairs(lines) do
     if l.error then
@@ -241,22 +243,12 @@ local function render_objects_narrow(out, lines, cols)
     end
   end
   for _, l in ipairs(ops.table({ { name = "OBJECT", keep = true }, { name = "STATUS", keep = true },
-                                 { name = "AGE", right = true, keep = true }, { name = "COST / NOTE" } }, list, cols)) do
+                                 { name = "AGE", right = true, keep = true }, { name = "COST / NOTE", cut = true } },
+                               list, cols)) do
     out[#out + 1] = l
   end
 end
 
-local function render_objects(out, lines)
-  out[#out + 1] = ("%s  %s  %s  %s"):format(pad("OBJECT", 32), pad("STATUS", 15), lpad("AGE", 7), "COST / NOTE")
-  for _, l in ipairs(lines) do
-    if l.error then
-      out[#out + 1] = ("%s  error: %s"):format(pad(l.id, 32), l.error)
-    else
-      out[#out + 1] = ("%s  %s  %s  %s"):format(pad(l.id, 32), pad(l.status, 15), lpad(ops.fmt_age(l.age), 7),
-                                                 l.note and (l.cost .. (l.cost ~= "" and "; " or "") .. l.note) or l.cost)
-    end
-  end
-end
 
 -- One refresh: reads everything (concurrently); returns what was read
 -- (threads, kinds_rows, objects: rows and lines), how many reads failed,
@@ -297,14 +289,16 @@ local function render(t, seen, o, cols)
     end
     if #t.objects > 0 then
       if #out > 0 then out[#out + 1] = "" end
-      if narrow then render_objects_narrow(out, seen.objects, cols) else render_objects(out, seen.objects) end
+      render_objects(out, seen.objects, cols)
     end
     return out
   end
   local out = lay(false)
-  if cols then
+  if cols then          -- the rows' columns must fit (an error message may be cut)
     for _, line in ipairs(out) do
-      if #line > cols - 1 then return lay(true) end
+      if #line > cols - 1 and not line:find("  error: ", 1, true) then
+        return lay(true)
+      end
     end
   end
   return out

@@ -322,6 +322,10 @@ T.like(out, "in_progress%s+4h00m", "with its status and age")
 out = on_tty("watch --once --kind batches", { cols = 120 })
 T.like(out, "BATCHES%s+VALIDATING%s+IN_PROGRESS%s+FINALIZING", "at 120 columns the wide table")
 T.like(out, "batch_narrow_00000004%s+in_progress%s+4h00m%s+gpt%-4o", "with the model too")
+out = on_tty("watch --once --kind batches batch_missing_0000000000001", { cols = 120 })
+T.like(out, "BATCHES%s+VALIDATING%s+IN_PROGRESS", "a long error line does not force the narrow layout on 120 columns")
+T.like(out, "\nbatch_missing_0000000000001%s+error%s+404 invalid_request_error", "the object's error is shown, cut to fit")
+T.ok(widest(drawn(out:gsub("\27%[H\27%[2J", ""))) <= 119, "and nothing wraps")
 o, e, c = run("watch --json --once --kind batches batch_narrow_00000001")
 local recs = {}
 for line in o:gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end

@@ -67,7 +67,8 @@ end
 -- A table as lines of text fitted to width columns (nil: no limit).
 -- columns: { {name = "ID", keep = true}, {name = "AGE", right = true}, ... }
 -- rows: lists of strings, one per column. Columns without keep are left out,
--- last first, until the table fits; when even the kept ones do not fit,
+-- last first, until the table fits (the last column, when marked cut, is
+-- cut instead while 12 of its columns fit); when even the kept ones do not fit,
 -- each row takes two lines: its first cell alone, the others indented
 -- below it, so an ID is never cut. Returns the lines (the header first).
 function M.table(columns, rows, width)
@@ -100,11 +101,16 @@ function M.table(columns, rows, width)
   end
   for i = #columns, 1, -1 do
     if not width or line_width() <= width - 1 then break end
+    local cut_fits = columns[i].cut and i == #columns and line_width() - w[i] + math.min(w[i], 12) <= width - 1
+    if cut_fits then break end
     if not columns[i].keep then show[i] = false end
   end
   local shown = {}
   for i = 1, #columns do if show[i] then shown[#shown + 1] = i end end
-  local two = width and line_width() > width - 1
+  local need = line_width()
+  local last = shown[#shown]
+  if last and columns[last].cut then need = need - w[last] + math.min(w[last], 12) end
+  local two = width and need > width - 1
   local function cells(r, from)
     local out = {}
     for k = from, #shown do
