@@ -70,7 +70,7 @@ Output:
                           not settle), with REPORT's own filters
   -h, --help              this text
 
-One JSON line per run considered: kind, id, thread_id, run_id (= id),
+One JSON line per object considered: kind, id, thread_id, run_id (= id),
 status_before, status_after, age (seconds), action, outcome, request_id,
 error, note, cost (what the object says it cost or did: usage, a batch's
 request_counts and output_file_id, a job's trained_tokens; null when it does
@@ -89,9 +89,12 @@ not_sent); action is one of
 A thread that cannot be listed gets one line with run_id null (failed, or
 skipped after Ctrl-C). With --kind batches or fine-tuning the lines are the
 same, with thread_id null and an "object" field ("batch", "fine_tuning.job").
-A human summary goes to stderr (with the costs of what was cancelled), with a progress bar
-when stderr is a terminal. Running it twice is safe: the second pass reports
-the runs the first one cancelled as already_done.
+A human summary goes to stderr (with the costs of what was cancelled), with a
+progress line when stderr is a terminal (and a live line while --wait waits:
+stopped of total, the slowest object, time left). After Ctrl-C, a failure or
+a wait that ran out, its last line is the command to run next (with --report
+FILE: runctl cancel-older-than --resume FILE ...). Running it twice is safe:
+the second pass reports what the first one cancelled as already_done.
 
 Ctrl-C stops starting new requests, lets those in flight finish, writes the
 rest of the report and the summary, and exits 130 (press it twice to stop

@@ -28,6 +28,9 @@ One JSON line per run it acts on or waits for (thread_id, run_id,
 status_before, status_after, age, action, request_id, error), as with
 cancel-older-than; a thread that cannot be listed gets a line with run_id
 null. The summary on stderr says which threads accept new work.
+On a terminal a live line shows how many threads are free of how many, the
+run blocking longest, and the time left; when one is still blocked the last
+line is the command to run next.
 Exit status: 0 every thread accepts new work (or would, in a dry run),
 1 a thread is still blocked or something failed, 2 usage error, 130 Ctrl-C.
 ]]
