@@ -213,6 +213,11 @@ os.execute(("cd %s && %s %s --max-retries 0 cancel thread_f/thread_f_01 >%s 2>%s
 T.like(last_line(T.read_file(errp) or ""), "^cancel: next: retry what failed or was skipped: runctl cancel %-%-file "
        .. rpath:gsub("%p", "%%%0"), "stdout redirected to a file: the command names that file")
 seed { threads = { thread("thread_f", 1) } }
+fake:faults { { method = "POST", path = "/cancel", status = 500, count = 1 } }
+os.execute(("%s %s --max-retries 0 cancel thread_f/thread_f_01 >/dev/null 2>%s"):format(ENV, RUNCTL, errp))
+T.like(last_line(T.read_file(errp) or ""), "^cancel: next: no report was kept %(stdout is not a file%)",
+       "stdout to /dev/null: no report, said so (not --file /dev/null)")
+seed { threads = { thread("thread_f", 1) } }
 out = on_tty("--max-retries 0 cancel thread_f/thread_f_01 thread_f/nope_01")
 T.like(out, "next: no report was kept %(stdout is a terminal%)", "on a terminal too")
 

@@ -290,17 +290,20 @@ end
 
 -- Where the report went when it is a file: --report FILE, or stdout
 -- redirected to a file (found through /proc: the shell's parent is this
--- process). nil for a terminal, a pipe, or a file that cannot be named.
+-- process). nil and what stdout is instead: a terminal, a pipe, not a file.
 function Job:report_path()
   local path = self.o.report
   if path and path ~= "-" then return path end
-  if self.report.human or not io.stdout:seek("cur") then return nil end   -- a terminal, a pipe
+  if self.report.human then return nil, "a terminal" end
+  if not io.stdout:seek("cur") then return nil, "a pipe" end
   local p = io.popen("readlink /proc/$PPID/fd/1 2>/dev/null")
   local target = p and p:read("l")
   if p then p:close() end
-  local f = target and target:sub(1, 1) == "/" and io.open(target, "r")
+  -- (a device such as /dev/null seeks too; a deleted file keeps its name with " (deleted)")
+  local f = target and target:sub(1, 1) == "/" and not target:find("^/dev/") and not target:find("^/proc/")
+            and not target:find(" %(deleted%)$") and io.open(target, "r")
   if f then f:close() return target end
-  return nil
+  return nil, "not a file"
 end
 
 -- "runctl NAME ARGS..." with the report left out (--report X) and extra
@@ -359,7 +362,7 @@ end
 -- or retry from the report when there is one, else how to get one; nil
 -- when nothing is left to do again (a cancel accepted, then finished anyway).
 function Job:next_step(opts)
-  local path = self:report_path()
+  local path, stdout_is = self:report_path()
   local left = self.ledger.counts.failed + self.ledger.counts.skipped + self.ledger.group_counts.failed
                + self.ledger.group_counts.skipped
   if left == 0 and self.still > 0 then       -- only slow to stop: follow them
@@ -370,7 +373,7 @@ function Job:next_step(opts)
   if not path then
     local to = self.name .. ".jsonl"
     return ("next: no report was kept (stdout is %s); run it again with one, which redoes nothing already "
-            .. "done: %s"):format(self.report.human and "a terminal" or "a pipe", self:command { "--report", to })
+            .. "done: %s"):format(stdout_is, self:command { "--report", to })
   end
   local base = path:gsub("%.jsonl$", "")
   if self.name == "cancel-older-than" then
