@@ -1,5 +1,5 @@
 # Makefile — builds ./runctl, the fake API server and the tests with pkg-config;
-# targets: all deps check demo fake bench install uninstall man deb rock clean (and check-asan,
+# targets: all deps check lint demo fake bench install uninstall man deb rock types clean (and check-asan,
 # check-valgrind).
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -31,7 +31,7 @@ BIN      = $(if $(filter build,$(BUILD)),runctl,$(BUILD)/runctl)
 FAKEAPI  = $(BUILD)/fakeapi
 UNIT     = $(BUILD)/test_core
 
-.PHONY: all deps check check-asan check-valgrind demo bench install uninstall clean tools
+.PHONY: all deps check check-asan check-valgrind demo bench install uninstall clean tools lint
 
 all: $(BIN) $(FAKEAPI) $(UNIT)
 
@@ -89,6 +89,10 @@ check-valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@NO_FUZZ=1 RUNCTL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
 	  RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) sh tests/run.sh
+
+# lint: luacheck over lua/lib, scripts, tests, tools, bench (.luacheckrc); make check runs it too.
+lint:
+	@sh tests/lint.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -238,12 +242,17 @@ INSTALLED = $(PREFIX)/bin/runctl $(SCRIPT_NAMES:%=$(PREFIX)/share/runctl/scripts
             $(MAN_PAGES:%=$(MANDIR)/man1/%) $(BASHCOMPDIR)/runctl $(ZSHCOMPDIR)/_runctl \
             $(LIBDIR)/librunctl.a $(LIBDIR)/$(LIB_REAL) $(LIBDIR)/$(LIB_SONAME) $(LIBDIR)/librunctl.so \
             $(INCLUDEDIR)/runctl.h $(LIBDIR)/pkgconfig/runctl.pc $(LUA_CMODDIR)/runctl.so \
-            $(SHARE_FILES:%=$(PREFIX)/share/runctl/%)
+            $(SHARE_FILES:%=$(PREFIX)/share/runctl/%) $(PREFIX)/share/runctl/types/runctl.lua
 # What supervise ships beside the scripts (share/runctl/): its systemd unit,
 # made from the .in with this PREFIX's paths, and an example policy.
 SHARE_FILES   = runctl-supervise.service supervise-policy.example.lua
 
 .PHONY: man install-bin install-doc deb rock rock-install
+
+# types/runctl.lua (LuaLS definitions): its bindings part, from the resources and kinds.
+.PHONY: types
+types: $(BIN)
+	$(RUN_BIN) tools/types.lua types/runctl.lua
 
 # Man pages from `runctl --help`, `runctl help NAME` and packaging/man.txt.
 man: $(BUILD)/man/runctl.1
@@ -263,6 +272,8 @@ install-bin: $(BIN)
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DATADIR@|$(PREFIX)/share/runctl|g' \
 	  share/runctl/runctl-supervise.service.in > $(DESTDIR)$(PREFIX)/share/runctl/runctl-supervise.service
 	install -m 644 share/runctl/supervise-policy.example.lua $(DESTDIR)$(PREFIX)/share/runctl/
+	install -d $(DESTDIR)$(PREFIX)/share/runctl/types   # LuaLS definitions (docs/scripting.md: Editors)
+	install -m 644 types/runctl.lua $(DESTDIR)$(PREFIX)/share/runctl/types/
 install-doc: man
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 644 $(MAN_PAGES:%=$(BUILD)/man/%) $(DESTDIR)$(MANDIR)/man1/
@@ -274,6 +285,7 @@ install-doc: man
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-rmdir $(DESTDIR)$(PREFIX)/share/runctl/scripts $(DESTDIR)$(PREFIX)/share/runctl/ext \
+	  $(DESTDIR)$(PREFIX)/share/runctl/types \
 	  $(DESTDIR)$(PREFIX)/share/runctl 2>/dev/null
 
 # runctl_VERSION_ARCH.deb (into DEB_OUT): a build for /usr staged under

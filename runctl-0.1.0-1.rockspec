@@ -35,6 +35,9 @@ build = {
     CURL_LIBDIR = "$(CURL_LIBDIR)",
   },
   install_target = "rock-install",
+  -- the LuaLS definitions (types/runctl.lua) go to the rock's folder:
+  -- $(luarocks show --rock-dir runctl)/types, for an editor's workspace.library
+  copy_directories = { "types" },
   install_variables = {
     INST_LIBDIR = "$(LIBDIR)",
   },

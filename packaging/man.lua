@@ -135,8 +135,8 @@ local function read_extras()
       current = { title = title, lines = {} }
       table.insert(sections[page], current)
     elseif line:match("^summary ") then
-      local page, text = line:match("^summary (%S+) (.*)$")
-      summaries[page] = text
+      local name, text = line:match("^summary (%S+) (.*)$")
+      summaries[name] = text
     elseif current and not line:match("^#") then
       table.insert(current.lines, line)
     end

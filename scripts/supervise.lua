@@ -240,7 +240,7 @@ local function measure(s, p, took)
   reg:set("runctl_supervise_policy_rules", nil, #s.policy.rules)
   local level = (#p.targets > 0 or not ok) and "info" or "debug"
   s.svc:log(level, "pass %d: %d picked, %d error(s) [%.2fs]", s.passes, #p.targets, p.errors, took)
-  p = nil
+  p = nil -- luacheck: ignore 311 (drops the pass's tables before the memory is measured)
   collectgarbage()
   reg:set("runctl_supervise_lua_memory_bytes", nil, math.floor(collectgarbage("count") * 1024))
   if s.o.metrics then

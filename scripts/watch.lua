@@ -379,7 +379,7 @@ local function main(args)
   local client = ops.client({})
   local tty = runctl.isatty("stdout") and not o.json
   local keys = tty and (not count or count > 1) and ops.keys() or nil
-  local n, errors = 0, 0
+  local n, errors = 0
   while true do
     n = n + 1
     local now = ops.unix_time()

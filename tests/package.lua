@@ -132,11 +132,11 @@ local function check_completion(shell, setup, case_line)
     script[#script + 1] = case_line(table.concat(words, " "), #c[1])
   end
   local f = T.write_file(table.concat(script, "\n") .. "\n")
-  local out, err = E.sh(shell .. " " .. f, SCRIPTS)
-  local lines = E.lines(out:gsub("\n\n", "\n-\n"):gsub("\n$", "\n-"))
+  local sh_out, sh_err = E.sh(shell .. " " .. f, SCRIPTS)
+  local lines = E.lines(sh_out:gsub("\n\n", "\n-\n"):gsub("\n$", "\n-"))
   for i, c in ipairs(COMPLETION_CASES) do
     local got = (lines[i] or "-"):gsub("^%-$", "")
-    T.like(got, c[2], shell .. ": completing `runctl " .. table.concat(c[1], " ") .. "`", err)
+    T.like(got, c[2], shell .. ": completing `runctl " .. table.concat(c[1], " ") .. "`", sh_err)
   end
 end
 if have("bash") then
@@ -174,7 +174,8 @@ for _, f in ipairs { "usr/local/bin/runctl", "usr/local/share/man/man1/runctl.1"
                      "usr/local/share/bash-completion/completions/runctl",
                      "usr/local/share/zsh/vendor-completions/_runctl",
                      "usr/local/lib/librunctl.so." .. version, "usr/local/lib/librunctl.so." .. major,
-                     "usr/local/lib/lua/5.4/runctl.so", "usr/local/share/runctl/scripts/watch.lua" } do
+                     "usr/local/lib/lua/5.4/runctl.so", "usr/local/share/runctl/scripts/watch.lua",
+                     "usr/local/share/runctl/types/runctl.lua" } do
   T.like(installed, " " .. esc(f) .. " ", "make install puts " .. f:gsub("^usr/local/", "PREFIX/") .. " in place")
 end
 _, err, code = E.sh(("%s uninstall BUILD=%s PREFIX=/usr/local DESTDIR=%s"):format(MAKE, BUILD, stage))
@@ -295,6 +296,9 @@ else
                                           .. 'assert(rc.runs.cancel("thread_abc", "run_xyz")).status)'), env)
   T.is(out, ("%s/lib/lua/5.4/runctl.so\t%s\tcancelling\n"):format(tree, version),
        "the stock lua5.4 requires the rock's module and cancels with it", err)
+  local rock_dir = E.sh(("luarocks --lua-version 5.4 --tree %s show --rock-dir runctl"):format(q(tree))):match("[^\n]+")
+  T.ok(rock_dir and io.open(rock_dir .. "/types/runctl.lua") ~= nil,
+       "the rock carries the LuaLS definitions (ROCK_DIR/types/runctl.lua)", rock_dir)
 end
 
 -- ---- make deb: unpacked and run ----
@@ -325,7 +329,8 @@ else
                        "usr/share/bash-completion/completions/runctl", "usr/share/zsh/vendor-completions/_runctl",
                        "usr/share/doc/runctl/changelog.gz",
                        libdir .. "/librunctl.so." .. version, libdir .. "/librunctl.a", "usr/include/runctl.h",
-                       libdir .. "/pkgconfig/runctl.pc", libdir .. "/lua/5.4/runctl.so" } do
+                       libdir .. "/pkgconfig/runctl.pc", libdir .. "/lua/5.4/runctl.so",
+                       "usr/share/runctl/types/runctl.lua" } do
     T.like(contents, " %./" .. esc(f) .. "[\n ]", "the package holds " .. f)
   end
   local root = debdir .. "/x"

@@ -80,6 +80,8 @@ if [ -z "$ONLY" ]; then
     run_one secrets sh tests/secrets.sh
     TEST_TIMEOUT=$per_test_timeout
 fi
+# luacheck over the Lua (tests/lint.sh, .luacheckrc): zero warnings.
+case lint in *"${ONLY:-lint}"*) run_one lint sh tests/lint.sh ;; esac
 # The fake server's own checks (every cancel style's exact status and body, seeds, faults).
 case fakeapi in *"${ONLY:-fakeapi}"*) run_one fakeapi sh tests/fakeapi/smoke.sh ;; esac
 case package in *"${ONLY:-package}"*) run_one package "$RUNCTL" tests/package.lua ;; esac

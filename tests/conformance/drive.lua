@@ -580,7 +580,7 @@ do
   for _, cand in ipairs(methods) do
     if cand.op and cand.schema and #cand.ids > 0 then m = cand break end
   end
-  local obj, resp
+  local obj, _, resp
   if m then obj, _, resp = call(static, m, ids_for(m)) end
   local required = obj and resolve(m.schema).required
   if required and #required > 0 and #judge(obj, resp, m.schema).failures == 0 then
@@ -908,11 +908,14 @@ local function dynamic_method(m)
     end
     return true
   end, { concurrency = 8 })
-  T.ok(#problems == 0, ("%s: %d random answers decode faithfully (%d nulls, %d optional fields missing, %d extra fields, %d unknown statuses, %d with escapes and odd numbers, %d with optional fields left out)")
+  T.ok(#problems == 0, ("%s: %d random answers decode faithfully (%d nulls, %d optional fields missing, "
+                        .. "%d extra fields, %d unknown statuses, %d with escapes and odd numbers, "
+                        .. "%d with optional fields left out)")
        :format(m.where, N, total.nulls, total.missing, total.extra, total.unknown, total.text, total.dropped),
        first_lines(problems, 5))
   if m.schema then
-    print(("# %s: %d answers had the documented shape of %s; %d were outside it where Prism itself said so; %d unverifiable (Prism cut its findings short)")
+    print(("# %s: %d answers had the documented shape of %s; %d were outside it where Prism itself said so; "
+           .. "%d unverifiable (Prism cut its findings short)")
           :format(m.where, total.clean, ref_name(m.schema), total.prism, total.unverified))
   end
 

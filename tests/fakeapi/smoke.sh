@@ -105,7 +105,7 @@ ctrl_post() { curl -s --max-time 10 -X POST -H 'content-type: application/json' 
 
 
 
-start_server main --seed "$SEED" --api-key "$KEY" --cancel-delay-ms 300
+start_server main --seed "$SEED" --api-key "$KEY" --cancel-delay-ms 2000
 BASE="http://127.0.0.1:$PORT_main"
 check "server writes its port file and prints the listening line" \
     grep -q "^fakeapi listening on http://127.0.0.1:$PORT_main\$" "$TMP/main.out"
@@ -194,8 +194,12 @@ api POST /v1/threads/$T/runs/$R/cancel
 check "cancel in_progress -> 200 cancelling" jqt '.status == "cancelling" and .id == "run_demo_support_01"'
 api POST /v1/threads/$T/runs/$R/cancel
 check "cancel again -> 400 status cancelling" jqt ".error.message == \"Cannot cancel run with status 'cancelling'.\""
-sleep 0.4
-api GET /v1/threads/$T/runs/$R
+# Polls (up to 20 s) instead of sleeping for the delay: a loaded machine may take longer.
+for _ in $(seq 200); do
+    api GET /v1/threads/$T/runs/$R
+    jqt '.status == "cancelling"' || break
+    sleep 0.1
+done
 check "after the delay it reads cancelled" jqt '.status == "cancelled" and (.cancelled_at | type) == "number" and .expires_at == null'
 api POST /v1/threads/$T/runs/run_demo_support_05/cancel
 check "cancel completed -> 400" jqt ".error.message == \"Cannot cancel run with status 'completed'.\" and .error.type == \"invalid_request_error\""

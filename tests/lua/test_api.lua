@@ -96,7 +96,8 @@ T.raises(function() c.runs.cancel("t", "r", { retries = 1 }) end, "unknown optio
 T.raises(function() c.runs.cancel("t", "r", {}, {}) end, "too many arguments", "extra arguments raise")
 T.raises(function() c.runs.cancel("t", "r", { headers = { ["X-A"] = "1\r\nX-B: 2" } }) end,
          "header 'X%-A' must not contain CR, LF or NUL", "header injection raises")
-T.raises(function() runctl.client { max_retries = -1 } end, "runctl%.client: max_retries must be a non%-negative integer", "bad client option raises")
+T.raises(function() runctl.client { max_retries = -1 } end, "runctl%.client: max_retries must be a non%-negative integer",
+         "bad client option raises")
 T.raises(function() runctl.client { colour = "red" } end, "runctl%.client: unknown option 'colour'", "unknown client option raises")
 T.raises(function() runctl.client { auth = "basic" } end, 'auth must be "bearer" or "api%-key"', "bad auth raises")
 T.raises(function() runctl.client "x" end, "expected a table of settings %(got string%)", "client with a string raises")

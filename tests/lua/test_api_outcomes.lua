@@ -42,8 +42,8 @@ local function outcome_of(fn, st)
   fake:clear()
   local obj, err, resp = fn()
   local o = obj and resp.outcome or err.outcome
-  local st = obj and obj.status or err.object_status
-  return ("%s/%s/%s"):format(tostring(o), tostring(st), obj and resp.status or tostring(err.status)), wire()
+  local status = obj and obj.status or err.object_status
+  return ("%s/%s/%s"):format(tostring(o), tostring(status), obj and resp.status or tostring(err.status)), wire()
 end
 
 local CASES = {

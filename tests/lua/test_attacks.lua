@@ -339,14 +339,15 @@ local PATTERN_ATTACKS = {
   GOOD,
 }
 for _, mode in ipairs { "--seconds 1", "--instructions 3000000" } do
-  local r, all = host(mode, PATTERN_ATTACKS)
+  local res, res_all = host(mode, PATTERN_ATTACKS)
   for _, item in ipairs(PATTERN_ATTACKS) do
     local name = item[1]
     if name:find("^good") then
-      T.is(r[name], "ok", mode .. ": the next script in the same sandbox runs", all)
+      T.is(res[name], "ok", mode .. ": the next script in the same sandbox runs", res_all)
     else
-      T.like(r[name], "^error: .*sandbox: string%.%a+: pattern too costly %(up to .* steps on %d+ characters, limit 1e%+07%); "
-             .. (name:find("^plain") and "use a shorter needle$" or "use a plain find %(4th argument true%) or a pattern with fewer"), mode .. ": " .. name .. " is refused, the host gets control back", all)
+      T.like(res[name], "^error: .*sandbox: string%.%a+: pattern too costly %(up to .* steps on %d+ characters, limit 1e%+07%); "
+             .. (name:find("^plain") and "use a shorter needle$" or "use a plain find %(4th argument true%) or a pattern with fewer"),
+             mode .. ": " .. name .. " is refused, the host gets control back", res_all)
     end
   end
 end

@@ -47,7 +47,8 @@ local cases = {
   { function() c:request { path = "/x", body = 5 } end, "body must be a string or a table %(got number%)" },
   { function() c:request { path = "/x", body = { f = print } } end, "body: json%.encode: cannot encode a function" },
   { function() c:request { path = "/x", tiemout = 1 } end, "client:request: unknown option 'tiemout'" },
-  { function() runctl.client { api_key = "sk-test", base_url = "ftp://x" }.runs.retrieve("t", "r") end, "base_url must start with http:// or https://" },
+  { function() runctl.client { api_key = "sk-test", base_url = "ftp://x" }.runs.retrieve("t", "r") end,
+    "base_url must start with http:// or https://" },
   -- http.request
   { function() http.request() end, "http%.request: expected a table" },
   { function() http.request {} end, "http%.request: url is required" },

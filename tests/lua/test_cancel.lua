@@ -19,7 +19,7 @@ T.ok(math.type(st.io_stops) == "integer" and math.type(st.budget_stops) == "inte
      "runctl.stats() has the engine's io_stops beside the scheduler's counts")
 local log = {}
 local t = task.spawn(function()
-  local x <close> = closer(log, "request")
+  local _ <close> = closer(log, "request")
   local run, err = c.runs.cancel("thread_main", "run_queued")
   log[#log + 1] = "went on"
   return run, err
@@ -43,7 +43,7 @@ fake:clear_faults()
 
 -- a sleeping task: the timer is disarmed
 log = {}
-t = task.spawn(function() local x <close> = closer(log, "sleep") task.sleep(3600) log[#log + 1] = "woke" end)
+t = task.spawn(function() local _ <close> = closer(log, "sleep") task.sleep(3600) log[#log + 1] = "woke" end)
 task.sleep(0)
 in_engine = core.pending()
 T.is(in_engine, 1, "a sleep is a timer in the engine")
@@ -81,9 +81,9 @@ end
 
 -- a finished task: nothing to cancel; its outcome stays
 t = task.spawn(function() return 42 end)
-local ok, n = task.join(t)
+task.join(t)
 T.is(task.cancel(t), false, "cancelling a finished task returns false")
-ok, n = task.join(t)
+local ok, n = task.join(t)
 T.ok(ok == true and n == 42, "and its outcome is unchanged")
 t = task.spawn(function() error("boom", 0) end)
 task.sleep(0)
@@ -120,7 +120,7 @@ T.ok(winner[2] == true and loser[1] == nil and loser[2].kind == "aborted",
 fake:faults { { path = "run_in_progress", delay_ms = 3000 } }
 log = {}
 t = task.spawn(function()
-  local x <close> = closer(log, "deadline")
+  local _ <close> = closer(log, "deadline")
   return c.runs.retrieve("thread_main", "run_in_progress")
 end)
 T.is(task.deadline(t, 0.05), t, "task.deadline returns the task")

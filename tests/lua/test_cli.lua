@@ -127,7 +127,8 @@ out, err, code = T.run("-e " .. T.quote("runs.retrieve('thread_main', 'run_faile
 T.like(err, "Authorization: REDACTED", "OPENAI_LOG=debug logs like -vv")
 
 -- require "runctl" gives the same API
-out = T.run("-e " .. T.quote("local rc = require 'runctl' print(rc.runs == runs, rc.openai == openai, rc.task == task, rc.json == json, rc.http == http, rc.log == log)"), env)
+out = T.run("-e " .. T.quote("local rc = require 'runctl' print(rc.runs == runs, rc.openai == openai, rc.task == task, "
+                             .. "rc.json == json, rc.http == http, rc.log == log)"), env)
 T.is(out, "true\ttrue\ttrue\ttrue\ttrue\ttrue\n", "require 'runctl' exposes the globals as fields")
 
 T.done()

@@ -41,7 +41,8 @@ end
 local fake = T.fake("--seed " .. T.seed_file {
   batches = { { id = "batch_old", status = "in_progress", created_at = -8 * 3600 },
               { id = "batch_new", status = "in_progress", created_at = -60 } } })
-local env = { OPENAI_API_KEY = "sk-test-docs-0123456789", OPENAI_BASE_URL = fake.base }
+local env = { OPENAI_API_KEY = "sk-test-docs-0123456789", OPENAI_BASE_URL = fake.base,
+              RUNCTL_SCRIPTS = io.popen("pwd"):read("l") .. "/scripts" }
 
 -- What a runnable sample (first line "-- NAME.lua: runctl NAME.lua ...")
 -- must print against the seed above.
@@ -81,12 +82,14 @@ end
 
 ---------------------------------------------------------------------- command lines
 
+-- The bundled scripts of this tree, whichever build's runctl runs them.
+local SCRIPTS = { RUNCTL_SCRIPTS = io.popen("pwd"):read("l") .. "/scripts" }
 local function help_of(name)
-  local out = T.run(name and ("help " .. name) or "--help")
+  local out = T.run(name and ("help " .. name) or "--help", SCRIPTS)
   return out
 end
 local scripts = {}
-for name in T.run("help"):gmatch("\n%s+([%w-]+)%s") do scripts[name] = true end
+for name in T.run("help", SCRIPTS):gmatch("\n%s+([%w-]+)%s") do scripts[name] = true end
 T.ok(scripts.cancel and scripts.supervise, "runctl help lists the bundled scripts")
 local main_help = help_of(nil)
 

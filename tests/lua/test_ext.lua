@@ -138,7 +138,8 @@ T.is(lines[2], "true\ttrue\tfunction", "a new top-level name: a global, a field 
 T.like(lines[3], "runctl%.define: log: the name 'log' is taken", "a taken name is refused")
 T.like(lines[4], "runctl%.define: zz: methods%.x%.params%.limit must be a function", "a params validator that is not one")
 T.like(lines[5], "runctl%.define: zz: wait%.using must name one of its methods %(got y%)", "wait.using naming no method")
-T.like(lines[6], "runctl%.define: zz: paginate: methods%.x must take params with an 'after' cursor", "paginate on a method without a cursor")
+T.like(lines[6], "runctl%.define: zz: paginate: methods%.x must take params with an 'after' cursor",
+       "paginate on a method without a cursor")
 T.like(lines[7], "runctl%.define: runs%.cancel: 'cancel' is a method of runs", "a name under a method is refused")
 T.like(lines[8], "runctl%.define: fine_tuning: method jobs would hide the resource fine_tuning%.jobs", "a method over a resource too")
 T.is(lines[9], "function\ttable", "both left as they were")

@@ -186,7 +186,6 @@ fake:faults { { body = "[1,2,3]" } }
 run, err = retrieve()
 T.is(err and err.kind, "invalid_response", "a JSON array where an object is expected is invalid_response")
 -- objects come back decoded as json.decode gives them, whichever decoder takes them
-local resp
 fake:faults { { body = ' \n{"id":"run_x","n":7,"f":0.5,"t":[true,null]} ' } }
 run, err, resp = retrieve()
 T.ok(run and run.id == "run_x" and math.type(run.n) == "integer" and run.f == 0.5 and run.t[1] == true
@@ -230,10 +229,10 @@ hr = http.request { url = fake.base .. "/threads/thread_main/runs", max_bytes = 
 T.ok(hr == nil, "http.request honours max_bytes")
 
 -- redirects are not followed: credentials never go to another host
-local other = T.fake("")
-fake:faults { { status = 307, headers = { location = other.base .. "/threads/thread_main/runs/run_failed" } } }
+local other_host = T.fake("")
+fake:faults { { status = 307, headers = { location = other_host.base .. "/threads/thread_main/runs/run_failed" } } }
 run, err = retrieve()
 T.ok(run == nil and err.status == 307, "a redirect is returned as an error, not followed", tostring(err))
-T.is(#other:requests(), 0, "the other host received nothing")
+T.is(#other_host:requests(), 0, "the other host received nothing")
 
 T.done()

@@ -39,21 +39,21 @@ local cjson = require("cjson").new()
 cjson.decode_invalid_numbers(false)
 cjson.decode_max_depth(1000)
 local function reference(text)
-  local ok, v = pcall(cjson.decode, text)
+  local ok, value = pcall(cjson.decode, text)
   if not ok then return nil end
   local function fix(x)
     if math.type(x) == "float" and x == math.floor(x) and math.abs(x) < 2 ^ 53 then return math.tointeger(x) end
     if type(x) == "table" then for k, e in pairs(x) do x[k] = fix(e) end end
     return x
   end
-  return fix(v)
+  return fix(value)
 end
 local function same(a, b)
   if type(a) ~= "table" or type(b) ~= "table" then
     return a == b and math.type(a) == math.type(b) or (a ~= a and b ~= b)
   end
   if getmetatable(a) ~= getmetatable(b) then return false end
-  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k, x in pairs(a) do if not same(x, b[k]) then return false end end
   for k in pairs(b) do if a[k] == nil then return false end end
   return true
 end
@@ -70,10 +70,10 @@ local texts = {
   string.rep("[", 1001) .. string.rep("]", 1001), '{"":""}', '[-1,-1.5,1.25e3,3.0e0,1e15,1e16,-9007199254740992]',
 }
 for _, text in ipairs(texts) do
-  local mine, err = json.decode(text)
+  local mine, why = json.decode(text)
   local theirs = reference(text)
-  T.ok(same(mine, theirs) and (mine ~= nil or err ~= nil),
-       "json.decode agrees with lua-cjson on " .. string.format("%q", text:sub(1, 60)), err)
+  T.ok(same(mine, theirs) and (mine ~= nil or why ~= nil),
+       "json.decode agrees with lua-cjson on " .. string.format("%q", text:sub(1, 60)), why)
 end
 -- Random texts built from the pieces above, and every cut of a real Run.
 local run = '{"id":"run_1","object":"thread.run","created_at":1700000000,"status":"cancelling",'

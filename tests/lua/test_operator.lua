@@ -39,8 +39,8 @@ end
 local function posts_per_run()
   local per = {}
   for _, r in ipairs(fake:requests()) do
-    local run = r.method == "POST" and r.path:match("/runs/([^/]+)/cancel$")
-    if run then per[run] = (per[run] or 0) + 1 end
+    local run_id = r.method == "POST" and r.path:match("/runs/([^/]+)/cancel$")
+    if run_id then per[run_id] = (per[run_id] or 0) + 1 end
   end
   return per
 end
@@ -185,7 +185,7 @@ end
 
 seed { thread("thread_r1", 2), thread("thread_r2", 2) }
 local rpath = tmp("framed")
-out, err, code = run("cancel-older-than --older-than 1h --report " .. rpath .. " thread_r1 - ", nil, "thread_r2\n")
+run("cancel-older-than --older-than 1h --report " .. rpath .. " thread_r1 - ", nil, "thread_r2\n")
 local _, _, _, frame = T.report(T.read_file(rpath))
 T.is(frame.header and frame.header.report, "cancel-older-than", "the report opens with a header naming the script")
 T.is(frame.header and table.concat(frame.header.threads, ","), "thread_r1,thread_r2",
@@ -426,7 +426,7 @@ err, code = sh(("-e 'local f = io.open(%q, \"w\") f:write(io.popen(\"readlink /p
 T.is(code, 0, "stdout closed at start: exit 0")
 T.is(T.read_file(probe), "/dev/null\n", "and descriptor 1 is /dev/null")
 local probe2 = TMP .. "/probe-" .. math.random(1e9)
-err, code = sh(("-e 'local f = io.open(%q, \"w\") f:write(tostring(io.stdin:read(\"a\"))) f:close()' <&-")
+sh(("-e 'local f = io.open(%q, \"w\") f:write(tostring(io.stdin:read(\"a\"))) f:close()' <&-")
                :format(probe2))
 T.is(T.read_file(probe2), "", "stdin closed at start reads as /dev/null (empty, not another file)")
 

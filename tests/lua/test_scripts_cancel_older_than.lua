@@ -110,7 +110,7 @@ T.is(actions(by), table.concat({
   "dry run: every run considered and its action; young and completed runs are not considered")
 T.is(#list, 11, "one line per run considered")
 local once = true
-for k, n in pairs(seen) do once = once and n == 1 end
+for _, n in pairs(seen) do once = once and n == 1 end
 T.ok(once, "no run appears twice")
 T.is(#posts(), 0, "dry run: no POST reached the server")
 T.is(by.a_queued.status_before, "queued", "status_before")

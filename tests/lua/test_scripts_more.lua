@@ -85,7 +85,7 @@ out, err, code = run("cancel --file " .. pf)
 T.is(posted(), "a_progress,a_queued", "cancel --file: 'T R' and 'T/R' lines, comments skipped")
 T.is(code, 0, "exit 0")
 reseed()
-out, err, code = run("cancel -", "thread_a/a_action\n")
+run("cancel -", "thread_a/a_action\n")
 T.is(posted(), "a_action", "cancel -: pairs from stdin")
 reseed()
 local rpath = TMP .. "/plan-" .. math.random(1e9) .. ".jsonl"

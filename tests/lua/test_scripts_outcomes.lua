@@ -109,7 +109,7 @@ T.is(code, 0, "exit 0")
 
 -- --kind forces the kind of IDs without a known prefix
 reset("live")
-out, err, code = run("cancel --kind batches batch_live")
+run("cancel --kind batches batch_live")
 T.is(wire("/cancel"), "POST /v1/batches/batch_live/cancel", "--kind batches")
 out, err, code = run("cancel --kind fine-tuning nope-1")
 T.is(wire("nope"), "POST /v1/fine_tuning/jobs/nope-1/cancel", "--kind fine-tuning sends any ID to that route")

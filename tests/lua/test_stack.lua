@@ -120,21 +120,21 @@ local function try_all(where, tbl, depth)
   for k in pairs(tbl) do if type(k) == "string" then names[#names + 1] = k end end
   table.sort(names)
   for _, k in ipairs(names) do
-    local v = tbl[k]
+    local value = tbl[k]
     -- sleep and join would block on what they are given (or wait on themselves);
     -- their argument checks are covered below with finite values
     local skip = where == "task" and (k == "sleep" or k == "join")
-    if type(v) == "function" and not skip then
+    if type(value) == "function" and not skip then
       for _, filler in ipairs { "x", 1 } do
         local args = {}
         for i = 1, 300 do args[i] = filler end
-        local t = task.spawn(function() return pcall(v, table.unpack(args)) end)
+        local t = task.spawn(function() return pcall(value, table.unpack(args)) end)
         local done, pok = task.join(t)
         calls = calls + 1
         if done and not pok then raised = raised + 1 end
       end
-    elseif type(v) == "table" then
-      try_all(where .. "." .. k, v, depth + 1)
+    elseif type(value) == "table" then
+      try_all(where .. "." .. k, value, depth + 1)
     end
   end
 end

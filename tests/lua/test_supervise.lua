@@ -177,7 +177,7 @@ local mdir = tmp_path("m")
 local wrote, werr = reg:write(mdir .. "/none/x.prom")
 T.ok(wrote == nil and werr ~= nil, "a metrics file that cannot be written: nil, err", werr)
 -- a metrics file that cannot be written is an error of the pass, logged
-out, err, code = supervise(policy("return { rules = { { kind = 'batches' } } }") .. " --once --dry-run --journal "
+local out, err, code = supervise(policy("return { rules = { { kind = 'batches' } } }") .. " --once --dry-run --journal "
                            .. tmp_path("j") .. " --metrics " .. mdir .. "/none/x.prom")
 T.like(err, "error: cannot write the metrics to .*/none/x%.prom", "supervise logs it")
 T.is(#fake:requests() > 0, true, "and its passes still run")
@@ -187,7 +187,7 @@ T.is(parse_metrics('x 1\n'), nil, "(and a sample without its TYPE)")
 
 ---------------------------------------------------------------------- bad policies
 
-local out, err, code = supervise("")
+out, err, code = supervise("")
 T.is(code, 2, "no policy file: exit 2")
 T.like(err, "give one policy file", "no policy file: says so")
 out, err, code = supervise(policy("return { rules = {} }") .. " --frequency 3")
@@ -438,14 +438,15 @@ T.is(metrics_of(mfile).runctl_supervise_errors_total['{type="cancel"}'], 1, "and
 -- a cancel refused with 403: journaled as failed, logged as the key's problem, counted as auth
 reseed()
 fake:faults { { status = 403, method = "POST", path = "/batches/batch_old/cancel",
-                body = '{"error":{"message":"You have insufficient permissions.","type":"invalid_request_error","param":null,"code":null}}' } }
+                body = '{"error":{"message":"You have insufficient permissions.","type":"invalid_request_error",'
+                       .. '"param":null,"code":null}}' } }
 jfile = tmp_path("403.jsonl")
 out, err, code = supervise(policy([[return { rules = { { name = "old", kind = "batches", older_than = "6h" } } }]])
                            .. " --once --journal " .. jfile .. " --metrics " .. mfile)
 T.is(code, 1, "a refused cancel: --once exits 1")
 T.like(err, "rule 'old': batch batch_old %(in_progress, 8h%d+m old%): cancel failed: the API refused access %(403%)",
        "a 403 on a cancel is logged as a refusal")
-_, by = journal(jfile)
+by = select(2, journal(jfile))
 T.is(summary(by), "batch_old=old:failed batch_prod=old:cancel_requested", "it is journaled failed, the other goes on")
 T.is(metrics_of(mfile).runctl_supervise_errors_total['{type="auth"}'], 1, "counted as an auth error")
 
@@ -561,8 +562,8 @@ end
 local function wait_for(cond, secs) return T.wait_for(cond, secs or 120) end
 
 local function passes(path, result)
-  local m = metrics_of(path)
-  local p = m.runctl_supervise_passes_total or {}
+  local got = metrics_of(path)
+  local p = got.runctl_supervise_passes_total or {}
   if result then return p['{result="' .. result .. '"}'] or 0 end
   return (p['{result="ok"}'] or 0) + (p['{result="failed"}'] or 0)
 end

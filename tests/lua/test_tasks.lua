@@ -99,8 +99,8 @@ local intruder = task.spawn(function()
   task.sleep(0.1)
   return coroutine.resume(captured.co), coroutine.resume(captured.sleep_co)
 end)
-local oki, r1, r2 = task.join(intruder)
-T.ok(oki and r1 == true and r2 == true, "resuming a waiting task by hand returns at once")
+local oki, res1, res2 = task.join(intruder)
+T.ok(oki and res1 == true and res2 == true, "resuming a waiting task by hand returns at once")
 local okv, run = task.join(victim)
 T.ok(okv and run and run.id == "run_in_progress", "and the task still gets its real response")
 local oks, woke = task.join(sleeper2)
@@ -121,7 +121,8 @@ T.is(table.concat({ results[1], results[2], results[3], results[6] }, ","), "10,
 T.is(errs[4], "four", "nil, err becomes errs[i]")
 T.is(errs[5], "five", "a raise becomes errs[i]")
 T.is(peak, 2, "task.map never runs more than concurrency at once")
-T.raises(function() task.map({}, function() end, { concurrency = 0 }) end, "concurrency must be a positive integer", "task.map checks concurrency")
+T.raises(function() task.map({}, function() end, { concurrency = 0 }) end, "concurrency must be a positive integer",
+         "task.map checks concurrency")
 
 -- task.each: bounded like task.map, keeps nothing, counts outcomes; items may
 -- be an iterator function (such as io.lines)

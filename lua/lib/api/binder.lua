@@ -27,11 +27,11 @@ local function check_params(where, params, spec, level)
   end
   local query = {}
   for k, v in pairs(params) do
-    local check = spec[k]
-    if not check then
+    local validator = spec[k]
+    if not validator then
       error(("%s: unknown parameter '%s'"):format(where, tostring(k)), level + 1)
     end
-    local ok, want, expanded = check(v)
+    local ok, want, expanded = validator(v)
     if not ok then
       error(("%s: %s must be %s (got %s)"):format(where, k, want,
             type(v) == "string" and ("%q"):format(v) or type(v) == "number" and tostring(v)

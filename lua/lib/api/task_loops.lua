@@ -41,7 +41,8 @@ function task.map(items, fn, opts)
   local concurrency = check_loop("map", items, type(items) == "table", fn, opts,
                                  "{concurrency = n, deadline = s}")
   local deadline = opts and opts.deadline
-  if deadline ~= nil and (type(deadline) ~= "number" or not (deadline >= 0) or deadline == math.huge) then
+  -- not (deadline >= 0) is also true for NaN, which deadline < 0 would let through
+  if deadline ~= nil and (type(deadline) ~= "number" or not (deadline >= 0) or deadline == math.huge) then -- luacheck: ignore 581
     error("task.map: deadline must be a finite, non-negative number of seconds", 2)
   end
   local n = #items

@@ -221,7 +221,7 @@ end
 -- (a file saved by some editors) dropped. Returns the list, or nil, err.
 -- On a terminal, stdin is read after a prompt saying how to end it.
 function M.read_lines(path)
-  local f, err = io.stdin, nil
+  local f, err = io.stdin
   if path ~= "-" then
     f, err = io.open(path, "r")
     if not f then return nil, err end

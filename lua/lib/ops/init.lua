@@ -14,7 +14,7 @@
 -- API's created_at); for deadlines and elapsed times use runctl.now()
 -- (monotonic). No name here means both.
 local runctl = require "runctl"
-local args = require "runctl.ops.args"
+local cli = require "runctl.ops.args"
 local term = require "runctl.ops.term"
 local ledger = require "runctl.ops.ledger"
 local concurrency = require "runctl.ops.concurrency"
@@ -26,10 +26,10 @@ local kinds = require "runctl.jobs.kinds"
 
 local M = {
   -- runctl.ops.args
-  parse = args.parse, parse_duration = args.parse_duration, read_lines = args.read_lines,
-  collect_ids = args.collect_ids, usage_error = args.usage_error, config_error = args.config_error,
-  is_usage_error = args.is_usage_error, render_usage = args.render_usage,
-  declared_usage = args.declared_usage,
+  parse = cli.parse, parse_duration = cli.parse_duration, read_lines = cli.read_lines,
+  collect_ids = cli.collect_ids, usage_error = cli.usage_error, config_error = cli.config_error,
+  is_usage_error = cli.is_usage_error, render_usage = cli.render_usage,
+  declared_usage = cli.declared_usage,
   -- runctl.ops.term
   plural = term.plural, fmt_age = term.fmt_age, quiet = term.quiet, size = term.size,
   colour = term.colour, paint = term.paint, wrap = term.wrap, progress = term.progress,

@@ -41,7 +41,7 @@ Report.__index = Report
 -- On a terminal (stdout, unless as_json: --json) the lines are for people
 -- instead: one readable line per object, coloured unless NO_COLOR is set.
 function M.report(path, header, as_json)
-  local f, err = io.stdout, nil
+  local f, err = io.stdout
   if path and path ~= "-" then
     f, err = io.open(path, "w")
     if not f then return nil, err end
