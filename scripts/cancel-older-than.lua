@@ -283,8 +283,8 @@ local function ask(job, kind, n, where, targets)
     return nil
   end
   if ok then return nil end
-  io.stderr:write(("%s: not cancelling %d %s (more than --confirm-above %d): %s; pass --yes to go ahead\n")
-                  :format(NAME, n, kind.many, o.confirm_above or 20, why))
+  ops.say(true, "%s: not cancelling %d %s (more than --confirm-above %d): %s; pass --yes to go ahead",
+          NAME, n, kind.many, o.confirm_above or 20, why)
   return why
 end
 
