@@ -14,7 +14,7 @@ self = false
 -- Scripts may switch runctl.dry_run on: the one field they write.
 local RUNTIME = { runctl = { other_fields = true, fields = { dry_run = { read_only = false } } },
                   "openai", "http", "json", "task", "log",
-                  "runs", "responses", "batches", "fine_tuning", "vector_stores", "uploads" }
+                  "runs", "responses", "batches", "fine_tuning", "vector_stores", "uploads", "evals" }
 
 -- The Lua half of the API gets them from require, never as globals.
 files["lua/lib"] = { read_globals = {} }

@@ -11,18 +11,23 @@ local NAME = "cancel-older-than"
 local USAGE = [[
 usage: runctl cancel-older-than --kind KIND --older-than AGE [OPTIONS]
        runctl cancel-older-than [--kind runs] --older-than AGE [OPTIONS] THREAD_ID... | -
+       runctl cancel-older-than --kind eval-runs --older-than AGE [OPTIONS] EVAL_ID...
 
 Cancels every active object of one kind older than AGE. Name the kind with
 --kind; without it, thread IDs mean runs, and with none given it says which
 kinds there are (it does not guess: a wrong guess cancels the wrong things).
   batches       every validating, in_progress or finalizing batch
   fine-tuning   every validating_files, queued or running fine-tuning job
+  eval-runs     the queued or in_progress runs of the given evals (their IDs
+                where thread IDs go)
   runs          every queued, in_progress or requires_action run on the given
                 threads (Azure and compatible servers; api.openai.com has none
                 since August 2026). Thread IDs come from the arguments,
                 --threads-file, or stdin (one per line, '#' starts a comment;
                 stdin is read for "-" or when no ID is given and it is a pipe)
 Responses, file batches and uploads cannot be listed: runctl cancel ID...
+A run still active past its expires_at is cancelled too (the service does
+not always expire it), its line noted "past expires_at".
 
 Examples:
   $ runctl cancel-older-than --kind batches --older-than 6h --dry-run
@@ -40,10 +45,15 @@ Selecting objects:
                           measure the age from created_at (default) or started_at
                           (in_progress_at for batches; an object that never
                           started is then never old enough)
-  --status LIST           which active statuses to cancel, comma-separated
-                          (default: all of the kind's, listed above)
+  --status LIST           which statuses to cancel, comma-separated (default
+                          the kind's active ones, listed above; paused
+                          fine-tuning jobs only when named: --status paused)
   --assistant ID          only runs of this assistant (repeatable: any of them)
-  --model NAME            only runs (fine-tuning jobs) on this model (repeatable)
+  --model NAME            only objects on this model (repeatable: any of them):
+                          the name, its dated snapshots (NAME-2024-07-18,
+                          NAME-0613) and models fine-tuned from them (ft:NAME...);
+                          =NAME for that exact name. When it matches none of
+                          the active objects listed, the summary says so.
   --metadata KEY=VALUE    only objects whose metadata has KEY=VALUE (repeatable: all)
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
 
@@ -83,7 +93,8 @@ not_sent); action is one of
   already_done  it was already cancelled or cancelling, or finished before the
                 cancel reached it ("Cannot cancel ... with status ...", 400 or
                 409: final, never retried)
-  expired       its expires_at has passed (or its status is expired): not sent
+  expired       its status is expired, or its expires_at has passed and the
+                service expires such objects itself (batches, uploads): not sent
   skipped       not attempted: Ctrl-C, or the confirmation was refused
   failed        the request failed; error says why
 A thread that cannot be listed gets one line with run_id null (failed, or
@@ -138,18 +149,23 @@ end
 -- Without --kind or thread IDs: which kinds there are and how to pick one,
 -- from the kinds' data (extensions' kinds too).
 local function which_kind()
-  local lines = { "which objects? Name a kind with --kind " .. ops.kinds.listable_names() .. ":" }
+  local rows = {}
   for _, how in ipairs { "each", "parent" } do
     for _, name in ipairs(ops.kinds.names()) do
       local k = ops.kinds.get(name)
       if k.list == how and how == "each" then
-        lines[#lines + 1] = ("  %-62s every %s"):format(("runctl %s --kind %s --older-than 2h"):format(NAME, k.name), k.one)
+        rows[#rows + 1] = { ("runctl %s --kind %s --older-than 2h"):format(NAME, k.name), "every " .. k.one }
       elseif k.list == how then
-        lines[#lines + 1] = ("  %-62s %s, per %s"):format(("runctl %s --older-than 2h %s_ID..."):format(NAME,
-          k.parent.name:upper():gsub("%W", "_")), k.many, k.parent.name)
+        rows[#rows + 1] = { ("runctl %s%s --older-than 2h %s_ID..."):format(NAME,
+          k.name == "runs" and "" or (" --kind " .. k.name), k.parent.name:upper():gsub("%W", "_")),
+          ("%s, per %s"):format(k.many, k.parent.name) }
       end
     end
   end
+  local width = 0
+  for _, r in ipairs(rows) do width = math.max(width, #r[1]) end
+  local lines = { "which objects? Name a kind with --kind " .. ops.kinds.listable_names() .. ":" }
+  for _, r in ipairs(rows) do lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(r[1], r[2]) end
   lines[#lines + 1] = "(add --dry-run to see what it would cancel first)"
   ops.usage_error(table.concat(lines, "\n"))
 end
@@ -191,10 +207,18 @@ end
 -- listed whole.
 local function groups_of(o, positional, kind)
   if not kind.per_thread then return { false } end
-  local threads = ops.collect_ids(positional, o.threads_file, "thread ID")
+  local noun = kind.parent.name
+  local threads = ops.collect_ids(positional, o.threads_file, noun .. " ID")
   if #threads == 0 and not o.kind then which_kind() end
   if #threads == 0 then
-    ops.usage_error("no thread IDs: give them as arguments, with --threads-file FILE, or on stdin")
+    ops.usage_error(("no %s IDs: give them as arguments, with --threads-file FILE, or on stdin"):format(noun))
+  end
+  for _, id in ipairs(threads) do
+    local other = ops.kinds.by_prefix(id)
+    if other then
+      ops.usage_error(("'%s' is the ID of %s, not of %s: --kind %s lists the %s of the given %ss")
+                      :format(id, ops.a(other.one), ops.a(noun), kind.name, kind.many, noun))
+    end
   end
   return threads
 end
@@ -202,11 +226,11 @@ end
 -- Decides what a listed object is: not considered, settled at once (nothing
 -- to send; a cancelling one is held for --wait), or a target for a cancel.
 local function consider(job, kind, picked, targets, parent, item)
-  local verdict, age = picked(item)
+  local verdict, age, note = picked(item)
   if not verdict then return end
   local st = item.status
   local e, new = job.ledger:add { kind = kind, parent = parent or nil, id = item.id, status_before = st,
-                                  age = age, cost = ops.kinds.cost_of(kind, item),
+                                  age = age, cost = ops.kinds.cost_of(kind, item), past_note = note,
                                   model = type(item.model) == "string" and item.model or nil }
   if not new then return end
   if verdict == "done" then
@@ -304,16 +328,24 @@ local function main(args)
   check_age(o)
   local kind = check_kind(o, positional)
   local groups = resumed and resumed.threads or groups_of(o, positional, kind)
-  local where = kind.per_thread and (" on " .. ops.plural(#groups, "thread")) or ""
+  local where = kind.per_thread and (" on " .. ops.plural(#groups, kind.parent.name)) or ""
 
   local job = ops.start(NAME, o, { args = args, threads = kind.per_thread and groups or nil })
   job.kind = kind
   local targets, picked = {}, picks.picker(kind, filter_of(o), job.unix_time)
+  local models = picks.model_watch(kind, filter_of(o))
   if resumed then add_retries(job, kind, resumed, targets) end
   local listed = list_all(job, kind, groups, function(g, item)
+    models.note(item)
     local settled = resumed and type(item) == "table" and resumed.done[tostring(g or nil) .. "\0" .. tostring(item.id)]
     if not settled then consider(job, kind, picked, targets, g, item) end
   end)
+  local seen = models.result()
+  if seen then
+    job.extra_lines = { ("--model %s matched none of the %d %s %s listed; their models: %s")
+                        :format(table.concat(o.model, ","), models.count(), o.status and "wanted" or "active",
+                                kind.many, table.concat(seen, ", ")) }
+  end
   local refused = ask(job, kind, #targets, where, targets)
   if not job.interrupted and not refused then job:cancel_all(targets) end
   job:wait()
@@ -321,7 +353,7 @@ local function main(args)
                       job:counted(job.ledger.total), ops.fmt_age(o.older_than), listed, where),
                     { refused = refused,
                       why = refused and (refused == "not confirmed" and refused or ("not confirmed: " .. refused)),
-                      group = kind.per_thread and "thread" or nil })
+                      group = kind.per_thread and kind.parent.name or nil })
 end
 
 ops.main(NAME, main, { ... })

@@ -5,6 +5,7 @@
 -- JSON-lines report and exit codes as cancel-older-than.
 local ops = require "runctl.ops"
 local json = require "runctl.json"
+local picks = require "runctl.jobs.selection"
 
 local NAME = "cancel"
 local USAGE = [[
@@ -17,13 +18,15 @@ Cancels each given object. Its kind is known by the ID's prefix:
   resp_...                a background response
   VECTOR_STORE_ID/vsfb_...  a vector store file batch
   upload_...              an upload
+  EVAL_ID/evalrun_...     an eval run
 IDs come from the arguments, from --file FILE, or from stdin ("-", or a pipe
 when none is given); in a file '#' starts a comment, and a JSON line of a
 report of these scripts counts when it is would_cancel, failed or skipped:
 what is still to do.
 
   --kind KIND             every ID is of this kind (runs, batches, fine-tuning,
-                          responses, file-batches, uploads), whatever its prefix
+                          responses, file-batches, uploads, eval-runs), whatever
+                          its prefix
   --file FILE             read IDs from FILE ("-" for stdin)
   --dry-run               retrieve each object and report what would happen; no
                           cancel is sent (the client refuses non-GET requests)
@@ -42,8 +45,11 @@ One JSON line per object: kind, id, thread_id (runs), status_before,
 status_after, age, action, outcome, request_id, error, note, cost (what the
 object says it cost or did: a batch's request_counts and output_file_id, a
 job's trained_tokens, a response's or run's usage; null when it does not
-say). action is cancelled, would_cancel, already_done (it had finished or
-was being cancelled), expired, skipped (Ctrl-C) or failed; outcome is finer
+say; a batch's model and usage, an eval run's result_counts and
+per_model_usage). A run still active past its expires_at is cancelled, its
+line noted "past expires_at". action is cancelled, would_cancel,
+already_done (it had finished or was being cancelled), expired, skipped
+(Ctrl-C) or failed; outcome is finer
 (cancel_requested, finished_anyway, already_cancelling, already_finished,
 not_cancellable, not_found, failed, not_sent). Without --dry-run nothing is
 retrieved before its cancel, so status_before is null unless the answer said.
@@ -140,8 +146,12 @@ local function look_first(job, e)
   local kind, st = e.kind, obj.status
   e.status_before = st
   job:saw(e, obj)
-  if kind.expired[st] or (kind.active[st] and kind.expires and math.type(obj[kind.expires])
-                          and obj[kind.expires] <= job.unix_time) then
+  local expires = kind.expires and obj[kind.expires]
+  if picks.past_expiry(kind, st, expires, job.unix_time) then
+    e.past_note = picks.PAST_EXPIRY_NOTE       -- still active past its expiry: cancelled all the same
+    return false
+  end
+  if kind.expired[st] or (kind.active[st] and math.type(expires) and expires <= job.unix_time) then
     job.ledger:settle(e, { action = "expired", status_after = st })
     return true
   elseif not kind.active[st] then

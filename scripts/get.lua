@@ -18,6 +18,7 @@ Its kind is known by the ID's prefix, as in
   THREAD_ID/RUN_ID        a run
   VECTOR_STORE_ID/vsfb_...  a vector store file batch
   upload_...              an upload
+  EVAL_ID/evalrun_...     an eval run
 IDs come from the arguments, or from stdin ("-", or a pipe when none is
 given; '#' starts a comment). On a terminal: a table fitted to its width;
 elsewhere (a pipe, a file) or with --json: one JSON line per object, as the

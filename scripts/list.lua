@@ -17,6 +17,7 @@ kinds that can be listed, and what is listed of each, are
   fine-tuning   every fine-tuning job
   runs          the runs of the given threads (Azure and compatible servers);
                 thread IDs from the arguments, --threads-file, or stdin
+  eval-runs     the runs of the given evals (their IDs where thread IDs go)
 On a terminal: a table (ID, status, age, model, cost so far) fitted to its
 width; elsewhere (a pipe, a file) or with --json: one JSON line per object,
 as the API returned it. Responses, file batches and uploads cannot be

@@ -29,12 +29,18 @@ Runs a policy: a Lua file returning a table of rules, such as
 
 Every pass lists the objects the rules cover and cancels those a rule picks
 (of the kind's active statuses, by default). Rule fields: name, kind (runs,
-batches, fine-tuning, or any kind runctl knows), older_than, age_from
-(created|started), status, assistant, model, metadata ({key = "value"}),
-threads / threads_file (runs), ids / ids_file (kinds that cannot be listed),
-match (a function of the object: true picks it). Files are read relative to
-the policy's folder. The policy sees no io and no os but os.time, os.date,
-os.clock and os.getenv.
+batches, fine-tuning, eval-runs, or any kind runctl knows), older_than,
+age_from (created|started), status (paused picks paused fine-tuning jobs),
+assistant, model (a name picks its dated snapshots and models fine-tuned from
+them; "=NAME" that name only), metadata ({key = "value"}), threads /
+threads_file (runs), evals / evals_file (eval runs), ids / ids_file (kinds
+that cannot be listed; an ID of another kind's prefix is a policy error),
+match (a function of the object: true picks it), action ("cancel", or
+"pause" for fine-tuning jobs). Files are read relative to the policy's
+folder. The policy sees no io and no os but os.time, os.date, os.clock and
+os.getenv. A model filter that matches none of the objects listed is logged
+once per policy load with the models seen; an ID not found is an error
+(not_found), logged once.
 
 Options:
   --once                  one pass, then exit (for cron): 0 when it had no
@@ -50,9 +56,10 @@ Options:
   -h, --help              this text
 
 The journal has one JSON line per decision: time, rule, kind, id, parent,
-status_before, status_after, age, outcome, request_id, error, cost. outcome is
-cancel_requested, already_cancelling, already_finished, not_cancellable,
-not_found, failed, or would_cancel (--dry-run). A decision the journal holds
+status_before, status_after, age, outcome, request_id, error, note, cost.
+outcome is cancel_requested, already_cancelling, already_finished,
+not_cancellable, not_found, failed, or would_cancel (--dry-run); a pause
+rule's are pause_requested, not_pausable, not_found, failed, would_pause. A decision the journal holds
 already (the same outcome for the same object) is not written again, also
 after a restart on the same file. One log line per action goes to stderr.
 
@@ -81,7 +88,7 @@ local function new_metrics()
   return metrics.new()
     :counter("runctl_supervise_passes_total", "Passes run, by result (ok, failed).")
     :counter(M_CANCELS, "Cancel decisions, by kind, rule and outcome.")
-    :counter(M_ERRORS, "Errors, by type (list, auth, cancel, match, journal, metrics, policy).")
+    :counter(M_ERRORS, "Errors, by type (list, auth, cancel, match, journal, metrics, policy, not_found).")
     :gauge("runctl_supervise_active_objects", "Objects active or cancelling in the last pass's listings, by kind and status.")
     :gauge("runctl_supervise_oldest_active_age_seconds", "Age of the oldest active object in the last pass's listings, by kind.")
     :gauge("runctl_supervise_pass_duration_seconds", "How long the last pass took.")
@@ -123,7 +130,8 @@ end
 local function see(s, p, l, item)
   if type(item) ~= "table" or type(item.id) ~= "string" then return end
   local kind, st = l.kind, item.status
-  if kind.active[st] or kind.cancelling[st] then
+  for _, r in ipairs(l.rules) do r.models.note(item) end
+  if kind.active[st] or kind.cancelling[st] or kind.paused[st] then
     local by_status = p.active[kind]
     by_status[st] = (by_status[st] or 0) + 1
     if kind.active[st] and math.type(item.created_at) then
@@ -133,12 +141,41 @@ local function see(s, p, l, item)
   local picked = p.picked[kind.name]
   if picked[item.id] then return end            -- seen twice in one listing (pages moved)
   for _, r in ipairs(l.rules) do
-    local verdict, age = r.pick(item)
+    local verdict, age, note = r.pick(item)
     if verdict == "cancel" and matches(s, p, r, item) then
       picked[item.id] = true
       p.targets[#p.targets + 1] = { rule = r, kind = kind, parent = l.parent, id = item.id,
-                                    status = st, age = age, item = item }
+                                    status = st, age = age, item = item, note = note }
       return
+    end
+  end
+end
+
+-- An object a rule names by ID that the server does not know (a wrong ID,
+-- or one long gone): counted as an error of type not_found every pass,
+-- logged as a warning once per ID while the policy is in force.
+local function not_found(s, p, l)
+  p.errors = p.errors + 1
+  s.reg:inc(M_ERRORS, { type = "not_found" })
+  local what = l.parent and (l.parent .. "/" .. l.id) or l.id
+  if s.policy.missing[what] then return end
+  s.policy.missing[what] = true
+  s.svc:log("warning", "%s %s (in rule '%s'): not found: check the policy's IDs", l.kind.one, what,
+            l.rules[1].name)
+end
+
+-- After a pass: a rule whose model filter matched none of the objects in
+-- its statuses while there were some is told once per policy load, with
+-- the models seen (a filter "gpt-4o" never matches "gpt-4o-mini-...").
+local function check_models(s)
+  for _, r in ipairs(s.policy.rules) do
+    local seen = r.models.result()
+    if seen and not s.policy.warned[r.name] then
+      s.policy.warned[r.name] = true
+      s.svc:log("warning", "rule '%s': model %s matched none of the %d %s %s listed; their models: %s",
+                r.name, table.concat(r.filter.model, ","), r.models.count(),
+                r.filter.status and table.concat(r.filter.status, "/") or "active", r.kind.many,
+                table.concat(seen, ", "))
     end
   end
 end
@@ -155,9 +192,7 @@ local function list(s, p, l)
       local obj, gerr
       if l.parent then obj, gerr = api.retrieve(l.parent, l.id) else obj, gerr = api.retrieve(l.id) end
       if obj then return see(s, p, l, obj) end
-      if runctl.is_error(gerr) and gerr.status == 404 then
-        return s.svc:log("debug", "%s %s: not found: nothing to do", l.kind.one, l.id)
-      end
+      if runctl.is_error(gerr) and gerr.status == 404 then return not_found(s, p, l) end
       error(gerr, 0)
     end
     local iter = l.parent and api.each(l.parent, { limit = 100 }) or api.each({ limit = 100 })
@@ -181,24 +216,52 @@ local function list(s, p, l)
   fail(s, p, "list", "cannot list %s: %s", what, text_of(err))
 end
 
--- Sends one target's cancel and journals the decision (once per outcome).
+-- What the answer to another action than cancel (a rule's action =
+-- "pause") means, as classify_cancel's fields: <action>_requested,
+-- would_<action> (--dry-run), not_found, not_<action>able (the server
+-- refused: its text is the note) or failed.
+local function classify_action(action, obj, err, resp, status_before)
+  if obj then
+    return { outcome = action .. "_requested", status_after = type(obj.status) == "string" and obj.status or nil,
+             request_id = resp.request_id, seen = obj }
+  end
+  local f = { status_after = status_before, request_id = runctl.is_error(err) and err.request_id or nil }
+  if runctl.is_error(err) and err.kind == "dry_run" then
+    f.outcome = "not_sent"
+  elseif runctl.is_error(err) and err.kind == "api" and err.status == 404 then
+    f.outcome = "not_found"
+  elseif runctl.is_error(err) and err.kind == "api" and (err.status == 400 or err.status == 409) then
+    f.outcome, f.note = "not_" .. action .. "able", err.message
+    f.status_after = type(err.message) == "string" and err.message:match("with status '([%w_]+)'") or status_before
+  else
+    f.outcome, f.error = "failed", tostring(err)
+  end
+  return f
+end
+
+-- Sends one target's cancel (or its rule's action) and journals the
+-- decision (once per outcome).
 local function cancel(s, p, e)
   if s.svc:stopping() then return end           -- not started: the next run decides again
   local api = e.kind.resource(s.client)
+  local action = e.rule.action
   local obj, err, resp
-  if e.parent then obj, err, resp = api.cancel(e.parent, e.id) else obj, err, resp = api.cancel(e.id) end
-  local f = ops.classify_cancel(obj, err, resp, e.status)
-  local outcome = f.outcome == "not_sent" and "would_cancel" or f.outcome    -- runctl.api.cancel_outcomes' words
+  if e.parent then obj, err, resp = api[action](e.parent, e.id) else obj, err, resp = api[action](e.id) end
+  local f
+  if action == "cancel" then f = ops.classify_cancel(obj, err, resp, e.status)
+  else f = classify_action(action, obj, err, resp, e.status) end
+  local outcome = f.outcome == "not_sent" and ("would_" .. action) or f.outcome    -- runctl.api.cancel_outcomes' words
   s.reg:inc(M_CANCELS, { kind = e.kind.name, rule = e.rule.name, outcome = outcome })
   local rec = { time = os.date("!%Y-%m-%dT%H:%M:%SZ"), rule = e.rule.name, kind = e.kind.name, id = e.id,
                 parent = e.parent, status_before = e.status, status_after = f.status_after, age = e.age,
                 outcome = outcome, request_id = f.request_id, error = f.error and service.redact(f.error),
-                note = f.note and service.redact(f.note), cost = ops.kinds.cost_of(e.kind, f.seen or e.item) }
+                note = (e.note or f.note) and service.redact(e.note or f.note),
+                cost = ops.kinds.cost_of(e.kind, f.seen or e.item) }
   local what = ("rule '%s': %s %s (%s, %s old)"):format(e.rule.name, e.kind.one, e.id, tostring(e.status),
                                                        ops.fmt_age(e.age))
   if outcome == "failed" then
     local refused = ops.refusal(err)
-    fail(s, p, refused and "auth" or "cancel", "%s: cancel failed: %s", what, refused or f.error or "?")
+    fail(s, p, refused and "auth" or "cancel", "%s: %s failed: %s", what, action, refused or f.error or "?")
   end
   local written, jerr = s.journal:record(rec)
   if written == nil then
@@ -213,8 +276,11 @@ end
 -- One pass: list, pick, cancel, journal. Returns the pass's record.
 local function pass(s)
   local p = { unix_time = ops.unix_time(), targets = {}, picked = {}, active = {}, oldest = {}, errors = 0, complete = true }
-  for _, r in ipairs(s.policy.rules) do r.pick = picks.picker(r.kind, r.filter, p.unix_time) end
+  for _, r in ipairs(s.policy.rules) do
+    r.pick, r.models = picks.picker(r.kind, r.filter, p.unix_time), picks.model_watch(r.kind, r.filter)
+  end
   ops.each_concurrently(s.policy.listings, s.concurrency, function(l) list(s, p, l) end)
+  check_models(s)
   ops.each_concurrently(p.targets, s.concurrency, function(e) cancel(s, p, e) end, function(e, err)
     fail(s, p, "cancel", "rule '%s': %s %s: cannot cancel: %s", e.rule.name, e.kind.one, e.id, text_of(err))
   end)
@@ -260,6 +326,7 @@ local function reload(s)
     s.reg:inc(M_ERRORS, { type = "policy" })
     return s.svc:log("error", "policy not reloaded, the old one stays: %s", err)
   end
+  policy.missing, policy.warned = {}, {}
   s.policy = policy
   s.svc:log("info", "policy reloaded: %s, %d rule(s)", policy.path, #policy.rules)
 end
@@ -274,6 +341,7 @@ local function main(argv)
     io.stderr:write(NAME, ": ", service.redact(perr), "\n")
     return ops.EXIT_USAGE
   end
+  policy.missing, policy.warned = {}, {}             -- IDs not found, model filters told about: once each
   if o.dry_run then runctl.dry_run = true end      -- the client refuses every cancel from here on
   local client = ops.client(o)
   local journal, jerr = journals.open(o.journal)

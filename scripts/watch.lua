@@ -14,17 +14,21 @@ local USAGE = [[
 usage: runctl watch [OPTIONS] --kind KIND [ID...]
        runctl watch [OPTIONS] resp_... batch_... ftjob-... VECTOR_STORE_ID/vsfb_...
        runctl watch [OPTIONS] THREAD_ID... | -
+       runctl watch [OPTIONS] EVAL_ID... EVAL_ID/evalrun_...
 
 Shows what is running and how old it is, for the objects named in one of
 these ways
   --kind batches        every recent batch: how many are validating, in
                         progress, finalizing, cancelling and finished, the
                         oldest active one, and one line per active batch
-  --kind fine-tuning    the same for fine-tuning jobs
+  --kind fine-tuning    the same for fine-tuning jobs (a job a person paused
+                        counts under PAUSED)
   ID...                 one line per object given by ID (a response, batch,
-                        job, file batch): status, age, what it cost or did
+                        job, file batch, eval run): status, age, what it cost
+                        or did
   THREAD_ID...          per thread, its recent runs (Azure and compatible
                         servers): queued, in_progress, requires_action, ...
+  EVAL_ID...            an eval's runs, shown as a thread's are
 With none of these it says which kinds there are. An object seen cancelled
 and later finished is marked "finished anyway". Refreshed every --interval
 seconds: redrawn in place on a terminal (fitted to its width: a narrow one
@@ -79,17 +83,20 @@ local RUNS = ops.kinds.get("runs")
 -- What to watch: thread IDs, listed kinds, and objects given by ID (an ID
 -- whose prefix names a kind; any other argument is a thread ID).
 local function targets(o, positional)
-  local t = { threads = {}, kinds = {}, objects = {} }
+  local t = { threads = {}, kinds = {}, objects = {}, parents = {} }
   for _, name in ipairs(o.kind or {}) do t.kinds[#t.kinds + 1] = ops.kinds.get(name) end
   for _, id in ipairs(ops.collect_ids(positional, o.threads_file, "ID")) do
     local kind, parent, oid = ops.kinds.parse_ref(id)
+    local of_parent = not kind and ops.kinds.by_parent_prefix(id)
     if kind and kind ~= RUNS then
       t.objects[#t.objects + 1] = { kind = kind, parent = parent, id = oid }
+    elseif of_parent and of_parent ~= RUNS and of_parent.list == "parent" then
+      t.parents[#t.parents + 1] = { kind = of_parent, id = id }    -- an eval: its runs
     else
       t.threads[#t.threads + 1] = id
     end
   end
-  if #t.threads + #t.kinds + #t.objects == 0 then
+  if #t.threads + #t.kinds + #t.objects + #t.parents == 0 then
     local lines = { "nothing to watch: name a kind with --kind " .. ops.kinds.listable_names("each")
                     .. ", give object IDs, or thread IDs for runs:" }
     for _, name in ipairs(ops.kinds.names()) do
@@ -261,16 +268,20 @@ local function refresh(client, t, o, unix_time)
   for i, kind in ipairs(t.kinds) do
     jobs[#jobs + 1] = function() kinds_rows[i] = snapshot(client, kind, kind.many, nil, max, unix_time) end
   end
+  local parents = {}
+  for i, g in ipairs(t.parents) do
+    jobs[#jobs + 1] = function() parents[i] = snapshot(client, g.kind, g.id, g.id, max, unix_time) end
+  end
   for i, e in ipairs(t.objects) do jobs[#jobs + 1] = function() objects[i] = look(client, e, unix_time) end end
   ops.each_concurrently(jobs, 8, function(fn) fn() end)
   local errors, refused = 0, nil
-  for _, list in ipairs { threads, kinds_rows, objects } do
+  for _, list in ipairs { threads, kinds_rows, objects, parents } do
     for _, r in pairs(list) do
       if r.error then errors = errors + 1 end
       refused = refused or r.refused
     end
   end
-  return { threads = threads, kinds_rows = kinds_rows, objects = objects }, errors, refused
+  return { threads = threads, kinds_rows = kinds_rows, objects = objects, parents = parents }, errors, refused
 end
 
 -- The table's lines for a terminal cols wide (nil: any width); the narrow
@@ -286,6 +297,10 @@ local function render(t, seen, o, cols)
     for i, kind in ipairs(t.kinds) do
       if #out > 0 then out[#out + 1] = "" end
       rows(kind.many:upper(), kind, { seen.kinds_rows[i] })
+    end
+    for i, g in ipairs(t.parents) do     -- one table per parent (an eval's runs)
+      if #out > 0 then out[#out + 1] = "" end
+      rows(g.kind.parent.name:upper(), g.kind, { seen.parents[i] })
     end
     if #t.objects > 0 then
       if #out > 0 then out[#out + 1] = "" end
@@ -310,25 +325,31 @@ local function put_json(seen, t, n, now)
     rec.refresh, rec.at = n, now
     io.stdout:write(assert(json.encode(ops.with_nulls(rec, {}))), "\n")
   end
+  -- a row's parent (a thread, an eval) under its kind's field; thread_id null otherwise
+  local function with_parent(rec, kind, r)
+    rec.thread_id = json.null
+    if kind.per_thread then rec[kind.parent.field] = r.label end
+    return rec
+  end
   local function rows(kind, list)
     for _, r in ipairs(list) do
       local counts = {}
       for st, c in pairs(r.counts) do counts[st] = c end
-      put { type = "row", kind = kind.name, thread_id = kind.per_thread and r.label or json.null,
-            counts = counts, finished = r.finished, oldest_age = r.active[1] and r.active[1].age or json.null,
-            error = r.error or json.null }
+      put(with_parent({ type = "row", kind = kind.name, counts = counts, finished = r.finished,
+                        oldest_age = r.active[1] and r.active[1].age or json.null, error = r.error or json.null },
+                      kind, r))
       for _, a in ipairs(r.active) do
-        put { type = "object", kind = kind.name, id = a.id, thread_id = kind.per_thread and r.label or json.null,
-              status = a.status, age = a.age or json.null, model = a.model or json.null }
+        put(with_parent({ type = "object", kind = kind.name, id = a.id, status = a.status,
+                          age = a.age or json.null, model = a.model or json.null }, kind, r))
       end
       for _, f in ipairs(r.flipped) do
-        put { type = "object", kind = kind.name, id = f.id, thread_id = kind.per_thread and r.label or json.null,
-              status = f.status, note = f.note }
+        put(with_parent({ type = "object", kind = kind.name, id = f.id, status = f.status, note = f.note }, kind, r))
       end
     end
   end
   rows(RUNS, seen.threads)
   for i, kind in ipairs(t.kinds) do rows(kind, { seen.kinds_rows[i] }) end
+  for i, g in ipairs(t.parents) do rows(g.kind, { seen.parents[i] }) end
   for _, l in ipairs(seen.objects) do
     put { type = "object", kind = l.e.kind.name, id = l.e.id,
           [l.e.kind.parent and l.e.kind.parent.field or "parent_id"] = l.e.parent or json.null,
@@ -343,6 +364,7 @@ local function title_of(t)
   local parts = {}
   if #t.threads > 0 then parts[#parts + 1] = ops.plural(#t.threads, "thread") end
   for _, kind in ipairs(t.kinds) do parts[#parts + 1] = kind.many end
+  if #t.parents > 0 then parts[#parts + 1] = ops.plural(#t.parents, t.parents[1].kind.parent.name) end
   if #t.objects > 0 then parts[#parts + 1] = ops.plural(#t.objects, "object") end
   return table.concat(parts, ", ")
 end

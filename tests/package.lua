@@ -111,12 +111,12 @@ local COMPLETION_CASES = {
   { { "--timeout", "5", "unb" }, "^unblock%-thread$" },
   { { "help", "wa" }, "^watch$" },
   { { "cancel-older-than", "--ki" }, "^%-%-kind$" },
-  { { "cancel-older-than", "--kind", "" }, "^runs batches fine%-tuning$" },
+  { { "cancel-older-than", "--kind", "" }, "^runs batches fine%-tuning eval%-runs$" },
   { { "--dry-run", "cancel-older-than", "--age-from", "s" }, "^started$" },
   { { "watch", "--" }, "%-%-interval .*%-%-once" },
   { { "cancel", "--file", "CHANGE" }, "^CHANGELOG%.md$" },
   { { "cancel-older-than", "--older-than", "" }, "^$" },
-  { { "list", "" }, "^runs batches fine%-tuning$" },                 -- a script's first argument: the kinds
+  { { "list", "" }, "^runs batches fine%-tuning eval%-runs$" },                 -- a script's first argument: the kinds
   { { "list", "--limit", "5", "f" }, "^fine%-tuning$" },
   { { "list", "batches", "" }, "^$" },                                -- only the first
   { { "supervise", "share/runctl/supervise-pol" }, "^share/runctl/supervise%-policy%.example%.lua$" },

@@ -351,6 +351,9 @@ function params.cursor(v) end
 ---@return string wanted
 ---@return table<string, string>? expanded
 function params.metadata(v) end
+---@return boolean ok
+---@return string wanted
+function params.eval_run_status(v) end
 
 ---A job kind (see lua/lib/jobs/kinds.lua for every field).
 ---@class runctl.Kind
@@ -384,6 +387,9 @@ function kinds.listable_names(only) end
 ---@param object string
 ---@return runctl.Kind?
 function kinds.by_object(object) end
+---@param rname string a dotted resource name ("evals.runs")
+---@return runctl.Kind?
+function kinds.by_resource(rname) end
 ---@param id string
 ---@return runctl.Kind?
 function kinds.by_prefix(id) end
@@ -418,6 +424,7 @@ openai = nil
 ---@field status runctl.BatchStatus
 ---@field expires_at integer?
 ---@field in_progress_at integer?
+---@field model string?
 ---@field output_file_id any
 ---@field request_counts any
 
@@ -425,7 +432,22 @@ openai = nil
 ---@class runctl.BatchPage : runctl.Page
 ---@field data runctl.Batch[]
 
----@alias runctl.FineTuningJobStatus "cancelled"|"completed"|"failed"|"incomplete"|"queued"|"running"|"succeeded"|"validating_files"
+---@alias runctl.EvalRunStatus "canceled"|"completed"|"failed"|"in_progress"|"queued"
+
+---An eval run (`object` "eval.run") as evals.runs returns it: its key fields (the API's others are there too).
+---@class runctl.EvalRun : runctl.Object
+---@field object "eval.run"
+---@field status runctl.EvalRunStatus
+---@field eval_id string
+---@field model string?
+---@field per_model_usage any
+---@field result_counts any
+
+---A page of eval runs.
+---@class runctl.EvalRunPage : runctl.Page
+---@field data runctl.EvalRun[]
+
+---@alias runctl.FineTuningJobStatus "cancelled"|"completed"|"failed"|"incomplete"|"paused"|"queued"|"running"|"succeeded"|"validating_files"
 
 ---A fine-tuning job (`object` "fine_tuning.job") as fine_tuning.jobs returns it: its key fields (the API's others are there too).
 ---@class runctl.FineTuningJob : runctl.Object
@@ -445,6 +467,7 @@ openai = nil
 ---@class runctl.Response : runctl.Object
 ---@field object "response"
 ---@field status runctl.ResponseStatus
+---@field model string?
 ---@field usage any
 
 ---@alias runctl.RunStatus "cancelled"|"cancelling"|"completed"|"expired"|"failed"|"in_progress"|"incomplete"|"queued"|"requires_action"|"succeeded"
@@ -527,6 +550,64 @@ function R_batches.each(params, opts) end
 ---@return runctl.Resp? resp
 function R_batches.wait(batch_id, w) end
 
+---The evals bindings of a client (c.evals).
+---@class runctl.Client.evals
+---@field runs runctl.Client.evals.runs
+local R_evals = {}
+
+---The evals.runs bindings of a client (c.evals.runs).
+---@class runctl.Client.evals.runs
+local R_evals_runs = {}
+
+---`POST /evals/{eval_id}/runs/{run_id}` (resp.outcome or err.outcome says what it meant)
+---@param eval_id string
+---@param run_id string
+---@param opts? runctl.RequestOptions
+---@return runctl.EvalRun? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_evals_runs.cancel(eval_id, run_id, opts) end
+
+---@class runctl.params.evals.runs.list
+---@field after? string
+---@field limit? integer
+---@field order? "asc"|"desc"
+---@field status? any
+
+---`GET /evals/{eval_id}/runs`
+---@param eval_id string
+---@param params? runctl.params.evals.runs.list
+---@param opts? runctl.RequestOptions
+---@return runctl.EvalRunPage? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_evals_runs.list(eval_id, params, opts) end
+
+---`GET /evals/{eval_id}/runs/{run_id}`
+---@param eval_id string
+---@param run_id string
+---@param opts? runctl.RequestOptions
+---@return runctl.EvalRun? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_evals_runs.retrieve(eval_id, run_id, opts) end
+
+---Every item of every page of list, page after page; raises err on a failure.
+---@param eval_id string
+---@param params? runctl.params.evals.runs.list
+---@param opts? runctl.RequestOptions
+---@return fun(): runctl.EvalRun?
+function R_evals_runs.each(eval_id, params, opts) end
+
+---Polls retrieve until the status leaves in_progress, queued (honours openai-poll-after-ms).
+---@param eval_id string
+---@param run_id string
+---@param w? { timeout?: number, interval?: number }
+---@return runctl.EvalRun? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_evals_runs.wait(eval_id, run_id, w) end
+
 ---The fine_tuning bindings of a client (c.fine_tuning).
 ---@class runctl.Client.fine_tuning
 ---@field jobs runctl.Client.fine_tuning.jobs
@@ -556,6 +637,22 @@ function R_fine_tuning_jobs.cancel(fine_tuning_job_id, opts) end
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
 function R_fine_tuning_jobs.list(params, opts) end
+
+---`POST /fine_tuning/jobs/{fine_tuning_job_id}/pause`
+---@param fine_tuning_job_id string
+---@param opts? runctl.RequestOptions
+---@return runctl.FineTuningJob? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_fine_tuning_jobs.pause(fine_tuning_job_id, opts) end
+
+---`POST /fine_tuning/jobs/{fine_tuning_job_id}/resume`
+---@param fine_tuning_job_id string
+---@param opts? runctl.RequestOptions
+---@return runctl.FineTuningJob? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_fine_tuning_jobs.resume(fine_tuning_job_id, opts) end
 
 ---`GET /fine_tuning/jobs/{fine_tuning_job_id}`
 ---@param fine_tuning_job_id string
@@ -710,6 +807,7 @@ function R_vector_stores_file_batches.wait(vector_store_id, batch_id, w) end
 
 ---@class runctl.Client
 ---@field batches runctl.Client.batches
+---@field evals runctl.Client.evals
 ---@field fine_tuning runctl.Client.fine_tuning
 ---@field responses runctl.Client.responses
 ---@field runs runctl.Client.runs
@@ -718,6 +816,7 @@ function R_vector_stores_file_batches.wait(vector_store_id, batch_id, w) end
 
 ---@class runctl
 ---@field batches runctl.Client.batches
+---@field evals runctl.Client.evals
 ---@field fine_tuning runctl.Client.fine_tuning
 ---@field responses runctl.Client.responses
 ---@field runs runctl.Client.runs
@@ -727,6 +826,10 @@ function R_vector_stores_file_batches.wait(vector_store_id, batch_id, w) end
 ---The default client's batches (openai.batches).
 ---@type runctl.Client.batches
 batches = nil
+
+---The default client's evals (openai.evals).
+---@type runctl.Client.evals
+evals = nil
 
 ---The default client's fine_tuning (openai.fine_tuning).
 ---@type runctl.Client.fine_tuning

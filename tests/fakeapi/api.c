@@ -85,8 +85,8 @@ static bool api_path(const struct server *s, const struct req *r, struct path *p
     return true;
 }
 
-/* Batches, responses, fine-tuning jobs, vector store file batches and
- * uploads (jobs.c); 0 when the path is none of theirs. */
+/* Batches, responses, fine-tuning jobs, vector store file batches,
+ * uploads and eval runs (jobs.c); 0 when the path is none of theirs. */
 static unsigned jobs_api(struct server *s, const struct req *r, const char *method,
                          const struct seg *seg, size_t n, struct jbuf *out)
 {
@@ -97,10 +97,14 @@ static unsigned jobs_api(struct server *s, const struct req *r, const char *meth
     }
     const struct qpair *limit = query_get(&q, "limit");
     const struct qpair *after = query_get(&q, "after");
+    const struct qpair *order = query_get(&q, "order");
+    const struct qpair *status = query_get(&q, "status");
     struct jobs_request rq = {
         .method = method, .seg = seg, .n = n,
         .limit = limit ? limit->v : NULL, .limit_len = limit ? limit->vn : 0,
         .after = after ? after->v : NULL, .after_len = after ? after->vn : 0,
+        .order = order ? order->v : NULL, .order_len = order ? order->vn : 0,
+        .status = status ? status->v : NULL, .status_len = status ? status->vn : 0,
     };
     int64_t now = real_ms();
     pthread_mutex_lock(&s->lock);

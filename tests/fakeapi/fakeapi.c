@@ -140,8 +140,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
             return false;
         }
     }
-    if (o->seed_file != NULL && (o->generate || o->gen_jobs > 0)) {
-        fprintf(stderr, "fakeapi: --seed and --generate/--jobs are exclusive\n");
+    if (o->seed_file != NULL && o->generate) { /* --jobs N adds to a seed */
+        fprintf(stderr, "fakeapi: --seed and --generate are exclusive\n");
         return false;
     }
     return true;

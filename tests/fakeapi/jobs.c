@@ -1,5 +1,5 @@
 /* jobs: batches, background responses, fine-tuning jobs, vector store file
- * batches and uploads. Each kind is a row of a table (statuses, time fields,
+ * batches, uploads and eval runs. Each kind is a row of a table (statuses, time fields,
  * how cancel moves it, default fields), so the code below is shared: the
  * collections and their indexes, the lifecycle, JSON and the API routes.
  * Seeds and generation are in jobs_seed.c. */
@@ -46,10 +46,13 @@ const struct kind kinds[K__COUNT] = {
         .name = "fine_tuning_jobs", .object = "fine_tuning.job", .label = "fine-tuning job",
         .a_label = "a fine-tuning job",
         .id_prefix = "ftjob-",
-        .statuses = {"running", "validating_files", "queued", "succeeded", "failed", "cancelled"},
+        .statuses = {"running", "validating_files", "queued", "succeeded", "failed", "cancelled",
+                     "paused"},
         .times = {"finished_at", "estimated_finish"},
         .seeded_times = {"succeeded", "finished_at", "failed", "finished_at"},
-        .cancellable = {"validating_files", "queued", "running"},
+        /* whether a paused job can be cancelled is unverified live: here it can */
+        .cancellable = {"validating_files", "queued", "running", "paused"},
+        .paused = "paused",
         .final = "cancelled", .done = "succeeded", .done_time = "finished_at",
         .max_limit = 100,
         .defaults = "{\"model\":\"gpt-4o-mini-2024-07-18\",\"fine_tuned_model\":null,"
@@ -65,7 +68,7 @@ const struct kind kinds[K__COUNT] = {
         .id_prefix = "vsfb_",
         .statuses = {"in_progress", "completed", "cancelled", "failed"},
         .cancellable = {"in_progress"},
-        .final = "cancelled", .done = "completed",
+        .final = "cancelled", .done = "completed", .parent = P_VECTOR_STORE,
         .defaults = "{\"file_counts\":{\"in_progress\":0,\"completed\":0,\"failed\":0,"
                     "\"cancelled\":0,\"total\":0}}",
     },
@@ -80,6 +83,29 @@ const struct kind kinds[K__COUNT] = {
         .defaults = "{\"filename\":\"training_examples.jsonl\",\"bytes\":0,"
                     "\"purpose\":\"fine-tune\",\"file\":null}",
     },
+    /* the spec's EvalRun; cancelled at once, in American spelling */
+    [K_EVAL_RUN] = {
+        .name = "eval_runs", .object = "eval.run", .label = "eval run", .a_label = "an eval run",
+        .id_prefix = "evalrun_",
+        .statuses = {"in_progress", "queued", "completed", "canceled", "failed"},
+        .cancellable = {"queued", "in_progress"},
+        .final = "canceled", .done = "completed",
+        .page_ids = true, .max_limit = 100, .parent = P_EVAL, .filters = true,
+        .defaults = "{\"name\":\"nightly\",\"model\":\"gpt-4o-mini-2024-07-18\","
+                    "\"report_url\":\"https://platform.openai.com/evaluations\","
+                    "\"data_source\":{\"type\":\"completions\"},"
+                    "\"result_counts\":{\"total\":50,\"errored\":0,\"failed\":3,\"passed\":17},"
+                    "\"per_model_usage\":[{\"model_name\":\"gpt-4o-mini-2024-07-18\","
+                    "\"invocation_count\":20,\"prompt_tokens\":4000,\"completion_tokens\":1000,"
+                    "\"total_tokens\":5000,\"cached_tokens\":0}],"
+                    "\"per_testing_criteria_results\":[],\"error\":null,\"metadata\":{}}",
+    },
+};
+
+const struct parent_kind parent_kinds[P__COUNT] = {
+    [P_VECTOR_STORE] = {"vector_stores", "file_batches", "vector store", "vector_store_id", "vs_",
+                        K_FILE_BATCH},
+    [P_EVAL] = {"evals", "runs", "eval", "eval_id", "eval_", K_EVAL_RUN},
 };
 
 /* ---- small helpers ---- */
@@ -134,12 +160,14 @@ void jobs_free(struct jobs *j)
         free(j->c[k].items);
         free(j->c[k].index.slots);
     }
-    for (size_t i = 0; i < j->n_vs; i++) {
-        free(j->vs[i].id);
-        free(j->vs[i].id_json);
+    for (int p = P_NONE + 1; p < P__COUNT; p++) {
+        for (size_t i = 0; i < j->p[p].n; i++) {
+            free(j->p[p].items[i].id);
+            free(j->p[p].items[i].id_json);
+        }
+        free(j->p[p].items);
+        free(j->p[p].index.slots);
     }
-    free(j->vs);
-    free(j->vs_index.slots);
     free(j);
 }
 
@@ -207,14 +235,9 @@ static bool coll_finish(struct coll *c, const char *label, char *err, size_t err
     return build_index(&c->index, c->items, c->n, job_key, label, err, err_len);
 }
 
-static int vs_find(const struct jobs *j, const char *id, size_t len)
+static int parent_find(const struct jobs *j, int p, const char *id, size_t len)
 {
-    return (int)id_index_find(&j->vs_index, j->vs, vs_key, id, len);
-}
-
-static bool vs_finish(struct jobs *j, char *err, size_t err_len)
-{
-    return build_index(&j->vs_index, j->vs, j->n_vs, vs_key, "vector store", err, err_len);
+    return (int)id_index_find(&j->p[p].index, j->p[p].items, vs_key, id, len);
 }
 
 bool jobs_finish(struct jobs *j, char *err, size_t err_len)
@@ -224,7 +247,13 @@ bool jobs_finish(struct jobs *j, char *err, size_t err_len)
             return false;
         }
     }
-    return vs_finish(j, err, err_len);
+    for (int p = P_NONE + 1; p < P__COUNT; p++) {
+        if (!build_index(&j->p[p].index, j->p[p].items, j->p[p].n, vs_key, parent_kinds[p].label,
+                         err, err_len)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* A new zeroed slot at the end of the collection (NULL when out of memory). */
@@ -234,7 +263,9 @@ void jobs_write_counts(const struct jobs *j, struct jbuf *out)
     for (int k = 0; k < K__COUNT; k++) {
         jb_printf(out, ",\"%s\":%zu", kinds[k].name, j->c[k].n);
     }
-    jb_printf(out, ",\"vector_stores\":%zu", j->n_vs);
+    for (int p = P_NONE + 1; p < P__COUNT; p++) {
+        jb_printf(out, ",\"%s\":%zu", parent_kinds[p].seed_key, j->p[p].n);
+    }
 }
 
 /* ---- lifecycle ---- */
@@ -290,8 +321,8 @@ static void job_write(struct jbuf *b, const struct jobs *j, int k, const struct 
         }
     }
     if (x->parent >= 0) {
-        JB_LIT(b, ",\"vector_store_id\":");
-        jb_puts(b, j->vs[x->parent].id_json);
+        jb_printf(b, ",\"%s\":", parent_kinds[kd->parent].field);
+        jb_puts(b, j->p[kd->parent].items[x->parent].id_json);
     }
     for (int i = 0; kd->times[i] != NULL; i++) {
         jb_putc(b, ',');
@@ -346,50 +377,112 @@ static unsigned not_found(struct jbuf *out, int k, const struct seg *id)
     return 404;
 }
 
-static unsigned list(struct jobs *j, int k, const struct jobs_request *rq, int64_t now_ms,
-                     struct jbuf *out)
+/* The query's limit for kind k (default 20): false (out filled) when bad. */
+static bool list_limit(int k, const struct jobs_request *rq, int *limit, struct jbuf *out)
+{
+    const struct kind *kd = &kinds[k];
+    *limit = 20;
+    if (rq->limit == NULL) {
+        return true;
+    }
+    int x = 0;
+    bool ok = rq->limit_len >= 1 && rq->limit_len <= 3;
+    for (size_t i = 0; ok && i < rq->limit_len; i++) {
+        ok = rq->limit[i] >= '0' && rq->limit[i] <= '9';
+        x = x * 10 + (rq->limit[i] - '0');
+    }
+    if (!ok || x < 1 || x > kd->max_limit) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "Invalid 'limit': integer must be between 1 and %d.",
+                 kd->max_limit);
+        put_error(out, msg, "limit");
+        return false;
+    }
+    *limit = x;
+    return true;
+}
+
+/* The filters of a kind that takes them (eval runs): order (asc unless
+ * "desc") and status (-1: any). false (out filled) when one is bad. */
+static bool list_filters(int k, const struct jobs_request *rq, bool *asc, int *status,
+                         struct jbuf *out)
+{
+    *asc = kinds[k].filters;
+    *status = -1;
+    if (!kinds[k].filters) {
+        return true;
+    }
+    if (rq->order != NULL) {
+        bool is_asc = rq->order_len == 3 && memcmp(rq->order, "asc", 3) == 0;
+        if (!is_asc && !(rq->order_len == 4 && memcmp(rq->order, "desc", 4) == 0)) {
+            put_error(out, "Invalid value for 'order': expected 'asc' or 'desc'.", "order");
+            return false;
+        }
+        *asc = is_asc;
+    }
+    if (rq->status != NULL) {
+        *status = find_name(kinds[k].statuses, rq->status, rq->status_len);
+        if (*status < 0) {
+            put_error(out, "Invalid value for 'status'.", "status");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* GET a list: the kind's objects (of one parent, for a kind under one),
+ * newest first (or oldest first: eval runs, order asc), a page of limit
+ * after the cursor. */
+static unsigned list(struct jobs *j, int k, int parent, const struct jobs_request *rq,
+                     int64_t now_ms, struct jbuf *out)
 {
     const struct kind *kd = &kinds[k];
     struct coll *c = &j->c[k];
-    int limit = 20;
-    if (rq->limit != NULL) {
-        int x = 0;
-        bool ok = rq->limit_len >= 1 && rq->limit_len <= 3;
-        for (size_t i = 0; ok && i < rq->limit_len; i++) {
-            ok = rq->limit[i] >= '0' && rq->limit[i] <= '9';
-            x = x * 10 + (rq->limit[i] - '0');
-        }
-        if (!ok || x < 1 || x > kd->max_limit) {
-            char msg[80];
-            snprintf(msg, sizeof msg, "Invalid 'limit': integer must be between 1 and %d.",
-                     kd->max_limit);
-            put_error(out, msg, "limit");
-            return 400;
-        }
-        limit = x;
+    int limit, status;
+    bool asc;
+    if (!list_limit(k, rq, &limit, out) || !list_filters(k, rq, &asc, &status, out)) {
+        return 400;
     }
-    size_t start = 0;
-    if (rq->after != NULL && rq->after_len > 0) {
-        const struct job *a = coll_find(c, rq->after, rq->after_len);
-        start = a == NULL ? c->n : (size_t)(a - c->items) + 1;
+    /* the objects in order, filtered; the page starts after the cursor */
+    size_t *pick = malloc((c->n + 1) * sizeof *pick);
+    if (pick == NULL) {
+        put_error(out, "out of memory", NULL);
+        return 500;
     }
-    size_t end = c->n - start > (size_t)limit ? start + (size_t)limit : c->n;
+    size_t m = 0, start = 0;
+    for (size_t n = 0; n < c->n; n++) {
+        size_t i = asc ? c->n - 1 - n : n;
+        struct job *x = &c->items[i];
+        job_refresh(k, x, now_ms);
+        if ((kd->parent != P_NONE && x->parent != parent) || (status >= 0 && x->status != status)) {
+            continue;
+        }
+        if (rq->after != NULL && rq->after_len > 0 && x->id_len == rq->after_len &&
+            memcmp(x->id, rq->after, x->id_len) == 0) {
+            start = m + 1;
+        }
+        pick[m++] = i;
+    }
+    if (rq->after != NULL && rq->after_len > 0 && start == 0) {
+        start = m; /* an unknown cursor: an empty page */
+    }
+    size_t end = m - start > (size_t)limit ? start + (size_t)limit : m;
     JB_LIT(out, "{\"object\":\"list\",\"data\":[");
     for (size_t i = start; i < end; i++) {
-        job_refresh(k, &c->items[i], now_ms);
         if (i > start) {
             jb_putc(out, ',');
         }
-        job_write(out, j, k, &c->items[i]);
+        job_write(out, j, k, &c->items[pick[i]]);
     }
     jb_putc(out, ']');
     if (kd->page_ids) {
         JB_LIT(out, ",\"first_id\":");
-        jb_puts(out, start < end ? c->items[start].id_json : "null");
+        jb_puts(out, start < end ? c->items[pick[start]].id_json : "null");
         JB_LIT(out, ",\"last_id\":");
-        jb_puts(out, start < end ? c->items[end - 1].id_json : "null");
+        jb_puts(out, start < end ? c->items[pick[end - 1]].id_json : "null");
     }
-    if (end < c->n) {
+    free(pick);
+    if (end < m) {
         JB_LIT(out, ",\"has_more\":true}");
     } else {
         JB_LIT(out, ",\"has_more\":false}");
@@ -437,13 +530,65 @@ static unsigned cancel(int k, struct job *x, int64_t now_ms, const struct cancel
     return st != 0 ? st : 200;
 }
 
-/* Which object a path names: kind, id segment and whether it ends in /cancel. */
+/* POST .../pause and .../resume (fine-tuning jobs): a running job reads
+ * paused, a paused one running again; any other status is refused with a
+ * 400 in the words of the cancel refusal (the live text is unverified). */
+static unsigned pause_resume(int k, struct job *x, bool pause, struct jbuf *out)
+{
+    const struct kind *kd = &kinds[k];
+    int running = find_namez(kd->statuses, "running");
+    int paused = find_namez(kd->statuses, kd->paused);
+    if (x->status == (pause ? running : paused)) {
+        x->status = pause ? paused : running;
+        return 200;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "Cannot %s %s with status '%s'.", pause ? "pause" : "resume",
+             kd->a_label, kd->statuses[x->status]);
+    put_error(out, msg, NULL);
+    return 400;
+}
+
+enum verb { V_GET, V_CANCEL, V_PAUSE, V_RESUME };
+
+/* Which object a path names: kind, id segment, parent and what is asked. */
 struct target {
     int kind;
-    const struct seg *id; /* NULL: the collection (list) */
-    const struct seg *vs; /* file batches: the vector store id */
-    bool cancel;
+    const struct seg *id;     /* NULL: the collection (list) */
+    const struct seg *parent; /* file batches, eval runs: the parent's id */
+    int verb;                 /* enum verb */
 };
+
+/* The kind a path's first segments name and where its id segment is; false
+ * for other paths. */
+static bool match_kind(const struct seg *s, size_t n, struct target *t, size_t *idpos)
+{
+    if (n >= 1 && seg_is(&s[0], "batches")) {
+        t->kind = K_BATCH;
+        *idpos = 1;
+    } else if (n >= 1 && seg_is(&s[0], "responses")) {
+        t->kind = K_RESPONSE;
+        *idpos = 1;
+    } else if (n >= 2 && seg_is(&s[0], "fine_tuning") && seg_is(&s[1], "jobs")) {
+        t->kind = K_FT_JOB;
+        *idpos = 2;
+    } else if (n >= 1 && seg_is(&s[0], "uploads")) {
+        t->kind = K_UPLOAD;
+        *idpos = 1;
+    } else if (n >= 4 && seg_is(&s[0], "vector_stores") && s[1].n > 0 &&
+               seg_is(&s[2], "file_batches")) {
+        t->kind = K_FILE_BATCH;
+        t->parent = &s[1];
+        *idpos = 3;
+    } else if (n >= 3 && seg_is(&s[0], "evals") && s[1].n > 0 && seg_is(&s[2], "runs")) {
+        t->kind = K_EVAL_RUN;
+        t->parent = &s[1];
+        *idpos = 3;
+    } else {
+        return false;
+    }
+    return true;
+}
 
 static bool match(const struct jobs_request *rq, struct target *t)
 {
@@ -451,24 +596,7 @@ static bool match(const struct jobs_request *rq, struct target *t)
     size_t n = rq->n;
     size_t idpos;
     memset(t, 0, sizeof *t);
-    if (n >= 1 && seg_is(&s[0], "batches")) {
-        t->kind = K_BATCH;
-        idpos = 1;
-    } else if (n >= 1 && seg_is(&s[0], "responses")) {
-        t->kind = K_RESPONSE;
-        idpos = 1;
-    } else if (n >= 2 && seg_is(&s[0], "fine_tuning") && seg_is(&s[1], "jobs")) {
-        t->kind = K_FT_JOB;
-        idpos = 2;
-    } else if (n >= 1 && seg_is(&s[0], "uploads")) {
-        t->kind = K_UPLOAD;
-        idpos = 1;
-    } else if (n >= 4 && seg_is(&s[0], "vector_stores") && s[1].n > 0 &&
-               seg_is(&s[2], "file_batches")) {
-        t->kind = K_FILE_BATCH;
-        t->vs = &s[1];
-        idpos = 3;
-    } else {
+    if (!match_kind(s, n, t, &idpos)) {
         return false;
     }
     bool get = strcmp(rq->method, "GET") == 0;
@@ -480,11 +608,26 @@ static bool match(const struct jobs_request *rq, struct target *t)
         return false;
     }
     t->id = &s[idpos];
+    if (n == idpos + 1 && post && t->kind == K_EVAL_RUN) {
+        t->verb = V_CANCEL; /* cancelEvalRun: a POST to the run itself */
+        return true;
+    }
     if (n == idpos + 1) {
         return get && t->kind != K_UPLOAD; /* uploads have no retrieve route */
     }
-    t->cancel = n == idpos + 2 && seg_is(&s[idpos + 1], "cancel") && post;
-    return t->cancel;
+    if (n != idpos + 2 || !post || t->kind == K_EVAL_RUN) {
+        return false;
+    }
+    if (seg_is(&s[idpos + 1], "cancel")) {
+        t->verb = V_CANCEL;
+    } else if (kinds[t->kind].paused != NULL && seg_is(&s[idpos + 1], "pause")) {
+        t->verb = V_PAUSE;
+    } else if (kinds[t->kind].paused != NULL && seg_is(&s[idpos + 1], "resume")) {
+        t->verb = V_RESUME;
+    } else {
+        return false;
+    }
+    return true;
 }
 
 unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_ms,
@@ -494,13 +637,16 @@ unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_
     if (!match(rq, &t)) {
         return 0;
     }
-    if (t.id == NULL) {
-        return list(j, t.kind, rq, now_ms, out);
-    }
+    int pk = kinds[t.kind].parent;
     int parent = -1;
-    if (t.vs != NULL && (parent = vs_find(j, t.vs->p, t.vs->n)) < 0) {
-        jb_error_id(out, "No vector store found with id '", t.vs->p, t.vs->n, "'.");
+    if (t.parent != NULL && (parent = parent_find(j, pk, t.parent->p, t.parent->n)) < 0) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "No %s found with id '", parent_kinds[pk].label);
+        jb_error_id(out, prefix, t.parent->p, t.parent->n, "'.");
         return 404;
+    }
+    if (t.id == NULL) {
+        return list(j, t.kind, parent, rq, now_ms, out);
     }
     struct job *x = coll_find(&j->c[t.kind], t.id->p, t.id->n);
     if (x == NULL || x->parent != parent) {
@@ -508,12 +654,13 @@ unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_
     }
     job_refresh(t.kind, x, now_ms);
     unsigned st = 200;
-    if (t.cancel) {
+    if (t.verb == V_CANCEL) {
         st = cancel(t.kind, x, now_ms, rules, out, cancelled);
+    } else if (t.verb == V_PAUSE || t.verb == V_RESUME) {
+        st = pause_resume(t.kind, x, t.verb == V_PAUSE, out);
     }
     if (st == 200) {
         job_write(out, j, t.kind, x);
     }
     return st;
 }
-

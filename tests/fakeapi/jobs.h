@@ -1,5 +1,5 @@
 /* jobs: the cancellable objects beyond Assistants runs — batches, background
- * responses, fine-tuning jobs, vector store file batches, uploads — with their
+ * responses, fine-tuning jobs, vector store file batches, uploads, eval runs — with their
  * seeds, lifecycles, JSON and API routes. Callers hold the server lock. */
 #ifndef FAKEAPI_JOBS_H
 #define FAKEAPI_JOBS_H
@@ -32,16 +32,22 @@ struct jobs_request {
     size_t limit_len;
     const char *after;
     size_t after_len;
+    const char *order; /* eval runs: "asc" (the default) or "desc" */
+    size_t order_len;
+    const char *status; /* eval runs: only those in this status */
+    size_t status_len;
 };
 
 struct jobs *jobs_new(void);
 void jobs_free(struct jobs *j);
 
 /* Reads the optional top-level arrays "batches", "responses",
- * "fine_tuning_jobs", "vector_stores" (each {"id", "file_batches": [...]})
- * and "uploads" of a seed document. Times below 1e9 are relative to base. */
+ * "fine_tuning_jobs", "vector_stores" (each {"id", "file_batches": [...]}),
+ * "evals" (each {"id", "runs": [...]}) and "uploads" of a seed document.
+ * Times below 1e9 are relative to base. */
 bool jobs_load(struct jobs *j, json_t *root, int64_t base, char *err, size_t err_len);
-/* Adds n deterministic objects of every kind with spread ages and statuses. */
+/* Adds n deterministic objects of every kind with spread ages and statuses
+ * (to a seed's, or to none). */
 bool jobs_generate(struct jobs *j, unsigned n, uint64_t seed, int64_t base, char *err,
                    size_t err_len);
 
@@ -55,7 +61,7 @@ unsigned jobs_answer(struct jobs *j, const struct jobs_request *rq, int64_t now_
                      const struct cancel_rules *rules, struct jbuf *out, uint64_t *cancelled);
 
 /* GET /_fake/<name> with name batches, responses, fine_tuning_jobs,
- * vector_store_file_batches or uploads: every object of that kind as a JSON
+ * vector_store_file_batches, uploads or eval_runs: every object of that kind as a JSON
  * array, newest first. Returns false when name is none of them. */
 bool jobs_write_kind(struct jobs *j, const char *name, size_t len, int64_t now_ms,
                      struct jbuf *out);

@@ -1,14 +1,22 @@
-/* jobs_cost: what a job says it cost or did: a batch's request_counts and
- * output_file_id, a fine-tuning job's trained_tokens, a response's usage.
+/* jobs_cost: what a job says it cost or did: a batch's request_counts,
+ * output_file_id, model and usage, a fine-tuning job's trained_tokens, a
+ * response's usage (an eval run's are plain seed fields, jobs.c).
  * Seed fields, defaults that fit the status, and how they read as the job
  * moves (an output file and trained tokens appear once the job stops). */
 #include "jobs_table.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum cost_field { COST_COUNTS = 1, COST_OUTPUT = 2, COST_TOKENS = 4 };
+enum cost_field { COST_COUNTS = 1, COST_OUTPUT = 2, COST_TOKENS = 4, COST_USAGE = 8, COST_MODEL = 16 };
+
+/* The model a batch says it ran on unless its seed says otherwise. */
+#define BATCH_MODEL "gpt-4o-mini-2024-07-18"
+/* Tokens per completed request in a batch's default usage. */
+#define BATCH_IN_TOKENS 120
+#define BATCH_OUT_TOKENS 40
 
 /* Default request_counts by batch status: a hundred requests, some done. */
 static const struct {
@@ -28,6 +36,7 @@ static const struct {
 } ft_tokens[] = {
     {"validating_files", 0}, {"queued", 0},       {"running", 12000},
     {"succeeded", 48000},    {"failed", 12000},   {"cancelled", 12000},
+    {"paused", 6000},
 };
 
 static bool seed_counts(struct job *x, json_t *v, const char *what, char *err,
@@ -71,6 +80,12 @@ bool cost_seed_field(int k, struct job *x, const char *key, json_t *v, const cha
                 return false;
             }
         }
+        return true;
+    }
+    if (k == K_BATCH && (strcmp(key, "usage") == 0 || strcmp(key, "model") == 0)) {
+        /* served as given (the seed's extra fields): no default beside it */
+        x->cost.given |= strcmp(key, "usage") == 0 ? COST_USAGE : COST_MODEL;
+        *handled = false;
         return true;
     }
     if (k == K_FT_JOB && strcmp(key, "trained_tokens") == 0) {
@@ -147,6 +162,26 @@ static bool stopped(int k, const struct job *x)
            (kd->via == NULL || strcmp(status, kd->via) != 0);
 }
 
+/* A batch past validation says its model and the tokens its completed
+ * requests used (the spec's Batch object), unless the seed gave them. */
+static void batch_usage(struct jbuf *b, const struct job *x)
+{
+    int started = find_namez(kinds[K_BATCH].times, "in_progress_at");
+    if (started < 0 || x->t[started] == NULL_TIME) {
+        return; /* still validating, or it never got past validation */
+    }
+    if (!(x->cost.given & COST_MODEL)) {
+        JB_LIT(b, ",\"model\":\"" BATCH_MODEL "\"");
+    }
+    if (!(x->cost.given & COST_USAGE)) {
+        long long in = (long long)x->cost.counts[1] * BATCH_IN_TOKENS;
+        long long outt = (long long)x->cost.counts[1] * BATCH_OUT_TOKENS;
+        jb_printf(b, ",\"usage\":{\"input_tokens\":%lld,\"input_tokens_details\":{\"cached_tokens\":0},"
+                  "\"output_tokens\":%lld,\"output_tokens_details\":{\"reasoning_tokens\":0},"
+                  "\"total_tokens\":%lld}", in, outt, in + outt);
+    }
+}
+
 void cost_write(struct jbuf *b, int k, const struct job *x)
 {
     if (k == K_BATCH) {
@@ -158,6 +193,7 @@ void cost_write(struct jbuf *b, int k, const struct job *x)
                    strcmp(status_of(k, x), "failed") != 0;
         JB_LIT(b, ",\"output_file_id\":");
         jb_puts(b, out ? x->cost.output_file_json : "null");
+        batch_usage(b, x);
     } else if (k == K_FT_JOB) {
         JB_LIT(b, ",\"trained_tokens\":");
         jb_i64_or_null(b, stopped(k, x) ? x->cost.trained_tokens : JB_NULL_I64);

@@ -1,5 +1,5 @@
-/* jobs_seed: batches, responses, fine-tuning jobs, vector store file batches
- * and uploads from a seed document or generated, with the fields a seed left
+/* jobs_seed: batches, responses, fine-tuning jobs, vector store file batches,
+ * uploads and eval runs from a seed document or generated, with the fields a seed left
  * out filled from the kind's table (jobs_table.h). */
 #include "jobs_table.h"
 #include "store.h"
@@ -54,19 +54,21 @@ static struct job *coll_push(struct coll *c)
     return x;
 }
 
-static int vs_push(struct jobs *j, char *id, size_t len)
+/* Adds a parent (a vector store, an eval) taking id; its index, or -1
+ * (id freed) when out of memory. */
+static int parent_push(struct pset *ps, char *id, size_t len)
 {
-    if (j->n_vs == j->cap_vs) {
-        size_t cap = j->cap_vs ? j->cap_vs * 2 : 8;
-        struct vstore *p = realloc(j->vs, cap * sizeof *p);
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 8;
+        struct vstore *p = realloc(ps->items, cap * sizeof *p);
         if (p == NULL) {
             free(id);
             return -1;
         }
-        j->vs = p;
-        j->cap_vs = cap;
+        ps->items = p;
+        ps->cap = cap;
     }
-    struct vstore *v = &j->vs[j->n_vs];
+    struct vstore *v = &ps->items[ps->n];
     v->id = id;
     v->id_len = len;
     v->id_json = jb_quote_dup(id, len);
@@ -74,7 +76,7 @@ static int vs_push(struct jobs *j, char *id, size_t len)
         free(id);
         return -1;
     }
-    return (int)j->n_vs++;
+    return (int)ps->n++;
 }
 
 /* ---- building objects ---- */
@@ -223,8 +225,9 @@ static bool job_field(int k, struct job *x, const char *key, json_t *v, const ch
         x->background = json_is_true(v);
         return true;
     }
-    if (strcmp(key, "object") == 0 || (k == K_FILE_BATCH && strcmp(key, "vector_store_id") == 0)) {
-        return true; /* always the kind's own, and the enclosing vector store */
+    if (strcmp(key, "object") == 0 ||
+        (kd->parent != P_NONE && strcmp(key, parent_kinds[kd->parent].field) == 0)) {
+        return true; /* always the kind's own, and the enclosing parent */
     }
     bool ok = cancel_seed_field(k, x, key, v, what, &handled, err, err_len);
     if (!ok || handled) {
@@ -292,6 +295,46 @@ static bool parse_job(struct jobs *j, int k, json_t *obj, int parent, size_t ind
     return ok;
 }
 
+/* A seed's parents of kind p ("vector_stores": [{"id", "file_batches": [...]}],
+ * "evals": [{"id", "runs": [...]}]) and their children. */
+static bool load_parents(struct jobs *j, int p, json_t *root, int64_t base, char *err,
+                         size_t err_len)
+{
+    const struct parent_kind *pk = &parent_kinds[p];
+    json_t *list = json_object_get(root, pk->seed_key);
+    if (list != NULL && !json_is_array(list)) {
+        snprintf(err, err_len, "\"%s\" must be an array", pk->seed_key);
+        return false;
+    }
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *jv = json_array_get(list, i);
+        json_t *jid = json_is_object(jv) ? json_object_get(jv, "id") : NULL;
+        size_t n = json_is_string(jid) ? json_string_length(jid) : 0;
+        if (n == 0 || memchr(json_string_value(jid), '\0', n) != NULL) {
+            snprintf(err, err_len, "%s[%zu]: id must be a non-empty string", pk->seed_key, i);
+            return false;
+        }
+        char *id = dup_bytes(json_string_value(jid), n);
+        int vi = id ? parent_push(&j->p[p], id, n) : -1;
+        if (vi < 0) {
+            snprintf(err, err_len, "out of memory");
+            return false;
+        }
+        json_t *kids = json_object_get(jv, pk->children_key);
+        if (kids != NULL && !json_is_array(kids)) {
+            snprintf(err, err_len, "%s '%s': %s must be an array", pk->label, j->p[p].items[vi].id,
+                     pk->children_key);
+            return false;
+        }
+        for (size_t b = 0; b < json_array_size(kids); b++) {
+            if (!parse_job(j, pk->child, json_array_get(kids, b), vi, b, base, err, err_len)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 bool jobs_load(struct jobs *j, json_t *root, int64_t base, char *err, size_t err_len)
 {
     static const int plain[] = {K_BATCH, K_RESPONSE, K_FT_JOB, K_UPLOAD};
@@ -311,36 +354,9 @@ bool jobs_load(struct jobs *j, json_t *root, int64_t base, char *err, size_t err
             }
         }
     }
-    json_t *stores = json_object_get(root, "vector_stores");
-    if (stores != NULL && !json_is_array(stores)) {
-        snprintf(err, err_len, "\"vector_stores\" must be an array");
-        return false;
-    }
-    for (size_t i = 0; i < json_array_size(stores); i++) {
-        json_t *jv = json_array_get(stores, i);
-        json_t *jid = json_is_object(jv) ? json_object_get(jv, "id") : NULL;
-        size_t n = json_is_string(jid) ? json_string_length(jid) : 0;
-        if (n == 0 || memchr(json_string_value(jid), '\0', n) != NULL) {
-            snprintf(err, err_len, "vector_stores[%zu]: id must be a non-empty string", i);
+    for (int p = P_NONE + 1; p < P__COUNT; p++) {
+        if (!load_parents(j, p, root, base, err, err_len)) {
             return false;
-        }
-        char *id = dup_bytes(json_string_value(jid), n);
-        int vi = id ? vs_push(j, id, n) : -1;
-        if (vi < 0) {
-            snprintf(err, err_len, "out of memory");
-            return false;
-        }
-        json_t *fb = json_object_get(jv, "file_batches");
-        if (fb != NULL && !json_is_array(fb)) {
-            snprintf(err, err_len, "vector store '%s': file_batches must be an array",
-                     j->vs[vi].id);
-            return false;
-        }
-        for (size_t b = 0; b < json_array_size(fb); b++) {
-            if (!parse_job(j, K_FILE_BATCH, json_array_get(fb, b), vi, b, base, err,
-                           err_len)) {
-                return false;
-            }
         }
     }
     return jobs_finish(j, err, err_len);
@@ -350,11 +366,15 @@ bool jobs_generate(struct jobs *j, unsigned n, uint64_t seed, int64_t base, char
                    size_t err_len)
 {
     uint64_t rng = seed ^ 0x6a6f6273ULL; /* not the runs' sequence */
-    unsigned n_vs = n == 0 ? 0 : (n + 9) / 10;
-    for (unsigned i = 0; i < n_vs; i++) {
-        char *id = gen_id(&rng, "vs_");
-        if (id == NULL || vs_push(j, id, strlen(id)) < 0) {
-            goto oom;
+    unsigned n_parents = n == 0 ? 0 : (n + 9) / 10;
+    size_t first[P__COUNT] = {0}; /* the generated parents come after a seed's */
+    for (int p = P_NONE + 1; p < P__COUNT; p++) {
+        first[p] = j->p[p].n;
+        for (unsigned i = 0; i < n_parents; i++) {
+            char *id = gen_id(&rng, parent_kinds[p].id_prefix);
+            if (id == NULL || parent_push(&j->p[p], id, strlen(id)) < 0) {
+                goto oom;
+            }
         }
     }
     for (int k = 0; k < K__COUNT; k++) {
@@ -378,8 +398,8 @@ bool jobs_generate(struct jobs *j, unsigned n, uint64_t seed, int64_t base, char
             /* half in the default (active) status, the rest spread */
             x->status = rng_next(&rng) % 2 ? 0 : (int)(rng_next(&rng) % (uint64_t)n_status);
             x->background = rng_next(&rng) % 4 != 0;
-            if (k == K_FILE_BATCH) {
-                x->parent = (int)(rng_next(&rng) % n_vs);
+            if (kd->parent != P_NONE) {
+                x->parent = (int)(first[kd->parent] + rng_next(&rng) % n_parents);
             }
             json_t *extra = json_object();
             ok = extra != NULL && job_complete(k, x, 0, 0, extra, err, err_len);

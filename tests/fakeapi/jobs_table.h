@@ -16,7 +16,23 @@
 #define MAX_TIMES 8
 #define MAX_STATUSES 8
 
-enum kind_id { K_BATCH, K_RESPONSE, K_FT_JOB, K_FILE_BATCH, K_UPLOAD, K__COUNT };
+enum kind_id { K_BATCH, K_RESPONSE, K_FT_JOB, K_FILE_BATCH, K_UPLOAD, K_EVAL_RUN, K__COUNT };
+
+/* The parents objects are addressed under: vector stores (file batches),
+ * evals (eval runs). P_NONE (0, what a kind row leaves out): no parent;
+ * the arrays below keep their slot 0 unused. */
+enum parent_id { P_NONE, P_VECTOR_STORE, P_EVAL, P__COUNT };
+
+struct parent_kind {
+    const char *seed_key;     /* "vector_stores" */
+    const char *children_key; /* its children in a seed: "file_batches" */
+    const char *label;        /* "vector store" */
+    const char *field;        /* the child's field naming it: "vector_store_id" */
+    const char *id_prefix;    /* generated ids */
+    int child;                /* the kind of its children */
+};
+
+extern const struct parent_kind parent_kinds[P__COUNT];
 
 struct kind {
     const char *name;      /* seed key and /_fake/<name> */
@@ -38,6 +54,9 @@ struct kind {
     const char *done_time; /* its time field, or NULL */
     bool page_ids;         /* list pages carry first_id / last_id */
     int max_limit;         /* largest list limit; 0: no list route */
+    int parent;            /* enum parent_id: listed and addressed under it */
+    bool filters;          /* list takes order (default asc) and status (eval runs) */
+    const char *paused;    /* the status pause moves it to (fine-tuning), or NULL */
     const char *defaults;  /* every other field, a JSON object */
 };
 
@@ -50,13 +69,15 @@ struct job_cost {
     char *output_file_json; /* batches: output_file_id (quoted) once ended; NULL: null */
     int64_t trained_tokens; /* fine-tuning jobs: reported once stopped; JB_NULL_I64: null */
     unsigned given;         /* the fields the seed gave (bits of enum cost_field) */
+    /* batches past validation also say their model and token usage (the
+     * spec's Batch object) unless the seed gave them */
 };
 
 struct job {
     char *id;            /* raw bytes, NUL-terminated (seeds never hold NUL) */
     char *id_json;       /* quoted */
     size_t id_len;
-    int parent;          /* file batches: index of their vector store; else -1 */
+    int parent;          /* file batches, eval runs: index of their parent; else -1 */
     int64_t created_at;
     int64_t t[MAX_TIMES];
     int64_t cancel_done_ms; /* reads the final status (cancelled) from then; 0 = never */
@@ -81,12 +102,17 @@ struct vstore {
     size_t id_len;
 };
 
+/* The parents of one parent kind (vector stores, evals). */
+struct pset {
+    struct vstore *items;
+    size_t n;
+    size_t cap;
+    struct id_index index;
+};
+
 struct jobs {
     struct coll c[K__COUNT];
-    struct vstore *vs;
-    size_t n_vs;
-    size_t cap_vs;
-    struct id_index vs_index;
+    struct pset p[P__COUNT];
 };
 
 /* ---- costs (jobs_cost.c) ---- */

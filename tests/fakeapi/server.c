@@ -56,11 +56,10 @@ enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
 
 struct store *server_startup_store(struct server *s, char *err, size_t err_len)
 {
-    if (s->startup_seed != NULL) {
-        return store_from_json(s->startup_seed, s->start_time, err, err_len);
-    }
     struct store *st;
-    if (s->opt.generate) {
+    if (s->startup_seed != NULL) {
+        st = store_from_json(s->startup_seed, s->start_time, err, err_len);
+    } else if (s->opt.generate) {
         st = store_generate(s->opt.gen_threads, s->opt.gen_runs, s->opt.gen_seed,
                             s->start_time, err, err_len);
     } else {

@@ -192,7 +192,8 @@ T.like(out, "\nacme jobs%s+1%s+2%s+1%s+1%s+1%s+13h5%dm\n", "its counts and its o
 T.is(wire(), "GET /v1/acme/batches?limit=100", "watch only lists")
 
 out = run("cancel-older-than --help")
-T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|acme%-jobs\n", "cancel-older-than's usage lists the kind (shell completion reads it)")
+T.like(out, "\n  %-%-kind runs|batches|fine%-tuning|eval%-runs|acme%-jobs\n",
+       "cancel-older-than's usage lists the kind (shell completion reads it)")
 out = run("watch --help")
 T.like(out, "\n  %-%-kind batches|fine%-tuning|acme%-jobs\n", "and watch's")
 
@@ -215,7 +216,7 @@ if os.execute("command -v bash >/dev/null") == true and os.execute("test -f " ..
   local probe = T.write_file(("source %s\nCOMP_WORDS=(%s cancel-older-than --kind ''); COMP_CWORD=3; _runctl; "
                               .. "echo \"${COMPREPLY[*]}\"\n"):format(T.quote(COMPLETION), T.quote(BIN)))
   out, err = E.sh("env -u XDG_CONFIG_HOME -u RUNCTL_PATH HOME=" .. T.quote(HOME) .. " bash " .. probe)
-  T.is(out, "runs batches fine-tuning acme-jobs\n", "bash completion of --kind offers the extension's kind", err)
+  T.is(out, "runs batches fine-tuning eval-runs acme-jobs\n", "bash completion of --kind offers the extension's kind", err)
 else
   T.ok(true, "# SKIP bash or the installed completion is missing")
 end

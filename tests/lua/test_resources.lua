@@ -63,7 +63,8 @@ end
 local expected = {
   responses = { "cancel", "retrieve", "wait" },
   batches = { "cancel", "each", "list", "retrieve", "wait" },
-  ["fine_tuning.jobs"] = { "cancel", "each", "list", "retrieve", "wait" },
+  ["fine_tuning.jobs"] = { "cancel", "each", "list", "pause", "resume", "retrieve", "wait" },
+  ["evals.runs"] = { "cancel", "each", "list", "retrieve", "wait" },
   ["vector_stores.file_batches"] = { "cancel", "retrieve", "wait" },
   uploads = { "cancel" },
 }

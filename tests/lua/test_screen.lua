@@ -248,9 +248,11 @@ T.is(c, 0, "and works once the run has stopped", e)
 seed { batches = { B("batch_k", "in_progress", 30000) } }
 out, code = on_tty("cancel-older-than --older-than 2h")
 T.is(code, 2, "cancel-older-than without --kind or thread IDs: exit 2")
-T.like(out, "which objects%? Name a kind with %-%-kind runs|batches|fine%-tuning:", "it names the kinds")
+T.like(out, "which objects%? Name a kind with %-%-kind runs|batches|fine%-tuning|eval%-runs:", "it names the kinds")
 T.like(out, "runctl cancel%-older%-than %-%-kind batches %-%-older%-than 2h%s+every batch", "with a command for each")
 T.like(out, "runctl cancel%-older%-than %-%-older%-than 2h THREAD_ID%.%.%.%s+runs, per thread", "runs with threads")
+T.like(out, "runctl cancel%-older%-than %-%-kind eval%-runs %-%-older%-than 2h EVAL_ID%.%.%.%s+eval runs, per eval",
+       "a kind listed per parent with its --kind")
 T.is(#fake:requests(), 0, "and sends nothing")
 o, e, c = run("cancel-older-than --older-than 2h", nil, "")
 T.is(c, 2, "piped and empty stdin: exit 2")

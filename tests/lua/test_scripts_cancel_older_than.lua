@@ -68,9 +68,9 @@ for _, case in ipairs {
   { "--concurrency 0", "%-%-concurrency: '0' is not a whole number" },
   { "--concurrency many", "%-%-concurrency: 'many' is not a whole number" },
   { "--rate -1", "%-%-rate: '%-1' is not a positive number" },
-  { "--status completed", "%-%-status: 'completed' is not an active status of runs: use in_progress, queued, requires_action" },
-  { "--status queued,running", "%-%-status: 'running' is not an active status of runs" },
-  { "--kind jobs", "%-%-kind: 'jobs' is not one of batches, fine%-tuning" },
+  { "--status completed", "%-%-status: 'completed' is not a status of runs that can be picked: use in_progress, queued, requires_action" },
+  { "--status queued,running", "%-%-status: 'running' is not a status of runs that can be picked" },
+  { "--kind jobs", "%-%-kind: 'jobs' is not one of batches, eval%-runs, eval_runs, fine%-tuning" },
   { "--age-from sideways", "%-%-age%-from: 'sideways' is not one of" },
   { "--age-from created,started", "%-%-age%-from takes one value" },
   { "--metadata env", "%-%-metadata: 'env' is not KEY=VALUE" },
@@ -105,7 +105,7 @@ T.is(code, 0, "dry run exits 0")
 local list, by, seen = report(out)
 T.is(actions(by), table.concat({
   "a_action=would_cancel", "a_cancelled=already_done", "a_cancelling=already_done", "a_expired=expired",
-  "a_expiring=expired", "a_progress=would_cancel", "a_queued=would_cancel", "b_never_started=would_cancel",
+  "a_expiring=would_cancel", "a_progress=would_cancel", "a_queued=would_cancel", "b_never_started=would_cancel",
   "b_prod=would_cancel", "b_staging=would_cancel", "b_started_late=would_cancel" }, " "),
   "dry run: every run considered and its action; young and completed runs are not considered")
 T.is(#list, 11, "one line per run considered")
@@ -120,9 +120,10 @@ T.is(math.type(by.a_queued.age), "integer", "age is a whole number")
 T.is(by.a_queued.thread_id, "thread_a", "thread_id")
 T.is(by.a_queued.request_id, json.null, "request_id is null when nothing was sent")
 T.is(by.a_queued.error, json.null, "error is null when nothing went wrong")
-T.is(by.a_expiring.status_after, "in_progress", "a run whose expires_at passed is expired, not cancelled")
+T.is(by.a_expiring.status_after, "in_progress", "a run still active past its expires_at would be cancelled")
+T.is(by.a_expiring.note, "past expires_at", "and its line says it is past expires_at")
 T.is(by.a_cancelling.status_after, "cancelling", "a cancelling run is already_done")
-T.like(err, "11 runs considered %(older than 1h00m, of 13 listed on 2 threads%): 7 would cancel, 2 already done, 2 expired",
+T.like(err, "11 runs considered %(older than 1h00m, of 13 listed on 2 threads%): 8 would cancel, 2 already done, 1 expired",
        "the summary on stderr counts each action")
 T.like(err, "dry run: no cancel was sent", "the summary says it was a dry run")
 T.unlike(out, "considered", "stdout has only the report")
@@ -153,7 +154,7 @@ T.is(considered("--metadata env=prod thread_a thread_b"), "b_prod", "--metadata 
 T.is(considered("--metadata env=prod --metadata team=core thread_b"), "b_prod", "--metadata twice: both match")
 T.is(considered("--metadata env=prod --metadata team=other thread_b"), "", "--metadata twice: all must match")
 T.is(considered("--status queued thread_a thread_b"), "a_queued,b_never_started", "--status queued")
-T.is(considered("--status requires_action,in_progress thread_a"), "a_action,a_progress", "--status with a list")
+T.is(considered("--status requires_action,in_progress thread_a"), "a_action,a_expiring,a_progress", "--status with a list")
 T.is(considered("--age-from started thread_b"), "b_prod,b_staging",
      "--age-from started: a run started recently or never is not old enough")
 T.is(considered("--age-from created thread_b"), "b_never_started,b_prod,b_staging,b_started_late",
@@ -172,7 +173,8 @@ local cancelled = {}
 for k, rec in pairs(by) do if rec.action == "cancelled" then cancelled[#cancelled + 1] = k end end
 table.sort(cancelled)
 T.is(table.concat(cancelled, ","),
-     "a_action,a_progress,a_queued,b_never_started,b_prod,b_staging,b_started_late", "the old active runs are cancelled")
+     "a_action,a_expiring,a_progress,a_queued,b_never_started,b_prod,b_staging,b_started_late",
+     "the old active runs are cancelled, the one past its expires_at too")
 local sent = {}
 local rid_ok = true
 for _, p in ipairs(posts()) do
@@ -184,12 +186,16 @@ table.sort(sent)
 T.is(table.concat(sent, ","), table.concat(cancelled, ","), "exactly those got a POST .../cancel")
 T.ok(rid_ok, "each line's request_id is the one the server gave that cancel")
 T.is(by.a_progress.status_after, "cancelling", "status_after is what the cancel returned")
-T.is(by.a_expiring.action, "expired", "the expired run is still reported, not cancelled")
-T.like(err, "7 cancelled, 2 already done, 2 expired", "the summary counts")
+T.is(by.a_expiring.action, "cancelled", "the run still active past its expires_at is cancelled")
+T.is(by.a_expiring.note, "past expires_at", "with a note saying so")
+T.is(by.a_expired.action, "expired", "the run the service expired is reported expired, nothing sent")
+T.like(err, "8 cancelled, 2 already done, 1 expired", "the summary counts")
 local state = {}
 for _, r in ipairs(fake:runs("thread_a")) do state[r.id] = r.status end
 T.is(state.a_young, "in_progress", "the young run was not touched")
-T.is(state.a_expiring, "in_progress", "nor the expired one")
+T.is(state.a_expired, "expired", "nor the expired one")
+T.ok(state.a_expiring == "cancelling" or state.a_expiring == "cancelled",
+     "the one past expires_at was cancelled on the server", state.a_expiring)
 
 fake:clear()
 out, err, code = cot("--older-than 1h thread_a thread_b")
@@ -204,7 +210,7 @@ for _, k in ipairs(cancelled) do
 end
 T.is(done, #cancelled, "second run: the runs the first one cancelled are already_done")
 T.is(#posts(), 0, "second run: no cancel was sent again")
-T.like(err, "9 already done, 2 expired", "second run summary")
+T.like(err, "10 already done, 1 expired", "second run summary")
 
 -- thread IDs from a file, from stdin, without repeats; --report FILE
 reseed()

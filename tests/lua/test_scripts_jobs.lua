@@ -66,9 +66,9 @@ for _, case in ipairs {
   { "--kind batches --older-than 6h thread_a", "%-%-kind batches lists every batch: give no thread IDs" },
   { "--kind batches --older-than 6h --threads-file x", "give no thread IDs" },
   { "--kind batches --older-than 6h --assistant asst_A", "%-%-assistant does not apply to batches" },
-  { "--kind batches --older-than 6h --model gpt-4o", "%-%-model does not apply to batches" },
+  { "--kind fine-tuning --older-than 6h --assistant asst_A", "%-%-assistant does not apply to fine%-tuning jobs" },
   { "--kind batches --older-than 6h --status queued",
-    "%-%-status: 'queued' is not an active status of batches: use finalizing, in_progress, validating" },
+    "%-%-status: 'queued' is not a status of batches that can be picked: use finalizing, in_progress, validating" },
   { "--kind fine-tuning --older-than 6h --age-from started", "%-%-age%-from started: fine%-tuning jobs have no start time" },
   { "--kind batches,fine-tuning --older-than 6h", "%-%-kind takes one value" },
 } do

@@ -74,7 +74,8 @@ T.is(posted(), "", "cancel --dry-run: no POST")
 T.is(by.a_progress.action .. "/" .. by.a_progress.status_before, "would_cancel/in_progress",
      "cancel --dry-run: would_cancel with the status it has")
 T.is(by.a_completed.action, "already_done", "cancel --dry-run: already_done")
-T.is(by.a_expiring.action, "expired", "cancel --dry-run: expired")
+T.is(by.a_expiring.action .. "/" .. tostring(by.a_expiring.note), "would_cancel/past expires_at",
+     "cancel --dry-run: a run still active past its expires_at would be cancelled, and the line says why")
 T.is(by.nope.action, "failed", "cancel --dry-run: an unknown run is failed")
 T.is(code, 1, "cancel --dry-run: exit 1 for the unknown run")
 
@@ -92,7 +93,7 @@ local rpath = TMP .. "/plan-" .. math.random(1e9) .. ".jsonl"
 T.run("cancel-older-than --older-than 1h --dry-run --report " .. rpath .. " thread_a", env)
 fake:clear()
 out, err, code = run("cancel --file " .. rpath)
-T.is(posted(), "a_action,a_progress,a_queued",
+T.is(posted(), "a_action,a_expiring,a_progress,a_queued",
      "cancel --file REPORT: the would_cancel lines of a dry run are cancelled, the others left alone")
 T.is(code, 0, "exit 0")
 

@@ -84,7 +84,8 @@ T.is(by.batch_live.cost.output_file_id, json.null, "and no output file yet, said
 T.is(by["ftjob-live"].cost.trained_tokens, 777, "a fine-tuning job's cost: trained_tokens")
 T.is(by.resp_live.cost.usage, json.null, "a response's usage null is said as such")
 T.like(err, "cancel: 6 objects: 6 cancelled", "the summary counts objects of several kinds")
-T.like(err, "cost: batch_live: cancelling; output_file_id null, request_counts completed=142 failed=0 total=2000",
+T.like(err, "cost: batch_live: cancelling; model gpt%-4o%-mini%-2024%-07%-18, output_file_id %-, "
+       .. "request_counts completed=142 failed=0 total=2000",
        "the summary shows what a cancelled batch had done")
 
 -- a dry run's report of several kinds, given back with --file, is done for real

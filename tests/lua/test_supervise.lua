@@ -211,7 +211,7 @@ for _, case in ipairs {
     "rule 1 %('x'%): field 'kind': 'jobs' is not a kind runctl knows: runs, batches, fine%-tuning" },
   { "return { rules = { { name = 'x' } } }", "rule 1 %('x'%): field 'kind' is required" },
   { "return { rules = { { name = 'x', kind = 'batches', status = 'queued' } } }",
-    "rule 1 %('x'%): field 'status': 'queued' is not an active status of batches: use finalizing, in_progress, validating" },
+    "rule 1 %('x'%): field 'status': 'queued' is not a status of batches that can be picked: use finalizing, in_progress, validating" },
   { "return { rules = { { name = 'x', kind = 'batches', assistant = 'asst_A' } } }",
     "rule 1 %('x'%): field 'assistant' does not apply to batches" },
   { "return { rules = { { name = 'x', kind = 'fine-tuning', age_from = 'started' } } }",
@@ -389,7 +389,9 @@ out, err, code = supervise(resp_policy .. " --once --journal " .. jfile .. " --m
 lines, by = journal(jfile)
 T.is(summary(by), "resp_live=background:cancel_requested resp_sync=from a file:not_cancellable",
      "responses by ID: the old background one cancelled, a synchronous one not cancellable")
-T.is(code, 0, "an ID that is gone (404) is no error", err)
+T.is(code, 1, "an ID that is not found (404) is an error of the pass: --once exits 1", err)
+T.like(err, "supervise: warning: response resp_gone %(in rule 'background'%): not found", "logged as a warning")
+T.is(metrics_of(mfile).runctl_supervise_errors_total['{type="not_found"}'], 1, "counted as type not_found")
 T.is(fake:posted(), "/v1/responses/resp_live/cancel /v1/responses/resp_sync/cancel", "those cancels on the wire")
 T.is(count_requests("GET", "^/v1/responses/resp_live$") + count_requests("GET", "^/v1/responses/resp_gone$"), 2,
      "each ID read once per pass")

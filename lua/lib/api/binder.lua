@@ -83,15 +83,17 @@ local function cancel_opts(opts)
   return o
 end
 
-local function send_cancel(c, where, verb, path, beta, opts, perform, can_refetch)
+-- The answer is read in the status words of the resource's kind (rname).
+local function send_cancel(c, rname, where, verb, path, beta, opts, perform, can_refetch)
   local obj, err, resp = perform(c, where, verb, path, nil, nil, beta, cancel_opts(opts))
-  if obj then return outcome.decide(obj, err, resp) end      -- no read-back: no closure made
+  local kind = outcome.kind_of(rname)
+  if obj then return outcome.decide(obj, err, resp, nil, kind) end      -- no read-back: no closure made
   local refetch = can_refetch and function()
     local get_opts = {}
     for k, v in pairs(opts or {}) do if k ~= "idempotency_key" then get_opts[k] = v end end
     return perform(c, where, "GET", path:gsub("/cancel$", ""), nil, nil, beta, get_opts)
   end
-  return outcome.decide(obj, err, resp, refetch)
+  return outcome.decide(obj, err, resp, refetch, kind)
 end
 
 local function make_method(rname, mname, def, beta, perform, unusable, can_refetch)
@@ -133,7 +135,7 @@ local function make_method(rname, mname, def, beta, perform, unusable, can_refet
       else
         opts = check_opts(where, (select(nids + 1, ...)), 2)
       end
-      if is_cancel then return send_cancel(c, where, verb, path, beta, opts, perform, can_refetch) end
+      if is_cancel then return send_cancel(c, rname, where, verb, path, beta, opts, perform, can_refetch) end
       return perform(c, where, verb, path, query, nil, beta, opts)
     end, nids, params_spec
   end

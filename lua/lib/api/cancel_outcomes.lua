@@ -25,40 +25,64 @@ local function set(list)
   return t
 end
 
-local CANCELLED = set { "cancelling", "cancelled" }
--- Statuses of an object that runs no more, over every kind.
-local FINISHED = set { "completed", "succeeded", "failed", "expired", "incomplete", "cancelled" }
+-- The status words of an object whose kind is not known (a resource no
+-- kind names): every built-in kind's words. A kind (runctl.kinds, built-in
+-- or kinds.define'd) brings its own: eval runs say "canceled".
+local DEFAULT = {
+  stopping = set { "cancelling", "cancelled" },
+  cancelling = set { "cancelling" },
+  finished = set { "completed", "succeeded", "failed", "expired", "incomplete", "cancelled" },
+}
+
+-- The sets decisions use for kind k: stopping (cancelled or on the way),
+-- cancelling, finished.
+local function words(k)
+  if not k then return DEFAULT end
+  local stopping = {}
+  for st in pairs(k.done) do stopping[st] = true end
+  for st in pairs(k.cancelling) do stopping[st] = true end
+  return { stopping = stopping, cancelling = k.cancelling, finished = k.finished }
+end
 
 M.OUTCOMES = { "cancel_requested", "already_cancelling", "already_finished", "not_cancellable",
                "not_found", "failed", "not_sent" }
 
 -- The status a "Cannot cancel <thing> with status 'X'." text names, or nil.
 local function status_in(message)
-  return type(message) == "string" and message:match("^Cannot cancel .- with status '([%w_]+)'") or nil
+  return type(message) == "string" and message:match("^Cannot %a+ .- with status '([%w_]+)'") or nil
 end
 
 -- The outcome of a refused cancel, from the status the object has (named in
--- the text or read back). attempts > 1: an earlier attempt of this call may
--- have landed (its answer was lost), so a cancel found under way or done is
--- this call's own.
-local function refused(status, attempts, says_cannot, background)
+-- the text or read back), in the words w of its kind. attempts > 1: an
+-- earlier attempt of this call may have landed (its answer was lost), so a
+-- cancel found under way or done is this call's own.
+local function refused(w, status, attempts, says_cannot, background)
   if background == false then return "not_cancellable" end     -- a synchronous response
-  if CANCELLED[status] and (attempts or 1) > 1 then return "cancel_requested" end
-  if status == "cancelling" then return "already_cancelling" end
-  if FINISHED[status] then return "already_finished" end
+  if w.stopping[status] and (attempts or 1) > 1 then return "cancel_requested" end
+  if w.cancelling[status] then return "already_cancelling" end
+  if w.finished[status] then return "already_finished" end
   if says_cannot then return "not_cancellable" end
   return "failed"
+end
+
+-- The kind a cancel binding's resource belongs to (rname "evals.runs"), or
+-- nil. runctl.kinds is looked up when asked: it loads after the binder.
+function M.kind_of(rname)
+  local kinds = package.loaded["runctl.jobs.kinds"]
+  return kinds and rname and kinds.by_resource(rname) or nil
 end
 
 -- Gives a cancel binding's answer its outcome: obj, nil, resp gets
 -- resp.outcome; nil, err gets err.outcome and, when known, err.object_status
 -- (and err.object when it was read back). refetch() -> obj | nil, err reads
--- the object once (nil when the resource has no retrieve). Returns what it
--- was given.
-function M.decide(obj, err, resp, refetch)
+-- the object once (nil when the resource has no retrieve). kind: the
+-- object's kind (runctl.kinds), whose status words decide; nil: the
+-- built-in kinds' words. Returns what it was given.
+function M.decide(obj, err, resp, refetch, kind)
+  local w = words(kind)
   if obj then
     local st = obj.status
-    resp.outcome = FINISHED[st] and not CANCELLED[st] and "already_finished" or "cancel_requested"
+    resp.outcome = w.finished[st] and not w.stopping[st] and "already_finished" or "cancel_requested"
     return obj, err, resp
   end
   if not errors.is_error(err) then return obj, err, resp end
@@ -78,7 +102,7 @@ function M.decide(obj, err, resp, refetch)
       end
     end
     err.object_status = st
-    err.outcome = refused(st, err.attempts, says_cannot, background)
+    err.outcome = refused(w, st, err.attempts, says_cannot, background)
   else
     err.outcome = "failed"
   end

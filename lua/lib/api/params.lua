@@ -14,6 +14,10 @@ local M = {
   limit100 = function(v) return whole(v, 1, 100), "an integer from 1 to 100" end,
   limit = function(v) return whole(v, 1, 2^31 - 1), "a positive integer" end,
   order = function(v) return v == "asc" or v == "desc", "\"asc\" or \"desc\"" end,
+  eval_run_status = function(v)
+    local ok = v == "queued" or v == "in_progress" or v == "completed" or v == "canceled" or v == "failed"
+    return ok, "one of queued, in_progress, completed, canceled, failed"
+  end,
   cursor = function(v) return type(v) == "string" and v ~= "" and not has_control(v), "a non-empty ID string" end,
   metadata = function(v)
     local want = "a table of string keys to string values"

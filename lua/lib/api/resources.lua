@@ -52,6 +52,8 @@ return {
       cancel = { "POST", "/fine_tuning/jobs/{fine_tuning_job_id}/cancel" },
       retrieve = { "GET", "/fine_tuning/jobs/{fine_tuning_job_id}" },
       list = { "GET", "/fine_tuning/jobs", params = { limit = V.limit, after = V.cursor, metadata = V.metadata } },
+      pause = { "POST", "/fine_tuning/jobs/{fine_tuning_job_id}/pause" },    -- reads "paused"
+      resume = { "POST", "/fine_tuning/jobs/{fine_tuning_job_id}/resume" },
     },
     paginate = "list",          -- pages carry no last_id: the cursor is the last item's id
     wait = { using = "retrieve", while_status = { validating_files = true, queued = true, running = true } },
@@ -65,6 +67,20 @@ return {
       retrieve = { "GET", "/vector_stores/{vector_store_id}/file_batches/{batch_id}" },
     },
     wait = { using = "retrieve", while_status = { in_progress = true } },
+  },
+
+  -- Eval runs (operationId cancelEvalRun): the cancel is a POST to the run
+  -- itself, no /cancel (the spec's curl example wrongly adds one); status
+  -- words are the American "canceled"; list order defaults to asc.
+  ["evals.runs"] = {
+    methods = {
+      cancel = { "POST", "/evals/{eval_id}/runs/{run_id}" },
+      retrieve = { "GET", "/evals/{eval_id}/runs/{run_id}" },
+      list = { "GET", "/evals/{eval_id}/runs", params = { limit = V.limit100, order = V.order, after = V.cursor,
+                                                          status = V.eval_run_status } },
+    },
+    paginate = "list",
+    wait = { using = "retrieve", while_status = { queued = true, in_progress = true } },
   },
 
   uploads = {

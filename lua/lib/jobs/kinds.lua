@@ -18,6 +18,8 @@
 --               "each" (the resource paginates by itself), "parent" (listed per
 --               parent ID: runs per thread), or nil (IDs come from the user)
 --   active*     statuses a cancel applies to (a list)
+--   paused      statuses of an object a person paused: alive, shown by watch,
+--               picked only when a filter names them (--status, a rule's status)
 --   cancelling  statuses meaning a cancel is under way (default {"cancelling"})
 --   done        statuses meaning it was cancelled already (default cancelling + "cancelled")
 --   finished    statuses that are final (default: done + completed, failed, expired, ...)
@@ -25,16 +27,25 @@
 --   pending     statuses --wait waits out (default: active + cancelling)
 --   age_from    fields ages are measured from: { created = "created_at", started = "..." }
 --   expires     field holding an expiry time ("expires_at"), or nil
+--   cancel_past_expiry  true: an object still active past its expiry time is
+--               cancelled like any other (the service does not always expire
+--               it: runs); false/nil: it is reported expired, nothing sent
+--               (the service expires it itself: batches, uploads)
 --   wait        default --wait deadline in seconds (batches can stay cancelling 25 min)
 --   cost        fields that say what the object cost or did, copied to report
 --               lines as "cost": {field = value}, a missing field as null
+--   cost_optional  more cost fields, copied only when the object has them
+--               (a batch's usage and model: newer servers send them)
+--   actions     what a supervise rule may do besides cancel: method names of
+--               the resource ({ "pause" }), journaled as "<action>_requested"
 --   filters     fields the --model/--assistant filters match: { model = "model" }
 -- A kind table also gets: name, resource(client) -> the bound binding table,
 -- stopped_anyway (finished statuses that are neither a cancel nor an expiry:
 -- a cancelled object seen in one of them was not stopped by its cancel),
 -- per_thread (list == "parent"), started (age_from.started), live (the
--- active and cancelling statuses as an ordered list), and as sets
--- (status -> true) for active, cancelling, done, finished, expired, pending.
+-- active, paused and cancelling statuses as an ordered list), and as sets
+-- (status -> true) for active, paused, cancelling, done, finished, expired,
+-- pending, selectable (active + paused: what a status filter may name).
 local json = require "runctl.json"
 
 local M = {}
@@ -55,6 +66,7 @@ local FIELDS = {
   parent = "table", list = "string", active = "strings", cancelling = "strings", done = "strings",
   finished = "strings", expired = "strings", pending = "strings", age_from = "table",
   expires = "string", wait = "number", cost = "strings", filters = "table", aliases = "strings",
+  paused = "strings", cancel_past_expiry = "boolean", cost_optional = "strings", actions = "strings",
 }
 
 local function check_def(name, def)
@@ -82,8 +94,13 @@ local function check_def(name, def)
   -- The resource must exist with what the tools call: cancel (retrieve too,
   -- for --dry-run and --wait), and each (paginate) for a kind that is listed.
   local rdef = require("runctl.api.binder").definition(def.resource)
+  local no_action
+  for _, a in ipairs(def.actions and list_of(def.actions) or {}) do
+    if rdef and not rdef.methods[a] then no_action = a end
+  end
   local why = not rdef and "is not a defined resource (runctl.define it first)"
               or not rdef.methods.cancel and "needs a cancel method"
+              or no_action and ("has no method '%s' (actions)"):format(no_action)
               or def.list and not (rdef.paginate and rdef.methods[rdef.paginate].params.limit)
                  and "needs paginate, with a limit parameter (list = \"" .. def.list .. "\")"
   if why then error(("runctl.kinds.define: %s: resource '%s' %s"):format(name, def.resource, why), 3) end
@@ -123,11 +140,18 @@ function M.define(name, def)
   if not def.pending then for _, s in ipairs(cancelling) do pending[#pending + 1] = s end end
   local finished = def.finished and list_of(def.finished)
                    or { "completed", "succeeded", "failed", "incomplete", "cancelled", table.unpack(expired) }
+  local paused = def.paused and list_of(def.paused) or {}
   k.active, k.cancelling, k.done = set(list_of(def.active)), set(cancelling), set(done)
-  k.live = { table.unpack(list_of(def.active)) }          -- active then cancelling, in order
+  k.paused = set(paused)
+  k.selectable = set(list_of(def.active))
+  for _, st in ipairs(paused) do k.selectable[st] = true end
+  k.live = { table.unpack(list_of(def.active)) }          -- active, paused, cancelling, in order
+  for _, st in ipairs(paused) do k.live[#k.live + 1] = st end
   for _, st in ipairs(cancelling) do k.live[#k.live + 1] = st end
   k.expired, k.pending, k.finished = set(expired), set(pending), set(finished)
   k.cost = def.cost and list_of(def.cost) or {}
+  k.cost_optional = def.cost_optional and list_of(def.cost_optional) or {}
+  k.actions = set(def.actions and list_of(def.actions) or {})
   k.filters = def.filters or {}
   k.age_from = def.age_from or { created = "created_at" }
   k.started = k.age_from.started
@@ -139,6 +163,7 @@ function M.define(name, def)
   k.aliases = def.aliases and list_of(def.aliases) or {}
   local dotted = def.resource
   k.resource = function(c) return resource_of(c, dotted) end
+  k.resource_name = dotted
   if not by_name[name] then order[#order + 1] = name end
   by_name[name] = k
   for _, a in ipairs(k.aliases) do by_alias[a] = k end
@@ -178,6 +203,13 @@ function M.listable_names(only)
   return table.concat(names, "|")
 end
 
+-- The kind whose resource is the dotted name rname ("evals.runs"), or nil.
+function M.by_resource(rname)
+  for _, name in ipairs(order) do
+    if by_name[name].resource_name == rname then return by_name[name] end
+  end
+end
+
 -- The kind whose `object` value is object, or nil.
 function M.by_object(object)
   for _, name in ipairs(order) do
@@ -205,14 +237,18 @@ function M.by_parent_prefix(id)
 end
 
 -- The cost fields of obj for its kind: {field = value}, json.null for a
--- field the object leaves out or has null; nil when the kind has none.
+-- field the object leaves out or has null (its cost_optional fields only
+-- when the object has them); nil when the kind has none.
 function M.cost_of(kind, obj)
-  if #kind.cost == 0 or type(obj) ~= "table" then return nil end
+  if #kind.cost + #kind.cost_optional == 0 or type(obj) ~= "table" then return nil end
   local t = {}
   for _, f in ipairs(kind.cost) do
     local v = obj[f]
     if v == nil then v = json.null end
     t[f] = v
+  end
+  for _, f in ipairs(kind.cost_optional) do
+    if obj[f] ~= nil and obj[f] ~= json.null then t[f] = obj[f] end
   end
   return t
 end
@@ -262,6 +298,7 @@ M.define("runs", {
   parent = { name = "thread", field = "thread_id", prefix = "thread_" }, list = "parent",
   active = { "queued", "in_progress", "requires_action" },
   age_from = { created = "created_at", started = "started_at" }, expires = "expires_at",
+  cancel_past_expiry = true,    -- orphaned runs past expires_at stay active and block their thread
   wait = 60, cost = { "usage" }, filters = { model = "model", assistant = "assistant_id" },
 })
 M.define("batches", {
@@ -269,14 +306,15 @@ M.define("batches", {
   list = "each", active = { "validating", "in_progress", "finalizing" },
   finished = { "completed", "failed", "cancelled", "expired" },
   age_from = { created = "created_at", started = "in_progress_at" }, expires = "expires_at",
-  wait = 1800, cost = { "request_counts", "output_file_id" },
+  wait = 1800, cost = { "request_counts", "output_file_id" }, cost_optional = { "usage", "model" },
+  filters = { model = "model" },
 })
 M.define("fine-tuning", {
   resource = "fine_tuning.jobs", object = "fine_tuning.job", one = "fine-tuning job",
   many = "fine-tuning jobs", prefix = "ftjob-", list = "each", aliases = { "fine_tuning", "fine-tuning-jobs" },
-  active = { "validating_files", "queued", "running" }, cancelling = {}, done = { "cancelled" },
-  expired = {}, age_from = { created = "created_at" }, wait = 300,
-  cost = { "trained_tokens", "estimated_finish" }, filters = { model = "model" },
+  active = { "validating_files", "queued", "running" }, paused = { "paused" }, cancelling = {},
+  done = { "cancelled" }, expired = {}, age_from = { created = "created_at" }, wait = 300,
+  cost = { "trained_tokens", "estimated_finish" }, filters = { model = "model" }, actions = { "pause" },
 })
 -- Background responses: no list endpoint, IDs come from the user; cancelled
 -- at once, and best effort (one may read cancelled, then completed).
@@ -284,7 +322,7 @@ M.define("responses", {
   resource = "responses", object = "response", one = "response", many = "responses", prefix = "resp_",
   active = { "queued", "in_progress" }, cancelling = {}, done = { "cancelled" }, expired = {},
   finished = { "completed", "failed", "incomplete", "cancelled" }, wait = 60, cost = { "usage" },
-  aliases = { "response" },
+  aliases = { "response" }, filters = { model = "model" },
 })
 M.define("file-batches", {
   resource = "vector_stores.file_batches", object = "vector_store.files_batch", one = "file batch",
@@ -297,6 +335,16 @@ M.define("uploads", {
   resource = "uploads", object = "upload", one = "upload", many = "uploads", prefix = "upload_",
   active = { "pending" }, cancelling = {}, done = { "cancelled" },
   finished = { "completed", "cancelled", "expired" }, expires = "expires_at", wait = 0,
+})
+-- Eval runs: listed per eval, cancelled at once, in their own words
+-- ("canceled"); cancel is POST /evals/{eval_id}/runs/{run_id}, no /cancel.
+M.define("eval-runs", {
+  resource = "evals.runs", object = "eval.run", one = "eval run", many = "eval runs", prefix = "evalrun_",
+  parent = { name = "eval", field = "eval_id", prefix = "eval_" }, list = "parent",
+  aliases = { "eval_runs" },
+  active = { "queued", "in_progress" }, cancelling = {}, done = { "canceled" }, expired = {},
+  finished = { "completed", "failed", "canceled" }, wait = 60,
+  cost = { "result_counts", "per_model_usage" }, filters = { model = "model" },
 })
 
 return M

@@ -3,11 +3,49 @@
 -- model, metadata), checked against a kind and applied to listed objects.
 --
 -- A filter f: { older_than = seconds (nil: any age), age_from = "created" or
--- "started" (nil: created), status = a list of the kind's active statuses
--- (nil: all of them), assistant = a list of IDs, model = a list of names
--- (any of them; only for kinds whose `filters` name the field),
--- metadata = a list of {key =, value =} (all of them) }.
+-- "started" (nil: created), status = a list of the kind's statuses it may
+-- pick, active or paused (nil: all its active ones), assistant = a list of IDs, model = a list of names
+-- (any of them; only for kinds whose `filters` name the field; see
+-- M.model_matches), metadata = a list of {key =, value =} (all of them) }.
 local M = {}
+
+---------------------------------------------------------------------- model names
+
+-- The model a name is about: a fine-tuned model's base
+-- ("ft:gpt-4o-mini-2024-07-18:org::abc" -> "gpt-4o-mini-2024-07-18"), else
+-- the name itself.
+local function base_of(name)
+  return name:match("^ft:([^:]+)") or name
+end
+
+-- Whether rest (what follows a filter's name) is a dated snapshot suffix:
+-- "-2024-07-18" (today's form) or "-0613" (the older one: gpt-4-0613,
+-- gpt-3.5-turbo-0125).
+local function is_snapshot(rest)
+  return rest:match("^%-%d%d%d%d%-%d%d%-%d%d$") ~= nil or rest:match("^%-%d%d%d%d$") ~= nil
+end
+
+-- Whether a model filter picks the model name a service reported:
+--   "gpt-4o-mini"   the name, its dated snapshots (gpt-4o-mini-2024-07-18,
+--                   and the older -MMDD form), and models fine-tuned from
+--                   any of them (ft:gpt-4o-mini-2024-07-18:org::abc); not
+--                   gpt-4o-mini-tts nor gpt-4o
+--   "=gpt-4o-mini"  exactly that name, nothing else
+function M.model_matches(filter, name)
+  if type(name) ~= "string" then return false end
+  if filter:sub(1, 1) == "=" then return name == filter:sub(2) end
+  local base = base_of(name)
+  if base == filter then return true end
+  return base:sub(1, #filter) == filter and is_snapshot(base:sub(#filter + 1))
+end
+
+-- Whether any filter of the list picks name.
+local function any_model(filters, name)
+  for _, f in ipairs(filters) do
+    if M.model_matches(f, name) then return true end
+  end
+  return false
+end
 
 local function set_of(list)
   if not list then return nil end
@@ -34,9 +72,15 @@ end
 -- policy field); nil when it all fits.
 function M.check(kind, f, name_of)
   for _, st in ipairs(f.status or {}) do
-    if not kind.active[st] then
-      return ("%s: '%s' is not an active status of %s: use %s")
-             :format(name_of("status"), tostring(st), kind.many, table.concat(sorted_keys(kind.active), ", "))
+    if not kind.selectable[st] then
+      return ("%s: '%s' is not a status of %s that can be picked: use %s")
+             :format(name_of("status"), tostring(st), kind.many, table.concat(sorted_keys(kind.selectable), ", "))
+    end
+  end
+  for _, m in ipairs(f.model or {}) do
+    if m == "=" or m == "" then
+      return ("%s: '%s' names no model: give a name (\"gpt-4o-mini\") or an exact one (\"=gpt-4o-mini\")")
+             :format(name_of("model"), m)
     end
   end
   for _, field in ipairs { "assistant", "model" } do
@@ -54,18 +98,31 @@ function M.check(kind, f, name_of)
   return nil
 end
 
--- The filter as one test for objects listed at wall time `unix_time` (seconds since the
--- epoch): item -> verdict, age. verdict is "cancel" (in a wanted status: send
--- a cancel), "done" (cancelled or cancelling already), "expired" (its status
--- or its expiry time says so) or nil (not picked: another status, too young,
--- a filter does not match, not an object). age: whole seconds since its
--- created (or started) time, nil when it has none.
+-- Whether an object of kind, in status st and with expiry time expires,
+-- has run out of time at `now` without the service saying so: the kind's
+-- objects past expiry are cancelled (runs), not left alone.
+function M.past_expiry(kind, st, expires, now)
+  return kind.cancel_past_expiry == true and kind.active[st] == true and math.type(expires) ~= nil
+         and expires <= now
+end
+
+-- What a report or journal line notes about an object cancelled past its expiry.
+M.PAST_EXPIRY_NOTE = "past expires_at"
+
+-- The filter as one test for objects listed at wall time `unix_time` (seconds
+-- since the epoch): item -> verdict, age, note. verdict is "cancel" (in a wanted
+-- status: send a cancel), "done" (cancelled or cancelling already),
+-- "expired" (its status or its expiry time says so, and the service expires
+-- such objects itself) or nil (not picked: another status, too young, a
+-- filter does not match, not an object). age: whole seconds since its
+-- created (or started) time, nil when it has none. note: M.PAST_EXPIRY_NOTE
+-- for an object picked although past its expiry time (see M.past_expiry).
 function M.picker(kind, f, unix_time)
   local wanted = set_of(f.status) or kind.active
-  local by_field = {}
-  for _, field in ipairs { "assistant", "model" } do
-    if f[field] then by_field[kind.filters[field]] = set_of(f[field]) end
-  end
+  local by_field, models = {}, nil
+  if f.assistant then by_field[kind.filters.assistant] = set_of(f.assistant) end
+  if f.model then models = f.model end
+  local model_field = kind.filters.model
   local from = M.age_base(f.age_from) == "started" and kind.started or kind.age_from.created or "created_at"
   local older_than, metadata = f.older_than, f.metadata or {}
   return function(item)
@@ -78,11 +135,13 @@ function M.picker(kind, f, unix_time)
     for field, allowed in pairs(by_field) do
       if not allowed[item[field]] then return nil end
     end
+    if models and not any_model(models, item[model_field]) then return nil end
     for _, kv in ipairs(metadata) do
       if type(item.metadata) ~= "table" or item.metadata[kv.key] ~= kv.value then return nil end
     end
     if kind.done[st] then return "done", age end
     local expires = kind.expires and item[kind.expires]
+    if M.past_expiry(kind, st, expires, unix_time) then return "cancel", age, M.PAST_EXPIRY_NOTE end
     if kind.expired[st] or (math.type(expires) and expires <= unix_time) then return "expired", age end
     return "cancel", age
   end
@@ -124,9 +183,8 @@ end
 function M.matcher(kind, f, now)
   local wanted = set_of(f.status)
   local by_field = {}
-  for _, field in ipairs { "assistant", "model" } do
-    if f[field] then by_field[kind.filters[field] or field] = set_of(f[field]) end
-  end
+  if f.assistant then by_field[kind.filters.assistant or "assistant_id"] = set_of(f.assistant) end
+  local models, model_field = f.model, kind.filters.model or "model"
   local from = M.age_base(f.age_from) == "started" and kind.started or kind.age_from.created or "created_at"
   local metadata = f.metadata or {}
   return function(item)
@@ -139,11 +197,38 @@ function M.matcher(kind, f, now)
     for field, allowed in pairs(by_field) do
       if not allowed[item[field]] then return nil end
     end
+    if models and not any_model(models, item[model_field]) then return nil end   -- as cancel-older-than's
     for _, kv in ipairs(metadata) do
       if type(item.metadata) ~= "table" or item.metadata[kv.key] ~= kv.value then return nil end
     end
     return true, age
   end
+end
+
+-- For the warning of a model filter that picks nothing: the model names of
+-- the objects of kind in a filter's wanted statuses (active by default),
+-- gathered with note(item) over a listing; then result() -> nil when the
+-- filter has no model, or none of those objects was seen, or one matched;
+-- else the sorted list of the names seen; count() -> how many such objects.
+function M.model_watch(kind, f)
+  if not f.model then return { note = function() end, result = function() return nil end } end
+  local wanted = set_of(f.status) or kind.active
+  local field = kind.filters.model
+  local seen, any, matched, n = {}, false, false, 0
+  return {
+    count = function() return n end,        -- how many objects in those statuses were seen
+    note = function(item)
+      if type(item) ~= "table" or not wanted[item.status] then return end
+      any, n = true, n + 1
+      local name = item[field]
+      if any_model(f.model, name) then matched = true end
+      seen[type(name) == "string" and name or "(none)"] = true
+    end,
+    result = function()
+      if not any or matched then return nil end
+      return sorted_keys(seen)
+    end,
+  }
 end
 
 return M

@@ -51,6 +51,9 @@ function M.is_usage_error(v) return getmetatable(v) == Usage end
 
 local function quote(v) return "'" .. tostring(v) .. "'" end
 
+-- A noun with its article: "a batch", "an eval", "an upload".
+function M.a(noun) return (noun:match("^[aeiouAEIOU]") and "an " or "a ") .. noun end
+
 -- Value kinds: each returns the parsed value, or nil and what was wanted.
 local KINDS = {
   string = function(v)
@@ -218,7 +221,8 @@ end
 
 -- Lines of an ID list (a file, or "-" for stdin): '#' starts a comment, blank
 -- lines are skipped, surrounding spaces trimmed, a UTF-8 byte order mark
--- (a file saved by some editors) dropped. Returns the list, or nil, err.
+-- (a file saved by some editors) dropped. Returns the list, nil and the
+-- line number of each (for messages), or nil, err.
 -- On a terminal, stdin is read after a prompt saying how to end it.
 function M.read_lines(path)
   local f, err = io.stdin
@@ -230,14 +234,18 @@ function M.read_lines(path)
                     :format(M.script_name or "runctl"))
     io.stderr:flush()
   end
-  local out, first = {}, true
+  local out, numbers, first, n = {}, {}, true, 0
   for line in f:lines() do
+    n = n + 1
     if first then line, first = line:gsub("^\239\187\191", ""), false end
     line = line:gsub("#.*$", ""):match("^%s*(.-)%s*$")
-    if line ~= "" then out[#out + 1] = line end
+    if line ~= "" then
+      numbers[#out + 1] = n
+      out[#out + 1] = line
+    end
   end
   if f ~= io.stdin then f:close() end
-  return out
+  return out, nil, numbers
 end
 
 -- The IDs from arguments, a --*-file and stdin, in that order, without

@@ -13,6 +13,7 @@ local outcome = require "runctl.api.cancel_outcomes"
 local bulk = require "runctl.ops.concurrency"
 local json = require "runctl.json"
 local config = require "runctl.ops.config"
+local picks = require "runctl.jobs.selection"
 
 local M = {}
 
@@ -92,6 +93,12 @@ end
 function Job:cancel(e)
   local obj, err, resp = self:call(e, "cancel")
   local f = outcome.classify_cancel(obj, err, resp, e.status_before)
+  local seen = f.seen
+  if not e.past_note and type(seen) == "table" and e.kind.cancel_past_expiry and f.outcome == "cancel_requested"
+     and math.type(seen[e.kind.expires]) and seen[e.kind.expires] <= self.unix_time then
+    e.past_note = picks.PAST_EXPIRY_NOTE       -- the answer says it had run past its expiry time
+  end
+  if e.past_note then f.note = e.past_note end     -- picked past its expiry time: the line says so
   if f.action == "already_done" or f.action == "expired" then
     e.status_before = e.status_before or f.status_after
   end
@@ -191,19 +198,25 @@ local function say_list(title, list, text_of)
   end
 end
 
--- "request_counts completed=142 failed=0 total=2000, output_file_id null".
+-- One value of a cost for people: a null is "-", a table its JSON.
+local function cost_value(v)
+  if v == json.null or v == nil then return "-" end
+  if type(v) == "table" then return json.encode(v) or "?" end
+  return tostring(v)
+end
+
+-- "request_counts completed=142 failed=0 total=2000, output_file_id -":
+-- a table's fields one level down, a null as "-".
 function M.cost_text(cost)
   local parts = {}
   for k, v in pairs(cost) do
-    if type(v) == "table" and v ~= json.null then
+    if type(v) == "table" and v ~= json.null and #v == 0 then
       local inner = {}
-      for ik, iv in pairs(v) do
-        inner[#inner + 1] = ik .. "=" .. (type(iv) == "table" and (json.encode(iv) or "?") or tostring(iv))
-      end
+      for ik, iv in pairs(v) do inner[#inner + 1] = tostring(ik) .. "=" .. cost_value(iv) end
       table.sort(inner)
       parts[#parts + 1] = k .. " " .. (#inner > 0 and table.concat(inner, " ") or "{}")
     else
-      parts[#parts + 1] = k .. " " .. (v == json.null and "null" or tostring(v))
+      parts[#parts + 1] = k .. " " .. cost_value(v)
     end
   end
   table.sort(parts)
@@ -265,6 +278,7 @@ function Job:finish(head, opts)
            anyway > 0 and ("; %d of them finished anyway"):format(anyway) or "", core.now() - self.t0)
   if self.o.dry_run then term.say(false, "%s: dry run: no cancel was sent", name) end
   self:details()
+  for _, line in ipairs(self.extra_lines or {}) do term.say(true, "%s: %s", name, line) end
   for _, line in ipairs(self.still_lines) do term.say(true, "%s: %s", name, line) end
   if self.interrupted then
     term.say(true, "%s: interrupted: %s%s skipped; the report has a line for each", name,

@@ -29,7 +29,7 @@ local M = {
   parse = cli.parse, parse_duration = cli.parse_duration, read_lines = cli.read_lines,
   collect_ids = cli.collect_ids, usage_error = cli.usage_error, config_error = cli.config_error,
   is_usage_error = cli.is_usage_error, render_usage = cli.render_usage,
-  declared_usage = cli.declared_usage,
+  declared_usage = cli.declared_usage, a = cli.a,
   -- runctl.ops.term
   plural = term.plural, fmt_age = term.fmt_age, quiet = term.quiet, size = term.size,
   colour = term.colour, paint = term.paint, wrap = term.wrap, progress = term.progress,

@@ -95,8 +95,13 @@ end
 local RULE_FIELDS = {
   name = text, kind = text, older_than = duration, age_from = text, status = strings,
   assistant = strings, model = strings, metadata = metadata, threads = strings,
-  threads_file = text, ids = strings, ids_file = text, match = is("function"),
+  threads_file = text, evals = strings, evals_file = text, ids = strings, ids_file = text,
+  match = is("function"), action = text,
 }
+
+-- The rule fields that give the parents a kind is listed per: threads for
+-- runs, evals for eval runs.
+local PARENT_FIELD = { thread = "threads", eval = "evals" }
 local TOP_FIELDS = { interval = duration, rules = is("table") }
 
 -- Checks t's fields against spec; returns the checked values, or raises
@@ -113,53 +118,93 @@ local function fields(t, spec, where)
   return out
 end
 
--- The IDs of a rule's threads/threads_file (or ids/ids_file), a file
--- relative to the policy's folder.
+-- The IDs of a rule's threads/threads_file (or evals, ids), each as
+-- { id =, at = where it was given }, a file read relative to the policy's
+-- folder; at is "field 'ids'" or "field 'ids_file': FILE: line N".
 local function id_list(r, field, dir, where)
   local out = {}
-  for _, id in ipairs(r[field] or {}) do out[#out + 1] = id end
+  for _, id in ipairs(r[field] or {}) do out[#out + 1] = { id = id, at = "field '" .. field .. "'" } end
   local file = r[field .. "_file"]
   if file then
     local path = file:sub(1, 1) == "/" and file or dir .. file
-    local lines, err = args.read_lines(path)
+    local lines, err, numbers = args.read_lines(path)
     if not lines then error(("%sfield '%s_file': cannot read '%s': %s"):format(where, field, path, err), 0) end
-    for _, id in ipairs(lines) do out[#out + 1] = id end
+    for i, id in ipairs(lines) do
+      out[#out + 1] = { id = id, at = ("field '%s_file': %s: line %d"):format(field, path, numbers[i]) }
+    end
   end
   return out
 end
 
--- Where a rule's objects come from: the kind listed whole, per thread, or
--- the given IDs ("PARENT/ID" for a kind addressed under a parent).
-local function sources(r, kind, dir, where)
-  local threads, ids = id_list(r, "threads", dir, where), id_list(r, "ids", dir, where)
-  local mode = kind.list or "ids"
-  if mode ~= "parent" and #threads > 0 then
-    error(("%sfield 'threads': %s are not listed per thread"):format(where, kind.many), 0)
+-- Raises when an ID given for kind (or for its parent: parent = true) has
+-- the prefix of another kind: a file of batch IDs in a responses rule.
+local function check_prefix(kind, ref, id, parent, where)
+  local other = kinds.by_prefix(id)
+  local what = other and (parent or other ~= kind) and other.one or nil
+  local of_parent = not what and kinds.by_parent_prefix(id)
+  if of_parent and not (parent and of_parent.parent.name == kind.parent.name) then what = of_parent.parent.name end
+  if what then
+    error(("%s%s: '%s' is the ID of %s, not of %s (kind %s)"):format(where, ref.at, ref.id, args.a(what),
+          args.a(parent and kind.parent.name or kind.one), kind.name), 0)
   end
+end
+
+-- Where a rule's objects come from: the kind listed whole, per parent
+-- (threads, evals), or the given IDs ("PARENT/ID" for a kind addressed
+-- under a parent). Every ID is checked against the kind's prefixes.
+local function sources(r, kind, dir, where)
+  local mode = kind.list or "ids"
+  -- (an extension's kind listed per another parent takes threads, as runs do)
+  local pfield = mode == "parent" and (PARENT_FIELD[kind.parent.name] or "threads") or nil
+  for _, f in pairs(PARENT_FIELD) do
+    if f ~= pfield and (r[f] or r[f .. "_file"]) then
+      error(("%sfield '%s': %s are not listed per %s"):format(where, r[f] and f or f .. "_file", kind.many,
+            f:sub(1, -2)), 0)
+    end
+  end
+  local parents = pfield and id_list(r, pfield, dir, where) or {}
+  local ids = id_list(r, "ids", dir, where)
   if mode ~= "ids" and #ids > 0 then
     error(("%sfield 'ids': %s are listed without IDs: give none"):format(where, kind.many), 0)
   end
-  if mode == "parent" and #threads == 0 then
-    error(("%s%s are listed per %s: give threads or threads_file"):format(where, kind.many, kind.parent.name), 0)
+  if mode == "parent" and #parents == 0 then
+    error(("%s%s are listed per %s: give %s or %s_file"):format(where, kind.many, kind.parent.name, pfield, pfield), 0)
   end
   if mode == "ids" and #ids == 0 then
     error(("%s%s cannot be listed: give ids or ids_file"):format(where, kind.many), 0)
   end
   local out = {}
   if mode == "each" then out[1] = { key = kind.name } end
-  for _, t in ipairs(threads) do out[#out + 1] = { key = kind.name .. " " .. t, parent = t } end
+  for _, t in ipairs(parents) do
+    check_prefix(kind, t, t.id, true, where)
+    out[#out + 1] = { key = kind.name .. " " .. t.id, parent = t.id }
+  end
   for _, ref in ipairs(ids) do
-    local parent, id = ref:match("^([^/]+)/([^/]+)$")
+    local parent, id = ref.id:match("^([^/]+)/([^/]+)$")
     if kind.parent and not parent then
-      error(("%sfield 'ids': '%s' needs its %s: give %s_ID/ID"):format(where, ref, kind.parent.name,
+      error(("%s%s: '%s' needs its %s: give %s_ID/ID"):format(where, ref.at, ref.id, kind.parent.name,
             kind.parent.name:upper():gsub("%W", "_")), 0)
     end
-    if not kind.parent and ref:find("/", 1, true) then
-      error(("%sfield 'ids': '%s' is not an ID"):format(where, ref), 0)
+    if not kind.parent and ref.id:find("/", 1, true) then
+      error(("%s%s: '%s' is not an ID"):format(where, ref.at, ref.id), 0)
     end
-    out[#out + 1] = { key = kind.name .. " " .. ref, parent = parent, id = id or ref }
+    if parent then check_prefix(kind, ref, parent, true, where) end
+    check_prefix(kind, ref, id or ref.id, false, where)
+    out[#out + 1] = { key = kind.name .. " " .. ref.id, parent = parent, id = id or ref.id }
   end
   return out
+end
+
+-- The action a rule takes: "cancel" (the default), or one of the kind's
+-- actions ("pause" for fine-tuning jobs).
+local function action_of(r, kind, where)
+  local a = r.action or "cancel"
+  if a == "cancel" or kind.actions[a] then return a end
+  local can = { "cancel" }
+  for name in pairs(kind.actions) do can[#can + 1] = name end
+  table.sort(can)
+  error(("%sfield 'action': %s cannot be told to '%s': use %s"):format(where, kind.many, a,
+        table.concat(can, " or ")), 0)
 end
 
 -- Checks rule number i of the policy; returns it with its kind, filter and sources.
@@ -181,7 +226,7 @@ local function check_rule(raw, i, dir, prefix)
   local bad = picks.check(kind, filter, function(f) return "field '" .. f .. "'" end)
   if bad then error(where .. bad, 0) end
   return { name = name, index = i, kind = kind, filter = filter, match = r.match,
-           sources = sources(r, kind, dir, where) }
+           action = action_of(r, kind, where), sources = sources(r, kind, dir, where) }
 end
 
 -- Loads and checks the policy file at path. Returns the policy

@@ -5,6 +5,7 @@
 -- that can; cancel-older-than --resume takes its filters and work from it.
 local json = require "runctl.json"
 local args = require "runctl.ops.args"
+local kinds = require "runctl.jobs.kinds"
 
 local M = {}
 
@@ -35,6 +36,12 @@ function M.read(path)
       elseif rec.complete == true then
         rep.complete, rep.trailer = true, rec
       elseif type(rec.action) == "string" then
+        -- the parent of another kind than runs (an eval run's eval_id) is read
+        -- as thread_id is: the group it was listed in
+        local kind = type(rec.kind) == "string" and kinds.get(rec.kind)
+        if kind and kind.parent and type(rec.thread_id) ~= "string" and type(rec[kind.parent.field]) == "string" then
+          rec.thread_id = rec[kind.parent.field]
+        end
         local list = type(rec.run_id) == "string" and rep.runs or rep.groups
         list[#list + 1] = rec
       end
