@@ -408,6 +408,15 @@ T.like(out, "batch_l003%s+completed%s+30m%d%ds%s+gpt%-4o%-mini%s+%d+/%d+ request
 out = on_tty("list batches --limit 3", { cols = 40 })
 T.ok(widest(drawn(out)) <= 39, "list at 40 columns fits", widest(drawn(out)))
 
+seed { evals = { { id = "eval_s", runs = { { id = "evalrun_a", status = "in_progress", created_at = -600, model = "gpt-4o" },
+                                          { id = "evalrun_b", status = "completed", created_at = -900 } } } } }
+out = on_tty("list eval-runs eval_s --status in_progress")
+T.like(out, "ID%s+STATUS%s+AGE%s+MODEL%s+COST SO FAR%s+EVAL\r?\n", "list eval-runs: a table with the eval")
+T.like(out, "evalrun_a%s+in_progress%s+10m%d%ds%s+gpt%-4o.-eval_s", "its runs, filtered")
+T.unlike(out, "evalrun_b", "the filter leaves the completed one out")
+o, e, c = run("get eval_s/evalrun_b")
+T.like(o, '"id":"evalrun_b"', "get EVAL_ID/evalrun_...: the eval run", e)
+seed { batches = pages }
 o, e, c = run("get batch_l001 batch_l002")
 recs = {}
 for line in o:gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end
