@@ -602,7 +602,7 @@ function R_evals_runs.each(eval_id, params, opts) end
 ---Polls retrieve until the status leaves in_progress, queued (honours openai-poll-after-ms).
 ---@param eval_id string
 ---@param run_id string
----@param w? { timeout?: number, interval?: number }
+---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }
 ---@return runctl.EvalRun? obj
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
