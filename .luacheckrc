@@ -28,6 +28,14 @@ files["bench"] = { read_globals = RUNTIME }
 -- A wrk script: wrk sets `wrk` and calls the `request` it defines.
 files["bench/wrk-cancel.lua"] = { globals = { "wrk", "request" } }
 files["packaging"] = { read_globals = RUNTIME }
+-- LuaJIT hosts (tests/hosts, bench/love): LÖVE's and Neovim's own globals; the
+-- LuaJIT test runner gives the 5.4 tests what 5.1 lacks (tests/luajit/run.lua).
+files["tests/hosts"] = { std = "luajit" }
+files["tests/hosts/love"] = { std = "luajit", globals = { "love" } }
+files["tests/hosts/nvim.lua"] = { std = "luajit", read_globals = { "vim" } }
+files["tests/hosts/nvim_watch.lua"] = { std = "luajit", read_globals = { "vim" } }
+files["bench/love"] = { std = "luajit", globals = { "love" } }
+files["tests/luajit"] = { std = "luajit" }
 files["share"] = { read_globals = RUNTIME }
 -- LuaLS definitions: declarations with empty bodies, globals on purpose.
 exclude_files = { "types/runctl.lua" }

@@ -2,6 +2,12 @@
 # targets: all deps check lint demo fake bench install uninstall man deb rock types clean (and check-asan,
 # check-valgrind).
 PREFIX  ?= /usr/local
+# LUA=luajit (or `make luajit`): the library and the runctl.so module for LuaJIT
+# 2.1 (the Lua 5.1 API: lua/compat51.h) from the same sources, in build-luajit/.
+LUA     ?= lua5.4
+ifeq ($(LUA),luajit)
+BUILD   ?= build-luajit
+endif
 BUILD   ?= build
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -16,6 +22,17 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(CFLAGS) \
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
 FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
+LIBNAME  = runctl
+COMPAT_OBJ = $(BUILD)/lua/compat51.o
+LUA_ABI  = 5.4
+PC_EDIT  =
+ifeq ($(LUA),luajit)
+include packaging/luajit.mk
+else
+.PHONY: luajit
+luajit:
+	@$(MAKE) --no-print-directory LUA=luajit
+endif
 
 CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/transfer.o $(BUILD)/core/respbuf.o \
            $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
@@ -23,7 +40,7 @@ CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/transfer.o $(BUILD)/core/respbuf
 LUA_OBJ  = $(BUILD)/lua/sched.o $(BUILD)/lua/task.o $(BUILD)/lua/open.o $(BUILD)/lua/handles.o \
            $(BUILD)/lua/l_core.o $(BUILD)/lua/l_request.o $(BUILD)/lua/headers.o \
            $(BUILD)/lua/l_sender.o $(BUILD)/lua/l_task.o \
-           $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o
+           $(BUILD)/lua/l_json.o $(BUILD)/lua/ext.o $(BUILD)/embedded.o $(COMPAT_OBJ)
 LIB_LUA  = $(wildcard lua/lib/*.lua lua/lib/*/*.lua)
 HEADERS  = $(wildcard core/*.h lua/*.h)
 
@@ -75,7 +92,8 @@ $(UNIT): $(wildcard tests/unit/*.c tests/unit/*.h) $(CORE_OBJ)
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN)" all
-	@$(ASAN_ENV) RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) \
+	@$(MAKE) --no-print-directory LUA=luajit
+	@$(ASAN_ENV) RUNCTL=./$(BIN) FAKEAPI=$(FAKEAPI) UNIT=$(UNIT) LUAJIT_BUILD=build-luajit \
 	  ASAN_RUNCTL=build-asan/runctl ASAN_FAKEAPI=build-asan/fakeapi ASAN_UNIT=build-asan/test_core sh tests/run.sh
 
 SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -109,7 +127,7 @@ fake: $(FAKEAPI)
 	@$(FAKEAPI) --port $(FAKE_PORT) --seed tools/demo-seed.json --quiet
 
 clean:
-	rm -rf build build-asan runctl runctl_*.deb
+	rm -rf build build-asan build-luajit runctl runctl_*.deb
 
 # ---- reliability test tools (tests/tools) ----
 BADPEER = $(BUILD)/badpeer
@@ -137,18 +155,18 @@ fuzz: fuzz-build
 # takes cjson from the interpreter (l_json.c built with RUNCTL_SYSTEM_CJSON).
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
-LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
+LUA_CMODDIR ?= $(LIBDIR)/lua/$(LUA_ABI)
 RC_VERSION   = $(shell sed -n 's/^\#define RUNCTL_VERSION "\(.*\)"/\1/p' lua/runctl.h)
 SANDBOX_OBJ  = $(BUILD)/lua/sandbox.o $(BUILD)/lua/sandbox_limits.o $(BUILD)/lua/sandbox_match.o \
                $(BUILD)/lua/sandbox_hosts.o $(BUILD)/lua/sandbox_env.o
 EMBED_OBJ    = $(CORE_OBJ) $(LUA_OBJ) $(SANDBOX_OBJ)
 MODULE_OBJ   = $(CORE_OBJ) $(filter-out $(BUILD)/lua/l_json.o,$(LUA_OBJ)) \
                $(BUILD)/module/l_json.o $(BUILD)/lua/module.o
-EMBED_LIBS   = $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
-LIB_A        = $(BUILD)/librunctl.a
-LIB_SO       = $(BUILD)/librunctl.so
-LIB_SONAME   = librunctl.so.$(firstword $(subst ., ,$(RC_VERSION)))
-LIB_REAL     = librunctl.so.$(RC_VERSION)
+EMBED_LIBS  ?= $(filter-out -llua5.4,$(shell pkg-config --libs libcurl lua5.4-cjson)) -lm
+LIB_A        = $(BUILD)/lib$(LIBNAME).a
+LIB_SO       = $(BUILD)/lib$(LIBNAME).so
+LIB_SONAME   = lib$(LIBNAME).so.$(firstword $(subst ., ,$(RC_VERSION)))
+LIB_REAL     = lib$(LIBNAME).so.$(RC_VERSION)
 LUA_MODULE   = $(BUILD)/module/runctl.so
 EXAMPLES     = $(BUILD)/frame-loop $(BUILD)/sandbox-host $(BUILD)/minimal-host
 EMBED_TEST   = $(BUILD)/test_embed
@@ -180,10 +198,10 @@ $(LUA_MODULE): $(MODULE_OBJ) $(BUILD)/module/runctl.map
 	  $(MODULE_OBJ) -o $@ $(CURL_LIBS) -lm
 
 $(EXAMPLES): $(BUILD)/%: examples/%.c lua/runctl.h $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(HOST_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
 
 $(EMBED_TEST): tests/embed/test_embed.c $(HEADERS) $(LIB_A)
-	$(CC) $(ALL_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(HOST_CFLAGS) -Ilua $< $(LIB_A) -o $@ $(LIBS)
 
 # Adds to `make install`: libraries (librunctl.so.VERSION with its soname and
 # dev links), header, runctl.pc (written here, so it names this PREFIX, and
@@ -192,15 +210,15 @@ $(EMBED_TEST): tests/embed/test_embed.c $(HEADERS) $(LIB_A)
 install: install-embed
 install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LUA_CMODDIR)
-	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/librunctl.a
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(LIB_REAL)
 	ln -sf $(LIB_REAL) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/librunctl.so
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/lib$(LIBNAME).so
 	install -m 644 lua/runctl.h $(DESTDIR)$(INCLUDEDIR)/runctl.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	  -e 's|@CMODDIR@|$(LUA_CMODDIR)|' -e 's|@VERSION@|$(RC_VERSION)|' \
 	  -e 's|@RPATH@|$(if $(filter $(LIBDIR),$(SYSTEM_LIBDIRS)),,-Wl,-rpath,$${libdir})|' runctl.pc.in \
-	  > $(DESTDIR)$(LIBDIR)/pkgconfig/runctl.pc
+	  $(PC_EDIT) > $(DESTDIR)$(LIBDIR)/pkgconfig/$(LIBNAME).pc
 	install -m 755 $(LUA_MODULE) $(DESTDIR)$(LUA_CMODDIR)/runctl.so
 
 # ---- benchmark (bench/run.sh): runctl vs curl and wrk, measured in one run ----
@@ -208,6 +226,7 @@ install-embed: $(LIB_A) $(LIB_SO) $(LUA_MODULE)
 bench: deps
 	@EXTRA_DEPS="hyperfine wrk valgrind nginx" sh tools/deps.sh >/dev/null
 	@$(MAKE) --no-print-directory all $(BUILD)/delay-relay
+	@$(MAKE) --no-print-directory LUA=luajit
 	@sh bench/run.sh
 
 $(BUILD)/delay-relay: bench/delay-relay.c
@@ -261,7 +280,10 @@ $(BUILD)/man/runctl.1: $(BIN) packaging/man.lua packaging/man.txt $(wildcard scr
 	RUNCTL_SCRIPTS=$(CURDIR)/scripts $(RUN_BIN) packaging/man.lua $(RUN_BIN) packaging/man.txt $(BUILD)/man \
 	  $(RC_VERSION) "$(RC_DATE)" $(SCRIPT_NAMES)
 
+# LUA=luajit installs the library and the module alone (the command is Lua 5.4's).
+ifneq ($(LUA),luajit)
 install: install-bin install-doc
+endif
 	@if [ -z "$(DESTDIR)" ] && [ -n "$(filter $(LIBDIR),$(SYSTEM_LIBDIRS))" ]; then \
 	  ldconfig 2>/dev/null || echo "make install: run ldconfig as root so that hosts find $(LIB_SONAME)"; fi
 install-bin: $(BIN)
@@ -308,11 +330,13 @@ ROCK_BUILD ?= build/rock
 LUA_INCDIR  ?= $(patsubst -I%,%,$(filter -I%,$(shell pkg-config --cflags lua5.4)))
 CURL_INCDIR ?= $(shell pkg-config --variable=includedir libcurl)
 CURL_LIBDIR ?= $(shell pkg-config --variable=libdir libcurl)
+# A Lua 5.1 (LuaJIT) also needs lua-compat53's header (Debian: lua-compat53-dev).
+COMPAT53_CFLAGS ?= $(shell pkg-config --cflags-only-I lua5.1-compat53-string 2>/dev/null)
 rock:
 	@mkdir -p $(ROCK_BUILD)/include
 	@echo 'int luaopen_cjson(struct lua_State *L);' > $(ROCK_BUILD)/include/lua-cjson.h
 	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" EMBED_LUA= \
-	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include" \
+	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include $(COMPAT53_CFLAGS)" \
 	  CURL_LIBS="-L$(CURL_LIBDIR) -lcurl" $(ROCK_BUILD)/module/runctl.so
 rock-install:
 	install -d $(INST_LIBDIR)

@@ -1,6 +1,9 @@
 -- runctl-0.1.0-1.rockspec — LuaRocks: builds the runctl C module (require "runctl")
--- for Lua 5.4 with the Makefile (`make rock`, then `make rock-install`) against
--- the system's libcurl and the lua-cjson rock. From a checkout: `luarocks make`.
+-- for the Lua LuaRocks gives it, 5.1 (LuaJIT) to 5.4, with the Makefile (`make
+-- rock`, then `make rock-install`) against the system's libcurl and the
+-- lua-cjson rock. From a checkout: `luarocks make`; for LuaJIT:
+-- `luarocks --lua-version 5.1 make LUA_INCDIR=/usr/include/luajit-2.1` (a Lua
+-- 5.1 build also needs lua-compat53's C header: Debian's lua-compat53-dev).
 -- The version is RUNCTL_VERSION in lua/runctl.h (tests/package.lua checks both).
 rockspec_format = "3.0"
 package = "runctl"
@@ -12,12 +15,12 @@ description = {
   summary = "Non-blocking bindings for cancelling and supervising OpenAI jobs",
   detailed = [[
 runs.cancel, batches.cancel, responses.cancel, fine_tuning.jobs.cancel and
-friends for the stock Lua 5.4 interpreter, on one libcurl multi handle:
+friends for Lua 5.4 and LuaJIT (LÖVE, Neovim, OpenResty), on one libcurl multi handle:
 calls block outside a task and overlap inside runctl.task.spawn.]],
   labels = { "openai", "http", "curl" },
 }
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1, < 5.5",
   "lua-cjson",
 }
 external_dependencies = {

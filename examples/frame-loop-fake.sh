@@ -1,6 +1,7 @@
 # examples/frame-loop-fake.sh — sourced by the frame-loop scripts: a seed of
 # queued runs and the fake API server on a free port. Uses $BUILD and $dir;
 # appends each server's pid to $pids (the caller's trap kills them).
+# The fake is $FAKEAPI when set (a LuaJIT build folder has none of its own).
 
 # seed_runs FILE N: thread "thread_frame" with queued runs run_1..run_N
 seed_runs() {
@@ -19,7 +20,7 @@ seed_runs() {
 # start_fake NAME LATENCY_MS SEED: a fake API answering in LATENCY_MS; its port
 # goes to $dir/NAME.port. Exits 1 when it does not start.
 start_fake() {
-    "$BUILD/fakeapi" --port 0 --port-file "$dir/$1.port" --quiet --no-record --latency-ms "$2" \
+    "${FAKEAPI:-$BUILD/fakeapi}" --port 0 --port-file "$dir/$1.port" --quiet --no-record --latency-ms "$2" \
         --seed "$3" >/dev/null 2>&1 &
     pids="$pids $!"
     i=0

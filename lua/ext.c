@@ -6,6 +6,8 @@
 
 #include <lauxlib.h>
 
+#include "compat51.h"     /* LUA_OK on PUC Lua 5.1 */
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>

@@ -10,6 +10,8 @@
 #include <lauxlib.h>
 #include <signal.h>
 
+#include "compat51.h"
+
 #include "../core/engine.h"
 #include "runctl.h"
 

@@ -23,6 +23,7 @@ struct rc_task {
     rc_task *alive_prev, *alive_next;
     rc_event done;              /* fires when it ends: joiners wait on it */
     rc_event *wait_ev;          /* what it is suspended on in rc_host_wait, or NULL */
+    rc_event *wait_pending;     /* Lua 5.1: what it yields to wait on, until it did */
     rc_task *wait_next;         /* the next waiter of wait_ev (before it fired) */
     rc_timer deadline;          /* task.deadline: cancels the task when it fires */
     double deadline_s;          /* as given, for the error message */

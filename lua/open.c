@@ -118,6 +118,9 @@ static int open_protected(lua_State *L)
         return luaL_error(L, "runctl_openlibs: runctl is already open in this state");
     lua_pop(L, 1);
 
+#if RC_LUA51
+    rc_compat_open(L);
+#endif
     struct host_block *block = lua_newuserdatauv(L, sizeof *block, 0);
     memset(block, 0, sizeof *block);
     rc_host *h = &block->host;

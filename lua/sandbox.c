@@ -24,6 +24,18 @@ static int setup_protected(lua_State *L)
     /* The full library for runctl's own Lua half, which runs in the global
      * table; scripts never see it (they get fresh globals, built below). */
     luaL_openlibs(L);
+#ifdef LUAJIT_VERSION
+    /* Compiled traces skip count hooks: only the interpreter runs here, so
+     * the instruction and time limits hold (scripts never reach jit.on). */
+    if (!luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF))
+        return luaL_error(L, "LuaJIT's compiler cannot be turned off, and its compiled "
+                             "loops would escape the limits: use the Lua 5.4 build");
+    /* LuaJIT raises "not enough memory" at a refused allocation without the
+     * emergency collection 5.4 makes first: a collector that keeps up keeps
+     * garbage from counting against the limit. */
+    lua_gc(L, LUA_GCSETPAUSE, 100);
+    lua_gc(L, LUA_GCSETSTEPMUL, 400);
+#endif
     lua_getglobal(L, "setmetatable");
     lua_pushcclosure(L, sbx_guarded_setmetatable, 1);
     lua_setglobal(L, "setmetatable");
@@ -109,7 +121,14 @@ lua_State *runctl_sandbox_new(const runctl_sandbox_limits *limits,
 
     lua_State *L = lua_newstate(sbx_alloc, sb);
     if (L == NULL) {
+#ifdef LUAJIT_VERSION
+        /* A 64-bit LuaJIT built without GC64 refuses every custom allocator,
+         * and the memory limit cannot be kept without one. */
+        snprintf(err, errsz, "sandbox: this LuaJIT cannot create a state with the sandbox's "
+                 "allocator (out of memory, or a 64-bit build without GC64): use the Lua 5.4 build");
+#else
         snprintf(err, errsz, "sandbox: cannot create a Lua state (out of memory)");
+#endif
         free_sandbox(sb);
         return NULL;
     }
@@ -189,6 +208,7 @@ static int start_protected(lua_State *L)
     rc_host_clear_unjoined(L);
     sb->trip = TRIP_NONE;
     sb->over = 0;
+    sb->refused = 0;
     sb->refused_in_run = 0;
     lua_gc(L, LUA_GCCOLLECT);
 
@@ -211,7 +231,11 @@ static int start_protected(lua_State *L)
     if (luaL_loadbufferx(L, c->code, c->len, c->name, "t") != LUA_OK)
         return lua_error(L);
     lua_pushvalue(L, env);
+#if RC_LUA51
+    lua_setfenv(L, -2);                 /* 5.1: a function's globals are its environment */
+#else
     lua_setupvalue(L, -2, 1);           /* a main chunk's only upvalue is _ENV */
+#endif
     lua_getfield(L, LUA_REGISTRYINDEX, GUARD_KEY);
     lua_insert(L, -2);
     lua_call(L, 1, 1);                  /* the script runs inside a pcall (see WRAPPERS_LUA) */

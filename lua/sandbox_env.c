@@ -236,6 +236,10 @@ void sbx_push_deep_copy(lua_State *L, int idx, int seen, int module)
 static void copy_library(lua_State *L, int env, const char *name, const char *const *only)
 {
     lua_getglobal(L, name);
+    if (!lua_istable(L, -1)) {          /* utf8 on Lua 5.1 (LuaJIT): not there */
+        lua_pop(L, 1);
+        return;
+    }
     if (only == NULL) {
         sbx_push_copy(L, -1, 0);
     } else {
@@ -281,6 +285,12 @@ void sbx_build_template(lua_State *L)
     lua_setfield(L, env, "string");
     lua_pop(L, 1);
     lua_getfield(L, env, "table");
+#if RC_LUA51
+    lua_getglobal(L, "unpack");         /* 5.1 has it as a global: scripts get 5.4's name */
+    lua_setfield(L, -2, "unpack");
+    lua_pushcfunction(L, rc_compat_table_pack);
+    lua_setfield(L, -2, "pack");
+#endif
     lua_getfield(L, -1, "move");
     lua_pushcclosure(L, sbx_checked_move, 1);
     lua_setfield(L, -2, "move");

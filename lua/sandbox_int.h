@@ -43,6 +43,7 @@ typedef struct rc_sandbox {
     size_t used;                /* bytes the state holds now */
     size_t limit;               /* 0: none; else the fresh state's size + max_memory */
     int over;                   /* an allocation was refused; not yet shown to be garbage */
+    size_t refused;             /* the largest growth refused since (LuaJIT's check) */
     int refused_in_run;
     int active;                 /* a run is going on: the hook counts */
     enum trip trip;             /* the limit that stopped the current run */

@@ -34,18 +34,25 @@ void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > osize && sb->limit > 0 && !sb->ending) {
-        size_t cap = sb->limit + (sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
+        /* LuaJIT: the grace always (it raises at a refusal without the
+         * emergency collection 5.4 makes first); the hook then collects and
+         * decides, as for a refusal. */
+        size_t cap = sb->limit + (RC_LUA51 || sb->over || sb->trip != TRIP_NONE ? MEMORY_GRACE : 0);
         if (sb->used > cap || nsize - osize > cap - sb->used) {
             /* Lua collects and retries once, then raises "not enough memory";
              * the hook decides later whether the script really holds it. */
             sb->over = 1;
             sb->refused_in_run = 1;
+            if (nsize - osize > sb->refused)
+                sb->refused = nsize - osize;
             return NULL;
         }
     }
     void *p = realloc(ptr, nsize);
     if (p != NULL)
         sb->used = sb->used - osize + nsize;
+    if (RC_LUA51 && sb->limit > 0 && sb->used > sb->limit)
+        sb->over = 1;
     return p;
 }
 
@@ -79,7 +86,15 @@ void sbx_check_memory(lua_State *L, rc_sandbox *sb)
     if (!sb->over || sb->trip != TRIP_NONE)
         return;
     lua_gc(L, LUA_GCCOLLECT);
+#if RC_LUA51
+    /* No emergency collection on LuaJIT: what was refused must fit now, or
+     * the script holds the memory (a pcall caught the error, it tries again). */
+    size_t wanted = sb->refused;
+    sb->refused = 0;
+    if (sb->used > sb->limit || wanted > sb->limit - sb->used)
+#else
     if (sb->used > sb->limit)
+#endif
         sb->trip = TRIP_MEMORY;
     else
         sb->over = 0;

@@ -116,6 +116,17 @@ rc_task *host_current(rc_host *h, lua_State *L)
     return NULL;
 }
 
+static void start_waiting(rc_task *me, rc_event *ev)
+{
+    me->wait_ev = ev;
+    me->wait_next = ev->waiters;
+    ev->waiters = me;
+    me->state = TASK_WAITING;
+}
+
+#if RC_LUA51
+static char wait_marker;        /* its address tops the values rc_host_wait yields */
+#else
 /* Continuation of rc_host_wait (ctx: the waiting task, which may also be
  * resumed by hand, with coroutine.resume: before its event fired it waits on). */
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
@@ -128,6 +139,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     unlink_waiter(ev, me);
     return ev->result(L, ev);
 }
+#endif
 
 int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner)
 {
@@ -143,11 +155,20 @@ int rc_host_wait(rc_host *h, lua_State *L, rc_event *ev, int owner)
         lua_pushvalue(L, owner);
         lua_setiuservalue(L, -2, 3);
         lua_pop(L, 1);
-        me->wait_ev = ev;
-        me->wait_next = ev->waiters;
-        ev->waiters = me;
-        me->state = TASK_WAITING;
+#if RC_LUA51
+        /* No continuation: the frame's values go along as the yield's (the
+         * scheduler runs ev's result over them: take_result_51), and the
+         * wait begins once the yield happened (resume_task): a yield LuaJIT
+         * refuses (across a C call, such as table.sort's comparator) raises
+         * here and leaves no task waiting. */
+        me->wait_pending = ev;
+        luaL_checkstack(L, 1, "waiting");
+        lua_pushlightuserdata(L, &wait_marker);
+        return lua_yield(L, lua_gettop(L));
+#else
+        start_waiting(me, ev);
         return lua_yieldk(L, 0, (lua_KContext)me, wait_k);
+#endif
     }
     /* Inside a task but unable to yield: a sandbox forbids blocking there
      * (the wait could outlast every limit, the host stuck). */
@@ -246,13 +267,65 @@ static void finish_task(rc_host *h, lua_State *L, rc_task *t, int status, int nr
     }
     host_settle(h, L, t, ti, status == LUA_OK ? RC_TASK_OK : RC_TASK_FAILED);
     lua_settop(L, ti - 1);
-    lua_resetthread(t->co);                 /* closes pending to-be-closed variables */
+    rc_compat_closethread(L, t->co);        /* closes pending to-be-closed variables */
 }
+
+#if RC_LUA51
+/* Calls the event's result function (upvalue 1) over the waiting frame. */
+static int result_51(lua_State *L)
+{
+    rc_event *ev = lua_touserdata(L, lua_upvalueindex(1));
+    return ev->result(L, ev);
+}
+
+/* Lua 5.1: t waits in rc_host_wait, which yielded its frame's values (co's
+ * whole stack). Runs ev's result function on L over a copy of that frame (so
+ * its stack slots read as in the binding), and leaves its results on co as
+ * what the binding returns when resumed. Returns 0, or -1 when the result
+ * function raised: t then fails with that error, as if the binding raised. */
+static int take_result_51(rc_host *h, lua_State *L, rc_task *t)
+{
+    rc_event *ev = t->wait_ev;
+    unlink_waiter(ev, t);
+    int frame = lua_gettop(t->co);
+    luaL_checkstack(L, frame + 2, "resuming a task");
+    int base = lua_gettop(L);
+    lua_pushlightuserdata(L, ev);
+    lua_pushcclosure(L, result_51, 1);
+    lua_xmove(t->co, L, frame);
+    if (lua_pcall(L, frame, LUA_MULTRET, 0) != LUA_OK) {
+        lua_xmove(L, t->co, 1);
+        finish_task(h, L, t, LUA_ERRRUN, 1);
+        return -1;
+    }
+    int nres = lua_gettop(L) - base;
+    if (!lua_checkstack(t->co, nres + LUA_MINSTACK)) {
+        lua_settop(L, base);
+        lua_pushliteral(L, "too many results to resume a task with");
+        lua_xmove(L, t->co, 1);
+        finish_task(h, L, t, LUA_ERRRUN, 1);
+        return -1;
+    }
+    lua_xmove(L, t->co, nres);
+    t->nargs = nres;
+    return 0;
+}
+#endif
 
 static void resume_task(rc_host *h, lua_State *L, rc_task *t)
 {
     rc_sched *s = h->sched;
     int nres = 0;
+#if RC_LUA51
+    if (t->wait_ev != NULL) {
+        if (!t->wait_ev->fired) {           /* cannot happen: only a fired event wakes */
+            t->state = TASK_WAITING;
+            return;
+        }
+        if (take_result_51(h, L, t) != 0)
+            return;
+    }
+#endif
     rc_task *outer = s->running;
     int nargs = t->nargs;
     t->nargs = 0;
@@ -260,6 +333,15 @@ static void resume_task(rc_host *h, lua_State *L, rc_task *t)
     s->running = t;
     int status = lua_resume(t->co, L, nargs, &nres);
     s->running = outer;
+#if RC_LUA51
+    rc_event *pending = t->wait_pending;
+    t->wait_pending = NULL;
+    if (status == LUA_YIELD && pending != NULL && nres > 0 &&
+        lua_touserdata(t->co, -1) == &wait_marker) {
+        lua_pop(t->co, 1);                  /* the frame stays: take_result_51 */
+        start_waiting(t, pending);
+    }
+#endif
     if (status == LUA_YIELD) {
         if (t->state == TASK_RUNNING) {     /* a bare coroutine.yield(): run again later */
             lua_pop(t->co, nres);

@@ -176,7 +176,7 @@ static void abort_task(rc_host *h, lua_State *L, rc_task *t)
      * is t, and a call there that would wait blocks (or a sandbox refuses). */
     rc_task *outer = s->running;
     s->running = t;
-    lua_resetthread(t->co);
+    rc_compat_closethread(L, t->co);
     s->running = outer;
 }
 

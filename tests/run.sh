@@ -69,6 +69,21 @@ if [ -n "$ASAN_RUNCTL" ]; then
     RUNCTL=$plain_runctl
     FAKEAPI=$plain_fakeapi
 fi
+# The LuaJIT pass (make check sets LUAJIT_BUILD=build-luajit): the Lua tests
+# again in luajit with the LuaJIT build of the module (tests/luajit/run.lua;
+# those of the runctl command skip, naming why) and its C hosts (EMBED_BUILD).
+if [ -n "$LUAJIT_BUILD" ]; then
+    if [ ! -f "$LUAJIT_BUILD/module/runctl.so" ] || ! command -v luajit >/dev/null 2>&1; then
+        echo "# skipped: the LuaJIT pass ($LUAJIT_BUILD/module/runctl.so or luajit missing: make deps luajit)"
+    else
+        export EMBED_BUILD="$LUAJIT_BUILD"
+        for t in tests/lua/test_*.lua; do
+            [ -n "$ONLY" ] && case "$t" in *"$ONLY"*) ;; *) continue ;; esac
+            run_one "luajit:$(basename "$t" .lua)" luajit tests/luajit/run.lua "$LUAJIT_BUILD" "$t"
+        done
+        unset EMBED_BUILD
+    fi
+fi
 # Conformance against the official OpenAPI spec (tests/conformance/run.sh):
 # prints "skipped: <reason>" without Node/npm or the spec.
 case conformance in *"${ONLY:-conformance}"*) run_one conformance sh tests/conformance/run.sh ;; esac

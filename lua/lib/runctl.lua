@@ -5,6 +5,7 @@
 -- settings), runctl.api.binder and runctl.api.resources (endpoints as data),
 -- runctl.api.errors, runctl.api.option_checks, runctl.api.http,
 -- runctl.api.log, runctl.api.task_loops (task.map, task.each).
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local core = require "runctl.core"
 local json = require "runctl.json"
 local errors = require "runctl.api.errors"

@@ -5,7 +5,9 @@ local T = require "helper"
 local E = {}
 
 -- The build folder: the one the fake server was built in (build, build-asan).
-E.build = (os.getenv("FAKEAPI") or "build/fakeapi"):match("^(.*)/[^/]+$") or "build"
+E.build = (os.getenv("EMBED_BUILD") or "") ~= "" and os.getenv("EMBED_BUILD")   -- the LuaJIT pass
+          or (os.getenv("FAKEAPI") or "build/fakeapi"):match("^(.*)/[^/]+$") or "build"
+E.luajit = E.build:find("luajit", 1, true) ~= nil
 E.wrap = os.getenv("RUNCTL_WRAP") or ""
 E.tmp = os.getenv("TEST_TMPDIR") or "/tmp"
 E.cwd = io.popen("pwd"):read("l")

@@ -144,6 +144,8 @@ for _, mode in ipairs { "--instructions 3000000", "--seconds 0.3", "--seconds 0.
     local name = item[1]
     if name:find("^good") then
       T.is(r[name], "ok", mode .. ": " .. name .. ": the next script in the same sandbox runs", all)
+    elseif E.luajit and name:find("^close") then
+      T.skip(1, "Lua 5.1 (LuaJIT) has no to-be-closed variables to attack with")
     else
       T.like(r[name], want, mode .. ": " .. name .. " is stopped by the limit, and the host carries on", all)
     end
@@ -157,10 +159,11 @@ local r, all = host("--instructions 2000000 " .. ALLOW, {
   { "after_trip", ([[
 local function mark(what) http.request { url = %q .. what } end
 task.spawn(function() task.sleep(0.2) mark("/sleeper-ran") end)
-local x <close> = setmetatable({}, { __close = function() mark("/close-ran") end })
+%s
 xpcall(function() while true do end end, function() mark("/handler-ran") end)
 mark("/after-ran")
-]]):format("http://127.0.0.1:" .. PORT .. "/_mark") },
+]]):format("http://127.0.0.1:" .. PORT .. "/_mark", E.luajit and "-- (no <close> on Lua 5.1)"
+               or 'local x <close> = setmetatable({}, { __close = function() mark("/close-ran") end })') },
   GOOD,
 })
 T.like(r.after_trip, "instruction limit exceeded", "a run that set up handlers, a __close and a sleeper trips", all)
@@ -185,7 +188,8 @@ T.like(r.task_tree, "^error: sandbox: memory limit exceeded %(3000000 bytes%)$",
 T.is(r.good, "ok", "and the next script runs")
 T.like(r.rep_sep, "memory limit exceeded", "string.rep with a huge separator is refused")
 T.like(r.concat, "memory limit exceeded", "a huge table.concat is refused")
-T.like(r.recursion, "memory limit exceeded", "deep recursion hits the memory limit (or the stack's), not the host")
+T.like(r.recursion, E.luajit and "stack overflow" or "memory limit exceeded",
+       "deep recursion hits the memory limit (or the stack's), not the host")
 T.is(r.good2, "ok", "and the sandbox still works")
 
 ---------------------------------------------------------------------- hostile input

@@ -42,8 +42,12 @@ fake:faults { { status = 200, headers = { ["X-Seen"] = "yes" }, body = '{"id":"r
 run, err, resp = c.runs.retrieve("thread_main", "run_failed")
 local keys = {}
 for k, v in pairs(resp) do keys[k] = v end
-T.ok(type(keys.headers) == "table" and keys.headers["x-seen"] == "yes" and keys.status == 200
-     and next(resp.headers) ~= nil, "pairs(resp) lists the headers too", tostring(err))
+if T.lua51 then
+  T.skip(1, "Lua 5.1 has no __pairs: pairs(resp) lists resp.headers once it was read")
+else
+  T.ok(type(keys.headers) == "table" and keys.headers["x-seen"] == "yes" and keys.status == 200
+       and next(resp.headers) ~= nil, "pairs(resp) lists the headers too", tostring(err))
+end
 local raw = http.request { url = fake.url .. "/v1/threads/thread_main/runs/run_1", headers = { Authorization = "Bearer sk-test" } }
 T.ok(raw and raw.headers["content-type"] ~= nil, "http.request's resp.headers is read the same way")
 T.done()

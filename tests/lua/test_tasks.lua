@@ -83,28 +83,33 @@ T.is(table.concat(ticks, ","), "a1,b1,a2,b2,a3,b3", "bare yields interleave task
 
 -- a task's coroutine resumed by hand (not by the loop) keeps waiting for its
 -- request, sleep or join instead of reading an unfinished result
-fake:reset()
-fake:faults { { path = "run_in_progress", delay_ms = 1500 } }
-local captured = {}
-local victim = task.spawn(function()
-  captured.co = coroutine.running()
-  return c.runs.retrieve("thread_main", "run_in_progress")
-end)
-local sleeper2 = task.spawn(function()
-  captured.sleep_co = coroutine.running()
-  task.sleep(0.5)
-  return "woke"
-end)
-local intruder = task.spawn(function()
-  task.sleep(0.1)
-  return coroutine.resume(captured.co), coroutine.resume(captured.sleep_co)
-end)
-local oki, res1, res2 = task.join(intruder)
-T.ok(oki and res1 == true and res2 == true, "resuming a waiting task by hand returns at once")
-local okv, run = task.join(victim)
-T.ok(okv and run and run.id == "run_in_progress", "and the task still gets its real response")
-local oks, woke = task.join(sleeper2)
-T.ok(oks and woke == "woke", "a sleep resumed by hand sleeps on")
+-- (Lua 5.1 has no continuation: there the binding returns what the resumer passed)
+if T.lua51 then
+  T.skip(3, "Lua 5.1: a waiting task resumed by hand returns from its binding (no lua_yieldk)")
+else
+  fake:reset()
+  fake:faults { { path = "run_in_progress", delay_ms = 1500 } }
+  local captured = {}
+  local victim = task.spawn(function()
+    captured.co = coroutine.running()
+    return c.runs.retrieve("thread_main", "run_in_progress")
+  end)
+  local sleeper2 = task.spawn(function()
+    captured.sleep_co = coroutine.running()
+    task.sleep(0.5)
+    return "woke"
+  end)
+  local intruder = task.spawn(function()
+    task.sleep(0.1)
+    return coroutine.resume(captured.co), coroutine.resume(captured.sleep_co)
+  end)
+  local oki, res1, res2 = task.join(intruder)
+  T.ok(oki and res1 == true and res2 == true, "resuming a waiting task by hand returns at once")
+  local okv, run = task.join(victim)
+  T.ok(okv and run and run.id == "run_in_progress", "and the task still gets its real response")
+  local oks, woke = task.join(sleeper2)
+  T.ok(oks and woke == "woke", "a sleep resumed by hand sleeps on")
+end
 
 -- task.map: order preserving, bounded, errors per item
 local in_flight, peak = 0, 0

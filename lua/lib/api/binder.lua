@@ -1,6 +1,8 @@
 -- lua/lib/api/binder.lua — the resource binder: turns each entry of
 -- lua/lib/api/resources.lua (paths, params, paginate, wait) into functions bound
 -- to a client, with ID checks, escaping, params validation, each and wait.
+local compat = require "runctl.compat"
+local math, table = compat.math, compat.table   -- Lua 5.1 (LuaJIT) too
 local core = require "runctl.core"
 local task = require "runctl.task"
 local check = require "runctl.api.option_checks"

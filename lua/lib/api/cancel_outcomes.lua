@@ -85,7 +85,8 @@ function M.decide(obj, err, resp, refetch, kind)
     resp.outcome = w.finished[st] and not w.stopping[st] and "already_finished" or "cancel_requested"
     return obj, err, resp
   end
-  if not errors.is_error(err) then return obj, err, resp end
+  -- nil, err: two values, as documented (LuaJIT's assert raises its last argument)
+  if not errors.is_error(err) then return obj, err end
   if err.kind == "dry_run" then
     err.outcome = "not_sent"
   elseif err.kind ~= "api" then
@@ -106,7 +107,7 @@ function M.decide(obj, err, resp, refetch, kind)
   else
     err.outcome = "failed"
   end
-  return obj, err, resp
+  return obj, err
 end
 
 ---------------------------------------------------------------------- report lines

@@ -1,5 +1,6 @@
 -- lua/lib/api/option_checks.lua — checking what scripts pass in (option tables, header
 -- maps, query tables) and the small helpers every module uses (typename, env).
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local core = require "runctl.core"
 local json = require "runctl.json"
 

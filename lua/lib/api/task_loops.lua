@@ -1,10 +1,12 @@
 -- lua/lib/api/task_loops.lua — bounded parallel loops over tasks, added to the task
 -- module: task.map (order-preserving, keeps every result) and task.each
 -- (streams: keeps nothing, for jobs of any size).
+local compat = require "runctl.compat"
+local math, scope = compat.math, compat.scope   -- Lua 5.1 (LuaJIT) too
 local task = require "runctl.task"
 local typename = require("runctl.api.option_checks").typename
 
--- A to-be-closed value that cancels the workers still running when the
+-- A to-be-closed value (compat.scope) that cancels the workers still running when the
 -- caller's scope ends (an error, a deadline, the caller being cancelled).
 local function cancel_on_close(workers)
   return setmetatable({}, { __close = function()
@@ -63,25 +65,26 @@ function task.map(items, fn, opts)
     end
   end
   local workers = {}
-  local _ <close> = cancel_on_close(workers)
-  for w = 1, math.min(concurrency, n) do
-    workers[w] = task.spawn(worker, w)
-    if deadline then task.deadline(workers[w], deadline) end
-  end
-  local aborted
-  for w, t in ipairs(workers) do
-    local ok, err = task.join(t)
-    if ok == nil then         -- called off (its deadline): its item and the unstarted ones
-      aborted = err
-      if doing[w] then errs[doing[w]] = err end
-    elseif not ok then
-      error(err, 0)
+  return scope(cancel_on_close(workers), function()
+    for w = 1, math.min(concurrency, n) do
+      workers[w] = task.spawn(worker, w)
+      if deadline then task.deadline(workers[w], deadline) end
     end
-  end
-  if aborted then
-    for i = next_index + 1, n do errs[i] = aborted end
-  end
-  return results, errs
+    local aborted
+    for w, t in ipairs(workers) do
+      local ok, err = task.join(t)
+      if ok == nil then         -- called off (its deadline): its item and the unstarted ones
+        aborted = err
+        if doing[w] then errs[doing[w]] = err end
+      elseif not ok then
+        error(err, 0)
+      end
+    end
+    if aborted then
+      for i = next_index + 1, n do errs[i] = aborted end
+    end
+    return results, errs
+  end)
 end
 
 -- task.each(items, fn, {concurrency = n}) -> done, failed, first_err: like
@@ -129,13 +132,14 @@ function task.each(items, fn, opts)
     end
   end
   local workers = {}
-  local _ <close> = cancel_on_close(workers)
-  for w = 1, concurrency do workers[w] = task.spawn(worker) end
-  for _, t in ipairs(workers) do
-    local ok, err = task.join(t)
-    if not ok then error(err, 0) end
-  end
-  return done, failed, first_err
+  return scope(cancel_on_close(workers), function()
+    for w = 1, concurrency do workers[w] = task.spawn(worker) end
+    for _, t in ipairs(workers) do
+      local ok, err = task.join(t)
+      if not ok then error(err, 0) end
+    end
+    return done, failed, first_err
+  end)
 end
 
 return task

@@ -46,6 +46,7 @@
 -- active, paused and cancelling statuses as an ordered list), and as sets
 -- (status -> true) for active, paused, cancelling, done, finished, expired,
 -- pending, selectable (active + paused: what a status filter may name).
+local table = require("runctl.compat").table   -- Lua 5.1 (LuaJIT) too
 local json = require "runctl.json"
 
 local M = {}

@@ -7,6 +7,7 @@
 -- pick, active or paused (nil: all its active ones), assistant = a list of IDs, model = a list of names
 -- (any of them; only for kinds whose `filters` name the field; see
 -- M.model_matches), metadata = a list of {key =, value =} (all of them) }.
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local M = {}
 
 ---------------------------------------------------------------------- model names

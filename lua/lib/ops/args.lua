@@ -1,6 +1,7 @@
 -- lua/lib/ops/args.lua — the bundled scripts' command line (require "runctl.ops.args"):
 -- flags parsed against a spec, durations, usage errors, ID lists from
 -- arguments, files and stdin.
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local runctl = require "runctl"
 
 local M = {}

@@ -3,6 +3,7 @@
 -- the set-up (dry run, report, client, ledger), a cancel sent and its outcome
 -- and cost recorded, --wait per kind (flip-backs seen), and the end: the rest
 -- of the report, the human summary on stderr and the exit code.
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local core = require "runctl.core"
 local runctl = require "runctl"
 local args = require "runctl.ops.args"

@@ -3,6 +3,7 @@
 -- their HELP and TYPE lines and escaped label values, and written atomically
 -- (a temporary file renamed over the target), as node_exporter's textfile
 -- collector expects.
+local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
 local M = {}
 
 local Registry = {}

@@ -10,6 +10,8 @@
 -- os.clock and os.getenv: no io, no os.execute/remove/exit, no require, no
 -- load, no runctl. A policy decides; it does not act. Its code runs with an
 -- instruction budget (M.call), so a loop that never ends cannot hang a service.
+local compat = require "runctl.compat"
+local math, table = compat.math, compat.table   -- Lua 5.1 (LuaJIT) too
 local runctl = require "runctl"
 local kinds = require "runctl.jobs.kinds"
 local args = require "runctl.ops.args"

@@ -14,9 +14,10 @@ function M.fmt_age(secs)
   if type(secs) ~= "number" then return "?" end
   secs = math.floor(secs)
   if secs < 0 then secs = 0 end
-  if secs >= 86400 then return ("%dd%02dh"):format(secs // 86400, secs % 86400 // 3600) end
-  if secs >= 3600 then return ("%dh%02dm"):format(secs // 3600, secs % 3600 // 60) end
-  if secs >= 60 then return ("%dm%02ds"):format(secs // 60, secs % 60) end
+  local function div(a, b) return math.floor(a / b) end   -- no // on Lua 5.1 (LuaJIT)
+  if secs >= 86400 then return ("%dd%02dh"):format(div(secs, 86400), div(secs % 86400, 3600)) end
+  if secs >= 3600 then return ("%dh%02dm"):format(div(secs, 3600), div(secs % 3600, 60)) end
+  if secs >= 60 then return ("%dm%02ds"):format(div(secs, 60), secs % 60) end
   return secs .. "s"
 end
 
