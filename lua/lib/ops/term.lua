@@ -126,7 +126,9 @@ function M.table(columns, rows, width)
   local head = {}
   for i, c in ipairs(columns) do head[i] = c.name end
   local lines = {}
-  for _, r in ipairs({ head, table.unpack(rows) }) do
+  local all = { head }
+  for _, r in ipairs(rows) do all[#all + 1] = r end
+  for _, r in ipairs(all) do
     if two then
       lines[#lines + 1] = tostring(r[shown[1]] or "")
       lines[#lines + 1] = "    " .. cells(r, 2)
