@@ -3,6 +3,7 @@
  * sockets) and the poll loop, with its clock, random source, timer heap and
  * log sink. Transfers live in transfer.c, their response buffers in respbuf.c. */
 #include "engine_int.h"
+#include "text.h"
 #include "url.h"
 #include "wire.h"
 
@@ -83,12 +84,18 @@ void rc_engine_timer_disarm(rc_engine *e, rc_timer *timer)
 static void logf_line(rc_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_line(rc_engine *e, const char *fmt, ...)
 {
-    char line[1024];
+    char line[1024], shown[4 * sizeof line];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    e->log(e->log_ud, line);
+    if (n < 0)
+        return;
+    /* A line cut short is cut at a character (or word) boundary; request IDs
+     * and messages come from the network: one line, no controls (text.h). */
+    size_t len = (size_t)n < sizeof line ? (size_t)n : rc_text_cut(line, sizeof line - 1, sizeof line - 2);
+    rc_text_sanitize(line, len, 0, shown, sizeof shown);
+    e->log(e->log_ud, shown);
 }
 
 void rc_engine_set_log(rc_engine *e, int level, rc_log_fn fn, void *ud)
@@ -117,9 +124,9 @@ void rc_log_attempt(rc_transfer *t, const char *outcome, double retry_in, const 
     char url[512];
     rc_url_redact(t->url, url, sizeof url);
     const char *rid = rc_response_header(&t->resp, "x-request-id");
-    char tail[160] = "";
+    char tail[400] = "";
     if (retry_in >= 0)
-        snprintf(tail, sizeof tail, "; retrying in %.2f s (%s)", retry_in, why);
+        snprintf(tail, sizeof tail, "; retrying in %.2f s (%s)", retry_in, why);   /* why < 300 */
     logf_line(t->engine, "%s %s -> %s in %.1f ms (attempt %d of %d)%s%s%s%s",
               t->method, url, outcome, (rc_now() - t->attempt_start) * 1000.0,
               t->resp.attempts, t->max_retries + 1,

@@ -2,6 +2,7 @@
  * configuring it (pooled easy handles), queueing it behind its limiter,
  * attempts, retries with backoff, and its outcome. */
 #include "engine_int.h"
+#include "text.h"
 #include "url.h"
 #include "wire.h"
 
@@ -207,7 +208,9 @@ static rc_retry_reason record_outcome(rc_transfer *t, CURLcode code)
 /* Logs the attempt's outcome; retry_in < 0 when it is final. */
 static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
 {
-    char outcome[64], why[96] = "";
+    char outcome[64], why[300] = "";
+    /* The transport's message, cut at a word (or character) with an ellipsis. */
+    size_t len = strlen(t->resp.message), cut = rc_text_cut(t->resp.message, len, 200);
     if (t->resp.error == RC_OK)
         snprintf(outcome, sizeof outcome, "%ld", t->resp.status);
     else
@@ -218,7 +221,8 @@ static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
     if (reason == RC_RETRY_STATUS)
         snprintf(why, sizeof why, "status %ld", t->resp.status);
     else if (reason == RC_RETRY_CONNECTION || reason == RC_RETRY_TIMEOUT)
-        snprintf(why, sizeof why, "%s: %.60s", rc_wire_retry_reason_text(reason), t->resp.message);
+        snprintf(why, sizeof why, "%s: %.*s%s", rc_wire_retry_reason_text(reason), (int)cut,
+                 t->resp.message, cut < len ? "..." : "");
     else if (reason != RC_RETRY_NO)
         snprintf(why, sizeof why, "%s", rc_wire_retry_reason_text(reason));
     rc_log_attempt(t, outcome, retry_in, retry_in >= 0 ? why : NULL);

@@ -130,32 +130,82 @@ const char *rc_wire_retry_reason_text(rc_retry_reason reason)
     return "unknown";
 }
 
-/* Parses a non-negative decimal number filling the whole string. */
-static int parse_number(const char *s, double *out)
+/* Skips the optional whitespace (OWS: spaces and tabs) around a value. */
+static const char *skip_ows(const char *s)
 {
-    char *end;
     while (*s == ' ' || *s == '\t')
         s++;
-    if (*s == '\0' || *s == '-' || *s == '+')
+    return s;
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Retry-After's delay-seconds (RFC 9110 10.2.3): 1*DIGIT and nothing else
+ * ("0x10", "1.5e1", "+5", "-1" are not delays), OWS around it allowed. A
+ * number of digits too large for a double is a very long wait (capped). */
+static int parse_delay_seconds(const char *s, double *out)
+{
+    s = skip_ows(s);
+    if (!is_digit(*s))
         return -1;
+    double v = 0;
+    for (; is_digit(*s); s++)
+        v = v * 10 + (*s - '0');
+    if (*skip_ows(s) != '\0')
+        return -1;
+    *out = isfinite(v) ? v : 1e300;
+    return 0;
+}
+
+/* retry-after-ms: a decimal number of milliseconds as the SDKs read it
+ * (openai-python's float(), openai-node's parseFloat()): digits with an
+ * optional fraction and exponent, an optional leading '+', OWS around it.
+ * Not accepted: what only one of them takes (Python's "1_000", "inf" and
+ * "nan"; Node's trailing junk "12abc"), hex, negative numbers. */
+static int parse_ms(const char *s, double *out)
+{
+    const char *p = skip_ows(s);
+    if (*p == '+')
+        p++;
+    const char *start = p;
+    int digits = 0;
+    while (is_digit(*p)) {
+        p++;
+        digits++;
+    }
+    if (*p == '.')
+        for (p++; is_digit(*p); p++)
+            digits++;
+    if (digits == 0)
+        return -1;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!is_digit(*p))
+            return -1;
+        while (is_digit(*p))
+            p++;
+    }
+    if (*skip_ows(p) != '\0')
+        return -1;
+    char *end;
     errno = 0;
-    double v = strtod(s, &end);
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0)
+    double v = strtod(start, &end);     /* the grammar above is a subset of strtod's */
+    if (end != p || v < 0)
         return -1;
-    *out = v;
+    *out = isfinite(v) ? v : 1e300;    /* ERANGE: huge waits are capped, tiny ones are 0 */
     return 0;
 }
 
 double rc_wire_retry_after(const char *retry_after_ms, const char *retry_after, time_t now)
 {
     double v;
-    if (retry_after_ms != NULL && parse_number(retry_after_ms, &v) == 0)
+    if (retry_after_ms != NULL && parse_ms(retry_after_ms, &v) == 0)
         return v / 1000.0;
     if (retry_after == NULL)
         return -1;
-    if (parse_number(retry_after, &v) == 0)
+    if (parse_delay_seconds(retry_after, &v) == 0)
         return v;
     /* Only try a date when it looks like one (curl_getdate accepts much more). */
     if (strlen(retry_after) < 20 || strchr(retry_after, ',') == NULL)

@@ -43,8 +43,9 @@ const char *rc_wire_retry_reason_text(rc_retry_reason reason);
  * it (the SDKs' blanket 409 retry would). body need not be NUL-terminated. */
 int rc_wire_is_final_cannot_cancel(long status, const char *body, size_t len);
 
-/* Seconds the server asked us to wait, from retry-after-ms (milliseconds)
- * or else retry-after (delta seconds or an HTTP date, relative to now).
+/* Seconds the server asked us to wait, from retry-after-ms (milliseconds:
+ * a decimal number, fraction and exponent allowed, as the SDKs read it) or
+ * else retry-after (RFC 9110: digits only, or an HTTP date relative to now).
  * Either header may be NULL. Returns -1 when neither gives a usable value.
  * A date in the past means 0. */
 double rc_wire_retry_after(const char *retry_after_ms, const char *retry_after, time_t now);

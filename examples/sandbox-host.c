@@ -4,13 +4,15 @@
  * host carries on with the next one.
  *
  *   sandbox-host [--memory BYTES] [--instructions N] [--seconds S]
- *                [--allow-host HOST]... [--frame-loop] SCRIPT...
+ *                [--allow-host HOST]... [--frame-loop] [--max-rss] SCRIPT...
  *
  * --frame-loop drives each run from a 60 Hz loop (runctl_sandbox_start,
  * runctl_poll(L, 0), runctl_sandbox_status) instead of runctl_sandbox_run.
  * A limit that trips ends the run's tasks, requests and sleeps, so the same
  * sandbox runs the next script; should a run still leave work pending, its
  * sandbox is closed and replaced before the next script.
+ * --max-rss prints the process's peak resident size last ("max rss: N kB"),
+ * to check that a limit held in C as well as in Lua.
  * Prints "SCRIPT: ok" or "SCRIPT: error: MESSAGE"; exits 0 when every script
  * ended ok, 1 otherwise, 2 on a usage error. */
 #include <runctl.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MAX_HOSTS 16
@@ -72,11 +75,15 @@ int main(int argc, char **argv)
     runctl_sandbox_limits limits;
     runctl_sandbox_limits_init(&limits);
     const char *hosts[MAX_HOSTS + 1] = { NULL };
-    int n_hosts = 0, frames = 0, i;
+    int n_hosts = 0, frames = 0, max_rss = 0, i;
     for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--frame-loop") == 0) {
             frames = 1;
+            continue;
+        }
+        if (strcmp(a, "--max-rss") == 0) {
+            max_rss = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -95,7 +102,7 @@ int main(int argc, char **argv)
     }
     if (i >= argc) {
         fprintf(stderr, "usage: sandbox-host [--memory BYTES] [--instructions N] [--seconds S]\n"
-                        "                    [--allow-host HOST]... [--frame-loop] SCRIPT...\n");
+                        "                    [--allow-host HOST]... [--frame-loop] [--max-rss] SCRIPT...\n");
         return 2;
     }
     limits.allow_hosts = hosts;
@@ -135,5 +142,8 @@ int main(int argc, char **argv)
     }
     if (L != NULL)
         runctl_sandbox_close(L);
+    struct rusage ru;
+    if (max_rss && getrusage(RUSAGE_SELF, &ru) == 0)
+        printf("max rss: %ld kB\n", ru.ru_maxrss);
     return failures > 0 ? 1 : 0;
 }

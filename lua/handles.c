@@ -82,7 +82,7 @@ int runctl_cancel(lua_State *L, int handle)
     lua_pushcfunction(L, cancel_protected);
     lua_insert(L, -2);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
     }

@@ -33,6 +33,14 @@ typedef struct rc_host {
     /* Set by a sandbox: a binding that cannot yield inside a task (a plain
      * coroutine, a metamethod) raises this instead of blocking the host. */
     const char *no_blocking;
+    /* Set by a sandbox: long work in C (the JSON encoder) calls it every so
+     * often with the steps done since its last call (one per value visited,
+     * one per few bytes written), counted like VM instructions, and with
+     * out_of_memory set when an allocation the work needs was refused. It
+     * raises the sandbox's limit error when a limit tripped (and then
+     * "not enough memory" outside a run); otherwise it returns. */
+    void (*limits_check)(lua_State *L, void *ud, size_t steps, int out_of_memory);
+    void *limits_ud;
 } rc_host;
 
 #define RC_HOST_KEY "runctl.host"
@@ -41,6 +49,11 @@ typedef struct rc_host {
  * whether a script watches for them (runctl.interrupted() was called). */
 extern volatile sig_atomic_t rc_sigint_count;
 extern volatile sig_atomic_t rc_sigint_watched;
+
+/* Writes "runctl: HEAD MSG" and a newline to stderr, MSG shown printable
+ * (core/text.h, multi-line: a traceback keeps its lines): an error message
+ * may quote what a server or an ID file said. */
+void rc_host_print_error(const char *head, const char *msg);
 
 /* The host of L's state (from the registry); raises if runctl is not open. */
 rc_host *rc_host_get(lua_State *L);
@@ -146,6 +159,7 @@ int rc_host_cancel_all(lua_State *L, rc_host *h);
 void rc_host_log_line(void *ud, const char *line);
 
 int luaopen_runctl_core(lua_State *L);
+int luaopen_runctl_outfile(lua_State *L);   /* l_outfile.c */
 int luaopen_runctl_task(lua_State *L);
 int luaopen_runctl_json(lua_State *L);
 /* lua/l_json.c: pushes the JSON object s holds (as json.decode would) and

@@ -4,6 +4,7 @@
  * table. Requests live in l_request.c, header lines in headers.c, senders in
  * l_sender.c. */
 #include "l_core_int.h"
+#include "../core/text.h"
 #include "../core/url.h"
 
 #include <math.h>
@@ -299,7 +300,27 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* core.printable(v [, multiline]) -> v as text with every control and each
+ * byte of invalid UTF-8 shown escaped (core/text.h): outside text on its way
+ * to a terminal or a log line. The text itself when nothing needs escaping. */
+static int l_printable(lua_State *L)
+{
+    size_t n;
+    int flags = lua_toboolean(L, 2) ? RC_TEXT_MULTILINE : 0;
+    lua_settop(L, 1);
+    const char *s = luaL_tolstring(L, 1, &n);          /* pushes the text */
+    if (rc_text_is_clean(s, n, flags))
+        return 1;
+    size_t need = rc_text_sanitize(s, n, flags, NULL, 0);
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, need + 1);
+    rc_text_sanitize(s, n, flags, out, need + 1);
+    luaL_pushresultsize(&b, need);
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    { "printable", l_printable },
     { "pending", l_pending },
     { "frame_budget", l_frame_budget },
     { "stats", l_stats },

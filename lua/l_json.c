@@ -2,9 +2,11 @@
  * lua-cjson for the rest and for errors; numbers that are whole become
  * integers), encode here (sorted keys, json.array for [], json.null). */
 #include "host.h"
+#include "../core/text.h"
 
 #include <lua-cjson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,46 +360,94 @@ static int l_decode(lua_State *L)
     return 1;
 }
 
-/* ---- encode ---- */
+/* ---- encode ----
+ * The output grows in a buffer allocated through the state's own allocator,
+ * so a sandbox's memory limit counts every byte of it; long work (a table
+ * holding the same subtable many times expands exponentially) reports its
+ * steps to the sandbox's limits (rc_host.limits_check) every CHECK_STEPS. */
+#define CHECK_STEPS 4096        /* values visited, plus bytes written / 16 */
 
 typedef struct json_buf {
     char *data;
     size_t len, cap;
+    size_t steps;               /* work since the limits were last checked */
+    lua_Alloc alloc;
+    void *alloc_ud;
+    rc_host *host;              /* NULL when runctl is not open in this state */
 } json_buf;
 
 static int buffer_gc(lua_State *L)
 {
     json_buf *b = luaL_checkudata(L, 1, BUFFER_META);
-    free(b->data);
+    if (b->data != NULL)
+        b->alloc(b->alloc_ud, b->data, b->cap, 0);
     b->data = NULL;
+    b->cap = 0;
     return 0;
+}
+
+/* Reports the work done so far to a sandbox, which raises once a limit tripped. */
+static void check_limits(lua_State *L, json_buf *b, int out_of_memory)
+{
+    if (b->host != NULL && b->host->limits_check != NULL)
+        b->host->limits_check(L, b->host->limits_ud, b->steps, out_of_memory);
+    else if (out_of_memory)
+        luaL_error(L, "not enough memory");
+    b->steps = 0;
+}
+
+/* Grows the buffer to hold need bytes: doubling, else by an eighth, else
+ * the same after a full collection; then the memory limit (or plain memory)
+ * ran out. Always geometric: growing by the bytes needed alone would copy
+ * the whole buffer at every put once near the limit. */
+static void grow(lua_State *L, json_buf *b, size_t need)
+{
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
+    if (data == NULL) {
+        cap = need < SIZE_MAX - need / 8 - 4096 ? need + need / 8 + 4096 : need;
+        data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
+    }
+    if (data == NULL) {
+        lua_gc(L, LUA_GCCOLLECT);
+        data = b->alloc(b->alloc_ud, b->data, b->cap, cap);
+    }
+    if (data == NULL)
+        check_limits(L, b, 1);          /* raises */
+    b->data = data;
+    b->cap = cap;
 }
 
 static void put(lua_State *L, json_buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL)
-            luaL_error(L, "not enough memory");
-        b->data = data;
-        b->cap = cap;
-    }
+    if (n > SIZE_MAX - b->len - 1)
+        check_limits(L, b, 1);
+    if (b->len + n + 1 > b->cap)
+        grow(L, b, b->len + n + 1);
     memcpy(b->data + b->len, s, n);
     b->len += n;
+    b->steps += n / 16;
 }
 
+/* Writes s as a JSON string. Bytes that are not valid UTF-8 become U+FFFD
+ * (the replacement character), so the output is always valid UTF-8 JSON:
+ * a strict reader (Python's json) never fails on a report line. */
 static void put_string(lua_State *L, json_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     put(L, b, "\"", 1);
     size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         char u[7];
+        size_t used = 1;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++;                        /* the common case */
+            continue;
+        }
         if (c == '"') esc = "\\\"";
         else if (c == '\\') esc = "\\\\";
         else if (c == '\n') esc = "\\n";
@@ -409,12 +459,16 @@ static void put_string(lua_State *L, json_buf *b, const char *s, size_t n)
             u[5] = hex[c & 15];
             u[6] = '\0';
             esc = u;
+        } else if ((used = rc_text_utf8_len((const unsigned char *)s + i, n - i)) == 0) {
+            esc = "\xef\xbf\xbd";      /* U+FFFD for a byte that is not UTF-8 */
+            used = 1;
         }
         if (esc != NULL) {
             put(L, b, s + start, i - start);
             put(L, b, esc, strlen(esc));
-            start = i + 1;
+            start = i + used;
         }
+        i += used;
     }
     put(L, b, s + start, n - start);
     put(L, b, "\"", 1);
@@ -485,6 +539,8 @@ static void encode_object(lua_State *L, json_buf *b, int idx, int depth)
 static void encode(lua_State *L, json_buf *b, int idx, int depth)
 {
     char num[64];
+    if (++b->steps >= CHECK_STEPS)
+        check_limits(L, b, 0);
     if (depth > MAX_DEPTH)
         luaL_error(L, "json.encode: nesting deeper than %d (is there a cycle?)", MAX_DEPTH);
     luaL_checkstack(L, 6, "json.encode");
@@ -503,8 +559,10 @@ static void encode(lua_State *L, json_buf *b, int idx, int depth)
             snprintf(num, sizeof num, LUA_INTEGER_FMT, lua_tointeger(L, idx));
         } else {
             lua_Number v = lua_tonumber(L, idx);
-            if (isnan(v) || isinf(v))
-                luaL_error(L, "json.encode: cannot encode NaN or infinity");
+            if (isnan(v) || isinf(v)) {         /* JSON has no such number: null, as JSON.stringify */
+                put(L, b, "null", 4);
+                return;
+            }
             if (v == floor(v) && fabs(v) < 1e15)
                 snprintf(num, sizeof num, "%.0f", v);
             else
@@ -559,11 +617,16 @@ static int encode_protected(lua_State *L)
 {
     json_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
     memset(b, 0, sizeof *b);
+    b->alloc = lua_getallocf(L, &b->alloc_ud);
     luaL_setmetatable(L, BUFFER_META);
+    lua_getfield(L, LUA_REGISTRYINDEX, RC_HOST_KEY);
+    b->host = lua_touserdata(L, -1);    /* kept alive by the registry */
+    lua_pop(L, 1);
     encode(L, b, 1, 0);
     lua_pushlstring(L, b->data ? b->data : "", b->len);
-    free(b->data);
-    b->data = NULL;
+    lua_pushcfunction(L, buffer_gc);    /* the copy is made: give the buffer back now */
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 0);
     return 1;
 }
 
@@ -573,7 +636,15 @@ static int l_encode(lua_State *L)
     lua_settop(L, 1);
     lua_pushcfunction(L, encode_protected);
     lua_insert(L, 1);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    int status = lua_pcall(L, 1, 1, 0);
+    if (status == LUA_ERRMEM) {         /* Lua's own allocation for the encoder was refused */
+        lua_getfield(L, LUA_REGISTRYINDEX, RC_HOST_KEY);
+        rc_host *h = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (h != NULL && h->limits_check != NULL)
+            h->limits_check(L, h->limits_ud, 0, 1);    /* a sandbox's memory limit: raises */
+    }
+    if (status != LUA_OK) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;

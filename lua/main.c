@@ -35,6 +35,8 @@ static const char usage_text[] =
     "  -v, --verbose       log every attempt to stderr (twice: debug, with headers)\n"
     "  -q, --quiet         only errors on stderr\n"
     "      --no-ext        load no extension files ($RUNCTL_PATH, ~/.config/runctl/ext, ...)\n"
+    "      --follow-symlinks  write reports, journals and metrics through a symlink at\n"
+    "                      their path (refused by default: it may be planted)\n"
     "  -h, --help          this text\n"
     "      --version       print the version\n"
     "\n"
@@ -169,13 +171,22 @@ static int list_scripts(void)
     return 0;
 }
 
-/* Ctrl-C: the first one is the script's to handle when it asked
- * (runctl.interrupted(); rc_sigint_watched 2: quietly, it is its way out),
- * the second stops at once, saying a report being written is incomplete. */
-static void on_sigint(int sig)
+/* Ctrl-C, and SIGTERM and SIGHUP alike (timeout, systemd, a container stop,
+ * a lost terminal or ssh session): the first one is the script's to handle
+ * when it asked (runctl.interrupted(); rc_sigint_watched 2: quietly, it is its
+ * way out): in-flight requests finish, the rest is skipped, the report
+ * closed. The second, of any of the three, stops at once, saying a report
+ * being written is incomplete (every line decided before it is written
+ * already: each is flushed). A script that did not ask ends at the first,
+ * as by default. (supervise takes SIGHUP and SIGTERM over: core.signals.) */
+static void on_stop_signal(int sig)
 {
-    static const char note[] = "\nrunctl: interrupted: finishing requests in flight "
-                               "(press Ctrl-C again to stop at once)\n";
+    static const char on_int[] = "\nrunctl: interrupted: finishing requests in flight "
+                                 "(press Ctrl-C again to stop at once)\n";
+    static const char on_term[] = "\nrunctl: terminated (SIGTERM): finishing requests in flight "
+                                  "(a second signal stops at once)\n";
+    static const char on_hup[] = "\nrunctl: hangup (SIGHUP): finishing requests in flight "
+                                 "(a second signal stops at once)\n";
     static const char stop[] = "\nrunctl: stopped at once: a report being written is "
                                "incomplete (it has no closing line)\n";
     rc_sigint_count++;
@@ -186,7 +197,8 @@ static void on_sigint(int sig)
         raise(sig);
         return;
     }
-    if (rc_sigint_watched == 1 && write(STDERR_FILENO, note, sizeof note - 1) < 0)
+    const char *note = sig == SIGTERM ? on_term : sig == SIGHUP ? on_hup : on_int;
+    if (rc_sigint_watched == 1 && write(STDERR_FILENO, note, strlen(note)) < 0)
         return;
 }
 
@@ -288,6 +300,8 @@ static int parse_option(struct cli *c, int *verbose, int *quiet, int *i)
         *verbose += 2;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
         *quiet = 1;
+    } else if (strcmp(a, "--follow-symlinks") == 0) {
+        setenv("RUNCTL_FOLLOW_SYMLINKS", "1", 1);   /* read by runctl.outfile (l_outfile.c) */
     } else if (strcmp(a, "--no-ext") == 0) {
         c->no_ext = 1;
     } else {
@@ -361,7 +375,7 @@ static int load_script(lua_State *L, const struct cli *c)
         status = luaL_loadfilex(L, path, "t");
     }
     if (status != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         return 1;
     }
     return 0;
@@ -394,9 +408,14 @@ static int run_to_end(lua_State *L, rc_host *h, int main_task)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;      /* no SA_RESTART: the poll returns at once */
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: the poll returns at once */
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT); /* one at a time: the count decides first or second */
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGHUP);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     int exit_code = 0, pending;
     while ((pending = runctl_poll(L, -1)) > 0)
@@ -409,7 +428,7 @@ static int run_to_end(lua_State *L, rc_host *h, int main_task)
         exit_code = 1;
     }
     if (rc_host_claim_failure(L, main_task)) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         exit_code = 1;
     }
@@ -488,7 +507,7 @@ int main(int argc, char **argv)
     lua_pushlightuserdata(L, &c);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        fprintf(stderr, "runctl: %s\n", msg != NULL ? msg : "(error object is not a string)");
+        rc_host_print_error("", msg);
         status = 1;
     } else {
         status = (int)lua_tointeger(L, -1);

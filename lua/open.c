@@ -2,6 +2,7 @@
  * engine, the embedded Lua half, runctl_openlibs, and the state-wide entry
  * points runctl_poll, runctl_cancel_all and runctl_get_stats. */
 #include "host_int.h"
+#include "../core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,18 @@ rc_host *rc_host_get(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ opening */
+
+void rc_host_print_error(const char *head, const char *msg)
+{
+    if (msg == NULL)
+        msg = "(error object is not a string)";
+    size_t n = strlen(msg), need = rc_text_sanitize(msg, n, RC_TEXT_MULTILINE, NULL, 0);
+    char *shown = malloc(need + 1);
+    if (shown != NULL)
+        rc_text_sanitize(msg, n, RC_TEXT_MULTILINE, shown, need + 1);
+    fprintf(stderr, "runctl: %s%s\n", head, shown != NULL ? shown : "(out of memory)");
+    free(shown);
+}
 
 void rc_host_log_line(void *ud, const char *line)
 {
@@ -154,6 +167,7 @@ static int open_protected(lua_State *L)
     host_register_task_meta(L);
 
     preload(L, "runctl.core", luaopen_runctl_core);
+    preload(L, "runctl.outfile", luaopen_runctl_outfile);
     preload(L, "runctl.task", luaopen_runctl_task);
     preload(L, "runctl.json", luaopen_runctl_json);
     preload(L, "runctl.extdir", luaopen_runctl_extdir);
@@ -215,7 +229,7 @@ int runctl_poll(lua_State *L, int timeout_ms)
     lua_pushcfunction(L, poll_protected);
     lua_pushinteger(L, timeout_ms);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
     }
@@ -234,7 +248,7 @@ int runctl_cancel_all(lua_State *L)
 {
     lua_pushcfunction(L, cancel_all_protected);
     if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        fprintf(stderr, "runctl: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
     }

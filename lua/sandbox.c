@@ -59,6 +59,8 @@ static int setup_protected(lua_State *L)
     rc_host *h = rc_host_get(L);
     h->policy = sbx_policy;
     h->policy_ud = sb;
+    h->limits_check = sbx_limits_check;
+    h->limits_ud = sb;
     h->no_blocking = "sandbox: this call cannot wait here (a plain coroutine or a metamethod "
                      "cannot yield, and blocking would stall the host): call it from a task";
     return 0;

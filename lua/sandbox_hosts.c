@@ -106,6 +106,10 @@ int sbx_policy(void *ud, rc_request *req, char *why, size_t whysz)
         return 0;
     }
     int ok = !zone && host_allowed(sb, host, port);
+    /* A response body is held in C until its request ends, out of the
+     * allocator's count: never more of it than the memory limit. */
+    if (ok && sb->limits.max_memory > 0 && (req->max_bytes == 0 || req->max_bytes > sb->limits.max_memory))
+        req->max_bytes = sb->limits.max_memory;
     if (ok) {
         const char *proxy = env_proxy(req->url);
         req->proxy = proxy != NULL && proxy_allowed(sb, proxy) ? proxy : "";

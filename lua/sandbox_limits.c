@@ -125,3 +125,27 @@ void sbx_limits_hook(lua_State *L, lua_Debug *ar)
         luaL_error(L, "%s", sbx_trip_text(sb, msg, sizeof msg));
     }
 }
+
+/* rc_host.limits_check: what the hook checks, for work done in C (see host.h).
+ * A refused allocation C work needs trips the memory limit: that memory is
+ * the script's own request (an encoder's output), not garbage. */
+void sbx_limits_check(lua_State *L, void *ud, size_t steps, int out_of_memory)
+{
+    rc_sandbox *sb = ud;
+    if (sb->active && sb->trip == TRIP_NONE) {
+        sb->instructions += steps;
+        if (out_of_memory)
+            sb->trip = TRIP_MEMORY;
+        else if (sb->limits.max_instructions > 0 && sb->instructions > sb->limits.max_instructions)
+            sb->trip = TRIP_INSTRUCTIONS;
+        else if (sb->limits.max_seconds > 0 && sbx_now_s() > sb->deadline)
+            sb->trip = TRIP_TIME;
+    }
+    if (sb->active && sb->trip != TRIP_NONE) {
+        char msg[96];
+        lua_sethook(L, sbx_limits_hook, HOOK_MASK, 1);    /* as the hook does: no pcall swallows it */
+        luaL_error(L, "%s", sbx_trip_text(sb, msg, sizeof msg));
+    }
+    if (out_of_memory)
+        luaL_error(L, "not enough memory");
+}

@@ -269,7 +269,7 @@ int rc_host_report_unjoined(lua_State *L)
         lua_pop(L, 1);
         lua_getiuservalue(L, -1, 2);
         lua_getfield(L, -1, "traceback");
-        fprintf(stderr, "runctl: a task failed and nobody joined it: %s\n", lua_tostring(L, -1));
+        rc_host_print_error("a task failed and nobody joined it: ", lua_tostring(L, -1));
         lua_pop(L, 2);
         count++;
     }

@@ -266,6 +266,8 @@ local function cancel(s, p, e)
   local written, jerr = s.journal:record(rec)
   if written == nil then
     fail(s, p, "journal", "cannot write the journal: %s", jerr)
+  elseif jerr then
+    fail(s, p, "journal", "%s: journaled without the fields that could not be encoded: %s", what, jerr)
   elseif written and outcome ~= "failed" then
     s.svc:log("info", "%s: %s%s", what, outcome, f.request_id and (" [" .. f.request_id .. "]") or "")
   else
@@ -338,7 +340,7 @@ local function main(argv)
   if #positional ~= 1 then ops.usage_error("give one policy file: runctl supervise POLICY.lua") end
   local policy, perr = policies.load(positional[1])
   if not policy then
-    io.stderr:write(NAME, ": ", service.redact(perr), "\n")
+    io.stderr:write(NAME, ": ", runctl.printable(service.redact(perr), true), "\n")
     return ops.EXIT_USAGE
   end
   policy.missing, policy.warned = {}, {}             -- IDs not found, model filters told about: once each

@@ -422,10 +422,12 @@ local function main(args)
     if not count or count > 1 then
       title = title .. (" (every %gs%s)"):format(interval, tty and (keys and ", q or Ctrl-C to stop" or ", Ctrl-C to stop") or "")
     end
+    for i, line in ipairs(lines) do lines[i] = runctl.printable(line) end   -- IDs, statuses, errors: from outside
     table.insert(lines, 1, title)
     if tty then lines = fit(lines, cols, rows, 3) end
     -- On a terminal: home, clear, draw; elsewhere a blank line between tables.
-    io.stdout:write(tty and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
+    local clear = tty and os.getenv("TERM") ~= "dumb"       -- a dumb terminal: tables one after another
+    io.stdout:write(clear and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
     io.stdout:flush()
     if refused then ops.say(true, "%s: stopped: %s", NAME, refused) break end   -- a refused key stays refused
     if count and n >= count then break end

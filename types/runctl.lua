@@ -188,6 +188,14 @@ function runctl.isatty(which) end
 ---@return number
 function runctl.now() end
 
+---text (any value, as tostring) with every control character and each byte of invalid
+---UTF-8 shown escaped (\x1b, \r, \n, \t, \u009b, \xff): outside text on its way to a
+---terminal or a log line. multiline keeps newline and tab.
+---@param text any
+---@param multiline? boolean
+---@return string
+function runctl.printable(text, multiline) end
+
 ---Only in the runctl.so module (stock Lua): runs ready tasks and finished
 ---transfers, waiting at most seconds (default 0: not at all; negative: until something
 ---happens); returns how many tasks are pending.

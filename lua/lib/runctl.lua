@@ -42,6 +42,13 @@ end
 M.frame_budget = core.frame_budget
 M.stats = core.stats
 
+-- runctl.printable(text [, multiline]) -> text with every control character
+-- (C0, C1, DEL, ESC...) and each byte of invalid UTF-8 shown escaped (\x1b,
+-- \u009b, \xff): outside text (IDs, statuses, messages from a server, lines
+-- of an ID file) on its way to a terminal or a log line. Newline and tab are
+-- escaped too unless multiline is true. (core/text.c; docs/scripting.md.)
+M.printable = core.printable
+
 -- runctl.escape_id(id) -> id percent-encoded as one path segment.
 function M.escape_id(id) return core.escape_id(id, "runctl.escape_id: id") end
 
@@ -62,8 +69,10 @@ table.sort(M.GLOBALS)
 M.params = require "runctl.api.params"
 
 -- What a sandbox leaves out of its copy of this module: what changes the
--- state every run shares (lua/sandbox_env.c reads this set).
-M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true }
+-- state every run shares, and the host's own settings and figures, which
+-- outlive a run: the frame budget, the scheduler's stats (lua/sandbox_env.c
+-- reads this set; tests/lua/sandbox-reachable.txt lists what a script reaches).
+M.HOST_ONLY = { define = true, kinds = true, HOST_ONLY = true, frame_budget = true, stats = true }
 
 -- runctl.define(name, def): a resource at run time, with the schema of a
 -- lua/lib/api/resources.lua entry. Every client (openai and those made before)

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "server.h"
 
 static const char usage_text[] =
@@ -20,7 +21,7 @@ static const char usage_text[] =
     "               [--api-key KEY] [--cancel-delay-ms N] [--latency-ms N]\n"
     "               [--cancel-style legacy|live|400|200|409]\n"
     "               [--threads N] [--no-record] [--record-limit N]\n"
-    "               [--quiet] [--verbose]\n";
+    "               [--quiet] [--verbose] [--hostile]\n";
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -83,6 +84,7 @@ static bool parse_args(int argc, char **argv, struct options *o)
         }
         bool flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--verbose") == 0 ||
                     strcmp(a, "--no-record") == 0 || strcmp(a, "--help") == 0 ||
+                    strcmp(a, "--hostile") == 0 ||
                     strcmp(a, "-h") == 0;
         if (flag) {
             if (val != NULL) {
@@ -93,6 +95,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
                 o->quiet = true;
             } else if (strcmp(a, "--verbose") == 0) {
                 o->verbose = true;
+            } else if (strcmp(a, "--hostile") == 0) {
+                fake_hostile = true;    /* http.c: terminal controls in every x-request-id */
             } else if (strcmp(a, "--no-record") == 0) {
                 o->record = false;
             } else {

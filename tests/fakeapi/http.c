@@ -261,6 +261,8 @@ struct MHD_Response *resp_from_jbuf(struct jbuf *b)
     return resp;
 }
 
+bool fake_hostile;
+
 enum MHD_Result respond(struct MHD_Connection *c, const struct req *r, unsigned status,
                         struct MHD_Response *resp, const char *ctype, const char *rid,
                         const struct fault *f, bool close)
@@ -273,6 +275,12 @@ enum MHD_Result respond(struct MHD_Connection *c, const struct req *r, unsigned 
     snprintf(ms, sizeof ms, "%lld", (long long)(elapsed > 0 ? elapsed : 0));
     if (ctype != NULL && !fault_has_header(f, "content-type")) {
         MHD_add_response_header(resp, "content-type", ctype);
+    }
+    char hostile_rid[128];
+    if (fake_hostile) {
+        snprintf(hostile_rid, sizeof hostile_rid, "%s\x1b]0;pwned\x07\x1b[2J\x1b]52;c;cHduZWQ=\x07"
+                 "\xc2\x9b" "31m\x9b" "32m", rid);
+        rid = hostile_rid;
     }
     if (!fault_has_header(f, "x-request-id")) {
         MHD_add_response_header(resp, "x-request-id", rid);

@@ -84,6 +84,10 @@ struct MHD_Response *resp_from_jbuf(struct jbuf *b);
 /* Queues resp (NULL: fail the connection) with content-type, x-request-id,
  * openai-processing-ms and the fault's extra headers; close adds
  * "connection: close". */
+/* --hostile: every x-request-id carries terminal controls (OSC 0, ESC[2J,
+ * OSC 52, C1 CSI raw and in UTF-8), for the sanitizer's tests (issue 25). */
+extern bool fake_hostile;
+
 enum MHD_Result respond(struct MHD_Connection *c, const struct req *r, unsigned status,
                         struct MHD_Response *resp, const char *ctype, const char *rid,
                         const struct fault *f, bool close);

@@ -13,8 +13,16 @@ T.is(json.encode(3.0), "3", "whole floats encode as integers")
 T.is(json.encode(true), "true", "booleans")
 local v, err = json.encode({ [1] = "a", x = "b" })
 T.ok(v == nil and err:find("keys must be strings"), "mixed tables are refused with a reason", err)
-v, err = json.encode(0 / 0)
-T.ok(v == nil and err:find("NaN"), "NaN is refused", err)
+-- JSON has no NaN or infinity: null, as JSON.stringify writes them, so a
+-- report line about an object holding 1e999 is never lost (issue 25).
+T.is(json.encode(0 / 0), "null", "NaN encodes as null")
+T.is(json.encode({ a = math.huge, b = -math.huge, c = 1 }), '{"a":null,"b":null,"c":1}', "infinities encode as null")
+T.is(json.encode(json.decode('{"n":1e999}')), '{"n":null}', "a decoded 1e999 encodes back as null")
+-- Bytes that are not UTF-8 become U+FFFD: the output is always valid UTF-8.
+T.is(json.encode("a\xff\x9bb"), '"a\xef\xbf\xbd\xef\xbf\xbdb"', "invalid UTF-8 bytes become U+FFFD")
+T.is(json.encode("\xe2\x82"), '"\xef\xbf\xbd\xef\xbf\xbd"', "a cut sequence: one U+FFFD per byte")
+T.is(json.encode("caf\xc3\xa9 \xf0\x9f\x98\x80"), '"caf\xc3\xa9 \xf0\x9f\x98\x80"', "valid UTF-8 is unchanged")
+T.is(json.encode({ ["k\xff"] = 1 }), '{"k\xef\xbf\xbd":1}', "keys too")
 local cyc = {} cyc.self = cyc
 v, err = json.encode(cyc)
 T.ok(v == nil and err:find("cycle"), "cycles are refused", err)

@@ -132,7 +132,26 @@ static void test_retry_after(void)
     near(rc_wire_retry_after("1500", NULL, now), 1.5, 1e-9, "retry-after-ms in milliseconds");
     near(rc_wire_retry_after("250", "30", now), 0.25, 1e-9, "retry-after-ms wins over retry-after");
     near(rc_wire_retry_after(NULL, "3", now), 3, 1e-9, "retry-after in seconds");
-    near(rc_wire_retry_after(NULL, " 2.5 ", now), 2.5, 1e-9, "fractional seconds, padded");
+    near(rc_wire_retry_after(NULL, " 25 ", now), 25, 1e-9, "seconds with whitespace around (OWS)");
+    /* RFC 9110: delay-seconds is 1*DIGIT; everything else is not a delay. */
+    const char *not_seconds[] = { "0x10", "1.5e1", "+5", "2.5", "5s", "1e3", "inf", "nan", " ", "" };
+    for (size_t i = 0; i < sizeof not_seconds / sizeof *not_seconds; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "retry-after '%s' is not a delay", not_seconds[i]);
+        near(rc_wire_retry_after(NULL, not_seconds[i], now), -1, 0, name);
+    }
+    near(rc_wire_retry_after(NULL, "99999999999999999999999", now), 1e23, 1e9, "many digits: a long wait (capped later)");
+    /* retry-after-ms: what both SDKs read (float() / parseFloat()). */
+    near(rc_wire_retry_after("1.5e1", NULL, now), 0.015, 1e-12, "retry-after-ms with an exponent");
+    near(rc_wire_retry_after("2.5", NULL, now), 0.0025, 1e-12, "retry-after-ms with a fraction");
+    near(rc_wire_retry_after(" +40 ", NULL, now), 0.04, 1e-12, "retry-after-ms with a plus sign and OWS");
+    near(rc_wire_retry_after(".5", NULL, now), 0.0005, 1e-12, "retry-after-ms '.5'");
+    const char *not_ms[] = { "0x10", "12abc", "1_000", "inf", "nan", "-5", "1e", "e5", ".", "+", "" };
+    for (size_t i = 0; i < sizeof not_ms / sizeof *not_ms; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "retry-after-ms '%s' is refused (retry-after: 7 used)", not_ms[i]);
+        near(rc_wire_retry_after(not_ms[i], "7", now), 7, 0, name);
+    }
     near(rc_wire_retry_after("junk", "4", now), 4, 1e-9, "bad retry-after-ms falls back to retry-after");
     near(rc_wire_retry_after(NULL, "-1", now), -1, 0, "negative is ignored");
     near(rc_wire_retry_after(NULL, "soon", now), -1, 0, "garbage is ignored");
@@ -232,6 +251,7 @@ int main(void)
     test_due_timer_ends_the_wait();
     test_reuse();
     test_engine_deadline();
+    test_text();
     curl_global_cleanup();
     return tap_done();
 }

@@ -3,6 +3,7 @@
 -- response into obj, nil, resp or nil, err.
 local json = require "runctl.json"
 local check = require "runctl.api.option_checks"
+local core = require "runctl.core"
 
 local M = {}
 local is_null = check.is_null
@@ -20,7 +21,7 @@ function Error.__tostring(e)
     if (e.attempts or 0) > 1 then s = s .. (" (after %d attempts)"):format(e.attempts) end
   end
   if e.request_id then s = s .. " [" .. e.request_id .. "]" end
-  return s
+  return core.printable(s)      -- message and request ID come from the network: one line, no controls
 end
 M.Error = Error
 

@@ -70,14 +70,16 @@ function M.main(name, body, args)
   end, args)
   if not ok then
     if M.is_usage_error(code) then
-      io.stderr:write(name, ": ", code.message, "\n")
+      io.stderr:write(name, ": ", term.printable(code.message, true), "\n")
       if not code.config then io.stderr:write("Try 'runctl help ", name, "'.\n") end
       os.exit(M.EXIT_USAGE)
     end
     error(code, 0)
   end
-  for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", note, "\n") end
-  if term.next_step() then io.stderr:write(name, ": ", term.next_step(), "\n") end   -- last of all
+  for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", term.printable(note, true), "\n") end
+  if term.next_step() then                -- last of all
+    io.stderr:write(name, ": ", term.printable(term.next_step(), true), "\n")
+  end
   io.stdout:flush()
   os.exit(code or 0)
 end

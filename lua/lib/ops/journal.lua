@@ -5,6 +5,7 @@
 -- loses at most the line being written.
 local json = require "runctl.json"
 local ledger = require "runctl.ops.ledger"
+local outfile = require "runctl.outfile"
 
 local M = {}
 
@@ -47,7 +48,7 @@ function M.open(path)
   if not path or path == "-" then
     return setmetatable({ file = io.stdout, seen = seen, lines = 0 }, Journal)
   end
-  local f, err = io.open(path, "a+")
+  local f, err = outfile.open(path, "a")     -- never through a planted symlink; 0600 when new
   if not f then return nil, err end
   local size, last = read_tail(f, seen)
   f:seek("end")
@@ -63,19 +64,21 @@ function Journal:holds(kind, id, outcome)
 end
 
 -- Writes rec (a table with at least kind, id, outcome) unless the journal
--- holds that outcome for that object already. Returns true when written;
--- false when held; nil, err when the write failed (it is tried again the
--- next time).
+-- holds that outcome for that object already. Returns true when written
+-- (true, why when written without a field that could not be encoded: see
+-- ledger.encode_line); false when held; nil, err when the write failed (it
+-- is tried again the next time).
 function Journal:record(rec)
   if self:holds(rec.kind, rec.id, rec.outcome) then return false end
-  local ok, err = self.file:write(assert(json.encode(ledger.with_nulls(rec, M.FIELDS))), "\n")
+  local line, bad = ledger.encode_line(ledger.with_nulls(rec, M.FIELDS))
+  local ok, err = self.file:write(line, "\n")
   if ok then ok, err = self.file:flush() end
   if not ok then return nil, tostring(err) end
   local k = object_key(rec.kind, rec.id)
   self.seen[k] = self.seen[k] or {}
   self.seen[k][rec.outcome] = true
   self.lines = self.lines + 1
-  return true
+  return true, bad
 end
 
 -- Forgets every object not in `keep` (kind -> id -> true): the ones no rule

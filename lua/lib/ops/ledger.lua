@@ -7,6 +7,7 @@ local core = require "runctl.core"
 local config = require "runctl.ops.config"
 local bulk = require "runctl.ops.concurrency"
 local term = require "runctl.ops.term"
+local outfile = require "runctl.outfile"
 
 local M = {}
 
@@ -43,12 +44,13 @@ Report.__index = Report
 function M.report(path, header, as_json)
   local f, err = io.stdout
   if path and path ~= "-" then
-    f, err = io.open(path, "w")
+    f, err = outfile.open(path, "w")     -- never through a planted symlink; 0600 when new
     if not f then return nil, err end
   end
   local human = f == io.stdout and not as_json and runctl.isatty("stdout")
   local r = setmetatable({ file = f, path = path, lines = 0, counts = {}, framed = header ~= nil and not human,
-                           human = human and { colour = term.colour("stdout") } }, Report)
+                           human = human and { colour = term.colour("stdout"), controls = term.controls("stdout") } },
+                     Report)
   if header and not human then
     local h = { format = 1, started_at = math.floor(core.unix_time()) }
     for k, v in pairs(header) do h[k] = v end
@@ -59,9 +61,35 @@ function M.report(path, header, as_json)
   return r
 end
 
--- Writes one JSON object as a line, flushed.
+-- t as the text of one JSON line. The encoder writes NaN and infinities as
+-- null and invalid UTF-8 as U+FFFD; should t still not encode (nesting
+-- deeper than the encoder goes, a value JSON has no form for), the line is
+-- written all the same, saying what it is about: its strings, numbers and
+-- booleans as they are, any other value as "(not encodable: TYPE)", and
+-- line_error saying why. Returns the text and, in that case, the error.
+function M.encode_line(t)
+  local s, err = json.encode(t)
+  if s then return s end
+  local safe = { line_error = tostring(err) }
+  for k, v in pairs(t) do
+    local tv = type(v)
+    if tv == "string" or tv == "number" or tv == "boolean" or v == json.null then
+      safe[tostring(k)] = v
+    else
+      safe[tostring(k)] = "(not encodable: " .. tv .. ")"
+    end
+  end
+  return assert(json.encode(safe)), tostring(err)
+end
+
+-- Writes one JSON object as a line, flushed. A line that could not be
+-- written whole fails the job (write_error: exit 1, said in the summary).
 function Report:put(t)
-  local ok, err = self.file:write(assert(json.encode(t)), "\n")
+  local line, bad = M.encode_line(t)
+  if bad and not self.write_error then
+    self.write_error = "a line could not be written whole (" .. bad .. "): see its line_error"
+  end
+  local ok, err = self.file:write(line, "\n")
   if ok then ok, err = self.file:flush() end
   if not ok and not self.write_error then self.write_error = tostring(err) end
 end
@@ -80,6 +108,7 @@ local function human_line(rec, colour)
   local parts = { term.paint(colour, PAINT[rec.action], action), what, change,
                   rec.age and term.fmt_age(rec.age) or "" }
   if rec.error then parts[#parts + 1] = "(" .. rec.error .. ")" end
+  for i = 2, #parts do parts[i] = term.printable(parts[i]) end   -- IDs, statuses, errors: from outside
   return (table.concat(parts, "  "):gsub("%s+$", ""))
 end
 
@@ -100,7 +129,7 @@ end
 -- Ctrl-C or a crash up to that line.
 function Report:write(rec)
   if self.human then             -- first clear a progress bar drawn on the same terminal
-    self.file:write("\r\27[K", human_line(rec, self.human.colour), "\n")
+    self.file:write(self.human.controls and "\r\27[K" or "", human_line(rec, self.human.colour), "\n")
     self.file:flush()
     self.lines = self.lines + 1
     return

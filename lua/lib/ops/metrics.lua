@@ -4,6 +4,8 @@
 -- (a temporary file renamed over the target), as node_exporter's textfile
 -- collector expects.
 local math = require("runctl.compat").math   -- Lua 5.1 (LuaJIT) too
+local outfile = require "runctl.outfile"
+
 local M = {}
 
 local Registry = {}
@@ -91,24 +93,21 @@ function Registry:text()
   return table.concat(out, "\n")
 end
 
--- Writes the text to path atomically: path.tmp (a name the textfile
--- collector ignores) then renamed over path. Returns true, or nil, err.
+-- Writes the text to path atomically: a new file next to it with a random
+-- name (path.tmp-XXXXXX, which the textfile collector ignores), made
+-- exclusively so no planted file or link is written through, then renamed
+-- over path (a symlink at path is refused: runctl.outfile). Mode 0644: the
+-- collector runs as another user. Returns true, or nil, err.
 function Registry:write(path)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then return nil, err end
+  local f, tmp = outfile.temp(path, tonumber("644", 8))
+  if not f then return nil, tmp end
   local ok, werr = f:write(self:text())
   local closed, cerr = f:close()
   if not ok or not closed then
     os.remove(tmp)
     return nil, tostring(werr or cerr)
   end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  return outfile.replace(tmp, path)
 end
 
 return M

@@ -74,7 +74,7 @@ function Service:log(level, fmt, ...)
   local lvl = core.log_level()
   if (level == "debug" and lvl < 1) or (level == "info" and lvl < 0) then return end
   local msg = select("#", ...) > 0 and fmt:format(...) or fmt
-  msg = M.redact(msg):gsub("[\r\n]+", " ")
+  msg = core.printable((M.redact(msg):gsub("[\r\n]+", " ")))   -- one line, no controls from outside
   io.stderr:write(self.journald and ("<" .. PRIORITY[level] .. ">") or "", self.name, ": ", level, ": ", msg, "\n")
   io.stderr:flush()
 end

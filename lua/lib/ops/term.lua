@@ -6,6 +6,21 @@ local runctl = require "runctl"
 
 local M = {}
 
+-- M.printable(text [, multiline]): outside text made safe for the terminal
+-- (core/text.c: controls and invalid UTF-8 shown escaped). say() and the
+-- progress bar apply it; a script writing elsewhere calls it itself.
+M.printable = core.printable
+
+-- The arguments of a format with every string made one printable line.
+local function printable_args(...)
+  local n = select("#", ...)
+  local args = { ... }
+  for i = 1, n do
+    if type(args[i]) == "string" then args[i] = core.printable(args[i]) end
+  end
+  return table.unpack(args, 1, n)
+end
+
 -- plural(1, "run") -> "1 run"; plural(3, "run") -> "3 runs".
 function M.plural(n, word) return n .. " " .. word .. (n == 1 and "" or "s") end
 
@@ -36,6 +51,12 @@ function M.size(which) return core.term_size(FD[which]) end
 function M.colour(which)
   local no = os.getenv("NO_COLOR")
   return runctl.isatty(which) and (no == nil or no == "")
+end
+
+-- Whether which is a terminal that takes cursor controls (a progress bar
+-- redrawn in place, a screen cleared): not TERM=dumb, which gets plain lines.
+function M.controls(which)
+  return runctl.isatty(which) and os.getenv("TERM") ~= "dumb"
 end
 
 -- text in SGR colour code ("32" green, "31" red, ...) when on is true.
@@ -156,7 +177,7 @@ function M.progress(label, total, opts)
   local p = setmetatable({ label = label, total = total, done = 0, last = -1, width = 24,
                            out = opts.out or io.stderr, drawn = false, unit = opts.unit }, Progress)
   if opts.enabled == nil then
-    p.enabled = runctl.isatty("stderr") and not M.quiet()
+    p.enabled = M.controls("stderr") and not M.quiet()
   else
     p.enabled = opts.enabled
   end
@@ -213,7 +234,9 @@ function Progress:update(done, note, force)
   if self.status_text and self.status_text ~= "" then
     note = (note and note ~= "" and (note .. "  ") or "") .. self.status_text
   end
-  local line = M.render_progress(self.label, done, self.total, note, self.width, M.size("stderr"), self.unit)
+  local cols = M.size("stderr")
+  local line = core.printable(M.render_progress(self.label, done, self.total, note, self.width, cols, self.unit))
+  if cols and #line >= cols then line = line:sub(1, cols - 1) end   -- a wrapped bar cannot be redrawn
   self.out:write("\r\27[K", line)
   self.out:flush()
   self.drawn = true
@@ -253,7 +276,7 @@ function M.confirm(question, opts)
   if tty == nil then tty = runctl.isatty("stdin") end
   if not tty then return false, "stdin is not a terminal" end
   local out = opts.out or io.stderr
-  out:write(question, " [y/N] ")
+  out:write(core.printable(question, true), " [y/N] ")
   out:flush()
   local answer = (opts.input or io.stdin):read("l")
   if answer == nil then return false, "no answer" end
@@ -279,13 +302,15 @@ function M.next_step(text)
 end
 
 -- Writes the human summary lines to stderr (not under -q unless asked),
--- wrapped at word boundaries to the width of a terminal.
+-- wrapped at word boundaries to the width of a terminal. Outside text is
+-- shown escaped: each argument as one line, the whole text keeping the
+-- newlines of the format (runctl.printable).
 function M.say(force, fmt, ...)
   if M.quiet() and not force then return end
-  local text = select("#", ...) > 0 and fmt:format(...) or fmt
+  local text = core.printable(select("#", ...) > 0 and fmt:format(printable_args(...)) or fmt, true)
   local width = M.size("stderr")
   if width then text = M.wrap(text, width - 1, #text:match("^%s*") + 2) end
-  io.stderr:write(text, "\n")
+  io.stderr:write(text, "\n")     -- printable above; wrap adds only newlines and spaces
 end
 
 return M
