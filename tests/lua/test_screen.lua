@@ -181,6 +181,23 @@ T.is(c, 0, "that command works: exit 0", e)
 T.is(posts(), 4, "it cancels exactly the 4 runs left (each once)")
 T.unlike(e, "next:", "a complete run names no next step")
 
+-- SIGTERM ends the job as Ctrl-C does: the same last line
+seed { threads = { thread("thread_t", 4) } }
+fake:faults { { method = "POST", path = "/cancel", delay_ms = 1500, count = 1 } }
+rpath = tmp("sigterm")
+h = T.start(ENV, "cancel --concurrency 1 --report " .. rpath .. " thread_t/thread_t_01 thread_t/thread_t_02")
+T.ok(T.wait_for(function() return posts() >= 1 end), "a cancel in flight")
+h.signal("TERM")
+T.ok(T.wait_for(function() return h.code() ~= nil end, 20), "SIGTERM: it exits")
+want = ("runctl cancel --file %s --report %s.retry.jsonl"):format(rpath, (rpath:gsub("%.jsonl$", "")))
+T.is(last_line(h.err()), "cancel: next: retry what failed or was skipped: " .. want,
+     "after SIGTERM the last line names the retry too")
+fake:clear_faults()
+fake:clear()
+o, e, c = run(args_of(want))
+T.is(c, 0, "which works", e)
+T.is(posts(), 1, "and sends only the one skipped")
+
 seed { threads = { thread("thread_f", 2) } }
 fake:faults { { method = "POST", path = "thread_f_02/cancel", status = 500, count = 1 } }
 rpath = tmp("failed")
