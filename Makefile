@@ -21,7 +21,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(CFLAGS) \
              $(PKG_CFLAGS) -DRUNCTL_DATADIR='"$(PREFIX)/share/runctl"'
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
 FAKE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(shell pkg-config --cflags $(FAKE_PKGS))
-FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread
+FAKE_LIBS = $(shell pkg-config --libs $(FAKE_PKGS)) -lpthread -lm
 LIBNAME  = runctl
 COMPAT_OBJ = $(BUILD)/lua/compat51.o
 LUA_ABI  = 5.4
@@ -35,7 +35,7 @@ luajit:
 endif
 
 CORE_OBJ = $(BUILD)/core/engine.o $(BUILD)/core/transfer.o $(BUILD)/core/respbuf.o \
-           $(BUILD)/core/limiter.o $(BUILD)/core/timers.o \
+           $(BUILD)/core/limiter.o $(BUILD)/core/timers.o $(BUILD)/core/ratelimit.o \
            $(BUILD)/core/url.o $(BUILD)/core/wire.o $(BUILD)/core/patcost.o \
            $(BUILD)/core/text.o $(BUILD)/core/outfile.o
 LUA_OBJ  = $(BUILD)/lua/sched.o $(BUILD)/lua/task.o $(BUILD)/lua/open.o $(BUILD)/lua/handles.o \

@@ -282,3 +282,4 @@ EOF
 [ ! -x build/frame-loop ] || sh examples/frame-loop-percentiles.sh build   # frame-time p50/p99/max, 100 and 1,000 in flight
 # LÖVE (LuaJIT) beside the C frame-loop host: 1,000 cancels in flight at 60 Hz (bench/love-frames.sh)
 sh bench/love-frames.sh
+sh bench/ratelimit.sh       # 2,000 cancels against a rate-limited fake, each 429 style, vs the Node SDK and curl

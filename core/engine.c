@@ -3,6 +3,7 @@
  * sockets) and the poll loop, with its clock, random source, timer heap and
  * log sink. Transfers live in transfer.c, their response buffers in respbuf.c. */
 #include "engine_int.h"
+#include "ratelimit.h"
 #include "text.h"
 #include "url.h"
 #include "wire.h"
@@ -133,11 +134,62 @@ void rc_log_attempt(rc_transfer *t, const char *outcome, double retry_in, const 
               rid ? " [" : "", rid ? rid : "", rid ? "]" : "", tail);
 }
 
-/* ------------------------------------------------------------------ limiter */
+void rc_log_pace(rc_engine *e, rc_pace *pace)
+{
+    double r;
+    if (e->log_level < RC_LOG_INFO || !rc_pace_changed(pace, &r))
+        return;
+    rc_pace_state st;
+    rc_pace_get_state(pace, rc_now(), &st);
+    logf_line(e, "rate limit: pacing requests at %.0f/s (%s; %lu answers 429 so far)", r,
+              st.from_headers ? "from the server's x-ratelimit headers" : "adapting to 429 answers",
+              st.limited);
+}
+
+/* ------------------------------------------------------------------ limiter, paces */
 
 rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate)
 {
     return rc_limiter_create(&e->timers, rc_now, max_in_flight, rate);
+}
+
+rc_pace *rc_engine_pace(rc_engine *e, const char *account, const char *base_url)
+{
+    if (account == NULL)
+        account = "";
+    for (struct pace_entry *p = e->paces; p != NULL; p = p->next)
+        if (strcmp(p->account, account) == 0 && strcmp(p->base_url, base_url) == 0) {
+            rc_pace_retain(p->pace);
+            return p->pace;
+        }
+    struct pace_entry *p = calloc(1, sizeof *p);
+    if (p == NULL || (p->account = strdup(account)) == NULL ||
+        (p->base_url = strdup(base_url)) == NULL || (p->pace = rc_pace_new()) == NULL) {
+        if (p != NULL) {
+            free(p->account);
+            free(p->base_url);
+        }
+        free(p);
+        return NULL;
+    }
+    p->next = e->paces;
+    e->paces = p;
+    rc_pace_retain(p->pace);
+    return p->pace;
+}
+
+static void free_paces(rc_engine *e)
+{
+    while (e->paces != NULL) {
+        struct pace_entry *p = e->paces;
+        e->paces = p->next;
+        for (volatile char *c = p->account; *c; c++)
+            *c = '\0';             /* a credential line: wiped */
+        free(p->account);
+        free(p->base_url);
+        rc_pace_release(p->pace);
+        free(p);
+    }
 }
 
 /* ------------------------------------------------------------------ engine */
@@ -242,6 +294,7 @@ void rc_engine_free(rc_engine *e)
         curl_easy_cleanup(e->idle_easy[--e->n_idle_easy]);
     curl_share_cleanup(e->share);   /* last: no easy handle may still use it */
     rc_timer_heap_free(&e->timers);
+    free_paces(e);
     free(e);
 }
 
@@ -356,9 +409,19 @@ static int wait_ms(rc_engine *e, int timeout_ms)
     return wait <= 0 ? 0 : (int)wait + 1;   /* rounded up: a due timer is due on waking */
 }
 
+void rc_engine_set_interrupt(rc_engine *e, int (*interrupted)(void))
+{
+    e->interrupted = interrupted;
+}
+
 int rc_engine_poll_until(rc_engine *e, int timeout_ms, double deadline)
 {
     unsigned long callbacks = e->callbacks;
+    if (e->interrupted != NULL && !e->interrupt_seen && e->interrupted()) {
+        e->interrupt_seen = 1;          /* once: what waits for a pace now is not sent */
+        for (struct pace_entry *p = e->paces; p != NULL; p = p->next)
+            rc_pace_interrupt(p->pace);
+    }
     start_queued_transfers(e, deadline);
     run_due(e);
     if (rc_engine_pending(e) == 0)

@@ -27,7 +27,10 @@ typedef enum {
     RC_ERR_CONNECTION,   /* refused, reset, closed early, truncated body, DNS */
     RC_ERR_TIMEOUT,      /* connect or per-attempt timeout */
     RC_ERR_TOO_LARGE,    /* body over max_bytes: refused, not retried */
-    RC_ERR_TRANSPORT     /* anything else (TLS verification, bad encoding) */
+    RC_ERR_TRANSPORT,    /* anything else (TLS verification, bad encoding) */
+    RC_ERR_RATE_LIMITED, /* the account's rate limit held it past max_rate_limit_wait
+                          * (status: the last 429's, or 0 when never sent) */
+    RC_ERR_NOT_SENT      /* never sent: the account has no quota left */
 } rc_error;
 
 typedef struct rc_header {
@@ -68,7 +71,12 @@ typedef struct rc_request {
     const char *proxy;          /* NULL: libcurl's choice (http_proxy, HTTPS_PROXY,
                                  * ALL_PROXY, NO_PROXY from the environment);
                                  * "": no proxy; else this proxy */
-    rc_limiter *limiter;        /* concurrency/rate limits, or NULL */
+    rc_limiter *limiter;        /* concurrency/rate limits, or NULL; with a pace
+                                 * (rc_limiter_set_pace), a 429 slows the pace
+                                 * and re-queues the request, not counted as a retry */
+    double max_rate_limit_wait_s;   /* the longest a request waits out the account's
+                                     * rate limit (429s, the server's pause) in all;
+                                     * <= 0: timeout_s, or 600 s without one */
     int final_cannot_cancel;    /* a cancel: a 400/409 "Cannot cancel ..." is not retried
                                    (unless x-should-retry: true); see rc_wire_is_final_cannot_cancel */
 } rc_request;
@@ -84,6 +92,8 @@ typedef struct rc_response {
     int attempts;
     double elapsed_s;           /* first attempt start to completion */
     int retryable;              /* the last failure was of a retryable kind */
+    int rate_limited;           /* of the attempts, 429s waited out behind the pace:
+                                 * refused, so none of them was applied */
 } rc_response;
 
 typedef void (*rc_done_fn)(rc_transfer *t, void *ud);
@@ -137,6 +147,18 @@ const char *rc_response_header_block(const rc_response *r, size_t *len);
 /* max_in_flight <= 0 means unbounded; rate <= 0 means unpaced (requests/s).
  * Release with rc_limiter_release; transfers keep it alive until they end. */
 rc_limiter *rc_limiter_new(rc_engine *e, int max_in_flight, double rate);
+
+/* The pace of one account (an API key's credential line) at one base URL,
+ * shared by every limiter given it: made on first use, kept until the
+ * engine is freed (the credential copy is wiped then). A new reference, or
+ * NULL on ENOMEM. */
+rc_pace *rc_engine_pace(rc_engine *e, const char *account, const char *base_url);
+
+/* interrupted() returning 1 (Ctrl-C) makes the next poll give up, once,
+ * every request still waiting for an account's pace: they end unsent
+ * (RC_ERR_NOT_SENT, "not sent: interrupted ..."), so a long pause of the
+ * server's does not hold the process. */
+void rc_engine_set_interrupt(rc_engine *e, int (*interrupted)(void));
 
 /* ---- helpers ---- */
 

@@ -31,6 +31,15 @@ struct rc_engine {
     rc_transfer *idle_transfers;    /* freed transfers whose buffers are kept for reuse */
     int n_idle_transfers;
     unsigned long callbacks;    /* done and timer callbacks run so far */
+    struct pace_entry *paces;   /* rc_engine_pace: one per account and base URL */
+    int (*interrupted)(void);   /* rc_engine_set_interrupt */
+    int interrupt_seen;
+};
+
+struct pace_entry {
+    struct pace_entry *next;
+    char *account, *base_url;
+    rc_pace *pace;
 };
 
 struct rc_header_set {
@@ -38,8 +47,9 @@ struct rc_header_set {
     struct curl_slist *lines;
 };
 
-/* T_STARTING: in the engine's start queue, handed to libcurl by the next poll. */
-enum transfer_state { T_QUEUED, T_STARTING, T_RUNNING, T_BACKOFF, T_DONE };
+/* T_STARTING: in the engine's start queue, handed to libcurl by the next poll.
+ * T_FAILING: given up in the limiter's queue; its timer finishes it. */
+enum transfer_state { T_QUEUED, T_STARTING, T_RUNNING, T_BACKOFF, T_FAILING, T_DONE };
 
 struct rc_transfer {
     rc_engine *engine;
@@ -57,6 +67,9 @@ struct rc_transfer {
     size_t max_bytes;
     rc_limiter *limiter;
     rc_limit_waiter waiter;     /* its place in the limiter's queue */
+    int paced_429s;             /* 429s waited out behind the pace: not retries */
+    double limited_since;       /* its first 429 (0: none) */
+    double max_limited_wait;    /* see rc_request.max_rate_limit_wait_s */
     rc_transfer *idle_next;     /* in the engine's pool of freed transfers, or its start queue */
     enum transfer_state state;
     rc_timer timer;             /* backoff wait, or deferred failure */
@@ -74,6 +87,8 @@ struct rc_transfer {
 /* engine.c */
 void rc_log_request_headers(rc_transfer *t);
 void rc_log_attempt(rc_transfer *t, const char *outcome, double retry_in, const char *why);
+/* -v: the pace, when it moved by a tenth or more (not every 429). */
+void rc_log_pace(rc_engine *e, rc_pace *pace);
 
 /* respbuf.c: libcurl's write and header callbacks, and forgetting an attempt's headers */
 size_t rc_on_body(char *data, size_t size, size_t nmemb, void *ud);

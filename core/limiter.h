@@ -5,6 +5,7 @@
 #ifndef RC_LIMITER_H
 #define RC_LIMITER_H
 
+#include "ratelimit.h"
 #include "timers.h"
 
 typedef struct rc_limiter rc_limiter;
@@ -15,7 +16,15 @@ typedef struct rc_limit_waiter {
     struct rc_limit_waiter *next, *prev;
     void (*start)(void *ud);
     void *ud;
+    /* With a pace: the waiter gives up (expire runs instead of start, the
+     * waiter taken out of the queue) when the server's pace would hold it
+     * past give_up_at (0: never), or at once when the account has no quota
+     * left (no_quota 1). expire may not free the limiter. */
+    double give_up_at;
+    void (*expire)(void *ud, int why, double ready_at);     /* why: rc_give_up */
 } rc_limit_waiter;
+
+enum rc_give_up { RC_GIVE_UP_WAIT, RC_GIVE_UP_NO_QUOTA, RC_GIVE_UP_INTERRUPTED };
 
 typedef double (*rc_clock_fn)(void);
 
@@ -39,6 +48,10 @@ void rc_limiter_pump(rc_limiter *l);
 void rc_limiter_finished(rc_limiter *l);
 /* Holds every queued waiter back for seconds (a 429 pauses the whole client). */
 void rc_limiter_pause(rc_limiter *l, double seconds);
+/* Puts the limiter under an account's pace (retained; NULL: none), which
+ * every start then also waits for. */
+void rc_limiter_set_pace(rc_limiter *l, rc_pace *pace);
+rc_pace *rc_limiter_pace(const rc_limiter *l);
 /* 1 when waiters are queued. */
 int rc_limiter_has_waiters(const rc_limiter *l);
 

@@ -2,6 +2,7 @@
  * configuring it (pooled easy handles), queueing it behind its limiter,
  * attempts, retries with backoff, and its outcome. */
 #include "engine_int.h"
+#include "ratelimit.h"
 #include "text.h"
 #include "url.h"
 #include "wire.h"
@@ -127,6 +128,7 @@ static void queue_or_start(rc_transfer *t, int at_front)
         return;
     }
     t->state = T_QUEUED;
+    t->waiter.give_up_at = (t->limited_since > 0 ? t->limited_since : rc_now()) + t->max_limited_wait;
     rc_limiter_enqueue(t->limiter, &t->waiter, at_front);
     rc_limiter_pump(t->limiter);
 }
@@ -137,7 +139,54 @@ static void backoff_fired(void *ud)
     if (t->state == T_BACKOFF)
         queue_or_start(t, 1);
     else
-        finish(t);              /* deferred failure from submit */
+        finish(t);              /* deferred failure from submit, or given up (T_FAILING) */
+}
+
+/* "45 s", "2.5 h", "365 days": a wait for a person. */
+static void say_wait(char *out, size_t n, double s)
+{
+    if (s < 120)
+        snprintf(out, n, "%.0f s", s < 1 ? 1 : s);
+    else if (s < 7200)
+        snprintf(out, n, "%.0f min", s / 60);
+    else if (s < 2 * 86400)
+        snprintf(out, n, "%.1f h", s / 3600);
+    else
+        snprintf(out, n, "%.0f days", s / 86400);
+}
+
+/* The limiter gave a queued transfer up (waiter.expire): the account has no
+ * quota left, or the server's pace would hold it past its bound. It fails
+ * from its timer, outside the limiter's pump. */
+static void gave_up_queued(void *ud, int why, double ready_at)
+{
+    rc_transfer *t = ud;
+    char wait[32], limit[32];
+    if (why == RC_GIVE_UP_INTERRUPTED) {
+        t->resp.error = RC_ERR_NOT_SENT;
+        snprintf(t->resp.message, sizeof t->resp.message,
+                 "not sent: interrupted while the server's rate limit held it back");
+    } else if (why == RC_GIVE_UP_NO_QUOTA) {
+        t->resp.error = RC_ERR_NOT_SENT;
+        snprintf(t->resp.message, sizeof t->resp.message,
+                 "not sent: the account has no quota left: check billing (insufficient_quota)");
+    } else if (t->paced_429s > 0 && ready_at - rc_now() < t->max_limited_wait) {
+        say_wait(limit, sizeof limit, rc_now() - t->limited_since);
+        t->resp.error = RC_ERR_RATE_LIMITED;
+        snprintf(t->resp.message, sizeof t->resp.message,
+                 "rate limited: the server still answered 429 after %s of waiting (%d answers 429; "
+                 "max_rate_limit_wait)", limit, t->paced_429s);
+    } else {
+        say_wait(wait, sizeof wait, ready_at - rc_now());
+        say_wait(limit, sizeof limit, t->max_limited_wait);
+        t->resp.error = RC_ERR_RATE_LIMITED;
+        snprintf(t->resp.message, sizeof t->resp.message,
+                 "rate limited: the server's limit would hold this request %s more, past "
+                 "max_rate_limit_wait (%s)%s", wait, limit,
+                 t->paced_429s > 0 ? "" : "; not sent");
+    }
+    t->state = T_FAILING;
+    rc_engine_timer_arm(t->engine, &t->timer, 0);
 }
 
 static rc_error classify(rc_transfer *t, CURLcode code, rc_retry_reason *transport)
@@ -244,6 +293,60 @@ static void back_off(rc_transfer *t, rc_retry_reason reason)
     rc_engine_timer_arm(t->engine, &t->timer, delay);
 }
 
+enum { PACE_GO_ON, PACE_FINAL, PACE_QUEUED, PACE_GAVE_UP };
+
+/* An answer through a limiter with a pace: the pace learns from it. A 429
+ * goes back to the front of the queue, behind the pace, without spending a
+ * retry, until max_rate_limit_wait runs out (PACE_GAVE_UP: t failed);
+ * insufficient_quota is final and stops the pace (PACE_FINAL). */
+static int pace_answer(rc_transfer *t, rc_pace *pace, rc_retry_reason reason)
+{
+    double now = rc_now();
+    rc_ratelimit_info req, tok;
+    const rc_response *r = &t->resp;
+    rc_ratelimit_read(rc_response_header(r, "x-ratelimit-limit-requests"),
+                      rc_response_header(r, "x-ratelimit-remaining-requests"),
+                      rc_response_header(r, "x-ratelimit-reset-requests"), &req);
+    rc_ratelimit_read(rc_response_header(r, "x-ratelimit-limit-tokens"),
+                      rc_response_header(r, "x-ratelimit-remaining-tokens"),
+                      rc_response_header(r, "x-ratelimit-reset-tokens"), &tok);
+    if (r->status != 429) {
+        rc_pace_answered(pace, now, r->status, &req, &tok);
+        rc_log_pace(t->engine, pace);
+        return PACE_GO_ON;
+    }
+    if (rc_ratelimit_is_no_quota(r->body, r->body_len)) {
+        rc_pace_no_quota(pace);
+        t->resp.retryable = 0;
+        return PACE_FINAL;
+    }
+    double hint = rc_wire_retry_after(rc_response_header(r, "retry-after-ms"),
+                                      rc_response_header(r, "retry-after"), time(NULL));
+    if (hint < 0 && !rc_pace_has_rate(pace))    /* nothing to go by: the usual backoff */
+        hint = rc_wire_backoff(t->paced_429s, rc_random(t->engine));
+    rc_pace_limited(pace, now, t->attempt_start, hint, &req, &tok);
+    rc_log_pace(t->engine, pace);
+    if (reason == RC_RETRY_NO)
+        return PACE_GO_ON;      /* x-should-retry: false */
+    if (t->limited_since == 0)
+        t->limited_since = now;
+    t->paced_429s++;
+    t->resp.rate_limited = t->paced_429s;
+    if (now - t->limited_since >= t->max_limited_wait) {
+        char limit[32];
+        say_wait(limit, sizeof limit, t->max_limited_wait);
+        t->resp.error = RC_ERR_RATE_LIMITED;
+        snprintf(t->resp.message, sizeof t->resp.message,
+                 "rate limited: the server still answered 429 after %s of waiting "
+                 "(%d answers 429; max_rate_limit_wait)", limit, t->paced_429s);
+        return PACE_GAVE_UP;
+    }
+    if (t->engine->log_level >= RC_LOG_DEBUG)
+        rc_log_attempt(t, "429", 0, "waiting for the account's pace");
+    queue_or_start(t, 1);
+    return PACE_QUEUED;
+}
+
 /* An attempt ended: retry it later, or finish the transfer; then let the
  * limiter start what waits. The limiter is held across the done callback,
  * which may free the transfer (and with it, perhaps the last reference). */
@@ -256,7 +359,15 @@ void rc_attempt_done(rc_transfer *t, CURLcode code)
         rc_limiter_retain(l);
     }
     rc_retry_reason reason = record_outcome(t, code);
-    if (reason != RC_RETRY_NO && t->resp.attempts <= t->max_retries) {
+    rc_pace *pace = l != NULL ? rc_limiter_pace(l) : NULL;
+    int paced = pace != NULL && t->resp.error == RC_OK ? pace_answer(t, pace, reason) : PACE_GO_ON;
+    if (paced == PACE_FINAL)
+        reason = RC_RETRY_NO;
+    if (paced == PACE_QUEUED) {
+        /* behind the pace again: the limiter starts it */
+    } else if (paced == PACE_GAVE_UP) {
+        finish(t);              /* may not touch t after this */
+    } else if (reason != RC_RETRY_NO && t->resp.attempts - t->paced_429s <= t->max_retries) {
         back_off(t, reason);
     } else {
         if (t->engine->log_level >= RC_LOG_INFO)
@@ -512,7 +623,12 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     t->max_bytes = req->max_bytes;
     rc_timer_init(&t->timer, backoff_fired, t);
     t->waiter.start = start_queued;
+    t->waiter.expire = gave_up_queued;
     t->waiter.ud = t;
+    t->paced_429s = 0;
+    t->limited_since = 0;
+    t->max_limited_wait = req->max_rate_limit_wait_s > 0 ? req->max_rate_limit_wait_s
+                          : req->timeout_s > 0 ? req->timeout_s : 600;
     t->method = strdup(req->method);
     t->url = strdup(req->url);
     if (req->body != NULL) {
@@ -564,6 +680,7 @@ void rc_transfer_free(rc_transfer *t)
         e->live--;
         break;
     case T_BACKOFF:
+    case T_FAILING:
         e->live--;
         break;
     case T_DONE:

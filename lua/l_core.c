@@ -333,6 +333,7 @@ static const luaL_Reg core_funcs[] = {
     { "escape_query", l_escape_query },
     { "redact_url", l_redact_url },
     { "limiter", l_limiter },
+    { "rate_limit", rc_l_rate_limit },
     { "sender", rc_l_sender },
     { "request", rc_l_request },
     { "token", l_token },
@@ -345,9 +346,18 @@ static const luaL_Reg core_funcs[] = {
     { NULL, NULL }
 };
 
+/* Ctrl-C as a script that watches for it sees it (runctl.interrupted()):
+ * requests waiting for the server's rate limit are not sent then. */
+static int sigint_watched_and_seen(void)
+{
+    return rc_sigint_count > 0 && rc_sigint_watched;
+}
+
 int luaopen_runctl_core(lua_State *L)
 {
     rc_host *h = rc_host_get(L);
+    if (h->engine != NULL)
+        rc_engine_set_interrupt(h->engine, sigint_watched_and_seen);
     if (luaL_newmetatable(L, REQUEST_META)) {
         lua_pushcfunction(L, rc_request_gc);
         lua_setfield(L, -2, "__gc");

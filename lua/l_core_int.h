@@ -72,6 +72,7 @@ int rc_sender_gc(lua_State *L);
 const char *rc_write_token(char *out, size_t n, const char *prefix);
 int rc_l_request(lua_State *L);
 int rc_l_sender(lua_State *L);
+int rc_l_rate_limit(lua_State *L);
 int rc_l_send(lua_State *L);
 
 #endif

@@ -47,12 +47,15 @@ static void integerize(lua_State *L, int idx, int depth)
  * a second pass to become an integer (integerize). The fast path reads the text
  * once, pushing each object's or array's members on the stack, then creates
  * the table at its final size; whole numbers are pushed as integers at once.
- * It gives up (returns 0) on anything it does not handle itself: invalid JSON,
- * control characters in strings, \u escapes of surrogates or NUL, nesting
- * deeper than FAST_DEPTH, numbers strtod reads otherwise (a locale). cjson then
- * decodes the whole text: it decides every error and edge case, and what the
- * fast path accepts it decodes to the same value. */
-#define FAST_DEPTH 64
+ * It decodes all valid JSON up to MAX_DEPTH levels (a container's members are
+ * gathered FLUSH_AT at a time, so no text runs the Lua stack out) and gives up
+ * (returns 0, j->p where it stopped) on the rest: invalid text, control
+ * characters in strings, lone surrogates, deeper nesting. cjson then judges the
+ * text and words the error; what the fast path accepts it decodes to the same
+ * value. A sandbox never calls cjson: its buffer is malloc'd outside the
+ * state's allocator and leaks when a memory error unwinds through it, so there
+ * the fast path's stop is the error. */
+#define FLUSH_AT 256
 
 typedef struct fast_json {
     lua_State *L;
@@ -101,22 +104,35 @@ static int fast_escape(fast_json *j, luaL_Buffer *b)
     if (j->end - j->p < 5 || *j->p != 'u')
         return 0;
     int cp = hex4(j->p + 1);
-    if (cp <= 0 || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;                   /* surrogates and NUL: cjson's call */
-    char utf8[3];
+    size_t used = 5;
+    if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+        return 0;                   /* not hex, or a lone low surrogate */
+    if (cp >= 0xd800 && cp <= 0xdbff) {         /* a high surrogate: its low one must follow */
+        int low = j->end - j->p >= 11 && j->p[5] == '\\' && j->p[6] == 'u' ? hex4(j->p + 7) : -1;
+        if (low < 0xdc00 || low > 0xdfff)
+            return 0;
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        used = 11;
+    }
+    char utf8[4];
     size_t n = 0;
     if (cp < 0x80) {
         utf8[n++] = (char)cp;
     } else if (cp < 0x800) {
         utf8[n++] = (char)(0xc0 | (cp >> 6));
         utf8[n++] = (char)(0x80 | (cp & 0x3f));
-    } else {
+    } else if (cp < 0x10000) {
         utf8[n++] = (char)(0xe0 | (cp >> 12));
+        utf8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        utf8[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        utf8[n++] = (char)(0xf0 | (cp >> 18));
+        utf8[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
         utf8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
         utf8[n++] = (char)(0x80 | (cp & 0x3f));
     }
     luaL_addlstring(b, utf8, n);
-    j->p += 5;
+    j->p += used;
     return 1;
 }
 
@@ -232,11 +248,33 @@ static void collect(lua_State *L, int base, int n, int pairs)
     lua_settop(L, base + 1);
 }
 
-/* Pushes the object or array whose opening bracket was just read. */
+/* Moves the n values above the table at base + 1 into it (pairs: n/2 keys;
+ * else array items after the `stored` it holds); returns the new count stored. */
+static lua_Integer flush_into(lua_State *L, int base, int n, int pairs, lua_Integer stored)
+{
+    int t = base + 1;
+    for (int i = 1; pairs ? i < n : i <= n; i += pairs ? 2 : 1) {
+        lua_pushvalue(L, t + i);
+        if (pairs) {
+            lua_pushvalue(L, t + i + 1);
+            lua_rawset(L, t);
+        } else {
+            lua_rawseti(L, t, stored + i);
+        }
+    }
+    lua_settop(L, t);
+    return stored + (pairs ? 0 : n);
+}
+
+/* Pushes the object or array whose opening bracket was just read. Members
+ * wait on the stack until the table can be created at its final size; past
+ * FLUSH_AT of them (or a stack that cannot grow) they go into the table made
+ * so far, so a container of any size decodes. */
 static int fast_container(fast_json *j, char close, int depth)
 {
     lua_State *L = j->L;
-    int base = lua_gettop(L), n = 0;
+    int base = lua_gettop(L), n = 0, made = 0, pairs = close == '}';
+    lua_Integer stored = 0;
     skip_space(j);
     if (j->p < j->end && *j->p == close) {
         j->p++;
@@ -244,8 +282,18 @@ static int fast_container(fast_json *j, char close, int depth)
         return 1;
     }
     for (;;) {
-        if (!lua_checkstack(L, 4))
-            return 0;
+        if (n >= FLUSH_AT || !lua_checkstack(L, 4)) {     /* n is even for an object here */
+            if (n == 0 || !lua_checkstack(L, 2))
+                return 0;           /* nothing to flush: the stack is full */
+            if (made) {
+                stored = flush_into(L, base, n, pairs, stored);
+            } else {
+                collect(L, base, n, pairs);
+                stored = pairs ? 0 : n;
+                made = 1;
+            }
+            n = 0;
+        }
         if (close == '}') {
             if (j->p == j->end || *j->p != '"')
                 return 0;
@@ -270,7 +318,10 @@ static int fast_container(fast_json *j, char close, int depth)
             return 0;
         skip_space(j);
     }
-    collect(L, base, n, close == '}');
+    if (made)
+        flush_into(L, base, n, pairs, stored);
+    else
+        collect(L, base, n, pairs);
     return 1;
 }
 
@@ -285,11 +336,11 @@ static int fast_literal(fast_json *j, const char *word, size_t n)
 /* Pushes the value at j->p (no leading space), or returns 0. */
 static int fast_value(fast_json *j, int depth)
 {
-    if (j->p == j->end || depth > FAST_DEPTH)
+    if (j->p == j->end)
         return 0;
-    switch (*j->p) {
-    case '{': j->p++; return fast_container(j, '}', depth);
-    case '[': j->p++; return fast_container(j, ']', depth);
+    switch (*j->p) {                /* a container at depth d is nesting level d + 1 */
+    case '{': return depth < MAX_DEPTH && (j->p++, fast_container(j, '}', depth));
+    case '[': return depth < MAX_DEPTH && (j->p++, fast_container(j, ']', depth));
     case '"': j->p++; return fast_string(j);
     case 't':
         if (!fast_literal(j, "true", 4)) return 0;
@@ -309,8 +360,8 @@ static int fast_value(fast_json *j, int depth)
 }
 
 /* Decodes s[0..len) onto the stack and returns 1, or leaves the stack as it
- * was and returns 0 (the text is for cjson). */
-static int fast_decode(lua_State *L, const char *s, size_t len)
+ * was and returns 0 with *stop where it stopped (the text is for cjson). */
+static int fast_decode(lua_State *L, const char *s, size_t len, size_t *stop)
 {
     int top = lua_gettop(L);
     fast_json j = { L, s, s + len };
@@ -321,6 +372,7 @@ static int fast_decode(lua_State *L, const char *s, size_t len)
             return 1;
     }
     lua_settop(L, top);
+    *stop = (size_t)(j.p - s);
     return 0;
 }
 
@@ -331,7 +383,30 @@ int rc_json_decode_object(lua_State *L, const char *s, size_t len)
 {
     fast_json j = { L, s, s + len };
     skip_space(&j);
-    return j.p < j.end && *j.p == '{' && fast_decode(L, s, len);
+    size_t stop;
+    return j.p < j.end && *j.p == '{' && fast_decode(L, s, len, &stop);
+}
+
+static int in_sandbox(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RC_HOST_KEY);
+    rc_host *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h != NULL && h->limits_check != NULL;
+}
+
+/* nil, err for text the fast path stopped in at s[stop] (a sandbox's error). */
+static int invalid_at(lua_State *L, const char *s, size_t len, size_t stop)
+{
+    lua_pushnil(L);
+    if (stop >= len)
+        lua_pushliteral(L, "invalid JSON: unexpected end of text");
+    else if (s[stop] > 0x20 && s[stop] < 0x7f)
+        lua_pushfstring(L, "invalid JSON: unexpected '%c' at character %I", s[stop], (lua_Integer)stop + 1);
+    else
+        lua_pushfstring(L, "invalid JSON: unexpected byte %d at character %I",
+                        (int)(unsigned char)s[stop], (lua_Integer)stop + 1);
+    return 2;
 }
 
 /* json.decode(s) -> value | nil, err */
@@ -339,9 +414,12 @@ static int l_decode(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
+    size_t stop;
     lua_settop(L, 1);
-    if (fast_decode(L, s, len))
+    if (fast_decode(L, s, len, &stop))
         return 1;
+    if (in_sandbox(L))                      /* never cjson there: see the fast path */
+        return invalid_at(L, s, len, stop);
     lua_pushvalue(L, lua_upvalueindex(1));  /* cjson's decode */
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {

@@ -183,6 +183,8 @@ static const char *error_kind(rc_error e)
     switch (e) {
     case RC_ERR_TIMEOUT: return "timeout";
     case RC_ERR_TOO_LARGE: return "invalid_response";
+    case RC_ERR_RATE_LIMITED: return "rate_limited";
+    case RC_ERR_NOT_SENT: return "not_sent";
     case RC_ERR_CONNECTION:
     case RC_ERR_TRANSPORT:
     case RC_OK: break;
@@ -224,10 +226,23 @@ static int request_result(lua_State *L, rc_event *ev)
         lua_setfield(L, -2, "kind");
         lua_pushstring(L, resp->message);
         lua_setfield(L, -2, "message");
+        if (resp->status != 0) {            /* rate_limited: the last 429 */
+            lua_pushinteger(L, resp->status);
+            lua_setfield(L, -2, "status");
+        }
+        if (resp->error == RC_ERR_NOT_SENT) {   /* why (the engine's own messages) */
+            lua_pushstring(L, strstr(resp->message, "insufficient_quota") ? "insufficient_quota"
+                                                                          : "interrupted");
+            lua_setfield(L, -2, "code");
+        }
         nret = 2;
     }
     lua_pushinteger(L, resp->attempts);
     lua_setfield(L, -2, "attempts");
+    if (resp->rate_limited > 0) {
+        lua_pushinteger(L, resp->rate_limited);
+        lua_setfield(L, -2, "rate_limited");
+    }
     lua_pushnumber(L, resp->elapsed_s);
     lua_setfield(L, -2, "elapsed");
     if (!decoded) {             /* a 2xx's resp drops it (errors.finish) */

@@ -1,6 +1,7 @@
 /* lua/l_sender.c — senders: a client's credentials, headers and settings,
  * kept in C memory, and the core.request and core.send bindings. */
 #include "l_core_int.h"
+#include "../core/ratelimit.h"
 #include "../core/url.h"
 
 #include <math.h>
@@ -31,7 +32,7 @@ typedef struct rc_sender {
     shared_lines sets[MAX_BETAS];
     size_t n_sets;
     rc_limiter *limiter;        /* its userdata is user value 1: kept alive */
-    double timeout_s, connect_timeout_s, max_retry_delay_s;
+    double timeout_s, connect_timeout_s, max_retry_delay_s, max_rate_limit_wait_s;
     size_t max_bytes;
     int max_retries;
     char *ca_file;
@@ -198,6 +199,7 @@ int rc_l_request(lua_State *L)
     req.max_retry_delay_s = s->max_retry_delay_s;
     req.ca_file = s->ca_file;
     req.limiter = s->limiter;
+    req.max_rate_limit_wait_s = s->max_rate_limit_wait_s;
     const char *idempotency_key = NULL;
     read_call_opts(L, 7, &req, &idempotency_key);
 
@@ -244,9 +246,11 @@ static void copy_lines(lua_State *L, int idx, char ***out, size_t *n)
 }
 
 /* core.sender{ api_key, auth = "bearer"|"api-key", headers = {lines}, limiter,
- * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes, ca_file }
- * -> a sender for core.request. The key goes into C memory and is never
- * handed back. */
+ * timeout, connect_timeout, max_retries, max_retry_delay, max_bytes, ca_file,
+ * base_url, max_rate_limit_wait } -> a sender for core.request. The key goes
+ * into C memory and is never handed back. With a key, a limiter and a
+ * base_url, the limiter is put under the pace of that key at that URL,
+ * shared with every other client of the same pair (rc_engine_pace). */
 int rc_l_sender(lua_State *L)
 {
     rc_host *h = lua_touserdata(L, lua_upvalueindex(1));
@@ -283,8 +287,65 @@ int rc_l_sender(lua_State *L)
             return luaL_error(L, "out of memory");
         snprintf(s->credential, n, "%s%s", api_key ? "api-key: " : "Authorization: Bearer ", key);
     }
+    s->max_rate_limit_wait_s = rc_opt_number(L, 1, "max_rate_limit_wait", 0);
+    const char *base_url = rc_opt_string(L, 1, "base_url");
+    if (s->limiter != NULL && s->credential != NULL && base_url != NULL) {
+        rc_pace *pace = rc_engine_pace(h->engine, s->credential, base_url);
+        if (pace == NULL)
+            return luaL_error(L, "out of memory");
+        rc_limiter_set_pace(s->limiter, pace);
+        rc_pace_release(pace);
+    }
     return 1;
 }
+
+/* core.rate_limit(sender) -> { pace, source, limit, remaining, reset,
+ * tokens = {limit, remaining, reset} | nil, paused_until, rate_limited,
+ * no_quota, pacing } | nil (a sender without a pace). paused_until is on
+ * core.now()'s clock; absent fields: the server did not say. */
+int rc_l_rate_limit(lua_State *L)
+{
+    rc_sender *s = luaL_checkudata(L, 1, SENDER_META);
+    rc_pace *pace = s->limiter != NULL ? rc_limiter_pace(s->limiter) : NULL;
+    if (pace == NULL)
+        return 0;
+    double now = rc_now();
+    rc_pace_state st;
+    rc_pace_get_state(pace, now, &st);
+    lua_createtable(L, 0, 12);
+    lua_pushnumber(L, st.pace);
+    lua_setfield(L, -2, "pace");
+    lua_pushstring(L, st.pace == 0 ? "none" : st.from_headers ? "headers" : "adaptive");
+    lua_setfield(L, -2, "source");
+    if (st.requests.valid) {
+        lua_pushnumber(L, st.requests.limit);
+        lua_setfield(L, -2, "limit");
+        lua_pushnumber(L, st.requests.remaining);
+        lua_setfield(L, -2, "remaining");
+        lua_pushnumber(L, st.requests.reset_s);
+        lua_setfield(L, -2, "reset");
+    }
+    if (st.tokens.valid) {
+        lua_createtable(L, 0, 3);
+        lua_pushnumber(L, st.tokens.limit);
+        lua_setfield(L, -2, "limit");
+        lua_pushnumber(L, st.tokens.remaining);
+        lua_setfield(L, -2, "remaining");
+        lua_pushnumber(L, st.tokens.reset_s);
+        lua_setfield(L, -2, "reset");
+        lua_setfield(L, -2, "tokens");
+    }
+    lua_pushnumber(L, now + st.paused_for);
+    lua_setfield(L, -2, "paused_until");
+    lua_pushinteger(L, (lua_Integer)st.limited);
+    lua_setfield(L, -2, "rate_limited");
+    lua_pushboolean(L, st.no_quota);
+    lua_setfield(L, -2, "no_quota");
+    lua_pushboolean(L, st.holding);
+    lua_setfield(L, -2, "pacing");
+    return 1;
+}
+
 
 /* core.send(spec) -> raw | nil, failure (http.request: spec.headers are the
  * only source of header lines). Yields the calling task until the transfer

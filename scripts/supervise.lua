@@ -96,6 +96,10 @@ local function new_metrics()
     :gauge("runctl_supervise_last_success_timestamp_seconds", "When the last pass without an error ended (Unix time; absent until one).")
     :gauge("runctl_supervise_policy_rules", "Rules in the policy in force.")
     :gauge("runctl_supervise_lua_memory_bytes", "Memory the Lua state holds after a pass (a flat line over time).")
+    :counter("runctl_supervise_rate_limited_total",
+             "429 answers from the server's rate limit (waited out behind the account's pace).")
+    :gauge("runctl_supervise_rate_limit_pace",
+           "Requests per second the server's rate limit allows the account now (0: not paced).")
 end
 
 -- Below, s is the supervisor's state (options, policy, journal, metrics
@@ -306,6 +310,11 @@ local function measure(s, p, took)
   reg:set("runctl_supervise_last_pass_timestamp_seconds", nil, ops.unix_time())
   if ok then reg:set("runctl_supervise_last_success_timestamp_seconds", nil, ops.unix_time()) end
   reg:set("runctl_supervise_policy_rules", nil, #s.policy.rules)
+  local limit = s.client:rate_limit()     -- the account's, shared by every client of the key
+  if limit then
+    reg:set("runctl_supervise_rate_limited_total", nil, limit.rate_limited)
+    reg:set("runctl_supervise_rate_limit_pace", nil, math.floor(limit.pace * 10 + 0.5) / 10)
+  end
   local level = (#p.targets > 0 or not ok) and "info" or "debug"
   s.svc:log(level, "pass %d: %d picked, %d error(s) [%.2fs]", s.passes, #p.targets, p.errors, took)
   p = nil -- luacheck: ignore 311 (drops the pass's tables before the memory is measured)

@@ -18,6 +18,7 @@
 ---@field request_id? string             x-request-id
 ---@field attempts integer               attempts made (1 + retries)
 ---@field elapsed number                 seconds, all attempts included
+---@field rate_limited? integer          of the attempts, 429s waited out behind the account's pace
 ---@field outcome? runctl.Outcome        on a cancel: what the answer meant
 
 ---What http.request returns: a resp with the body.
@@ -30,7 +31,7 @@
 
 ---The second result of a call that failed (nil, err); tostring(err) is one line.
 ---@class runctl.Error
----@field kind "api"|"connection"|"timeout"|"invalid_response"|"dry_run"|"aborted"
+---@field kind "api"|"connection"|"timeout"|"invalid_response"|"dry_run"|"aborted"|"rate_limited"|"not_sent"
 ---@field message string
 ---@field status? integer                the HTTP status (kind "api", "invalid_response")
 ---@field type? string                   the API's error type (kind "api")
@@ -38,6 +39,7 @@
 ---@field param? string                  the API's error param (kind "api")
 ---@field request_id? string
 ---@field attempts? integer
+---@field rate_limited? integer          of the attempts, 429s waited out behind the account's pace
 ---@field elapsed? number
 ---@field retryable? boolean             whether another attempt could have helped
 ---@field reason? "cancelled"|"deadline" why a task was aborted (kind "aborted")
@@ -90,6 +92,7 @@
 ---@field query? table<string, string|number|boolean>
 ---@field auth? "bearer"|"api-key"
 ---@field ca_file? string
+---@field max_rate_limit_wait? number    the client's timeout: longest a request waits out the rate limit
 ---@field azure? boolean                 Azure OpenAI settings (AZURE_OPENAI_API_KEY, ...)
 ---@field endpoint? string               Azure: https://RESOURCE.openai.azure.com
 ---@field api_version? string            Azure: the api-version query
@@ -117,6 +120,7 @@
 ---@field max_bytes integer
 ---@field auth "bearer"|"api-key"
 ---@field ca_file? string
+---@field max_rate_limit_wait number
 ---@field query table<string, string>
 ---@field azure? boolean
 ---@field api_version? string
@@ -128,6 +132,23 @@ local Client = {}
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
 function Client:request(spec) end
+
+---The account's rate limit as this client knows it (shared by every client of the key and base URL).
+---@class runctl.RateLimit
+---@field pace number                    requests/s the pace allows; 0: not paced
+---@field source "headers"|"adaptive"|"none"
+---@field limit? number                  x-ratelimit-limit-requests (absent until valid ones came)
+---@field remaining? number              x-ratelimit-remaining-requests
+---@field reset? number                  x-ratelimit-reset-requests, seconds
+---@field tokens? {limit: number, remaining: number, reset: number}  the -tokens headers
+---@field paused_until number            runctl.now() clock; in the past: no pause
+---@field rate_limited integer           429 answers so far
+---@field no_quota boolean               an insufficient_quota answer came
+---@field pacing boolean                 the pace held a request back in the last second
+
+---The account's rate limit state; nil for a client without a key.
+---@return runctl.RateLimit?
+function Client:rate_limit() end
 
 ---------------------------------------------------------------------- require "runctl"
 

@@ -226,8 +226,10 @@ static void test_cancel_all(void)
        "cancel_all: five requests, a sleep and a join");
     runctl_poll(L, 0);
     runctl_poll(L, 0);
-    ok(run(L, "local e, r, a = core.pending() assert(e == 6 and a == 7, e .. ' ' .. r .. ' ' .. a)"),
-       "cancel_all: five transfers and a timer in the engine, seven tasks alive");
+    /* the fifth request waits for the first answer (the account's pace sends at
+     * most 4 before it: core/ratelimit.c), with the limiter's wake-up timer */
+    ok(run(L, "local e, r, a = core.pending() assert(e == 7 and a == 7, e .. ' ' .. r .. ' ' .. a)"),
+       "cancel_all: five transfers and two timers in the engine, seven tasks alive");
     ok(run(L, "tasks[8] = task.spawn(function() after = after + 1 end)"), "cancel_all: one more queued, never started");
     int top = lua_gettop(L);
     int ended = runctl_cancel_all(L);
@@ -455,8 +457,9 @@ static void test_soak(void)
        "soak: every request started over 2500 frames finished with an answer");
     printf("#   %ld requests, Lua memory %d KiB after 500 frames, %d KiB at the end\n", started, warm_kb, end_kb);
     ok(end_kb <= warm_kb + warm_kb / 20 + 16, "soak: Lua memory stays flat (within 5% + 16 KiB of frame 500)");
-    ok(st.in_engine == 0 && st.tasks == 0 && st.ready == 0 && max_in_engine <= 8,
-       "soak: the engine holds nothing at the end and never more than the 8 in flight");
+    /* 8 requests, and the limiter's timer while the first answers are awaited */
+    ok(st.in_engine == 0 && st.tasks == 0 && st.ready == 0 && max_in_engine <= 9,
+       "soak: the engine holds nothing at the end and never more than the 8 in flight (and a timer)");
     lua_close(L);
 }
 

@@ -214,11 +214,16 @@ enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct re
     char rid[37];
     make_request_id(s, rid);
     struct fault *f = record_and_take_fault(s, c, r, method, rid);
+    struct jbuf limited;        /* the rate-limit mode's 429, when it refuses */
+    jb_init(&limited);
+    struct rl_headers rlh = {0};
+    unsigned rl_status = f == NULL ? ratelimit_take(&s->rl, &limited, &rlh) : 0;
     int64_t wait = s->opt.latency_ms + (f ? f->delay_ms : 0);
     if (wait > 0) {
         server_sleep(s, wait);
     }
     if (f != NULL && f->close == CLOSE_BEFORE) {
+        jb_free(&limited);
         log_answer(s, r, method, "(closed)", 0, f);
         fault_release(f);
         return MHD_NO;
@@ -229,7 +234,10 @@ enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct re
     struct MHD_Response *resp;
     struct jbuf body;
     jb_init(&body);
-    if (f != NULL && f->large_bytes >= 0) {
+    if (rl_status != 0) {
+        status = rl_status;
+        resp = resp_from_jbuf(&limited);
+    } else if (f != NULL && f->large_bytes >= 0) {
         status = f->status ? (unsigned)f->status : 200;
         resp = fault_large_response(f->large_bytes, f->chunked, &s->stopping);
     } else {
@@ -249,6 +257,8 @@ enum MHD_Result api_handle(struct server *s, struct MHD_Connection *c, struct re
             resp = resp_from_jbuf(&body);
         }
     }
+    jb_free(&limited);
+    ratelimit_add_headers(&rlh, resp);
     log_answer(s, r, method, "", status, f);
     enum MHD_Result ret = respond(c, r, status, resp, ctype, rid, f, cut);
     fault_release(f);

@@ -42,6 +42,7 @@ static void swap_store(struct server *s, struct store *st, bool reset_counters)
         s->n_requests = 0;
         s->n_cancels = 0;
         s->cancel = (struct cancel_rules){s->opt.cancel_style, s->opt.cancel_delay_ms};
+        ratelimit_reset(&s->rl);
     }
     pthread_mutex_unlock(&s->lock);
     store_free(old);
@@ -252,7 +253,7 @@ static bool read_config(json_t *v, struct cancel_rules *c, char *err, size_t err
             }
             c->delay_ms = json_integer_value(f);
         } else {
-            snprintf(err, err_len, "unknown config field '%s' (cancel_style, cancel_delay_ms)",
+            snprintf(err, err_len, "unknown config field '%s' (cancel_style, cancel_delay_ms, rate_limit)",
                      key);
             return false;
         }
@@ -271,9 +272,14 @@ static unsigned ctl_config(struct server *s, const struct req *r, int method,
     }
     char err[256];
     bool ok = true;
+    json_t *rl = json_is_object(v) ? json_object_get(v, "rate_limit") : NULL;
+    if (rl != NULL) {           /* ratelimit.c's; the rest is the cancel rules */
+        ok = ratelimit_configure(&s->rl, rl, err, sizeof err);
+        json_object_del(v, "rate_limit");
+    }
     pthread_mutex_lock(&s->lock);
     struct cancel_rules c = s->cancel;
-    if (method == M_POST && (ok = read_config(v, &c, err, sizeof err))) {
+    if (ok && method == M_POST && (ok = read_config(v, &c, err, sizeof err))) {
         s->cancel = c;
     }
     pthread_mutex_unlock(&s->lock);
@@ -283,6 +289,17 @@ static unsigned ctl_config(struct server *s, const struct req *r, int method,
         return 400;
     }
     write_config(out, &c);
+    return 200;
+}
+
+/* GET /_fake/ratelimit: the rate-limit mode and what it let through and
+ * refused, second by second (ratelimit.c). */
+static unsigned ctl_ratelimit(struct server *s, const struct req *r, int method,
+                              struct jbuf *out)
+{
+    (void)r;
+    (void)method;
+    ratelimit_write_json(&s->rl, out);
     return 200;
 }
 
@@ -298,6 +315,7 @@ static const struct {
     {"stats", M_GET, ctl_stats},
     {"runs", M_GET, ctl_runs},
     {"config", M_GET | M_POST, ctl_config},
+    {"ratelimit", M_GET, ctl_ratelimit},
 };
 
 static int method_bit(const char *method)

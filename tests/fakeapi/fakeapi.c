@@ -21,6 +21,8 @@ static const char usage_text[] =
     "               [--api-key KEY] [--cancel-delay-ms N] [--latency-ms N]\n"
     "               [--cancel-style legacy|live|400|200|409]\n"
     "               [--threads N] [--no-record] [--record-limit N]\n"
+    "               [--rate-limit RATE[:BURST[:ms|seconds|date|reset|none[:noheaders]]]]\n"
+    "               [--insufficient-quota]\n"
     "               [--quiet] [--verbose] [--hostile]\n";
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -84,6 +86,7 @@ static bool parse_args(int argc, char **argv, struct options *o)
         }
         bool flag = strcmp(a, "--quiet") == 0 || strcmp(a, "--verbose") == 0 ||
                     strcmp(a, "--no-record") == 0 || strcmp(a, "--help") == 0 ||
+                    strcmp(a, "--insufficient-quota") == 0 ||
                     strcmp(a, "--hostile") == 0 ||
                     strcmp(a, "-h") == 0;
         if (flag) {
@@ -99,6 +102,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
                 fake_hostile = true;    /* http.c: terminal controls in every x-request-id */
             } else if (strcmp(a, "--no-record") == 0) {
                 o->record = false;
+            } else if (strcmp(a, "--insufficient-quota") == 0) {
+                o->rate_limit.no_quota = true;
             } else {
                 fputs(usage_text, stdout);
                 exit(0);
@@ -137,6 +142,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
             o->latency_ms = (int64_t)n;
         } else if (strcmp(a, "--threads") == 0 && parse_u64(val, 1024, &n)) {
             o->threads = (unsigned)n;
+        } else if (strcmp(a, "--rate-limit") == 0 && ratelimit_parse_flag(val, &o->rate_limit)) {
+            continue;
         } else if (strcmp(a, "--record-limit") == 0 && parse_u64(val, 100000000, &n) && n > 0) {
             o->record_limit = (size_t)n;
         } else {

@@ -89,6 +89,7 @@ bool server_init(struct server *s)
     s->cancel = (struct cancel_rules){s->opt.cancel_style, s->opt.cancel_delay_ms};
     s->start_time = real_ms() / 1000;
     reclog_init(&s->log, s->opt.record_limit);
+    ratelimit_init(&s->rl, &s->opt.rate_limit);
     faults_init(&s->faults);
     if (s->opt.seed_file != NULL) {
         json_error_t jerr;
@@ -122,6 +123,7 @@ void server_free(struct server *s)
     json_decref(s->startup_seed);
     s->startup_seed = NULL;
     reclog_free(&s->log);
+    ratelimit_free(&s->rl);
     faults_clear(&s->faults);
     pthread_cond_destroy(&s->sleep_cond);
     pthread_mutex_destroy(&s->sleep_lock);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "faults.h"
+#include "ratelimit.h"
 #include "refusal.h"
 #include "reclog.h"
 #include "store.h"
@@ -34,6 +35,7 @@ struct options {
     bool verbose;
     bool record;
     size_t record_limit;
+    struct rl_config rate_limit; /* --rate-limit, --insufficient-quota (ratelimit.h) */
 };
 
 struct server {
@@ -47,6 +49,7 @@ struct server {
     uint64_t n_requests;
     uint64_t n_cancels;
     struct cancel_rules cancel; /* from the options; POST /_fake/config changes it */
+    struct ratelimit rl;        /* its own lock (ratelimit.h) */
 
     /* lock-free */
     atomic_uint_fast64_t rid_counter;

@@ -454,7 +454,30 @@ req POST /_fake/config --data-binary '{"cancel_style":"418"}'
 check "an unknown style -> 400 naming the choices" \
     jqt '.error.message == "cancel_style must be one of \"legacy\", \"live\", \"400\", \"200\", \"409\""'
 req POST /_fake/config --data-binary '{"cancel_delay":5}'
-check "an unknown config field -> 400" jqt '.error.message == "unknown config field '"'"'cancel_delay'"'"' (cancel_style, cancel_delay_ms)"'
+check "an unknown config field -> 400" jqt '.error.message == "unknown config field '"'"'cancel_delay'"'"' (cancel_style, cancel_delay_ms, rate_limit)"'
+
+# the rate-limit mode: a bucket of 2, refilled at 1/s; the third request at once is a 429
+req POST /_fake/config --data-binary '{"rate_limit":{"rate":1,"burst":2,"hint":"seconds"}}'
+check "rate_limit config -> 200" is "$STATUS" 200
+api GET /v1/batches/batch_slow
+check "under the bucket: 200 with x-ratelimit headers (limit 2, remaining 1)" \
+    sh -c '[ "$1" = 200 ] && [ "$2" = 2 ] && [ "$3" = 1 ] && [ -n "$4" ]' _ "$STATUS" \
+    "$(hdr x-ratelimit-limit-requests)" "$(hdr x-ratelimit-remaining-requests)" "$(hdr x-ratelimit-reset-requests)"
+api GET /v1/batches/batch_slow
+api GET /v1/batches/batch_slow
+check "over it: 429 rate_limit_exceeded with retry-after: 1" \
+    sh -c '[ "$1" = 429 ] && [ "$2" = 1 ]' _ "$STATUS" "$(hdr retry-after)"
+check "the 429's body is the API's error" jqt '.error.code == "rate_limit_exceeded"'
+req GET /_fake/ratelimit
+check "GET /_fake/ratelimit counts 2 admitted, 1 limited" jqt '.admitted == 2 and .limited == 1 and (.per_second | length) >= 1'
+req POST /_fake/config --data-binary '{"rate_limit":{"insufficient_quota":true}}'
+api GET /v1/batches/batch_slow
+check "insufficient_quota: every request 429 insufficient_quota" \
+    sh -c '[ "$1" = 429 ] && jq -e ".error.code == \"insufficient_quota\"" "$2" >/dev/null' _ "$STATUS" "$TMP/body"
+req POST /_fake/config --data-binary '{"rate_limit":{"hint":"weekly"}}'
+check "a bad rate_limit field -> 400 naming the choices" jqt '.error.message | test("hint one of ms, seconds, date, reset, none")'
+req POST /_fake/config --data-binary '{"rate_limit":{"rate":0,"insufficient_quota":false}}'
+check "rate 0 turns the mode off" is "$STATUS" 200
 
 api POST /v1/batches/batch_slow/cancel
 check "a cancelled batch keeps its seeded request_counts, no output file yet" \
@@ -525,8 +548,8 @@ req GET /_fake/config
 check "reset restores the command line's style" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
 check "SIGTERM -> clean exit 0, no sanitizer reports (styles)" stop_server styles
 
-if [ "$N" -ne 155 ]; then
-    echo "# planned 155 tests, ran $N"
+if [ "$N" -ne 163 ]; then
+    echo "# planned 163 tests, ran $N"
     FAILED=$((FAILED + 1))
 fi
 echo "1..$N"

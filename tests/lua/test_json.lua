@@ -75,7 +75,12 @@ local texts = {
   "tru", "nulls", "[1,]", "[,1]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{\"a\":1}x", "{\"a\":1} ", "\t\r\n{}\n",
   "[1 2]", "{\"a\":[1,{\"b\":[true,false,null,\"x\"]}],\"c\":{}}", "", " ", "{}\0", '["\xff\xfe"]',
   '{"emoji":"\xf0\x9f\x98\x80","\\u00e9":1}', '[1,2,3,"a",{"x":[]}]', string.rep("[", 70) .. string.rep("]", 70),
-  string.rep("[", 1001) .. string.rep("]", 1001), '{"":""}', '[-1,-1.5,1.25e3,3.0e0,1e15,1e16,-9007199254740992]',
+  string.rep("[", 1001) .. string.rep("]", 1001), string.rep("[", 1000) .. string.rep("]", 1000),
+  string.rep("[", 999) .. "{}" .. string.rep("]", 999), string.rep("[", 1000) .. "{}" .. string.rep("]", 1000),
+  "[" .. string.rep("1,", 300000) .. "2]", "[" .. string.rep('"s",', 257) .. "[" .. string.rep("[1],", 300) .. "0]]",
+  "{" .. string.rep('"k":1,', 300) .. '"z":[' .. string.rep("{},", 1000) .. '{}]}', '{"a":1,' .. string.rep('"a":2,', 600) .. '"a":3}',
+  '"\\ud83d\\u0041"', '"\\ud83dx"', '"\\ud83d\\ude"', '"\\udbff\\udfff"', '"\\ud800\\udc00"',
+  '{"":""}', '[-1,-1.5,1.25e3,3.0e0,1e15,1e16,-9007199254740992]',
 }
 for _, text in ipairs(texts) do
   local mine, why = json.decode(text)

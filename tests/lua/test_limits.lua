@@ -1,6 +1,7 @@
 -- tests/lua/test_limits.lua — the client's max_concurrency bounds requests in
 -- flight, rate paces them, and a 429 with a delay pauses the whole client (the
--- job slows down instead of failing). Observed from the server's side.
+-- job slows down instead of failing; every client of the same key and base
+-- URL: test_ratelimit.lua). Observed from the server's side.
 local T = require "helper"
 local seed = { threads = { { id = "thread_l", runs = {} } } }
 for i = 1, 40 do seed.threads[1].runs[i] = { id = ("run_%02d"):format(i), status = "in_progress" } end
@@ -62,8 +63,8 @@ task.sleep(0.3)                             -- the 429 has arrived; the client i
 local later = spawn_retrieves(pausing, 5)
 task.sleep(0.7)
 T.is(#fake:requests(), 1, "after a 429 with retry-after: 2, no other request of that client is sent")
-local other = fake:client {}
-T.ok(other.runs.retrieve("thread_l", "run_02") ~= nil, "another client is not paused")
+local other = fake:client { api_key = "sk-another-account" }
+T.ok(other.runs.retrieve("thread_l", "run_02") ~= nil, "a client of another key is not paused")
 local okf, run = task.join(first)
 T.ok(okf and run ~= nil, "the 429'd request succeeds on retry")
 T.is(join_all(later), 5, "the held requests all succeed after the pause")

@@ -15,6 +15,7 @@ void test_url_host(void);       /* test_url_host.c */
 void test_patcost(void);        /* test_patcost.c */
 void test_reuse(void);          /* test_reuse.c */
 void test_engine_deadline(void); /* test_engine_deadline.c */
+void test_ratelimit(void);      /* test_ratelimit.c */
 void test_text(void);           /* test_text.c */
 
 #endif

@@ -246,6 +246,7 @@ int main(void)
     test_timers();
     test_timer_heap();
     test_limiter();
+    test_ratelimit();
     test_url_host();
     test_patcost();
     test_due_timer_ends_the_wait();

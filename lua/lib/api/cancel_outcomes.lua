@@ -10,7 +10,8 @@
 --   not_cancellable     it cannot be cancelled at all (e.g. not a background response)
 --   not_found           no such object (404)
 --   failed              the request failed (connection, timeout, other errors)
---   not_sent            --dry-run / runctl.dry_run: the client refused to send it
+--   not_sent            --dry-run / runctl.dry_run: the client refused to send it;
+--                       or the account had no quota left (err.kind "not_sent")
 -- Servers answer "cannot cancel" differently (API-FACTS.md): 409 or 400
 -- "Cannot cancel ... with status 'X'.", 200 with the object unchanged, or a
 -- text without a status; the status decides, read with one GET when the text
@@ -87,7 +88,7 @@ function M.decide(obj, err, resp, refetch, kind)
   end
   -- nil, err: two values, as documented (LuaJIT's assert raises its last argument)
   if not errors.is_error(err) then return obj, err end
-  if err.kind == "dry_run" then
+  if err.kind == "dry_run" or err.kind == "not_sent" then
     err.outcome = "not_sent"
   elseif err.kind ~= "api" then
     err.outcome = "failed"
@@ -103,7 +104,8 @@ function M.decide(obj, err, resp, refetch, kind)
       end
     end
     err.object_status = st
-    err.outcome = refused(w, st, err.attempts, says_cannot, background)
+    -- a 429 was refused, never applied: only the other attempts may have landed
+    err.outcome = refused(w, st, (err.attempts or 1) - (err.rate_limited or 0), says_cannot, background)
   else
     err.outcome = "failed"
   end
@@ -147,6 +149,8 @@ function M.classify_cancel(obj, err, resp, status_before)
              :format(err.attempts or 2, tostring(err.message))
   elseif outcome == "not_cancellable" or outcome == "already_finished" or outcome == "already_cancelling" then
     f.note = err.message                 -- what the server said, for people
+  elseif outcome == "not_sent" and err.kind == "not_sent" then
+    f.action, f.error, f.cause = "skipped", tostring(err), err
   elseif f.action == "failed" then
     f.error, f.cause = tostring(err), err
   end

@@ -16,7 +16,7 @@ local CLIENT_FIELDS = {
   max_retries = "integer", timeout = "positive", connect_timeout = "positive",
   max_retry_delay = "number", max_concurrency = "integer", rate = "positive",
   max_bytes = "integer", headers = "table", query = "table", auth = "string",
-  ca_file = "string",
+  ca_file = "string", max_rate_limit_wait = "positive",
 }
 local OPTS_FIELDS = check.OPTS_FIELDS
 local typename, env, check_fields = check.typename, check.env, check.check_fields
@@ -73,6 +73,7 @@ function M.new(cfg, extra)
   f.max_retry_delay = cfg.max_retry_delay or core.DEFAULT_MAX_RETRY_DELAY
   f.max_concurrency = cfg.max_concurrency or 64
   f.rate = cfg.rate
+  f.max_rate_limit_wait = cfg.max_rate_limit_wait or f.timeout
   f.max_bytes = cfg.max_bytes or DEFAULT_MAX_BYTES
   f.auth = cfg.auth or "bearer"
   f.ca_file = cfg.ca_file
@@ -97,11 +98,13 @@ function M.new(cfg, extra)
                                limiter = core.limiter(f.max_concurrency, f.rate), timeout = f.timeout,
                                connect_timeout = f.connect_timeout, max_retries = f.max_retries,
                                max_retry_delay = f.max_retry_delay, max_bytes = f.max_bytes,
-                               ca_file = f.ca_file }
+                               ca_file = f.ca_file, base_url = f.base_url,
+                               max_rate_limit_wait = f.max_rate_limit_wait }
   f.query = {}
   for k, v in pairs(query) do f.query[k] = v end
   for k, v in pairs(extra or {}) do if k ~= "unusable" then f[k] = v end end
   f.request = Client.request
+  f.rate_limit = Client.rate_limit
   local c = frozen(f, "runctl.client",
                    function() return "runctl client (" .. f.base_url .. ")" end)
   private[c] = { sender = key and sender, query = query, base_url = f.base_url,
@@ -157,6 +160,19 @@ local function perform(c, where, method, path, query, body, beta, opts)
   local raw, decoded_or_fail = core.request(p.sender, method, url, body, beta, lines, opts)
   if not raw then return nil, transport_error(decoded_or_fail) end
   return finish(raw, decoded_or_fail)
+end
+
+-- c:rate_limit() -> what the client knows of its account's rate limit (shared
+-- by every client of the same key and base URL): { pace (requests/s, 0: not
+-- paced), source ("headers", "adaptive", "none"), limit, remaining, reset
+-- (seconds; absent until the server sent valid x-ratelimit-*-requests),
+-- tokens = { limit, remaining, reset } or nil, paused_until (core.now()
+-- clock), rate_limited (429 answers so far), no_quota, pacing (the pace held
+-- a request back in the last second) }; nil for a client without a key.
+function Client.rate_limit(c)
+  local p = private[c]
+  if p == nil then error("client:rate_limit: call it with a colon, as c:rate_limit()", 2) end
+  return p.sender and core.rate_limit(p.sender) or nil
 end
 
 local BETA_PATHS = { "^/threads", "^/assistants", "^/vector_stores" }

@@ -1,5 +1,7 @@
 -- lua/lib/api/errors.lua — the error objects every binding returns (api,
--- connection, timeout, invalid_response, dry_run) and the decoding of a raw
+-- connection, timeout, invalid_response, dry_run, rate_limited: the account's
+-- limit held it past max_rate_limit_wait, not_sent: the account has no quota
+-- left) and the decoding of a raw
 -- response into obj, nil, resp or nil, err.
 local json = require "runctl.json"
 local check = require "runctl.api.option_checks"
@@ -39,7 +41,8 @@ end
 
 local function api_error(raw)
   local e = { kind = "api", status = raw.status, request_id = raw.request_id,
-              attempts = raw.attempts, retryable = raw.retryable, elapsed = raw.elapsed }
+              attempts = raw.attempts, retryable = raw.retryable, elapsed = raw.elapsed,
+              rate_limited = raw.rate_limited }
   local obj = raw.body:find("^%s*{") and json.decode(raw.body)
   local info = type(obj) == "table" and (type(obj.error) == "table" and obj.error or obj)
   if type(info) == "table" and (info.message ~= nil or info.type ~= nil or info.code ~= nil) then
@@ -56,7 +59,9 @@ end
 
 local function transport_error(fail)
   return new_error { kind = fail.kind, message = fail.message, attempts = fail.attempts,
-                     retryable = fail.retryable, elapsed = fail.elapsed }
+                     retryable = fail.retryable, elapsed = fail.elapsed, status = fail.status,
+                     rate_limited = fail.rate_limited,
+                     code = fail.code }
 end
 
 -- Decodes a successful raw response into obj, nil, resp (or nil, err); the

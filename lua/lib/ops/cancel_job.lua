@@ -40,6 +40,26 @@ function M.client(opts)
   return c
 end
 
+-- What the progress line says while the server's rate limit holds the job
+-- back: "paced by the server: 198/s", "paused by the server: 12s", or nil.
+function M.pace_note(client)
+  local rl = client:rate_limit()
+  if not rl then return nil end
+  local paused = rl.paused_until - core.now()
+  if paused >= 1 then return ("paused by the server: %.0fs"):format(paused) end
+  if rl.pacing and rl.pace > 0 then return ("paced by the server: %.0f/s"):format(rl.pace) end
+  return nil
+end
+
+-- The summary's line on the server's rate limit, or nil when it never
+-- answered 429: "the server's rate limit answered 429 36 times; paced at 196/s".
+function M.rate_limit_text(client)
+  local rl = client:rate_limit()
+  if not rl or rl.rate_limited == 0 then return nil end
+  return ("the server's rate limit answered 429 %d time%s%s"):format(rl.rate_limited,
+         rl.rate_limited == 1 and "" or "s", rl.pace > 0 and (("; paced at %.0f/s"):format(rl.pace)) or "")
+end
+
 -- Wall time: whole seconds since the epoch, as the API's timestamps (created_at) are.
 function M.unix_time() return math.floor(core.unix_time()) end
 
@@ -123,6 +143,7 @@ end
 function Job:cancel_all(entries, before)
   local ledger = self.ledger
   ledger.progress = term.progress(self.o.dry_run and "checking" or "cancelling", #entries)
+  ledger.progress.note_fn = function() return M.pace_note(self.client) end
   local cut = bulk.each_concurrently(entries, self.concurrency, function(e)
     if before and before(e) then return end
     self:cancel(e)
@@ -278,6 +299,8 @@ function Job:finish(head, opts)
   term.say(code ~= 0, "%s: %s: %s%s  [%.1fs]", name, head, ledger:counts_text(),
            anyway > 0 and ("; %d of them finished anyway"):format(anyway) or "", core.now() - self.t0)
   if self.o.dry_run then term.say(false, "%s: dry run: no cancel was sent", name) end
+  local limited = M.rate_limit_text(self.client)
+  if limited then term.say(false, "%s: %s", name, limited) end
   self:details()
   for _, line in ipairs(self.extra_lines or {}) do term.say(true, "%s: %s", name, line) end
   for _, line in ipairs(self.still_lines) do term.say(true, "%s: %s", name, line) end

@@ -63,7 +63,11 @@ end
 -- Why the whole job must stop after err (a 401 or 403: the key, organization
 -- or project is refused, and every other request would be too), or nil.
 function M.refusal(err)
-  if not runctl.is_error(err) or err.kind ~= "api" then return nil end
+  if not runctl.is_error(err) then return nil end
+  if err.code == "insufficient_quota" or err.type == "insufficient_quota" then
+    return "the account has no quota left: check billing"
+  end
+  if err.kind ~= "api" then return nil end
   if err.status == 401 then
     return "the API refused the credentials (401): check OPENAI_API_KEY" .. (core.settings().azure
            and " / AZURE_OPENAI_API_KEY" or "") .. " [" .. tostring(err.message or "") .. "]"

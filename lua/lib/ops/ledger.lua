@@ -312,7 +312,8 @@ function Ledger:settle_rest(why, action)
     if e.action then
       self:settle(e, { error = e.error or why })
     else
-      self:settle(e, { action = action or "skipped", error = why })
+      self:settle(e, { action = action or "skipped", error = why,
+                       outcome = self.refused and "not_sent" or nil })
     end
   end
   return #rest

@@ -231,9 +231,10 @@ function Progress:update(done, note, force)
   local now = core.now()
   if not force and done < self.total and now - self.last < 0.1 then return end
   self.last = now
-  if self.status_text and self.status_text ~= "" then
-    note = (note and note ~= "" and (note .. "  ") or "") .. self.status_text
-  end
+  -- the status note: set with p:status(text), or asked of p.note_fn() at each draw
+  -- (e.g. "paced by the server: 198/s")
+  local extra = self.status_text ~= "" and self.status_text or (self.note_fn and self.note_fn())
+  if extra then note = note and note ~= "" and (note .. "  " .. extra) or extra end
   local cols = M.size("stderr")
   local line = core.printable(M.render_progress(self.label, done, self.total, note, self.width, cols, self.unit))
   if cols and #line >= cols then line = line:sub(1, cols - 1) end   -- a wrapped bar cannot be redrawn
