@@ -121,6 +121,9 @@ local COMPLETION_CASES = {
   { { "list", "batches", "" }, "^$" },                                -- only the first
   { { "supervise", "share/runctl/supervise-pol" }, "^share/runctl/supervise%-policy%.example%.lua$" },
   { { "supervise", "CHANGE" }, "^$" },                                -- .lua files only
+  { { "spend", "--by", "" }, "^project line_item model$" },
+  { { "spend", "--window", "" }, "^today month$" },          -- not the DURATION placeholder
+  { { "spend", "--bud" }, "^%-%-budget$" },
 }
 -- complete(shell, setup, case_line): runs one script of `setup` then a
 -- case_line(words, n) per case in SHELL; checks each printed line.
