@@ -1,5 +1,5 @@
 # Makefile — builds ./runctl, the fake API server and the tests with pkg-config;
-# targets: all deps check lint demo bench install uninstall man deb rock types clean (and check-asan,
+# targets: all deps check lint demo fake bench install uninstall man deb rock types clean (and check-asan,
 # check-valgrind).
 PREFIX  ?= /usr/local
 # LUA=luajit (or `make luajit`): the library and the runctl.so module for LuaJIT
@@ -116,6 +116,16 @@ lint:
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh ./$(BIN) $(FAKEAPI)
+
+# The fake API on 127.0.0.1:FAKE_PORT, seeded with an object of every kind
+# (tools/demo-seed.json), in the foreground until Ctrl-C: what make demo
+# suggests trying next.
+FAKE_PORT ?= 8080
+.PHONY: fake
+fake: $(FAKEAPI)
+	@echo "fake API on http://127.0.0.1:$(FAKE_PORT)/v1 (Ctrl-C stops it); in another shell:"
+	@echo "  export OPENAI_BASE_URL=http://127.0.0.1:$(FAKE_PORT)/v1 OPENAI_API_KEY=sk-fake"
+	@$(FAKEAPI) --port $(FAKE_PORT) --seed tools/demo-seed.json --quiet
 
 clean:
 	rm -rf build build-asan build-luajit runctl runctl_*.deb
@@ -325,7 +335,11 @@ deb:
 # against the Lua and libcurl that luarocks found. lua-cjson.h only declares
 # luaopen_cjson, which the module does not call (it requires "cjson"), so a
 # stand-in serves where the rock's lua-cjson brings no header.
+# Alone (`make rock`, no LuaRocks), the folders come from pkg-config.
 ROCK_BUILD ?= build/rock
+LUA_INCDIR  ?= $(patsubst -I%,%,$(filter -I%,$(shell pkg-config --cflags lua5.4)))
+CURL_INCDIR ?= $(shell pkg-config --variable=includedir libcurl)
+CURL_LIBDIR ?= $(shell pkg-config --variable=libdir libcurl)
 # A Lua 5.1 (LuaJIT) also needs lua-compat53's header (Debian: lua-compat53-dev).
 COMPAT53_CFLAGS ?= $(shell pkg-config --cflags-only-I lua5.1-compat53-string 2>/dev/null)
 rock:

@@ -18,8 +18,9 @@ shlibdeps() {
     abs=""
     for f in $elves; do abs="$abs $(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; done
     # -l: librunctl is ours, found in the staged tree, not from another package.
-    libdir=$(dirname "$(find "$root" -name 'librunctl.so.*.*' | head -1)")
-    (cd "$work" && dpkg-shlibdeps -O -l"$(cd "$libdir" && pwd)" $abs 2>/dev/null) |
+    # (made absolute here, before the cd into $work: a relative root would not resolve there)
+    libdir=$(cd "$(dirname "$(find "$root" -name 'librunctl.so.*.*' | head -1)")" && pwd)
+    (cd "$work" && dpkg-shlibdeps -O -l"$libdir" $abs 2>/dev/null) |
         sed -n 's/^shlibs:Depends=//p'
     rm -rf "$work"
 }

@@ -1,6 +1,7 @@
 # packaging/runctl.bash - bash completion for runctl: its options, the bundled
-# scripts' names, each script's flags and the values a flag lists (--kind
-# runs|batches|fine-tuning). Everything is read at completion time from what
+# scripts' names, each script's flags, the values a flag lists (--kind
+# runs|batches|fine-tuning) and a script's first argument as its usage line
+# names it (the kinds after list, .lua files after supervise). Everything is read at completion time from what
 # the command prints (`runctl --help`, `runctl help`, `runctl help NAME`), so
 # it always matches the runctl being completed. Installed as
 # share/bash-completion/completions/runctl.
@@ -84,7 +85,41 @@ _runctl() {
         _runctl_value "${_args[$prev]}"
     elif [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "${_flags[*]}" -- "$cur"))
+    elif ! _runctl_has_positional "$i"; then
+        _runctl_first "$cmd" "$script"
     fi
     return 0
+}
+
+# _runctl_has_positional I: whether a word after the script (at I) and
+# before the one being completed is an argument (not a flag or its value).
+_runctl_has_positional() {
+    local j w
+    for ((j = $1 + 1; j < COMP_CWORD; j++)); do
+        w=${COMP_WORDS[j]}
+        case $w in
+            -*) [[ $w != *=* && -n ${_args[$w]} && ${_args[$w]} != \[* ]] && ((j++)) ;;
+            *) return 0 ;;
+        esac
+    done
+    return 1
+}
+
+# _runctl_first CMD SCRIPT: completes a script's first argument as its usage
+# line names it: "runs|batches|..." offers those (runctl list), "POLICY.lua"
+# offers .lua files (runctl supervise).
+_runctl_first() {
+    local word first=""
+    for word in $("$1" help "$2" 2>/dev/null | sed -n '1s/^usage: runctl [^ ]* //p'); do
+        case $word in
+            \[*|-*) ;;
+            *) first=$word; break ;;
+        esac
+    done
+    case $first in
+        *'|'*) COMPREPLY=($(compgen -W "${first//|/ }" -- "$cur")) ;;
+        *.lua) compopt -o filenames 2>/dev/null
+               COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur")) ;;
+    esac
 }
 complete -F _runctl runctl

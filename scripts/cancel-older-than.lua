@@ -1,5 +1,5 @@
--- scripts/cancel-older-than.lua — cancel every active run (or batch, fine-tuning job) older than an age
--- Lists each thread's runs (or every batch or fine-tuning job: --kind), picks
+-- scripts/cancel-older-than.lua — cancel every active object of a kind (batches, fine-tuning jobs, runs) older than an age
+-- Lists every batch or fine-tuning job (--kind), or each thread's runs, picks
 -- the active ones older than --older-than that match the filters, cancels
 -- them (bounded, rate-limited), optionally waits until they stop, and
 -- accounts for every one in a JSON-lines report: one line per object
@@ -9,50 +9,65 @@ local picks = require "runctl.jobs.selection"
 
 local NAME = "cancel-older-than"
 local USAGE = [[
-usage: runctl cancel-older-than --older-than AGE [OPTIONS] [THREAD_ID... | -]
-       runctl cancel-older-than --kind batches|fine-tuning --older-than AGE [OPTIONS]
+usage: runctl cancel-older-than --kind KIND --older-than AGE [OPTIONS]
+       runctl cancel-older-than [--kind runs] --older-than AGE [OPTIONS] THREAD_ID... | -
        runctl cancel-older-than --kind eval-runs --older-than AGE [OPTIONS] EVAL_ID...
 
-Cancels every queued, in_progress or requires_action run older than AGE on the
-given threads. Thread IDs come from the arguments, --threads-file, or stdin
-(one per line, '#' starts a comment; stdin is read for "-" or when no ID is
-given and stdin is a pipe). With --kind batches (or fine-tuning), cancels
-every validating/in_progress/finalizing batch (validating_files/queued/running
-fine-tuning job) older than AGE: those are listed without thread IDs. With
---kind eval-runs, the queued or in_progress runs of the given evals (their
-IDs where thread IDs go). A run still active past its expires_at is cancelled
-too (the service does not always expire it), its line noted "past expires_at".
+Cancels every active object of one kind older than AGE. Name the kind with
+--kind; without it, thread IDs mean runs, and with none given it says which
+kinds there are (it does not guess: a wrong guess cancels the wrong things).
+  batches       every validating, in_progress or finalizing batch
+  fine-tuning   every validating_files, queued or running fine-tuning job
+  eval-runs     the queued or in_progress runs of the given evals (their IDs
+                where thread IDs go)
+  runs          every queued, in_progress or requires_action run on the given
+                threads (Azure and compatible servers; api.openai.com has none
+                since August 2026). Thread IDs come from the arguments,
+                --threads-file, or stdin (one per line, '#' starts a comment;
+                stdin is read for "-" or when no ID is given and it is a pipe)
+Responses, file batches and uploads cannot be listed: runctl cancel ID...
+A run still active past its expires_at is cancelled too (the service does
+not always expire it), its line noted "past expires_at".
 
-Selecting runs:
+Examples:
+  $ runctl cancel-older-than --kind batches --older-than 6h --dry-run
+  $ runctl cancel-older-than --kind fine-tuning --older-than 1d --model gpt-4o-mini
+  $ runctl cancel-older-than --older-than 2h --wait thread_abc thread_def
+
+Selecting objects:
   --kind %KINDS%
-                          what to cancel (default runs; responses, file batches
-                          and uploads cannot be listed: use runctl cancel ID...)
-  --older-than AGE        runs created more than AGE ago: 90s, 15m, 2h, 1d, 1h30m
+                          what to cancel (see above)
+  --older-than AGE        objects created more than AGE ago: 90s, 15m, 2h, 1d,
+                          1w, 1h30m (s, m, h, d, w; at most 3650d). 0 means
+                          every active one, whatever its age: it needs --yes
+  --all                   every active object, whatever its age (--older-than 0)
   --age-from created|started
                           measure the age from created_at (default) or started_at
-                          (in_progress_at for batches; a run that never started
-                          is then never old enough)
+                          (in_progress_at for batches; an object that never
+                          started is then never old enough)
   --status LIST           which statuses to cancel, comma-separated (default
-                          the kind's active ones: queued,in_progress,requires_action;
-                          paused fine-tuning jobs only when named: --status paused)
+                          the kind's active ones, listed above; paused
+                          fine-tuning jobs only when named: --status paused)
   --assistant ID          only runs of this assistant (repeatable: any of them)
   --model NAME            only objects on this model (repeatable: any of them):
                           the name, its dated snapshots (NAME-2024-07-18,
                           NAME-0613) and models fine-tuned from them (ft:NAME...);
                           =NAME for that exact name. When it matches none of
                           the active objects listed, the summary says so.
-  --metadata KEY=VALUE    only runs whose metadata has KEY=VALUE (repeatable: all)
+  --metadata KEY=VALUE    only objects whose metadata has KEY=VALUE (repeatable: all)
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
 
 Acting:
   --dry-run               report what would be cancelled; no cancel is sent (the
                           client refuses every non-GET request)
-  --yes                   do not ask before cancelling more than --confirm-above runs
-  --confirm-above N       ask (on a terminal) above N runs; refuse without --yes
-                          when stdin is not a terminal (default 20)
-  --wait [SECONDS]        then wait until every cancelled run leaves cancelling,
+  --yes                   do not ask before cancelling more than --confirm-above
+  --confirm-above N       above N objects, show them (kind, ID, status, age,
+                          model, cost so far) and ask on a terminal; refuse
+                          without --yes when stdin is not a terminal (default 20)
+  --wait [SECONDS]        then wait until every object this run cancelled stops,
                           at most SECONDS in all (default per kind: runs 60s,
-                          batches 30m, fine-tuning jobs 5m)
+                          batches 30m, fine-tuning jobs 5m), with a live line on
+                          a terminal; one already cancelling is not waited for
   --concurrency N         requests in flight at once (default 16)
   --rate R                at most R requests per second
 
@@ -65,7 +80,7 @@ Output:
                           not settle), with REPORT's own filters
   -h, --help              this text
 
-One JSON line per run considered: kind, id, thread_id, run_id (= id),
+One JSON line per object considered: kind, id, thread_id, run_id (= id),
 status_before, status_after, age (seconds), action, outcome, request_id,
 error, note, cost (what the object says it cost or did: usage, a batch's
 request_counts and output_file_id, a job's trained_tokens; null when it does
@@ -85,9 +100,12 @@ not_sent); action is one of
 A thread that cannot be listed gets one line with run_id null (failed, or
 skipped after Ctrl-C). With --kind batches or fine-tuning the lines are the
 same, with thread_id null and an "object" field ("batch", "fine_tuning.job").
-A human summary goes to stderr (with the costs of what was cancelled), with a progress bar
-when stderr is a terminal. Running it twice is safe: the second pass reports
-the runs the first one cancelled as already_done.
+A human summary goes to stderr (with the costs of what was cancelled), with a
+progress line when stderr is a terminal (and a live line while --wait waits:
+stopped of total, the slowest object, time left). After Ctrl-C, a failure or
+a wait that ran out, its last line is the command to run next (with --report
+FILE: runctl cancel-older-than --resume FILE ...). Running it twice is safe:
+the second pass reports what the first one cancelled as already_done.
 
 Ctrl-C stops starting new requests, lets those in flight finish, writes the
 rest of the report and the summary, and exits 130 (press it twice to stop
@@ -101,7 +119,8 @@ local SPEC = {
   name = NAME, usage = USAGE,
   options = {
     ["--kind"] = { kind = "list", choices = ops.kinds.listable() },
-    ["--older-than"] = { kind = "duration", required = true, unless = "--resume" },
+    ["--older-than"] = { kind = "duration" },            -- required unless --all or --resume (main)
+    ["--all"] = { kind = "flag" },
     ["--age-from"] = { kind = "list", choices = { created = true, started = true,
                                                    created_at = true, started_at = true } },
     ["--status"] = { kind = "list" },          -- checked against --kind in check_kind
@@ -127,10 +146,51 @@ local function filter_of(o)
            assistant = o.assistant, model = o.model, metadata = o.metadata }
 end
 
+-- Without --kind or thread IDs: which kinds there are and how to pick one,
+-- from the kinds' data (extensions' kinds too).
+local function which_kind()
+  local rows = {}
+  for _, how in ipairs { "each", "parent" } do
+    for _, name in ipairs(ops.kinds.names()) do
+      local k = ops.kinds.get(name)
+      if k.list == how and how == "each" then
+        rows[#rows + 1] = { ("runctl %s --kind %s --older-than 2h"):format(NAME, k.name), "every " .. k.one }
+      elseif k.list == how then
+        rows[#rows + 1] = { ("runctl %s%s --older-than 2h %s_ID..."):format(NAME,
+          k.name == "runs" and "" or (" --kind " .. k.name), k.parent.name:upper():gsub("%W", "_")),
+          ("%s, per %s"):format(k.many, k.parent.name) }
+      end
+    end
+  end
+  local width = 0
+  for _, r in ipairs(rows) do width = math.max(width, #r[1]) end
+  local lines = { "which objects? Name a kind with --kind " .. ops.kinds.listable_names() .. ":" }
+  for _, r in ipairs(rows) do lines[#lines + 1] = ("  %-" .. width .. "s  %s"):format(r[1], r[2]) end
+  lines[#lines + 1] = "(add --dry-run to see what it would cancel first)"
+  ops.usage_error(table.concat(lines, "\n"))
+end
+
+-- --older-than is required unless --all (or --resume, whose report has it);
+-- 0 picks every active object whatever its age: only with --yes or --all.
+local function check_age(o)
+  if o.all and o.older_than and o.older_than > 0 then
+    ops.usage_error("--all and --older-than " .. ops.fmt_age(o.older_than) .. " contradict each other: give one")
+  end
+  if o.all then o.older_than = 0 end
+  if o.older_than == nil then
+    ops.usage_error("--older-than is required: an age such as 2h (or --all for every active object, any age)")
+  end
+  if o.older_than == 0 and not o.all and not o.yes and not o.dry_run then
+    ops.usage_error("--older-than 0 picks every active object whatever its age: "
+                    .. "add --all (or --yes) if that is what you mean, or give an age such as 2h")
+  end
+end
+
 -- Checks the options that depend on --kind; returns the kind.
 local function check_kind(o, positional)
   if o.kind and #o.kind > 1 then ops.usage_error("--kind takes one value") end
   if o.age_from and #o.age_from > 1 then ops.usage_error("--age-from takes one value") end
+  if not o.kind and #positional == 0 and not o.threads_file and runctl.isatty("stdin") then which_kind() end
   local kind = ops.kinds.get(o.kind and o.kind[1] or "runs")
   if not kind.per_thread and (#positional > 0 or o.threads_file) then
     ops.usage_error(("--kind %s lists every %s: give no thread IDs"):format(kind.name, kind.one))
@@ -149,6 +209,7 @@ local function groups_of(o, positional, kind)
   if not kind.per_thread then return { false } end
   local noun = kind.parent.name
   local threads = ops.collect_ids(positional, o.threads_file, noun .. " ID")
+  if #threads == 0 and not o.kind then which_kind() end
   if #threads == 0 then
     ops.usage_error(("no %s IDs: give them as arguments, with --threads-file FILE, or on stdin"):format(noun))
   end
@@ -169,16 +230,15 @@ local function consider(job, kind, picked, targets, parent, item)
   if not verdict then return end
   local st = item.status
   local e, new = job.ledger:add { kind = kind, parent = parent or nil, id = item.id, status_before = st,
-                                  age = age, cost = ops.kinds.cost_of(kind, item), past_note = note }
+                                  age = age, cost = ops.kinds.cost_of(kind, item), past_note = note,
+                                  model = type(item.model) == "string" and item.model or nil }
   if not new then return end
   if verdict == "done" then
     e.action, e.status_after = "already_done", st
     e.outcome = kind.cancelling[st] and "already_cancelling" or "already_finished"
-    if kind.pending[st] and job.o.wait and not job.o.dry_run then
-      job.held[#job.held + 1] = e
-    else
-      job.ledger:settle(e)
-    end
+    -- cancelling before this run: reported so, not waited for (see job.before)
+    if kind.cancelling[st] then job.before = job.before + 1 end
+    job.ledger:settle(e)
   elseif verdict == "expired" then
     job.ledger:settle(e, { action = "expired", status_after = st })
   else
@@ -217,18 +277,38 @@ local function list_all(job, kind, groups, on_item)
   return listed
 end
 
+-- The objects a confirmation is about, as a compact table on stderr: at
+-- most as many rows as the terminal leaves room for (the rest counted).
+local function show_targets(targets)
+  local cols, rows = ops.size("stderr")
+  local room = math.max(5, (rows or 25) - 6)
+  local lines = {}
+  for i, e in ipairs(targets) do
+    if i > room then break end
+    lines[i] = { e.kind.one, ops.name_of(e), tostring(e.status_before or ""), ops.fmt_age(e.age),
+                 tostring(e.model or ""), ops.cost_brief(e.cost) }
+  end
+  for _, l in ipairs(ops.table({ { name = "KIND" }, { name = "ID", keep = true }, { name = "STATUS", keep = true },
+                                 { name = "AGE", right = true, keep = true }, { name = "MODEL" },
+                                 { name = "COST SO FAR" } }, lines, cols)) do
+    io.stderr:write(l, "\n")
+  end
+  if #targets > room then io.stderr:write(("... and %d more\n"):format(#targets - room)) end
+end
+
 -- Asks before a large job (never in a dry run); returns why it was refused, or nil.
-local function ask(job, kind, n, where)
+local function ask(job, kind, n, where, targets)
   local o = job.o
   if job.interrupted or o.dry_run or o.yes or n <= (o.confirm_above or 20) then return nil end
-  local ok, why = ops.confirm(("%s: cancel %d %s%s?"):format(NAME, n, kind.many, where))
+  if runctl.isatty("stdin") then show_targets(targets) end
+  local ok, why = ops.confirm(("%s: cancel these %d %s%s?"):format(NAME, n, kind.many, where))
   if runctl.interrupted() then
     job.interrupted = true                  -- Ctrl-C at the prompt: not a refusal
     return nil
   end
   if ok then return nil end
-  io.stderr:write(runctl.printable(("%s: not cancelling %d %s (more than --confirm-above %d): %s; pass --yes to go ahead")
-                  :format(NAME, n, kind.many, o.confirm_above or 20, why)), "\n")
+  ops.say(true, "%s: not cancelling %d %s (more than --confirm-above %d): %s; pass --yes to go ahead",
+          NAME, n, kind.many, o.confirm_above or 20, why)
   return why
 end
 
@@ -245,6 +325,7 @@ local function main(args)
   local o, positional = ops.parse(SPEC, args)
   local resumed = o.resume and ops.resume_plan(SPEC, o, NAME)
   if resumed then o, positional, args = resumed.opts, {}, resumed.header_args end
+  check_age(o)
   local kind = check_kind(o, positional)
   local groups = resumed and resumed.threads or groups_of(o, positional, kind)
   local where = kind.per_thread and (" on " .. ops.plural(#groups, kind.parent.name)) or ""
@@ -265,12 +346,13 @@ local function main(args)
                         :format(table.concat(o.model, ","), models.count(), o.status and "wanted" or "active",
                                 kind.many, table.concat(seen, ", ")) }
   end
-  local refused = ask(job, kind, #targets, where)
+  local refused = ask(job, kind, #targets, where, targets)
   if not job.interrupted and not refused then job:cancel_all(targets) end
   job:wait()
   return job:finish(("%s considered (older than %s, of %d listed%s)"):format(
                       job:counted(job.ledger.total), ops.fmt_age(o.older_than), listed, where),
-                    { refused = refused, why = refused and ("not confirmed: " .. refused),
+                    { refused = refused,
+                      why = refused and (refused == "not confirmed" and refused or ("not confirmed: " .. refused)),
                       group = kind.per_thread and kind.parent.name or nil })
 end
 

@@ -30,7 +30,8 @@ what is still to do.
   --file FILE             read IDs from FILE ("-" for stdin)
   --dry-run               retrieve each object and report what would happen; no
                           cancel is sent (the client refuses non-GET requests)
-  --wait [SECONDS]        then wait until every cancelled object stops, at most
+  --wait [SECONDS]        then wait until every object it cancelled stops (one
+                          already cancelling is not waited for), at most
                           SECONDS (default per kind: runs 60s, batches 30m,
                           fine-tuning jobs 5m, responses and file batches 60s)
   --concurrency N         requests in flight at once (default 16)
@@ -52,6 +53,10 @@ already_done (it had finished or was being cancelled), expired, skipped
 (cancel_requested, finished_anyway, already_cancelling, already_finished,
 not_cancellable, not_found, failed, not_sent). Without --dry-run nothing is
 retrieved before its cancel, so status_before is null unless the answer said.
+On a terminal, --wait shows a live line (stopped of total, the slowest
+object, time left), and "-" says it reads IDs until Ctrl-D. After Ctrl-C, a
+failure or a wait that ran out, the summary's last line is the command to run
+next (with --report FILE: runctl cancel --file FILE --report ...).
 Exit status: 0 all done, 1 something failed (or still cancelling after
 --wait), 2 usage error, 130 interrupted (Ctrl-C; in-flight requests finish).
 ]]

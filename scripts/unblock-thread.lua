@@ -28,6 +28,9 @@ One JSON line per run it acts on or waits for (thread_id, run_id,
 status_before, status_after, age, action, request_id, error), as with
 cancel-older-than; a thread that cannot be listed gets a line with run_id
 null. The summary on stderr says which threads accept new work.
+On a terminal a live line shows how many threads are free of how many, the
+run blocking longest, and the time left; when one is still blocked the last
+line is the command to run next.
 Exit status: 0 every thread accepts new work (or would, in a dry run),
 1 a thread is still blocked or something failed, 2 usage error, 130 Ctrl-C.
 ]]
@@ -119,19 +122,38 @@ end
 
 -- Passes over the threads still blocked, backing off, until none is or the
 -- deadline passes; then the runs still blocking get their lines, with why.
+-- The live line (on a terminal): threads free of how many, the thread
+-- blocked longest with the run that blocks it, time left.
+local function draw(line, states, force)
+  local free, slow = 0, nil
+  for _, st in ipairs(states) do
+    if st.outcome then
+      free = free + 1
+    else
+      for _, e in ipairs(st.blockers) do
+        if not slow or (e.age or 0) > (slow.age or 0) then slow = e end
+      end
+    end
+  end
+  line.draw(free, slow and ("%s/%s %s"):format(slow.parent, slow.id, tostring(slow.status_after)), force)
+end
+
 local function unblock_all(job, states, timeout)
   local todo, delay, deadline = states, 0.2, job.t0 + timeout
+  local line = ops.wait_line("unblocking", "threads free", #states, deadline)
+  draw(line, states, true)
   while #todo > 0 do
-    job.interrupted = ops.each_concurrently(todo, job.concurrency, function(st) pass(job, st) end)
-    if job.interrupted then return end
+    job.interrupted = ops.each_concurrently(todo, job.concurrency, function(st) pass(job, st) draw(line, states) end)
+    if job.interrupted then line.finish() return end
     local blocked = {}
     for _, st in ipairs(todo) do if not st.outcome then blocked[#blocked + 1] = st end end
     todo = blocked
     local left = deadline - runctl.now()
     if #todo == 0 or left <= 0 then break end
-    if not ops.sleep(math.min(delay, left)) then job.interrupted = true return end
+    if not ops.sleep(math.min(delay, left), line.tick) then job.interrupted = true line.finish() return end
     delay = math.min(delay * 2, 2)
   end
+  line.finish()
   for _, st in ipairs(todo) do
     st.outcome = "blocked"
     for _, e in ipairs(st.blockers) do

@@ -7,26 +7,39 @@
 -- stop it. On a terminal the table is redrawn in place; elsewhere each
 -- refresh is printed after the last (use --once or --count N).
 local ops = require "runctl.ops"
+local json = require "runctl.json"
 
 local NAME = "watch"
 local USAGE = [[
-usage: runctl watch [OPTIONS] THREAD_ID... | -
-       runctl watch [OPTIONS] --kind batches|fine-tuning [ID...]
+usage: runctl watch [OPTIONS] --kind KIND [ID...]
        runctl watch [OPTIONS] resp_... batch_... ftjob-... VECTOR_STORE_ID/vsfb_...
+       runctl watch [OPTIONS] THREAD_ID... | -
        runctl watch [OPTIONS] EVAL_ID... EVAL_ID/evalrun_...
 
-Shows, per thread, how many of its recent runs are queued, in progress,
-waiting for tool outputs (requires_action), cancelling and finished, and how
-old its oldest active run is, with one line per active run below it. With
---kind batches (or fine-tuning) the same for every recent batch (job): they
-are listed without IDs. Objects given by ID (a response, batch, job, file
-batch, eval run) get one line each: status, age, and what it cost or did.
-An eval's ID (eval_...) shows its runs as a thread's are shown. A
-fine-tuning job a person paused counts under PAUSED. An object
-seen cancelled and later finished is marked "finished anyway". Refreshed
-every --interval seconds: redrawn in place on a terminal (cut to its height,
-"... N more" saying what did not fit), printed one after the other
-elsewhere. Ctrl-C (or q on a terminal) stops it.
+Shows what is running and how old it is, for the objects named in one of
+these ways
+  --kind batches        every recent batch: how many are validating, in
+                        progress, finalizing, cancelling and finished, the
+                        oldest active one, and one line per active batch
+  --kind fine-tuning    the same for fine-tuning jobs (a job a person paused
+                        counts under PAUSED)
+  ID...                 one line per object given by ID (a response, batch,
+                        job, file batch, eval run): status, age, what it cost
+                        or did
+  THREAD_ID...          per thread, its recent runs (Azure and compatible
+                        servers): queued, in_progress, requires_action, ...
+  EVAL_ID...            an eval's runs, shown as a thread's are
+With none of these it says which kinds there are. An object seen cancelled
+and later finished is marked "finished anyway". Refreshed every --interval
+seconds: redrawn in place on a terminal (fitted to its width: a narrow one
+keeps each object's ID, status and age; cut to its height, "... N more"
+saying what did not fit), printed one after the other elsewhere; --json
+prints JSON lines for scripts instead. Ctrl-C (or q on a terminal) stops it.
+
+Examples:
+  $ runctl watch --kind batches --kind fine-tuning
+  $ runctl watch --once batch_abc resp_def
+  $ runctl watch --json --count 1 --kind batches | jq .
 
   --kind %EACH_KINDS%
                           also list the recent objects of a kind
@@ -37,6 +50,12 @@ elsewhere. Ctrl-C (or q on a terminal) stops it.
                           objects of --kind) (default 100)
   --active N              show at most N active ones per row (default 5; 0: none)
   --threads-file FILE     read thread IDs from FILE ("-" for stdin)
+  --json                  JSON lines instead of the table, one per row and
+                          per object, each with refresh (its number) and at
+                          (its time): {"type": "row", "kind", "thread_id",
+                          "counts", "finished", "oldest_age"} and {"type":
+                          "object", "kind", "id", "thread_id", "status",
+                          "age", "model", "cost", "note", "error"}
   -h, --help              this text
 
 Exit status: 0 (also when stopped with Ctrl-C or q), 1 when something could
@@ -55,6 +74,7 @@ local SPEC = {
     ["--runs"] = { kind = "count" },
     ["--active"] = { kind = "count0" },
     ["--threads-file"] = { kind = "string" },
+    ["--json"] = { kind = "flag" },
   },
 }
 
@@ -77,8 +97,17 @@ local function targets(o, positional)
     end
   end
   if #t.threads + #t.kinds + #t.objects + #t.parents == 0 then
-    ops.usage_error("nothing to watch: give thread IDs (as arguments, with --threads-file FILE, or on stdin), "
-                    .. "--kind batches|fine-tuning, or object IDs (resp_..., batch_..., ftjob-...)")
+    local lines = { "nothing to watch: name a kind with --kind " .. ops.kinds.listable_names("each")
+                    .. ", give object IDs, or thread IDs for runs:" }
+    for _, name in ipairs(ops.kinds.names()) do
+      local k = ops.kinds.get(name)
+      if k.list == "each" then
+        lines[#lines + 1] = ("  %-44s every recent %s"):format("runctl watch --kind " .. k.name, k.one)
+      end
+    end
+    lines[#lines + 1] = ("  %-44s those objects"):format("runctl watch batch_... resp_... ftjob-...")
+    lines[#lines + 1] = ("  %-44s runs, per thread"):format("runctl watch THREAD_ID...")
+    ops.usage_error(table.concat(lines, "\n"))
   end
   return t
 end
@@ -125,15 +154,16 @@ end
 -- Reads one object given by ID: a line (refused: a 401/403 said so).
 local function look(client, e, unix_time)
   local api = e.kind.resource(client)
-  local line = { id = e.parent and (e.parent .. "/" .. e.id) or e.id }
+  local line = { id = e.parent and (e.parent .. "/" .. e.id) or e.id, e = e }
   if not (api and api.retrieve) then line.error = "cannot be read back" return line end
   local obj, err
   if e.kind.parent then obj, err = api.retrieve(e.parent, e.id) else obj, err = api.retrieve(e.id) end
   if not obj then line.error, line.refused = tostring(err), ops.refusal(err) return line end
   line.status, line.note = tostring(obj.status), note_of(e.kind, obj)
   line.age = math.type(obj.created_at) and unix_time - obj.created_at or nil
+  line.model = type(obj.model) == "string" and obj.model or nil
   local cost = ops.kinds.cost_of(e.kind, obj)
-  line.cost = cost and ops.cost_text(cost) or ""
+  line.cost, line.cost_fields = cost and ops.cost_text(cost) or "", cost
   return line
 end
 
@@ -175,20 +205,61 @@ local function render_rows(out, heading, kind, rows, active_max)
   end
 end
 
-local function render_objects(out, lines)
-  out[#out + 1] = ("%s  %s  %s  %s"):format(pad("OBJECT", 32), pad("STATUS", 15), lpad("AGE", 7), "COST / NOTE")
-  for _, l in ipairs(lines) do
-    if l.error then
-      out[#out + 1] = ("%s  error: %s"):format(pad(l.id, 32), l.error)
+-- The narrow layout (a terminal too narrow for the columns): per row its
+-- counts in words, then its active objects as a table that keeps ID,
+-- status and age (term.table).
+local function render_rows_narrow(out, heading, kind, rows, active_max, cols)
+  for _, r in ipairs(rows) do
+    out[#out + 1] = kind.per_thread and (heading .. " " .. r.label) or r.label
+    if r.error then
+      out[#out + 1] = "  error: " .. r.error
     else
-      out[#out + 1] = ("%s  %s  %s  %s"):format(pad(l.id, 32), pad(l.status, 15), lpad(ops.fmt_age(l.age), 7),
-                                                 l.note and (l.cost .. (l.cost ~= "" and "; " or "") .. l.note) or l.cost)
+      local parts = {}
+      for _, st in ipairs(kind.live) do parts[#parts + 1] = st .. " " .. r.counts[st] end
+      local text = ("%s; finished %d; oldest %s"):format(table.concat(parts, ", "), r.finished,
+                                                          r.active[1] and ops.fmt_age(r.active[1].age) or "-")
+      for l in ops.wrap(text, cols - 3, 2):gmatch("[^\n]+") do out[#out + 1] = "  " .. l end
+      local list = {}
+      for i, a in ipairs(active_max > 0 and r.active or {}) do
+        if i > active_max then break end
+        list[#list + 1] = { a.id, a.status, ops.fmt_age(a.age), tostring(a.model or "") }
+      end
+      if #list > 0 then
+        for _, l in ipairs(ops.table({ { name = "ID", keep = true }, { name = "STATUS", keep = true },
+                                       { name = "AGE", right = true, keep = true }, { name = "MODEL" } }, list, cols - 2)) do
+          out[#out + 1] = "  " .. l
+        end
+      end
+      if active_max > 0 and #r.active > active_max then
+        out[#out + 1] = ("  ... %d more active"):format(#r.active - active_max)
+      end
+      for _, f in ipairs(r.flipped) do out[#out + 1] = ("  %s: %s"):format(f.id, f.note) end
     end
   end
 end
 
--- One refresh: reads everything (concurrently) and returns the lines of the
--- table and how many reads failed.
+-- The objects given by ID as a table fitted to cols (nil: any width): a
+-- narrow one keeps ID, status and age, the cost and note cut or left out.
+local function render_objects(out, lines, cols)
+  local list = {}
+  for _, l in ipairs(lines) do
+    if l.error then
+      list[#list + 1] = { l.id, "error", "", l.error }
+    else
+      list[#list + 1] = { l.id, l.status, ops.fmt_age(l.age), l.note and (l.cost .. (l.cost ~= "" and "; " or "") .. l.note) or l.cost }
+    end
+  end
+  for _, l in ipairs(ops.table({ { name = "OBJECT", keep = true }, { name = "STATUS", keep = true },
+                                 { name = "AGE", right = true, keep = true }, { name = "COST / NOTE", cut = true } },
+                               list, cols)) do
+    out[#out + 1] = l
+  end
+end
+
+
+-- One refresh: reads everything (concurrently); returns what was read
+-- (threads, kinds_rows, objects: rows and lines), how many reads failed,
+-- and why the key was refused (or nil).
 local function refresh(client, t, o, unix_time)
   local max, jobs, threads, kinds_rows, objects = o.runs or 100, {}, {}, {}, {}
   for i, tid in ipairs(t.threads) do
@@ -203,27 +274,89 @@ local function refresh(client, t, o, unix_time)
   end
   for i, e in ipairs(t.objects) do jobs[#jobs + 1] = function() objects[i] = look(client, e, unix_time) end end
   ops.each_concurrently(jobs, 8, function(fn) fn() end)
-  local out, errors, refused = {}, 0, nil
+  local errors, refused = 0, nil
   for _, list in ipairs { threads, kinds_rows, objects, parents } do
     for _, r in pairs(list) do
       if r.error then errors = errors + 1 end
       refused = refused or r.refused
     end
   end
-  if #t.threads > 0 then render_rows(out, "THREAD", RUNS, threads, o.active or 5) end
-  for i, kind in ipairs(t.kinds) do
-    if #out > 0 then out[#out + 1] = "" end
-    render_rows(out, kind.many:upper(), kind, { kinds_rows[i] }, o.active or 5)
+  return { threads = threads, kinds_rows = kinds_rows, objects = objects, parents = parents }, errors, refused
+end
+
+-- The table's lines for a terminal cols wide (nil: any width); the narrow
+-- layout when the wide one would not fit.
+local function render(t, seen, o, cols)
+  local function lay(narrow)
+    local out = {}
+    local function rows(heading, kind, list)
+      if narrow then render_rows_narrow(out, heading, kind, list, o.active or 5, cols)
+      else render_rows(out, heading, kind, list, o.active or 5) end
+    end
+    if #t.threads > 0 then rows("THREAD", RUNS, seen.threads) end
+    for i, kind in ipairs(t.kinds) do
+      if #out > 0 then out[#out + 1] = "" end
+      rows(kind.many:upper(), kind, { seen.kinds_rows[i] })
+    end
+    for i, g in ipairs(t.parents) do     -- one table per parent (an eval's runs)
+      if #out > 0 then out[#out + 1] = "" end
+      rows(g.kind.parent.name:upper(), g.kind, { seen.parents[i] })
+    end
+    if #t.objects > 0 then
+      if #out > 0 then out[#out + 1] = "" end
+      render_objects(out, seen.objects, cols)
+    end
+    return out
   end
-  for i, g in ipairs(t.parents) do     -- one table per parent (an eval's runs)
-    if #out > 0 then out[#out + 1] = "" end
-    render_rows(out, g.kind.parent.name:upper(), g.kind, { parents[i] }, o.active or 5)
+  local out = lay(false)
+  if cols then          -- the rows' columns must fit (an error message may be cut)
+    for _, line in ipairs(out) do
+      if #line > cols - 1 and not line:find("  error: ", 1, true) then
+        return lay(true)
+      end
+    end
   end
-  if #t.objects > 0 then
-    if #out > 0 then out[#out + 1] = "" end
-    render_objects(out, objects)
+  return out
+end
+
+-- --json: one line per row and per object, each with the refresh's number and time.
+local function put_json(seen, t, n, now)
+  local function put(rec)
+    rec.refresh, rec.at = n, now
+    io.stdout:write(assert(json.encode(ops.with_nulls(rec, {}))), "\n")
   end
-  return out, errors, refused
+  -- a row's parent (a thread, an eval) under its kind's field; thread_id null otherwise
+  local function with_parent(rec, kind, r)
+    rec.thread_id = json.null
+    if kind.per_thread then rec[kind.parent.field] = r.label end
+    return rec
+  end
+  local function rows(kind, list)
+    for _, r in ipairs(list) do
+      local counts = {}
+      for st, c in pairs(r.counts) do counts[st] = c end
+      put(with_parent({ type = "row", kind = kind.name, counts = counts, finished = r.finished,
+                        oldest_age = r.active[1] and r.active[1].age or json.null, error = r.error or json.null },
+                      kind, r))
+      for _, a in ipairs(r.active) do
+        put(with_parent({ type = "object", kind = kind.name, id = a.id, status = a.status,
+                          age = a.age or json.null, model = a.model or json.null }, kind, r))
+      end
+      for _, f in ipairs(r.flipped) do
+        put(with_parent({ type = "object", kind = kind.name, id = f.id, status = f.status, note = f.note }, kind, r))
+      end
+    end
+  end
+  rows(RUNS, seen.threads)
+  for i, kind in ipairs(t.kinds) do rows(kind, { seen.kinds_rows[i] }) end
+  for i, g in ipairs(t.parents) do rows(g.kind, { seen.parents[i] }) end
+  for _, l in ipairs(seen.objects) do
+    put { type = "object", kind = l.e.kind.name, id = l.e.id,
+          [l.e.kind.parent and l.e.kind.parent.field or "parent_id"] = l.e.parent or json.null,
+          status = l.status or json.null, age = l.age or json.null, model = l.model or json.null,
+          cost = l.cost_fields or json.null, note = l.note or json.null, error = l.error or json.null }
+  end
+  io.stdout:flush()
 end
 
 -- "3 threads", "2 threads, batches, 1 object".
@@ -266,25 +399,32 @@ local function main(args)
   local t = targets(o, positional)
   local interval, count = o.interval or 2, o.once and 1 or o.count
   local client = ops.client({})
-  local tty = runctl.isatty("stdout")
+  local tty = runctl.isatty("stdout") and not o.json
   local keys = tty and (not count or count > 1) and ops.keys() or nil
   local n, errors = 0
   while true do
     n = n + 1
-    local unix_time = ops.unix_time()
-    local lines, refused
-    lines, errors, refused = refresh(client, t, o, unix_time)
+    local now = ops.unix_time()
+    local seen, refused
+    seen, errors, refused = refresh(client, t, o, now)
     if runctl.interrupted() then break end
-    local title = ("runctl watch: %s at %s"):format(title_of(t), os.date("%H:%M:%S", unix_time))
+    if o.json then
+      put_json(seen, t, n, now)
+      if refused then ops.say(true, "%s: stopped: %s", NAME, refused) break end
+      if count and n >= count then break end
+      if not pause(interval, keys) then break end
+      goto continue
+    end
+    local cols, rows
+    if tty then cols, rows = ops.size("stdout") end
+    local lines = render(t, seen, o, cols)
+    local title = ("runctl watch: %s at %s"):format(title_of(t), os.date("%H:%M:%S", now))
     if not count or count > 1 then
       title = title .. (" (every %gs%s)"):format(interval, tty and (keys and ", q or Ctrl-C to stop" or ", Ctrl-C to stop") or "")
     end
     for i, line in ipairs(lines) do lines[i] = runctl.printable(line) end   -- IDs, statuses, errors: from outside
     table.insert(lines, 1, title)
-    if tty then
-      local cols, rows = ops.size("stdout")
-      lines = fit(lines, cols, rows, 3)
-    end
+    if tty then lines = fit(lines, cols, rows, 3) end
     -- On a terminal: home, clear, draw; elsewhere a blank line between tables.
     local clear = tty and os.getenv("TERM") ~= "dumb"       -- a dumb terminal: tables one after another
     io.stdout:write(clear and "\27[H\27[2J" or (n > 1 and "\n" or ""), table.concat(lines, "\n"), "\n")
@@ -292,6 +432,7 @@ local function main(args)
     if refused then ops.say(true, "%s: stopped: %s", NAME, refused) break end   -- a refused key stays refused
     if count and n >= count then break end
     if not pause(interval, keys) then break end
+    ::continue::
   end
   if keys then keys.restore() end
   return errors > 0 and ops.EXIT_FAILED or ops.EXIT_OK

@@ -116,6 +116,11 @@ local COMPLETION_CASES = {
   { { "watch", "--" }, "%-%-interval .*%-%-once" },
   { { "cancel", "--file", "CHANGE" }, "^CHANGELOG%.md$" },
   { { "cancel-older-than", "--older-than", "" }, "^$" },
+  { { "list", "" }, "^runs batches fine%-tuning eval%-runs$" },                 -- a script's first argument: the kinds
+  { { "list", "--limit", "5", "f" }, "^fine%-tuning$" },
+  { { "list", "batches", "" }, "^$" },                                -- only the first
+  { { "supervise", "share/runctl/supervise-pol" }, "^share/runctl/supervise%-policy%.example%.lua$" },
+  { { "supervise", "CHANGE" }, "^$" },                                -- .lua files only
   { { "spend", "--by", "" }, "^project line_item model$" },
   { { "spend", "--window", "" }, "^today month$" },          -- not the DURATION placeholder
   { { "spend", "--bud" }, "^%-%-budget$" },
@@ -216,7 +221,8 @@ T.ok(#samples >= 4, "the docs have C and Lua samples to try (" .. #samples .. ")
 -- What each sample must print, by its file name (a sample with none listed
 -- must exit 0 and print something).
 local expect = {
-  ["host.c"] = { out = "^cancelling\n$", wire = "POST /v1/threads/thread_abc/runs/run_xyz/cancel" },
+  ["host.c"] = { out = "^cancelling\n$", wire = "POST /v1/threads/thread_abc/runs/run_xyz/cancel",
+                 fail_args = "thread_abc run_missing", fail_err = "^cancel thread_abc/run_missing failed: 404 " },
   ["sandbox.c"] = { out = "^refused: sandbox: instruction limit exceeded" },
   ["cancel-all.lua"] = { args = "thread_abc run_1 run_2", out = "^run_1\tcancelling\nrun_2\tcancelling\n$",
                          wire = "POST /v1/threads/thread_abc/runs/run_1/cancel,POST /v1/threads/thread_abc/runs/run_2/cancel" },
@@ -262,8 +268,23 @@ for _, s in ipairs(samples) do
   is0(code, name .. " from the docs runs (no LD_LIBRARY_PATH)", err)
   T.like(out, want.out or "%S", name .. " prints what it should", err)
   if want.wire then T.is(cancels_seen(), want.wire, name .. " sends its cancels") end
+  if want.fail_args then        -- the failure path: the error printed, exit 1
+    out, err, code = E.sh("env -u LD_LIBRARY_PATH " .. run_cmd .. " " .. want.fail_args, api_env)
+    T.is(code, 1, name .. " exits 1 when its cancel fails", err)
+    T.like(err, want.fail_err, name .. " prints the error of a failed cancel")
+    T.is(out, "", name .. " prints nothing on stdout then")
+  end
   ::next::
 end
+
+-- ---- make rock alone (no LuaRocks): its folders from pkg-config ----
+local rockdir = E.tmp .. "/pkg-rock-alone"
+_, err, code = E.sh(("%s rock ROCK_BUILD=%s"):format(MAKE, q(rockdir)))
+is0(code, "make rock alone (no LuaRocks variables) builds the module", err)
+fake:reset()
+out, err = E.sh("lua5.4 -e " .. q('package.cpath = "' .. rockdir .. '/module/?.so;" .. package.cpath; '
+                                  .. 'print(assert(require("runctl").runs.cancel("thread_abc", "run_xyz")).status)'), api_env)
+T.is(out, "cancelling\n", "the stock lua5.4 cancels with the module make rock built", err)
 
 -- ---- LuaRocks: luarocks make into a private tree, used from the stock lua5.4 ----
 if not have("luarocks") then
@@ -294,8 +315,11 @@ else
   local arch = E.sh("dpkg --print-architecture"):match("%S+")
   local debdir = E.tmp .. "/pkg-deb"
   local deb = ("%s/runctl_%s_%s.deb"):format(debdir, version, arch)
-  _, err, code = E.sh(("mkdir -p %s && %s deb DEB_BUILD=%s/build DEB_OUT=%s"):format(debdir, MAKE, debdir, debdir))
+  -- DEB_BUILD relative, as its default is: deb.sh once failed to cd into it (a spurious error)
+  _, err, code = E.sh(("mkdir -p %s && %s deb DEB_BUILD=$(realpath --relative-to=. %s/build) DEB_OUT=%s")
+                      :format(debdir, MAKE, debdir, debdir))
   is0(code, "make deb succeeds", err)
+  T.unlike(err, "can't cd", "make deb prints no cd error", err)
   T.ok(io.open(deb) ~= nil, "and writes runctl_VERSION_ARCH.deb", deb)
   local info = E.sh("dpkg-deb -I " .. q(deb))
   T.like(info, "\n Package: runctl\n", "its control file names the package")

@@ -2,34 +2,14 @@
 # tools/demo.sh — the headline workflows on the bundled fake API (answering as
 # api.openai.com does): what still runs and bills (batches, fine-tuning jobs,
 # background responses) is looked at, cleaned up with each outcome and cost
-# shown, and cleaned up again; then runs, as Azure and compatible servers have them.
+# shown, and cleaned up again; then runs, as Azure and compatible servers have
+# them; then three commands to try next on `make fake` (the same seed).
 RUNCTL=${1:-./runctl}
 FAKEAPI=${2:-build/fakeapi}
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
-# Times are relative (negative = seconds ago); expires_at null = never expires.
-cat >"$dir/seed.json" <<'SEED'
-{"batches": [
-  {"id": "batch_embed_2000", "status": "in_progress", "created_at": -30000,
-   "request_counts": {"total": 2000, "completed": 142, "failed": 0}},
-  {"id": "batch_eval_nightly", "status": "finalizing", "created_at": -28000,
-   "request_counts": {"total": 500, "completed": 498, "failed": 2}},
-  {"id": "batch_just_finished", "status": "in_progress", "created_at": -26000},
-  {"id": "batch_fresh", "status": "validating", "created_at": -600},
-  {"id": "batch_done", "status": "completed", "created_at": -90000}],
- "fine_tuning_jobs": [
-  {"id": "ftjob-runaway", "status": "running", "created_at": -40000, "trained_tokens": 1250000}],
- "responses": [
-  {"id": "resp_report_bg", "status": "in_progress", "background": true},
-  {"id": "resp_chat_sync", "status": "completed"}],
- "threads": [
-  {"id": "thread_support", "runs": [
-    {"id": "run_stuck_1", "status": "in_progress", "created_at": -10800, "expires_at": null},
-    {"id": "run_stuck_2", "status": "requires_action", "created_at": -7200, "expires_at": null},
-    {"id": "run_fresh", "status": "queued", "created_at": -300, "expires_at": null},
-    {"id": "run_done", "status": "completed", "created_at": -86400}]}]}
-SEED
-"$FAKEAPI" --port 0 --port-file "$dir/port" --seed "$dir/seed.json" --quiet >/dev/null &
+SEED=$(dirname "$0")/demo-seed.json        # an object of every kind (also what `make fake` serves)
+"$FAKEAPI" --port 0 --port-file "$dir/port" --seed "$SEED" --quiet >/dev/null &
 pid=$!
 i=0
 while [ ! -s "$dir/port" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
@@ -58,3 +38,11 @@ step cancel ftjob-runaway resp_report_bg resp_chat_sync
 echo
 echo "# runs: the Assistants API left api.openai.com in August 2026; Azure OpenAI and compatible servers keep it"
 step cancel-older-than --older-than 1h --wait 10 thread_support
+echo
+echo "Try next, on a fake server of your own seeded with every kind (runs, batches, fine-tuning"
+echo "jobs, responses, file batches, uploads): start it with \`make fake\` in another terminal"
+echo "(port 8080; Ctrl-C stops it), then here:"
+echo "  export OPENAI_BASE_URL=http://127.0.0.1:8080/v1 OPENAI_API_KEY=sk-fake"
+echo "  $RUNCTL list batches --status in_progress,finalizing"
+echo "  $RUNCTL get batch_embed_2000 ftjob-runaway resp_report_bg"
+echo "  $RUNCTL cancel-older-than --kind batches --older-than 6h --wait"

@@ -197,7 +197,7 @@ local function resource(rname, node)
     say("---Polls %s until the status leaves %s (honours openai-poll-after-ms).", def.wait.using,
         table.concat(sorted_keys(def.wait.while_status), ", "))
     for _, id in ipairs(ids) do say("---@param %s string", id) end
-    say("---@param w? { timeout?: number, interval?: number }")
+    say("---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }")
     returns(obj)
     ids[#ids + 1] = "w"
     say("function %s.wait(%s) end", var, table.concat(ids, ", "))

@@ -594,7 +594,7 @@ function R_batches.each(params, opts) end
 
 ---Polls retrieve until the status leaves cancelling, finalizing, in_progress, validating (honours openai-poll-after-ms).
 ---@param batch_id string
----@param w? { timeout?: number, interval?: number }
+---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }
 ---@return runctl.Batch? obj
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
@@ -652,7 +652,7 @@ function R_evals_runs.each(eval_id, params, opts) end
 ---Polls retrieve until the status leaves in_progress, queued (honours openai-poll-after-ms).
 ---@param eval_id string
 ---@param run_id string
----@param w? { timeout?: number, interval?: number }
+---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }
 ---@return runctl.EvalRun? obj
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
@@ -720,7 +720,7 @@ function R_fine_tuning_jobs.each(params, opts) end
 
 ---Polls retrieve until the status leaves queued, running, validating_files (honours openai-poll-after-ms).
 ---@param fine_tuning_job_id string
----@param w? { timeout?: number, interval?: number }
+---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }
 ---@return runctl.FineTuningJob? obj
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
@@ -946,7 +946,7 @@ function R_responses.retrieve(response_id, opts) end
 
 ---Polls retrieve until the status leaves in_progress, queued (honours openai-poll-after-ms).
 ---@param response_id string
----@param w? { timeout?: number, interval?: number }
+---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }
 ---@return runctl.Response? obj
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
@@ -999,7 +999,7 @@ function R_runs.each(thread_id, params, opts) end
 ---Polls retrieve until the status leaves cancelling, in_progress, queued (honours openai-poll-after-ms).
 ---@param thread_id string
 ---@param run_id string
----@param w? { timeout?: number, interval?: number }
+---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }
 ---@return runctl.Run? obj
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp
@@ -1047,7 +1047,7 @@ function R_vector_stores_file_batches.retrieve(vector_store_id, batch_id, opts) 
 ---Polls retrieve until the status leaves in_progress (honours openai-poll-after-ms).
 ---@param vector_store_id string
 ---@param batch_id string
----@param w? { timeout?: number, interval?: number }
+---@param w? { timeout?: number, interval?: number, progress?: boolean|fun(obj: table, seconds_left: number) }
 ---@return runctl.FileBatch? obj
 ---@return runctl.Error? err
 ---@return runctl.Resp? resp

@@ -132,6 +132,7 @@ function H.fake(args)
   end
   -- How the server answers cancels: "live", "400", "200", "409" (see the fake's refusal.h).
   function s:cancel_style(name) return control("POST", "/config", { cancel_style = name }) end
+  function s:config(t) return control("POST", "/config", t) end
   function s:runs(thread_id) return control("GET", "/runs?thread_id=" .. runctl.escape_id(thread_id)) end
   function s:client(extra)
     local cfg = { api_key = "sk-test-1234567890", base_url = s.base, max_retries = 0 }

@@ -270,7 +270,8 @@ T.is(code, 0, "cancel --file of it finishes the skipped runs (no thread left unl
 T.is(active_on(THREADS), 0, "every run is cancelled")
 
 -- Ctrl-C during --wait, then resume
-seed { { id = "thread_w", runs = { R("w_stuck", "cancelling", 7300) } } }
+seed { { id = "thread_w", runs = { R("w_stuck", "in_progress", 7300) } } }
+fake:config { cancel_delay_ms = 600000 }        -- it stays cancelling
 rpath = tmp("waiting")
 h = T.start(ENV, "cancel-older-than --older-than 1h --wait 600 --report " .. rpath .. " thread_w")
 T.ok(T.wait_for(function() return count("GET", "/runs/w_stuck$") >= 1 end), "--wait is polling")
@@ -279,6 +280,7 @@ T.ok(T.wait_for(function() return h.code() ~= nil end, 20), "Ctrl-C during --wai
 _, by, _, frame = T.report(T.read_file(rpath))
 T.is(by.w_stuck and by.w_stuck.error, "interrupted while waiting", "the run waited on says so")
 T.is(frame.trailer and frame.trailer.complete, true, "the report is complete")
+fake:config { cancel_delay_ms = 100 }
 
 -- kill -9 while cancelling: the report has no closing line; cancel --file
 -- refuses; --resume does what is left, each run cancelled once

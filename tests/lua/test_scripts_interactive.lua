@@ -75,22 +75,31 @@ T.is(active, 4, "the server still has the four skipped runs in progress")
 T.like(h.err(), "interrupted: 4 runs and 0 threads skipped", "the summary is written after Ctrl-C")
 T.like(h.err(), "2 cancelled, 4 skipped", "and counts both")
 
--- Ctrl-C during --wait: the wait stops, every run keeps its action, exit 130
+-- Ctrl-C during --wait: the wait stops, every run keeps its action, exit 130;
+-- a run found cancelling already is not waited for (nor polled).
 fake:seed { threads = { { id = "thread_w", runs = { R("w_run", "in_progress", 7200), R("w_stuck", "cancelling", 7300) } } } }
+fake:config { cancel_delay_ms = 600000 }
 fake:clear()
 h = start("cancel-older-than --older-than 1h --wait 60 thread_w")
 T.ok(wait_for(function()
   for _, r in ipairs(fake:requests()) do
-    if r.method == "GET" and r.path:find("/runs/w_stuck$") then return true end
+    if r.method == "GET" and r.path:find("/runs/w_run$") then return true end
   end
-end), "--wait is polling")
+end), "--wait is polling the run it cancelled")
 h.signal("INT")
 T.ok(wait_for(function() return h.code() ~= nil end, 20), "Ctrl-C ends the wait")
 T.is(h.code(), 130, "exit 130")
 list, by = report(h.out())
 T.is(#list, 2, "both runs have their line")
-T.is(by.w_stuck and by.w_stuck.error, "interrupted while waiting", "the run waited on says the wait was cut")
+T.is(by.w_run and by.w_run.error, "interrupted while waiting", "the run waited on says the wait was cut")
 T.is(by.w_run and by.w_run.action, "cancelled", "the cancelled run is reported cancelled")
+T.is(by.w_stuck and by.w_stuck.outcome, "already_cancelling", "the run cancelling before is reported so")
+local polled_stuck = false
+for _, r in ipairs(fake:requests()) do
+  if r.method == "GET" and r.path:find("/runs/w_stuck$") then polled_stuck = true end
+end
+T.ok(not polled_stuck, "and never polled: this run did not cancel it")
+fake:config { cancel_delay_ms = 100 }
 
 -- unblock-thread and cancel stop the same way
 fake:seed(seed_of("thread_u", 3))
@@ -132,7 +141,7 @@ if have_script then
   fake:seed(seed_of("thread_t", 25))
   fake:clear()
   local out, code = on_tty("cancel-older-than --older-than 1h thread_t", "n\n")
-  T.like(out, "cancel%-older%-than: cancel 25 runs on 1 thread%? %[y/N%]", "on a terminal it asks before 25 runs")
+  T.like(out, "cancel%-older%-than: cancel these 25 runs on 1 thread%? %[y/N%]", "on a terminal it asks before 25 runs")
   T.is(code, 2, "answering n: exit 2")
   T.like(out, "not cancelling 25 runs %(more than %-%-confirm%-above 20%): not confirmed", "and says so")
   T.is(#posts(), 0, "answering n: nothing sent")

@@ -14,9 +14,14 @@ T.is(D("1h30m"), 5400, "1h30m adds up")
 T.is(D("1.5h"), 5400.0, "1.5h")
 T.is(D("45"), 45, "a bare number is seconds")
 T.is(D("0"), 0, "0 is a duration")
-for _, bad in ipairs { "", "5x", "h", "-5m", "1e3", "0x10", "2 h", "1h-", ".", "m5" } do
+for _, bad in ipairs { "", "5x", "h", "-5m", "1e", "0x10", "2 h", "1h-", ".", "m5" } do
   T.is(D(bad), nil, "not a duration: " .. ("%q"):format(bad))
 end
+T.is(D("1e3"), 1000.0, "1e3: a number in exponent form")
+T.is(D("1w"), 604800, "1w: a week")
+T.is(select(2, D("1e9h")), "too large", "1e9h: too large, not \"not a duration\"")
+T.is(select(2, D("3651d")), "too large", "past ten years: too large")
+T.is(D("3650d"), 3650 * 86400, "ten years is the most")
 T.is(ops.fmt_age(59), "59s", "fmt_age seconds")
 T.is(ops.fmt_age(7384), "2h03m", "fmt_age hours and minutes")
 T.is(ops.fmt_age(90061), "1d01h", "fmt_age days and hours")

@@ -31,6 +31,7 @@ local ONLY_54 = {
   test_cli = COMMAND, test_operator = COMMAND, test_supervise = COMMAND,
   test_scripts_cancel_older_than = COMMAND, test_scripts_interactive = COMMAND,
   test_scripts_jobs = COMMAND, test_scripts_more = COMMAND, test_scripts_outcomes = COMMAND,
+  test_screen = COMMAND,
   test_embed_install = "tests make install of the Lua 5.4 build",
   test_ext = "installs the runctl command and runs extension files through it",
   test_embed_module = "loads runctl.so into the stock lua5.4 (tests/hosts load the LuaJIT one)",

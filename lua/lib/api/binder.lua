@@ -240,35 +240,65 @@ local function make_cursor_each(rname, methods, cursor)
   end
 end
 
--- wait(ids..., {timeout=, interval=}): polls retrieve until the status leaves
--- the resource's in-progress set; honours openai-poll-after-ms.
+-- The progress option of wait: true draws the live line of the bundled
+-- scripts (on a terminal's stderr, nothing elsewhere); a function is called
+-- as fn(obj, seconds_left) after each read. Returns a reporter
+-- {seen(obj), tick(), finish()}, or nil.
+local function wait_progress(where, progress, id, deadline)
+  if progress == nil or progress == false then return nil end
+  if type(progress) == "function" then
+    return { seen = function(obj) progress(obj, math.max(0, deadline - core.now())) end,
+             tick = function() end, finish = function() end }
+  end
+  if progress ~= true then
+    error(where .. ": progress must be true or a function(obj, seconds_left) (got " .. typename(progress) .. ")", 3)
+  end
+  local line = require("runctl.ops.concurrency").wait_line("waiting", "stopped", 1, deadline)
+  return { seen = function(obj, stopped) line.draw(stopped and 1 or 0, ("%s %s"):format(id, tostring(obj.status)), true) end,
+           tick = line.tick, finish = line.finish }
+end
+
+-- wait(ids..., {timeout=, interval=, progress=}): polls retrieve until the
+-- status leaves the resource's in-progress set; honours openai-poll-after-ms.
 local function make_wait(rname, retrieve, nids, while_status)
   local where = rname .. ".wait"
   return function(...)
     local ids = table.pack(...)
     local w = ids[nids + 1]
     if w ~= nil and type(w) ~= "table" then
-      error(where .. ": options must be a table {timeout=, interval=} (got " .. typename(w) .. ")", 2)
+      error(where .. ": options must be a table {timeout=, interval=, progress=} (got " .. typename(w) .. ")", 2)
     end
     w = w or {}
-    check_fields(where, w, { timeout = "number", interval = "positive" }, 2)
+    local fields = {}
+    for k, v in pairs(w) do if k ~= "progress" then fields[k] = v end end
+    check_fields(where, fields, { timeout = "number", interval = "positive" }, 2)
     for i = 1, nids do core.escape_id(ids[i], where .. ": id") end
     local deadline = core.now() + (w.timeout or 600)
     local interval = w.interval or 1
+    local progress = wait_progress(where, w.progress, tostring(ids[nids]), deadline)
+    local function done(...)
+      if progress then progress.finish() end
+      return ...
+    end
     while true do
       local obj, err, resp = retrieve(table.unpack(ids, 1, nids))
-      if not obj then return nil, err end
-      if not while_status[obj.status] then return obj, nil, resp end
+      if not obj then return done(nil, err) end
+      if progress then progress.seen(obj, not while_status[obj.status]) end
+      if not while_status[obj.status] then return done(obj, nil, resp) end
       local delay = interval
       local hint = tonumber(resp.headers["openai-poll-after-ms"])
       if hint and hint >= 0 then delay = hint / 1000 end
       local left = deadline - core.now()
       if left <= 0 then
-        return nil, new_error { kind = "timeout", request_id = resp.request_id, attempts = resp.attempts,
+        return done(nil, new_error { kind = "timeout", request_id = resp.request_id, attempts = resp.attempts,
           message = ("%s is still %s after waiting %gs"):format(tostring(obj.id or ids[nids]),
-                                                                  tostring(obj.status), w.timeout or 600) }
+                                                                  tostring(obj.status), w.timeout or 600) })
       end
-      task.sleep(math.min(delay, left))
+      local until_t = core.now() + math.min(delay, left)
+      repeat                              -- in steps, so the live line's clock moves
+        task.sleep(progress and math.min(0.5, until_t - core.now()) or (until_t - core.now()))
+        if progress then progress.tick() end
+      until core.now() >= until_t
     end
   end
 end

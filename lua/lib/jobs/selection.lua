@@ -148,6 +148,64 @@ function M.picker(kind, f, unix_time)
   end
 end
 
+---------------------------------------------------------------------- listing (runctl list)
+
+-- Every status an object of kind can have (its active, cancelling, done,
+-- finished and expired statuses), sorted.
+function M.statuses(kind)
+  local all = {}
+  for _, set in ipairs { kind.active, kind.cancelling, kind.done, kind.finished, kind.expired } do
+    for st in pairs(set) do all[st] = true end
+  end
+  return sorted_keys(all)
+end
+
+-- Like M.check for runctl list's filter, whose status may be any status of
+-- the kind, with newer_than beside older_than.
+function M.check_listing(kind, f, name_of)
+  local known = {}
+  for _, st in ipairs(M.statuses(kind)) do known[st] = true end
+  for _, st in ipairs(f.status or {}) do
+    if not known[st] then
+      return ("%s: '%s' is not a status of %s: use %s"):format(name_of("status"), tostring(st), kind.many,
+                                                                table.concat(M.statuses(kind), ", "))
+    end
+  end
+  if f.older_than and f.newer_than and f.newer_than <= f.older_than then
+    return ("%s and %s leave no age between them"):format(name_of("older_than"), name_of("newer_than"))
+  end
+  -- (model: any object that has a model field can be listed by it)
+  return M.check(kind, { assistant = f.assistant, age_from = f.age_from }, name_of)
+end
+
+-- The listing filter as a test: item -> true, age when it matches (any
+-- status in f.status, else every status; older than f.older_than, newer
+-- than f.newer_than; assistant, model, metadata as in M.picker).
+function M.matcher(kind, f, now)
+  local wanted = set_of(f.status)
+  local by_field = {}
+  if f.assistant then by_field[kind.filters.assistant or "assistant_id"] = set_of(f.assistant) end
+  local models, model_field = f.model, kind.filters.model or "model"
+  local from = M.age_base(f.age_from) == "started" and kind.started or kind.age_from.created or "created_at"
+  local metadata = f.metadata or {}
+  return function(item)
+    if type(item) ~= "table" or type(item.id) ~= "string" then return nil end
+    if wanted and not wanted[item.status] then return nil end
+    local since = item[from]
+    local age = math.type(since) and math.floor(now - since) or nil
+    if f.older_than and (age == nil or age <= f.older_than) then return nil end
+    if f.newer_than and (age == nil or age >= f.newer_than) then return nil end
+    for field, allowed in pairs(by_field) do
+      if not allowed[item[field]] then return nil end
+    end
+    if models and not any_model(models, item[model_field]) then return nil end   -- as cancel-older-than's
+    for _, kv in ipairs(metadata) do
+      if type(item.metadata) ~= "table" or item.metadata[kv.key] ~= kv.value then return nil end
+    end
+    return true, age
+  end
+end
+
 -- For the warning of a model filter that picks nothing: the model names of
 -- the objects of kind in a filter's wanted statuses (active by default),
 -- gathered with note(item) over a listing; then result() -> nil when the

@@ -10,22 +10,32 @@ local M = {}
 
 local UNITS = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
 
--- "90s", "15m", "2h", "1d", "1h30m", "1.5h" or a bare number of seconds ->
--- seconds (a number >= 0), or nil when s is not a duration.
+-- The longest duration taken: ten years (an age older than any object; a
+-- larger number is a typo, and past 2^53 seconds it is not even exact).
+M.MAX_DURATION = 3650 * 86400
+
+-- "90s", "15m", "2h", "1d", "1w", "1h30m", "1.5h", "1e3s" or a bare number
+-- of seconds -> seconds (a number >= 0); or nil, why: "too large" past
+-- M.MAX_DURATION, else nil alone when s is not a duration.
 function M.parse_duration(s)
   if type(s) ~= "string" or s == "" then return nil end
-  local n = tonumber(s)
-  if n then
-    if n >= 0 and n < math.huge and s:match("^[%d.]+$") then return n end
-    return nil
+  local total
+  if s:match("^%d+%.?%d*$") or s:match("^%d+%.?%d*[eE]%+?%d+$") or s:match("^%.%d+$") then
+    total = tonumber(s)
+  else
+    total = 0
+    local pos = 1
+    while pos <= #s do
+      local num, unit, nxt = s:match("^(%d+%.?%d*[eE]%+?%d+)([smhdw])()", pos)
+      if not num then num, unit, nxt = s:match("^(%d*%.?%d+)([smhdw])()", pos) end
+      if not num then num, unit, nxt = s:match("^(%d+%.?)([smhdw])()", pos) end
+      if not num or not tonumber(num) then return nil end
+      total = total + tonumber(num) * UNITS[unit]
+      pos = nxt
+    end
   end
-  local total, pos = 0, 1
-  while pos <= #s do
-    local num, unit, nxt = s:match("^(%d+%.?%d*)([smhdw])()", pos)
-    if not num then return nil end
-    total = total + tonumber(num) * UNITS[unit]
-    pos = nxt
-  end
+  if not total or total ~= total or total < 0 then return nil end
+  if total > M.MAX_DURATION then return nil, "too large" end
   return total
 end
 
@@ -52,13 +62,15 @@ local KINDS = {
     return nil, "a non-empty value without control characters"
   end,
   duration = function(v)
-    local d = M.parse_duration(v)
+    local d, why = M.parse_duration(v)
     if d then return d end
-    return nil, "a duration such as 90s, 15m, 2h or 1d"
+    if why then return nil, nil, "too large: at most 3650d (ten years)" end
+    return nil, "a duration such as 90s, 15m, 2h, 1d or 1w (s, m, h, d, w; 1h30m)"
   end,
   seconds = function(v)
-    local d = M.parse_duration(v)
+    local d, why = M.parse_duration(v)
     if d and d > 0 then return d end
+    if why then return nil, nil, "too large: at most 3650d (ten years)" end
     return nil, "a positive number of seconds (or 30s, 5m, 1h)"
   end,
   count = function(v)
@@ -123,6 +135,7 @@ end
 -- looks_like_id_or_option), and must then parse; `--` ends the options.
 -- Usage errors raise (see M.usage_error); --help prints usage and exits 0.
 function M.parse(spec, args)
+  M.script_name = spec.name
   local opts, positional = {}, {}
   local i, n = 1, #args
   while i <= n do
@@ -169,9 +182,11 @@ function M.parse(spec, args)
           end
           if #value == 0 then M.usage_error(name .. " needs at least one value") end
         else
-          local want
-          value, want = KINDS[o.kind](raw)
-          if value == nil then
+          local want, problem
+          value, want, problem = KINDS[o.kind](raw)
+          if value == nil and problem then
+            M.usage_error(("%s: %s is %s"):format(name, quote(raw), problem))
+          elseif value == nil then
             M.usage_error(("%s: %s is not %s"):format(name, quote(raw), want))
           end
         end
@@ -209,11 +224,16 @@ end
 -- lines are skipped, surrounding spaces trimmed, a UTF-8 byte order mark
 -- (a file saved by some editors) dropped. Returns the list, nil and the
 -- line number of each (for messages), or nil, err.
+-- On a terminal, stdin is read after a prompt saying how to end it.
 function M.read_lines(path)
   local f, err = io.stdin
   if path ~= "-" then
     f, err = io.open(path, "r")
     if not f then return nil, err end
+  elseif runctl.isatty("stdin") then
+    io.stderr:write(("%s: reading IDs from the terminal, one per line; end with Ctrl-D on a line of its own\n")
+                    :format(M.script_name or "runctl"))
+    io.stderr:flush()
   end
   local out, numbers, first, n = {}, {}, true, 0
   for line in f:lines() do

@@ -73,6 +73,7 @@ Job.__index = Job
 -- client (the configuration checked) comes first, so a misconfigured run
 -- leaves the last report alone.
 function M.start(name, o, header)
+  header = header or {}
   if o.dry_run then runctl.dry_run = true end
   local client = M.client(o)
   local h = { report = name }
@@ -80,9 +81,10 @@ function M.start(name, o, header)
   local report, err = ledgers.report(o.report, h, o.json)
   if not report then args.usage_error("--report: cannot open " .. o.report .. ": " .. tostring(err)) end
   return setmetatable({ name = name, o = o, report = report, ledger = ledgers.ledger(report),
-                        client = client, concurrency = o.concurrency or 16, unix_time = M.unix_time(),
+                        client = client, args = header.args, threads = header.threads, concurrency = o.concurrency or 16,
+                        unix_time = M.unix_time(),
                         t0 = core.now(), held = {}, still = 0, still_lines = {},
-                        interrupted = false }, Job)
+                        before = 0, interrupted = false }, Job)
 end
 
 -- Calls verb ("cancel", "retrieve") of e's kind with e's IDs.
@@ -123,7 +125,10 @@ function Job:cancel(e)
   end
   self:saw(e, f.seen)
   f.seen = nil
-  local stopping = f.outcome == "cancel_requested" or (f.action == "already_done" and e.kind.pending[f.status_after])
+  -- only what this run stopped is waited for: one found cancelling already
+  -- (someone else's cancel) is reported so and judged by no deadline
+  local stopping = f.outcome == "cancel_requested"
+  if f.outcome == "already_cancelling" then self.before = self.before + 1 end
   if self.o.wait and stopping and self:can(e, "retrieve") then
     for k, v in pairs(f) do e[k] = v end
     self.held[#self.held + 1] = e
@@ -162,14 +167,18 @@ end
 -- they leave cancelling; each is read at least once, so a flip-back shows.
 function Job:wait()
   if not self.o.wait or self.interrupted or #self.held == 0 then return end
-  local groups, order = {}, {}
+  local groups, order, longest = {}, {}, 0
   for _, e in ipairs(self.held) do
     if not groups[e.kind] then groups[e.kind] = {} order[#order + 1] = e.kind end
     table.insert(groups[e.kind], e)
   end
+  local function timeout_of(kind) return self.o.wait == true and kind.wait or self.o.wait end
+  for _, kind in ipairs(order) do longest = math.max(longest, timeout_of(kind)) end
+  -- one live line for the whole wait, whatever the kinds
+  local line = bulk.entries_line(self.held, core.now() + longest)
   bulk.each_concurrently(order, #order, function(kind)
     local n, cut = bulk.wait_and_settle(self.ledger, groups[kind], {
-      name = self.name, timeout = self.o.wait == true and kind.wait or self.o.wait,
+      name = self.name, timeout = timeout_of(kind), line = line,
       concurrency = self.concurrency, pending = kind.pending, one = kind.one, many = kind.many,
       no_cancelling = next(kind.cancelling) == nil,
       retrieve = function(e) return self:call(e, "retrieve") end,
@@ -178,10 +187,11 @@ function Job:wait()
     if n > 0 then
       self.still = self.still + n
       self.still_lines[#self.still_lines + 1] = ("%d %s still cancelling when --wait %gs ran out"):format(
-        n, n == 1 and kind.one or kind.many, self.o.wait == true and kind.wait or self.o.wait)
+        n, n == 1 and kind.one or kind.many, timeout_of(kind))
     end
     self.interrupted = self.interrupted or cut
   end)
+  line.finish()
   self.held = {}
 end
 
@@ -235,6 +245,25 @@ function M.cost_text(cost)
   return table.concat(parts, ", ")
 end
 
+-- A cost for a table cell: "142/2000 requests", "1250000 tokens", "" when
+-- the object says nothing countable (see cost_text for every field).
+function M.cost_brief(cost)
+  if type(cost) ~= "table" then return "" end
+  local parts = {}
+  local function counts(t, noun)
+    if type(t) == "table" and math.type(t.total) then
+      parts[#parts + 1] = ("%s/%d %s"):format(tostring(t.completed or 0), t.total, noun)
+    end
+  end
+  counts(cost.request_counts, "requests")
+  counts(cost.file_counts, "files")
+  if type(cost.usage) == "table" and math.type(cost.usage.total_tokens) then
+    parts[#parts + 1] = cost.usage.total_tokens .. " tokens"
+  end
+  if math.type(cost.trained_tokens) then parts[#parts + 1] = cost.trained_tokens .. " tokens trained" end
+  return table.concat(parts, ", ")
+end
+
 -- The lines under the summary: failures, notes (not cancellable, finished
 -- anyway), costs of what was cancelled.
 function Job:details()
@@ -280,8 +309,120 @@ function Job:finish(head, opts)
              self:counted(ledger.counts.skipped),
              opts.group and (" and " .. term.plural(ledger.group_counts.skipped, opts.group)) or "")
   end
+  if self.before > 0 then
+    term.say(false, "%s: %s already cancelling before this run (someone else's cancel): not waited for, "
+             .. "not counted against it", name, self:counted(self.before))
+  end
   if not write_ok then term.say(true, "%s: cannot write the report: %s", name, write_err) end
+  if code ~= 0 and not opts.refused and not self.o.dry_run then term.next_step(self:next_step(opts)) end
   return code
+end
+
+---------------------------------------------------------------------- the next step
+
+local function quote(s)
+  s = tostring(s)
+  if s:match("^[%w_./:=,@%-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Where the report went when it is a file: --report FILE, or stdout
+-- redirected to a file (found through /proc: the shell's parent is this
+-- process). nil and what stdout is instead: a terminal, a pipe, not a file.
+function Job:report_path()
+  local path = self.o.report
+  if path and path ~= "-" then return path end
+  if self.report.human then return nil, "a terminal" end
+  if not io.stdout:seek("cur") then return nil, "a pipe" end
+  local p = io.popen("readlink /proc/$PPID/fd/1 2>/dev/null")
+  local target = p and p:read("l")
+  if p then p:close() end
+  -- (a device such as /dev/null seeks too; a deleted file keeps its name with " (deleted)")
+  local f = target and target:sub(1, 1) == "/" and not target:find("^/dev/") and not target:find("^/proc/")
+            and not target:find(" %(deleted%)$") and io.open(target, "r")
+  if f then f:close() return target end
+  return nil, "not a file"
+end
+
+-- "runctl NAME ARGS..." with the report left out (--report X) and extra
+-- words added. What came from stdin cannot be given again that way: the
+-- job's threads (header.threads) are written out instead of "-" (or added
+-- when the arguments name none of them); other IDs read from stdin get a
+-- note saying to feed them again.
+function Job:command(extra)
+  local words, skip, stdin, named = { "runctl", self.name }, false, false, false
+  local threads = {}
+  for _, t in ipairs(self.threads or {}) do if t then threads[t] = true end end
+  for _, a in ipairs(self.args or {}) do
+    if skip then skip = false
+    elseif a == "--report" then skip = true
+    elseif a == "-" then stdin = true
+    elseif not a:match("^%-%-report=") then
+      words[#words + 1] = quote(a)
+      if threads[a] or a:match("^%-%-threads%-file") then named = true end
+    end
+  end
+  if next(threads) and not named then
+    for _, t in ipairs(self.threads) do words[#words + 1] = quote(t) end
+    stdin = false
+  end
+  for _, w in ipairs(extra or {}) do words[#words + 1] = quote(w) end
+  return table.concat(words, " ") .. (stdin and " (with the same IDs on stdin)" or "")
+end
+
+-- What watch takes to follow the objects still cancelling when --wait ran
+-- out: their IDs (a run's thread), or --kind KIND when there are many of a
+-- listable kind.
+function Job:still_targets()
+  local words, seen, by_kind = {}, {}, {}
+  local list = {}
+  for _, e in pairs(self.ledger.keys) do list[#list + 1] = e end
+  table.sort(list, function(a, b) return a.seq < b.seq end)
+  for _, e in ipairs(list) do
+    if e.id and e.action == "cancelled" and e.kind and e.kind.pending[e.status_after] then
+      local w = e.kind.per_thread and e.parent or (e.parent and (e.parent .. "/" .. e.id)) or e.id
+      if not seen[w] then seen[w] = true words[#words + 1] = w end
+      by_kind[e.kind] = true
+    end
+  end
+  if #words > 8 then
+    words = {}
+    for kind in pairs(by_kind) do
+      if kind.list ~= "each" then return nil end
+      words[#words + 1] = "--kind " .. kind.name
+    end
+    table.sort(words)
+  end
+  return #words > 0 and table.concat(words, " ") or nil
+end
+
+-- The command that finishes what this run left (opts: finish's): a resume
+-- or retry from the report when there is one, else how to get one; nil
+-- when nothing is left to do again (a cancel accepted, then finished anyway).
+function Job:next_step(opts)
+  local path, stdout_is = self:report_path()
+  local left = self.ledger.counts.failed + self.ledger.counts.skipped + self.ledger.group_counts.failed
+               + self.ledger.group_counts.skipped
+  if left == 0 and self.still > 0 then       -- only slow to stop: follow them
+    local targets = self:still_targets()
+    if targets then return "next: follow them until they stop: runctl watch " .. targets end
+  end
+  if left == 0 and self.still == 0 and not opts.blocked and not self.interrupted then return nil end
+  if not path then
+    local to = self.name .. ".jsonl"
+    return ("next: no report was kept (stdout is %s); run it again with one, which redoes nothing already "
+            .. "done: %s"):format(stdout_is, self:command { "--report", to })
+  end
+  local base = path:gsub("%.jsonl$", "")
+  if self.name == "cancel-older-than" then
+    return ("next: resume it (what is left, with its filters): runctl cancel-older-than --resume %s --report %s")
+           :format(quote(path), quote(base .. ".resumed.jsonl"))
+  elseif self.name == "cancel" then
+    local cmd = ("runctl cancel --file %s --report %s"):format(quote(path), quote(base .. ".retry.jsonl"))
+    if self.o.wait then cmd = cmd .. (self.o.wait == true and " --wait" or (" --wait " .. self.o.wait)) end
+    return "next: retry what failed or was skipped: " .. cmd
+  end
+  return ("next: run it again (it lists the threads anew): %s"):format(self:command { "--report", base .. ".retry.jsonl" })
 end
 
 return M

@@ -13,14 +13,57 @@ local M = {}
 
 -- Sleeps secs in short steps, returning early (false) once Ctrl-C was
 -- pressed: a timer is not woken by the signal, so long waits are cut up.
-function M.sleep(secs)
+-- tick(), when given, is called at each step (a live line's clock).
+function M.sleep(secs, tick)
   local deadline = core.now() + secs
   while true do
     if runctl.interrupted() then return false end
     local left = deadline - core.now()
     if left <= 0 then return true end
     task.sleep(math.min(left, 0.1))
+    if tick then tick() end
   end
+end
+
+-- The live line of a wait, on a terminal (stderr; nothing elsewhere):
+-- "waiting [####----] 3/10 stopped  slowest: batch_x cancelling  24m50s left".
+-- line.draw(done, slowest) with the count stopped and the text of the
+-- slowest object (or nil); line.tick() redraws the clock; line.finish()
+-- erases it. deadline: on the core.now() clock.
+function M.wait_line(label, unit, total, deadline)
+  local bar = term.progress(label, total, { unit = unit })
+  local line = { done = 0 }
+  function line.draw(done, slowest, force)
+    line.done, line.slowest = done or line.done, slowest
+    if not bar.enabled then return end
+    local left = term.fmt_age(math.max(0, math.ceil(deadline - core.now()))) .. " left"
+    bar:update(line.done, line.slowest and ("slowest: " .. line.slowest .. "  " .. left) or left, force)
+  end
+  function line.tick() line.draw(line.done, line.slowest) end
+  function line.finish() bar:finish() end
+  line.bar = bar
+  return line
+end
+
+-- The wait line for entries {kind, parent, id, status_after, age}: how many
+-- left `pending` (a set, or per entry its kind's), and the oldest still in it.
+function M.entries_line(entries, deadline, pending)
+  local line = M.wait_line("waiting", "stopped", #entries, deadline)
+  local draw = line.draw
+  function line.update(force)
+    local stopped, slow = 0, nil
+    for _, e in ipairs(entries) do
+      local p = pending or (e.kind and e.kind.pending) or kinds.PENDING
+      if p[e.status_after] then
+        if not slow or (e.age or 0) > (slow.age or 0) then slow = e end
+      else
+        stopped = stopped + 1
+      end
+    end
+    draw(stopped, slow and ("%s %s"):format(slow.parent and (slow.parent .. "/" .. slow.id) or tostring(slow.id),
+                                            tostring(slow.status_after)), force)
+  end
+  return line
 end
 
 -- Stops every bulk job at once for why (a refused API key): each_concurrently
@@ -66,7 +109,7 @@ function M.wait_all(entries, opts)
     if stopped_because then return left, "stopped" end
     local remaining = deadline - core.now()
     if remaining <= 0 then return left, "deadline" end
-    if not M.sleep(math.min(delay, remaining)) then return left, "interrupted" end
+    if not M.sleep(math.min(delay, remaining), opts.on_tick) then return left, "interrupted" end
     local hint
     local still = {}
     M.each_concurrently(left, opts.concurrency or 16, function(e)
@@ -100,7 +143,8 @@ end
 -- opts: name, timeout, retrieve, concurrency, pending, one/many (nouns),
 -- shown (the --wait the messages name, when timeout is what is left of it),
 -- on_seen(e, obj) for each object read, no_cancelling (the kind stops at
--- once: the message says "read back stopped").
+-- once: the message says "read back stopped"), line (a live line from
+-- M.entries_line shared by the waits of a job; one of its own otherwise).
 -- Returns how many were still pending at the deadline, and whether Ctrl-C
 -- cut the wait short.
 function M.wait_and_settle(ledger, entries, opts)
@@ -108,6 +152,7 @@ function M.wait_and_settle(ledger, entries, opts)
   term.say(false, "%s: waiting up to %gs for %d %s to %s", opts.name, opts.shown or opts.timeout,
         #entries, #entries == 1 and (opts.one or "run") or (opts.many or "runs"),
         opts.no_cancelling and "read back stopped" or "leave cancelling")
+  local line = opts.line or M.entries_line(entries, core.now() + opts.timeout, opts.pending)
   local left, why = M.wait_all(entries, {
     timeout = opts.timeout, concurrency = opts.concurrency, retrieve = opts.retrieve,
     pending = opts.pending,
@@ -115,8 +160,11 @@ function M.wait_and_settle(ledger, entries, opts)
     on_update = function(e, obj, err)
       e.wait_error = err and tostring(err) or nil
       if obj and opts.on_seen then opts.on_seen(e, obj) end
+      line.update()
     end,
+    on_tick = line.tick,
   })
+  if not opts.line then line.finish() end
   for _, e in ipairs(left) do
     e.error = why == "deadline"
               and ("still %s after waiting %gs%s"):format(e.status_after, opts.shown or opts.timeout,

@@ -34,7 +34,7 @@ local M = {
   plural = term.plural, fmt_age = term.fmt_age, quiet = term.quiet, size = term.size,
   colour = term.colour, paint = term.paint, wrap = term.wrap, progress = term.progress,
   render_progress = term.render_progress, keys = term.keys, confirm = term.confirm,
-  note = term.note, notes = term.notes, say = term.say,
+  note = term.note, notes = term.notes, say = term.say, table = term.table, next_step = term.next_step,
   -- runctl.ops.ledger
   EXIT_OK = ledger.EXIT_OK, EXIT_FAILED = ledger.EXIT_FAILED, EXIT_USAGE = ledger.EXIT_USAGE,
   EXIT_INTERRUPTED = ledger.EXIT_INTERRUPTED, ACTIONS = ledger.ACTIONS, FIELDS = ledger.FIELDS,
@@ -43,10 +43,11 @@ local M = {
   -- runctl.ops.concurrency
   sleep = concurrency.sleep, stop = concurrency.stop, stopped = concurrency.stopped,
   each_concurrently = concurrency.each_concurrently, wait_all = concurrency.wait_all,
-  wait_and_settle = concurrency.wait_and_settle,
+  wait_and_settle = concurrency.wait_and_settle, wait_line = concurrency.wait_line,
+  entries_line = concurrency.entries_line,
   -- runctl.ops.cancel_job
   start = cancel_job.start, client = cancel_job.client, check_config = cancel_job.check_config,
-  cost_text = cancel_job.cost_text, unix_time = cancel_job.unix_time,
+  cost_text = cancel_job.cost_text, cost_brief = cancel_job.cost_brief, unix_time = cancel_job.unix_time,
   -- runctl.api.cancel_outcomes
   OUTCOMES = outcomes.OUTCOMES, decide = outcomes.decide, classify_cancel = outcomes.classify_cancel,
   -- runctl.jobs.kinds
@@ -76,6 +77,9 @@ function M.main(name, body, args)
     error(code, 0)
   end
   for _, note in ipairs(term.notes()) do io.stderr:write(name, ": ", term.printable(note, true), "\n") end
+  if term.next_step() then                -- last of all
+    io.stderr:write(name, ": ", term.printable(term.next_step(), true), "\n")
+  end
   io.stdout:flush()
   os.exit(code or 0)
 end

@@ -86,15 +86,96 @@ function M.wrap(text, width, indent)
   return lead .. table.concat(lines, "\n"):gsub("^%s*", "")
 end
 
+-- A table as lines of text fitted to width columns (nil: no limit).
+-- columns: { {name = "ID", keep = true}, {name = "AGE", right = true}, ... }
+-- rows: lists of strings, one per column. Columns without keep are left out,
+-- last first, until the table fits (the last column, when marked cut, is
+-- cut instead while 12 of its columns fit); when even the kept ones do not fit,
+-- each row takes two lines: its first cell alone, the others indented
+-- below it, so an ID is never cut. Returns the lines (the header first).
+function M.table(columns, rows, width)
+  -- cells hold outside text (IDs, statuses, models): one printable line each
+  -- once the sanitizer exists (core.printable, issue 25)
+  local clean = core.printable or tostring
+  local cleaned = {}
+  for r, row in ipairs(rows) do
+    cleaned[r] = {}
+    for i = 1, #columns do cleaned[r][i] = row[i] ~= nil and clean(tostring(row[i])) or "" end
+  end
+  rows = cleaned
+  local show = {}
+  for i = 1, #columns do show[i] = true end
+  local function widths()
+    local w = {}
+    for i, c in ipairs(columns) do
+      w[i] = #c.name
+      for _, r in ipairs(rows) do w[i] = math.max(w[i], #tostring(r[i] or "")) end
+    end
+    return w
+  end
+  local w = widths()
+  local function line_width(from)
+    local total, n = 0, 0
+    for i = from or 1, #columns do
+      if show[i] then total, n = total + w[i], n + 1 end
+    end
+    return total + 2 * math.max(0, n - 1)
+  end
+  for i = #columns, 1, -1 do
+    if not width or line_width() <= width - 1 then break end
+    local cut_fits = columns[i].cut and i == #columns and line_width() - w[i] + math.min(w[i], 12) <= width - 1
+    if cut_fits then break end
+    if not columns[i].keep then show[i] = false end
+  end
+  local shown = {}
+  for i = 1, #columns do if show[i] then shown[#shown + 1] = i end end
+  local need = line_width()
+  local last = shown[#shown]
+  if last and columns[last].cut then need = need - w[last] + math.min(w[last], 12) end
+  local two = width and need > width - 1
+  local function cells(r, from)
+    local out = {}
+    for k = from, #shown do
+      local i = shown[k]
+      local v = tostring(r[i] or "")
+      if columns[i].right then v = (" "):rep(w[i] - #v) .. v
+      elseif k < #shown then v = v .. (" "):rep(w[i] - #v) end
+      out[#out + 1] = v
+    end
+    return (table.concat(out, "  "):gsub("%s+$", ""))
+  end
+  local head = {}
+  for i, c in ipairs(columns) do head[i] = c.name end
+  local lines = {}
+  local all = { head }
+  for _, r in ipairs(rows) do all[#all + 1] = r end
+  for _, r in ipairs(all) do
+    if two then
+      lines[#lines + 1] = tostring(r[shown[1]] or "")
+      lines[#lines + 1] = "    " .. cells(r, 2)
+    else
+      lines[#lines + 1] = cells(r, 1)
+    end
+  end
+  if width then
+    for i, l in ipairs(lines) do if #l > width - 1 then lines[i] = (l:sub(1, width - 1):gsub("%s+$", "")) end end
+  end
+  return lines
+end
+
 -- A one-line progress bar on stderr, drawn only on a terminal and at most
 -- ten times a second; finish() erases it so the summary starts clean.
+-- The line is "LABEL [####----] DONE/TOTAL  NOTE  STATUS": NOTE comes with
+-- each update (counts so far), STATUS is set apart with p:status(text) and
+-- stays until changed (why the job goes at the pace it does, say); on a
+-- narrow terminal the bar shrinks, then goes, before the counts do.
 local Progress = {}
 Progress.__index = Progress
 
 function M.progress(label, total, opts)
   opts = opts or {}
   local p = setmetatable({ label = label, total = total, done = 0, last = -1, width = 24,
-                           out = opts.out or io.stderr, drawn = false }, Progress)
+                           out = opts.out or io.stderr, drawn = false, unit = opts.unit }, Progress)
   if opts.enabled == nil then
     p.enabled = M.controls("stderr") and not M.quiet()
   else
@@ -103,28 +184,59 @@ function M.progress(label, total, opts)
   return p
 end
 
--- The text of the bar for done of total with a short note, e.g. counts.
-function M.render_progress(label, done, total, note, width)
+-- The text of the bar for done of total with a short note, e.g. counts,
+-- fitted to cols columns when given (the bar shrinks, then is left out,
+-- then the note is cut: "done/total" always stays). unit follows the
+-- counts ("3/10 stopped").
+function M.render_progress(label, done, total, note, width, cols, unit)
   width = width or 24
-  local fill = total > 0 and math.floor(width * done / total) or width
-  if fill > width then fill = width end
-  return ("%s [%s%s] %d/%d%s"):format(label, ("#"):rep(fill), ("-"):rep(width - fill), done, total,
-                                       note and note ~= "" and ("  " .. note) or "")
+  local counts = ("%d/%d%s"):format(done, total, unit and (" " .. unit) or "")
+  local tail = note and note ~= "" and ("  " .. note) or ""
+  local function with_bar(w)
+    local fill = total > 0 and math.floor(w * done / total) or w
+    if fill > w then fill = w end
+    return ("%s [%s%s] %s"):format(label, ("#"):rep(fill), ("-"):rep(w - fill), counts)
+  end
+  if not cols then return with_bar(width) .. tail end
+  local room = cols - 1                         -- the last column would wrap on some terminals
+  local bare = #label + 4 + #counts              -- "LABEL [] COUNTS" without a bar
+  local w = math.min(width, room - bare - #tail)
+  local head
+  if w >= 8 then
+    head = with_bar(w)
+  elseif bare + 8 <= room then                   -- the note is cut, the bar kept small
+    head = with_bar(8)
+  elseif #label + 1 + #counts <= room then
+    head = label .. " " .. counts
+  else
+    head = counts
+  end
+  local line = head .. tail
+  if #line > room then line = line:sub(1, room) end
+  return line
 end
 
 -- Moves the bar one step (see update).
 function Progress:step(note) return self:update(self.done + 1, note) end
 
+-- Sets the status note shown after the counts (nil to clear it) and redraws.
+function Progress:status(text)
+  self.status_text = text
+  return self:update(self.done, self.note, true)
+end
+
 function Progress:update(done, note, force)
-  self.done = done
+  self.done, self.note = done, note
   if not self.enabled then return end
   local now = core.now()
   if not force and done < self.total and now - self.last < 0.1 then return end
   self.last = now
-  local extra = self.note_fn and self.note_fn()       -- e.g. "paced by the server: 198/s"
+  -- the status note: set with p:status(text), or asked of p.note_fn() at each draw
+  -- (e.g. "paced by the server: 198/s")
+  local extra = self.status_text ~= "" and self.status_text or (self.note_fn and self.note_fn())
   if extra then note = note and note ~= "" and (note .. "  " .. extra) or extra end
-  local line = core.printable(M.render_progress(self.label, done, self.total, note, self.width))
   local cols = M.size("stderr")
+  local line = core.printable(M.render_progress(self.label, done, self.total, note, self.width, cols, self.unit))
   if cols and #line >= cols then line = line:sub(1, cols - 1) end   -- a wrapped bar cannot be redrawn
   self.out:write("\r\27[K", line)
   self.out:flush()
@@ -181,6 +293,14 @@ function M.note(text)
   if text and not noted[text] then noted[text] = true; notes[#notes + 1] = text end
 end
 function M.notes() return notes end
+
+-- The command to run next (a resume, a retry), said last of all by the
+-- script's runner: term.next_step(text); term.next_step() -> it.
+local next_text
+function M.next_step(text)
+  if text ~= nil then next_text = text end
+  return next_text
+end
 
 -- Writes the human summary lines to stderr (not under -q unless asked),
 -- wrapped at word boundaries to the width of a terminal. Outside text is
