@@ -13,6 +13,7 @@ local T = require "helper"
 -- 10% of N covers; what follows must keep to the pace the 429s set
 local RATE, BURST, N, IN_FLIGHT = 100, 10, 200, 16
 local THREADS, RUNS = 25, 8 -- unblock-thread: 200 active runs
+local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts" -- a runctl built elsewhere finds them
 
 local seed = { batches = {}, responses = {}, threads = {} }
 for i = 1, N do
@@ -63,7 +64,8 @@ local function start_case(hint, headers)
   fake:reset()
   control("POST", "/config", { rate_limit = { rate = RATE, burst = BURST, hint = hint, headers = headers } })
   keys = keys + 1
-  return { OPENAI_API_KEY = ("sk-test-rlpaths-%04d"):format(keys), OPENAI_BASE_URL = fake.base }
+  return { OPENAI_API_KEY = ("sk-test-rlpaths-%04d"):format(keys), OPENAI_BASE_URL = fake.base,
+           RUNCTL_SCRIPTS = SCRIPTS }
 end
 
 -- Every target has exactly one outcome (counted by id) and none failed.
