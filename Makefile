@@ -264,7 +264,7 @@ INSTALLED = $(PREFIX)/bin/runctl $(SCRIPT_NAMES:%=$(PREFIX)/share/runctl/scripts
             $(SHARE_FILES:%=$(PREFIX)/share/runctl/%) $(PREFIX)/share/runctl/types/runctl.lua
 # What supervise ships beside the scripts (share/runctl/): its systemd unit,
 # made from the .in with this PREFIX's paths, and an example policy.
-SHARE_FILES   = runctl-supervise.service supervise-policy.example.lua
+SHARE_FILES   = runctl-supervise.service supervise-policy.example.lua budget-policy.example.lua
 
 .PHONY: man install-bin install-doc deb rock rock-install
 
@@ -293,7 +293,7 @@ install-bin: $(BIN)
 	install -m 644 $(SCRIPT_NAMES:%=scripts/%.lua) $(DESTDIR)$(PREFIX)/share/runctl/scripts/
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DATADIR@|$(PREFIX)/share/runctl|g' \
 	  share/runctl/runctl-supervise.service.in > $(DESTDIR)$(PREFIX)/share/runctl/runctl-supervise.service
-	install -m 644 share/runctl/supervise-policy.example.lua $(DESTDIR)$(PREFIX)/share/runctl/
+	install -m 644 share/runctl/supervise-policy.example.lua share/runctl/budget-policy.example.lua $(DESTDIR)$(PREFIX)/share/runctl/
 	install -d $(DESTDIR)$(PREFIX)/share/runctl/types   # LuaLS definitions (docs/scripting.md: Editors)
 	install -m 644 types/runctl.lua $(DESTDIR)$(PREFIX)/share/runctl/types/
 install-doc: man

@@ -42,7 +42,8 @@ static const char usage_text[] =
     "\n"
     "runctl help lists the bundled scripts; runctl help NAME shows one's usage.\n"
     "\n"
-    "The API key comes from $OPENAI_API_KEY (never from a flag: flags show in ps).\n"
+    "The API key comes from $OPENAI_API_KEY (never from a flag: flags show in ps);\n"
+    "the admin key the costs and usage need (spend, supervise budgets), from $OPENAI_ADMIN_KEY.\n"
     "Scripts see arg and ... as with the stock lua interpreter.\n";
 
 static void usage_error(const char *fmt, const char *what)

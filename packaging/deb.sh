@@ -70,7 +70,8 @@ Description: Lua-scriptable runtime for cancelling and supervising OpenAI jobs
  runctl runs Lua 5.4 scripts that cancel and supervise OpenAI runs, background
  responses, batches and fine-tuning jobs through one non-blocking HTTP engine,
  with bundled clean-up scripts (cancel-older-than, cancel, unblock-thread,
- watch). Also ships librunctl with its header and pkg-config file for hosts
+ watch), a supervisor whose budgets cancel what runs once the organization's
+ spend passes a limit (supervise), and spend. Also ships librunctl with its header and pkg-config file for hosts
  that embed it, and the runctl module for the stock lua5.4.
 EOF
 # librunctl lands in the linker's folders: refresh its cache on install/remove.

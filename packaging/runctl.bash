@@ -29,12 +29,15 @@ _runctl_options() {
 }
 
 # _runctl_value ARG: completes the value of a flag whose argument is ARG:
-# "a|b|c" offers a, b and c; FILE offers files; anything else nothing.
+# "a|b|c" offers a, b and c (not a placeholder such as DURATION in
+# "today|month|DURATION"); FILE offers files; anything else nothing.
 _runctl_value() {
-    local cur=${COMP_WORDS[COMP_CWORD]}
+    local cur=${COMP_WORDS[COMP_CWORD]} w words=()
     case $1 in
         *FILE*) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
-        *'|'*) COMPREPLY=($(compgen -W "${1//|/ }" -- "$cur")) ;;
+        *'|'*)
+            for w in ${1//|/ }; do [[ $w == *[a-z0-9]* ]] && words+=("$w"); done
+            COMPREPLY=($(compgen -W "${words[*]}" -- "$cur")) ;;
         *) COMPREPLY=() ;;
     esac
 }

@@ -10,6 +10,8 @@ local journals = require "runctl.ops.journal"
 local metrics = require "runctl.ops.metrics"
 local service = require "runctl.ops.service"
 local picks = require "runctl.jobs.selection"
+local breakers = require "runctl.ops.breaker"
+local clients = require "runctl.api.client"
 
 local NAME = "supervise"
 local USAGE = [[
@@ -41,6 +43,28 @@ folder. The policy sees no io and no os but os.time, os.date, os.clock and
 os.getenv. A model filter that matches none of the objects listed is logged
 once per policy load with the models seen; an ID not found is an error
 (not_found), logged once.
+
+Budgets stop spending: a rule with when_over = "BUDGET" picks nothing while
+that budget is under its limit, and what its filters pick once it is over:
+
+  return {
+    budget_interval = "5m",     -- how often budgets are measured (default 5m)
+    budgets = {
+      { name = "daily cap", usd = 200, window = "today" },
+      { name = "token burn", tokens = 50e6, window = "1h", models = { "gpt-4o" } },
+    },
+    rules = {
+      { name = "stop batches", kind = "batches", when_over = "daily cap" },
+    },
+  }
+
+Budget fields: name, usd (from the costs, USD) or tokens (from the usage,
+input + output), window ("today", "month": UTC calendar; or a duration such
+as "1h"), source ("costs" for usd, "usage" for tokens), project_ids,
+api_key_ids, line_items (costs), models and endpoint (usage; default
+completions). Budgets need an organization admin key in OPENAI_ADMIN_KEY.
+A trip is journaled once per window (event budget_exceeded); --once and
+--dry-run log what a trip would cancel.
 
 Options:
   --once                  one pass, then exit (for cron): 0 when it had no
@@ -85,7 +109,7 @@ local SPEC = {
 local M_CANCELS, M_ERRORS = "runctl_supervise_cancels_total", "runctl_supervise_errors_total"
 
 local function new_metrics()
-  return metrics.new()
+  return breakers.add_metrics(metrics.new())
     :counter("runctl_supervise_passes_total", "Passes run, by result (ok, failed).")
     :counter(M_CANCELS, "Cancel decisions, by kind, rule and outcome.")
     :counter(M_ERRORS, "Errors, by type (list, auth, cancel, match, journal, metrics, policy, not_found).")
@@ -146,9 +170,15 @@ local function see(s, p, l, item)
   if picked[item.id] then return end            -- seen twice in one listing (pages moved)
   for _, r in ipairs(l.rules) do
     local verdict, age, note = r.pick(item)
-    if verdict == "cancel" and matches(s, p, r, item) then
+    if verdict == "cancel" and r.when_over and not p.over[r.when_over] then
+      if p.show_trips and matches(s, p, r, item) then    -- --once, --dry-run: what a trip would cancel
+        local list = p.would_trip[r] or {}
+        p.would_trip[r] = list
+        list[#list + 1] = item.id
+      end
+    elseif verdict == "cancel" and matches(s, p, r, item) then
       picked[item.id] = true
-      p.targets[#p.targets + 1] = { rule = r, kind = kind, parent = l.parent, id = item.id,
+      p.targets[#p.targets + 1] = { rule = r, kind = kind, parent = l.parent, id = item.id, budget = r.when_over,
                                     status = st, age = age, item = item, note = note }
       return
     end
@@ -260,7 +290,7 @@ local function cancel(s, p, e)
                 parent = e.parent, status_before = e.status, status_after = f.status_after, age = e.age,
                 outcome = outcome, request_id = f.request_id, error = f.error and service.redact(f.error),
                 note = (e.note or f.note) and service.redact(e.note or f.note),
-                cost = ops.kinds.cost_of(e.kind, f.seen or e.item) }
+                cost = ops.kinds.cost_of(e.kind, f.seen or e.item), budget = e.budget }
   local what = ("rule '%s': %s %s (%s, %s old)"):format(e.rule.name, e.kind.one, e.id, tostring(e.status),
                                                        ops.fmt_age(e.age))
   if outcome == "failed" then
@@ -281,7 +311,11 @@ end
 
 -- One pass: list, pick, cancel, journal. Returns the pass's record.
 local function pass(s)
-  local p = { unix_time = ops.unix_time(), targets = {}, picked = {}, active = {}, oldest = {}, errors = 0, complete = true }
+  local p = { unix_time = ops.unix_time(), targets = {}, picked = {}, active = {}, oldest = {}, errors = 0, complete = true,
+              would_trip = {}, show_trips = s.o.once or s.o.dry_run }
+  local function log(...) s.svc:log(...) end
+  p.over = s.breaker:decide(s.policy, { log = log, journal = s.journal,
+                                        fail = function(...) fail(s, p, ...) end })
   for _, r in ipairs(s.policy.rules) do
     r.pick, r.models = picks.picker(r.kind, r.filter, p.unix_time), picks.model_watch(r.kind, r.filter)
   end
@@ -291,6 +325,7 @@ local function pass(s)
     fail(s, p, "cancel", "rule '%s': %s %s: cannot cancel: %s", e.rule.name, e.kind.one, e.id, text_of(err))
   end)
   if p.complete then s.journal:forget_others(p.picked) end
+  if p.show_trips then s.breaker:show_trips(s.policy, p.over, p.would_trip, log) end
   return p
 end
 
@@ -337,8 +372,13 @@ local function reload(s)
     s.reg:inc(M_ERRORS, { type = "policy" })
     return s.svc:log("error", "policy not reloaded, the old one stays: %s", err)
   end
+  if #policy.budgets > 0 and not clients.has_admin_key(s.client) then
+    s.reg:inc(M_ERRORS, { type = "policy" })
+    return s.svc:log("error", "policy not reloaded, the old one stays: it has budgets and %s", clients.NO_ADMIN_KEY)
+  end
   policy.missing, policy.warned = {}, {}
   s.policy = policy
+  s.breaker:remeasure()
   s.svc:log("info", "policy reloaded: %s, %d rule(s)", policy.path, #policy.rules)
 end
 
@@ -355,10 +395,16 @@ local function main(argv)
   policy.missing, policy.warned = {}, {}             -- IDs not found, model filters told about: once each
   if o.dry_run then runctl.dry_run = true end      -- the client refuses every cancel from here on
   local client = ops.client(o)
+  if #policy.budgets > 0 and not clients.has_admin_key(client) then
+    io.stderr:write(NAME, ": ", policy.path, ": the policy has budgets, which are measured from the "
+                    .. "organization's costs and usage: ", clients.NO_ADMIN_KEY, "\n")
+    return ops.EXIT_USAGE
+  end
   local journal, jerr = journals.open(o.journal)
   if not journal then ops.usage_error("--journal: cannot open " .. o.journal .. ": " .. tostring(jerr)) end
   local s = { o = o, policy = policy, journal = journal, reg = new_metrics(), client = client,
               svc = service.start(NAME), concurrency = o.concurrency or 16, passes = 0 }
+  s.breaker = breakers.new(client, s.reg)
   s.svc:log("info", "policy %s: %d rule(s), a pass every %gs%s", policy.path, #policy.rules, interval(s),
             o.dry_run and " (dry run: no cancel is sent)" or "")
   local ok, why

@@ -116,6 +116,9 @@ local COMPLETION_CASES = {
   { { "watch", "--" }, "%-%-interval .*%-%-once" },
   { { "cancel", "--file", "CHANGE" }, "^CHANGELOG%.md$" },
   { { "cancel-older-than", "--older-than", "" }, "^$" },
+  { { "spend", "--by", "" }, "^project line_item model$" },
+  { { "spend", "--window", "" }, "^today month$" },          -- not the DURATION placeholder
+  { { "spend", "--bud" }, "^%-%-budget$" },
 }
 -- complete(shell, setup, case_line): runs one script of `setup` then a
 -- case_line(words, n) per case in SHELL; checks each printed line.

@@ -1,7 +1,9 @@
 #!/bin/sh
 # tests/secrets.sh — runs every Lua test again with OPENAI_LOG=debug (every
 # attempt logged with its headers, in the test and in every runctl it starts)
-# and fails if any API key the tests use appears in any output. Prints TAP.
+# and fails if any API key the tests use appears in any output. Every test
+# also runs with an admin key in OPENAI_ADMIN_KEY (the costs and usage key),
+# which must not show either. Prints TAP.
 RUNCTL=${RUNCTL:-./runctl}
 FAKEAPI=${FAKEAPI:-build/fakeapi}
 LUA_PATH=${LUA_PATH:-"tests/lua/?.lua;;"}
@@ -12,7 +14,7 @@ fails=0
 for t in tests/lua/test_*.lua; do
     rm -rf "$dir"
     mkdir -p "$dir"
-    OPENAI_LOG=debug RUNCTL_SECRET_SCAN=1 TEST_TMPDIR="$dir" $RUNCTL_WRAP "$RUNCTL" "$t" >"$dir/stdout" 2>"$dir/stderr"
+    OPENAI_LOG=debug OPENAI_ADMIN_KEY=sk-test-admin-secrets-scan-0123456789 RUNCTL_SECRET_SCAN=1 TEST_TMPDIR="$dir" $RUNCTL_WRAP "$RUNCTL" "$t" >"$dir/stdout" 2>"$dir/stderr"
     status=$?
     n=$((n + 1))
     if [ $status -ne 0 ]; then

@@ -31,6 +31,7 @@ end
 local VALIDATOR_TYPES = {
   [params.limit100] = "integer", [params.limit] = "integer", [params.order] = '"asc"|"desc"',
   [params.cursor] = "string", [params.metadata] = "table<string, string>",
+  [params.unix_time] = "integer", [params.boolean] = "boolean",
 }
 
 -- The bound table at a dotted resource name on client c.
@@ -150,7 +151,8 @@ local function resource(rname, node)
   local class = "runctl.Client." .. rname
   local var = "R_" .. rname:gsub("%.", "_")
   say("")
-  say("---The %s bindings of a client (c.%s)%s.", rname, rname, def and def.beta and (", sent with OpenAI-Beta: " .. def.beta) or "")
+  say("---The %s bindings of a client (c.%s)%s%s.", rname, rname, def and def.beta and (", sent with OpenAI-Beta: " .. def.beta) or "",
+      def and def.admin and ", sent with the admin key (OPENAI_ADMIN_KEY or admin_key)" or "")
   say("---@class %s", class)
   for _, child in ipairs(sorted_keys(node.children)) do
     say("---@field %s runctl.Client.%s", child, node.children[child])
@@ -166,7 +168,17 @@ local function resource(rname, node)
                                obj)
     if mname == def.paginate then list_ids, list_params = ids, pclass end
   end
-  if def.paginate then
+  if def.cursor then            -- each(method, params, opts): follows next_page
+    local names = {}
+    for _, m in ipairs(def.paginate) do names[#names + 1] = ("%q"):format(m) end
+    say("")
+    say("---Every item (bucket) of every page of a listing, following next_page; raises err on a failure.")
+    say("---@param method %s", table.concat(names, "|"))
+    say("---@param params? table")
+    say("---@param opts? runctl.RequestOptions")
+    say("---@return fun(): table?")
+    say("function %s.each(method, params, opts) end", var)
+  elseif def.paginate then
     say("")
     say("---Every item of every page of %s, page after page; raises err on a failure.", def.paginate)
     for _, id in ipairs(list_ids) do say("---@param %s string", id) end

@@ -70,7 +70,7 @@
 ---@field max_retry_delay? number
 ---@field max_bytes? integer
 ---@field headers? table<string, string|false>  false sends no such header
----@field query? table<string, string|number|boolean>
+---@field query? table<string, string|number|boolean|string[]>  a list repeats its key
 ---@field idempotency_key? string
 
 ---------------------------------------------------------------------- clients
@@ -78,6 +78,7 @@
 ---runctl.client's settings (each defaults to the flags, then the environment).
 ---@class runctl.ClientSettings
 ---@field api_key? string                default OPENAI_API_KEY
+---@field admin_key? string              default OPENAI_ADMIN_KEY (costs and usage only)
 ---@field base_url? string               default OPENAI_BASE_URL, else https://api.openai.com/v1
 ---@field organization? string
 ---@field project? string
@@ -109,7 +110,7 @@
 ---(c.runs, c.batches, ...) are in the generated part below.
 ---@class runctl.Client
 ---@field base_url string
----@field organization? string
+---@field organization_id? string        the organization setting (c.organization: the costs and usage)
 ---@field project? string
 ---@field max_retries integer
 ---@field timeout number
@@ -383,6 +384,26 @@ function params.metadata(v) end
 ---@return boolean ok
 ---@return string wanted
 function params.eval_run_status(v) end
+---@return boolean ok
+---@return string wanted
+function params.unix_time(v) end
+---@return boolean ok
+---@return string wanted
+function params.boolean(v) end
+---A validator of a list of strings, sent as name[]=a&name[]=b (words: the allowed ones).
+---@param name string
+---@param words? table<string, true>
+---@return fun(v: any): boolean, string, table?
+function params.list(name, words) end
+---A validator of one of the words of a set.
+---@param set table<string, true>
+---@return fun(v: any): boolean, string
+function params.one_of(set) end
+---A validator of an integer from lo to hi.
+---@param lo integer
+---@param hi integer
+---@return fun(v: any): boolean, string
+function params.range(lo, hi) end
 
 ---A job kind (see lua/lib/jobs/kinds.lua for every field).
 ---@class runctl.Kind
@@ -705,6 +726,204 @@ function R_fine_tuning_jobs.each(params, opts) end
 ---@return runctl.Resp? resp
 function R_fine_tuning_jobs.wait(fine_tuning_job_id, w) end
 
+---The organization bindings of a client (c.organization), sent with the admin key (OPENAI_ADMIN_KEY or admin_key).
+---@class runctl.Client.organization
+---@field usage runctl.Client.organization.usage
+local R_organization = {}
+
+---@class runctl.params.organization.costs
+---@field api_key_ids? any
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+
+---`GET /organization/costs`
+---@param params? runctl.params.organization.costs
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization.costs(params, opts) end
+
+---Every item (bucket) of every page of a listing, following next_page; raises err on a failure.
+---@param method "costs"
+---@param params? table
+---@param opts? runctl.RequestOptions
+---@return fun(): table?
+function R_organization.each(method, params, opts) end
+
+---The organization.usage bindings of a client (c.organization.usage), sent with the admin key (OPENAI_ADMIN_KEY or admin_key).
+---@class runctl.Client.organization.usage
+local R_organization_usage = {}
+
+---@class runctl.params.organization.usage.audio_speeches
+---@field api_key_ids? any
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field models? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+---@field user_ids? any
+
+---`GET /organization/usage/audio_speeches`
+---@param params? runctl.params.organization.usage.audio_speeches
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.audio_speeches(params, opts) end
+
+---@class runctl.params.organization.usage.audio_transcriptions
+---@field api_key_ids? any
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field models? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+---@field user_ids? any
+
+---`GET /organization/usage/audio_transcriptions`
+---@param params? runctl.params.organization.usage.audio_transcriptions
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.audio_transcriptions(params, opts) end
+
+---@class runctl.params.organization.usage.code_interpreter_sessions
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+
+---`GET /organization/usage/code_interpreter_sessions`
+---@param params? runctl.params.organization.usage.code_interpreter_sessions
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.code_interpreter_sessions(params, opts) end
+
+---@class runctl.params.organization.usage.completions
+---@field api_key_ids? any
+---@field batch? boolean
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field models? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+---@field user_ids? any
+
+---`GET /organization/usage/completions`
+---@param params? runctl.params.organization.usage.completions
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.completions(params, opts) end
+
+---@class runctl.params.organization.usage.embeddings
+---@field api_key_ids? any
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field models? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+---@field user_ids? any
+
+---`GET /organization/usage/embeddings`
+---@param params? runctl.params.organization.usage.embeddings
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.embeddings(params, opts) end
+
+---@class runctl.params.organization.usage.images
+---@field api_key_ids? any
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field models? any
+---@field page? string
+---@field project_ids? any
+---@field sizes? any
+---@field sources? any
+---@field start_time? integer
+---@field user_ids? any
+
+---`GET /organization/usage/images`
+---@param params? runctl.params.organization.usage.images
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.images(params, opts) end
+
+---@class runctl.params.organization.usage.moderations
+---@field api_key_ids? any
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field models? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+---@field user_ids? any
+
+---`GET /organization/usage/moderations`
+---@param params? runctl.params.organization.usage.moderations
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.moderations(params, opts) end
+
+---@class runctl.params.organization.usage.vector_stores
+---@field bucket_width? any
+---@field end_time? integer
+---@field group_by? any
+---@field limit? any
+---@field page? string
+---@field project_ids? any
+---@field start_time? integer
+
+---`GET /organization/usage/vector_stores`
+---@param params? runctl.params.organization.usage.vector_stores
+---@param opts? runctl.RequestOptions
+---@return runctl.Object? obj
+---@return runctl.Error? err
+---@return runctl.Resp? resp
+function R_organization_usage.vector_stores(params, opts) end
+
+---Every item (bucket) of every page of a listing, following next_page; raises err on a failure.
+---@param method "completions"|"embeddings"|"moderations"|"images"|"audio_speeches"|"audio_transcriptions"|"vector_stores"|"code_interpreter_sessions"
+---@param params? table
+---@param opts? runctl.RequestOptions
+---@return fun(): table?
+function R_organization_usage.each(method, params, opts) end
+
 ---The responses bindings of a client (c.responses).
 ---@class runctl.Client.responses
 local R_responses = {}
@@ -838,6 +1057,7 @@ function R_vector_stores_file_batches.wait(vector_store_id, batch_id, w) end
 ---@field batches runctl.Client.batches
 ---@field evals runctl.Client.evals
 ---@field fine_tuning runctl.Client.fine_tuning
+---@field organization runctl.Client.organization
 ---@field responses runctl.Client.responses
 ---@field runs runctl.Client.runs
 ---@field uploads runctl.Client.uploads
@@ -847,6 +1067,7 @@ function R_vector_stores_file_batches.wait(vector_store_id, batch_id, w) end
 ---@field batches runctl.Client.batches
 ---@field evals runctl.Client.evals
 ---@field fine_tuning runctl.Client.fine_tuning
+---@field organization runctl.Client.organization
 ---@field responses runctl.Client.responses
 ---@field runs runctl.Client.runs
 ---@field uploads runctl.Client.uploads
@@ -863,6 +1084,10 @@ evals = nil
 ---The default client's fine_tuning (openai.fine_tuning).
 ---@type runctl.Client.fine_tuning
 fine_tuning = nil
+
+---The default client's organization (openai.organization).
+---@type runctl.Client.organization
+organization = nil
 
 ---The default client's responses (openai.responses).
 ---@type runctl.Client.responses

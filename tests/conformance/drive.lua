@@ -403,7 +403,10 @@ local function on_the_wire(entry, pname, v)
     end
     return true
   end
-  if type(v) == "table" then v = v[1] end
+  if type(v) == "table" then     -- an array: name=a (form, exploded) or name[]=a, what the SDKs send
+    v = v[1]
+    return q[pname] == tostring(v) or q[pname .. "[]"] == tostring(v)
+  end
   return q[pname] == tostring(v)
 end
 
@@ -468,7 +471,7 @@ local function show(v)
 end
 
 local function client(mode)
-  return runctl.client { api_key = DUMMY_KEY, base_url = PROXY .. "/" .. mode, max_retries = 0,
+  return runctl.client { api_key = DUMMY_KEY, admin_key = DUMMY_KEY, base_url = PROXY .. "/" .. mode, max_retries = 0,
                          organization = "org-conformance", project = "proj_conformance", timeout = 60 }
 end
 
@@ -519,12 +522,27 @@ for _, m in ipairs(methods) do
 end
 
 -- Calls a bound method: fn(ids..., [params,] opts).
+-- params with a value for each query parameter the spec requires (the
+-- costs and usage listings' start_time) that params leaves out.
+local function with_required(m, params)
+  local out = {}
+  for k, v in pairs(params or {}) do out[k] = v end
+  for _, p in ipairs(m.op and m.op.params or {}) do
+    if p.required and p["in"] == "query" and out[p.name] == nil and m.params[p.name] then
+      for _, v in ipairs(candidates(p.schema)) do
+        if accepts(m.params[p.name], v) then out[p.name] = v break end
+      end
+    end
+  end
+  return (next(out) ~= nil or params ~= nil) and out or nil
+end
+
 local function call(c, m, ids, params, opts)
   local fn = bound(c, m.rname)[m.mname]
   local n = #m.ids
   local args = table.move(ids, 1, n, 1, {})
   if m.params then
-    args[n + 1], args[n + 2] = params, opts
+    args[n + 1], args[n + 2] = with_required(m, params), opts
     return fn(table.unpack(args, 1, n + 2))
   end
   args[n + 1] = opts
@@ -735,7 +753,8 @@ local function static_method(m)
 
   -- The same operation through c:request.
   local path = m.template:gsub("{([%w_]+)}", function(name) return runctl.escape_id(sample_id(name)) end)
-  obj, err, resp = static:request { method = m.verb, path = path, beta = m.beta }
+  obj, err, resp = static:request { method = m.verb, path = path, beta = m.beta,
+                                    query = m.params and with_required(m, nil) or nil }
   expect_ok(m, ("c:request{%s %s}"):format(m.verb, m.template), obj, err, resp)
 
   -- each: pages through with after=<cursor>; capped, since examples repeat.

@@ -4,6 +4,7 @@
 #include "http.h"
 #include "runs_api.h"
 #include "server.h"
+#include "spend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,13 +121,20 @@ static unsigned api_answer(struct server *s, struct MHD_Connection *c,
                            const struct req *r, const char *method,
                            struct jbuf *out)
 {
-    unsigned st = check_auth(s, c, out);
-    if (st != 0) {
-        return st;
-    }
     struct path p;
     size_t start;
-    if (api_path(s, r, &p, &start)) {
+    bool api = api_path(s, r, &p, &start);
+    unsigned st;
+    if (api && spend_route(&p.seg[start], p.n - start)) {     /* its own auth: the admin key */
+        st = spend_answer(s, c, r, method, &p.seg[start], p.n - start, out);
+        free(p.buf);
+        return st;
+    }
+    if ((st = check_auth(s, c, out)) != 0) {
+        free(p.buf);
+        return st;
+    }
+    if (api) {
         st = runs_api_answer(s, c, r, method, &p, start, out);
         if (st == 0) {
             st = jobs_api(s, r, method, &p.seg[start], p.n - start, out);

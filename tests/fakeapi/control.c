@@ -3,6 +3,7 @@
  * and the raw state of every object. */
 #include "http.h"
 #include "server.h"
+#include "spend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +317,7 @@ static const struct {
     {"runs", M_GET, ctl_runs},
     {"config", M_GET | M_POST, ctl_config},
     {"ratelimit", M_GET, ctl_ratelimit},
+    {"spend", M_GET | M_POST | M_DELETE, spend_control},   /* spend.c */
 };
 
 static int method_bit(const char *method)

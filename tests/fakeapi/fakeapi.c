@@ -18,7 +18,7 @@ static const char usage_text[] =
     "usage: fakeapi [--port N] [--port-file FILE]\n"
     "               [--seed FILE.json | --generate THREADSxRUNS[:SEED]]\n"
     "               [--jobs N] [--path-prefix /PREFIX]\n"
-    "               [--api-key KEY] [--cancel-delay-ms N] [--latency-ms N]\n"
+    "               [--api-key KEY] [--admin-key KEY] [--cancel-delay-ms N] [--latency-ms N]\n"
     "               [--cancel-style legacy|live|400|200|409]\n"
     "               [--threads N] [--no-record] [--record-limit N]\n"
     "               [--rate-limit RATE[:BURST[:ms|seconds|date|reset|none[:noheaders]]]]\n"
@@ -133,6 +133,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
             o->path_prefix = val;
         } else if (strcmp(a, "--api-key") == 0 && val[0] != '\0') {
             o->api_key = val;
+        } else if (strcmp(a, "--admin-key") == 0 && val[0] != '\0') {
+            o->admin_key = val;
         } else if (strcmp(a, "--cancel-delay-ms") == 0 && parse_u64(val, 86400000, &n)) {
             o->cancel_delay_ms = (int64_t)n;
         } else if (strcmp(a, "--cancel-style") == 0 &&

@@ -27,6 +27,7 @@ struct options {
     unsigned gen_jobs;       /* --jobs N: generated batches, responses, ... of each kind */
     const char *path_prefix; /* --path-prefix /p: the API also lives under /p/... */
     const char *api_key;
+    const char *admin_key;   /* --admin-key: the only key that reads costs and usage */
     int64_t cancel_delay_ms;
     int cancel_style;        /* enum cancel_style (refusal.h) */
     int64_t latency_ms;

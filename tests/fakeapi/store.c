@@ -1,6 +1,7 @@
 /* store: threads and runs in an arena, their id indexes (ids.c), seed loading and generation,
  * run state changes; the JSON is in runs_json.c, the other cancellable objects in jobs.c. */
 #include "store.h"
+#include "spend.h"
 #include "ids.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct store {
     struct id_index tindex; /* threads by id */
     size_t n_runs;
     struct jobs *jobs; /* batches, responses, fine-tuning jobs, ... (jobs.c) */
+    struct spend *spend; /* costs and usage (spend.c) */
 };
 
 static void *arena_alloc(struct store *s, size_t n)
@@ -87,6 +89,7 @@ void store_free(struct store *s)
         return;
     }
     jobs_free(s->jobs);
+    spend_free(s->spend);
     struct chunk *c = s->chunks;
     while (c != NULL) {
         struct chunk *next = c->next;
@@ -498,7 +501,10 @@ static bool parse_run(struct store *s, struct jbuf *tmp, struct thread *t,
 static struct store *store_new(size_t n_threads, char *err, size_t err_len)
 {
     struct store *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->jobs = jobs_new()) == NULL) {
+    if (s == NULL || (s->jobs = jobs_new()) == NULL || (s->spend = spend_new()) == NULL) {
+        if (s != NULL) {
+            jobs_free(s->jobs);
+        }
         free(s);
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -574,7 +580,8 @@ struct store *store_from_json(json_t *root, int64_t base, char *err,
         }
         s->n_runs += t->n_runs;
     }
-    if (!build_thread_index(s, err, err_len) || !jobs_load(s->jobs, root, base, err, err_len)) {
+    if (!build_thread_index(s, err, err_len) || !jobs_load(s->jobs, root, base, err, err_len) ||
+        !spend_load(s->spend, root, base, err, err_len)) {
         goto fail;
     }
     jb_free(&tmp);
@@ -720,6 +727,11 @@ bool store_generate_jobs(struct store *s, unsigned n, uint64_t seed, int64_t bas
                          char *err, size_t err_len)
 {
     return jobs_generate(s->jobs, n, seed, base, err, err_len);
+}
+
+struct spend *store_spend(struct store *s)
+{
+    return s->spend;
 }
 
 struct jobs *store_jobs(struct store *s)

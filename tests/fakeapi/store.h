@@ -111,6 +111,8 @@ void store_free(struct store *s);
 /* Reads a seed time: null (NULL_TIME), absolute unix seconds, or (values
  * under 1e9) seconds relative to base. Returns false when it is not a number. */
 bool store_parse_time(json_t *v, int64_t base, int64_t *out);
+/* The organization's costs and usage entries (spend.h). */
+struct spend *store_spend(struct store *s);
 /* The batches, responses, fine-tuning jobs, ... of the store. */
 struct jobs *store_jobs(struct store *s);
 

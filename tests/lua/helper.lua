@@ -180,7 +180,7 @@ function H.run(args, env, stdin)
   serial = serial + 1
   local out = ("%s/run-%d.out"):format(tmpdir, serial)
   local err = out:gsub("%.out$", ".err")
-  local prefix = "env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENAI_ORG_ID -u OPENAI_PROJECT_ID -u OPENAI_LOG"
+  local prefix = "env -u OPENAI_API_KEY -u OPENAI_ADMIN_KEY -u OPENAI_BASE_URL -u OPENAI_ORG_ID -u OPENAI_PROJECT_ID -u OPENAI_LOG"
   if os.getenv("RUNCTL_SECRET_SCAN") and not (env and env.OPENAI_LOG) then
     prefix = prefix .. " OPENAI_LOG=debug"   -- the secrets scan logs everything everywhere
   end

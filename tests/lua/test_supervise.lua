@@ -240,9 +240,11 @@ for _, case in ipairs {
   T.like(err, case[2], "  names the problem: " .. case[2])
 end
 T.is(#fake:requests(), 0, "a rejected policy sends nothing")
-out, err, code = supervise(policy("error('token sk-test-supervise-leak0123 and ' .. os.getenv('OPENAI_API_KEY'))") .. " --once")
+out, err, code = supervise(policy("error('token sk-test-supervise-leak0123 and ' .. tostring(os.getenv('OPENAI_API_KEY'))"
+                                 .. " .. ' ' .. tostring(os.getenv('OPENAI_ADMIN_KEY')))") .. " --once",
+                          { OPENAI_ADMIN_KEY = "sk-test-supervise-admin0123" })
 T.is(code, 2, "a policy that raises: exit 2")
-T.like(err, "token sk%-REDACTED and REDACTED", "keys in a policy's error are masked")
+T.like(err, "token sk%-REDACTED and nil nil", "keys in a policy's error are masked; os.getenv hides the API and admin keys")
 T.unlike(err, "leak0123", "no key shape shows")
 out, err, code = supervise(policy([[
 if runctl or json or task or http or io or load or require or debug or package or getmetatable then

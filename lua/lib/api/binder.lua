@@ -86,19 +86,19 @@ local function cancel_opts(opts)
 end
 
 -- The answer is read in the status words of the resource's kind (rname).
-local function send_cancel(c, rname, where, verb, path, beta, opts, perform, can_refetch)
-  local obj, err, resp = perform(c, where, verb, path, nil, nil, beta, cancel_opts(opts))
+local function send_cancel(c, rname, where, verb, path, beta, opts, perform, can_refetch, admin)
+  local obj, err, resp = perform(c, where, verb, path, nil, nil, beta, cancel_opts(opts), admin)
   local kind = outcome.kind_of(rname)
   if obj then return outcome.decide(obj, err, resp, nil, kind) end      -- no read-back: no closure made
   local refetch = can_refetch and function()
     local get_opts = {}
     for k, v in pairs(opts or {}) do if k ~= "idempotency_key" then get_opts[k] = v end end
-    return perform(c, where, "GET", path:gsub("/cancel$", ""), nil, nil, beta, get_opts)
+    return perform(c, where, "GET", (path:gsub("/cancel$", "")), nil, nil, beta, get_opts, admin)
   end
   return outcome.decide(obj, err, resp, refetch, kind)
 end
 
-local function make_method(rname, mname, def, beta, perform, unusable, can_refetch)
+local function make_method(rname, mname, def, beta, perform, unusable, can_refetch, admin)
   local verb, params_spec = def[1], def.params
   local is_cancel = mname == "cancel" and not params_spec
   local literals, names = compile_path(def[2])
@@ -137,8 +137,8 @@ local function make_method(rname, mname, def, beta, perform, unusable, can_refet
       else
         opts = check_opts(where, (select(nids + 1, ...)), 2)
       end
-      if is_cancel then return send_cancel(c, rname, where, verb, path, beta, opts, perform, can_refetch) end
-      return perform(c, where, verb, path, query, nil, beta, opts)
+      if is_cancel then return send_cancel(c, rname, where, verb, path, beta, opts, perform, can_refetch, admin) end
+      return perform(c, where, verb, path, query, nil, beta, opts, admin)
     end, nids, params_spec
   end
 end
@@ -193,6 +193,53 @@ local function make_each(rname, list_fn, nids, params_spec)
   end
 end
 
+-- each(method, params, opts) of a resource paged by a cursor param (the
+-- costs and usage listings: `page` = the previous answer's next_page):
+-- iterates every item (bucket) of every page of that method; raises err on
+-- failure. methods: name -> { fn, params spec }.
+local function make_cursor_each(rname, methods, cursor)
+  local where = rname .. ".each"
+  local names = {}
+  for name in pairs(methods) do names[#names + 1] = name end
+  table.sort(names)
+  return function(mname, params, opts, ...)
+    local m = methods[mname]
+    if not m then
+      error(("%s: the first argument must name what to list: %s (got %s)"):format(where,
+            table.concat(names, ", "), type(mname) == "string" and ("%q"):format(mname) or typename(mname)), 2)
+    end
+    if select("#", ...) > 0 then error(where .. ": too many arguments (at most 3: method, params, opts)", 2) end
+    check_params(where, params, m.params, 2)
+    check_opts(where, opts, 2)
+    local own = {}
+    for k, v in pairs(params or {}) do own[k] = v end
+    local page, i, done = nil, 0, false
+    return function()
+      while true do
+        if page and i < #page.data then
+          i = i + 1
+          return page.data[i]
+        end
+        if done then return nil end
+        if page then
+          if not page.has_more or is_null(page.next_page) or page.next_page == own[cursor] then
+            done = true
+            return nil
+          end
+          own[cursor] = page.next_page
+        end
+        local p, err = m.fn(own, opts)
+        if not p then error(err, 2) end
+        if type(p.data) ~= "table" then
+          error(new_error { kind = "invalid_response", message = where .. ": page has no data array" }, 2)
+        end
+        page, i = p, 0
+        if #p.data == 0 and not p.has_more then done = true return nil end
+      end
+    end
+  end
+end
+
 -- wait(ids..., {timeout=, interval=}): polls retrieve until the status leaves
 -- the resource's in-progress set; honours openai-poll-after-ms.
 local function make_wait(rname, retrieve, nids, while_status)
@@ -228,7 +275,7 @@ end
 
 ---------------------------------------------------------------------- checking a definition
 
-local DEF_FIELDS = { beta = true, methods = true, paginate = true, wait = true }
+local DEF_FIELDS = { beta = true, methods = true, paginate = true, wait = true, admin = true, cursor = true }
 local METHOD_FIELDS = { [1] = true, [2] = true, params = true }
 local GENERATED = { each = true, wait = true }   -- names paginate and wait add
 
@@ -305,7 +352,7 @@ function M.check(name, def)
   end
   if type(def) ~= "table" then return bad("the definition must be a table") end
   for k in pairs(def) do
-    if not DEF_FIELDS[k] then return bad("unknown field '" .. tostring(k) .. "' (use beta, methods, paginate, wait)") end
+    if not DEF_FIELDS[k] then return bad("unknown field '" .. tostring(k) .. "' (use beta, methods, paginate, cursor, wait, admin)") end
   end
   if def.beta ~= nil and (type(def.beta) ~= "string" or def.beta:find("[%z\1-\31\127]")) then
     return bad("beta must be a string without control characters (the OpenAI-Beta value)")
@@ -317,7 +364,21 @@ function M.check(name, def)
     local why = method_problem(mname, mdef)
     if why then return bad(why) end
   end
-  if def.paginate ~= nil then
+  if def.admin ~= nil and type(def.admin) ~= "boolean" then return bad("admin must be true or false") end
+  if def.cursor ~= nil then
+    if type(def.cursor) ~= "string" or not def.cursor:match("^[%a_][%w_]*$") then
+      return bad("cursor must name the param that takes the previous page's next_page (\"page\")")
+    end
+    if type(def.paginate) ~= "table" or #def.paginate == 0 then
+      return bad("with cursor, paginate must list the methods each pages ({ \"costs\" })")
+    end
+    for _, mname in ipairs(def.paginate) do
+      local m = def.methods[mname]
+      if not (m and m.params and m.params[def.cursor]) then
+        return bad("paginate: " .. tostring(mname) .. " must be a method taking params with a '" .. def.cursor .. "' cursor")
+      end
+    end
+  elseif def.paginate ~= nil then
     local m = def.methods[def.paginate]
     if not m then return bad("paginate must name one of its methods (got " .. tostring(def.paginate) .. ")") end
     if not (m.params and m.params.after) then
@@ -352,7 +413,7 @@ local function resource_binder(rname, rdef)
   local binders = {}
   for mname, def in pairs(rdef.methods) do
     binders[mname] = make_method(rname, mname, def, rdef.beta, hooks.perform, hooks.unusable,
-                                 rdef.methods.retrieve ~= nil)
+                                 rdef.methods.retrieve ~= nil, rdef.admin)
   end
   local while_status = rdef.wait and status_set(rdef.wait.while_status)
   return function(c)
@@ -363,7 +424,11 @@ local function resource_binder(rname, rdef)
       bound[mname] = fn
       meta[mname] = { nids = nids, params = params_spec }
     end
-    if rdef.paginate then
+    if rdef.cursor then
+      local paged = {}
+      for _, mname in ipairs(rdef.paginate) do paged[mname] = { fn = bound[mname], params = meta[mname].params } end
+      bound.each = make_cursor_each(rname, paged, rdef.cursor)
+    elseif rdef.paginate then
       local m = meta[rdef.paginate]
       bound.each = make_each(rname, bound[rdef.paginate], m.nids, m.params or {})
     end
@@ -466,9 +531,12 @@ end
 function M.define(name, def)
   local ok, why = M.check(name, def)
   if not ok then return nil, why end
+  if def.admin then   -- the admin key goes to runctl's own costs and usage listings only
+    return nil, name .. ": admin: only runctl's own resources are sent with the admin key"
+  end
   why = clash(name, def)
   if why then return nil, name .. ": " .. why end
-  local own = { beta = def.beta, paginate = def.paginate, methods = {} }
+  local own = { beta = def.beta, paginate = def.paginate, cursor = def.cursor, admin = def.admin, methods = {} }
   for mname, m in pairs(def.methods) do own.methods[mname] = { m[1], m[2], params = m.params } end
   if def.wait then own.wait = { using = def.wait.using, while_status = status_set(def.wait.while_status) } end
   return add_resource(name, own)

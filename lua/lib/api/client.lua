@@ -16,7 +16,7 @@ local CLIENT_FIELDS = {
   max_retries = "integer", timeout = "positive", connect_timeout = "positive",
   max_retry_delay = "number", max_concurrency = "integer", rate = "positive",
   max_bytes = "integer", headers = "table", query = "table", auth = "string",
-  ca_file = "string", max_rate_limit_wait = "positive",
+  ca_file = "string", admin_key = "string", max_rate_limit_wait = "positive",
 }
 local OPTS_FIELDS = check.OPTS_FIELDS
 local typename, env, check_fields = check.typename, check.env, check.check_fields
@@ -24,9 +24,10 @@ local header_lines, query_string = check.header_lines, check.query_string
 local transport_error, finish = errors.transport, errors.finish
 local Client = {}
 
--- What only this module's closures see: client -> { sender, query, base_url,
--- unusable }. The API key lives in the sender, in C memory (core.sender); no
--- field of a client holds it, and nothing hands it back.
+-- What only this module's closures see: client -> { sender, admin_sender,
+-- query, base_url, unusable }. The API key lives in the sender, the admin key
+-- (costs and usage) in the admin sender, both in C memory (core.sender); no
+-- field of a client holds either, and nothing hands them back.
 local private = setmetatable({}, { __mode = "k" })
 
 local resources         -- set below: root name -> binder(client) -> bound table
@@ -65,7 +66,9 @@ function M.new(cfg, extra)
   local flags = core.settings()
   local f = {}                  -- the public fields
   f.base_url = (cfg.base_url or flags.base_url or env("OPENAI_BASE_URL") or DEFAULT_BASE_URL):gsub("/+$", "")
-  f.organization = cfg.organization or flags.organization or env("OPENAI_ORG_ID")
+  -- the setting reads back as organization_id: c.organization is the costs
+  -- and usage listings (a resource, as on the global organization)
+  f.organization_id = cfg.organization or flags.organization or env("OPENAI_ORG_ID")
   f.project = cfg.project or flags.project or env("OPENAI_PROJECT_ID")
   f.max_retries = cfg.max_retries or flags.max_retries or 2
   f.timeout = cfg.timeout or flags.timeout or 600
@@ -85,8 +88,12 @@ function M.new(cfg, extra)
   if key and key:find("[%z\1-\31\127]") then
     error("runctl.client: api_key contains a control character (CR, LF or NUL?)", 2)
   end
+  local admin_key = cfg.admin_key or env("OPENAI_ADMIN_KEY")
+  if admin_key and admin_key:find("[%z\1-\31\127]") then
+    error("runctl.client: admin_key (or OPENAI_ADMIN_KEY) contains a control character (CR, LF or NUL?)", 2)
+  end
   local lines = { "Accept: application/json", "User-Agent: runctl/" .. core.VERSION }
-  if f.organization then lines[#lines + 1] = "OpenAI-Organization: " .. f.organization end
+  if f.organization_id then lines[#lines + 1] = "OpenAI-Organization: " .. f.organization_id end
   if f.project then lines[#lines + 1] = "OpenAI-Project: " .. f.project end
   for _, line in ipairs(lines) do
     if line:find("[\r\n%z]") then
@@ -94,12 +101,20 @@ function M.new(cfg, extra)
     end
   end
   header_lines("runctl.client", cfg.headers or {}, lines, 2)
-  local sender = core.sender { api_key = key, auth = f.auth, headers = lines,
-                               limiter = core.limiter(f.max_concurrency, f.rate), timeout = f.timeout,
-                               connect_timeout = f.connect_timeout, max_retries = f.max_retries,
-                               max_retry_delay = f.max_retry_delay, max_bytes = f.max_bytes,
-                               ca_file = f.ca_file, base_url = f.base_url,
-                               max_rate_limit_wait = f.max_rate_limit_wait }
+  local settings = { api_key = key, auth = f.auth, headers = lines,
+                     limiter = core.limiter(f.max_concurrency, f.rate), timeout = f.timeout,
+                     connect_timeout = f.connect_timeout, max_retries = f.max_retries,
+                     max_retry_delay = f.max_retry_delay, max_bytes = f.max_bytes,
+                     ca_file = f.ca_file, base_url = f.base_url,
+                     max_rate_limit_wait = f.max_rate_limit_wait }
+  local sender = core.sender(settings)
+  local admin_sender
+  if admin_key then            -- the same settings, its own pace (one per key); always a bearer token
+    settings.api_key, settings.auth = admin_key, "bearer"
+    admin_sender = core.sender(settings)
+  end
+  local has_key = key ~= nil
+  settings.api_key = nil        -- the keys live in the senders only
   f.query = {}
   for k, v in pairs(query) do f.query[k] = v end
   for k, v in pairs(extra or {}) do if k ~= "unusable" then f[k] = v end end
@@ -107,7 +122,7 @@ function M.new(cfg, extra)
   f.rate_limit = Client.rate_limit
   local c = frozen(f, "runctl.client",
                    function() return "runctl client (" .. f.base_url .. ")" end)
-  private[c] = { sender = key and sender, query = query, base_url = f.base_url,
+  private[c] = { sender = has_key and sender, admin_sender = admin_sender, query = query, base_url = f.base_url,
                  unusable = extra and extra.unusable, fields = f }
   for name, binder in pairs(resources) do f[name] = binder(c) end
   -- bound after c exists (the functions close over it), frozen like the rest
@@ -122,10 +137,37 @@ function M.unusable(c)
   return p and p.unusable
 end
 
--- Sends one API request through the client's sender; returns obj, nil, resp | nil, err.
-local function perform(c, where, method, path, query, body, beta, opts)
+-- Whether client c holds an admin key (the costs and usage endpoints need one).
+function M.has_admin_key(c)
   local p = private[c]
-  if not p.sender then
+  return p ~= nil and p.admin_sender ~= nil
+end
+
+M.NO_ADMIN_KEY = "no admin key: the costs and usage endpoints need an organization admin key "
+  .. "(with the api.usage.read scope): set OPENAI_ADMIN_KEY in the environment, "
+  .. "or pass admin_key to runctl.client{...}"
+
+-- An admin endpoint's refusal made plain: a key without the usage scope (a
+-- project key answers 403 "Missing scopes: api.usage.read") or a wrong key.
+local function admin_refusal(err)
+  if err.kind ~= "api" or (err.status ~= 401 and err.status ~= 403) then return err end
+  local said = tostring(err.message or "")
+  if err.status == 403 then
+    err.message = "an admin key is needed: the key in OPENAI_ADMIN_KEY (or admin_key) lacks the "
+      .. "api.usage.read scope (a project key cannot read costs or usage; make an organization admin key) ["
+      .. said .. "]"
+  else
+    err.message = "the API refused the admin key (401): check OPENAI_ADMIN_KEY (or admin_key) [" .. said .. "]"
+  end
+  return err
+end
+
+-- Sends one API request through the client's sender (admin: the admin
+-- sender); returns obj, nil, resp | nil, err.
+local function perform(c, where, method, path, query, body, beta, opts, admin)
+  local p = private[c]
+  if admin and not p.admin_sender then error(where .. ": " .. M.NO_ADMIN_KEY, 3) end
+  if not admin and not p.sender then
     error(where .. ": no API key: set OPENAI_API_KEY in the environment, "
           .. "or pass api_key to runctl.client{...}", 3)
   end
@@ -157,9 +199,12 @@ local function perform(c, where, method, path, query, body, beta, opts)
     if q == "" then q = nil end
   end
   if q then url = url .. "?" .. q end
-  local raw, decoded_or_fail = core.request(p.sender, method, url, body, beta, lines, opts)
+  local raw, decoded_or_fail = core.request(admin and p.admin_sender or p.sender, method, url, body, beta, lines, opts)
   if not raw then return nil, transport_error(decoded_or_fail) end
-  return finish(raw, decoded_or_fail)
+  if not admin then return finish(raw, decoded_or_fail) end
+  local obj, err, resp = finish(raw, decoded_or_fail)
+  if obj then return obj, err, resp end
+  return nil, admin_refusal(err)
 end
 
 -- c:rate_limit() -> what the client knows of its account's rate limit (shared

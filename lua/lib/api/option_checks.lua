@@ -88,11 +88,21 @@ local function query_string(where, parts, level)
         error(("%s: query keys must be strings (got %s)"):format(where, typename(k)), level + 1)
       end
       local tv = type(v)
-      if tv == "number" then
+      if tv == "table" and #v > 0 then      -- a list: the key repeated (project_ids[]=a&project_ids[]=b)
+        local items = {}
+        for i, item in ipairs(v) do
+          if type(item) ~= "string" and type(item) ~= "number" then
+            error(("%s: query value '%s' must be a list of strings (item %d is %s)")
+                  :format(where, k, i, typename(item)), level + 1)
+          end
+          items[i] = tostring(item)
+        end
+        v = items
+      elseif tv == "number" then
         v = math.type(v) == "float" and v == math.floor(v) and ("%d"):format(v) or tostring(v)
       elseif tv == "boolean" then v = tostring(v)
       elseif tv ~= "string" then
-        error(("%s: query value '%s' must be a string, number or boolean (got %s)")
+        error(("%s: query value '%s' must be a string, number or boolean, or a non-empty list of strings (got %s)")
               :format(where, k, typename(v)), level + 1)
       end
       if merged[k] == nil then n = n + 1; keys[n] = k end
@@ -103,10 +113,20 @@ local function query_string(where, parts, level)
   table.sort(keys)
   local out = {}
   for i = 1, n do
-    out[i] = core.escape_query(keys[i]) .. "=" .. core.escape_query(merged[keys[i]])
+    local k, v = core.escape_query(keys[i]), merged[keys[i]]
+    if type(v) == "table" then
+      for j, item in ipairs(v) do v[j] = k .. "=" .. core.escape_query(item) end
+      out[#out + 1] = table.concat(v, "&")
+    else
+      out[#out + 1] = k .. "=" .. core.escape_query(v)
+    end
   end
   return table.concat(out, "&")
 end
+
+-- Environment variables whose values are secrets: never printed, and never
+-- handed to code that only decides (a supervise policy's os.getenv).
+M.SECRET_VARS = { "OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN" }
 
 checks.any = function() return true end
 M.checks = checks

@@ -1,6 +1,8 @@
 -- lua/lib/api/params.lua — query parameter validators (require "runctl.api.params",
 -- also runctl.params): what the params of a resource's method (resources.lua,
 -- runctl.define) are checked with.
+local math = require("runctl.compat").math        -- math.type on LuaJIT too
+
 local function has_control(s) return s:find("[%z\1-\31\127]") ~= nil end
 
 local function whole(v, lo, hi)
@@ -32,5 +34,42 @@ local M = {
     return true, want, pairs_out
   end,
 }
+
+-- A list of non-empty strings sent the way the SDKs send arrays: name[]=a&name[]=b.
+-- allowed: nil, or a set of the words the list may hold.
+function M.list(name, allowed)
+  local words = {}
+  for w in pairs(allowed or {}) do words[#words + 1] = w end
+  table.sort(words)
+  local want = allowed and ("a list of " .. table.concat(words, ", ")) or "a non-empty list of strings"
+  return function(v)
+    if type(v) == "string" then v = { v } end
+    if type(v) ~= "table" or #v == 0 then return false, want end
+    local list = {}
+    for k, s in pairs(v) do
+      if math.type(k) ~= "integer" or type(s) ~= "string" or s == "" or has_control(s)
+         or (allowed and not allowed[s]) then
+        return false, want
+      end
+      list[k] = s
+    end
+    return true, want, { [name .. "[]"] = list }
+  end
+end
+
+-- Unix seconds (start_time, end_time of the costs and usage listings).
+M.unix_time = function(v) return whole(v, 0, 2^53), "a Unix time in seconds (an integer)" end
+M.boolean = function(v) return type(v) == "boolean", "true or false" end
+-- One of the words of a set.
+function M.one_of(set)
+  local words = {}
+  for w in pairs(set) do words[#words + 1] = ("%q"):format(w) end
+  table.sort(words)
+  return function(v) return set[v] == true, table.concat(words, " or ") end
+end
+-- An integer from lo to hi.
+function M.range(lo, hi)
+  return function(v) return whole(v, lo, hi), ("an integer from %d to %d"):format(lo, hi) end
+end
 
 return M

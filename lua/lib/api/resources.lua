@@ -14,7 +14,67 @@ local V = require "runctl.api.params"   -- the validators (also runctl.params, f
 
 local LIST_PARAMS = { limit = V.limit100, order = V.order, after = V.cursor, before = V.cursor }
 
+-- The costs and usage listings (admin key only): time range, filters sent as
+-- name[]=a&name[]=b (as the SDKs send arrays), paged by `page` = the previous
+-- answer's next_page.
+local function spend_params(extra)
+  local p = { start_time = V.unix_time, end_time = V.unix_time, page = V.cursor,
+              bucket_width = V.one_of { ["1m"] = true, ["1h"] = true, ["1d"] = true },
+              limit = V.range(1, 1440), project_ids = V.list("project_ids") }
+  for k, v in pairs(extra) do p[k] = v end
+  return p
+end
+local function usage_params(group_by, extra)
+  local set = {}
+  for _, g in ipairs(group_by) do set[g] = true end
+  local p = spend_params { user_ids = V.list("user_ids"), api_key_ids = V.list("api_key_ids"),
+                           models = V.list("models"), group_by = V.list("group_by", set) }
+  for k, v in pairs(extra or {}) do p[k] = v end
+  return { "GET", "/organization/usage/" .. group_by.path, params = p }
+end
+local BY_MODEL = { "project_id", "user_id", "api_key_id", "model" }
+local function usage(path, extra_group, extra)
+  local g = { path = path }
+  for _, v in ipairs(BY_MODEL) do g[#g + 1] = v end
+  for _, v in ipairs(extra_group or {}) do g[#g + 1] = v end
+  return usage_params(g, extra)
+end
+local function usage_by_project(path)
+  local m = usage_params({ path = path, "project_id" })
+  m.params.user_ids, m.params.api_key_ids, m.params.models = nil, nil, nil
+  return m
+end
+
 return {
+  -- `admin`: sent with the admin key (OPENAI_ADMIN_KEY or the client's
+  -- admin_key), never the API key. `cursor`: the param that takes the
+  -- previous page's next_page; paginate then lists the methods each pages.
+  organization = {
+    admin = true,
+    methods = {
+      costs = { "GET", "/organization/costs", params = spend_params {
+        bucket_width = V.one_of { ["1d"] = true }, limit = V.range(1, 180), api_key_ids = V.list("api_key_ids"),
+        group_by = V.list("group_by", { project_id = true, line_item = true, api_key_id = true }) } },
+    },
+    paginate = { "costs" }, cursor = "page",      -- organization.each("costs", params, opts)
+  },
+  ["organization.usage"] = {
+    admin = true,
+    methods = {
+      completions = usage("completions", { "batch", "service_tier" }, { batch = V.boolean }),
+      embeddings = usage("embeddings"),
+      moderations = usage("moderations"),
+      images = usage("images", { "size", "source" }, { sources = V.list("sources"), sizes = V.list("sizes") }),
+      audio_speeches = usage("audio_speeches"),
+      audio_transcriptions = usage("audio_transcriptions"),
+      vector_stores = usage_by_project("vector_stores"),
+      code_interpreter_sessions = usage_by_project("code_interpreter_sessions"),
+    },
+    paginate = { "completions", "embeddings", "moderations", "images", "audio_speeches",
+                 "audio_transcriptions", "vector_stores", "code_interpreter_sessions" },
+    cursor = "page",                              -- organization.usage.each("completions", params, opts)
+  },
+
   runs = {
     beta = "assistants=v2",
     methods = {

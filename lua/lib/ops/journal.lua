@@ -22,8 +22,14 @@ Journal.__index = Journal
 
 local function object_key(kind, id) return tostring(kind) .. " " .. tostring(id) end
 
--- Reads the (kind, id, outcome) of the lines at the end of file f into seen.
-local function read_tail(f, seen)
+-- The key an event line is held under: one budget trip per window.
+local function event_key(rec)
+  return tostring(rec.event) .. " " .. tostring(rec.budget) .. " " .. tostring(rec.window_start)
+end
+
+-- Reads the (kind, id, outcome) of the lines at the end of file f into seen,
+-- and the events (budget trips) into events.
+local function read_tail(f, seen, events)
   local size = f:seek("end")
   if size == 0 then return 0 end
   f:seek("set", math.max(0, size - M.TAIL_BYTES))
@@ -31,7 +37,9 @@ local function read_tail(f, seen)
   if size > M.TAIL_BYTES then chunk = chunk:gsub("^[^\n]*\n", "", 1) end   -- a partial first line
   for line in chunk:gmatch("[^\n]+") do
     local rec = json.decode(line)
-    if type(rec) == "table" and type(rec.id) == "string" and type(rec.outcome) == "string" then
+    if type(rec) == "table" and type(rec.event) == "string" then
+      events[event_key(rec)] = true
+    elseif type(rec) == "table" and type(rec.id) == "string" and type(rec.outcome) == "string" then
       local k = object_key(rec.kind, rec.id)
       seen[k] = seen[k] or {}
       seen[k][rec.outcome] = true
@@ -44,17 +52,17 @@ end
 -- read). A last line cut short by a crash is ended first, so the next line
 -- starts clean. Returns the journal, or nil, err.
 function M.open(path)
-  local seen = {}
+  local seen, events = {}, {}
   if not path or path == "-" then
-    return setmetatable({ file = io.stdout, seen = seen, lines = 0 }, Journal)
+    return setmetatable({ file = io.stdout, seen = seen, events = events, lines = 0 }, Journal)
   end
   local f, err = outfile.open(path, "a")     -- never through a planted symlink; 0600 when new
   if not f then return nil, err end
-  local size, last = read_tail(f, seen)
+  local size, last = read_tail(f, seen, events)
   f:seek("end")
   if size > 0 and last ~= "\n" then f:write("\n") end
   f:setvbuf("full")
-  return setmetatable({ file = f, path = path, seen = seen, lines = 0 }, Journal)
+  return setmetatable({ file = f, path = path, seen = seen, events = events, lines = 0 }, Journal)
 end
 
 -- Whether the journal holds outcome for the object (kind, id).
@@ -79,6 +87,24 @@ function Journal:record(rec)
   self.seen[k][rec.outcome] = true
   self.lines = self.lines + 1
   return true, bad
+end
+
+-- The fields of an event line (a budget trip), in this order, null when unknown.
+M.EVENT_FIELDS = { "time", "event", "budget", "spent", "limit", "unit", "window", "window_start",
+                   "source", "measured_at" }
+
+-- Writes event rec ({ event, budget, window_start, ... }) unless the journal
+-- holds that event for that budget and window already (also from before a
+-- restart). Returns true when written, false when held, nil, err on failure.
+function Journal:event(rec)
+  local k = event_key(rec)
+  if self.events[k] then return false end
+  local ok, err = self.file:write(assert(json.encode(ledger.with_nulls(rec, M.EVENT_FIELDS))), "\n")
+  if ok then ok, err = self.file:flush() end
+  if not ok then return nil, tostring(err) end
+  self.events[k] = true
+  self.lines = self.lines + 1
+  return true
 end
 
 -- Forgets every object not in `keep` (kind -> id -> true): the ones no rule

@@ -16,6 +16,7 @@ local runctl = require "runctl"
 local kinds = require "runctl.jobs.kinds"
 local args = require "runctl.ops.args"
 local picks = require "runctl.jobs.selection"
+local budgets = require "runctl.ops.budget"
 
 local M = {}
 
@@ -25,10 +26,19 @@ local function copy(t)
   return c
 end
 
+-- os.getenv without the secrets (the API and admin keys): a policy decides,
+-- it never needs a key.
+local SECRET = {}
+for _, name in ipairs(require("runctl.api.option_checks").SECRET_VARS) do SECRET[name] = true end
+local function getenv(name)
+  if SECRET[name] then return nil end
+  return os.getenv(name)
+end
+
 local function environment()
   local env = {
-    string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
-    os = { time = os.time, date = os.date, clock = os.clock, getenv = os.getenv },
+    string = copy(string), table = copy(table), math = copy(math), utf8 = utf8 and copy(utf8),   -- (none on LuaJIT)
+    os = { time = os.time, date = os.date, clock = os.clock, getenv = getenv },
   }
   for _, name in ipairs { "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
                           "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type",
@@ -98,13 +108,13 @@ local RULE_FIELDS = {
   name = text, kind = text, older_than = duration, age_from = text, status = strings,
   assistant = strings, model = strings, metadata = metadata, threads = strings,
   threads_file = text, evals = strings, evals_file = text, ids = strings, ids_file = text,
-  match = is("function"), action = text,
+  match = is("function"), action = text, when_over = text,
 }
 
 -- The rule fields that give the parents a kind is listed per: threads for
 -- runs, evals for eval runs.
 local PARENT_FIELD = { thread = "threads", eval = "evals" }
-local TOP_FIELDS = { interval = duration, rules = is("table") }
+local TOP_FIELDS = { interval = duration, rules = is("table"), budgets = is("table"), budget_interval = duration }
 
 -- Checks t's fields against spec; returns the checked values, or raises
 -- "where: field 'f': ..." (a string: the loader catches it).
@@ -227,13 +237,43 @@ local function check_rule(raw, i, dir, prefix)
                    assistant = r.assistant, model = r.model, metadata = r.metadata }
   local bad = picks.check(kind, filter, function(f) return "field '" .. f .. "'" end)
   if bad then error(where .. bad, 0) end
-  return { name = name, index = i, kind = kind, filter = filter, match = r.match,
-           action = action_of(r, kind, where), sources = sources(r, kind, dir, where) }
+  return { name = name, index = i, kind = kind, filter = filter, match = r.match, when_over = r.when_over,
+           where = where, action = action_of(r, kind, where), sources = sources(r, kind, dir, where) }
+end
+
+-- The policy's budgets (runctl.budget), checked, names unique, and every
+-- rule's when_over naming one of them.
+local function check_budgets(list, rules, prefix)
+  local out, by_name = {}, {}
+  if list ~= nil then
+    for k in pairs(list) do
+      if math.type(k) ~= "integer" or k < 1 or k > #list then error(prefix .. "field 'budgets' must be a list of budgets", 0) end
+    end
+  end
+  for i, raw in ipairs(list or {}) do
+    local b = budgets.check(raw, i, prefix)
+    if by_name[b.name] then
+      error(("%sbudget %d: the name '%s' is taken by budget %d"):format(prefix, i, b.name, by_name[b.name].index), 0)
+    end
+    b.index = i
+    by_name[b.name] = b
+    out[i] = b
+  end
+  for _, r in ipairs(rules) do
+    if r.when_over and not by_name[r.when_over] then
+      local names = {}
+      for _, b in ipairs(out) do names[#names + 1] = "'" .. b.name .. "'" end
+      error(("%sfield 'when_over': no budget named '%s' (%s)"):format(r.where, r.when_over,
+            #names > 0 and "budgets: " .. table.concat(names, ", ") or "the policy has no budgets"), 0)
+    end
+  end
+  return out, by_name
 end
 
 -- Loads and checks the policy file at path. Returns the policy
--- { path, interval, rules, listings }, or nil and a message naming the file,
--- the rule and the field.
+-- { path, interval, rules, listings, budgets, budget_by_name,
+-- budget_interval }, or nil and a message naming the file, the rule (or
+-- budget) and the field.
 function M.load(path)
   local prefix = path .. ": "
   local chunk, err = loadfile(path, "t", environment())
@@ -256,7 +296,10 @@ function M.load(path)
     for k in pairs(top.rules) do
       if math.type(k) ~= "integer" or k < 1 or k > #rules then error(prefix .. "field 'rules' must be a list", 0) end
     end
-    return { path = path, interval = top.interval, rules = rules, listings = M.listings(rules) }
+    local blist, by_name = check_budgets(top.budgets, rules, prefix)
+    return { path = path, interval = top.interval, rules = rules, listings = M.listings(rules),
+             budgets = blist, budget_by_name = by_name,
+             budget_interval = top.budget_interval or budgets.DEFAULT_INTERVAL }
   end)
   if not ok2 then return nil, tostring(policy) end
   return policy

@@ -9,7 +9,7 @@ local task = require "runctl.task"
 local M = {}
 
 -- Environment variables whose values are secrets: never printed.
-local SECRET_VARS = { "OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN" }
+local SECRET_VARS = require("runctl.api.option_checks").SECRET_VARS
 
 -- text with every API key in it replaced: the values of the secret
 -- variables, and anything shaped like an OpenAI key (sk-...).
