@@ -8,9 +8,11 @@
 -- long. Counted at the fake, second by second; no wall time asserted.
 local T = require "helper"
 
--- N targets, 16 in flight (the CLI's default concurrency): without headers the
--- first round meets a bucket nobody announced, 16 - BURST 429s at most, which
--- 10% of N covers; what follows must keep to the pace the 429s set
+-- N targets, 16 in flight (the CLI's default concurrency). Without headers
+-- the first round meets a bucket nobody announced and the adaptive pace
+-- searches for the limit: as test_ratelimit.lua does (two rounds of 64 there),
+-- one round in flight is allowed on top of the 10% (under ASan, 4 to 29 429s
+-- for 200 cancels); with the headers (as OpenAI sends them) no 429 at all
 local RATE, BURST, N, IN_FLIGHT = 100, 10, 200, 16
 local THREADS, RUNS = 25, 8 -- unblock-thread: 200 active runs
 local SCRIPTS = io.popen("pwd"):read("l") .. "/scripts" -- a runctl built elsewhere finds them
@@ -59,8 +61,10 @@ for _, th in ipairs(seed.threads) do
 end
 
 local keys = 0
+local unannounced -- this case's 200s carry no x-ratelimit headers
 -- A fresh store in rate-limit mode and a key no earlier case paced.
 local function start_case(hint, headers)
+  unannounced = not headers and hint ~= "reset"
   fake:reset()
   control("POST", "/config", { rate_limit = { rate = RATE, burst = BURST, hint = hint, headers = headers } })
   keys = keys + 1
@@ -89,7 +93,9 @@ local function judge(name, n_targets, is_target)
     if is_target(r) then sent = sent + 1 else pages = pages + 1 end
   end
   print(("# %s: %d requests for %d targets, %d pages, %d answered 429"):format(name, sent, n_targets, pages, st.limited))
-  T.ok(sent >= n_targets and sent <= n_targets * 1.1, name .. ": at most 10% more requests than targets",
+  local extra = unannounced and IN_FLIGHT or 0
+  T.ok(sent >= n_targets and sent <= n_targets * 1.1 + extra, name .. ": at most 10% more requests than targets"
+       .. (extra > 0 and " (and one round in flight)" or ""),
        ("%d requests for %d targets, %d listing pages; %d answered 429"):format(sent, n_targets, pages, st.limited))
   T.ok(st.admitted + st.limited == sent + pages, name .. ": the fake counted every request", json.encode(st))
   local over = 0
