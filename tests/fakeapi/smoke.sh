@@ -384,7 +384,11 @@ cat >"$TMP/styles.json" <<'JSON'
                {"id": "resp_flip", "status": "in_progress", "background": true, "flip_back_ms": 1},
                {"id": "resp_lost", "status": "in_progress", "background": true}],
  "fine_tuning_jobs": [{"id": "ftjob-done", "status": "succeeded"},
-                      {"id": "ftjob-run", "status": "running", "trained_tokens": 777}]}
+                      {"id": "ftjob-run", "status": "running", "trained_tokens": 777},
+                      {"id": "ftjob-pause", "status": "running"}],
+ "evals": [{"id": "eval_s", "runs": [{"id": "evalrun_new", "status": "in_progress", "created_at": -60},
+                                      {"id": "evalrun_old", "status": "queued", "created_at": -600},
+                                      {"id": "evalrun_done", "status": "completed", "created_at": -300}]}]}
 JSON
 "$BIN" --cancel-style 418 >/dev/null 2>"$TMP/badstyle.err"
 BADRC=$?
@@ -543,6 +547,38 @@ req POST /_fake/faults --data-binary '[{"status":500},{"count":0}]'
 check "fault: count 0 -> 400, nothing queued" bash -c "[ $STATUS = 400 ] && curl -s '$BASE/_fake/faults' | jq -e 'length == 0' >/dev/null"
 req POST /_fake/faults --data-binary '{"close":"later"}'
 check "fault: an unknown close -> 400 naming the choices" jqt '.error.message == "fault 0: '"'"'close'"'"' must be \"before\", \"middle\" or \"after\""'
+# eval runs: listed oldest first, cancelled by a POST to the run itself ("canceled")
+api GET /v1/evals/eval_s/runs
+check "eval runs list oldest first by default" \
+    jqt '.object == "list" and [.data[].id] == ["evalrun_old","evalrun_done","evalrun_new"] and .has_more == false and all(.data[]; .object == "eval.run" and .eval_id == "eval_s")'
+api GET '/v1/evals/eval_s/runs?order=desc&limit=2'
+check "eval runs order=desc&limit=2: newest first, has_more" jqt '[.data[].id] == ["evalrun_new","evalrun_done"] and .has_more == true'
+api GET '/v1/evals/eval_s/runs?status=queued'
+check "eval runs status=queued filters" jqt '[.data[].id] == ["evalrun_old"]'
+api POST /v1/evals/eval_s/runs/evalrun_new
+check "POST /v1/evals/{e}/runs/{r} cancels: canceled at once" jqt '.id == "evalrun_new" and .status == "canceled"'
+api GET /v1/evals/eval_s/runs/evalrun_new
+check "the eval run reads canceled after" jqt '.status == "canceled"'
+api POST /v1/evals/eval_s/runs/evalrun_done
+check "cancel a completed eval run -> 400" refused 400 "Cannot cancel an eval run with status 'completed'."
+api POST /v1/evals/eval_nope/runs/evalrun_old
+check "an unknown eval -> 404 naming it" refused 404 "No eval found with id 'eval_nope'."
+api POST /v1/evals/eval_s/runs/evalrun_old/cancel
+check "eval runs have no .../cancel route -> 404" jqt '.error.message == "Invalid URL (POST /v1/evals/eval_s/runs/evalrun_old/cancel)"'
+# fine-tuning pause and resume: running <-> paused, anything else refused
+api POST /v1/fine_tuning/jobs/ftjob-pause/pause
+check "pause a running job -> 200 paused" jqt '.id == "ftjob-pause" and .status == "paused"'
+api POST /v1/fine_tuning/jobs/ftjob-pause/pause
+check "pause a paused job -> 400" refused 400 "Cannot pause a fine-tuning job with status 'paused'."
+api POST /v1/fine_tuning/jobs/ftjob-pause/resume
+check "resume a paused job -> 200 running" jqt '.id == "ftjob-pause" and .status == "running"'
+api POST /v1/fine_tuning/jobs/ftjob-done/resume
+check "resume a succeeded job -> 400" refused 400 "Cannot resume a fine-tuning job with status 'succeeded'."
+api POST /v1/batches/batch_done/pause
+check "batches have no pause route -> 404" is "$STATUS" 404
+api GET /v1/fine_tuning/jobs/ftjob-pause/pause
+check "GET on the pause route -> 404" is "$STATUS" 404
+
 ctrl_post /_fake/reset ''
 req GET /_fake/config
 check "reset restores the command line's style" jqt '.cancel_style == "live" and .cancel_delay_ms == 100'
@@ -573,8 +609,8 @@ req GET "/v1/organization/costs?start_time=$SINCE" -H "$ADMIN"
 check "  which the next listing counts" jqt '[.data[].results[].amount.value] | add == 5'
 check "SIGTERM -> clean exit 0, no sanitizer reports (spend)" stop_server spend
 
-if [ "$N" -ne 172 ]; then
-    echo "# planned 172 tests, ran $N"
+if [ "$N" -ne 186 ]; then
+    echo "# planned 186 tests, ran $N"
     FAILED=$((FAILED + 1))
 fi
 echo "1..$N"
