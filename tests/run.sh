@@ -61,6 +61,11 @@ if [ -n "$ASAN_RUNCTL" ]; then
     plain_fakeapi=$FAKEAPI
     RUNCTL=$ASAN_RUNCTL
     FAKEAPI=$ASAN_FAKEAPI
+    # build-asan/ has no scripts/ beside its runctl: the tree's (a test of the
+    # look-up itself unsets it).
+    had_scripts=${RUNCTL_SCRIPTS+set}
+    RUNCTL_SCRIPTS=${RUNCTL_SCRIPTS:-$(pwd)/scripts}
+    export RUNCTL_SCRIPTS
     run_one asan:unit "$ASAN_UNIT"
     for t in tests/lua/test_*.lua; do
         [ -n "$ONLY" ] && case "$t" in *"$ONLY"*) ;; *) continue ;; esac
@@ -68,6 +73,7 @@ if [ -n "$ASAN_RUNCTL" ]; then
     done
     RUNCTL=$plain_runctl
     FAKEAPI=$plain_fakeapi
+    [ -n "$had_scripts" ] || unset RUNCTL_SCRIPTS
 fi
 # The LuaJIT pass (make check sets LUAJIT_BUILD=build-luajit): the Lua tests
 # again in luajit with the LuaJIT build of the module (tests/luajit/run.lua;
