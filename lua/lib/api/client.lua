@@ -112,7 +112,10 @@ function M.new(cfg, extra)
   local sender = core.sender(settings)
   local admin_sender
   if admin_key then            -- the same settings, its own pace (one per key); always a bearer token
+    -- Its own limiter too: a limiter carries one pace, and sharing the API
+    -- sender's would put every API request under the admin key's pace.
     settings.api_key, settings.auth = admin_key, "bearer"
+    settings.limiter = core.limiter(f.max_concurrency, f.rate)
     admin_sender = core.sender(settings)
   end
   local has_key = key ~= nil
