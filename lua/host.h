@@ -40,6 +40,11 @@ typedef struct rc_host {
      * raises the sandbox's limit error when a limit tripped (and then
      * "not enough memory" outside a run); otherwise it returns. */
     void (*limits_check)(lua_State *L, void *ud, size_t steps, int out_of_memory);
+    /* Set by a sandbox on LuaJIT, which refuses an allocation without the
+     * emergency collection Lua 5.4 makes first: called (with limits_ud)
+     * after every resume, before the scheduler allocates for the task, to
+     * collect the garbage a caught memory error left. */
+    void (*reclaim)(lua_State *L, void *ud);
     void *limits_ud;
 } rc_host;
 

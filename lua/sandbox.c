@@ -63,6 +63,9 @@ static int setup_protected(lua_State *L)
     h->policy_ud = sb;
     h->limits_check = sbx_limits_check;
     h->limits_ud = sb;
+#if RC_LUA51
+    h->reclaim = sbx_reclaim;
+#endif
     h->no_blocking = "sandbox: this call cannot wait here (a plain coroutine or a metamethod "
                      "cannot yield, and blocking would stall the host): call it from a task";
     return 0;

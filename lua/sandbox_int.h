@@ -65,6 +65,7 @@ const char *sbx_trip_text(const rc_sandbox *sb, char *buf, size_t n);
 void sbx_check_memory(lua_State *L, rc_sandbox *sb);
 void sbx_limits_hook(lua_State *L, lua_Debug *ar);
 void sbx_limits_check(lua_State *L, void *ud, size_t steps, int out_of_memory);   /* rc_host.limits_check */
+void sbx_reclaim(lua_State *L, void *ud);   /* rc_host.reclaim (LuaJIT) */
 
 /* sandbox_match.c */
 int sbx_checked_move(lua_State *L);

@@ -100,6 +100,18 @@ void sbx_check_memory(lua_State *L, rc_sandbox *sb)
         sb->over = 0;
 }
 
+/* rc_host.reclaim, on LuaJIT: after a resume that met a refused allocation,
+ * the collection LuaJIT skipped, so the scheduler can record the task's
+ * outcome (a script that caught its memory error and returned leaves the
+ * state full of garbage). Whether the script holds the memory is for the
+ * hook or runctl_sandbox_status to decide. */
+void sbx_reclaim(lua_State *L, void *ud)
+{
+    rc_sandbox *sb = ud;
+    if (sb->over)
+        lua_gc(L, LUA_GCCOLLECT);
+}
+
 /* Every HOOK_STEP instructions, in every thread: new coroutines (tasks too)
  * inherit the hook from the thread that creates them. */
 void sbx_limits_hook(lua_State *L, lua_Debug *ar)

@@ -333,6 +333,8 @@ static void resume_task(rc_host *h, lua_State *L, rc_task *t)
     s->running = t;
     int status = lua_resume(t->co, L, nargs, &nres);
     s->running = outer;
+    if (h->reclaim != NULL)
+        h->reclaim(L, h->limits_ud);
 #if RC_LUA51
     rc_event *pending = t->wait_pending;
     t->wait_pending = NULL;
