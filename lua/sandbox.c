@@ -217,7 +217,8 @@ static int start_protected(lua_State *L)
     sb->over = 0;
     sb->refused = 0;
     sb->refused_in_run = 0;
-    lua_gc(L, LUA_GCCOLLECT);
+    sb->collect_due = sb->over_seen = 0;
+    sbx_collect(L, sb);
 
     /* Nothing a previous run did shows: the host's dry-run setting, and
      * fresh copies of the template and every plain table in it (libraries,
@@ -304,7 +305,7 @@ static void end_tasks(lua_State *L, rc_host *h)
     sb->ending = 0;
     if (rc != LUA_OK)
         lua_pop(L, 1);                  /* a task left is ended as it resumes */
-    lua_gc(L, LUA_GCCOLLECT);
+    sbx_collect(L, sb);
 }
 
 static int status_protected(lua_State *L)

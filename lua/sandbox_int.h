@@ -51,6 +51,9 @@ typedef struct rc_sandbox {
     double deadline;            /* monotonic seconds */
     int inert_tasks;            /* tasks alive at the run's start: none can ever resume */
     int ending;                 /* ending a tripped run's tasks: no allocation is refused */
+    size_t collect_at;          /* LuaJIT: past this, collect at the next instruction */
+    int collect_due;            /* LuaJIT: the hook runs at the next instruction to collect */
+    int over_seen;              /* LuaJIT: a look to collect saw the refusal and left it */
     lua_State *main_thread;     /* host code runs here (runctl's entry points) */
     runctl_sandbox_limits limits;
     allowed_host *hosts;
@@ -62,6 +65,7 @@ double sbx_now_s(void);
 void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 rc_sandbox *sbx_of(lua_State *L);
 const char *sbx_trip_text(const rc_sandbox *sb, char *buf, size_t n);
+void sbx_collect(lua_State *L, rc_sandbox *sb);
 void sbx_check_memory(lua_State *L, rc_sandbox *sb);
 void sbx_limits_hook(lua_State *L, lua_Debug *ar);
 void sbx_limits_check(lua_State *L, void *ud, size_t steps, int out_of_memory);   /* rc_host.limits_check */

@@ -23,6 +23,27 @@ rc_sandbox *sbx_of(lua_State *L)
 
 /* ------------------------------------------------------------------ memory */
 
+/* LuaJIT's collector paces itself by objects, not bytes: a loop making large
+ * strings outruns it and meets the limit holding mostly garbage, which LuaJIT
+ * then refuses without the emergency collection 5.4 makes first. So past
+ * half the headroom the last full collection left, the hook runs at the
+ * next instruction and collects (sbx_limits_hook). LuaJIT's hook is global:
+ * any of the state's threads will do. */
+static void collect_soon(rc_sandbox *sb)
+{
+    if (!RC_LUA51 || sb->limit == 0 || !sb->active || sb->collect_due || sb->used <= sb->collect_at)
+        return;
+    sb->collect_due = 1;
+    lua_sethook(sb->main_thread, sbx_limits_hook, HOOK_MASK, 1);
+}
+
+/* A full collection, and the point past which the next one is due. */
+void sbx_collect(lua_State *L, rc_sandbox *sb)
+{
+    lua_gc(L, LUA_GCCOLLECT);
+    sb->collect_at = sb->used < sb->limit ? sb->used + (sb->limit - sb->used) / 2 : sb->limit;
+}
+
 void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     rc_sandbox *sb = ud;
@@ -49,8 +70,11 @@ void *sbx_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         }
     }
     void *p = realloc(ptr, nsize);
-    if (p != NULL)
+    if (p != NULL) {
         sb->used = sb->used - osize + nsize;
+        if (nsize > osize)
+            collect_soon(sb);
+    }
     if (RC_LUA51 && sb->limit > 0 && sb->used > sb->limit)
         sb->over = 1;
     return p;
@@ -85,7 +109,7 @@ void sbx_check_memory(lua_State *L, rc_sandbox *sb)
 {
     if (!sb->over || sb->trip != TRIP_NONE)
         return;
-    lua_gc(L, LUA_GCCOLLECT);
+    sbx_collect(L, sb);
 #if RC_LUA51
     /* No emergency collection on LuaJIT: what was refused must fit now, or
      * the script holds the memory (a pcall caught the error, it tries again). */
@@ -97,7 +121,7 @@ void sbx_check_memory(lua_State *L, rc_sandbox *sb)
 #endif
         sb->trip = TRIP_MEMORY;
     else
-        sb->over = 0;
+        sb->over = sb->over_seen = 0;
 }
 
 /* rc_host.reclaim, on LuaJIT: after a resume that met a refused allocation,
@@ -109,7 +133,7 @@ void sbx_reclaim(lua_State *L, void *ud)
 {
     rc_sandbox *sb = ud;
     if (sb->over)
-        lua_gc(L, LUA_GCCOLLECT);
+        sbx_collect(L, sb);
 }
 
 /* Every HOOK_STEP instructions, in every thread: new coroutines (tasks too)
@@ -120,12 +144,23 @@ void sbx_limits_hook(lua_State *L, lua_Debug *ar)
     if (ar->event == LUA_HOOKCALL && (sb->trip == TRIP_NONE || L == sb->main_thread))
         return;                 /* calls only matter once a limit tripped, in the run's threads */
     if (ar->event == LUA_HOOKCOUNT && sb->trip == TRIP_NONE && sb->active) {
-        sb->instructions += HOOK_STEP;
+        /* LuaJIT: a look to collect (collect_soon), an instruction after the
+         * allocation: a refusal the script just caught is judged at the next
+         * look, so the script's stack has unwound (one look late at most). */
+        int judge = 1;
+        if (sb->collect_due) {
+            sb->collect_due = 0;
+            lua_sethook(L, sbx_limits_hook, HOOK_MASK, HOOK_STEP);
+            sbx_collect(L, sb);
+            judge = !sb->over || sb->over_seen;
+            sb->over_seen = sb->over;
+        }
+        sb->instructions += HOOK_STEP;  /* at most that many since the last look: never fewer */
         if (sb->limits.max_instructions > 0 && sb->instructions > sb->limits.max_instructions) {
             sb->trip = TRIP_INSTRUCTIONS;
         } else if (sb->limits.max_seconds > 0 && sbx_now_s() > sb->deadline) {
             sb->trip = TRIP_TIME;
-        } else {
+        } else if (judge) {
             sbx_check_memory(L, sb);
         }
     }
