@@ -79,6 +79,9 @@ typedef struct rc_request {
                                      * <= 0: timeout_s, or 600 s without one */
     int final_cannot_cancel;    /* a cancel: a 400/409 "Cannot cancel ..." is not retried
                                    (unless x-should-retry: true); see rc_wire_is_final_cannot_cancel */
+    const char *secret;         /* the key the request carries, or NULL: masked ('*') wherever
+                                 * the answer echoes it (body, headers, message, log lines),
+                                 * so no caller or script reads it back; copied */
 } rc_request;
 
 typedef struct rc_response {

@@ -60,6 +60,8 @@ struct rc_transfer {
     char *method;
     char *url;
     char *body;
+    char *secret;               /* see rc_request; wiped when freed */
+    size_t secret_len;
     int max_retries;
     double max_retry_delay_s;
     int final_cannot_cancel;    /* see rc_request */

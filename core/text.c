@@ -156,3 +156,18 @@ size_t rc_text_cut(const char *s, size_t n, size_t max)
     }
     return cut;
 }
+
+size_t rc_text_mask(char *s, size_t n, const char *secret, size_t secret_len)
+{
+    size_t masked = 0;
+    if (s == NULL || secret == NULL || secret_len < RC_TEXT_MASK_MIN)
+        return 0;
+    char *at = s, *end = s + n;
+    while ((size_t)(end - at) >= secret_len &&
+           (at = memmem(at, (size_t)(end - at), secret, secret_len)) != NULL) {
+        memset(at, '*', secret_len);
+        at += secret_len;
+        masked++;
+    }
+    return masked;
+}

@@ -1,6 +1,7 @@
 /* core/text.h — outside text on its way to a terminal or a log line: the one
  * sanitizer (controls and invalid UTF-8 shown escaped), and cutting text to a
- * length at a word or character boundary. Plain C, no allocation. */
+ * length at a word or character boundary; masking a secret a server echoed.
+ * Plain C, no allocation. */
 #ifndef RC_TEXT_H
 #define RC_TEXT_H
 
@@ -38,5 +39,12 @@ size_t rc_text_utf8_len(const unsigned char *s, size_t n);
  * last space before the limit (when that keeps at least half of it), else at
  * the last character boundary. A caller shows the cut with an ellipsis. */
 size_t rc_text_cut(const char *s, size_t n, size_t max);
+
+/* Overwrites, in place, every occurrence of secret (secret_len bytes) in
+ * s[0..n) with '*' (same length: JSON text stays valid). A secret under
+ * RC_TEXT_MASK_MIN bytes masks nothing (it would hit ordinary words).
+ * Returns the number of occurrences masked. */
+#define RC_TEXT_MASK_MIN 8
+size_t rc_text_mask(char *s, size_t n, const char *secret, size_t secret_len);
 
 #endif

@@ -42,9 +42,32 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
     return CURL_PREREQFUNC_OK;
 }
 
+/* Masks the request's key wherever this attempt's answer echoed it (see
+ * rc_request.secret), before anything reads or logs the answer. */
+static void mask_secret(rc_transfer *t)
+{
+    if (t->secret == NULL)
+        return;
+    rc_text_mask(t->resp.body, t->resp.body != NULL ? t->resp.body_len : 0, t->secret, t->secret_len);
+    rc_text_mask(t->arena, t->arena_len, t->secret, t->secret_len);
+    rc_text_mask(t->resp.message, strlen(t->resp.message), t->secret, t->secret_len);
+}
+
+static void wipe_secret(rc_transfer *t)
+{
+    if (t->secret == NULL)
+        return;
+    volatile char *p = t->secret;
+    for (size_t i = 0; i < t->secret_len; i++)
+        p[i] = '\0';
+    free(t->secret);
+    t->secret = NULL;
+}
+
 static void finish(rc_transfer *t)
 {
     t->state = T_DONE;
+    mask_secret(t);
     t->resp.elapsed_s = rc_now() - t->first_start;
     if (t->resp.body == NULL) {
         t->resp.body = calloc(1, 1);
@@ -258,6 +281,7 @@ static rc_retry_reason record_outcome(rc_transfer *t, CURLcode code)
 static void log_outcome(rc_transfer *t, rc_retry_reason reason, double retry_in)
 {
     char outcome[64], why[300] = "";
+    mask_secret(t);
     /* The transport's message, cut at a word (or character) with an ellipsis. */
     size_t len = strlen(t->resp.message), cut = rc_text_cut(t->resp.message, len, 200);
     if (t->resp.error == RC_OK)
@@ -341,8 +365,10 @@ static int pace_answer(rc_transfer *t, rc_pace *pace, rc_retry_reason reason)
                  "(%d answers 429; max_rate_limit_wait)", limit, t->paced_429s);
         return PACE_GAVE_UP;
     }
-    if (t->engine->log_level >= RC_LOG_DEBUG)
+    if (t->engine->log_level >= RC_LOG_DEBUG) {
+        mask_secret(t);
         rc_log_attempt(t, "429", 0, "waiting for the account's pace");
+    }
     queue_or_start(t, 1);
     return PACE_QUEUED;
 }
@@ -631,6 +657,8 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
                           : req->timeout_s > 0 ? req->timeout_s : 600;
     t->method = strdup(req->method);
     t->url = strdup(req->url);
+    if (req->secret != NULL && (t->secret = strdup(req->secret)) != NULL)
+        t->secret_len = strlen(t->secret);
     if (req->body != NULL) {
         t->body = malloc(req->body_len + 1);
         if (t->body != NULL) {
@@ -640,6 +668,7 @@ rc_transfer *rc_engine_submit(rc_engine *e, const rc_request *req,
     }
     t->easy = take_easy(e);
     if (t->method == NULL || t->url == NULL || (req->body != NULL && t->body == NULL) ||
+        (req->secret != NULL && t->secret == NULL) ||
         t->easy == NULL || configure(t, req) != 0) {
         t->state = T_DONE;
         rc_transfer_free(t);
@@ -700,6 +729,7 @@ void rc_transfer_free(rc_transfer *t)
     free(t->method);
     free(t->url);
     free(t->body);
+    wipe_secret(t);
     /* Keep the struct and its (modest) buffers for the next request. */
     if (e->n_idle_transfers < 256 && t->body_cap <= 65536 && t->arena_cap <= 16384) {
         t->idle_next = e->idle_transfers;

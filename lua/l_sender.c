@@ -27,6 +27,7 @@ typedef struct shared_lines {
 typedef struct rc_sender {
     rc_host *host;
     char *credential;           /* NULL: no key */
+    size_t key_at;              /* where the key itself starts in credential */
     char **client;              /* the client's lines (source 2) */
     size_t n_client;
     shared_lines sets[MAX_BETAS];
@@ -200,6 +201,7 @@ int rc_l_request(lua_State *L)
     req.ca_file = s->ca_file;
     req.limiter = s->limiter;
     req.max_rate_limit_wait_s = s->max_rate_limit_wait_s;
+    req.secret = s->credential != NULL ? s->credential + s->key_at : NULL;   /* masked in answers */
     const char *idempotency_key = NULL;
     read_call_opts(L, 7, &req, &idempotency_key);
 
@@ -285,7 +287,9 @@ int rc_l_sender(lua_State *L)
         size_t n = strlen(key) + 32;
         if ((s->credential = malloc(n)) == NULL)
             return luaL_error(L, "out of memory");
-        snprintf(s->credential, n, "%s%s", api_key ? "api-key: " : "Authorization: Bearer ", key);
+        const char *prefix = api_key ? "api-key: " : "Authorization: Bearer ";
+        snprintf(s->credential, n, "%s%s", prefix, key);
+        s->key_at = strlen(prefix);
     }
     s->max_rate_limit_wait_s = rc_opt_number(L, 1, "max_rate_limit_wait", 0);
     const char *base_url = rc_opt_string(L, 1, "base_url");

@@ -49,6 +49,27 @@ T.is(T.header(fake:last(), "authorization"), "Bearer " .. KEY, "the client does 
 T.is(#hunt({ c, run, resp, err, terr }, KEY), 0,
      "no field, key, metatable, pairs entry or tostring of a client, a result, a resp or an error holds the key")
 T.is(getmetatable(c), "runctl.client", "a client's metatable is locked (getmetatable answers a name)")
+-- A server that echoes the key it was sent (in a refusal's text, a success's
+-- body, a header): the answer reaches scripts, tools and logs with it masked.
+fake:faults {
+  { path = "/threads/thread_main/runs/run_failed", status = 401, count = 1,
+    body = '{"error":{"message":"Incorrect API key provided: ' .. KEY .. '.","type":"invalid_request_error"}}' },
+  { path = "/threads/thread_main/runs/run_queued", status = 200, count = 1, headers = { ["x-echo"] = "Bearer " .. KEY },
+    body = '{"id":"run_queued","object":"thread.run","thread_id":"thread_main","status":"queued","note":"' .. KEY .. '"}' },
+}
+local _, eerr = c.runs.retrieve("thread_main", "run_failed")
+local erun, _, eresp = c.runs.retrieve("thread_main", "run_queued")
+T.is(#hunt({ eerr, erun, eresp, eresp and eresp.headers }, KEY), 0,
+     "an answer echoing the key (401 text, 200 body, a header) reaches the script without it")
+T.like(eerr and eerr.message, "Incorrect API key provided: %*%*%*%*", "  the echo is masked with '*'")
+T.is(erun and erun.status, "queued", "  and the masked body still decodes")
+fake:faults { { path = "/threads/thread_main/runs/run_failed/cancel", status = 401, count = 1,
+                body = '{"error":{"message":"Incorrect API key provided: ' .. KEY .. '."}}' } }
+local out, errout = T.run("-v cancel thread_main/run_failed",
+                          { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base })
+T.like(errout, "Incorrect API key provided", "runctl cancel shows a refusal that echoed the key")
+T.ok(not (out .. errout):find(KEY, 1, true), "  without the key, on stdout, stderr or the -v log")
+fake:clear_faults()
 T.is(next(c), nil, "a client has no raw fields to read")
 T.raises(function() c.runs = {} end, "read%-only", "a client's fields cannot be replaced")
 T.raises(function() c.runs.retrieve = print end, "read%-only", "nor its resources' functions")

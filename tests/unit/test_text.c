@@ -53,4 +53,12 @@ void test_text(void)
     const char *u = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";     /* four 2-byte characters */
     ok(rc_text_cut(u, 8, 5) == 4, "cut: never inside a UTF-8 sequence");
     ok(rc_text_cut("abcdefghij", 10, 4) == 4, "cut: a word longer than the limit is cut at a character");
+
+    char echo[] = "key sk-abcdefgh, again sk-abcdefghsk-abcdefgh; sk-abcdefg";
+    ok(rc_text_mask(echo, strlen(echo), "sk-abcdefgh", 11) == 3, "mask: every occurrence, back to back too");
+    is_str(echo, "key ***********, again **********************; sk-abcdefg", "  same length, a shorter prefix left");
+    char word[] = "the answer";
+    ok(rc_text_mask(word, strlen(word), "answer", 6) == 0 && strcmp(word, "the answer") == 0,
+       "mask: a secret under 8 bytes masks nothing");
+    ok(rc_text_mask(NULL, 0, "sk-abcdefgh", 11) == 0, "mask: no text, nothing masked");
 }
