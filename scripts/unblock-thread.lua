@@ -4,6 +4,7 @@
 -- then lists it again until no run is active or cancelling (cancelling any
 -- run that appeared meanwhile), or the deadline passes.
 local ops = require "runctl.ops"
+local picks = require "runctl.jobs.selection"
 
 local NAME = "unblock-thread"
 local USAGE = [[
@@ -25,8 +26,9 @@ Thread IDs come from the arguments, --threads-file, or stdin.
   -h, --help              this text
 
 One JSON line per run it acts on or waits for (thread_id, run_id,
-status_before, status_after, age, action, request_id, error), as with
-cancel-older-than; a thread that cannot be listed gets a line with run_id
+status_before, status_after, age, action, request_id, error, note), as with
+cancel-older-than (a run still active past its expires_at is cancelled too,
+noted "past expires_at"); a thread that cannot be listed gets a line with run_id
 null. The summary on stderr says which threads accept new work.
 On a terminal a live line shows how many threads are free of how many, the
 run blocking longest, and the time left; when one is still blocked the last
@@ -75,6 +77,7 @@ local function cancel_blocker(job, st, e)
   job:saw(e, f.seen)
   f.seen = nil
   for k, v in pairs(f) do e[k] = v end
+  if e.past_note then e.note = e.past_note end   -- still active past its expiry: the line says so
   e.sent = f.action ~= "failed"        -- a failed cancel is tried again next pass
   if f.action == "cancelled" then st.cancelled = st.cancelled + 1 end
   if f.action == "would_cancel" then st.would = st.would + 1 end
@@ -105,6 +108,7 @@ local function pass(job, st)
     local e, new = ledger:add { kind = RUNS, parent = st.tid, id = run.id, status_before = run.status,
                                 age = math.type(run.created_at) and job.unix_time - run.created_at or nil }
     e.status_after = run.status
+    if picks.past_expiry(RUNS, run.status, run.expires_at, job.unix_time) then e.past_note = picks.PAST_EXPIRY_NOTE end
     if new and run.status == "cancelling" then e.action, e.outcome = "already_done", "already_cancelling" end
     if ledger:is_pending(e) then blockers[#blockers + 1] = e end
   end

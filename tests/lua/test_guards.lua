@@ -227,6 +227,17 @@ out = run("cancel --dry-run --json thread_g/run_orphan thread_g/run_lapsed")
 by = report(out)
 T.is(by.run_orphan.action .. "/" .. tostring(by.run_orphan.note), "would_cancel/past expires_at", "cancel --dry-run: would_cancel")
 T.is(by.run_lapsed.action, "expired", "cancel --dry-run: the expired one: expired")
+-- unblock-thread cancels it too, and its line says so (its dry run as well)
+for _, dry in ipairs { "--dry-run ", "" } do
+  reseed()
+  out, err, code = run("unblock-thread --json " .. dry .. "thread_g")
+  by = report(out)
+  T.is(by.run_orphan.action .. "/" .. tostring(by.run_orphan.note),
+       (dry ~= "" and "would_cancel" or "cancelled") .. "/past expires_at",
+       "unblock-thread " .. dry .. "thread_g: the run past expires_at is cancelled, noted past expires_at", err)
+  T.is(by.run_fresh.note, json.null, "unblock-thread " .. dry .. "thread_g: the other run has no note")
+  T.is(code, 0, "unblock-thread " .. dry .. "thread_g: exit 0")
+end
 reseed()
 run("supervise --once --journal " .. jf .. "2 " .. policy([[return { rules = {
   { name = "stuck runs", kind = "runs", threads = { "thread_g" }, older_than = "15m" } } }]]))
