@@ -154,7 +154,7 @@ local function look_first(job, e)
   if kind.expired[st] or (kind.active[st] and math.type(expires) and expires <= job.unix_time) then
     job.ledger:settle(e, { action = "expired", status_after = st })
     return true
-  elseif not kind.active[st] then
+  elseif not kind.active[st] and not kind.paused[st] then   -- a paused job is alive: a cancel applies
     job.ledger:settle(e, { action = "already_done", status_after = st,
                            outcome = kind.cancelling[st] and "already_cancelling" or "already_finished" })
     return true

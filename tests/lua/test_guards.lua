@@ -478,6 +478,19 @@ by = report(out)
 T.is(picked(by, "cancelled"), "ftjob-paused", "--status paused picks it")
 T.is(fake:posted(), "/v1/fine_tuning/jobs/ftjob-paused/cancel", "its cancel on the wire")
 reseed()
+out, err, code = run("list fine-tuning --status paused --json")
+local listed = {}
+for line in out:gmatch("[^\n]+") do
+  local rec = json.decode(line)
+  if type(rec) == "table" and type(rec.id) == "string" then listed[#listed + 1] = rec.id end
+end
+T.is(code .. " " .. table.concat(listed, ","), "0 ftjob-paused", "list --status paused lists the paused job", err)
+out = run("cancel --dry-run --json ftjob-paused")
+by = report(out)
+T.is(by["ftjob-paused"] and by["ftjob-paused"].action, "would_cancel",
+     "cancel --dry-run of a paused job: would_cancel (a real cancel applies to it), not already_done")
+T.is(fake:posted(), "", "cancel --dry-run: no POST")
+reseed()
 out = run("watch --once --kind fine-tuning")
 T.like(out, "VALIDATING_FILES%s+QUEUED%s+RUNNING%s+PAUSED%s+FINISHED", "watch shows a PAUSED column")
 T.like(out, "fine%-tuning jobs%s+0%s+1%s+5%s+1%s+1", "counting the paused job")

@@ -150,11 +150,11 @@ end
 
 ---------------------------------------------------------------------- listing (runctl list)
 
--- Every status an object of kind can have (its active, cancelling, done,
--- finished and expired statuses), sorted.
+-- Every status an object of kind can have (its active, paused, cancelling,
+-- done, finished and expired statuses), sorted.
 function M.statuses(kind)
   local all = {}
-  for _, set in ipairs { kind.active, kind.cancelling, kind.done, kind.finished, kind.expired } do
+  for _, set in ipairs { kind.active, kind.paused, kind.cancelling, kind.done, kind.finished, kind.expired } do
     for st in pairs(set) do all[st] = true end
   end
   return sorted_keys(all)
