@@ -249,6 +249,8 @@ for _, case in ipairs {
   { [[budgets = { { usd = 5, window = "today" } }, rules = { { kind = "batches" } }]],
     "budget 1 %('budget 1'%): field 'name' is required" },
   { [[budgets = { { name = "cap", usd = 5, window = "today", typo = 1 } }, rules = { { kind = "batches" } }]], "unknown field 'typo'" },
+  { [[budgets = { { name = "cap", tokens = 5, window = "1h", models = { "=" } } }, rules = { { kind = "batches" } }]],
+    "budget 1 %('cap'%): field 'models' must be model names" },
   { [[budget_interval = "soon", budgets = {}, rules = { { kind = "batches" } }]], "field 'budget_interval' must be a duration" },
 } do
   local path = policy("return { " .. case[1] .. " }")
@@ -368,14 +370,31 @@ jfile = tmp_path("tokens.jsonl")
 run("supervise " .. TOKENS .. " --once --journal " .. jfile)
 T.is(#events(lines_of(jfile)), 0, "900 of 1,000 tokens (gpt-4o only: gpt-4o-mini's 5,000 not counted): no trip")
 local ureq = requests("GET", "/organization/usage/completions$")[1]
-T.like(ureq and ureq.query, "^bucket_width=1m&limit=1440&models%%5B%%5D=gpt%-4o&start_time=%d+$",
-       "the usage listing: 1-minute buckets, the budget's models")
+T.like(ureq and ureq.query, "^bucket_width=1m&group_by%%5B%%5D=model&limit=1440&start_time=%d+$",
+       "the usage listing: 1-minute buckets, by model (runctl matches the budget's models)")
 add_spend { usage = { { time = 0, model = "gpt-4o", input_tokens = 50, output_tokens = 50 } } }
 run("supervise " .. TOKENS .. " --once --journal " .. jfile)
 list = lines_of(jfile)
 T.is(#events(list), 1, "1,000 tokens: the budget trips")
 T.is((events(list)[1] or {}).source, "usage", "  source usage")
 T.is(cancels(list), "ftjob-old:token burn", "  its rule cancels")
+-- the usage reports dated snapshots: models = { "gpt-4o" } counts them, as a
+-- rule's model filter does; "=gpt-4o" that name only; gpt-4o-mini's never
+reseed()
+add_spend { usage = { { time = 0, model = "gpt-4o-2024-08-06", input_tokens = 600, output_tokens = 0 },
+                      { time = 0, model = "gpt-4o-mini-2024-07-18", input_tokens = 7000, output_tokens = 0 } } }
+out, stderr, code = run("spend --budget " .. TOKENS)
+local snap = json.decode(out:match("[^\n]+") or "null") or {}
+T.is(snap.spent, 1500, "models = { \"gpt-4o\" }: its snapshot's 600 tokens count beside gpt-4o's 900", stderr)
+T.is(code, 1, "  so the budget is over (spend --budget exits 1)")
+jfile = tmp_path("tokens-snap.jsonl")
+run("supervise " .. TOKENS .. " --once --journal " .. jfile)
+T.is(cancels(lines_of(jfile)), "ftjob-old:token burn", "  and supervise trips on it")
+out, stderr, code = run("spend --budget " .. policy([[
+return { budgets = { { name = "exact", tokens = 1000, window = "1h", models = { "=gpt-4o" } } },
+         rules = { { kind = "fine-tuning", when_over = "exact" } } }]]))
+snap = json.decode(out:match("[^\n]+") or "null") or {}
+T.is(snap.spent, 900, "models = { \"=gpt-4o\" }: that name only", stderr)
 
 ---------------------------------------------------------------------- the daemon: interval and staleness
 

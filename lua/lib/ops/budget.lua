@@ -7,8 +7,14 @@
 -- the last that many seconds. The API sums spend into buckets (costs: 1 day;
 -- usage: 1 minute, 1 hour or 1 day), so the window is widened to whole
 -- buckets: the bucket holding the window's start counts in full.
+-- A usage budget's models are matched as a rule's model filter is
+-- (runctl.jobs.selection.model_matches: "gpt-4o" counts its dated snapshots,
+-- which is what the usage reports; "=gpt-4o" that name only), by runctl on
+-- results grouped by model: the API's own models filter is not sent (whether
+-- it takes a name for its snapshots is unverified; the fake's takes exact names).
 local args = require "runctl.ops.args"
 local math = require("runctl.compat").math        -- math.type on LuaJIT too
+local picks = require "runctl.jobs.selection"
 
 local M = {}
 
@@ -32,6 +38,14 @@ local function strings(v)
     end
   end
   return v
+end
+local function models(v)
+  local list, want = strings(v)
+  if not list then return nil, want end
+  for _, m in ipairs(list) do
+    if m == "=" then return nil, "model names (\"gpt-4o\": it and its snapshots; \"=gpt-4o\": that name only)" end
+  end
+  return list
 end
 local function text(v)
   if type(v) == "string" and v ~= "" and not v:find("[%z\1-\31\127]") then return v end
@@ -62,7 +76,7 @@ end
 
 local FIELDS = {
   name = text, usd = limit, tokens = limit, window = window, source = source,
-  project_ids = strings, api_key_ids = strings, models = strings, line_items = strings,
+  project_ids = strings, api_key_ids = strings, models = models, line_items = strings,
   endpoint = endpoint,
 }
 
@@ -165,7 +179,7 @@ function M.params(b, start)
     if b.line_items then p.group_by = { "line_item" } end
   else
     p.bucket_width, p.limit = usage_width(b)
-    p.models = b.models
+    if b.models then p.group_by = { "model" } end     -- matched here (see above), not by the API
   end
   return p
 end
@@ -194,11 +208,19 @@ function M.measure(c, b, now)
   local api = b.source == "costs" and c.organization or c.organization.usage
   local what = b.source == "costs" and "costs" or b.endpoint
   local items = set_of(b.line_items)
+  local function counts(r)
+    if type(r) ~= "table" or (items and not items[r.line_item]) then return false end
+    if not b.models then return true end
+    for _, m in ipairs(b.models) do
+      if picks.model_matches(m, r.model) then return true end
+    end
+    return false
+  end
   local spent = 0
   local ok, err = pcall(function()
     for bucket in api.each(what, M.params(b, start)) do
       for _, r in ipairs(type(bucket) == "table" and type(bucket.results) == "table" and bucket.results or {}) do
-        if not items or items[r.line_item] then spent = spent + M.amount(b.unit, r) end
+        if counts(r) then spent = spent + M.amount(b.unit, r) end
       end
     end
   end)
