@@ -186,16 +186,17 @@ local function see(s, p, l, item)
 end
 
 -- An object a rule names by ID that the server does not know (a wrong ID,
--- or one long gone): counted as an error of type not_found every pass,
--- logged as a warning once per ID while the policy is in force.
+-- or one long gone), or a parent it lists (a thread, an eval): counted as an
+-- error of type not_found every pass, logged as a warning once per ID while
+-- the policy is in force.
 local function not_found(s, p, l)
   p.errors = p.errors + 1
   s.reg:inc(M_ERRORS, { type = "not_found" })
-  local what = l.parent and (l.parent .. "/" .. l.id) or l.id
+  local what = l.id and (l.parent and (l.parent .. "/" .. l.id) or l.id) or l.parent
   if s.policy.missing[what] then return end
   s.policy.missing[what] = true
-  s.svc:log("warning", "%s %s (in rule '%s'): not found: check the policy's IDs", l.kind.one, what,
-            l.rules[1].name)
+  s.svc:log("warning", "%s %s (in rule '%s'): not found: check the policy's IDs",
+            l.id and l.kind.one or l.kind.parent.name, what, l.rules[1].name)
 end
 
 -- After a pass: a rule whose model filter matched none of the objects in
@@ -236,6 +237,7 @@ local function list(s, p, l)
     end
   end)
   if ok then return end
+  if l.parent and not l.id and runctl.is_error(err) and err.status == 404 then return not_found(s, p, l) end
   p.complete = false
   if s.svc:stopping() then return end
   local what = l.parent and (l.kind.many .. " of " .. l.parent) or l.id or l.kind.many

@@ -406,6 +406,19 @@ for _, case in ipairs {
   T.is(#fake:requests(), 0, case[1] .. ": nothing sent")
 end
 
+-- a thread or an eval a rule lists that is not found: not_found as well
+reseed()
+local nfd = tmp_dir()
+out, err, code = run("supervise --once --dry-run --metrics " .. nfd .. "m.prom " .. policy([[return { rules = {
+  { name = "t", kind = "runs", threads = { "thread_nope", "thread_g" } },
+  { name = "e", kind = "eval-runs", evals_file = "evals.txt" } } }]], { ["evals.txt"] = "eval_nope\n" }))
+T.is(code, 1, "a thread or an eval not found: an error of the pass (--once exits 1)")
+T.like(err, "warning: thread thread_nope %(in rule 't'%): not found", "a thread not found: a warning naming it", err)
+T.like(err, "warning: eval eval_nope %(in rule 'e'%): not found", "an eval not found: the same")
+T.unlike(err, "cannot list", "neither is logged as a listing error")
+T.is(metric(nfd .. "m.prom", "runctl_supervise_errors_total", 'type="not_found"'), 2, "both counted as not_found")
+T.is(metric(nfd .. "m.prom", "runctl_supervise_errors_total", 'type="list"'), nil, "none as list")
+
 -- not found: counted, warned once per ID, over several passes
 reseed()
 local d = tmp_dir()
