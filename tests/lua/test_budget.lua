@@ -495,6 +495,15 @@ out, stderr, code = run("spend", { OPENAI_ADMIN_KEY = PROJECT_KEY })
 T.is(code, 1, "spend with a project key: exit 1")
 T.like(stderr, "an admin key is needed: the key in OPENAI_ADMIN_KEY", "  saying an admin key is needed")
 T.is(out, "", "  and printing nothing that would mislead")
+-- a server whose refusal echoes the admin key: spend never prints it (supervise's log masks it too)
+fake:faults { { path = "/organization/costs", status = 401, count = 20,
+                body = '{"error":{"message":"Incorrect API key provided: ' .. ADMIN .. '.","type":"invalid_request_error"}}' } }
+for _, args in ipairs { "spend", "spend --budget " .. POLICY } do
+  out, stderr, code = run(args)
+  T.is(code, 1, args .. ": a 401 whose text echoes the admin key: exit 1")
+  T.ok(not (out .. stderr):find(ADMIN, 1, true), args .. ": the echoed admin key is not printed")
+end
+assert(control("DELETE", "/faults").status == 200)
 out, stderr, code = run("spend --by week")
 T.is(code, 2, "spend --by week: exit 2")
 T.like(stderr, "not one of project, line_item, model", "  naming the choices")
