@@ -342,9 +342,17 @@ CURL_INCDIR ?= $(shell pkg-config --variable=includedir libcurl)
 CURL_LIBDIR ?= $(shell pkg-config --variable=libdir libcurl)
 # A Lua 5.1 (LuaJIT) also needs lua-compat53's header (Debian: lua-compat53-dev).
 COMPAT53_CFLAGS ?= $(shell pkg-config --cflags-only-I lua5.1-compat53-string 2>/dev/null)
+# The objects are built anew when the flags change (another Lua's headers:
+# `luarocks make` for 5.4, then `luarocks --lua-version 5.1 make`), never
+# reused across Lua versions.
+ROCK_CFLAGS = $(CFLAGS) -I$(LUA_INCDIR) -I$(CURL_INCDIR) $(COMPAT53_CFLAGS) -L$(CURL_LIBDIR)
 rock:
 	@mkdir -p $(ROCK_BUILD)/include
 	@echo 'int luaopen_cjson(struct lua_State *L);' > $(ROCK_BUILD)/include/lua-cjson.h
+	@if [ "$$(cat $(ROCK_BUILD)/flags 2>/dev/null)" != '$(ROCK_CFLAGS)' ]; then \
+	  rm -f $(ROCK_BUILD)/*.o $(ROCK_BUILD)/core/*.o $(ROCK_BUILD)/lua/*.o $(ROCK_BUILD)/module/*.o \
+	    $(ROCK_BUILD)/module/runctl.so; \
+	  echo '$(ROCK_CFLAGS)' > $(ROCK_BUILD)/flags; fi
 	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" EMBED_LUA= \
 	  PKG_CFLAGS="-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(ROCK_BUILD)/include $(COMPAT53_CFLAGS)" \
 	  CURL_LIBS="-L$(CURL_LIBDIR) -lcurl" $(ROCK_BUILD)/module/runctl.so

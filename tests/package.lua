@@ -306,6 +306,22 @@ else
   local rock_dir = E.sh(("luarocks --lua-version 5.4 --tree %s show --rock-dir runctl"):format(q(tree))):match("[^\n]+")
   T.ok(rock_dir and io.open(rock_dir .. "/types/runctl.lua") ~= nil,
        "the rock carries the LuaLS definitions (ROCK_DIR/types/runctl.lua)", rock_dir)
+  -- Then for LuaJIT, as docs/installing.md says, in the same checkout: its own
+  -- objects, not the 5.4 ones just built (once installed as they were:
+  -- "undefined symbol: lua_ident" in luajit).
+  if not (have("luajit") and io.open("/usr/include/luajit-2.1/lua.h")) then
+    skip("luarocks --lua-version 5.1 make with LuaJIT's headers", "luajit or libluajit-5.1-dev is missing (make deps)")
+  else
+    local tree51 = E.tmp .. "/pkg-rocks-51"
+    _, err, code = E.sh(("luarocks --lua-version 5.1 --tree %s make --deps-mode=none runctl-%s-1.rockspec "
+                         .. "LUA_INCDIR=/usr/include/luajit-2.1"):format(q(tree51), version))
+    is0(code, "luarocks --lua-version 5.1 make builds the module with LuaJIT's headers after a 5.4 one", err)
+    local env51 = { LUA_CPATH = tree51 .. "/lib/lua/5.1/?.so;;" }
+    for k, v in pairs(api_env) do env51[k] = v end
+    fake:reset()
+    out, err = E.sh("luajit -e " .. q('print(assert(require("runctl").runs.cancel("thread_abc", "run_1")).status)'), env51)
+    T.is(out, "cancelling\n", "luajit requires that rock's module and cancels with it", err)
+  end
 end
 
 -- ---- make deb: unpacked and run ----
