@@ -110,6 +110,13 @@ T.ok(counts_kept, "at 40 columns the waiting line keeps its counts")
 local over = 0
 for _, l in ipairs(lines) do if l:find("stopped") and #l > 39 then over = over + 1 end end
 T.is(over, 0, "and never wraps (at most 39 columns)")
+local left_kept, cut_word = false, false
+for _, l in ipairs(lines) do
+  if l:find("0/1 stopped  [%dms]+ left$") then left_kept = true end
+  if l:find("stopped  slowest") and not l:find(" left$") then cut_word = true end
+end
+T.ok(left_kept, "at 40 columns the waiting line keeps the time left", table.concat(lines, " | "))
+T.ok(not cut_word, "and shows no slowest object cut short", table.concat(lines, " | "))
 
 seed { batches = { B("batch_w1", "in_progress", 30000, { cancel_delay_ms = 300 }) } }
 local o, e, c = run("cancel-older-than --kind batches --older-than 1h --wait 60")
@@ -371,6 +378,8 @@ local r40 = ops.render_progress("cancelling", 5, 10, "5 cancelled, 0 failed", 24
 T.ok(#r40 <= 39 and r40:find("5/10", 1, true), "the progress line at 40 columns keeps its counts", r40)
 T.is(ops.render_progress("cancelling", 5, 10, "5 cancelled", 24, 12), "5/10  5 can", "at 12 columns the counts stay, the label goes")
 T.is(ops.render_progress("x", 5, 10, nil, 24, 12), "x 5/10", "the bar goes before the counts")
+T.is(ops.render_progress("waiting", 0, 3, "1m58s left", 24, 40, "stopped"), "waiting 0/3 stopped  1m58s left",
+     "the bar goes before the note is cut")
 T.is(ops.render_progress("cancelling", 5, 10, "5 cancelled", 24, 120),
      "cancelling [############------------] 5/10  5 cancelled", "wide: the whole line")
 local sink = { text = "" }

@@ -29,7 +29,8 @@ end
 -- "waiting [####----] 3/10 stopped  slowest: batch_x cancelling  24m50s left".
 -- line.draw(done, slowest) with the count stopped and the text of the
 -- slowest object (or nil); line.tick() redraws the clock; line.finish()
--- erases it. deadline: on the core.now() clock.
+-- erases it. deadline: on the core.now() clock. Where the slowest object
+-- does not fit (a narrow terminal), the time left is shown alone.
 function M.wait_line(label, unit, total, deadline)
   local bar = term.progress(label, total, { unit = unit })
   local line = { done = 0 }
@@ -37,7 +38,10 @@ function M.wait_line(label, unit, total, deadline)
     line.done, line.slowest = done or line.done, slowest
     if not bar.enabled then return end
     local left = term.fmt_age(math.max(0, math.ceil(deadline - core.now()))) .. " left"
-    bar:update(line.done, line.slowest and ("slowest: " .. line.slowest .. "  " .. left) or left, force)
+    local note = line.slowest and ("slowest: " .. line.slowest .. "  " .. left) or left
+    local cols = term.size("stderr")
+    if cols and #("%s %d/%d %s  %s"):format(label, line.done, total, unit or "", note) > cols - 1 then note = left end
+    bar:update(line.done, note, force)
   end
   function line.tick() line.draw(line.done, line.slowest) end
   function line.finish() bar:finish() end

@@ -204,6 +204,8 @@ function M.render_progress(label, done, total, note, width, cols, unit)
   local head
   if w >= 8 then
     head = with_bar(w)
+  elseif #label + 1 + #counts + #tail <= room then   -- the bar goes before the note is cut
+    head = label .. " " .. counts
   elseif bare + 8 <= room then                   -- the note is cut, the bar kept small
     head = with_bar(8)
   elseif #label + 1 + #counts <= room then
