@@ -244,6 +244,10 @@ T.like(last_line(T.read_file(errp) or ""), "^cancel: next: no report was kept %(
 seed { threads = { thread("thread_f", 1) } }
 out = on_tty("--max-retries 0 cancel thread_f/thread_f_01 thread_f/nope_01")
 T.like(out, "next: no report was kept %(stdout is a terminal%)", "on a terminal too")
+seed { batches = { B("batch_int", "in_progress", 30000, { cancel_delay_ms = 60000 }) } }
+out = on_tty("cancel --wait 60 batch_int", { env = "timeout -s INT 2" })
+T.like(out, "interrupted: 0 batches skipped; stdout has a line for each", "Ctrl-C without a report: no report spoken of")
+T.like(out, "next: no report was kept %(stdout is a terminal%)", "and the next step says how to keep one")
 
 seed { batches = { B("batch_slow", "in_progress", 30000, { cancel_delay_ms = 60000 }) } }
 o, e, c = run("cancel --wait 1 batch_slow")

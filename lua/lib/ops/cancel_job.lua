@@ -304,10 +304,11 @@ function Job:finish(head, opts)
   self:details()
   for _, line in ipairs(self.extra_lines or {}) do term.say(true, "%s: %s", name, line) end
   for _, line in ipairs(self.still_lines) do term.say(true, "%s: %s", name, line) end
-  if self.interrupted then
-    term.say(true, "%s: interrupted: %s%s skipped; the report has a line for each", name,
+  if self.interrupted then       -- "the report" only when one was kept (else the next step says how)
+    term.say(true, "%s: interrupted: %s%s skipped; %s has a line for each", name,
              self:counted(ledger.counts.skipped),
-             opts.group and (" and " .. term.plural(ledger.group_counts.skipped, opts.group)) or "")
+             opts.group and (" and " .. term.plural(ledger.group_counts.skipped, opts.group)) or "",
+             self:report_path() and "the report" or "stdout")
   end
   if self.before > 0 then
     term.say(false, "%s: %s already cancelling before this run (someone else's cancel): not waited for, "
