@@ -40,8 +40,8 @@ echo "# runs: the Assistants API left api.openai.com in August 2026; Azure OpenA
 step cancel-older-than --older-than 1h --wait 10 thread_support
 echo
 echo "Try next, on a fake server of your own seeded with every kind (runs, batches, fine-tuning"
-echo "jobs, responses, file batches, uploads): start it with \`make fake\` in another terminal"
-echo "(port 8080; Ctrl-C stops it), then here:"
+echo "jobs, responses, file batches, uploads, eval runs): start it with \`make fake\` in another"
+echo "terminal (port 8080; Ctrl-C stops it), then here:"
 echo "  export OPENAI_BASE_URL=http://127.0.0.1:8080/v1 OPENAI_API_KEY=sk-fake"
 echo "  $RUNCTL list batches --status in_progress,finalizing"
 echo "  $RUNCTL get batch_embed_2000 ftjob-runaway resp_report_bg"

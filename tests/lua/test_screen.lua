@@ -476,7 +476,7 @@ T.like(T.read_file("Makefile") or "", "\nfake: %$%(FAKEAPI%)\n.-%-%-seed tools/d
        "make fake serves tools/demo-seed.json")
 local counts = fake:seed(json.decode(T.read_file("tools/demo-seed.json")))
 local every = true
-for _, k in ipairs { "threads", "runs", "batches", "responses", "fine_tuning_jobs", "vector_store_file_batches", "uploads" } do
+for _, k in ipairs { "threads", "runs", "batches", "responses", "fine_tuning_jobs", "vector_store_file_batches", "uploads", "eval_runs" } do
   if not (counts and counts[k] and counts[k] > 0) then every = false end
 end
 T.ok(every, "the seed has an object of every kind", counts)
