@@ -11,8 +11,9 @@ pid=$!
 i=0
 while [ ! -s "$dir/port" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
 mkdir -p "$(dirname "$out")"
-RUNCTL_SCREENSHOT="$(pwd)/$out" RUNCTL_MODULE_DIR="$(pwd)/build-luajit/module" \
+case $out in /*) abs=$out ;; *) abs="$(pwd)/$out" ;; esac
+RUNCTL_SCREENSHOT="$abs" RUNCTL_MODULE_DIR="$(pwd)/build-luajit/module" \
   RUNCTL_THREADS=thread_support,thread_nightly OPENAI_API_KEY=sk-demo-not-a-real-key \
   OPENAI_BASE_URL="http://127.0.0.1:$(cat "$dir/port")/v1" \
   timeout 60 xvfb-run -a -s "-screen 0 1024x768x24" love examples/love 2>/dev/null
-[ -s "$out" ] && echo "wrote $out"
+if [ -s "$out" ]; then echo "wrote $out"; else echo "screenshot.sh: no picture written to $out (is xvfb-run installed, and build-luajit built?)" >&2; exit 1; fi

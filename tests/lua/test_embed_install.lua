@@ -80,6 +80,34 @@ T.is(out, "cancelling\tnil\n", "lua5.4 requires the installed module and cancels
 out, err, code = E.sh(PREFIX .. "/bin/runctl help")
 T.like(out, "cancel%-older%-than", "the installed runctl lists the bundled scripts")
 
+-- The LuaJIT build installed beside it (runctl-luajit.pc), and the same host
+-- built for LuaJIT as docs/embedding.md says: lua-compat53's header for the
+-- Lua 5.3 C API the sample uses (luaL_tolstring).
+local function luajit_ready()
+  return E.build == "build" and os.execute("command -v luajit >/dev/null") == true
+         and exists("/usr/include/luajit-2.1/lua.h") and exists("/usr/include/lua5.1/compat-5.3.h")
+end
+if not luajit_ready() then
+  T.skip(5, E.build ~= "build" and "the LuaJIT install is checked in the plain build's pass"
+            or "luajit, libluajit-5.1-dev or lua-compat53-dev is missing (make deps)")
+else
+  out, err, code = E.sh(("%s LUA=luajit install PREFIX=%s"):format(MAKE, PREFIX))
+  T.is(code, 0, "make LUA=luajit install PREFIX=... succeeds beside the 5.4 install", err)
+  out = E.sh(PC .. "--cflags --libs runctl-luajit")
+  T.like(out, "%-lrunctl%-luajit .*%-lluajit%-5%.1", "runctl-luajit.pc links librunctl-luajit and LuaJIT")
+  out, err, code = E.sh(("cd %s && cc -DCOMPAT53_INCLUDE_SOURCE -include compat-5.3.h minimal-host.c "
+                         .. "$(%s --cflags --libs runctl-luajit) -o host-luajit"):format(dir, PC))
+  T.is(code, 0, "a LuaJIT host builds with lua-compat53's header and pkg-config runctl-luajit", err)
+  fake:reset()
+  out, err = E.sh(("%s %s/host-luajit %s"):format(E.wrap, dir, script),
+                  { OPENAI_API_KEY = E.KEY, OPENAI_BASE_URL = fake.base })
+  T.is(out, "cancelling\n", "and cancels a run on the fake server", err)
+  p = io.popen("ldd " .. dir .. "/host-luajit")
+  deps = p:read("a")
+  p:close()
+  T.like(deps, "libluajit%-5%.1", "linked with LuaJIT (one Lua in the process)")
+end
+
 -- DESTDIR stages the same tree under another root; runctl.pc names PREFIX.
 out, err, code = E.sh(("%s install PREFIX=/opt/runctl DESTDIR=%s %s"):format(MAKE, STAGE, build))
 T.is(code, 0, "make install DESTDIR=... PREFIX=/opt/runctl succeeds", err)
