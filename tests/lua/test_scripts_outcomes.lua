@@ -119,6 +119,7 @@ T.is(code, 1, "not_found is a failure: exit 1")
 for _, case in ipairs {
   { "cancel vsfb_live", "'vsfb_live' names a file batch without its vector store: give VECTOR_STORE_ID/FILE_BATCH_ID" },
   { "cancel batch_live/x", "names a batch, which has no parent ID" },
+  { "cancel evalrun_x", "'evalrun_x' names an eval run without its eval: give EVAL_ID/EVAL_RUN_ID" },
   { "cancel --kind nope batch_live", "%-%-kind: 'nope' is not one of runs, batches" },
   { "cancel mystery_1", "'mystery_1' is not THREAD_ID/RUN_ID nor an ID with a known prefix" },
 } do

@@ -254,6 +254,9 @@ function M.cost_of(kind, obj)
   return t
 end
 
+-- "a batch", "an eval run": the article a kind's name takes.
+local function a(name) return (name:find("^[aeiou]") and "an " or "a ") .. name end
+
 -- What an ID on a command line names: "thread_a/run_b" (a parent, then the
 -- ID: "/" or a space between), "vs_a/vsfb_b", "batch_x", ... The kind comes
 -- from `forced` (a kind), else the ID's prefix, else the parent's (a pair
@@ -266,7 +269,7 @@ function M.parse_ref(s, forced)
   if not id then return nil, "is not an ID (or PARENT_ID/ID)" end
   local of_parent = parent and not forced and M.by_prefix(parent)
   if of_parent and not of_parent.parent then
-    return nil, ("names a %s, which has no parent ID: give the ID alone"):format(of_parent.one)
+    return nil, ("names %s, which has no parent ID: give the ID alone"):format(a(of_parent.one))
   end
   local kind = forced or M.by_prefix(id) or (parent and (M.by_parent_prefix(parent) or by_name.runs))
   if not kind then
@@ -281,11 +284,11 @@ function M.parse_ref(s, forced)
                 .. "): pass --kind"
   end
   if kind.parent and not parent then
-    return nil, ("names a %s without its %s: give %s/%s"):format(kind.one, kind.parent.name,
+    return nil, ("names %s without its %s: give %s/%s"):format(a(kind.one), kind.parent.name,
                  kind.parent.field:upper(), kind.one:upper():gsub("[^%w]", "_") .. "_ID")
   end
   if parent and not kind.parent then
-    return nil, ("names a %s, which has no parent ID: give the ID alone"):format(kind.one)
+    return nil, ("names %s, which has no parent ID: give the ID alone"):format(a(kind.one))
   end
   return kind, parent, id
 end
