@@ -65,10 +65,10 @@ T.like(eerr and eerr.message, "Incorrect API key provided: %*%*%*%*", "  the ech
 T.is(erun and erun.status, "queued", "  and the masked body still decodes")
 fake:faults { { path = "/threads/thread_main/runs/run_failed/cancel", status = 401, count = 1,
                 body = '{"error":{"message":"Incorrect API key provided: ' .. KEY .. '."}}' } }
-local out, errout = T.run("-v cancel thread_main/run_failed",
+local echo_out, echo_err = T.run("-v cancel thread_main/run_failed",
                           { OPENAI_API_KEY = KEY, OPENAI_BASE_URL = fake.base })
-T.like(errout, "Incorrect API key provided", "runctl cancel shows a refusal that echoed the key")
-T.ok(not (out .. errout):find(KEY, 1, true), "  without the key, on stdout, stderr or the -v log")
+T.like(echo_err, "Incorrect API key provided", "runctl cancel shows a refusal that echoed the key")
+T.ok(not (echo_out .. echo_err):find(KEY, 1, true), "  without the key, on stdout, stderr or the -v log")
 fake:clear_faults()
 T.is(next(c), nil, "a client has no raw fields to read")
 T.raises(function() c.runs = {} end, "read%-only", "a client's fields cannot be replaced")
