@@ -119,13 +119,14 @@ end
 
 local function fmt_tokens(n) return (budgets.format("tokens", n):gsub(" tokens$", "")) end
 
--- Prints rows as a table with a total line.
+-- Prints rows as a table with a total line; the groups (project IDs, line
+-- items, models) come from the server, so they are shown printable.
 local function print_table(rows, o, window)
   local by = o.by or "project"
   local total = { group = "TOTAL", usd = 0, input_tokens = 0, output_tokens = 0, num_model_requests = 0 }
   local lines = { { by:upper():gsub("_", " "), "USD", "INPUT TOKENS", "OUTPUT TOKENS", "REQUESTS" } }
   local function line(r)
-    return { r.group, by ~= "model" and ("%.2f"):format(r.usd) or "-",
+    return { runctl.printable(tostring(r.group)), by ~= "model" and ("%.2f"):format(r.usd) or "-",
              by ~= "line_item" and fmt_tokens(r.input_tokens) or "-",
              by ~= "line_item" and fmt_tokens(r.output_tokens) or "-",
              by ~= "line_item" and fmt_tokens(r.num_model_requests) or "-" }

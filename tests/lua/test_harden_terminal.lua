@@ -30,13 +30,13 @@ local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 -- Runs `runctl ARGS` on a pseudo-terminal (stdin from stdin_file, or the
 -- terminal); returns what the terminal received and the exit status.
 local n = 0
-local function on_tty(args, stdin_file)
+local function on_tty(args, stdin_file, env_extra)
   n = n + 1
   local out = ("%s/tty-%d.out"):format(TMP, n)
   local cmd = ("%s %s %s%s"):format(os.getenv("RUNCTL_WRAP") or "", os.getenv("RUNCTL") or "./runctl", args,
                                     stdin_file and (" < " .. shq(stdin_file)) or "")
   local env = ("env -u OPENAI_LOG OPENAI_API_KEY=sk-test-1234567890 OPENAI_BASE_URL=%s NO_COLOR=1 TERM=dumb "
-               .. "RUNCTL_SCRIPTS=%s"):format(fake.base, SCRIPTS)
+               .. "RUNCTL_SCRIPTS=%s %s"):format(fake.base, SCRIPTS, env_extra or "")
   local _, _, code = os.execute(("%s script -qec %s /dev/null > %s 2>&1 < /dev/null")
                                 :format(env, shq(cmd), out))
   return T.read_file(out) or "", code
@@ -154,6 +154,21 @@ return { rules = { { name = "hostile\27]0;p\7", kind = "runs", threads = { %q },
 out = on_tty(("-v supervise %s --once --journal %s/journal.jsonl"):format(policy, TMP))
 clean(out, "supervise --once -v (its log lines)")
 T.ok(out:find("\\x1b", 1, true), "  ... hostile text shown escaped", out)
+
+---------------------------------------------------------------------- spend
+
+-- spend's table: project IDs, line items and models come from the server.
+local resp = http.request { method = "POST", url = fake.url .. "/_fake/spend", headers = { ["Content-Type"] = "application/json" },
+  body = json.encode { costs = { { time = -60, usd = 1.5, project_id = "proj_\27]0;pwned\7", line_item = "li\r\nrunctl: forged" } },
+                       usage = { { time = -60, endpoint = "completions", project_id = "proj_\27]0;pwned\7",
+                                   model = "gpt\xc2\x9b31m", input_tokens = 1, output_tokens = 1,
+                                   input_cached_tokens = 0, num_model_requests = 1, batch = false } } } }
+T.is(resp and resp.status, 200, "the fake took the hostile spend")
+for _, by in ipairs { "project", "line_item", "model" } do
+  out = on_tty("spend --by " .. by, nil, "OPENAI_ADMIN_KEY=sk-admin-1234567890")
+  clean(out, "spend --by " .. by .. " (the table's groups)")
+end
+T.ok(out:find("gpt\\u009b31m", 1, true), "  ... shown escaped", out)
 
 ---------------------------------------------------------------------- a script's own error
 
