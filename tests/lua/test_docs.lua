@@ -132,4 +132,18 @@ for _, b in ipairs(blocks) do
 end
 T.ok(commands >= 20, "the docs show runctl command lines (" .. commands .. ")")
 
+-- The same for a command line quoted in prose (`runctl NAME --flag ...`)
+-- when NAME is a bundled script: a flag it does not take is a lie too.
+local spans = 0
+for _, path in ipairs(docs) do
+  for span in assert(T.read_file(path)):gmatch("`(runctl [^`\n]+)`") do
+    local name = span:match("^runctl ([%w-]+)")
+    if name and scripts[name] then
+      spans = spans + 1
+      check_command({ path = path, body = span }, span)
+    end
+  end
+end
+T.ok(spans >= 5, "the docs quote runctl command lines in prose (" .. spans .. ")")
+
 T.done()
