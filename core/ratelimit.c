@@ -392,8 +392,7 @@ void rc_pace_limited(rc_pace *p, double now, double started_at, double hint_s,
 
 void rc_pace_no_quota(rc_pace *p)
 {
-    p->answered = 1;
-    p->limited++;
+    p->answered = 1;            /* not counted in limited: no rate limit said it */
     p->no_quota = 1;
 }
 

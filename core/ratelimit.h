@@ -78,7 +78,7 @@ typedef struct rc_pace_state {
     int from_headers;           /* 1: learned from x-ratelimit headers; 0: adaptive */
     rc_ratelimit_info requests, tokens;     /* the last valid headers (valid 0: none) */
     double paused_for;          /* seconds of the server's pause left (0: none) */
-    unsigned long limited;      /* 429 answers (insufficient_quota included) */
+    unsigned long limited;      /* 429 answers of the rate limit (not insufficient_quota's) */
     int no_quota;
     int holding;                /* the pace held a request back in the last second */
 } rc_pace_state;

@@ -112,7 +112,7 @@ local function new_metrics()
   return breakers.add_metrics(metrics.new())
     :counter("runctl_supervise_passes_total", "Passes run, by result (ok, failed).")
     :counter(M_CANCELS, "Cancel decisions, by kind, rule and outcome.")
-    :counter(M_ERRORS, "Errors, by type (list, auth, cancel, match, journal, metrics, policy, not_found).")
+    :counter(M_ERRORS, "Errors, by type (list, auth, quota, cancel, match, journal, metrics, policy, not_found).")
     :gauge("runctl_supervise_active_objects", "Objects active or cancelling in the last pass's listings, by kind and status.")
     :gauge("runctl_supervise_oldest_active_age_seconds", "Age of the oldest active object in the last pass's listings, by kind.")
     :gauge("runctl_supervise_pass_duration_seconds", "How long the last pass took.")
@@ -185,6 +185,12 @@ local function see(s, p, l, item)
   end
 end
 
+-- The error type a refusal (ops.refusal) is counted as: "quota" when the
+-- account has no quota left (a 429 insufficient_quota), else "auth" (401/403).
+local function refusal_type(err)
+  return (err.code == "insufficient_quota" or err.type == "insufficient_quota") and "quota" or "auth"
+end
+
 -- An object a rule names by ID that the server does not know (a wrong ID,
 -- or one long gone), or a parent it lists (a thread, an eval): counted as an
 -- error of type not_found every pass, logged as a warning once per ID while
@@ -241,11 +247,13 @@ local function list(s, p, l)
   p.complete = false
   if s.svc:stopping() then return end
   local what = l.parent and (l.kind.many .. " of " .. l.parent) or l.id or l.kind.many
-  local refused = ops.refusal(err)                -- a 401/403: the other listings would fail too
+  local refused = ops.refusal(err)  -- a 401/403 or no quota: the other listings would fail too
   if refused then
     if not p.auth_failed then
       p.auth_failed = true
-      fail(s, p, "auth", "AUTHENTICATION FAILED listing %s: %s; the next pass tries again", what, refused)
+      local quota = refusal_type(err) == "quota"
+      fail(s, p, refusal_type(err), "%s listing %s: %s; the next pass tries again",
+           quota and "NO QUOTA" or "AUTHENTICATION FAILED", what, refused)
     end
     return
   end
@@ -297,7 +305,7 @@ local function cancel(s, p, e)
                                                        ops.fmt_age(e.age))
   if outcome == "failed" then
     local refused = ops.refusal(err)
-    fail(s, p, refused and "auth" or "cancel", "%s: %s failed: %s", what, action, refused or f.error or "?")
+    fail(s, p, refused and refusal_type(err) or "cancel", "%s: %s failed: %s", what, action, refused or f.error or "?")
   end
   local written, jerr = s.journal:record(rec)
   if written == nil then

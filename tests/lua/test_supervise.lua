@@ -665,6 +665,22 @@ T.ok(gets == 3 + 3 + total - 1, "retries for 5xx, 429s waited out; a 401 is trie
      ("GETs %d, passes %d"):format(gets, total))
 T.unlike(err, KEY, "the key never appears in the log")
 
+-- a 429 insufficient_quota: no quota left is its own error type, logged as
+-- such, and not counted among the rate limit's 429s
+reseed()
+fake:faults { { status = 429, method = "GET", path = "/batches", count = 1,
+                body = '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.",'
+                       .. '"type":"insufficient_quota","param":null,"code":"insufficient_quota"}}' } }
+mfile = tmp_path("quota.prom")
+local _, qerr = supervise(live .. " --once --metrics " .. mfile)
+m = metrics_of(mfile)
+T.like(qerr, "error: NO QUOTA listing batches: the account has no quota left: check billing; the next pass tries again",
+       "insufficient_quota is logged as no quota left, not as an authentication failure")
+T.is(m.runctl_supervise_errors_total['{type="quota"}'], 1, "  counted as a quota error")
+T.is(m.runctl_supervise_errors_total['{type="auth"}'], nil, "  not as an auth error")
+T.is((m.runctl_supervise_rate_limited_total or {})[""], 0, "  nor among the rate limit's 429s")
+fake:clear_faults()
+
 -- memory stays flat over many passes
 reseed()
 mfile = tmp_path("mem.prom")
