@@ -254,7 +254,7 @@ static bool read_config(json_t *v, struct cancel_rules *c, char *err, size_t err
             }
             c->delay_ms = json_integer_value(f);
         } else {
-            snprintf(err, err_len, "unknown config field '%s' (cancel_style, cancel_delay_ms, rate_limit)",
+            snprintf(err, err_len, "unknown config field '%s' (cancel_style, cancel_delay_ms, rate_limit, spend)",
                      key);
             return false;
         }
@@ -277,6 +277,16 @@ static unsigned ctl_config(struct server *s, const struct req *r, int method,
     if (rl != NULL) {           /* ratelimit.c's; the rest is the cancel rules */
         ok = ratelimit_configure(&s->rl, rl, err, sizeof err);
         json_object_del(v, "rate_limit");
+    }
+    json_t *spend = ok && json_is_object(v) ? json_object_get(v, "spend") : NULL;
+    if (spend != NULL) {        /* spend.c's: the same as POST /_fake/spend */
+        if (json_is_object(spend)) {
+            ok = spend_add(s, spend, err, sizeof err);
+        } else {
+            snprintf(err, sizeof err, "spend must be an object {\"costs\": [...], \"usage\": [...]}");
+            ok = false;
+        }
+        json_object_del(v, "spend");
     }
     pthread_mutex_lock(&s->lock);
     struct cancel_rules c = s->cancel;

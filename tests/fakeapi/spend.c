@@ -480,6 +480,22 @@ unsigned spend_answer(struct server *s, struct MHD_Connection *c, const struct r
 
 /* ---- /_fake/spend ---- */
 
+bool spend_add(struct server *s, json_t *v, char *err, size_t err_len)
+{
+    pthread_mutex_lock(&s->lock);
+    struct spend *sp = store_spend(s->store);
+    /* checked into a scratch set first: a bad entry adds nothing */
+    struct spend *scratch = spend_new();
+    bool ok = scratch != NULL && load_entries(scratch, v, real_ms() / 1000, err, err_len);
+    if (ok) {
+        json_array_extend(sp->costs, scratch->costs);
+        json_array_extend(sp->usage, scratch->usage);
+    }
+    spend_free(scratch);
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
 unsigned spend_control(struct server *s, const struct req *r, int method, struct jbuf *out)
 {
     json_t *v = NULL;
@@ -494,19 +510,10 @@ unsigned spend_control(struct server *s, const struct req *r, int method, struct
         }
     }
     char err[256] = "";
-    bool ok = true;
+    bool ok = method != 2 || spend_add(s, v, err, sizeof err);
     pthread_mutex_lock(&s->lock);
     struct spend *sp = store_spend(s->store);
-    if (method == 2) {
-        /* checked into a scratch set first: a bad entry adds nothing */
-        struct spend *scratch = spend_new();
-        ok = scratch != NULL && load_entries(scratch, v, real_ms() / 1000, err, sizeof err);
-        if (ok) {
-            json_array_extend(sp->costs, scratch->costs);
-            json_array_extend(sp->usage, scratch->usage);
-        }
-        spend_free(scratch);
-    } else if (method == 4) {
+    if (method == 4) {
         json_array_clear(sp->costs);
         json_array_clear(sp->usage);
     }

@@ -568,4 +568,16 @@ T.unlike(all, "admin%-budget", "the admin key is in no output, journal or metric
 local so, se = run("spend", { OPENAI_LOG = "debug" })
 T.unlike(so .. se, "admin%-budget", "nor in runctl spend's")
 
+-- POST /_fake/config takes spend as POST /_fake/spend does (last: it adds spend)
+local n_costs = #json.decode(control("GET", "/spend").body).costs
+resp = control("POST", "/config", { spend = { costs = { { time = 0, usd = 1.25, project_id = "proj_cfg" } } } })
+T.is(resp.status, 200, "POST /_fake/config {spend = ...} adds spend too")
+local after = json.decode(control("GET", "/spend").body)
+T.is(#after.costs, n_costs + 1, "  one entry more")
+T.is(after.costs[#after.costs] and after.costs[#after.costs].project_id, "proj_cfg", "  the one given")
+resp = control("POST", "/config", { spend = { costs = { { time = 0, usd = "lots" } } } })
+T.is(resp.status, 400, "POST /_fake/config with a bad spend entry is refused")
+T.like(resp.body, "costs%[0%]: usd must be a number", "  naming the entry and field")
+resp = control("POST", "/config", { spend = "x" })
+T.like(resp.body, "spend must be an object", "POST /_fake/config {spend = 'x'}: refused, saying what it takes")
 T.done()
