@@ -180,6 +180,8 @@ for _, case in ipairs {
   { "action = 'pause', kind = 'batches'", "rule 1 %('x'%): field 'action': batches cannot be told to 'pause': use cancel" },
   { "action = 'explode'", "rule 1 %('x'%): field 'action': fine%-tuning jobs cannot be told to 'explode': use cancel or pause" },
   { "action = 3", "rule 1 %('x'%): field 'action' must be a non%-empty string" },
+  { "action = 'pause', status = { 'running', 'paused' }",
+    "rule 1 %('x'%): field 'status': a rule that pauses cannot pick 'paused' fine%-tuning jobs: they are paused already" },
 } do
   fake:clear()
   local p = policy(("return { rules = { { name = 'x', kind = 'fine-tuning', %s } } }"):format(case[1]))

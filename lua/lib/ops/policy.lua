@@ -237,8 +237,15 @@ local function check_rule(raw, i, dir, prefix)
                    assistant = r.assistant, model = r.model, metadata = r.metadata }
   local bad = picks.check(kind, filter, function(f) return "field '" .. f .. "'" end)
   if bad then error(where .. bad, 0) end
+  local action = action_of(r, kind, where)
+  for _, st in ipairs(action == "pause" and filter.status or {}) do
+    if kind.paused[st] then
+      error(("%sfield 'status': a rule that pauses cannot pick '%s' %s: they are paused already")
+            :format(where, st, kind.many), 0)
+    end
+  end
   return { name = name, index = i, kind = kind, filter = filter, match = r.match, when_over = r.when_over,
-           where = where, action = action_of(r, kind, where), sources = sources(r, kind, dir, where) }
+           where = where, action = action, sources = sources(r, kind, dir, where) }
 end
 
 -- The policy's budgets (runctl.budget), checked, names unique, and every
