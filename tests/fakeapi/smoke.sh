@@ -458,7 +458,7 @@ req POST /_fake/config --data-binary '{"cancel_style":"418"}'
 check "an unknown style -> 400 naming the choices" \
     jqt '.error.message == "cancel_style must be one of \"legacy\", \"live\", \"400\", \"200\", \"409\""'
 req POST /_fake/config --data-binary '{"cancel_delay":5}'
-check "an unknown config field -> 400" jqt '.error.message == "unknown config field '"'"'cancel_delay'"'"' (cancel_style, cancel_delay_ms, rate_limit)"'
+check "an unknown config field -> 400" jqt '.error.message == "unknown config field '"'"'cancel_delay'"'"' (cancel_style, cancel_delay_ms, rate_limit, spend)"'
 
 # the rate-limit mode: a bucket of 2, refilled at 1/s; the third request at once is a 429
 req POST /_fake/config --data-binary '{"rate_limit":{"rate":1,"burst":2,"hint":"seconds"}}'
