@@ -9,7 +9,6 @@ local budgets = require "runctl.ops.budget"
 local policies = require "runctl.ops.policy"
 local clients = require "runctl.api.client"
 local json = require "runctl.json"
-local service = require "runctl.ops.service"
 
 local NAME = "spend"
 local USAGE = [[
@@ -66,10 +65,10 @@ local function admin_client()
   return c
 end
 
--- An error's text for people, the keys masked (a server may echo the key it refused).
+-- An error's text for people (a key a server echoed is masked by the client already).
 local function text_of(err)
-  if runctl.is_error(err) then return service.redact(tostring(err)) end
-  return service.redact((tostring(err):gsub("^[^\n]-:%d+: ", "", 1)))
+  if runctl.is_error(err) then return tostring(err) end
+  return (tostring(err):gsub("^[^\n]-:%d+: ", "", 1))
 end
 
 -- Sums every bucket of a listing into rows[group] (fields added up).

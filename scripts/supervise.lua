@@ -185,12 +185,6 @@ local function see(s, p, l, item)
   end
 end
 
--- The error type a refusal (ops.refusal) is counted as: "quota" when the
--- account has no quota left (a 429 insufficient_quota), else "auth" (401/403).
-local function refusal_type(err)
-  return (err.code == "insufficient_quota" or err.type == "insufficient_quota") and "quota" or "auth"
-end
-
 -- An object a rule names by ID that the server does not know (a wrong ID,
 -- or one long gone), or a parent it lists (a thread, an eval): counted as an
 -- error of type not_found every pass, logged as a warning once per ID while
@@ -247,13 +241,12 @@ local function list(s, p, l)
   p.complete = false
   if s.svc:stopping() then return end
   local what = l.parent and (l.kind.many .. " of " .. l.parent) or l.id or l.kind.many
-  local refused = ops.refusal(err)  -- a 401/403 or no quota: the other listings would fail too
+  local refused, why = ops.refusal(err)  -- a 401/403 or no quota: the other listings would fail too
   if refused then
     if not p.auth_failed then
       p.auth_failed = true
-      local quota = refusal_type(err) == "quota"
-      fail(s, p, refusal_type(err), "%s listing %s: %s; the next pass tries again",
-           quota and "NO QUOTA" or "AUTHENTICATION FAILED", what, refused)
+      fail(s, p, why, "%s listing %s: %s; the next pass tries again",
+           why == "quota" and "NO QUOTA" or "AUTHENTICATION FAILED", what, refused)
     end
     return
   end
@@ -304,8 +297,8 @@ local function cancel(s, p, e)
   local what = ("rule '%s': %s %s (%s, %s old)"):format(e.rule.name, e.kind.one, e.id, tostring(e.status),
                                                        ops.fmt_age(e.age))
   if outcome == "failed" then
-    local refused = ops.refusal(err)
-    fail(s, p, refused and refusal_type(err) or "cancel", "%s: %s failed: %s", what, action, refused or f.error or "?")
+    local refused, why = ops.refusal(err)
+    fail(s, p, why or "cancel", "%s: %s failed: %s", what, action, refused or f.error or "?")
   end
   local written, jerr = s.journal:record(rec)
   if written == nil then

@@ -28,13 +28,13 @@ bool spend_route(const struct seg *seg, size_t n);
 /* Answers such a request (its own auth: --admin-key), writing the body. */
 unsigned spend_answer(struct server *s, struct MHD_Connection *c, const struct req *r,
                       const char *method, const struct seg *seg, size_t n, struct jbuf *out);
-/* /_fake/spend: GET lists the entries, POST adds {"costs": [...], "usage":
- * [...]} (times relative to now), DELETE clears them. method: 1 GET, 2 POST,
- * 4 DELETE (control.c's bits). */
 /* Adds {"costs": [...], "usage": [...]} (times relative to now) to the
  * store's spend, all or nothing; false with err filled on a bad entry.
  * Takes s->lock. */
 bool spend_add(struct server *s, json_t *v, char *err, size_t err_len);
+/* /_fake/spend: GET lists the entries, POST adds {"costs": [...], "usage":
+ * [...]} (times relative to now), DELETE clears them. method: 1 GET, 2 POST,
+ * 4 DELETE (control.c's bits). */
 unsigned spend_control(struct server *s, const struct req *r, int method, struct jbuf *out);
 
 #endif

@@ -61,19 +61,21 @@ end
 ---------------------------------------------------------------------- after a failure
 
 -- Why the whole job must stop after err (a 401 or 403: the key, organization
--- or project is refused, and every other request would be too), or nil.
+-- or project is refused, and every other request would be too; a 429
+-- insufficient_quota: the account has no quota left), and which of the two
+-- it is ("auth" or "quota"); or nil.
 function M.refusal(err)
   if not runctl.is_error(err) then return nil end
   if err.code == "insufficient_quota" or err.type == "insufficient_quota" then
-    return "the account has no quota left: check billing"
+    return "the account has no quota left: check billing", "quota"
   end
   if err.kind ~= "api" then return nil end
   if err.status == 401 then
     return "the API refused the credentials (401): check OPENAI_API_KEY" .. (core.settings().azure
-           and " / AZURE_OPENAI_API_KEY" or "") .. " [" .. tostring(err.message or "") .. "]"
+           and " / AZURE_OPENAI_API_KEY" or "") .. " [" .. tostring(err.message or "") .. "]", "auth"
   elseif err.status == 403 then
     return "the API refused access (403): check the key's organization and project "
-           .. "(--org, --project) [" .. tostring(err.message or "") .. "]"
+           .. "(--org, --project) [" .. tostring(err.message or "") .. "]", "auth"
   end
 end
 
